@@ -1,0 +1,92 @@
+//! The change sequence and the append-only audit log. Every security change bumps the single-row
+//! sequence in the same transaction as the change, so the sequence orders commits: a node that has
+//! seen value `n` has seen every change up to `n`.
+
+use sea_orm::{
+    ActiveModelTrait, DbBackend, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Statement,
+};
+use serde_json::Value as Json;
+
+use crate::queries::{QueryError, QueryResult, now_ms};
+use crate::schema::{audit_log, change_sequence};
+
+pub use crate::schema::audit_log::Model as AuditRow;
+
+/// The PostgreSQL notification channel that carries every new change sequence value.
+pub const CHANGE_CHANNEL: &str = "ironworx_changes";
+
+/// One security change to record.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Change {
+    /// Who made it (a user name, `System` for the server itself).
+    pub actor: String,
+    /// What was done (`AddRunTimePermission`, `AddMember`, `Bootstrap`, …).
+    pub action: String,
+    /// The collection of the changed entity, when there is one.
+    pub target_collection: String,
+    /// The changed entity's name, when there is one.
+    pub target_name: String,
+    /// The parameters of the change (never a secret).
+    pub detail: Option<Json>,
+}
+
+/// Bumps the change sequence and appends `change` to the audit log; returns the new sequence
+/// value. Call it inside the transaction that makes the change.
+pub async fn record<C: ConnectionTrait>(db: &C, change: &Change) -> QueryResult<i64> {
+    let seq = bump_sequence(db).await?;
+    audit_log::ActiveModel {
+        at: Set(now_ms()),
+        change_seq: Set(seq),
+        actor: Set(change.actor.clone()),
+        action: Set(change.action.clone()),
+        target_collection: Set(change.target_collection.clone()),
+        target_name: Set(change.target_name.clone()),
+        detail: Set(change.detail.clone()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(seq)
+}
+
+/// Bumps the change sequence without an audit row (for changes that are not security changes
+/// but still invalidate in-memory state, such as an entity definition edit); returns the new value.
+pub async fn bump_sequence<C: ConnectionTrait>(db: &C) -> QueryResult<i64> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "UPDATE change_sequence SET value = value + 1 WHERE id = 1 RETURNING value",
+        ))
+        .await?
+        .ok_or_else(|| QueryError::Refused("the change sequence row is missing".into()))?;
+    let value = row.try_get_by_index::<i64>(0)?;
+    if backend == DbBackend::Postgres {
+        // Delivered at commit, to every server process listening on this database.
+        db.execute_raw(Statement::from_string(
+            backend,
+            format!("NOTIFY {CHANGE_CHANNEL}, '{value}'"),
+        ))
+        .await?;
+    }
+    Ok(value)
+}
+
+/// The current change sequence value.
+pub async fn current_sequence<C: ConnectionTrait>(db: &C) -> QueryResult<i64> {
+    Ok(change_sequence::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .map(|r| r.value)
+        .unwrap_or(0))
+}
+
+/// The audit rows after sequence `after`, oldest first.
+pub async fn changes_since<C: ConnectionTrait>(db: &C, after: i64) -> QueryResult<Vec<AuditRow>> {
+    Ok(audit_log::Entity::find()
+        .filter(audit_log::Column::ChangeSeq.gt(after))
+        .order_by_asc(audit_log::Column::Id)
+        .all(db)
+        .await?)
+}

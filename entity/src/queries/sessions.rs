@@ -1,0 +1,97 @@
+//! Login sessions: the server-side record behind a session token, so that logout, disabling a
+//! user or changing its password ends the session at once on every node.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+
+use crate::queries::QueryResult;
+use crate::schema::sessions;
+
+pub use crate::schema::sessions::Model as SessionRow;
+
+/// A session to open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSession {
+    /// The random id the signed token carries.
+    pub token_id: String,
+    /// The user.
+    pub user_id: i64,
+    /// The organization whose login page was used, or empty.
+    pub organization: String,
+    /// The client address.
+    pub peer_addr: String,
+    /// When it was opened (epoch ms).
+    pub created_at: i64,
+    /// When it ends at the latest (epoch ms).
+    pub expires_at: i64,
+}
+
+/// Opens a session.
+pub async fn open_session<C: ConnectionTrait>(db: &C, new: &NewSession) -> QueryResult<SessionRow> {
+    Ok(sessions::ActiveModel {
+        token_id: Set(new.token_id.clone()),
+        user_id: Set(new.user_id),
+        organization: Set(new.organization.clone()),
+        peer_addr: Set(new.peer_addr.clone()),
+        created_at: Set(new.created_at),
+        last_seen_at: Set(new.created_at),
+        expires_at: Set(new.expires_at),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// The session with this token id, revoked or not.
+pub async fn find_session<C: ConnectionTrait>(db: &C, token_id: &str) -> QueryResult<Option<SessionRow>> {
+    Ok(sessions::Entity::find()
+        .filter(sessions::Column::TokenId.eq(token_id))
+        .one(db)
+        .await?)
+}
+
+/// Records activity on a session.
+pub async fn touch_session<C: ConnectionTrait>(db: &C, id: i64, at: i64) -> QueryResult<()> {
+    sessions::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(id),
+        last_seen_at: Set(at),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// Revokes one session; returns whether it was open.
+pub async fn revoke_session<C: ConnectionTrait>(db: &C, token_id: &str, at: i64) -> QueryResult<bool> {
+    let res = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, sea_orm::sea_query::Expr::value(at))
+        .filter(sessions::Column::TokenId.eq(token_id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// Revokes every open session of a user; returns how many were open.
+pub async fn revoke_user_sessions<C: ConnectionTrait>(db: &C, user_id: i64, at: i64) -> QueryResult<u64> {
+    let res = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, sea_orm::sea_query::Expr::value(at))
+        .filter(sessions::Column::UserId.eq(user_id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Every session of a user, newest first.
+pub async fn user_sessions<C: ConnectionTrait>(db: &C, user_id: i64) -> QueryResult<Vec<SessionRow>> {
+    Ok(sessions::Entity::find()
+        .filter(sessions::Column::UserId.eq(user_id))
+        .order_by_desc(sessions::Column::Id)
+        .all(db)
+        .await?)
+}

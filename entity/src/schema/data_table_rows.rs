@@ -1,0 +1,29 @@
+//! One row of a DataTable Thing, by its key.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "data_table_rows")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub entity_id: i64,
+    #[sea_orm(column_type = "Text")]
+    pub row_key: String,
+    pub entry_time: i64,
+    #[sea_orm(column_type = "Text")]
+    pub source: String,
+    #[sea_orm(column_type = "Text")]
+    pub source_type: String,
+    #[sea_orm(column_type = "Text")]
+    pub tags: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub location: Option<String>,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub entry_values: Option<Json>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

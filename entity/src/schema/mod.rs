@@ -1,0 +1,35 @@
+//! The sea-orm entities: one module per table, plain column types, no behaviour.
+
+pub mod entities;
+pub mod users;
+pub mod user_extension_values;
+pub mod groups;
+pub mod group_members;
+pub mod organizations;
+pub mod organizational_units;
+pub mod organizational_unit_members;
+pub mod things;
+pub mod thing_templates;
+pub mod thing_shapes;
+pub mod data_shapes;
+pub mod implemented_shapes;
+pub mod property_definitions;
+pub mod service_definitions;
+pub mod event_definitions;
+pub mod service_implementations;
+pub mod subscriptions;
+pub mod field_definitions;
+pub mod property_values;
+pub mod configuration_tables;
+pub mod stream_entries;
+pub mod data_table_rows;
+pub mod localization_tokens;
+pub mod vocabulary_terms;
+pub mod entity_tags;
+pub mod application_keys;
+pub mod entity_permissions;
+pub mod collection_permissions;
+pub mod sessions;
+pub mod audit_log;
+pub mod change_sequence;
+pub mod settings;

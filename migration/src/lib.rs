@@ -1,0 +1,16 @@
+//! Database migrations: one file per migration, applied in order on SQLite and PostgreSQL.
+//! A landed migration is never edited; a change to the model is a new file.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_model;
+
+/// Applies every migration of the model.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_model::Migration)]
+    }
+}

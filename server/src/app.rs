@@ -1,0 +1,96 @@
+//! The `serve` and `migrate` commands: connect, migrate, bootstrap, listen, shut down.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::bootstrap::{BootstrapOutcome, bootstrap};
+use crate::config::{Config, redact_url};
+use crate::state::AppState;
+
+/// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+
+/// Name of the file bootstrap writes a generated Administrator password to.
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+/// Connects, migrates and bootstraps the database, then serves HTTP until SIGTERM or SIGINT.
+///
+/// Prints to stdout (not the log) the generated Administrator password, once, on the first
+/// start, and the line `ironworx listening on http://<addr>` once the socket is bound.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = connect_and_migrate(&config).await?;
+
+    let outcome = bootstrap(&db, config.admin_password.as_deref(), &config.data_dir)
+        .await
+        .context("bootstrap failed")?;
+    match &outcome {
+        BootstrapOutcome::Created {
+            generated_password: Some(password),
+        } => {
+            tracing::info!(
+                "database bootstrapped; the generated Administrator password is printed on \
+                 stdout and written to {}",
+                config.data_dir.join(INITIAL_PASSWORD_FILE).display()
+            );
+            print_line(&format!(
+                "Administrator password (also in {}): {password}",
+                config.data_dir.join(INITIAL_PASSWORD_FILE).display()
+            ))?;
+        }
+        BootstrapOutcome::Created {
+            generated_password: None,
+        } => tracing::info!("database bootstrapped"),
+        BootstrapOutcome::AlreadyDone => tracing::debug!("database already bootstrapped"),
+    }
+
+    let state = AppState::new(db.clone(), Arc::new(config.clone()));
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .configure(crate::http::configure)
+    })
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+    .bind(config.bind)
+    .with_context(|| format!("cannot listen on {}", config.bind))?;
+
+    for addr in server.addrs() {
+        tracing::info!("ironworx listening on http://{addr}");
+        print_line(&format!("ironworx listening on http://{addr}"))?;
+    }
+
+    let result = server.run().await.context("HTTP server failed");
+    tracing::info!("shutting down");
+    db.close().await.context("cannot close the database pool")?;
+    result
+}
+
+/// Connects and applies the migrations, then exits.
+pub async fn migrate(config: Config) -> anyhow::Result<()> {
+    let db = connect_and_migrate(&config).await?;
+    db.close().await.context("cannot close the database pool")?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn connect_and_migrate(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let shown_url = redact_url(&config.database_url);
+    tracing::info!(database = %shown_url, "connecting");
+    let db = crate::db::connect(&config.database_url)
+        .await
+        .with_context(|| format!("cannot connect to {shown_url}"))?;
+    crate::db::migrate(&db)
+        .await
+        .context("database migration failed")?;
+    Ok(db)
+}
+
+/// Writes one line to stdout and flushes it (scripts read these lines).
+fn print_line(line: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").context("cannot write to stdout")?;
+    out.flush().context("cannot flush stdout")
+}

@@ -1,0 +1,507 @@
+//! The one evaluator for visibility, design time and run time (contract section 4, items 1–3).
+//!
+//! Order: the Administrator user or a member of `Administrators` is allowed; the owner is
+//! allowed; an entity the user cannot see is "not visible" (404); then the levels from most to
+//! least specific (the entity's own rules, instance rules of its templates nearest first, instance
+//! rules of its shapes, the collection): the first level whose rules name one of the user's
+//! principals for this permission decides. Inside a level the row of the named resource is looked
+//! at before the `*` row, and inside a row a deny beats an allow. Nothing said anywhere: deny.
+//!
+//! The same function serves the hot path and explanations: it reports each step to a
+//! [`Tracer`]; the hot path passes [`NoTrace`], whose calls compile away.
+
+use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionCategory, PermissionKind, PrincipalType};
+
+use crate::authz::index::{AuthzIndex, EntityIdx, EntityNode, Pid, RuleSet};
+
+/// The services a user may always call on its own User entity (contract section 4, item 3).
+pub const SELF_SERVICES: &[&str] = &[
+    "ChangePassword",
+    "SetLanguagePreferences",
+    "GetLanguagePreferences",
+    "GetGroups",
+    "GetUserPreferenceInfo",
+];
+
+/// What is being asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// One entity.
+    Entity(EntityIdx),
+    /// A whole collection (design-time `Create`).
+    Collection(Collection),
+}
+
+/// One question: may `user` exercise `kind` on `resource` of `target`?
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// The user (an entity of the Users collection).
+    pub user: EntityIdx,
+    /// The entity or collection.
+    pub target: Target,
+    /// The permission.
+    pub kind: PermissionKind,
+    /// A property, service or event name, or `*`; ignored outside run time.
+    pub resource: &'a str,
+}
+
+/// The answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Allowed.
+    Allow,
+    /// Denied: 403.
+    Deny,
+    /// The entity does not exist for this user: 404.
+    NotVisible,
+}
+
+/// The layer a step belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Layer {
+    /// The administrator bypass.
+    Administrator,
+    /// The owner bypass.
+    Owner,
+    /// The self-service bypass on one's own User entity.
+    SelfService,
+    /// The visibility gate.
+    Visibility,
+    /// The entity's own rules.
+    Entity(String),
+    /// Instance rules of a ThingTemplate.
+    TemplateInstance(String),
+    /// Instance rules of a ThingShape.
+    ShapeInstance(String),
+    /// Rules of a collection.
+    Collection(Collection),
+    /// Nothing granted: default deny.
+    Default,
+}
+
+impl Layer {
+    /// The layer's name as `ExplainPermission` reports it.
+    pub fn label(&self) -> String {
+        match self {
+            Layer::Administrator => "Administrator".into(),
+            Layer::Owner => "Owner".into(),
+            Layer::SelfService => "SelfService".into(),
+            Layer::Visibility => "Visibility".into(),
+            Layer::Entity(_) => "Entity".into(),
+            Layer::TemplateInstance(_) => "ThingTemplateInstance".into(),
+            Layer::ShapeInstance(_) => "ThingShapeInstance".into(),
+            Layer::Collection(_) => "Collection".into(),
+            Layer::Default => "Default".into(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Layer::Entity(name) => format!("entity {name}"),
+            Layer::TemplateInstance(name) => format!("the instance rules of ThingTemplate {name}"),
+            Layer::ShapeInstance(name) => format!("the instance rules of ThingShape {name}"),
+            Layer::Collection(c) => format!("the {c} collection"),
+            other => other.label(),
+        }
+    }
+}
+
+/// The effect a step reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepEffect {
+    /// The step grants.
+    Allow,
+    /// The step denies.
+    Deny,
+    /// The step found nothing that applies.
+    None,
+}
+
+impl StepEffect {
+    /// `ALLOW`, `DENY` or `NONE`.
+    pub fn label(self) -> &'static str {
+        match self {
+            StepEffect::Allow => "ALLOW",
+            StepEffect::Deny => "DENY",
+            StepEffect::None => "NONE",
+        }
+    }
+}
+
+/// One row of an explanation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// Where the rule sits.
+    pub layer: Layer,
+    /// The principal the rule names, if any.
+    pub principal: Option<(PrincipalType, String)>,
+    /// The resource row looked at (`*` or a name).
+    pub resource: String,
+    /// What the step says.
+    pub effect: StepEffect,
+    /// Whether this step decided.
+    pub decisive: bool,
+    /// A sentence an administrator can act on.
+    pub detail: String,
+}
+
+/// Receives the steps of a decision.
+pub trait Tracer {
+    /// Whether steps are wanted at all (lets the evaluator skip building them).
+    const ENABLED: bool;
+    /// Records one step.
+    fn step(&mut self, step: Step);
+}
+
+/// The tracer of the hot path: records nothing.
+pub struct NoTrace;
+
+impl Tracer for NoTrace {
+    const ENABLED: bool = false;
+    fn step(&mut self, _: Step) {}
+}
+
+impl Tracer for Vec<Step> {
+    const ENABLED: bool = true;
+    fn step(&mut self, step: Step) {
+        self.push(step);
+    }
+}
+
+/// Decides without explaining.
+pub fn decide(index: &AuthzIndex, request: &Request<'_>) -> Outcome {
+    evaluate(index, request, &mut NoTrace)
+}
+
+/// Decides and returns every step looked at; exactly one step is decisive.
+pub fn explain(index: &AuthzIndex, request: &Request<'_>) -> (Outcome, Vec<Step>) {
+    let mut steps = Vec::new();
+    let outcome = evaluate(index, request, &mut steps);
+    (outcome, steps)
+}
+
+fn bypass<T: Tracer>(tracer: &mut T, layer: Layer, principal: Option<(PrincipalType, String)>, detail: String) {
+    if T::ENABLED {
+        tracer.step(Step {
+            layer,
+            principal,
+            resource: ANY_RESOURCE.into(),
+            effect: StepEffect::Allow,
+            decisive: true,
+            detail,
+        });
+    }
+}
+
+/// The evaluator behind [`decide`] and [`explain`].
+pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &mut T) -> Outcome {
+    let Some(user) = index.user(request.user) else {
+        if T::ENABLED {
+            tracer.step(Step {
+                layer: Layer::Default,
+                principal: None,
+                resource: request.resource.into(),
+                effect: StepEffect::Deny,
+                decisive: true,
+                detail: "the caller is not a known user; default is deny".into(),
+            });
+        }
+        return Outcome::Deny;
+    };
+    let user_name = index.entity(request.user).map(|e| e.name.as_str()).unwrap_or("");
+    if let Some(why) = &user.admin {
+        bypass(
+            tracer,
+            Layer::Administrator,
+            Some((PrincipalType::User, user_name.to_owned())),
+            format!("{why}, which holds every right"),
+        );
+        return Outcome::Allow;
+    }
+    let entity = match request.target {
+        Target::Entity(idx) => match index.entity(idx) {
+            Some(e) => Some((idx, e)),
+            None => return Outcome::NotVisible,
+        },
+        Target::Collection(_) => None,
+    };
+    if let Some((idx, e)) = entity {
+        if e.owner == Some(request.user) {
+            bypass(
+                tracer,
+                Layer::Owner,
+                Some((PrincipalType::User, user_name.to_owned())),
+                format!("{user_name} owns {} {}, and an owner holds every right on it", e.collection, e.name),
+            );
+            return Outcome::Allow;
+        }
+        if idx == request.user && is_self_service(request) {
+            bypass(
+                tracer,
+                Layer::SelfService,
+                Some((PrincipalType::User, user_name.to_owned())),
+                format!("{user_name} may always use {} on its own User entity", describe_request(request)),
+            );
+            return Outcome::Allow;
+        }
+        if idx != request.user && !visible(index, e, &user.visibility, request, tracer) {
+            return Outcome::NotVisible;
+        }
+        if request.kind == PermissionKind::Visibility {
+            return Outcome::Allow;
+        }
+    }
+    let category = request.kind.category();
+    let resource = if category == PermissionCategory::RunTime {
+        request.resource
+    } else {
+        ANY_RESOURCE
+    };
+    let mut looked_at: Vec<String> = Vec::new();
+    if let Some((_, e)) = entity {
+        for (layer, rules) in levels(index, e, category) {
+            if let Some(outcome) = level(index, rules, &layer, &user.principals, request.kind, resource, tracer) {
+                return outcome;
+            }
+            if T::ENABLED {
+                looked_at.push(layer.describe());
+            }
+        }
+    }
+    let collection = match (request.target, entity) {
+        (Target::Collection(c), _) => c,
+        (_, Some((_, e))) => e.collection,
+        (Target::Entity(_), None) => return Outcome::NotVisible,
+    };
+    let layer = Layer::Collection(collection);
+    if let Some(rules) = index.collection_rules(collection) {
+        if let Some(outcome) = level(index, rules, &layer, &user.principals, request.kind, resource, tracer) {
+            return outcome;
+        }
+    }
+    if T::ENABLED {
+        looked_at.push(layer.describe());
+        let who = if user.groups.is_empty() {
+            format!("user {user_name}")
+        } else {
+            format!("user {user_name} and its groups {}", user.groups.join(", "))
+        };
+        tracer.step(Step {
+            layer: Layer::Default,
+            principal: None,
+            resource: resource.into(),
+            effect: StepEffect::Deny,
+            decisive: true,
+            detail: format!(
+                "{who} have no {} rule{} on {}; nothing else grants it; default is deny",
+                request.kind,
+                if resource == ANY_RESOURCE { String::new() } else { format!(" for {resource}") },
+                join_or(&looked_at)
+            ),
+        });
+    }
+    Outcome::Deny
+}
+
+fn is_self_service(request: &Request<'_>) -> bool {
+    match request.kind {
+        PermissionKind::Visibility | PermissionKind::Read => true,
+        PermissionKind::ServiceInvoke => SELF_SERVICES.contains(&request.resource),
+        _ => false,
+    }
+}
+
+fn describe_request(request: &Request<'_>) -> String {
+    if request.kind.category() == PermissionCategory::RunTime {
+        format!("{} on {}", request.kind, request.resource)
+    } else {
+        request.kind.to_string()
+    }
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => "any level".into(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// The entity-side levels of a decision, most specific first (the collection comes after).
+fn levels<'a>(
+    index: &'a AuthzIndex,
+    e: &'a EntityNode,
+    category: PermissionCategory,
+) -> impl Iterator<Item = (Layer, &'a RuleSet)> + 'a {
+    let own = std::iter::once((Layer::Entity(e.name.clone()), &e.own));
+    let templates = e.templates.iter().filter_map(move |t| {
+        let t = index.entity(*t)?;
+        Some((Layer::TemplateInstance(t.name.clone()), &t.instance))
+    });
+    let shapes = e
+        .shapes
+        .iter()
+        .filter(move |_| category == PermissionCategory::RunTime)
+        .filter_map(move |s| {
+            let s = index.entity(*s)?;
+            Some((Layer::ShapeInstance(s.name.clone()), &s.instance))
+        });
+    // Only Things take instance rules from templates and shapes.
+    let inherits = e.collection == Collection::Things;
+    own.chain(templates.filter(move |_| inherits))
+        .chain(shapes.filter(move |_| inherits))
+}
+
+/// Looks at one level: the named resource row, then `*`. Returns the outcome when the level
+/// names one of `principals`.
+fn level<T: Tracer>(
+    index: &AuthzIndex,
+    rules: &RuleSet,
+    layer: &Layer,
+    principals: &[Pid],
+    kind: PermissionKind,
+    resource: &str,
+    tracer: &mut T,
+) -> Option<Outcome> {
+    let rows: &[&str] = if resource == ANY_RESOURCE {
+        &[ANY_RESOURCE]
+    } else {
+        &[resource, ANY_RESOURCE]
+    };
+    for row in rows {
+        let cell = rules.cell(kind, row);
+        let mut allow = None;
+        let mut deny = None;
+        for (i, (pid, permitted)) in cell.iter().enumerate() {
+            if principals.binary_search(pid).is_ok() {
+                if *permitted {
+                    allow.get_or_insert(i);
+                } else {
+                    deny.get_or_insert(i);
+                }
+            }
+        }
+        let decisive = deny.or(allow);
+        let Some(decisive) = decisive else {
+            continue;
+        };
+        if T::ENABLED {
+            for (i, (pid, permitted)) in cell.iter().enumerate() {
+                if principals.binary_search(pid).is_err() {
+                    continue;
+                }
+                let (ptype, pname) = index.principal(*pid);
+                let is_decisive = i == decisive;
+                let verb = if *permitted { "allows" } else { "denies" };
+                let mut detail = format!(
+                    "{} {pname} {verb} {kind}{} on {}",
+                    ptype,
+                    if *row == ANY_RESOURCE { String::new() } else { format!(" for {row}") },
+                    layer.describe()
+                );
+                if is_decisive && !permitted && allow.is_some() {
+                    detail.push_str("; inside one row a deny beats an allow");
+                } else if !is_decisive {
+                    detail.push_str("; overruled by the deny in the same row");
+                }
+                tracer.step(Step {
+                    layer: layer.clone(),
+                    principal: Some((ptype, pname.to_owned())),
+                    resource: (*row).to_owned(),
+                    effect: if *permitted { StepEffect::Allow } else { StepEffect::Deny },
+                    decisive: is_decisive,
+                    detail,
+                });
+            }
+        }
+        return Some(if deny.is_some() { Outcome::Deny } else { Outcome::Allow });
+    }
+    if T::ENABLED {
+        tracer.step(Step {
+            layer: layer.clone(),
+            principal: None,
+            resource: resource.to_owned(),
+            effect: StepEffect::None,
+            decisive: false,
+            detail: format!("{} has no {kind} rule for the caller or its groups", layer.describe()),
+        });
+    }
+    None
+}
+
+/// The visibility gate: the entity, its templates' instance visibility, or its collection must
+/// grant visibility to an organization or unit of the user (same level rules as permissions).
+fn visible<T: Tracer>(
+    index: &AuthzIndex,
+    e: &EntityNode,
+    user_visibility: &[Pid],
+    request: &Request<'_>,
+    tracer: &mut T,
+) -> bool {
+    let mut trace = Vec::new();
+    let mut sources: Vec<(Layer, &RuleSet)> = vec![(Layer::Entity(e.name.clone()), &e.own)];
+    if e.collection == Collection::Things {
+        for t in &e.templates {
+            if let Some(t) = index.entity(*t) {
+                sources.push((Layer::TemplateInstance(t.name.clone()), &t.instance));
+            }
+        }
+    }
+    let collection_layer = Layer::Collection(e.collection);
+    let collection_rules = index.collection_rules(e.collection);
+    if let Some(rules) = collection_rules {
+        sources.push((collection_layer, rules));
+    }
+    let mut outcome = None;
+    for (layer, rules) in &sources {
+        let mut sub: Vec<Step> = Vec::new();
+        let found = if T::ENABLED {
+            level(index, rules, layer, user_visibility, PermissionKind::Visibility, ANY_RESOURCE, &mut sub)
+        } else {
+            level(index, rules, layer, user_visibility, PermissionKind::Visibility, ANY_RESOURCE, &mut NoTrace)
+        };
+        if T::ENABLED {
+            // Visibility rows are reported under the Visibility layer; a granting row decides
+            // only a visibility question, otherwise the permission check that follows decides.
+            for mut s in sub {
+                s.detail = format!("visibility: {}", s.detail);
+                s.layer = Layer::Visibility;
+                if found == Some(Outcome::Allow) && request.kind != PermissionKind::Visibility {
+                    s.decisive = false;
+                }
+                trace.push(s);
+            }
+        }
+        if found.is_some() {
+            outcome = found;
+            break;
+        }
+    }
+    let is_visible = outcome == Some(Outcome::Allow);
+    if T::ENABLED {
+        for s in trace {
+            tracer.step(s);
+        }
+        if !is_visible {
+            let denied = outcome == Some(Outcome::Deny);
+            if !denied {
+                tracer.step(Step {
+                    layer: Layer::Visibility,
+                    principal: None,
+                    resource: ANY_RESOURCE.into(),
+                    effect: StepEffect::Deny,
+                    decisive: true,
+                    detail: format!(
+                        "{} {} is not visible to the caller: no visibility rule on it{} or the {} collection names an organization or unit the caller belongs to, so it answers 404 for {}",
+                        e.collection,
+                        e.name,
+                        if e.collection == Collection::Things { ", its templates" } else { "" },
+                        e.collection,
+                        describe_request(request)
+                    ),
+                });
+            }
+        }
+    }
+    is_visible
+}

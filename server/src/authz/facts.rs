@@ -1,0 +1,54 @@
+//! The facts the authorization core decides from: plain values read from the model, with no
+//! database types, so the core can be built and tested without I/O.
+
+use ironworx_entity::queries::permissions::Rule;
+use ironworx_entity::vocab::Collection;
+
+/// One entity, with what authorization needs to know about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntityFact {
+    /// The entity id in the database.
+    pub id: i64,
+    /// Its collection.
+    pub collection: Collection,
+    /// Its name.
+    pub name: String,
+    /// The owning user's name, if any: the owner has every right on the entity.
+    pub owner: Option<String>,
+    /// For a Thing its ThingTemplate; for a ThingTemplate its base template; else empty.
+    pub template: String,
+    /// The ThingShapes it implements, in declaration order.
+    pub shapes: Vec<String>,
+}
+
+/// A unit of an organization's tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitFact {
+    /// The unit id in the database.
+    pub id: i64,
+    /// The organization (entity id).
+    pub organization: i64,
+    /// The unit's name inside its organization.
+    pub name: String,
+    /// The parent unit, `None` for the root unit.
+    pub parent: Option<i64>,
+}
+
+/// Everything one decision may depend on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// The change sequence value these facts were read at.
+    pub sequence: i64,
+    /// Every entity of every collection (users, groups and organizations included).
+    pub entities: Vec<EntityFact>,
+    /// Group memberships: (group entity id, member entity id).
+    pub memberships: Vec<(i64, i64)>,
+    /// Every unit of every organization.
+    pub units: Vec<UnitFact>,
+    /// Unit memberships: (unit id, member entity id).
+    pub unit_members: Vec<(i64, i64)>,
+    /// Rules on entities: (entity id, instance, rule).
+    pub entity_rules: Vec<(i64, bool, Rule)>,
+    /// Rules on collections.
+    pub collection_rules: Vec<(Collection, Rule)>,
+}

@@ -1,0 +1,14 @@
+//! The pure authorization core: facts in, a decision and its reasons out. No I/O, no async,
+//! no clock: [`facts`] holds the plain input, [`index`] the immutable in-memory index built
+//! from it, and [`decide`] the one evaluator for visibility, design time and run time.
+
+pub mod decide;
+pub mod facts;
+pub mod index;
+
+pub use decide::{Layer, Outcome, Request, Step, StepEffect, Target, decide, explain};
+pub use facts::{EntityFact, Facts, UnitFact};
+pub use index::{AuthzIndex, EntityIdx};
+
+#[cfg(test)]
+mod tests;

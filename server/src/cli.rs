@@ -1,0 +1,92 @@
+//! Command line: parses the subcommand and settings, sets up logging and runs the command.
+//! This is the binary's edge: errors become one line on stderr and a failure exit code.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Settings};
+
+/// Ironworx: a platform server speaking the ThingWorx model.
+#[derive(Debug, Parser)]
+#[command(name = "ironworx", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Run the server (migrates and bootstraps an empty database first).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+}
+
+/// Parses the process arguments and runs the command; the process exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn execute(cli: Cli) -> anyhow::Result<()> {
+    crate::telemetry::init(cli.settings.log_format)?;
+    let config = Config::resolve(cli.settings).context("invalid configuration")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match cli.command {
+        Command::Serve => runtime.block_on(crate::app::serve(config)),
+        Command::Migrate => runtime.block_on(crate::app::migrate(config)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn settings_are_accepted_before_and_after_the_subcommand() {
+        let before = Cli::try_parse_from(["ironworx", "--bind", "127.0.0.1:0", "serve"])
+            .expect("flag before subcommand");
+        let after = Cli::try_parse_from(["ironworx", "serve", "--bind", "127.0.0.1:0"])
+            .expect("flag after subcommand");
+        assert_eq!(before.command, Command::Serve);
+        assert_eq!(after.command, Command::Serve);
+        assert_eq!(before.settings.bind.port(), 0);
+        assert_eq!(after.settings.bind.port(), 0);
+    }
+
+    #[test]
+    fn only_serve_and_migrate_exist() {
+        assert!(Cli::try_parse_from(["ironworx", "migrate"]).is_ok());
+        assert!(Cli::try_parse_from(["ironworx", "import"]).is_err());
+        assert!(Cli::try_parse_from(["ironworx"]).is_err());
+    }
+
+    #[test]
+    fn admin_password_has_no_flag() {
+        assert!(Cli::try_parse_from(["ironworx", "serve", "--admin-password", "x"]).is_err());
+    }
+}

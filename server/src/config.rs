@@ -1,0 +1,345 @@
+//! Server configuration: every setting's flag, environment variable and default, and the
+//! typed [`Config`] resolved from them (the data and storage directories are created here).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Environment variable holding the bootstrap password of `Administrator` (no flag: it must
+/// never appear in a process list or shell history).
+pub const ADMIN_PASSWORD_ENV: &str = "IRONWORX_ADMIN_PASSWORD";
+
+/// File name of the default SQLite database inside the data directory.
+pub const DEFAULT_DATABASE_FILE: &str = "ironworx.db";
+
+/// Name of the default storage directory inside the data directory.
+pub const DEFAULT_STORAGE_DIR: &str = "ThingworxStorage";
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The settings as given on the command line or in the environment, before resolution.
+///
+/// Every setting has a flag and an environment variable; a flag wins over the variable.
+/// The flags are global: they are accepted before and after the subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Address and port the HTTP server listens on (port 0 picks a free port).
+    #[arg(
+        long,
+        env = "IRONWORX_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: SocketAddr,
+
+    /// Directory holding the server's files (created when missing).
+    #[arg(
+        long,
+        env = "IRONWORX_DATA_DIR",
+        default_value = "./ironworx-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Database URL (`sqlite://…` or `postgres://…`) [default: SQLite file `ironworx.db`
+    /// inside the data directory]
+    #[arg(long, env = "IRONWORX_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Directory of the storage-mode repositories (created when missing)
+    /// [default: `ThingworxStorage` inside the data directory]
+    #[arg(long, env = "IRONWORX_STORAGE_DIR", global = true)]
+    pub storage_dir: Option<PathBuf>,
+
+    /// Log format; the level comes from `RUST_LOG` (default `info`).
+    #[arg(
+        long,
+        env = "IRONWORX_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+/// Why the configuration could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A directory could not be created or made absolute.
+    #[error("cannot prepare directory {path}: {source}")]
+    Directory {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A path cannot be written into a database URL.
+    #[error("path {0} is not valid UTF-8")]
+    NonUtf8Path(PathBuf),
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub bind: SocketAddr,
+    /// Absolute data directory (exists).
+    pub data_dir: PathBuf,
+    /// Database URL, with the SQLite default already filled in.
+    pub database_url: String,
+    /// Absolute storage directory (exists).
+    pub storage_dir: PathBuf,
+    /// Bootstrap password of `Administrator`; `None` lets bootstrap generate one.
+    pub admin_password: Option<String>,
+    /// Log output format.
+    pub log_format: LogFormat,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("storage_dir", &self.storage_dir)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Resolves `settings`, taking the Administrator password from `IRONWORX_ADMIN_PASSWORD`
+    /// (an empty value counts as unset). Creates the data and storage directories.
+    pub fn resolve(settings: Settings) -> Result<Config, ConfigError> {
+        let admin_password = std::env::var(ADMIN_PASSWORD_ENV).ok();
+        Self::resolve_with_password(settings, admin_password)
+    }
+
+    /// Like [`Config::resolve`], with the Administrator password given explicitly.
+    pub fn resolve_with_password(
+        settings: Settings,
+        admin_password: Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let data_dir = prepare_dir(&settings.data_dir)?;
+        let storage_dir = match &settings.storage_dir {
+            Some(dir) => prepare_dir(dir)?,
+            None => prepare_dir(&data_dir.join(DEFAULT_STORAGE_DIR))?,
+        };
+        let database_url = match settings.database_url {
+            Some(url) if !url.trim().is_empty() => url,
+            _ => sqlite_url(&data_dir.join(DEFAULT_DATABASE_FILE))?,
+        };
+        Ok(Config {
+            bind: settings.bind,
+            data_dir,
+            database_url,
+            storage_dir,
+            admin_password: admin_password.filter(|p| !p.is_empty()),
+            log_format: settings.log_format,
+        })
+    }
+
+    /// Whether the database is PostgreSQL (as opposed to SQLite).
+    pub fn is_postgres(&self) -> bool {
+        is_postgres_url(&self.database_url)
+    }
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The URL of a SQLite database file at `path` (absolute), created on first connection.
+///
+/// `%`, `?` and `#` in the path are percent-encoded, as the SQLite driver decodes them.
+pub fn sqlite_url(path: &Path) -> Result<String, ConfigError> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| ConfigError::NonUtf8Path(path.to_path_buf()))?;
+    let mut encoded = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' => encoded.push_str("%25"),
+            '?' => encoded.push_str("%3F"),
+            '#' => encoded.push_str("%23"),
+            _ => encoded.push(c),
+        }
+    }
+    Ok(format!("sqlite://{encoded}?mode=rwc"))
+}
+
+/// `url` with the password of its user-info part (if any) replaced, for logs and `Debug`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let authority_start = scheme_end + 3;
+    let rest = &url[authority_start..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_len];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &authority[..at];
+    let Some(colon) = userinfo.find(':') else {
+        return url.to_owned();
+    };
+    format!(
+        "{}{}:<redacted>{}",
+        &url[..authority_start],
+        &userinfo[..colon],
+        &url[authority_start + at..]
+    )
+}
+
+/// Creates `dir` when missing and returns its absolute, canonical form.
+fn prepare_dir(dir: &Path) -> Result<PathBuf, ConfigError> {
+    let wrap = |source| ConfigError::Directory {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(wrap)?;
+    std::fs::canonicalize(dir).map_err(wrap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct TestCli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn settings(args: &[&str]) -> Settings {
+        let mut all = vec!["test"];
+        all.extend_from_slice(args);
+        TestCli::try_parse_from(all)
+            .expect("arguments parse")
+            .settings
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        // Only meaningful when the environment does not override them.
+        if std::env::vars().any(|(k, _)| k.starts_with("IRONWORX_")) {
+            return;
+        }
+        let s = settings(&[]);
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./ironworx-data"));
+        assert_eq!(s.database_url, None);
+        assert_eq!(s.storage_dir, None);
+        assert_eq!(s.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn resolution_fills_in_sqlite_and_storage_inside_the_data_dir() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("data");
+        let s = settings(&["--data-dir", data.to_str().expect("utf-8")]);
+        let config = Config::resolve_with_password(s, None).expect("resolves");
+
+        let data = std::fs::canonicalize(&data).expect("data dir created");
+        assert_eq!(config.data_dir, data);
+        assert_eq!(config.storage_dir, data.join("ThingworxStorage"));
+        assert!(config.storage_dir.is_dir());
+        assert_eq!(
+            config.database_url,
+            format!("sqlite://{}/ironworx.db?mode=rwc", data.display())
+        );
+        assert!(!config.is_postgres());
+        assert_eq!(config.admin_password, None);
+    }
+
+    #[test]
+    fn explicit_settings_win() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("d");
+        let storage = tmp.path().join("s");
+        let s = settings(&[
+            "--bind",
+            "0.0.0.0:0",
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+            "--storage-dir",
+            storage.to_str().expect("utf-8"),
+            "--database-url",
+            "postgres://u:secret@db:5432/ironworx",
+            "--log-format",
+            "json",
+        ]);
+        let config =
+            Config::resolve_with_password(s, Some("pw".to_owned())).expect("resolves");
+        assert_eq!(config.bind.to_string(), "0.0.0.0:0");
+        assert_eq!(
+            config.storage_dir,
+            std::fs::canonicalize(&storage).expect("storage created")
+        );
+        assert_eq!(config.database_url, "postgres://u:secret@db:5432/ironworx");
+        assert!(config.is_postgres());
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.admin_password.as_deref(), Some("pw"));
+    }
+
+    #[test]
+    fn empty_admin_password_counts_as_unset() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let s = settings(&["--data-dir", tmp.path().to_str().expect("utf-8")]);
+        let config = Config::resolve_with_password(s, Some(String::new())).expect("resolves");
+        assert_eq!(config.admin_password, None);
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let s = settings(&[
+            "--data-dir",
+            tmp.path().to_str().expect("utf-8"),
+            "--database-url",
+            "postgres://u:hunter2@db/x",
+        ]);
+        let config =
+            Config::resolve_with_password(s, Some("top-secret".to_owned())).expect("resolves");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("top-secret"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn url_redaction() {
+        assert_eq!(
+            redact_url("postgres://u:p@h:5432/db?x=1"),
+            "postgres://u:<redacted>@h:5432/db?x=1"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redact_url("sqlite:///a/b.db?mode=rwc"),
+            "sqlite:///a/b.db?mode=rwc"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn sqlite_url_escapes_special_characters() {
+        let url = sqlite_url(Path::new("/tmp/a?b#c%d/x.db")).expect("utf-8");
+        assert_eq!(url, "sqlite:///tmp/a%3Fb%23c%25d/x.db?mode=rwc");
+    }
+}

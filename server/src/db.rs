@@ -1,0 +1,134 @@
+//! Database connection pool, migrations and write transactions, for SQLite and PostgreSQL.
+
+use std::time::Duration;
+
+use ironworx_migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::config::is_postgres_url;
+
+/// Largest SQLite pool: one writer at a time anyway, a few concurrent readers (WAL).
+pub const SQLITE_MAX_CONNECTIONS: u32 = 8;
+
+/// Largest PostgreSQL pool per server process.
+pub const POSTGRES_MAX_CONNECTIONS: u32 = 16;
+
+/// How long a SQLite connection waits for a lock held by another writer.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Key of the PostgreSQL advisory lock that serialises migrations between processes
+/// sharing one database (the ASCII bytes of `IRONWORX`).
+pub const MIGRATION_LOCK_KEY: i64 = 0x4952_4F4E_574F_5258;
+
+/// Opens a connection pool to `url` (`sqlite:…` or `postgres://…`).
+///
+/// SQLite connections use WAL journaling, `synchronous = NORMAL`, enforced foreign keys and a
+/// 5 s busy timeout; the file is created when missing. Statement logging is off.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url);
+    options.sqlx_logging(false);
+    if is_postgres_url(url) {
+        options.max_connections(POSTGRES_MAX_CONNECTIONS);
+    } else {
+        options
+            .max_connections(SQLITE_MAX_CONNECTIONS)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .create_if_missing(true)
+            });
+    }
+    Database::connect(options).await
+}
+
+/// Applies every pending migration.
+///
+/// On PostgreSQL the migrations run inside one transaction holding a transaction-scoped
+/// advisory lock, so that several processes starting at once apply them exactly once.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let txn = db.begin().await?;
+            txn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .await?;
+            Migrator::up(&txn, None).await?;
+            txn.commit().await
+        }
+        _ => Migrator::up(db, None).await,
+    }
+}
+
+/// Begins a transaction that will write.
+///
+/// On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken at once, so two writers queue
+/// on the busy timeout instead of failing when a read transaction upgrades to a write.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            db.begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+        }
+        _ => db.begin().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Statement;
+
+    async fn pragma(db: &DatabaseConnection, name: &str) -> String {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                format!("PRAGMA {name}"),
+            ))
+            .await
+            .expect("pragma runs")
+            .expect("pragma answers");
+        row.try_get_by_index::<i64>(0)
+            .map(|v| v.to_string())
+            .or_else(|_| row.try_get_by_index::<String>(0))
+            .expect("pragma value")
+    }
+
+    #[tokio::test]
+    async fn sqlite_pragmas_are_set() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let url = crate::config::sqlite_url(&tmp.path().join("t.db")).expect("url");
+        let db = connect(&url).await.expect("connects");
+        assert_eq!(pragma(&db, "journal_mode").await, "wal");
+        assert_eq!(pragma(&db, "synchronous").await, "1"); // NORMAL
+        assert_eq!(pragma(&db, "foreign_keys").await, "1");
+        assert_eq!(pragma(&db, "busy_timeout").await, "5000");
+        db.close().await.expect("closes");
+    }
+
+    #[tokio::test]
+    async fn sqlite_migrate_is_idempotent_and_write_transactions_commit() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let url = crate::config::sqlite_url(&tmp.path().join("m.db")).expect("url");
+        let db = connect(&url).await.expect("connects");
+        migrate(&db).await.expect("first migrate");
+        migrate(&db).await.expect("second migrate is a no-op");
+
+        let txn = begin_write(&db).await.expect("begins");
+        txn.execute_unprepared("CREATE TABLE probe (x INTEGER)")
+            .await
+            .expect("writes");
+        txn.commit().await.expect("commits");
+        db.ping().await.expect("pings");
+        db.close().await.expect("closes");
+    }
+}

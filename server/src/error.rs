@@ -1,0 +1,212 @@
+//! The one error type of the HTTP API and its mapping to status codes and JSON bodies.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// A boxed error behind an internal failure.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a request failed, as the client sees it.
+///
+/// The body is always JSON `{"code": "<snake_case>", "message": "..."}`; the message of an
+/// internal error is generic and the real cause only goes to the log.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No or bad credentials, an expired key, a disabled or locked user (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated but not permitted (403).
+    #[error("Not authorized for {permission} on {resource} in {entity}")]
+    Forbidden {
+        /// The permission checked (`PropertyRead`, `Update`, …).
+        permission: String,
+        /// The resource it was checked on (`*` when none).
+        resource: String,
+        /// The entity's name.
+        entity: String,
+    },
+    /// The entity does not exist or is not visible to the caller (404). Never names it.
+    #[error("Entity Not Found")]
+    NotFound,
+    /// Bad input: what is wrong (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A name already taken (409); holds the name.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The request body exceeds the configured limit (413).
+    #[error("request body too large")]
+    TooLarge,
+    /// Anything else (500). The cause is logged, not shown.
+    #[error("internal server error")]
+    Internal(#[source] BoxError),
+}
+
+/// The JSON body of an error response.
+#[derive(Debug, Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    /// A 403 for `permission` on `resource` of entity `entity`.
+    pub fn forbidden(
+        permission: impl fmt::Display,
+        resource: impl Into<String>,
+        entity: impl Into<String>,
+    ) -> Self {
+        ApiError::Forbidden {
+            permission: permission.to_string(),
+            resource: resource.into(),
+            entity: entity.into(),
+        }
+    }
+
+    /// A 500 wrapping `err`.
+    pub fn internal(err: impl Into<BoxError>) -> Self {
+        ApiError::Internal(err.into())
+    }
+
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden { .. } => "forbidden",
+            ApiError::NotFound => "not_found",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::TooLarge => "payload_too_large",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(error = %ErrorChain(cause.as_ref()), "request failed");
+        }
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+        })
+    }
+}
+
+/// Displays an error followed by its sources, `a: b: c`.
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(err) = source {
+            write!(f, ": {err}")?;
+            source = err.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn render(err: &ApiError) -> (StatusCode, serde_json::Value) {
+        let response = err.error_response();
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .try_into_bytes()
+            .expect("error bodies are in memory");
+        (
+            status,
+            serde_json::from_slice(&bytes).expect("error bodies are JSON"),
+        )
+    }
+
+    #[test]
+    fn mapping_follows_the_contract() {
+        let cases = [
+            (
+                ApiError::Unauthorized("user is locked".into()),
+                401,
+                "unauthorized",
+                "user is locked",
+            ),
+            (
+                ApiError::forbidden("PropertyRead", "temperature", "Pump1"),
+                403,
+                "forbidden",
+                "Not authorized for PropertyRead on temperature in Pump1",
+            ),
+            (ApiError::NotFound, 404, "not_found", "Entity Not Found"),
+            (
+                ApiError::BadRequest("unknown base type FOO".into()),
+                400,
+                "bad_request",
+                "unknown base type FOO",
+            ),
+            (
+                ApiError::Conflict("Pump1".into()),
+                409,
+                "conflict",
+                "Pump1 already exists",
+            ),
+            (
+                ApiError::TooLarge,
+                413,
+                "payload_too_large",
+                "request body too large",
+            ),
+        ];
+        for (err, status, code, message) in cases {
+            let (got_status, body) = render(&err);
+            assert_eq!(got_status.as_u16(), status, "{err:?}");
+            assert_eq!(body["code"], code, "{err:?}");
+            assert_eq!(body["message"], message, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let err = ApiError::from(sea_orm::DbErr::Custom("secret table xyz broke".into()));
+        let (status, body) = render(&err);
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["code"], "internal");
+        assert_eq!(body["message"], "internal server error");
+        assert!(!body.to_string().contains("xyz"));
+    }
+
+    #[test]
+    fn error_chain_lists_sources() {
+        let err = ApiError::internal(std::io::Error::other("disk full"));
+        let ApiError::Internal(cause) = &err else {
+            panic!("internal expected");
+        };
+        assert_eq!(ErrorChain(cause.as_ref()).to_string(), "disk full");
+    }
+}

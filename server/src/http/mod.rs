@@ -1,0 +1,122 @@
+//! The HTTP surface: routes, request limits and their registration on the actix app.
+
+pub mod health;
+
+use actix_web::error::JsonPayloadError;
+use actix_web::web;
+
+use crate::error::ApiError;
+
+/// Largest JSON request body accepted (1 MiB).
+pub const JSON_LIMIT: usize = 1024 * 1024;
+
+/// Registers every route and the request-body limits.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(json_config())
+        .service(health::health)
+        .service(health::ready);
+}
+
+/// JSON extractor settings: the size limit, and errors mapped onto [`ApiError`].
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(JSON_LIMIT)
+        .error_handler(|err, _req| json_error(err).into())
+}
+
+fn json_error(err: JsonPayloadError) -> ApiError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::TooLarge
+        }
+        JsonPayloadError::ContentType => {
+            ApiError::BadRequest("expected Content-Type: application/json".to_owned())
+        }
+        JsonPayloadError::Deserialize(err) => ApiError::BadRequest(format!("malformed JSON: {err}")),
+        JsonPayloadError::Serialize(err) => ApiError::internal(err),
+        other => ApiError::BadRequest(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::{App, HttpResponse, post, test};
+    use std::sync::Arc;
+
+    use crate::state::AppState;
+
+    #[post("/echo")]
+    async fn echo(body: web::Json<serde_json::Value>) -> HttpResponse {
+        HttpResponse::Ok().json(body.into_inner())
+    }
+
+    async fn state() -> (tempfile::TempDir, AppState) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let url = crate::config::sqlite_url(&tmp.path().join("h.db")).expect("url");
+        let db = crate::db::connect(&url).await.expect("connects");
+        let config = crate::config::Config {
+            bind: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: tmp.path().to_path_buf(),
+            database_url: url,
+            storage_dir: tmp.path().to_path_buf(),
+            admin_password: None,
+            log_format: crate::config::LogFormat::Text,
+        };
+        (tmp, AppState::new(db, Arc::new(config)))
+    }
+
+    #[actix_web::test]
+    async fn health_and_ready() {
+        let (_tmp, state) = state().await;
+        let db = state.db.clone();
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(state))
+                .configure(configure),
+        )
+        .await;
+
+        let res = test::call_service(&app, test::TestRequest::get().uri("/health").to_request()).await;
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body, serde_json::json!({"status": "ok"}));
+
+        let res = test::call_service(&app, test::TestRequest::get().uri("/ready").to_request()).await;
+        assert_eq!(res.status(), 200);
+
+        db.close_by_ref().await.expect("closes");
+        let res = test::call_service(&app, test::TestRequest::get().uri("/ready").to_request()).await;
+        assert_eq!(res.status(), 503);
+        let res = test::call_service(&app, test::TestRequest::get().uri("/health").to_request()).await;
+        assert_eq!(res.status(), 200);
+    }
+
+    #[actix_web::test]
+    async fn json_limits_and_errors_use_api_error() {
+        let app = test::init_service(App::new().configure(configure).service(echo)).await;
+
+        let big = serde_json::json!({ "x": "a".repeat(JSON_LIMIT) });
+        let res = test::call_service(
+            &app,
+            test::TestRequest::post().uri("/echo").set_json(&big).to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 413);
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["code"], "payload_too_large");
+
+        let res = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri("/echo")
+                .insert_header(("content-type", "application/json"))
+                .set_payload("{not json")
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 400);
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["code"], "bad_request");
+    }
+}

@@ -1,0 +1,17 @@
+//! Ironworx server library: configuration, database, HTTP API, bootstrap and the command line.
+
+pub mod app;
+pub mod authz;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod password;
+pub mod security;
+pub mod state;
+pub mod telemetry;
+
+pub use app::serve;
+pub use config::Config;

@@ -1,0 +1,203 @@
+//! Keeps the authorization index exact. The index is built from the database at start and
+//! swapped atomically when it is rebuilt; every request first compares the index's change
+//! sequence with the database's, so a change made through any path (REST, the importer, another
+//! server process) is seen by the next request. On PostgreSQL a LISTEN on the change channel
+//! rebuilds the index as soon as another process commits, so requests rarely pay for it; the
+//! sequence check stays, so a lost notification can never leave a stale allow.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use ironworx_entity::queries::facts::{FactRows, read_fact_rows};
+use ironworx_entity::queries::{QueryError, audit};
+use ironworx_entity::vocab::Collection;
+use sea_orm::{AccessMode, DatabaseConnection, DbBackend, IsolationLevel, TransactionTrait};
+
+use crate::authz::{AuthzIndex, EntityFact, Facts, UnitFact};
+
+/// Why the index could not be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum SecurityError {
+    /// Reading the facts failed.
+    #[error("cannot read the security model: {0}")]
+    Query(#[from] QueryError),
+    /// Reading the facts failed.
+    #[error("cannot read the security model: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    /// Building the index panicked or was cancelled.
+    #[error("cannot build the authorization index: {0}")]
+    Build(String),
+}
+
+/// The shared, always-current authorization index of one server process.
+pub struct Security {
+    db: DatabaseConnection,
+    index: ArcSwap<AuthzIndex>,
+    rebuild: tokio::sync::Mutex<()>,
+    rebuilds: AtomicU64,
+}
+
+impl Security {
+    /// Reads the model and builds the first index.
+    pub async fn load(db: DatabaseConnection) -> Result<Arc<Security>, SecurityError> {
+        let index = build(&db).await?;
+        Ok(Arc::new(Security {
+            db,
+            index: ArcSwap::from_pointee(index),
+            rebuild: tokio::sync::Mutex::new(()),
+            rebuilds: AtomicU64::new(1),
+        }))
+    }
+
+    /// The index, brought up to date with the database first when a change happened since it
+    /// was built. This is what every authorization decision must use.
+    pub async fn current(&self) -> Result<Arc<AuthzIndex>, SecurityError> {
+        let sequence = audit::current_sequence(&self.db).await?;
+        let index = self.index.load_full();
+        if index.sequence() >= sequence {
+            return Ok(index);
+        }
+        self.refresh(sequence).await
+    }
+
+    /// Rebuilds the index unless another task already brought it to `at_least`.
+    pub async fn refresh(&self, at_least: i64) -> Result<Arc<AuthzIndex>, SecurityError> {
+        let _guard = self.rebuild.lock().await;
+        let index = self.index.load_full();
+        if index.sequence() >= at_least {
+            return Ok(index);
+        }
+        let fresh = Arc::new(build(&self.db).await?);
+        self.index.store(fresh.clone());
+        self.rebuilds.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(sequence = fresh.sequence(), "authorization index rebuilt");
+        Ok(fresh)
+    }
+
+    /// The index as it is, without checking the database (for diagnostics only).
+    pub fn snapshot(&self) -> Arc<AuthzIndex> {
+        self.index.load_full()
+    }
+
+    /// How many times the index was built since start.
+    pub fn rebuild_count(&self) -> u64 {
+        self.rebuilds.load(Ordering::Relaxed)
+    }
+
+    /// On PostgreSQL, listens for changes committed by any process and rebuilds at once.
+    /// Reconnects after a lost connection; the per-request check covers the gap.
+    pub fn spawn_listener(self: &Arc<Security>) {
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            return;
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = this.listen().await {
+                    tracing::warn!(error = %e, "change listener lost its connection; reconnecting");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+
+    async fn listen(&self) -> Result<(), SecurityError> {
+        use sea_orm::sqlx::postgres::PgListener;
+        let pool = self.db.get_postgres_connection_pool();
+        let mut listener = PgListener::connect_with(pool)
+            .await
+            .map_err(|e| SecurityError::Build(e.to_string()))?;
+        listener
+            .listen(audit::CHANGE_CHANNEL)
+            .await
+            .map_err(|e| SecurityError::Build(e.to_string()))?;
+        // Changes committed while no one listened are caught here.
+        let sequence = audit::current_sequence(&self.db).await?;
+        self.refresh(sequence).await?;
+        loop {
+            let note = listener
+                .recv()
+                .await
+                .map_err(|e| SecurityError::Build(e.to_string()))?;
+            let sequence = note.payload().parse::<i64>().unwrap_or(i64::MAX);
+            if let Err(e) = self.refresh(sequence.min(i64::MAX - 1)).await {
+                tracing::warn!(error = %e, "cannot rebuild the authorization index");
+            }
+        }
+    }
+}
+
+/// Reads the facts in one read-only snapshot and builds the index off the async threads.
+async fn build(db: &DatabaseConnection) -> Result<AuthzIndex, SecurityError> {
+    let rows = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let txn = db
+                .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+                .await?;
+            let rows = read_fact_rows(&txn).await?;
+            txn.commit().await?;
+            rows
+        }
+        _ => {
+            let txn = db.begin().await?;
+            let rows = read_fact_rows(&txn).await?;
+            txn.commit().await?;
+            rows
+        }
+    };
+    tokio::task::spawn_blocking(move || AuthzIndex::build(&facts_from_rows(rows)))
+        .await
+        .map_err(|e| SecurityError::Build(e.to_string()))
+}
+
+/// Turns database rows into the plain facts the core decides from.
+pub fn facts_from_rows(rows: FactRows) -> Facts {
+    use std::collections::HashMap;
+    let mut template_of: HashMap<i64, String> = rows.thing_templates.into_iter().collect();
+    template_of.extend(rows.template_bases);
+    let mut shapes_of: HashMap<i64, Vec<(i32, String)>> = HashMap::new();
+    for (entity, shape, ordinal) in rows.implemented_shapes {
+        shapes_of.entry(entity).or_default().push((ordinal, shape));
+    }
+    let entities = rows
+        .entities
+        .into_iter()
+        .filter_map(|(id, collection, name, owner)| {
+            let collection: Collection = collection.parse().ok()?;
+            let mut shapes = shapes_of.remove(&id).unwrap_or_default();
+            shapes.sort_by_key(|(ordinal, _)| *ordinal);
+            Some(EntityFact {
+                id,
+                collection,
+                name,
+                owner,
+                template: template_of.remove(&id).unwrap_or_default(),
+                shapes: shapes.into_iter().map(|(_, s)| s).collect(),
+            })
+        })
+        .collect();
+    Facts {
+        sequence: rows.sequence,
+        entities,
+        memberships: rows.memberships,
+        units: rows
+            .units
+            .into_iter()
+            .map(|(id, organization, name, parent)| UnitFact {
+                id,
+                organization,
+                name,
+                parent,
+            })
+            .collect(),
+        unit_members: rows.unit_members,
+        entity_rules: rows
+            .entity_rules
+            .into_iter()
+            .map(|r| (r.entity_id, r.instance, r.rule))
+            .collect(),
+        collection_rules: rows.collection_rules,
+    }
+}
