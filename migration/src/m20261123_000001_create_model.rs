@@ -60,7 +60,12 @@ fn json_null(col: &'static str) -> ColumnDef {
     json_binary_null(col)
 }
 
-fn index(name: &str, table: &'static str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
+fn index(
+    name: &str,
+    table: &'static str,
+    cols: &[&'static str],
+    unique: bool,
+) -> IndexCreateStatement {
     let mut idx = Index::create();
     idx.name(name).table(table);
     for c in cols {
@@ -95,7 +100,12 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(big_integer("last_modified_date"))
                 .take(),
             vec![
-                index("ux_entities_collection_name", "entities", &["collection", "name"], true),
+                index(
+                    "ux_entities_collection_name",
+                    "entities",
+                    &["collection", "name"],
+                    true,
+                ),
                 index("ix_entities_project", "entities", &["project_name"], false),
             ],
         ),
@@ -119,7 +129,13 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(text_empty("mobile_mashup"))
                 .col(text_empty("scim_id"))
                 .col(text_empty("scim_external_id"))
-                .foreign_key(&mut fk("users", "entity_id", "entities", "id", ForeignKeyAction::Cascade))
+                .foreign_key(&mut fk(
+                    "users",
+                    "entity_id",
+                    "entities",
+                    "id",
+                    ForeignKeyAction::Cascade,
+                ))
                 .take(),
             vec![],
         ),
@@ -132,7 +148,12 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(big_integer("last_update_time").default(0))
                 .foreign_key(&mut cascade("user_extension_values", "user_id", "users"))
                 .take(),
-            vec![index("ux_user_ext_user_name", "user_extension_values", &["user_id", "name"], true)],
+            vec![index(
+                "ux_user_ext_user_name",
+                "user_extension_values",
+                &["user_id", "name"],
+                true,
+            )],
         ),
         (
             table("groups")
@@ -140,7 +161,13 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(text_empty("scim_display_name"))
                 .col(text_empty("scim_id"))
                 .col(text_empty("scim_external_id"))
-                .foreign_key(&mut fk("groups", "entity_id", "entities", "id", ForeignKeyAction::Cascade))
+                .foreign_key(&mut fk(
+                    "groups",
+                    "entity_id",
+                    "entities",
+                    "id",
+                    ForeignKeyAction::Cascade,
+                ))
                 .take(),
             vec![],
         ),
@@ -154,8 +181,18 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .foreign_key(&mut cascade("group_members", "member_id", "entities"))
                 .take(),
             vec![
-                index("ux_group_members", "group_members", &["group_id", "member_id"], true),
-                index("ix_group_members_member", "group_members", &["member_id"], false),
+                index(
+                    "ux_group_members",
+                    "group_members",
+                    &["group_id", "member_id"],
+                    true,
+                ),
+                index(
+                    "ix_group_members_member",
+                    "group_members",
+                    &["member_id"],
+                    false,
+                ),
             ],
         ),
         (
@@ -170,7 +207,13 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(text_empty("reset_mail_content"))
                 .col(text_empty("reset_mail_server"))
                 .col(text_empty("reset_mail_subject"))
-                .foreign_key(&mut fk("organizations", "entity_id", "entities", "id", ForeignKeyAction::Cascade))
+                .foreign_key(&mut fk(
+                    "organizations",
+                    "entity_id",
+                    "entities",
+                    "id",
+                    ForeignKeyAction::Cascade,
+                ))
                 .take(),
             vec![],
         ),
@@ -181,10 +224,23 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(text("name"))
                 .col(text_empty("description"))
                 .col(big_integer_null("parent_id"))
-                .foreign_key(&mut cascade("organizational_units", "organization_id", "organizations"))
-                .foreign_key(&mut cascade("organizational_units", "parent_id", "organizational_units"))
+                .foreign_key(&mut cascade(
+                    "organizational_units",
+                    "organization_id",
+                    "organizations",
+                ))
+                .foreign_key(&mut cascade(
+                    "organizational_units",
+                    "parent_id",
+                    "organizational_units",
+                ))
                 .take(),
-            vec![index("ux_org_units", "organizational_units", &["organization_id", "name"], true)],
+            vec![index(
+                "ux_org_units",
+                "organizational_units",
+                &["organization_id", "name"],
+                true,
+            )],
         ),
         (
             table("organizational_unit_members")
@@ -192,12 +248,30 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(big_integer("unit_id"))
                 .col(entity_ref("member_id"))
                 .col(text("member_type"))
-                .foreign_key(&mut cascade("organizational_unit_members", "unit_id", "organizational_units"))
-                .foreign_key(&mut cascade("organizational_unit_members", "member_id", "entities"))
+                .foreign_key(&mut cascade(
+                    "organizational_unit_members",
+                    "unit_id",
+                    "organizational_units",
+                ))
+                .foreign_key(&mut cascade(
+                    "organizational_unit_members",
+                    "member_id",
+                    "entities",
+                ))
                 .take(),
             vec![
-                index("ux_org_unit_members", "organizational_unit_members", &["unit_id", "member_id"], true),
-                index("ix_org_unit_members_member", "organizational_unit_members", &["member_id"], false),
+                index(
+                    "ux_org_unit_members",
+                    "organizational_unit_members",
+                    &["unit_id", "member_id"],
+                    true,
+                ),
+                index(
+                    "ix_org_unit_members_member",
+                    "organizational_unit_members",
+                    &["member_id"],
+                    false,
+                ),
             ],
         ),
         (
@@ -211,9 +285,20 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(text_empty("inherited_value_stream"))
                 .col(text_empty("thing_package"))
                 .col(text_empty("effective_thing_package"))
-                .foreign_key(&mut fk("things", "entity_id", "entities", "id", ForeignKeyAction::Cascade))
+                .foreign_key(&mut fk(
+                    "things",
+                    "entity_id",
+                    "entities",
+                    "id",
+                    ForeignKeyAction::Cascade,
+                ))
                 .take(),
-            vec![index("ix_things_template", "things", &["thing_template"], false)],
+            vec![index(
+                "ix_things_template",
+                "things",
+                &["thing_template"],
+                false,
+            )],
         ),
         (
             table("thing_templates")
@@ -222,7 +307,13 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(text_empty("thing_package"))
                 .col(text_empty("effective_thing_package"))
                 .col(text_empty("value_stream"))
-                .foreign_key(&mut fk("thing_templates", "entity_id", "entities", "id", ForeignKeyAction::Cascade))
+                .foreign_key(&mut fk(
+                    "thing_templates",
+                    "entity_id",
+                    "entities",
+                    "id",
+                    ForeignKeyAction::Cascade,
+                ))
                 .take(),
             vec![],
         ),
@@ -230,7 +321,13 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
             table("thing_shapes")
                 .col(big_integer("entity_id").primary_key())
                 .col(text_empty("class_name"))
-                .foreign_key(&mut fk("thing_shapes", "entity_id", "entities", "id", ForeignKeyAction::Cascade))
+                .foreign_key(&mut fk(
+                    "thing_shapes",
+                    "entity_id",
+                    "entities",
+                    "id",
+                    ForeignKeyAction::Cascade,
+                ))
                 .take(),
             vec![],
         ),
@@ -238,7 +335,13 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
             table("data_shapes")
                 .col(big_integer("entity_id").primary_key())
                 .col(text_empty("base_data_shape"))
-                .foreign_key(&mut fk("data_shapes", "entity_id", "entities", "id", ForeignKeyAction::Cascade))
+                .foreign_key(&mut fk(
+                    "data_shapes",
+                    "entity_id",
+                    "entities",
+                    "id",
+                    ForeignKeyAction::Cascade,
+                ))
                 .take(),
             vec![],
         ),
@@ -250,7 +353,12 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(integer("ordinal").default(0))
                 .foreign_key(&mut cascade("implemented_shapes", "entity_id", "entities"))
                 .take(),
-            vec![index("ux_implemented_shapes", "implemented_shapes", &["entity_id", "shape_name"], true)],
+            vec![index(
+                "ux_implemented_shapes",
+                "implemented_shapes",
+                &["entity_id", "shape_name"],
+                true,
+            )],
         ),
         (
             table("property_definitions")
@@ -263,9 +371,18 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(integer("ordinal").default(0))
                 .col(flag("is_local_only", false))
                 .col(json_null("aspects"))
-                .foreign_key(&mut cascade("property_definitions", "entity_id", "entities"))
+                .foreign_key(&mut cascade(
+                    "property_definitions",
+                    "entity_id",
+                    "entities",
+                ))
                 .take(),
-            vec![index("ux_property_definitions", "property_definitions", &["entity_id", "name"], true)],
+            vec![index(
+                "ux_property_definitions",
+                "property_definitions",
+                &["entity_id", "name"],
+                true,
+            )],
         ),
         (
             table("service_definitions")
@@ -283,7 +400,12 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(json_null("parameters"))
                 .foreign_key(&mut cascade("service_definitions", "entity_id", "entities"))
                 .take(),
-            vec![index("ux_service_definitions", "service_definitions", &["entity_id", "name"], true)],
+            vec![index(
+                "ux_service_definitions",
+                "service_definitions",
+                &["entity_id", "name"],
+                true,
+            )],
         ),
         (
             table("event_definitions")
@@ -297,7 +419,12 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(json_null("aspects"))
                 .foreign_key(&mut cascade("event_definitions", "entity_id", "entities"))
                 .take(),
-            vec![index("ux_event_definitions", "event_definitions", &["entity_id", "name"], true)],
+            vec![index(
+                "ux_event_definitions",
+                "event_definitions",
+                &["entity_id", "name"],
+                true,
+            )],
         ),
         (
             table("service_implementations")
@@ -307,9 +434,18 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(text_empty("description"))
                 .col(text("handler_name"))
                 .col(json_null("configuration"))
-                .foreign_key(&mut cascade("service_implementations", "entity_id", "entities"))
+                .foreign_key(&mut cascade(
+                    "service_implementations",
+                    "entity_id",
+                    "entities",
+                ))
                 .take(),
-            vec![index("ux_service_implementations", "service_implementations", &["entity_id", "name"], true)],
+            vec![index(
+                "ux_service_implementations",
+                "service_implementations",
+                &["entity_id", "name"],
+                true,
+            )],
         ),
         (
             table("subscriptions")
@@ -326,7 +462,12 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(json_null("configuration"))
                 .foreign_key(&mut cascade("subscriptions", "entity_id", "entities"))
                 .take(),
-            vec![index("ux_subscriptions", "subscriptions", &["entity_id", "name"], true)],
+            vec![index(
+                "ux_subscriptions",
+                "subscriptions",
+                &["entity_id", "name"],
+                true,
+            )],
         ),
         (
             table("field_definitions")
@@ -339,7 +480,12 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(json_null("aspects"))
                 .foreign_key(&mut cascade("field_definitions", "entity_id", "entities"))
                 .take(),
-            vec![index("ux_field_definitions", "field_definitions", &["entity_id", "name"], true)],
+            vec![index(
+                "ux_field_definitions",
+                "field_definitions",
+                &["entity_id", "name"],
+                true,
+            )],
         ),
         (
             table("property_values")
@@ -352,7 +498,12 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(text("quality").default("UNKNOWN"))
                 .foreign_key(&mut cascade("property_values", "entity_id", "entities"))
                 .take(),
-            vec![index("ux_property_values", "property_values", &["entity_id", "name"], true)],
+            vec![index(
+                "ux_property_values",
+                "property_values",
+                &["entity_id", "name"],
+                true,
+            )],
         ),
         (
             table("configuration_tables")
@@ -367,7 +518,11 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(flag("is_hidden", false))
                 .col(json_null("field_definitions"))
                 .col(json_null("rows"))
-                .foreign_key(&mut cascade("configuration_tables", "entity_id", "entities"))
+                .foreign_key(&mut cascade(
+                    "configuration_tables",
+                    "entity_id",
+                    "entities",
+                ))
                 .take(),
             vec![index(
                 "ux_configuration_tables",
@@ -388,7 +543,12 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(json_null("entry_values"))
                 .foreign_key(&mut cascade("stream_entries", "entity_id", "entities"))
                 .take(),
-            vec![index("ix_stream_entries_time", "stream_entries", &["entity_id", "entry_time"], false)],
+            vec![index(
+                "ix_stream_entries_time",
+                "stream_entries",
+                &["entity_id", "entry_time"],
+                false,
+            )],
         ),
         (
             table("data_table_rows")
@@ -403,7 +563,12 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(json_null("entry_values"))
                 .foreign_key(&mut cascade("data_table_rows", "entity_id", "entities"))
                 .take(),
-            vec![index("ux_data_table_rows", "data_table_rows", &["entity_id", "row_key"], true)],
+            vec![index(
+                "ux_data_table_rows",
+                "data_table_rows",
+                &["entity_id", "row_key"],
+                true,
+            )],
         ),
         (
             table("localization_tokens")
@@ -415,7 +580,12 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(text_empty("context"))
                 .foreign_key(&mut cascade("localization_tokens", "entity_id", "entities"))
                 .take(),
-            vec![index("ux_localization_tokens", "localization_tokens", &["entity_id", "name"], true)],
+            vec![index(
+                "ux_localization_tokens",
+                "localization_tokens",
+                &["entity_id", "name"],
+                true,
+            )],
         ),
         (
             table("vocabulary_terms")
@@ -425,7 +595,12 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(text_empty("description"))
                 .foreign_key(&mut cascade("vocabulary_terms", "entity_id", "entities"))
                 .take(),
-            vec![index("ux_vocabulary_terms", "vocabulary_terms", &["entity_id", "name"], true)],
+            vec![index(
+                "ux_vocabulary_terms",
+                "vocabulary_terms",
+                &["entity_id", "name"],
+                true,
+            )],
         ),
         (
             table("entity_tags")
@@ -436,8 +611,18 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .foreign_key(&mut cascade("entity_tags", "entity_id", "entities"))
                 .take(),
             vec![
-                index("ux_entity_tags", "entity_tags", &["entity_id", "vocabulary", "term"], true),
-                index("ix_entity_tags_term", "entity_tags", &["vocabulary", "term"], false),
+                index(
+                    "ux_entity_tags",
+                    "entity_tags",
+                    &["entity_id", "vocabulary", "term"],
+                    true,
+                ),
+                index(
+                    "ix_entity_tags_term",
+                    "entity_tags",
+                    &["vocabulary", "term"],
+                    false,
+                ),
             ],
         ),
         (
@@ -450,10 +635,27 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(text_empty("client_name"))
                 .col(text_empty("ip_whitelist"))
                 .col(big_integer_null("last_used_at"))
-                .foreign_key(&mut fk("application_keys", "entity_id", "entities", "id", ForeignKeyAction::Cascade))
-                .foreign_key(&mut fk("application_keys", "user_id", "users", "entity_id", ForeignKeyAction::SetNull))
+                .foreign_key(&mut fk(
+                    "application_keys",
+                    "entity_id",
+                    "entities",
+                    "id",
+                    ForeignKeyAction::Cascade,
+                ))
+                .foreign_key(&mut fk(
+                    "application_keys",
+                    "user_id",
+                    "users",
+                    "entity_id",
+                    ForeignKeyAction::SetNull,
+                ))
                 .take(),
-            vec![index("ux_application_keys_hash", "application_keys", &["key_hash"], true)],
+            vec![index(
+                "ux_application_keys_hash",
+                "application_keys",
+                &["key_hash"],
+                true,
+            )],
         ),
         (
             table("entity_permissions")
@@ -471,7 +673,14 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 index(
                     "ux_entity_permissions",
                     "entity_permissions",
-                    &["entity_id", "instance", "kind", "resource", "principal_type", "principal_name"],
+                    &[
+                        "entity_id",
+                        "instance",
+                        "kind",
+                        "resource",
+                        "principal_type",
+                        "principal_name",
+                    ],
                     true,
                 ),
                 index(
@@ -496,7 +705,13 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 index(
                     "ux_collection_permissions",
                     "collection_permissions",
-                    &["collection", "kind", "resource", "principal_type", "principal_name"],
+                    &[
+                        "collection",
+                        "kind",
+                        "resource",
+                        "principal_type",
+                        "principal_name",
+                    ],
                     true,
                 ),
                 index(
@@ -536,7 +751,12 @@ fn tables() -> Vec<(TableCreateStatement, Vec<IndexCreateStatement>)> {
                 .col(text_empty("target_name"))
                 .col(json_null("detail"))
                 .take(),
-            vec![index("ix_audit_log_seq", "audit_log", &["change_seq"], false)],
+            vec![index(
+                "ix_audit_log_seq",
+                "audit_log",
+                &["change_seq"],
+                false,
+            )],
         ),
         (
             table("change_sequence")

@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::bootstrap::{BootstrapOutcome, bootstrap};
 use crate::config::{Config, redact_url};
+use crate::security::Security;
 use crate::state::AppState;
 
 /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
@@ -46,7 +47,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         BootstrapOutcome::AlreadyDone => tracing::debug!("database already bootstrapped"),
     }
 
-    let state = AppState::new(db.clone(), Arc::new(config.clone()));
+    let security = Security::load(db.clone())
+        .await
+        .context("cannot build the authorization index")?;
+    security.spawn_listener();
+    let state = AppState::new(db.clone(), Arc::new(config.clone()), security);
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()

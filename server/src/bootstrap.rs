@@ -15,7 +15,9 @@ use ironworx_entity::queries::organizations::{self, LoginPage};
 use ironworx_entity::queries::permissions::{self, Rule};
 use ironworx_entity::queries::users::{self, NewUser, PasswordRecord};
 use ironworx_entity::queries::{QueryError, groups, settings};
-use ironworx_entity::vocab::{Collection, Effect, MemberType, PermissionKind, PrincipalType, builtin};
+use ironworx_entity::vocab::{
+    Collection, Effect, MemberType, PermissionKind, PrincipalType, builtin,
+};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 
@@ -148,8 +150,13 @@ async fn create_builtins(
     )
     .await?;
     for (organization, member_group) in builtin::ORGANIZATIONS {
-        organizations::create_organization(txn, organization, &system_fields(), &LoginPage::default())
-            .await?;
+        organizations::create_organization(
+            txn,
+            organization,
+            &system_fields(),
+            &LoginPage::default(),
+        )
+        .await?;
         organizations::add_unit_member(
             txn,
             organization,
@@ -170,7 +177,12 @@ async fn create_builtins(
             PermissionKind::Update,
             PermissionKind::Delete,
         ] {
-            let rule = Rule::any(kind, PrincipalType::Group, builtin::ADMINISTRATORS, Effect::Allow);
+            let rule = Rule::any(
+                kind,
+                PrincipalType::Group,
+                builtin::ADMINISTRATORS,
+                Effect::Allow,
+            );
             permissions::set_collection_rule(txn, *collection, &rule).await?;
         }
         let visibility = Rule::any(

@@ -122,7 +122,8 @@ impl fmt::Debug for Config {
 
 impl Config {
     /// Resolves `settings`, taking the Administrator password from `IRONWORX_ADMIN_PASSWORD`
-    /// (an empty value counts as unset). Creates the data and storage directories.
+    /// (an empty value counts as unset: a password is generated). Creates the data and storage
+    /// directories.
     pub fn resolve(settings: Settings) -> Result<Config, ConfigError> {
         let admin_password = std::env::var(ADMIN_PASSWORD_ENV).ok();
         Self::resolve_with_password(settings, admin_password)
@@ -285,8 +286,7 @@ mod tests {
             "--log-format",
             "json",
         ]);
-        let config =
-            Config::resolve_with_password(s, Some("pw".to_owned())).expect("resolves");
+        let config = Config::resolve_with_password(s, Some("pw".to_owned())).expect("resolves");
         assert_eq!(config.bind.to_string(), "0.0.0.0:0");
         assert_eq!(
             config.storage_dir,

@@ -49,8 +49,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 
 /// Applies every pending migration.
 ///
-/// On PostgreSQL the migrations run inside one transaction holding a transaction-scoped
-/// advisory lock, so that several processes starting at once apply them exactly once.
+/// The migrations run inside one transaction that holds a lock, so that several processes
+/// starting at once on one database apply them exactly once: a transaction-scoped advisory lock
+/// on PostgreSQL, the write lock (`BEGIN IMMEDIATE`) on SQLite.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     match db.get_database_backend() {
         DbBackend::Postgres => {
@@ -62,8 +63,37 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
             Migrator::up(&txn, None).await?;
             txn.commit().await
         }
-        _ => Migrator::up(db, None).await,
+        _ => {
+            let txn = begin_write_waiting(db, SQLITE_MIGRATION_WAIT).await?;
+            Migrator::up(&txn, None).await?;
+            txn.commit().await
+        }
     }
+}
+
+/// How long a SQLite migration waits for another process's migration to finish.
+pub const SQLITE_MIGRATION_WAIT: Duration = Duration::from_secs(60);
+
+/// [`begin_write`], retried while SQLite reports the database locked, for at most `wait`
+/// (each attempt itself waits the busy timeout).
+async fn begin_write_waiting(
+    db: &DatabaseConnection,
+    wait: Duration,
+) -> Result<DatabaseTransaction, DbErr> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match begin_write(db).await {
+            Err(err) if is_locked(&err) && tokio::time::Instant::now() < deadline => {
+                tracing::info!("database locked by another process; waiting");
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether `err` is SQLite's `SQLITE_BUSY` ("database is locked").
+fn is_locked(err: &DbErr) -> bool {
+    err.to_string().contains("database is locked")
 }
 
 /// Begins a transaction that will write.

@@ -1,6 +1,7 @@
 //! Ironworx server library: configuration, database, HTTP API, bootstrap and the command line.
 
 pub mod app;
+pub mod auth;
 pub mod authz;
 pub mod bootstrap;
 pub mod cli;

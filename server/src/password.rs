@@ -3,11 +3,11 @@
 //! Hashing and verifying cost tens of milliseconds of CPU each: call them from
 //! `tokio::task::spawn_blocking` on request paths.
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use rand::TryRngCore;
 use rand::distr::{Alphanumeric, Distribution};
 use rand::rngs::OsRng;
-use rand::TryRngCore;
 
 /// Length of a generated password.
 pub const GENERATED_PASSWORD_LEN: usize = 24;

@@ -134,7 +134,10 @@ async fn build(db: &DatabaseConnection) -> Result<AuthzIndex, SecurityError> {
     let rows = match db.get_database_backend() {
         DbBackend::Postgres => {
             let txn = db
-                .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+                .begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
                 .await?;
             let rows = read_fact_rows(&txn).await?;
             txn.commit().await?;

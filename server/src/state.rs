@@ -5,22 +5,38 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
+use crate::security::Security;
 
-/// State shared by all workers: the database pool and the resolved configuration.
+/// State shared by all workers: the database pool, the resolved configuration and the
+/// authorization index.
 ///
 /// Registered once as `web::Data<AppState>`; cloning is cheap (the pool and the
 /// configuration are reference-counted).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     /// The connection pool.
     pub db: DatabaseConnection,
     /// The configuration the server was started with.
     pub config: Arc<Config>,
+    /// The always-current authorization index.
+    pub security: Arc<Security>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppState {
-    /// State over `db` and `config`.
-    pub fn new(db: DatabaseConnection, config: Arc<Config>) -> Self {
-        AppState { db, config }
+    /// State over `db`, `config` and the index kept by `security`.
+    pub fn new(db: DatabaseConnection, config: Arc<Config>, security: Arc<Security>) -> Self {
+        AppState {
+            db,
+            config,
+            security,
+        }
     }
 }

@@ -145,8 +145,8 @@ impl TestDb {
         match backend {
             Backend::Sqlite => Self::sqlite(),
             Backend::Postgres => {
-                let admin_url = postgres_admin_url()
-                    .with_context(|| format!("{POSTGRES_ENV} is not set"))?;
+                let admin_url =
+                    postgres_admin_url().with_context(|| format!("{POSTGRES_ENV} is not set"))?;
                 Self::postgres(&admin_url).await
             }
         }
@@ -254,9 +254,7 @@ async fn admin_connect(admin_url: &str) -> anyhow::Result<DatabaseConnection> {
 async fn drop_postgres_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
     let admin = admin_connect(admin_url).await?;
     admin
-        .execute_unprepared(&format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-        ))
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .await
         .with_context(|| format!("cannot drop test database {name}"))?;
     admin.close().await.ok();
@@ -425,10 +423,7 @@ impl TestServer {
     }
 
     /// Like [`TestServer::start_with`], returning the error (for tests of failing starts).
-    pub async fn try_start_with(
-        db: &TestDb,
-        options: ServerOptions,
-    ) -> anyhow::Result<TestServer> {
+    pub async fn try_start_with(db: &TestDb, options: ServerOptions) -> anyhow::Result<TestServer> {
         let binary = server_binary()?;
         let (data_dir, owned_data_dir) = match options.data_dir {
             Some(dir) => (dir, None),
@@ -583,12 +578,17 @@ impl TestServer {
     /// # Panics
     /// When the signal cannot be sent or the server does not exit in time (it is then killed).
     pub async fn stop(self) -> ExitStatus {
-        self.try_stop().await.unwrap_or_else(|err| panic!("{err:#}"))
+        self.try_stop()
+            .await
+            .unwrap_or_else(|err| panic!("{err:#}"))
     }
 
     /// Like [`TestServer::stop`], returning the error.
     pub async fn try_stop(mut self) -> anyhow::Result<ExitStatus> {
-        let mut child = self.child.take().context("the server was already stopped")?;
+        let mut child = self
+            .child
+            .take()
+            .context("the server was already stopped")?;
         let sent = Command::new("kill")
             .arg("-TERM")
             .arg(self.pid.to_string())

@@ -9,9 +9,7 @@ use ironworx_entity::queries::organizations::{self, LoginPage, Unit};
 use ironworx_entity::queries::permissions::{self, EntityRule, Rule};
 use ironworx_entity::queries::sessions::{self, NewSession};
 use ironworx_entity::queries::users::{self, NewUser, PasswordRecord};
-use ironworx_entity::queries::{
-    QueryError, data, groups, localization, now_ms, parts, settings,
-};
+use ironworx_entity::queries::{QueryError, data, groups, localization, now_ms, parts, settings};
 use ironworx_entity::schema;
 use ironworx_entity::vocab::{Collection, Effect, MemberType, PermissionKind, PrincipalType, Tag};
 use ironworx_migration::{Migrator, MigratorTrait};
@@ -98,9 +96,14 @@ async fn entities_and_tags(conn: &DatabaseConnection) {
         .await
         .expect_err("duplicate refused");
     assert!(matches!(err, QueryError::Conflict { .. }), "{err}");
-    entities::insert_entity(conn, Collection::MediaEntities, "PTC.Home", &EntityFields::default())
-        .await
-        .expect("same name, other collection");
+    entities::insert_entity(
+        conn,
+        Collection::MediaEntities,
+        "PTC.Home",
+        &EntityFields::default(),
+    )
+    .await
+    .expect("same name, other collection");
 
     // Update replaces the common attributes and the tags.
     let mut changed = fields.clone();
@@ -196,10 +199,16 @@ async fn principals(conn: &DatabaseConnection) {
 
     let id = back.entity.id;
     let argon = PasswordRecord::argon2id("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into());
-    users::set_password(conn, id, &argon, 42).await.expect("set password");
+    users::set_password(conn, id, &argon, 42)
+        .await
+        .expect("set password");
     users::set_enabled(conn, id, false).await.expect("disable");
-    users::set_locked(conn, id, true, Some(99)).await.expect("lock");
-    users::set_language_preferences(conn, id, "fr").await.expect("prefs");
+    users::set_locked(conn, id, true, Some(99))
+        .await
+        .expect("lock");
+    users::set_language_preferences(conn, id, "fr")
+        .await
+        .expect("prefs");
     let mut user = users::get_user(conn, "jane.doe@example.com")
         .await
         .expect("read")
@@ -214,7 +223,9 @@ async fn principals(conn: &DatabaseConnection) {
     user.scim_id = "scim-1".into();
     let saved = users::save_user(conn, &user).await.expect("save");
     assert_eq!(saved, user);
-    users::set_locked(conn, id, false, None).await.expect("unlock");
+    users::set_locked(conn, id, false, None)
+        .await
+        .expect("unlock");
     let user = users::get_user(conn, "jane.doe@example.com")
         .await
         .expect("read")
@@ -241,7 +252,12 @@ async fn principals(conn: &DatabaseConnection) {
         .await
         .expect("extensions");
     assert_eq!(
-        strip(parts::user_extension_values::list(conn, id).await.expect("list"), |r| r.id = 0),
+        strip(
+            parts::user_extension_values::list(conn, id)
+                .await
+                .expect("list"),
+            |r| r.id = 0
+        ),
         ext
     );
 
@@ -281,7 +297,10 @@ async fn principals(conn: &DatabaseConnection) {
             .await
             .expect("remove")
     );
-    assert_eq!(groups::list_members(conn, "Plant").await.expect("members"), vec![]);
+    assert_eq!(
+        groups::list_members(conn, "Plant").await.expect("members"),
+        vec![]
+    );
     let err = groups::add_member(conn, "Plant", "nobody", MemberType::User)
         .await
         .expect_err("missing member");
@@ -304,7 +323,9 @@ async fn organizations_and_units(conn: &DatabaseConnection) {
         .await
         .expect("org");
     assert_eq!(
-        organizations::login_page(conn, "Plant&Co").await.expect("login"),
+        organizations::login_page(conn, "Plant&Co")
+            .await
+            .expect("login"),
         login
     );
     let mut changed = login.clone();
@@ -313,7 +334,9 @@ async fn organizations_and_units(conn: &DatabaseConnection) {
         .await
         .expect("set login");
     assert_eq!(
-        organizations::login_page(conn, "Plant&Co").await.expect("login"),
+        organizations::login_page(conn, "Plant&Co")
+            .await
+            .expect("login"),
         changed
     );
     organizations::add_unit(conn, "Plant&Co", "Plant&Co", "Area", "the area")
@@ -327,7 +350,9 @@ async fn organizations_and_units(conn: &DatabaseConnection) {
         .expect_err("duplicate unit");
     assert!(matches!(err, QueryError::Conflict { .. }), "{err}");
     assert_eq!(
-        organizations::list_units(conn, "Plant&Co").await.expect("units"),
+        organizations::list_units(conn, "Plant&Co")
+            .await
+            .expect("units"),
         vec![
             Unit {
                 name: "Area".into(),
@@ -391,9 +416,14 @@ fn strip<T>(mut rows: Vec<T>, f: impl Fn(&mut T)) -> Vec<T> {
 }
 
 async fn things_and_parts(conn: &DatabaseConnection) {
-    models::create_thing_template(conn, "Base.TT", &EntityFields::default(), &TemplateFields::default())
-        .await
-        .expect("base");
+    models::create_thing_template(
+        conn,
+        "Base.TT",
+        &EntityFields::default(),
+        &TemplateFields::default(),
+    )
+    .await
+    .expect("base");
     let tt = TemplateFields {
         base_thing_template: "Base.TT".into(),
         thing_package: "Pkg".into(),
@@ -403,11 +433,15 @@ async fn things_and_parts(conn: &DatabaseConnection) {
     models::create_thing_template(conn, "Sensor.TT", &EntityFields::default(), &tt)
         .await
         .expect("template");
-    let (_, back) = models::get_thing_template(conn, "Sensor.TT").await.expect("read");
+    let (_, back) = models::get_thing_template(conn, "Sensor.TT")
+        .await
+        .expect("read");
     assert_eq!(back.base_thing_template, "Base.TT");
     assert_eq!(back.value_stream, "VS");
     assert_eq!(
-        models::template_chain(conn, "Sensor.TT").await.expect("chain"),
+        models::template_chain(conn, "Sensor.TT")
+            .await
+            .expect("chain"),
         ["Sensor.TT", "Base.TT"]
     );
     let err = models::create_thing_template(
@@ -423,18 +457,31 @@ async fn things_and_parts(conn: &DatabaseConnection) {
     .expect_err("missing base");
     assert!(matches!(err, QueryError::NotFound { .. }), "{err}");
 
-    let shape = models::create_thing_shape(conn, "Power.TS", &EntityFields::default(), "com.example.Power")
-        .await
-        .expect("shape");
+    let shape = models::create_thing_shape(
+        conn,
+        "Power.TS",
+        &EntityFields::default(),
+        "com.example.Power",
+    )
+    .await
+    .expect("shape");
     assert_eq!(
-        models::get_thing_shape(conn, "Power.TS").await.expect("shape").1.class_name,
+        models::get_thing_shape(conn, "Power.TS")
+            .await
+            .expect("shape")
+            .1
+            .class_name,
         "com.example.Power"
     );
     let ds = models::create_data_shape(conn, "Reading.DS", &EntityFields::default(), "Base.DS")
         .await
         .expect("data shape");
     assert_eq!(
-        models::get_data_shape(conn, "Reading.DS").await.expect("ds").1.base_data_shape,
+        models::get_data_shape(conn, "Reading.DS")
+            .await
+            .expect("ds")
+            .1
+            .base_data_shape,
         "Base.DS"
     );
 
@@ -451,18 +498,35 @@ async fn things_and_parts(conn: &DatabaseConnection) {
     let thing = models::create_thing(conn, "Sensor1", &full_fields(), &thing_fields)
         .await
         .expect("thing");
-    let (_, t) = models::get_thing(conn, "Sensor1").await.expect("read thing");
+    let (_, t) = models::get_thing(conn, "Sensor1")
+        .await
+        .expect("read thing");
     assert_eq!(
-        (t.thing_template.as_str(), t.enabled, t.published, t.identifier.as_str()),
+        (
+            t.thing_template.as_str(),
+            t.enabled,
+            t.published,
+            t.identifier.as_str()
+        ),
         ("Sensor.TT", false, true, "sensor-1")
     );
-    models::set_thing_enabled(conn, thing.id, true).await.expect("enable");
-    assert!(models::get_thing(conn, "Sensor1").await.expect("thing").1.enabled);
+    models::set_thing_enabled(conn, thing.id, true)
+        .await
+        .expect("enable");
+    assert!(
+        models::get_thing(conn, "Sensor1")
+            .await
+            .expect("thing")
+            .1
+            .enabled
+    );
     models::set_implemented_shapes(conn, thing.id, &["Power.TS".into(), "Other.TS".into()])
         .await
         .expect("shapes");
     assert_eq!(
-        models::implemented_shape_names(conn, thing.id).await.expect("shapes"),
+        models::implemented_shape_names(conn, thing.id)
+            .await
+            .expect("shapes"),
         ["Power.TS", "Other.TS"]
     );
 
@@ -490,7 +554,9 @@ async fn things_and_parts(conn: &DatabaseConnection) {
             category: "Sensors".into(),
             ordinal: 3,
             is_local_only: true,
-            aspects: Some(json!({"isPersistent": true, "cacheTime": 0.0, "dataChangeType": "VALUE"})),
+            aspects: Some(
+                json!({"isPersistent": true, "cacheTime": 0.0, "dataChangeType": "VALUE"})
+            ),
         }]
     );
     round_trip!(
@@ -599,7 +665,9 @@ async fn things_and_parts(conn: &DatabaseConnection) {
     )
     .await
     .expect("write value");
-    let values = parts::property_values::list(conn, id).await.expect("values");
+    let values = parts::property_values::list(conn, id)
+        .await
+        .expect("values");
     assert_eq!(values.len(), 1);
     assert_eq!(values[0].value, Some(json!(22.0)));
     round_trip!(
@@ -658,16 +726,26 @@ async fn things_and_parts(conn: &DatabaseConnection) {
         .expect("range");
     assert_eq!(newest.len(), 10);
     assert_eq!(newest[0].entry_time, 1_200);
-    assert_eq!(data::count_stream_entries(conn, stream.id).await.expect("count"), 450);
+    assert_eq!(
+        data::count_stream_entries(conn, stream.id)
+            .await
+            .expect("count"),
+        450
+    );
     assert_eq!(
         data::purge_stream_entries(conn, stream.id, 1_000, 1_049)
             .await
             .expect("purge"),
         50
     );
-    let table = models::create_thing(conn, "Orders", &EntityFields::default(), &ThingFields::default())
-        .await
-        .expect("data table");
+    let table = models::create_thing(
+        conn,
+        "Orders",
+        &EntityFields::default(),
+        &ThingFields::default(),
+    )
+    .await
+    .expect("data table");
     round_trip!(
         data_table_rows,
         vec![schema::data_table_rows::Model {
@@ -682,17 +760,33 @@ async fn things_and_parts(conn: &DatabaseConnection) {
             entry_values: Some(json!({"key": "A-1", "qty": 3})),
         }]
     );
-    let mut replaced = parts::data_table_rows::list(conn, table.id).await.expect("rows")[0].clone();
+    let mut replaced = parts::data_table_rows::list(conn, table.id)
+        .await
+        .expect("rows")[0]
+        .clone();
     replaced.entry_values = Some(json!({"key": "A-1", "qty": 4}));
-    data::upsert_data_table_row(conn, &replaced).await.expect("upsert");
-    let rows = parts::data_table_rows::list(conn, table.id).await.expect("rows");
+    data::upsert_data_table_row(conn, &replaced)
+        .await
+        .expect("upsert");
+    let rows = parts::data_table_rows::list(conn, table.id)
+        .await
+        .expect("rows");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].entry_values, Some(json!({"key": "A-1", "qty": 4})));
-    assert!(data::delete_data_table_row(conn, table.id, "A-1").await.expect("delete"));
+    assert!(
+        data::delete_data_table_row(conn, table.id, "A-1")
+            .await
+            .expect("delete")
+    );
 
-    let loc = entities::insert_entity(conn, Collection::LocalizationTables, "de", &EntityFields::default())
-        .await
-        .expect("table");
+    let loc = entities::insert_entity(
+        conn,
+        Collection::LocalizationTables,
+        "de",
+        &EntityFields::default(),
+    )
+    .await
+    .expect("table");
     round_trip!(
         localization_tokens,
         vec![schema::localization_tokens::Model {
@@ -708,13 +802,25 @@ async fn things_and_parts(conn: &DatabaseConnection) {
         .await
         .expect("set token");
     assert_eq!(
-        localization::token(conn, "de", "greeting").await.expect("token"),
+        localization::token(conn, "de", "greeting")
+            .await
+            .expect("token"),
         Some("Guten Tag".into())
     );
-    assert_eq!(localization::token(conn, "fr", "greeting").await.expect("none"), None);
-    let vocab = entities::insert_entity(conn, Collection::DataTags, "Quality", &EntityFields::default())
-        .await
-        .expect("vocabulary");
+    assert_eq!(
+        localization::token(conn, "fr", "greeting")
+            .await
+            .expect("none"),
+        None
+    );
+    let vocab = entities::insert_entity(
+        conn,
+        Collection::DataTags,
+        "Quality",
+        &EntityFields::default(),
+    )
+    .await
+    .expect("vocabulary");
     round_trip!(
         vocabulary_terms,
         vec![schema::vocabulary_terms::Model {
@@ -729,16 +835,37 @@ async fn things_and_parts(conn: &DatabaseConnection) {
     parts::property_definitions::replace(conn, id, vec![])
         .await
         .expect("replace");
-    assert!(parts::property_definitions::list(conn, id).await.expect("list").is_empty());
+    assert!(
+        parts::property_definitions::list(conn, id)
+            .await
+            .expect("list")
+            .is_empty()
+    );
 
     // Deleting an entity deletes its parts with it.
-    assert!(entities::delete_entity(conn, Collection::Things, "Sensor1").await.expect("delete"));
-    assert!(parts::property_values::list(conn, id).await.expect("list").is_empty());
-    assert!(parts::service_definitions::list(conn, id).await.expect("list").is_empty());
+    assert!(
+        entities::delete_entity(conn, Collection::Things, "Sensor1")
+            .await
+            .expect("delete")
+    );
+    assert!(
+        parts::property_values::list(conn, id)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        parts::service_definitions::list(conn, id)
+            .await
+            .expect("list")
+            .is_empty()
+    );
 }
 
 async fn keys_sessions_rules(conn: &DatabaseConnection) {
-    let owner = users::get_user(conn, "jane.doe@example.com").await.expect("user");
+    let owner = users::get_user(conn, "jane.doe@example.com")
+        .await
+        .expect("user");
     let key = app_keys::create_app_key(
         conn,
         &NewAppKey {
@@ -754,10 +881,14 @@ async fn keys_sessions_rules(conn: &DatabaseConnection) {
     )
     .await
     .expect("key");
-    let back = app_keys::get_app_key(conn, "DevOpsAppKey").await.expect("read key");
+    let back = app_keys::get_app_key(conn, "DevOpsAppKey")
+        .await
+        .expect("read key");
     assert_eq!(back, key);
     assert_eq!(
-        app_keys::find_by_hash(conn, &"f".repeat(64)).await.expect("by hash"),
+        app_keys::find_by_hash(conn, &"f".repeat(64))
+            .await
+            .expect("by hash"),
         Some(key.key.clone())
     );
     let mut row = key.key.clone();
@@ -782,10 +913,23 @@ async fn keys_sessions_rules(conn: &DatabaseConnection) {
         sessions::find_session(conn, "tok-1").await.expect("find"),
         Some(session.clone())
     );
-    sessions::touch_session(conn, session.id, 15).await.expect("touch");
-    assert!(sessions::revoke_session(conn, "tok-1", 16).await.expect("revoke"));
-    assert!(!sessions::revoke_session(conn, "tok-1", 17).await.expect("twice"));
-    let s = sessions::find_session(conn, "tok-1").await.expect("find").expect("row");
+    sessions::touch_session(conn, session.id, 15)
+        .await
+        .expect("touch");
+    assert!(
+        sessions::revoke_session(conn, "tok-1", 16)
+            .await
+            .expect("revoke")
+    );
+    assert!(
+        !sessions::revoke_session(conn, "tok-1", 17)
+            .await
+            .expect("twice")
+    );
+    let s = sessions::find_session(conn, "tok-1")
+        .await
+        .expect("find")
+        .expect("row");
     assert_eq!((s.last_seen_at, s.revoked_at), (15, Some(16)));
     sessions::open_session(
         conn,
@@ -801,16 +945,23 @@ async fn keys_sessions_rules(conn: &DatabaseConnection) {
     .await
     .expect("session");
     assert_eq!(
-        sessions::revoke_user_sessions(conn, owner.entity.id, 3).await.expect("revoke all"),
+        sessions::revoke_user_sessions(conn, owner.entity.id, 3)
+            .await
+            .expect("revoke all"),
         1
     );
     assert_eq!(
-        sessions::user_sessions(conn, owner.entity.id).await.expect("list").len(),
+        sessions::user_sessions(conn, owner.entity.id)
+            .await
+            .expect("list")
+            .len(),
         2
     );
 
     // Entity rules: set, replace the effect, list, refuse misplaced ones, remove.
-    let (tt, _) = models::get_thing_template(conn, "Sensor.TT").await.expect("template");
+    let (tt, _) = models::get_thing_template(conn, "Sensor.TT")
+        .await
+        .expect("template");
     let read = Rule {
         kind: PermissionKind::PropertyRead,
         resource: "Temperature".into(),
@@ -818,12 +969,31 @@ async fn keys_sessions_rules(conn: &DatabaseConnection) {
         principal_name: "Operators".into(),
         allow: true,
     };
-    permissions::set_entity_rule(conn, tt.id, false, &read).await.expect("rule");
-    permissions::set_entity_rule(conn, tt.id, true, &read).await.expect("instance rule");
-    let deny = Rule { allow: false, ..read.clone() };
-    permissions::set_entity_rule(conn, tt.id, true, &deny).await.expect("replace");
-    assert_eq!(permissions::entity_rules(conn, tt.id, false).await.expect("own"), vec![read.clone()]);
-    assert_eq!(permissions::entity_rules(conn, tt.id, true).await.expect("instance"), vec![deny.clone()]);
+    permissions::set_entity_rule(conn, tt.id, false, &read)
+        .await
+        .expect("rule");
+    permissions::set_entity_rule(conn, tt.id, true, &read)
+        .await
+        .expect("instance rule");
+    let deny = Rule {
+        allow: false,
+        ..read.clone()
+    };
+    permissions::set_entity_rule(conn, tt.id, true, &deny)
+        .await
+        .expect("replace");
+    assert_eq!(
+        permissions::entity_rules(conn, tt.id, false)
+            .await
+            .expect("own"),
+        vec![read.clone()]
+    );
+    assert_eq!(
+        permissions::entity_rules(conn, tt.id, true)
+            .await
+            .expect("instance"),
+        vec![deny.clone()]
+    );
     let vis = Rule::any(
         PermissionKind::Visibility,
         PrincipalType::OrganizationalUnit,
@@ -842,11 +1012,22 @@ async fn keys_sessions_rules(conn: &DatabaseConnection) {
     .expect("batch");
     let all = permissions::all_entity_rules(conn).await.expect("all");
     assert_eq!(all.len(), 3);
-    let (shape, _) = models::get_thing_shape(conn, "Power.TS").await.expect("shape");
+    let (shape, _) = models::get_thing_shape(conn, "Power.TS")
+        .await
+        .expect("shape");
     let (thing, _) = models::get_thing(conn, "Readings").await.expect("thing");
     for (entity, rule, why) in [
         (thing.id, read.clone(), "instance"),
-        (shape.id, Rule::any(PermissionKind::Read, PrincipalType::Group, "Operators", Effect::Allow), "instance"),
+        (
+            shape.id,
+            Rule::any(
+                PermissionKind::Read,
+                PrincipalType::Group,
+                "Operators",
+                Effect::Allow,
+            ),
+            "instance",
+        ),
     ] {
         let err = permissions::set_entity_rule(conn, entity, true, &rule)
             .await
@@ -854,37 +1035,130 @@ async fn keys_sessions_rules(conn: &DatabaseConnection) {
         assert!(err.to_string().contains(why), "{err}");
     }
     for bad in [
-        Rule::any(PermissionKind::Visibility, PrincipalType::User, "jane.doe@example.com", Effect::Allow),
-        Rule::any(PermissionKind::Read, PrincipalType::Organization, "Plant&Co", Effect::Allow),
-        Rule { kind: PermissionKind::Update, ..read.clone() },
+        Rule::any(
+            PermissionKind::Visibility,
+            PrincipalType::User,
+            "jane.doe@example.com",
+            Effect::Allow,
+        ),
+        Rule::any(
+            PermissionKind::Read,
+            PrincipalType::Organization,
+            "Plant&Co",
+            Effect::Allow,
+        ),
+        Rule {
+            kind: PermissionKind::Update,
+            ..read.clone()
+        },
     ] {
-        assert!(permissions::set_entity_rule(conn, tt.id, false, &bad).await.is_err(), "{bad:?}");
+        assert!(
+            permissions::set_entity_rule(conn, tt.id, false, &bad)
+                .await
+                .is_err(),
+            "{bad:?}"
+        );
     }
-    assert!(permissions::remove_entity_rule(conn, tt.id, false, &read).await.expect("remove"));
-    assert!(!permissions::remove_entity_rule(conn, tt.id, false, &read).await.expect("gone"));
+    assert!(
+        permissions::remove_entity_rule(conn, tt.id, false, &read)
+            .await
+            .expect("remove")
+    );
+    assert!(
+        !permissions::remove_entity_rule(conn, tt.id, false, &read)
+            .await
+            .expect("gone")
+    );
 
-    let coll = Rule::any(PermissionKind::ServiceInvoke, PrincipalType::User, "jane.doe@example.com", Effect::Deny);
-    permissions::set_collection_rule(conn, Collection::Things, &coll).await.expect("collection rule");
+    let coll = Rule::any(
+        PermissionKind::ServiceInvoke,
+        PrincipalType::User,
+        "jane.doe@example.com",
+        Effect::Deny,
+    );
+    permissions::set_collection_rule(conn, Collection::Things, &coll)
+        .await
+        .expect("collection rule");
     assert_eq!(
-        permissions::collection_rules(conn, Collection::Things).await.expect("rules"),
+        permissions::collection_rules(conn, Collection::Things)
+            .await
+            .expect("rules"),
         vec![coll.clone()]
     );
-    let unit_rule = Rule::any(PermissionKind::Visibility, PrincipalType::OrganizationalUnit, "Plant&Co:Line", Effect::Allow);
-    permissions::set_collection_rule(conn, Collection::Things, &unit_rule).await.expect("unit rule");
+    let unit_rule = Rule::any(
+        PermissionKind::Visibility,
+        PrincipalType::OrganizationalUnit,
+        "Plant&Co:Line",
+        Effect::Allow,
+    );
+    permissions::set_collection_rule(conn, Collection::Things, &unit_rule)
+        .await
+        .expect("unit rule");
 
     // Deleting a principal deletes the rules that name it; deleting an organization deletes
     // the rules naming its units.
-    permissions::set_entity_rule(conn, tt.id, false, &Rule::any(PermissionKind::Read, PrincipalType::User, "jane.doe@example.com", Effect::Allow))
-        .await
-        .expect("user rule");
-    assert!(entities::delete_entity(conn, Collection::Users, "jane.doe@example.com").await.expect("delete user"));
-    assert!(permissions::collection_rules(conn, Collection::Things).await.expect("rules").iter().all(|r| r.principal_type != PrincipalType::User));
-    assert_eq!(permissions::entity_rules(conn, tt.id, false).await.expect("rules"), vec![]);
-    assert!(app_keys::get_app_key(conn, "DevOpsAppKey").await.expect("key stays").key.user_id.is_none());
-    assert!(sessions::find_session(conn, "tok-1").await.expect("find").is_none());
-    assert!(entities::delete_entity(conn, Collection::Organizations, "Plant&Co").await.expect("delete org"));
-    assert_eq!(permissions::collection_rules(conn, Collection::Things).await.expect("rules"), vec![]);
-    assert_eq!(permissions::entity_rules(conn, tt.id, true).await.expect("rules"), vec![deny]);
+    permissions::set_entity_rule(
+        conn,
+        tt.id,
+        false,
+        &Rule::any(
+            PermissionKind::Read,
+            PrincipalType::User,
+            "jane.doe@example.com",
+            Effect::Allow,
+        ),
+    )
+    .await
+    .expect("user rule");
+    assert!(
+        entities::delete_entity(conn, Collection::Users, "jane.doe@example.com")
+            .await
+            .expect("delete user")
+    );
+    assert!(
+        permissions::collection_rules(conn, Collection::Things)
+            .await
+            .expect("rules")
+            .iter()
+            .all(|r| r.principal_type != PrincipalType::User)
+    );
+    assert_eq!(
+        permissions::entity_rules(conn, tt.id, false)
+            .await
+            .expect("rules"),
+        vec![]
+    );
+    assert!(
+        app_keys::get_app_key(conn, "DevOpsAppKey")
+            .await
+            .expect("key stays")
+            .key
+            .user_id
+            .is_none()
+    );
+    assert!(
+        sessions::find_session(conn, "tok-1")
+            .await
+            .expect("find")
+            .is_none()
+    );
+    assert!(
+        entities::delete_entity(conn, Collection::Organizations, "Plant&Co")
+            .await
+            .expect("delete org")
+    );
+    assert_eq!(
+        permissions::collection_rules(conn, Collection::Things)
+            .await
+            .expect("rules"),
+        vec![]
+    );
+    assert_eq!(
+        permissions::entity_rules(conn, tt.id, true)
+            .await
+            .expect("rules"),
+        vec![deny]
+    );
 }
 
 async fn audit_and_settings(conn: &DatabaseConnection) {
@@ -902,7 +1176,10 @@ async fn audit_and_settings(conn: &DatabaseConnection) {
     assert_eq!((a, b, c), (before + 1, before + 2, before + 3));
     assert_eq!(audit::current_sequence(conn).await.expect("seq"), c);
     let rows = audit::changes_since(conn, before).await.expect("since");
-    assert_eq!(rows.iter().map(|r| r.change_seq).collect::<Vec<_>>(), vec![a, c]);
+    assert_eq!(
+        rows.iter().map(|r| r.change_seq).collect::<Vec<_>>(),
+        vec![a, c]
+    );
     assert_eq!(rows[0].detail, change.detail);
     assert_eq!(rows[0].actor, "Administrator");
 
@@ -915,12 +1192,21 @@ async fn audit_and_settings(conn: &DatabaseConnection) {
             .expect_err("audit log refuses changes");
         assert!(err.to_string().contains("append-only"), "{err}");
     }
-    assert_eq!(audit::changes_since(conn, before).await.expect("since").len(), 2);
+    assert_eq!(
+        audit::changes_since(conn, before)
+            .await
+            .expect("since")
+            .len(),
+        2
+    );
 
     assert_eq!(settings::get(conn, "k").await.expect("get"), None);
     settings::set(conn, "k", "v1").await.expect("set");
     settings::set(conn, "k", "v2").await.expect("replace");
-    assert_eq!(settings::get(conn, "k").await.expect("get"), Some("v2".into()));
+    assert_eq!(
+        settings::get(conn, "k").await.expect("get"),
+        Some("v2".into())
+    );
     assert!(!settings::set_once(conn, "k", "v3").await.expect("once"));
     assert!(settings::set_once(conn, "k2", "v").await.expect("once"));
     assert!(now_ms() > 1_700_000_000_000);

@@ -43,7 +43,10 @@ pub struct AppKeyRecord {
 }
 
 /// Creates an application key.
-pub async fn create_app_key<C: ConnectionTrait>(db: &C, new: &NewAppKey) -> QueryResult<AppKeyRecord> {
+pub async fn create_app_key<C: ConnectionTrait>(
+    db: &C,
+    new: &NewAppKey,
+) -> QueryResult<AppKeyRecord> {
     let entity = insert_entity(db, Collection::ApplicationKeys, &new.name, &new.fields).await?;
     let key = application_keys::ActiveModel {
         entity_id: Set(entity.id),
@@ -72,7 +75,10 @@ pub async fn get_app_key<C: ConnectionTrait>(db: &C, name: &str) -> QueryResult<
 }
 
 /// The key row whose hash is `key_hash`, if any.
-pub async fn find_by_hash<C: ConnectionTrait>(db: &C, key_hash: &str) -> QueryResult<Option<AppKeyRow>> {
+pub async fn find_by_hash<C: ConnectionTrait>(
+    db: &C,
+    key_hash: &str,
+) -> QueryResult<Option<AppKeyRow>> {
     Ok(application_keys::Entity::find()
         .filter(application_keys::Column::KeyHash.eq(key_hash))
         .one(db)

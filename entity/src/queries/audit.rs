@@ -3,8 +3,8 @@
 //! seen value `n` has seen every change up to `n`.
 
 use sea_orm::{
-    ActiveModelTrait, DbBackend, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, Statement,
 };
 use serde_json::Value as Json;
 

@@ -55,7 +55,10 @@ pub async fn count_stream_entries<C: ConnectionTrait>(db: &C, thing_id: i64) -> 
 }
 
 /// Adds a data-table row, or replaces the row with the same key.
-pub async fn upsert_data_table_row<C: ConnectionTrait>(db: &C, row: &DataTableRow) -> QueryResult<()> {
+pub async fn upsert_data_table_row<C: ConnectionTrait>(
+    db: &C,
+    row: &DataTableRow,
+) -> QueryResult<()> {
     let existing = data_table_rows::Entity::find()
         .filter(data_table_rows::Column::EntityId.eq(row.entity_id))
         .filter(data_table_rows::Column::RowKey.eq(row.row_key.as_str()))
@@ -85,7 +88,11 @@ pub async fn upsert_data_table_row<C: ConnectionTrait>(db: &C, row: &DataTableRo
 }
 
 /// Deletes the data-table row with this key; returns whether it existed.
-pub async fn delete_data_table_row<C: ConnectionTrait>(db: &C, thing_id: i64, key: &str) -> QueryResult<bool> {
+pub async fn delete_data_table_row<C: ConnectionTrait>(
+    db: &C,
+    thing_id: i64,
+    key: &str,
+) -> QueryResult<bool> {
     Ok(data_table_rows::Entity::delete_many()
         .filter(data_table_rows::Column::EntityId.eq(thing_id))
         .filter(data_table_rows::Column::RowKey.eq(key))
@@ -96,7 +103,10 @@ pub async fn delete_data_table_row<C: ConnectionTrait>(db: &C, thing_id: i64, ke
 }
 
 /// Writes the current value of a property (replacing the previous one).
-pub async fn set_property_value<C: ConnectionTrait>(db: &C, value: &PropertyValueRow) -> QueryResult<()> {
+pub async fn set_property_value<C: ConnectionTrait>(
+    db: &C,
+    value: &PropertyValueRow,
+) -> QueryResult<()> {
     let existing = property_values::Entity::find()
         .filter(property_values::Column::EntityId.eq(value.entity_id))
         .filter(property_values::Column::Name.eq(value.name.as_str()))

@@ -309,20 +309,15 @@ pub async fn delete_entity<C: ConnectionTrait>(
     };
     match collection {
         Collection::Users => {
-            crate::queries::permissions::delete_rules_naming(db, PrincipalType::User, name)
-                .await?;
+            crate::queries::permissions::delete_rules_naming(db, PrincipalType::User, name).await?;
         }
         Collection::Groups => {
             crate::queries::permissions::delete_rules_naming(db, PrincipalType::Group, name)
                 .await?;
         }
         Collection::Organizations => {
-            crate::queries::permissions::delete_rules_naming(
-                db,
-                PrincipalType::Organization,
-                name,
-            )
-            .await?;
+            crate::queries::permissions::delete_rules_naming(db, PrincipalType::Organization, name)
+                .await?;
             crate::queries::permissions::delete_unit_rules_of(db, name).await?;
         }
         _ => {}

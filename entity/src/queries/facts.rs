@@ -6,8 +6,8 @@ use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
 use crate::queries::QueryResult;
 use crate::queries::permissions::{self, EntityRule, Rule};
 use crate::schema::{
-    entities, group_members, implemented_shapes, organizational_unit_members,
-    organizational_units, thing_templates, things,
+    entities, group_members, implemented_shapes, organizational_unit_members, organizational_units,
+    thing_templates, things,
 };
 use crate::vocab::Collection;
 
@@ -80,7 +80,10 @@ pub async fn read_fact_rows<C: ConnectionTrait>(db: &C) -> QueryResult<FactRows>
         .await?;
     let memberships = group_members::Entity::find()
         .select_only()
-        .columns([group_members::Column::GroupId, group_members::Column::MemberId])
+        .columns([
+            group_members::Column::GroupId,
+            group_members::Column::MemberId,
+        ])
         .into_tuple()
         .all(db)
         .await?;

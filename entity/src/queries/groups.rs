@@ -83,7 +83,7 @@ pub async fn add_member<C: ConnectionTrait>(
         }
         .insert(db)
         .await?;
-    crate::queries::audit::bump_sequence(db).await?;
+        crate::queries::audit::bump_sequence(db).await?;
     }
     Ok(())
 }
@@ -135,7 +135,10 @@ pub(crate) async fn members_of<C: ConnectionTrait>(
 }
 
 /// Ids of every group inside `group_id`, at any depth (not including itself).
-async fn group_descendants<C: ConnectionTrait>(db: &C, group_id: i64) -> QueryResult<BTreeSet<i64>> {
+async fn group_descendants<C: ConnectionTrait>(
+    db: &C,
+    group_id: i64,
+) -> QueryResult<BTreeSet<i64>> {
     let mut seen = BTreeSet::new();
     let mut queue = VecDeque::from([group_id]);
     while let Some(g) = queue.pop_front() {
@@ -178,9 +181,7 @@ pub async fn groups_containing<C: ConnectionTrait>(
 }
 
 /// Every membership edge `(group id, member id, member type)`, for building indexes.
-pub async fn all_memberships<C: ConnectionTrait>(
-    db: &C,
-) -> QueryResult<Vec<group_members::Model>> {
+pub async fn all_memberships<C: ConnectionTrait>(db: &C) -> QueryResult<Vec<group_members::Model>> {
     Ok(group_members::Entity::find()
         .order_by_asc(group_members::Column::Id)
         .all(db)

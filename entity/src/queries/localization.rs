@@ -1,7 +1,9 @@
 //! Localization tokens: one value per token and table; tables are entities named after a
 //! language (`de`, `pt-BR`) or `Default`.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
 
 use crate::queries::QueryResult;
 use crate::queries::entities::{find_entity, get_entity};
@@ -9,7 +11,12 @@ use crate::schema::localization_tokens;
 use crate::vocab::{Collection, MemberName};
 
 /// Adds or replaces a token of a localization table.
-pub async fn set_token<C: ConnectionTrait>(db: &C, table: &str, name: &str, value: &str) -> QueryResult<()> {
+pub async fn set_token<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    name: &str,
+    value: &str,
+) -> QueryResult<()> {
     MemberName::parse(name)?;
     let entity = get_entity(db, Collection::LocalizationTables, table).await?;
     let existing = localization_tokens::Entity::find()
@@ -40,7 +47,11 @@ pub async fn set_token<C: ConnectionTrait>(db: &C, table: &str, name: &str, valu
 }
 
 /// The value of a token in one table, if the table exists and holds it.
-pub async fn token<C: ConnectionTrait>(db: &C, table: &str, name: &str) -> QueryResult<Option<String>> {
+pub async fn token<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    name: &str,
+) -> QueryResult<Option<String>> {
     let Some(entity) = find_entity(db, Collection::LocalizationTables, table).await? else {
         return Ok(None);
     };

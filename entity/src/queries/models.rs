@@ -78,7 +78,10 @@ pub async fn create_thing<C: ConnectionTrait>(
 }
 
 /// The Thing part of the Thing `name`.
-pub async fn get_thing<C: ConnectionTrait>(db: &C, name: &str) -> QueryResult<(EntityRow, ThingRow)> {
+pub async fn get_thing<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+) -> QueryResult<(EntityRow, ThingRow)> {
     let entity = get_entity(db, Collection::Things, name).await?;
     let thing = things::Entity::find_by_id(entity.id)
         .one(db)
@@ -88,7 +91,11 @@ pub async fn get_thing<C: ConnectionTrait>(db: &C, name: &str) -> QueryResult<(E
 }
 
 /// Enables or disables a Thing.
-pub async fn set_thing_enabled<C: ConnectionTrait>(db: &C, id: i64, enabled: bool) -> QueryResult<()> {
+pub async fn set_thing_enabled<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    enabled: bool,
+) -> QueryResult<()> {
     things::ActiveModel {
         entity_id: sea_orm::ActiveValue::Unchanged(id),
         enabled: Set(enabled),
@@ -112,7 +119,12 @@ pub async fn create_thing_template<C: ConnectionTrait>(
                 "ThingTemplate '{name}' cannot derive from itself"
             )));
         }
-        get_entity(db, Collection::ThingTemplates, &template.base_thing_template).await?;
+        get_entity(
+            db,
+            Collection::ThingTemplates,
+            &template.base_thing_template,
+        )
+        .await?;
     }
     let entity = insert_entity(db, Collection::ThingTemplates, name, fields).await?;
     thing_templates::ActiveModel {
@@ -143,7 +155,10 @@ pub async fn get_thing_template<C: ConnectionTrait>(
 
 /// The chain of templates from `template` up to its root, `template` first. A base that is
 /// missing ends the chain; a loop is an error.
-pub async fn template_chain<C: ConnectionTrait>(db: &C, template: &str) -> QueryResult<Vec<String>> {
+pub async fn template_chain<C: ConnectionTrait>(
+    db: &C,
+    template: &str,
+) -> QueryResult<Vec<String>> {
     let mut chain = Vec::new();
     let mut seen = HashSet::new();
     let mut current = template.to_owned();
@@ -251,7 +266,10 @@ pub async fn set_implemented_shapes<C: ConnectionTrait>(
 }
 
 /// The ThingShapes an entity implements, in declaration order.
-pub async fn implemented_shape_names<C: ConnectionTrait>(db: &C, entity_id: i64) -> QueryResult<Vec<String>> {
+pub async fn implemented_shape_names<C: ConnectionTrait>(
+    db: &C,
+    entity_id: i64,
+) -> QueryResult<Vec<String>> {
     let mut rows = parts::implemented_shapes::list(db, entity_id).await?;
     rows.sort_by_key(|r| r.ordinal);
     Ok(rows.into_iter().map(|r| r.shape_name).collect())

@@ -31,7 +31,12 @@ pub struct Rule {
 
 impl Rule {
     /// A rule on `*`.
-    pub fn any(kind: PermissionKind, principal_type: PrincipalType, name: &str, effect: Effect) -> Rule {
+    pub fn any(
+        kind: PermissionKind,
+        principal_type: PrincipalType,
+        name: &str,
+        effect: Effect,
+    ) -> Rule {
         Rule {
             kind,
             resource: ANY_RESOURCE.to_owned(),
@@ -116,12 +121,13 @@ pub async fn set_entity_rule<C: ConnectionTrait>(
 ) -> QueryResult<()> {
     rule.validate()?;
     if instance {
-        let entity = find_entity_by_id(db, entity_id)
-            .await?
-            .ok_or_else(|| QueryError::NotFound {
-                what: "entity".into(),
-                name: entity_id.to_string(),
-            })?;
+        let entity =
+            find_entity_by_id(db, entity_id)
+                .await?
+                .ok_or_else(|| QueryError::NotFound {
+                    what: "entity".into(),
+                    name: entity_id.to_string(),
+                })?;
         let collection: Collection = entity.collection.parse()?;
         let allowed = match collection {
             Collection::ThingTemplates => true,
@@ -156,7 +162,11 @@ pub async fn set_entity_rule<C: ConnectionTrait>(
     Ok(())
 }
 
-fn entity_rule_active(entity_id: i64, instance: bool, rule: &Rule) -> entity_permissions::ActiveModel {
+fn entity_rule_active(
+    entity_id: i64,
+    instance: bool,
+    rule: &Rule,
+) -> entity_permissions::ActiveModel {
     entity_permissions::ActiveModel {
         entity_id: Set(entity_id),
         instance: Set(instance),
@@ -170,7 +180,10 @@ fn entity_rule_active(entity_id: i64, instance: bool, rule: &Rule) -> entity_per
 }
 
 /// Inserts many entity rules in batches (an import's path); rules must be new and valid.
-pub async fn insert_entity_rules<C: ConnectionTrait>(db: &C, rules: &[EntityRule]) -> QueryResult<()> {
+pub async fn insert_entity_rules<C: ConnectionTrait>(
+    db: &C,
+    rules: &[EntityRule],
+) -> QueryResult<()> {
     for chunk in rules.chunks(crate::queries::parts::BATCH_ROWS) {
         for r in chunk {
             r.rule.validate()?;
@@ -333,7 +346,10 @@ pub async fn delete_rules_naming<C: ConnectionTrait>(
 
 /// Deletes every rule naming a unit of `organization` (`Org:…`). The prefix is compared in
 /// Rust, not with `LIKE`, so `_` in a name is never a wildcard.
-pub async fn delete_unit_rules_of<C: ConnectionTrait>(db: &C, organization: &str) -> QueryResult<u64> {
+pub async fn delete_unit_rules_of<C: ConnectionTrait>(
+    db: &C,
+    organization: &str,
+) -> QueryResult<u64> {
     let prefix = format!("{organization}:");
     let unit = PrincipalType::OrganizationalUnit.as_str();
     let entity_ids: Vec<i64> = entity_permissions::Entity::find()
@@ -369,4 +385,33 @@ pub async fn delete_unit_rules_of<C: ConnectionTrait>(db: &C, organization: &str
     }
     crate::queries::audit::bump_sequence(db).await?;
     Ok(deleted)
+}
+
+/// Whether the principal a rule names exists: a user, a group, an organization, or a unit
+/// named `<Organization>:<Unit>`.
+pub async fn principal_exists<C: ConnectionTrait>(
+    db: &C,
+    principal_type: PrincipalType,
+    name: &str,
+) -> QueryResult<bool> {
+    use crate::queries::entities::find_entity;
+    Ok(match principal_type {
+        PrincipalType::User => find_entity(db, Collection::Users, name).await?.is_some(),
+        PrincipalType::Group => find_entity(db, Collection::Groups, name).await?.is_some(),
+        PrincipalType::Organization => find_entity(db, Collection::Organizations, name)
+            .await?
+            .is_some(),
+        PrincipalType::OrganizationalUnit => match crate::vocab::split_unit_principal(name) {
+            Some((org, unit)) => {
+                find_entity(db, Collection::Organizations, org)
+                    .await?
+                    .is_some()
+                    && crate::queries::organizations::list_units(db, org)
+                        .await?
+                        .iter()
+                        .any(|u| u.name == unit)
+            }
+            None => false,
+        },
+    })
 }

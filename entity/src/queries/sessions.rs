@@ -46,7 +46,10 @@ pub async fn open_session<C: ConnectionTrait>(db: &C, new: &NewSession) -> Query
 }
 
 /// The session with this token id, revoked or not.
-pub async fn find_session<C: ConnectionTrait>(db: &C, token_id: &str) -> QueryResult<Option<SessionRow>> {
+pub async fn find_session<C: ConnectionTrait>(
+    db: &C,
+    token_id: &str,
+) -> QueryResult<Option<SessionRow>> {
     Ok(sessions::Entity::find()
         .filter(sessions::Column::TokenId.eq(token_id))
         .one(db)
@@ -66,9 +69,16 @@ pub async fn touch_session<C: ConnectionTrait>(db: &C, id: i64, at: i64) -> Quer
 }
 
 /// Revokes one session; returns whether it was open.
-pub async fn revoke_session<C: ConnectionTrait>(db: &C, token_id: &str, at: i64) -> QueryResult<bool> {
+pub async fn revoke_session<C: ConnectionTrait>(
+    db: &C,
+    token_id: &str,
+    at: i64,
+) -> QueryResult<bool> {
     let res = sessions::Entity::update_many()
-        .col_expr(sessions::Column::RevokedAt, sea_orm::sea_query::Expr::value(at))
+        .col_expr(
+            sessions::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(at),
+        )
         .filter(sessions::Column::TokenId.eq(token_id))
         .filter(sessions::Column::RevokedAt.is_null())
         .exec(db)
@@ -77,9 +87,16 @@ pub async fn revoke_session<C: ConnectionTrait>(db: &C, token_id: &str, at: i64)
 }
 
 /// Revokes every open session of a user; returns how many were open.
-pub async fn revoke_user_sessions<C: ConnectionTrait>(db: &C, user_id: i64, at: i64) -> QueryResult<u64> {
+pub async fn revoke_user_sessions<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    at: i64,
+) -> QueryResult<u64> {
     let res = sessions::Entity::update_many()
-        .col_expr(sessions::Column::RevokedAt, sea_orm::sea_query::Expr::value(at))
+        .col_expr(
+            sessions::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(at),
+        )
         .filter(sessions::Column::UserId.eq(user_id))
         .filter(sessions::Column::RevokedAt.is_null())
         .exec(db)
@@ -88,7 +105,10 @@ pub async fn revoke_user_sessions<C: ConnectionTrait>(db: &C, user_id: i64, at: 
 }
 
 /// Every session of a user, newest first.
-pub async fn user_sessions<C: ConnectionTrait>(db: &C, user_id: i64) -> QueryResult<Vec<SessionRow>> {
+pub async fn user_sessions<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+) -> QueryResult<Vec<SessionRow>> {
     Ok(sessions::Entity::find()
         .filter(sessions::Column::UserId.eq(user_id))
         .order_by_desc(sessions::Column::Id)

@@ -173,7 +173,11 @@ pub fn password_of(user: &UserRow) -> Option<PasswordRecord> {
 }
 
 /// Enables or disables a user.
-pub async fn set_enabled<C: ConnectionTrait>(db: &C, user_id: i64, enabled: bool) -> QueryResult<()> {
+pub async fn set_enabled<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    enabled: bool,
+) -> QueryResult<()> {
     users::ActiveModel {
         entity_id: Unchanged(user_id),
         enabled: Set(enabled),

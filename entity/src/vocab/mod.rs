@@ -25,7 +25,9 @@ pub enum VocabError {
     #[error("unknown permission '{0}'")]
     UnknownPermission(String),
     /// Not a known principal type.
-    #[error("unknown principal type '{0}' (expected User, Group, Organization or OrganizationalUnit)")]
+    #[error(
+        "unknown principal type '{0}' (expected User, Group, Organization or OrganizationalUnit)"
+    )]
     UnknownPrincipalType(String),
     /// Not a known member type.
     #[error("unknown member type '{0}' (expected User or Group)")]

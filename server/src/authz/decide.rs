@@ -10,7 +10,9 @@
 //! The same function serves the hot path and explanations: it reports each step to a
 //! [`Tracer`]; the hot path passes [`NoTrace`], whose calls compile away.
 
-use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionCategory, PermissionKind, PrincipalType};
+use ironworx_entity::vocab::{
+    ANY_RESOURCE, Collection, PermissionCategory, PermissionKind, PrincipalType,
+};
 
 use crate::authz::index::{AuthzIndex, EntityIdx, EntityNode, Pid, RuleSet};
 
@@ -180,7 +182,12 @@ pub fn explain(index: &AuthzIndex, request: &Request<'_>) -> (Outcome, Vec<Step>
     (outcome, steps)
 }
 
-fn bypass<T: Tracer>(tracer: &mut T, layer: Layer, principal: Option<(PrincipalType, String)>, detail: String) {
+fn bypass<T: Tracer>(
+    tracer: &mut T,
+    layer: Layer,
+    principal: Option<(PrincipalType, String)>,
+    detail: String,
+) {
     if T::ENABLED {
         tracer.step(Step {
             layer,
@@ -208,7 +215,10 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
         }
         return Outcome::Deny;
     };
-    let user_name = index.entity(request.user).map(|e| e.name.as_str()).unwrap_or("");
+    let user_name = index
+        .entity(request.user)
+        .map(|e| e.name.as_str())
+        .unwrap_or("");
     if let Some(why) = &user.admin {
         bypass(
             tracer,
@@ -231,7 +241,10 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
                 tracer,
                 Layer::Owner,
                 Some((PrincipalType::User, user_name.to_owned())),
-                format!("{user_name} owns {} {}, and an owner holds every right on it", e.collection, e.name),
+                format!(
+                    "{user_name} owns {} {}, and an owner holds every right on it",
+                    e.collection, e.name
+                ),
             );
             return Outcome::Allow;
         }
@@ -240,7 +253,10 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
                 tracer,
                 Layer::SelfService,
                 Some((PrincipalType::User, user_name.to_owned())),
-                format!("{user_name} may always use {} on its own User entity", describe_request(request)),
+                format!(
+                    "{user_name} may always use {} on its own User entity",
+                    describe_request(request)
+                ),
             );
             return Outcome::Allow;
         }
@@ -260,7 +276,15 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
     let mut looked_at: Vec<String> = Vec::new();
     if let Some((_, e)) = entity {
         for (layer, rules) in levels(index, e, category) {
-            if let Some(outcome) = level(index, rules, &layer, &user.principals, request.kind, resource, tracer) {
+            if let Some(outcome) = level(
+                index,
+                rules,
+                &layer,
+                &user.principals,
+                request.kind,
+                resource,
+                tracer,
+            ) {
                 return outcome;
             }
             if T::ENABLED {
@@ -274,10 +298,18 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
         (Target::Entity(_), None) => return Outcome::NotVisible,
     };
     let layer = Layer::Collection(collection);
-    if let Some(rules) = index.collection_rules(collection) {
-        if let Some(outcome) = level(index, rules, &layer, &user.principals, request.kind, resource, tracer) {
-            return outcome;
-        }
+    if let Some(rules) = index.collection_rules(collection)
+        && let Some(outcome) = level(
+            index,
+            rules,
+            &layer,
+            &user.principals,
+            request.kind,
+            resource,
+            tracer,
+        )
+    {
+        return outcome;
     }
     if T::ENABLED {
         looked_at.push(layer.describe());
@@ -295,7 +327,11 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
             detail: format!(
                 "{who} have no {} rule{} on {}; nothing else grants it; default is deny",
                 request.kind,
-                if resource == ANY_RESOURCE { String::new() } else { format!(" for {resource}") },
+                if resource == ANY_RESOURCE {
+                    String::new()
+                } else {
+                    format!(" for {resource}")
+                },
                 join_or(&looked_at)
             ),
         });
@@ -396,7 +432,11 @@ fn level<T: Tracer>(
                 let mut detail = format!(
                     "{} {pname} {verb} {kind}{} on {}",
                     ptype,
-                    if *row == ANY_RESOURCE { String::new() } else { format!(" for {row}") },
+                    if *row == ANY_RESOURCE {
+                        String::new()
+                    } else {
+                        format!(" for {row}")
+                    },
                     layer.describe()
                 );
                 if is_decisive && !permitted && allow.is_some() {
@@ -408,13 +448,21 @@ fn level<T: Tracer>(
                     layer: layer.clone(),
                     principal: Some((ptype, pname.to_owned())),
                     resource: (*row).to_owned(),
-                    effect: if *permitted { StepEffect::Allow } else { StepEffect::Deny },
+                    effect: if *permitted {
+                        StepEffect::Allow
+                    } else {
+                        StepEffect::Deny
+                    },
                     decisive: is_decisive,
                     detail,
                 });
             }
         }
-        return Some(if deny.is_some() { Outcome::Deny } else { Outcome::Allow });
+        return Some(if deny.is_some() {
+            Outcome::Deny
+        } else {
+            Outcome::Allow
+        });
     }
     if T::ENABLED {
         tracer.step(Step {
@@ -423,7 +471,10 @@ fn level<T: Tracer>(
             resource: resource.to_owned(),
             effect: StepEffect::None,
             decisive: false,
-            detail: format!("{} has no {kind} rule for the caller or its groups", layer.describe()),
+            detail: format!(
+                "{} has no {kind} rule for the caller or its groups",
+                layer.describe()
+            ),
         });
     }
     None
@@ -456,9 +507,25 @@ fn visible<T: Tracer>(
     for (layer, rules) in &sources {
         let mut sub: Vec<Step> = Vec::new();
         let found = if T::ENABLED {
-            level(index, rules, layer, user_visibility, PermissionKind::Visibility, ANY_RESOURCE, &mut sub)
+            level(
+                index,
+                rules,
+                layer,
+                user_visibility,
+                PermissionKind::Visibility,
+                ANY_RESOURCE,
+                &mut sub,
+            )
         } else {
-            level(index, rules, layer, user_visibility, PermissionKind::Visibility, ANY_RESOURCE, &mut NoTrace)
+            level(
+                index,
+                rules,
+                layer,
+                user_visibility,
+                PermissionKind::Visibility,
+                ANY_RESOURCE,
+                &mut NoTrace,
+            )
         };
         if T::ENABLED {
             // Visibility rows are reported under the Visibility layer; a granting row decides

@@ -6,7 +6,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use ironworx_entity::vocab::{Collection, PermissionKind, PrincipalType, builtin, unit_principal_name};
+use ironworx_entity::vocab::{
+    Collection, PermissionKind, PrincipalType, builtin, unit_principal_name,
+};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::authz::facts::Facts;
@@ -21,8 +23,11 @@ pub type EntityIdx = u32;
 /// first by permission kind, then by resource, so a lookup never allocates.
 #[derive(Clone, Debug, Default)]
 pub struct RuleSet {
-    by_kind: Vec<(PermissionKind, FxHashMap<Box<str>, Vec<(Pid, bool)>>)>,
+    by_kind: Vec<(PermissionKind, Cells)>,
 }
+
+/// The rules of one permission kind, by resource: (principal, allow) in insertion order.
+type Cells = FxHashMap<Box<str>, Vec<(Pid, bool)>>;
 
 impl RuleSet {
     /// The rules of one cell: (principal, allow), in the order they were added.
@@ -165,11 +170,12 @@ impl AuthzIndex {
         }
         for (collection, rule) in &facts.collection_rules {
             let pid = index.intern(rule.principal_type, &rule.principal_name);
-            index
-                .collections
-                .entry(*collection)
-                .or_default()
-                .add(rule.kind, &rule.resource, pid, rule.allow);
+            index.collections.entry(*collection).or_default().add(
+                rule.kind,
+                &rule.resource,
+                pid,
+                rule.allow,
+            );
         }
         index.build_users(facts, &idx_of_id);
         index
@@ -180,7 +186,8 @@ impl AuthzIndex {
             return pid;
         }
         let pid = Pid::try_from(self.principal_names.len()).unwrap_or(Pid::MAX);
-        self.principal_ids.insert((principal_type, name.into()), pid);
+        self.principal_ids
+            .insert((principal_type, name.into()), pid);
         self.principal_names.push((principal_type, name.to_owned()));
         pid
     }
@@ -210,9 +217,9 @@ impl AuthzIndex {
         for (i, e) in facts.entities.iter().enumerate() {
             let first = match e.collection {
                 Collection::Things => self.lookup(Collection::ThingTemplates, &e.template),
-                Collection::ThingTemplates => {
-                    EntityIdx::try_from(i).ok().and_then(|i| template_base.get(&i).copied())
-                }
+                Collection::ThingTemplates => EntityIdx::try_from(i)
+                    .ok()
+                    .and_then(|i| template_base.get(&i).copied()),
                 _ => continue,
             };
             let mut chain = Vec::new();
@@ -226,7 +233,10 @@ impl AuthzIndex {
                 current = template_base.get(&t).copied();
             }
             let mut shapes: Vec<EntityIdx> = Vec::new();
-            for s in shapes_of[i].iter().chain(chain.iter().flat_map(|t| &shapes_of[*t as usize])) {
+            for s in shapes_of[i]
+                .iter()
+                .chain(chain.iter().flat_map(|t| &shapes_of[*t as usize]))
+            {
                 if !shapes.contains(s) {
                     shapes.push(*s);
                 }

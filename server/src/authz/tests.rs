@@ -35,7 +35,14 @@ impl Model {
     /// Grants collection visibility to `Everyone` on the collections tests use.
     fn visible_to_everyone(mut self) -> Model {
         for c in [Things, ThingTemplates, ThingShapes, Users] {
-            self.coll_rule(c, Visibility, "*", PrincipalType::Organization, "Everyone", true);
+            self.coll_rule(
+                c,
+                Visibility,
+                "*",
+                PrincipalType::Organization,
+                "Everyone",
+                true,
+            );
         }
         self
     }
@@ -49,7 +56,14 @@ impl Model {
             .unwrap_or_else(|| panic!("{collection} {name} is not in the model"))
     }
 
-    fn add(&mut self, collection: Collection, name: &str, template: &str, shapes: &[&str], owner: Option<&str>) -> i64 {
+    fn add(
+        &mut self,
+        collection: Collection,
+        name: &str,
+        template: &str,
+        shapes: &[&str],
+        owner: Option<&str>,
+    ) -> i64 {
         let id = self.next;
         self.next += 1;
         self.facts.entities.push(EntityFact {
@@ -156,7 +170,13 @@ impl Model {
         self
     }
 
-    fn thing(&mut self, name: &str, template: &str, shapes: &[&str], owner: Option<&str>) -> &mut Self {
+    fn thing(
+        &mut self,
+        name: &str,
+        template: &str,
+        shapes: &[&str],
+        owner: Option<&str>,
+    ) -> &mut Self {
         self.add(Things, name, template, shapes, owner);
         self
     }
@@ -215,12 +235,22 @@ impl Model {
     }
 }
 
-fn ask(index: &AuthzIndex, user: &str, target: (Collection, &str), kind: PermissionKind, resource: &str) -> (Outcome, String) {
+fn ask(
+    index: &AuthzIndex,
+    user: &str,
+    target: (Collection, &str),
+    kind: PermissionKind,
+    resource: &str,
+) -> (Outcome, String) {
     let user = index.lookup(Users, user).expect("user in the index");
     let target = if target.1.is_empty() {
         Target::Collection(target.0)
     } else {
-        Target::Entity(index.lookup(target.0, target.1).expect("entity in the index"))
+        Target::Entity(
+            index
+                .lookup(target.0, target.1)
+                .expect("entity in the index"),
+        )
     };
     let request = Request {
         user,
@@ -255,20 +285,44 @@ fn administrator_and_administrators_bypass_everything() {
     m.thing("Hidden", "", &[], None);
     let ix = m.index();
     for user in ["Administrator", "alice"] {
-        assert_eq!(ask(&ix, user, (Things, "Hidden"), ServiceInvoke, "Reboot"), (Allow, "Administrator".into()));
-        assert_eq!(ask(&ix, user, (Things, ""), Create, "*"), (Allow, "Administrator".into()));
+        assert_eq!(
+            ask(&ix, user, (Things, "Hidden"), ServiceInvoke, "Reboot"),
+            (Allow, "Administrator".into())
+        );
+        assert_eq!(
+            ask(&ix, user, (Things, ""), Create, "*"),
+            (Allow, "Administrator".into())
+        );
     }
-    assert_eq!(ask(&ix, "bob", (Things, "Hidden"), ServiceInvoke, "Reboot").0, NotVisible);
+    assert_eq!(
+        ask(&ix, "bob", (Things, "Hidden"), ServiceInvoke, "Reboot").0,
+        NotVisible
+    );
 }
 
 #[test]
 fn owner_bypasses_rules_and_visibility() {
     let mut m = Model::new();
     m.user("alice").thing("Mine", "", &[], Some("alice"));
-    m.rule(Things, "Mine", false, PropertyWrite, "*", User, "alice", false);
+    m.rule(
+        Things,
+        "Mine",
+        false,
+        PropertyWrite,
+        "*",
+        User,
+        "alice",
+        false,
+    );
     let ix = m.index();
-    assert_eq!(ask(&ix, "alice", (Things, "Mine"), PropertyWrite, "x"), (Allow, "Owner".into()));
-    assert_eq!(ask(&ix, "alice", (Things, "Mine"), Delete, "*"), (Allow, "Owner".into()));
+    assert_eq!(
+        ask(&ix, "alice", (Things, "Mine"), PropertyWrite, "x"),
+        (Allow, "Owner".into())
+    );
+    assert_eq!(
+        ask(&ix, "alice", (Things, "Mine"), Delete, "*"),
+        (Allow, "Owner".into())
+    );
 }
 
 #[test]
@@ -276,7 +330,10 @@ fn default_is_deny_with_a_default_row() {
     let mut m = Model::visible_to_everyone(Model::new());
     m.user("alice").thing("T", "", &[], None);
     let ix = m.index();
-    assert_eq!(ask(&ix, "alice", (Things, "T"), PropertyRead, "p"), (Deny, "Default".into()));
+    assert_eq!(
+        ask(&ix, "alice", (Things, "T"), PropertyRead, "p"),
+        (Deny, "Default".into())
+    );
     let (_, steps) = explain(
         &ix,
         &Request {
@@ -307,10 +364,46 @@ fn visibility_gate() {
         .thing("PlantThing", "", &[], None)
         .thing("Templated", "Line.TT", &[], None)
         .thing("Nothing", "", &[], None);
-    m.rule(Things, "LineThing", false, Visibility, "*", OrganizationalUnit, "Plant:Line", true);
-    m.rule(Things, "AreaThing", false, Visibility, "*", OrganizationalUnit, "Plant:Area", true);
-    m.rule(Things, "PlantThing", false, Visibility, "*", Organization, "Plant", true);
-    m.rule(ThingTemplates, "Line.TT", true, Visibility, "*", OrganizationalUnit, "Plant:Line", true);
+    m.rule(
+        Things,
+        "LineThing",
+        false,
+        Visibility,
+        "*",
+        OrganizationalUnit,
+        "Plant:Line",
+        true,
+    );
+    m.rule(
+        Things,
+        "AreaThing",
+        false,
+        Visibility,
+        "*",
+        OrganizationalUnit,
+        "Plant:Area",
+        true,
+    );
+    m.rule(
+        Things,
+        "PlantThing",
+        false,
+        Visibility,
+        "*",
+        Organization,
+        "Plant",
+        true,
+    );
+    m.rule(
+        ThingTemplates,
+        "Line.TT",
+        true,
+        Visibility,
+        "*",
+        OrganizationalUnit,
+        "Plant:Line",
+        true,
+    );
     let ix = m.index();
     let vis = |u: &str, t: &str| ask(&ix, u, (Things, t), Visibility, "*").0;
     // A grant to a unit is visible to it and to every unit above it.
@@ -326,10 +419,19 @@ fn visibility_gate() {
     assert_eq!(vis("op", "Templated"), Allow);
     assert_eq!(vis("other", "Templated"), NotVisible);
     // Not visible answers 404 for every permission, with the Visibility row deciding.
-    assert_eq!(ask(&ix, "op", (Things, "Nothing"), PropertyRead, "p"), (NotVisible, "Visibility".into()));
-    assert_eq!(ask(&ix, "op", (Things, "Nothing"), Read, "*"), (NotVisible, "Visibility".into()));
+    assert_eq!(
+        ask(&ix, "op", (Things, "Nothing"), PropertyRead, "p"),
+        (NotVisible, "Visibility".into())
+    );
+    assert_eq!(
+        ask(&ix, "op", (Things, "Nothing"), Read, "*"),
+        (NotVisible, "Visibility".into())
+    );
     // Visible but no permission: 403, not 404.
-    assert_eq!(ask(&ix, "op", (Things, "LineThing"), PropertyRead, "p").0, Deny);
+    assert_eq!(
+        ask(&ix, "op", (Things, "LineThing"), PropertyRead, "p").0,
+        Deny
+    );
 }
 
 /// The worked example of thingworx-spec §4.3: the collection denies ServiceInvoke, the
@@ -340,12 +442,39 @@ fn worked_example_collection_template_thing() {
     m.user("u").group("G", &["u"]);
     m.template("TT", "").thing("T", "TT", &[], None);
     m.coll_rule(Things, ServiceInvoke, "*", Group, "G", false);
-    m.rule(ThingTemplates, "TT", true, ServiceInvoke, "Service1", Group, "G", true);
-    m.rule(Things, "T", false, ServiceInvoke, "Service2", Group, "G", true);
+    m.rule(
+        ThingTemplates,
+        "TT",
+        true,
+        ServiceInvoke,
+        "Service1",
+        Group,
+        "G",
+        true,
+    );
+    m.rule(
+        Things,
+        "T",
+        false,
+        ServiceInvoke,
+        "Service2",
+        Group,
+        "G",
+        true,
+    );
     let ix = m.index();
-    assert_eq!(ask(&ix, "u", (Things, "T"), ServiceInvoke, "Service1"), (Allow, "ThingTemplateInstance".into()));
-    assert_eq!(ask(&ix, "u", (Things, "T"), ServiceInvoke, "Service2"), (Allow, "Entity".into()));
-    assert_eq!(ask(&ix, "u", (Things, "T"), ServiceInvoke, "Service3"), (Deny, "Collection".into()));
+    assert_eq!(
+        ask(&ix, "u", (Things, "T"), ServiceInvoke, "Service1"),
+        (Allow, "ThingTemplateInstance".into())
+    );
+    assert_eq!(
+        ask(&ix, "u", (Things, "T"), ServiceInvoke, "Service2"),
+        (Allow, "Entity".into())
+    );
+    assert_eq!(
+        ask(&ix, "u", (Things, "T"), ServiceInvoke, "Service3"),
+        (Deny, "Collection".into())
+    );
 }
 
 #[test]
@@ -391,25 +520,82 @@ fn deny_beats_allow_between_user_and_group_at_every_level() {
 fn most_specific_level_decides() {
     let mut m = Model::visible_to_everyone(Model::new());
     m.user("u").group("G", &["u"]).group("Outer", &["G"]);
-    m.template("Base", "").template("Mid", "Base").shape("S").shape("TS");
+    m.template("Base", "")
+        .template("Mid", "Base")
+        .shape("S")
+        .shape("TS");
     m.add(ThingTemplates, "WithShape", "Mid", &["TS"], None);
     m.thing("T", "WithShape", &["S"], None);
     // Collection allows, base template denies: the template is nearer.
     m.coll_rule(Things, PropertyWrite, "*", Group, "G", true);
-    m.rule(ThingTemplates, "Base", true, PropertyWrite, "*", Group, "Outer", false);
-    assert_eq!(ask(&m.index(), "u", (Things, "T"), PropertyWrite, "p"), (Deny, "ThingTemplateInstance".into()));
+    m.rule(
+        ThingTemplates,
+        "Base",
+        true,
+        PropertyWrite,
+        "*",
+        Group,
+        "Outer",
+        false,
+    );
+    assert_eq!(
+        ask(&m.index(), "u", (Things, "T"), PropertyWrite, "p"),
+        (Deny, "ThingTemplateInstance".into())
+    );
     // A nearer template overrides its base.
-    m.rule(ThingTemplates, "Mid", true, PropertyWrite, "*", Group, "G", true);
-    assert_eq!(ask(&m.index(), "u", (Things, "T"), PropertyWrite, "p"), (Allow, "ThingTemplateInstance".into()));
+    m.rule(
+        ThingTemplates,
+        "Mid",
+        true,
+        PropertyWrite,
+        "*",
+        Group,
+        "G",
+        true,
+    );
+    assert_eq!(
+        ask(&m.index(), "u", (Things, "T"), PropertyWrite, "p"),
+        (Allow, "ThingTemplateInstance".into())
+    );
     // The entity overrides its templates.
     m.rule(Things, "T", false, PropertyWrite, "*", User, "u", false);
-    assert_eq!(ask(&m.index(), "u", (Things, "T"), PropertyWrite, "p"), (Deny, "Entity".into()));
+    assert_eq!(
+        ask(&m.index(), "u", (Things, "T"), PropertyWrite, "p"),
+        (Deny, "Entity".into())
+    );
     // Shapes: the Thing's own shape, and the shapes of its templates, both count.
-    assert_eq!(ask(&m.index(), "u", (Things, "T"), EventSubscribe, "e").0, Deny);
-    m.rule(ThingShapes, "TS", true, EventSubscribe, "e", Group, "Outer", true);
-    assert_eq!(ask(&m.index(), "u", (Things, "T"), EventSubscribe, "e"), (Allow, "ThingShapeInstance".into()));
-    m.rule(ThingShapes, "S", true, EventSubscribe, "*", Group, "G", false);
-    assert_eq!(ask(&m.index(), "u", (Things, "T"), EventSubscribe, "e"), (Deny, "ThingShapeInstance".into()));
+    assert_eq!(
+        ask(&m.index(), "u", (Things, "T"), EventSubscribe, "e").0,
+        Deny
+    );
+    m.rule(
+        ThingShapes,
+        "TS",
+        true,
+        EventSubscribe,
+        "e",
+        Group,
+        "Outer",
+        true,
+    );
+    assert_eq!(
+        ask(&m.index(), "u", (Things, "T"), EventSubscribe, "e"),
+        (Allow, "ThingShapeInstance".into())
+    );
+    m.rule(
+        ThingShapes,
+        "S",
+        true,
+        EventSubscribe,
+        "*",
+        Group,
+        "G",
+        false,
+    );
+    assert_eq!(
+        ask(&m.index(), "u", (Things, "T"), EventSubscribe, "e"),
+        (Deny, "ThingShapeInstance".into())
+    );
 }
 
 #[test]
@@ -417,30 +603,56 @@ fn named_resource_row_before_wildcard_row() {
     let mut m = Model::visible_to_everyone(Model::new());
     m.user("u").thing("T", "", &[], None);
     m.rule(Things, "T", false, ServiceInvoke, "*", User, "u", false);
-    m.rule(Things, "T", false, ServiceInvoke, "Allowed", User, "u", true);
+    m.rule(
+        Things,
+        "T",
+        false,
+        ServiceInvoke,
+        "Allowed",
+        User,
+        "u",
+        true,
+    );
     let ix = m.index();
-    assert_eq!(ask(&ix, "u", (Things, "T"), ServiceInvoke, "Allowed").0, Allow);
+    assert_eq!(
+        ask(&ix, "u", (Things, "T"), ServiceInvoke, "Allowed").0,
+        Allow
+    );
     assert_eq!(ask(&ix, "u", (Things, "T"), ServiceInvoke, "Other").0, Deny);
     // A named rule for another permission does not leak.
-    assert_eq!(ask(&ix, "u", (Things, "T"), PropertyRead, "Allowed").0, Deny);
+    assert_eq!(
+        ask(&ix, "u", (Things, "T"), PropertyRead, "Allowed").0,
+        Deny
+    );
 }
 
 #[test]
 fn design_time_levels() {
     let mut m = Model::visible_to_everyone(Model::new());
     m.user("dev").group("Devs", &["dev"]).shape("S");
-    m.template("TT", "").thing("T", "TT", &["S"], None).thing("U", "", &[], None);
+    m.template("TT", "")
+        .thing("T", "TT", &["S"], None)
+        .thing("U", "", &[], None);
     m.coll_rule(Things, Create, "*", Group, "Devs", true);
     m.rule(ThingTemplates, "TT", true, Update, "*", Group, "Devs", true);
     m.rule(ThingShapes, "S", true, Update, "*", Group, "Devs", true);
     m.rule(Things, "U", false, Read, "*", User, "dev", true);
     let ix = m.index();
-    assert_eq!(ask(&ix, "dev", (Things, ""), Create, "*"), (Allow, "Collection".into()));
+    assert_eq!(
+        ask(&ix, "dev", (Things, ""), Create, "*"),
+        (Allow, "Collection".into())
+    );
     assert_eq!(ask(&ix, "dev", (ThingTemplates, ""), Create, "*").0, Deny);
-    assert_eq!(ask(&ix, "dev", (Things, "T"), Update, "*"), (Allow, "ThingTemplateInstance".into()));
+    assert_eq!(
+        ask(&ix, "dev", (Things, "T"), Update, "*"),
+        (Allow, "ThingTemplateInstance".into())
+    );
     // Shapes carry no design-time instance rules; a design-time check ignores them.
     assert_eq!(ask(&ix, "dev", (Things, "U"), Update, "*").0, Deny);
-    assert_eq!(ask(&ix, "dev", (Things, "U"), Read, "anything"), (Allow, "Entity".into()));
+    assert_eq!(
+        ask(&ix, "dev", (Things, "U"), Read, "anything"),
+        (Allow, "Entity".into())
+    );
     // Instance rules apply to Things, not to the template itself.
     assert_eq!(ask(&ix, "dev", (ThingTemplates, "TT"), Update, "*").0, Deny);
 }
@@ -450,16 +662,51 @@ fn self_service_on_own_user_only() {
     let mut m = Model::new();
     m.user("alice").user("bob");
     let ix = m.index();
-    assert_eq!(ask(&ix, "alice", (Users, "alice"), ServiceInvoke, "ChangePassword"), (Allow, "SelfService".into()));
-    assert_eq!(ask(&ix, "alice", (Users, "alice"), Visibility, "*").0, Allow);
-    assert_eq!(ask(&ix, "alice", (Users, "alice"), ServiceInvoke, "AssignNewPassword").0, Deny);
-    assert_eq!(ask(&ix, "alice", (Users, "bob"), ServiceInvoke, "ChangePassword").0, NotVisible);
+    assert_eq!(
+        ask(
+            &ix,
+            "alice",
+            (Users, "alice"),
+            ServiceInvoke,
+            "ChangePassword"
+        ),
+        (Allow, "SelfService".into())
+    );
+    assert_eq!(
+        ask(&ix, "alice", (Users, "alice"), Visibility, "*").0,
+        Allow
+    );
+    assert_eq!(
+        ask(
+            &ix,
+            "alice",
+            (Users, "alice"),
+            ServiceInvoke,
+            "AssignNewPassword"
+        )
+        .0,
+        Deny
+    );
+    assert_eq!(
+        ask(
+            &ix,
+            "alice",
+            (Users, "bob"),
+            ServiceInvoke,
+            "ChangePassword"
+        )
+        .0,
+        NotVisible
+    );
 }
 
 #[test]
 fn group_cycles_and_dangling_names_are_harmless() {
     let mut m = Model::visible_to_everyone(Model::new());
-    m.user("u").group("A", &["u"]).group("B", &["A"]).member("A", "B");
+    m.user("u")
+        .group("A", &["u"])
+        .group("B", &["A"])
+        .member("A", "B");
     m.thing("T", "Missing.TT", &["Missing.TS"], Some("nobody"));
     m.rule(Things, "T", false, PropertyRead, "*", Group, "B", true);
     m.rule(Things, "T", false, PropertyWrite, "*", Group, "Ghost", true);
@@ -473,8 +720,26 @@ fn explanation_names_every_rule_in_order() {
     let mut m = Model::visible_to_everyone(Model::new());
     m.user("u").group("G", &["u"]);
     m.template("TT", "").thing("T", "TT", &[], None);
-    m.rule(ThingTemplates, "TT", true, ServiceInvoke, "*", Group, "G", true);
-    m.rule(ThingTemplates, "TT", true, ServiceInvoke, "*", User, "u", false);
+    m.rule(
+        ThingTemplates,
+        "TT",
+        true,
+        ServiceInvoke,
+        "*",
+        Group,
+        "G",
+        true,
+    );
+    m.rule(
+        ThingTemplates,
+        "TT",
+        true,
+        ServiceInvoke,
+        "*",
+        User,
+        "u",
+        false,
+    );
     let ix = m.index();
     let (outcome, steps) = explain(
         &ix,
@@ -486,7 +751,10 @@ fn explanation_names_every_rule_in_order() {
         },
     );
     assert_eq!(outcome, Deny);
-    let labels: Vec<_> = steps.iter().map(|s| (s.layer.label(), s.effect, s.decisive)).collect();
+    let labels: Vec<_> = steps
+        .iter()
+        .map(|s| (s.layer.label(), s.effect, s.decisive))
+        .collect();
     assert_eq!(
         labels,
         vec![
@@ -498,5 +766,11 @@ fn explanation_names_every_rule_in_order() {
             ("ThingTemplateInstance".to_owned(), StepEffect::Deny, true),
         ]
     );
-    assert!(steps[5].detail.contains("inside one row a deny beats an allow"), "{}", steps[5].detail);
+    assert!(
+        steps[5]
+            .detail
+            .contains("inside one row a deny beats an allow"),
+        "{}",
+        steps[5].detail
+    );
 }

@@ -1,6 +1,13 @@
 //! The HTTP surface: routes, request limits and their registration on the actix app.
 
+pub mod explain;
+pub mod guard;
 pub mod health;
+pub mod infotable;
+pub mod params;
+pub mod permissions;
+pub mod services;
+pub mod things;
 
 use actix_web::error::JsonPayloadError;
 use actix_web::web;
@@ -14,7 +21,10 @@ pub const JSON_LIMIT: usize = 1024 * 1024;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
         .service(health::health)
-        .service(health::ready);
+        .service(health::ready)
+        .service(services::resource_service)
+        .service(services::entity_service)
+        .service(things::get_property);
 }
 
 /// JSON extractor settings: the size limit, and errors mapped onto [`ApiError`].
@@ -32,7 +42,9 @@ fn json_error(err: JsonPayloadError) -> ApiError {
         JsonPayloadError::ContentType => {
             ApiError::BadRequest("expected Content-Type: application/json".to_owned())
         }
-        JsonPayloadError::Deserialize(err) => ApiError::BadRequest(format!("malformed JSON: {err}")),
+        JsonPayloadError::Deserialize(err) => {
+            ApiError::BadRequest(format!("malformed JSON: {err}"))
+        }
         JsonPayloadError::Serialize(err) => ApiError::internal(err),
         other => ApiError::BadRequest(other.to_string()),
     }
@@ -63,7 +75,11 @@ mod tests {
             admin_password: None,
             log_format: crate::config::LogFormat::Text,
         };
-        (tmp, AppState::new(db, Arc::new(config)))
+        crate::db::migrate(&db).await.expect("migrates");
+        let security = crate::security::Security::load(db.clone())
+            .await
+            .expect("index");
+        (tmp, AppState::new(db, Arc::new(config), security))
     }
 
     #[actix_web::test]
@@ -77,18 +93,22 @@ mod tests {
         )
         .await;
 
-        let res = test::call_service(&app, test::TestRequest::get().uri("/health").to_request()).await;
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/health").to_request()).await;
         assert_eq!(res.status(), 200);
         let body: serde_json::Value = test::read_body_json(res).await;
         assert_eq!(body, serde_json::json!({"status": "ok"}));
 
-        let res = test::call_service(&app, test::TestRequest::get().uri("/ready").to_request()).await;
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/ready").to_request()).await;
         assert_eq!(res.status(), 200);
 
         db.close_by_ref().await.expect("closes");
-        let res = test::call_service(&app, test::TestRequest::get().uri("/ready").to_request()).await;
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/ready").to_request()).await;
         assert_eq!(res.status(), 503);
-        let res = test::call_service(&app, test::TestRequest::get().uri("/health").to_request()).await;
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/health").to_request()).await;
         assert_eq!(res.status(), 200);
     }
 
@@ -99,7 +119,10 @@ mod tests {
         let big = serde_json::json!({ "x": "a".repeat(JSON_LIMIT) });
         let res = test::call_service(
             &app,
-            test::TestRequest::post().uri("/echo").set_json(&big).to_request(),
+            test::TestRequest::post()
+                .uri("/echo")
+                .set_json(&big)
+                .to_request(),
         )
         .await;
         assert_eq!(res.status(), 413);

@@ -1,0 +1,125 @@
+//! Authorization at the HTTP edge: authenticate the caller once, take the current index, and
+//! let handlers state what they need; the core decides. An entity that is missing or not
+//! visible answers 404 the same way, and every denial is logged with user, entity, permission
+//! and resource.
+
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+use ironworx_entity::vocab::{Collection, PermissionKind, builtin};
+
+use crate::auth::{Caller, authenticate};
+use crate::authz::{AuthzIndex, EntityIdx, Outcome, Request, Target, decide};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The group whose members manage permissions everywhere, like administrators.
+pub const SECURITY_ADMINISTRATORS: &str = "SecurityAdministrators";
+
+/// An authenticated caller and the index its decisions use.
+pub struct Guard {
+    /// The caller.
+    pub caller: Caller,
+    /// The caller's position in the index.
+    pub user: EntityIdx,
+    /// The index, current as of this request.
+    pub index: Arc<AuthzIndex>,
+}
+
+impl Guard {
+    /// Authenticates the request and brings the index up to date.
+    pub async fn of(req: &HttpRequest, state: &AppState) -> Result<Guard, ApiError> {
+        let caller = authenticate(req, state).await?;
+        let index = state.security.current().await.map_err(ApiError::internal)?;
+        let user = index
+            .lookup(Collection::Users, &caller.name)
+            .ok_or_else(|| ApiError::Unauthorized("the user no longer exists".into()))?;
+        Ok(Guard {
+            caller,
+            user,
+            index,
+        })
+    }
+
+    /// The entity `name` of the collection named `collection`, when it exists and the caller
+    /// may see it; otherwise 404, whichever the reason.
+    pub fn visible_entity(
+        &self,
+        collection: &str,
+        name: &str,
+    ) -> Result<(Collection, EntityIdx), ApiError> {
+        let collection: Collection = collection.parse().map_err(|_| ApiError::NotFound)?;
+        let idx = self
+            .index
+            .lookup(collection, name)
+            .ok_or(ApiError::NotFound)?;
+        match self.decide(Target::Entity(idx), PermissionKind::Visibility, "*") {
+            Outcome::Allow => Ok((collection, idx)),
+            _ => Err(ApiError::NotFound),
+        }
+    }
+
+    /// The decision for the caller.
+    pub fn decide(&self, target: Target, kind: PermissionKind, resource: &str) -> Outcome {
+        decide(
+            &self.index,
+            &Request {
+                user: self.user,
+                target,
+                kind,
+                resource,
+            },
+        )
+    }
+
+    /// Requires `kind` on `resource` of `target`: 404 when not visible, 403 when denied.
+    pub fn require(
+        &self,
+        target: Target,
+        kind: PermissionKind,
+        resource: &str,
+    ) -> Result<(), ApiError> {
+        let entity = match target {
+            Target::Entity(idx) => self
+                .index
+                .entity(idx)
+                .map(|e| e.name.clone())
+                .unwrap_or_default(),
+            Target::Collection(c) => c.as_str().to_owned(),
+        };
+        match self.decide(target, kind, resource) {
+            Outcome::Allow => Ok(()),
+            Outcome::NotVisible => Err(ApiError::NotFound),
+            Outcome::Deny => {
+                tracing::info!(
+                    user = %self.caller.name,
+                    entity = %entity,
+                    permission = %kind,
+                    resource = %resource,
+                    "request denied"
+                );
+                Err(ApiError::forbidden(kind, resource, entity))
+            }
+        }
+    }
+
+    /// Administrators and members of `SecurityAdministrators` manage every permission.
+    pub fn is_security_admin(&self) -> bool {
+        self.index.user(self.user).is_some_and(|u| {
+            u.admin.is_some()
+                || u.groups
+                    .iter()
+                    .any(|g| g == SECURITY_ADMINISTRATORS || g == builtin::ADMINISTRATORS)
+        })
+    }
+
+    /// Requires the caller to be a security administrator.
+    pub fn require_security_admin(&self, what: &str) -> Result<(), ApiError> {
+        if self.is_security_admin() {
+            Ok(())
+        } else {
+            tracing::info!(user = %self.caller.name, action = %what, "request denied");
+            Err(ApiError::forbidden("Update", "*", what))
+        }
+    }
+}

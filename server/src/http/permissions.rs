@@ -1,0 +1,347 @@
+//! The permission services of every securable entity and of `Resources/CollectionFunctions`:
+//! `Add…`/`Delete…` for run time, design time and visibility (own, `Instance…` on templates and
+//! shapes, `Collection…`), and the `Check…` services. Changes are written in one transaction with
+//! their audit row, and the index is rebuilt before the response, so the caller reads its write.
+
+use ironworx_entity::queries::QueryError;
+use ironworx_entity::queries::audit::{self, Change};
+use ironworx_entity::queries::permissions::{self, Rule};
+use ironworx_entity::vocab::{
+    ANY_RESOURCE, Collection, PermissionCategory, PermissionKind, PrincipalType,
+};
+use serde_json::{Value, json};
+
+use crate::authz::{Outcome, Target};
+use crate::error::ApiError;
+use crate::http::guard::Guard;
+use crate::http::infotable::primitive;
+use crate::http::params::{self, Params};
+use crate::state::AppState;
+
+/// Where a rule service writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The entity's own rules.
+    Own,
+    /// Instance rules of a template or shape.
+    Instance,
+    /// Rules of a whole collection.
+    Collection,
+}
+
+/// A parsed `Add…Permission` / `Delete…Permission` service name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleService {
+    /// Add (`true`) or delete.
+    pub add: bool,
+    /// Own, instance or collection.
+    pub scope: Scope,
+    /// Run time, design time or visibility.
+    pub category: PermissionCategory,
+}
+
+impl RuleService {
+    /// Parses names like `AddInstanceRunTimePermission` or `DeleteCollectionVisibilityPermission`.
+    pub fn parse(service: &str) -> Option<RuleService> {
+        let (add, rest) = if let Some(rest) = service.strip_prefix("Add") {
+            (true, rest)
+        } else {
+            (false, service.strip_prefix("Delete")?)
+        };
+        let rest = rest.strip_suffix("Permission")?;
+        let (scope, rest) = if let Some(rest) = rest.strip_prefix("Instance") {
+            (Scope::Instance, rest)
+        } else if let Some(rest) = rest.strip_prefix("Collection") {
+            (Scope::Collection, rest)
+        } else {
+            (Scope::Own, rest)
+        };
+        let category = match rest {
+            "RunTime" => PermissionCategory::RunTime,
+            "DesignTime" => PermissionCategory::DesignTime,
+            "Visibility" => PermissionCategory::Visibility,
+            _ => return None,
+        };
+        Some(RuleService {
+            add,
+            scope,
+            category,
+        })
+    }
+}
+
+/// The rule a service call names.
+fn rule_of(service: RuleService, p: &Params) -> Result<Rule, ApiError> {
+    let principal = params::required(&p.principal, "principal")?.to_owned();
+    let principal_type = params::principal_type(&p.principal_type)?;
+    let (kind, resource) = match service.category {
+        PermissionCategory::Visibility => (PermissionKind::Visibility, ANY_RESOURCE.to_owned()),
+        category => {
+            let kind = params::kind(&p.kind, "type")?;
+            if kind.category() != category {
+                return Err(ApiError::BadRequest(format!(
+                    "'{kind}' is not a {} permission",
+                    match category {
+                        PermissionCategory::RunTime => "run-time",
+                        _ => "design-time",
+                    }
+                )));
+            }
+            let resource = match category {
+                PermissionCategory::RunTime => p
+                    .resource
+                    .clone()
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or_else(|| ANY_RESOURCE.to_owned()),
+                _ => ANY_RESOURCE.to_owned(),
+            };
+            (kind, resource)
+        }
+    };
+    let allow = match (service.add, service.category) {
+        (true, PermissionCategory::Visibility) | (false, _) => true,
+        (true, _) => params::boolean(&p.allow, "allow")?,
+    };
+    let rule = Rule {
+        kind,
+        resource,
+        principal_type,
+        principal_name: principal,
+        allow,
+    };
+    rule.validate().map_err(query_error)?;
+    Ok(rule)
+}
+
+/// Maps a refused query onto the API: validation problems are the caller's (400).
+pub fn query_error(err: QueryError) -> ApiError {
+    match err {
+        QueryError::Invalid(e) => ApiError::BadRequest(e.to_string()),
+        QueryError::Refused(m) => ApiError::BadRequest(m),
+        QueryError::Cycle { .. } => ApiError::BadRequest(err.to_string()),
+        QueryError::Conflict { name, .. } => ApiError::Conflict(name),
+        QueryError::NotFound { .. } => ApiError::NotFound,
+        QueryError::Db(e) => ApiError::internal(e),
+    }
+}
+
+/// Writes (or deletes) one rule on an entity or a collection, with its audit row.
+async fn write_rule(
+    state: &AppState,
+    guard: &Guard,
+    service_name: &str,
+    service: RuleService,
+    target: (Collection, Option<(i64, String)>),
+    rule: &Rule,
+) -> Result<(), ApiError> {
+    if service.add
+        && !permissions::principal_exists(&state.db, rule.principal_type, &rule.principal_name)
+            .await
+            .map_err(query_error)?
+    {
+        return Err(ApiError::BadRequest(format!(
+            "unknown principal: {} '{}'{}",
+            rule.principal_type,
+            rule.principal_name,
+            if rule.principal_type == PrincipalType::OrganizationalUnit {
+                " (name a unit as <Organization>:<Unit>)"
+            } else {
+                ""
+            }
+        )));
+    }
+    let txn = crate::db::begin_write(&state.db)
+        .await
+        .map_err(ApiError::internal)?;
+    let (collection, entity) = target;
+    let instance = service.scope == Scope::Instance;
+    let changed = match (&entity, service.add) {
+        (Some((id, _)), true) => permissions::set_entity_rule(&txn, *id, instance, rule)
+            .await
+            .map(|()| true),
+        (Some((id, _)), false) => permissions::remove_entity_rule(&txn, *id, instance, rule).await,
+        (None, true) => permissions::set_collection_rule(&txn, collection, rule)
+            .await
+            .map(|()| true),
+        (None, false) => permissions::remove_collection_rule(&txn, collection, rule).await,
+    }
+    .map_err(query_error)?;
+    let sequence = audit::record(
+        &txn,
+        &Change {
+            actor: guard.caller.name.clone(),
+            action: service_name.to_owned(),
+            target_collection: collection.as_str().to_owned(),
+            target_name: entity.as_ref().map(|(_, n)| n.clone()).unwrap_or_default(),
+            detail: Some(json!({
+                "principal": rule.principal_name,
+                "principalType": rule.principal_type.as_str(),
+                "type": rule.kind.as_str(),
+                "resource": rule.resource,
+                "allow": rule.allow,
+                "changed": changed,
+            })),
+        },
+    )
+    .await
+    .map_err(query_error)?;
+    txn.commit().await.map_err(ApiError::internal)?;
+    state
+        .security
+        .refresh(sequence)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(())
+}
+
+/// Runs a permission service on entity `name` of `collection`; `None` when `service` is not one.
+pub async fn entity_service(
+    state: &AppState,
+    guard: &Guard,
+    collection: Collection,
+    idx: crate::authz::EntityIdx,
+    service: &str,
+    p: &Params,
+) -> Option<Result<Value, ApiError>> {
+    let entity = guard.index.entity(idx)?;
+    let (id, name) = (entity.id, entity.name.clone());
+    if let Some(rule_service) = RuleService::parse(service) {
+        if rule_service.scope == Scope::Collection {
+            return None;
+        }
+        return Some(
+            async {
+                if rule_service.scope == Scope::Instance && !collection.has_instance_permissions() {
+                    return Err(ApiError::BadRequest(format!(
+                        "{collection} carry no instance permissions"
+                    )));
+                }
+                if !guard.is_security_admin() {
+                    guard.require(Target::Entity(idx), PermissionKind::Update, ANY_RESOURCE)?;
+                }
+                let rule = rule_of(rule_service, p)?;
+                write_rule(
+                    state,
+                    guard,
+                    service,
+                    rule_service,
+                    (collection, Some((id, name))),
+                    &rule,
+                )
+                .await?;
+                Ok(json!({}))
+            }
+            .await,
+        );
+    }
+    let result = match service {
+        "CheckPermission"
+        | "CheckPermissionForUser"
+        | "CheckDesignTimePermission"
+        | "CheckDesignTimePermissionForUser" => check(guard, idx, service, p),
+        _ => return None,
+    };
+    Some(result)
+}
+
+/// The `Check…` services: whether the caller (or a named user) holds a permission.
+fn check(
+    guard: &Guard,
+    idx: crate::authz::EntityIdx,
+    service: &str,
+    p: &Params,
+) -> Result<Value, ApiError> {
+    let kind = params::kind(&p.kind, "type")?;
+    let design = service.starts_with("CheckDesignTime");
+    if design && kind.category() != PermissionCategory::DesignTime {
+        return Err(ApiError::BadRequest(format!(
+            "'{kind}' is not a design-time permission"
+        )));
+    }
+    let user = if service.ends_with("ForUser") {
+        let name = params::required(&p.user, "user")?;
+        if name != guard.caller.name {
+            guard.require_security_admin("permissions of other users")?;
+        }
+        guard
+            .index
+            .lookup(Collection::Users, name)
+            .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{name}'")))?
+    } else {
+        guard.user
+    };
+    let resource = p
+        .name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(ANY_RESOURCE);
+    let outcome = crate::authz::decide(
+        &guard.index,
+        &crate::authz::Request {
+            user,
+            target: Target::Entity(idx),
+            kind,
+            resource,
+        },
+    );
+    Ok(primitive("BOOLEAN", json!(outcome == Outcome::Allow)))
+}
+
+/// `Resources/CollectionFunctions`: the `…Collection…Permission(…, collectionName)` services.
+pub async fn collection_service(
+    state: &AppState,
+    guard: &Guard,
+    service: &str,
+    p: &Params,
+) -> Result<Value, ApiError> {
+    let rule_service = RuleService::parse(service)
+        .filter(|s| s.scope == Scope::Collection)
+        .ok_or_else(|| ApiError::BadRequest(format!("unknown service '{service}'")))?;
+    guard.require_security_admin("collection permissions")?;
+    let name = params::required(&p.collection_name, "collectionName")?;
+    let collection: Collection = name
+        .parse()
+        .map_err(|e: ironworx_entity::vocab::VocabError| ApiError::BadRequest(e.to_string()))?;
+    let rule = rule_of(rule_service, p)?;
+    write_rule(
+        state,
+        guard,
+        service,
+        rule_service,
+        (collection, None),
+        &rule,
+    )
+    .await?;
+    Ok(json!({}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_names() {
+        assert_eq!(
+            RuleService::parse("AddInstanceRunTimePermission"),
+            Some(RuleService {
+                add: true,
+                scope: Scope::Instance,
+                category: PermissionCategory::RunTime
+            })
+        );
+        assert_eq!(
+            RuleService::parse("DeleteCollectionVisibilityPermission"),
+            Some(RuleService {
+                add: false,
+                scope: Scope::Collection,
+                category: PermissionCategory::Visibility
+            })
+        );
+        assert_eq!(
+            RuleService::parse("AddDesignTimePermission").map(|s| s.scope),
+            Some(Scope::Own)
+        );
+        assert_eq!(RuleService::parse("AddPermission"), None);
+        assert_eq!(RuleService::parse("GetRunTimePermissions"), None);
+    }
+}

@@ -1,0 +1,683 @@
+//! The indexed evaluator against a naive one that reads every rule straight from the database
+//! for each question, on random models written through the shared queries, on SQLite and on
+//! PostgreSQL (when `IRONWORX_TEST_POSTGRES` is set): always the same decision.
+
+use std::collections::BTreeSet;
+
+use ironworx_entity::queries::entities::{self, EntityFields};
+use ironworx_entity::queries::models::{self, TemplateFields, ThingFields};
+use ironworx_entity::queries::organizations::{self, LoginPage};
+use ironworx_entity::queries::permissions::{self, Rule};
+use ironworx_entity::queries::users::{self, NewUser};
+use ironworx_entity::queries::{groups, parts};
+use ironworx_entity::vocab::{
+    ANY_RESOURCE, Collection, MemberType, PermissionCategory, PermissionKind, PrincipalType,
+    builtin, unit_principal_name,
+};
+use ironworx_migration::{Migrator, MigratorTrait};
+use ironworx_server::authz::{Outcome, Request, Target, decide};
+use ironworx_server::security::Security;
+use ironworx_tests::{Backend, TestDb, backends, connect};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use sea_orm::DatabaseConnection;
+
+// ---------------------------------------------------------------------------------------------
+// The naive evaluator: contract section 4, items 1–3, read straight from the database.
+// ---------------------------------------------------------------------------------------------
+
+async fn principals_of(db: &DatabaseConnection, user: &str) -> BTreeSet<(PrincipalType, String)> {
+    let mut set: BTreeSet<_> = groups::groups_containing(db, user, MemberType::User)
+        .await
+        .expect("groups")
+        .into_iter()
+        .map(|g| (PrincipalType::Group, g))
+        .collect();
+    set.insert((PrincipalType::User, user.to_owned()));
+    set
+}
+
+/// Organizations the user is in, and every unit at or below a unit it is in.
+async fn visibility_of(db: &DatabaseConnection, user: &str) -> BTreeSet<(PrincipalType, String)> {
+    let mine = principals_of(db, user).await;
+    let mut out = BTreeSet::new();
+    for org in entities::list_entities(db, Collection::Organizations)
+        .await
+        .expect("orgs")
+    {
+        let units = organizations::list_units(db, &org.name)
+            .await
+            .expect("units");
+        let mut direct = Vec::new();
+        for unit in &units {
+            let members = organizations::list_unit_members(db, &org.name, &unit.name)
+                .await
+                .expect("members");
+            let is_member = members.iter().any(|(name, t)| {
+                let ptype = match t {
+                    MemberType::User => PrincipalType::User,
+                    MemberType::Group => PrincipalType::Group,
+                };
+                mine.contains(&(ptype, name.clone()))
+            });
+            if is_member {
+                direct.push(unit.name.clone());
+            }
+        }
+        if direct.is_empty() {
+            continue;
+        }
+        out.insert((PrincipalType::Organization, org.name.clone()));
+        // Every unit below a direct unit (walk parents upwards from each unit).
+        for unit in &units {
+            let mut current = Some(unit.name.clone());
+            while let Some(name) = current {
+                if direct.contains(&name) {
+                    out.insert((
+                        PrincipalType::OrganizationalUnit,
+                        unit_principal_name(&org.name, &unit.name),
+                    ));
+                    break;
+                }
+                current = units
+                    .iter()
+                    .find(|u| u.name == name)
+                    .and_then(|u| u.parent.clone());
+            }
+        }
+    }
+    out
+}
+
+/// One level: the named row, then `*`; inside a row a deny beats an allow.
+fn level(
+    rules: &[Rule],
+    kind: PermissionKind,
+    resource: &str,
+    who: &BTreeSet<(PrincipalType, String)>,
+) -> Option<bool> {
+    let mut rows = vec![resource];
+    if resource != ANY_RESOURCE {
+        rows.push(ANY_RESOURCE);
+    }
+    for row in rows {
+        let hits: Vec<bool> = rules
+            .iter()
+            .filter(|r| r.kind == kind && r.resource == row)
+            .filter(|r| who.contains(&(r.principal_type, r.principal_name.clone())))
+            .map(|r| r.allow)
+            .collect();
+        if hits.contains(&false) {
+            return Some(false);
+        }
+        if hits.contains(&true) {
+            return Some(true);
+        }
+    }
+    None
+}
+
+/// What the naive evaluator reads about one user, straight from the database.
+struct NaiveUser {
+    name: String,
+    who: BTreeSet<(PrincipalType, String)>,
+    vis: BTreeSet<(PrincipalType, String)>,
+}
+
+async fn naive_user(db: &DatabaseConnection, user: &str) -> NaiveUser {
+    NaiveUser {
+        name: user.to_owned(),
+        who: principals_of(db, user).await,
+        vis: visibility_of(db, user).await,
+    }
+}
+
+/// What the naive evaluator reads about one entity, straight from the database.
+struct NaiveEntity {
+    owner: Option<String>,
+    own: Vec<Rule>,
+    templates: Vec<Vec<Rule>>,
+    shapes: Vec<Vec<Rule>>,
+    collection: Vec<Rule>,
+}
+
+async fn naive_entity(db: &DatabaseConnection, collection: Collection, name: &str) -> NaiveEntity {
+    let entity = entities::get_entity(db, collection, name)
+        .await
+        .expect("entity");
+    // Instance sources: the template chain (nearest first), then shapes of the Thing and of
+    // each template, for Things only.
+    let mut templates = Vec::new();
+    let mut shapes: Vec<String> = Vec::new();
+    if collection == Collection::Things {
+        let (_, thing) = models::get_thing(db, name).await.expect("thing");
+        if !thing.thing_template.is_empty() {
+            templates = models::template_chain(db, &thing.thing_template)
+                .await
+                .expect("chain");
+        }
+        let mut owners = vec![entity.id];
+        for t in &templates {
+            owners.push(
+                entities::get_entity(db, Collection::ThingTemplates, t)
+                    .await
+                    .expect("t")
+                    .id,
+            );
+        }
+        for owner in owners {
+            for s in models::implemented_shape_names(db, owner)
+                .await
+                .expect("shapes")
+            {
+                if !shapes.contains(&s)
+                    && entities::find_entity(db, Collection::ThingShapes, &s)
+                        .await
+                        .expect("s")
+                        .is_some()
+                {
+                    shapes.push(s);
+                }
+            }
+        }
+    }
+    let mut template_rules = Vec::new();
+    for t in &templates {
+        let id = entities::get_entity(db, Collection::ThingTemplates, t)
+            .await
+            .expect("t")
+            .id;
+        template_rules.push(
+            permissions::entity_rules(db, id, true)
+                .await
+                .expect("instance"),
+        );
+    }
+    let mut shape_rules = Vec::new();
+    for s in &shapes {
+        let id = entities::get_entity(db, Collection::ThingShapes, s)
+            .await
+            .expect("s")
+            .id;
+        shape_rules.push(
+            permissions::entity_rules(db, id, true)
+                .await
+                .expect("instance"),
+        );
+    }
+    NaiveEntity {
+        owner: entity.owner_name.clone(),
+        own: permissions::entity_rules(db, entity.id, false)
+            .await
+            .expect("own"),
+        templates: template_rules,
+        shapes: shape_rules,
+        collection: permissions::collection_rules(db, collection)
+            .await
+            .expect("coll"),
+    }
+}
+
+fn naive(user: &NaiveUser, e: &NaiveEntity, kind: PermissionKind, resource: &str) -> Outcome {
+    if user.name == builtin::ADMINISTRATOR
+        || user
+            .who
+            .contains(&(PrincipalType::Group, builtin::ADMINISTRATORS.to_owned()))
+    {
+        return Outcome::Allow;
+    }
+    if e.owner.as_deref() == Some(user.name.as_str()) {
+        return Outcome::Allow;
+    }
+    // Visibility gate.
+    let mut vis_levels: Vec<&[Rule]> = vec![&e.own];
+    vis_levels.extend(e.templates.iter().map(Vec::as_slice));
+    vis_levels.push(&e.collection);
+    let visible = vis_levels
+        .iter()
+        .find_map(|rules| level(rules, PermissionKind::Visibility, ANY_RESOURCE, &user.vis))
+        .unwrap_or(false);
+    if !visible {
+        return Outcome::NotVisible;
+    }
+    if kind == PermissionKind::Visibility {
+        return Outcome::Allow;
+    }
+    let resource = if kind.category() == PermissionCategory::RunTime {
+        resource
+    } else {
+        ANY_RESOURCE
+    };
+    let mut levels: Vec<&[Rule]> = vec![&e.own];
+    levels.extend(e.templates.iter().map(Vec::as_slice));
+    if kind.category() == PermissionCategory::RunTime {
+        levels.extend(e.shapes.iter().map(Vec::as_slice));
+    }
+    levels.push(&e.collection);
+    match levels
+        .iter()
+        .find_map(|rules| level(rules, kind, resource, &user.who))
+    {
+        Some(true) => Outcome::Allow,
+        _ => Outcome::Deny,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random models.
+// ---------------------------------------------------------------------------------------------
+
+const USERS: usize = 5;
+const GROUPS: usize = 4;
+const TEMPLATES: usize = 3;
+const SHAPES: usize = 2;
+const THINGS: usize = 4;
+const RESOURCES: &[&str] = &["*", "p1", "s1"];
+const KINDS: &[PermissionKind] = &[
+    PermissionKind::Read,
+    PermissionKind::Update,
+    PermissionKind::PropertyRead,
+    PermissionKind::ServiceInvoke,
+    PermissionKind::Visibility,
+];
+
+#[derive(Clone, Debug)]
+struct RandomRule {
+    /// 0: a Thing, 1: a template (instance), 2: a shape (instance), 3: the collection, 4: a template (own).
+    level: usize,
+    target: usize,
+    kind: usize,
+    resource: usize,
+    principal: usize,
+    allow: bool,
+}
+
+#[derive(Clone, Debug)]
+struct RandomModel {
+    /// For each group, its members: users 0..USERS, groups USERS.. (only lower-numbered groups).
+    group_members: Vec<Vec<usize>>,
+    admins: Vec<usize>,
+    /// Units of the one organization: parent index (units before it), members (users/groups).
+    units: Vec<(usize, Vec<usize>)>,
+    template_base: Vec<Option<usize>>,
+    template_shapes: Vec<Vec<usize>>,
+    things: Vec<(usize, Vec<usize>, Option<usize>)>,
+    rules: Vec<RandomRule>,
+}
+
+fn model_strategy() -> impl Strategy<Value = RandomModel> {
+    let group_members = (0..GROUPS)
+        .map(|g| proptest::collection::vec(0..(USERS + g), 1..4))
+        .collect::<Vec<_>>();
+    let units = (0..4usize)
+        .map(|u| {
+            (
+                0..u.max(1),
+                proptest::collection::vec(0..(USERS + GROUPS), 0..2),
+            )
+        })
+        .collect::<Vec<_>>();
+    let template_base = (0..TEMPLATES)
+        .map(|t| proptest::option::of(0..t.max(1)).prop_map(move |b| b.filter(|b| *b < t)))
+        .collect::<Vec<_>>();
+    (
+        group_members,
+        proptest::collection::vec(0..(USERS + GROUPS), 0..2),
+        units,
+        template_base,
+        proptest::collection::vec(proptest::collection::vec(0..SHAPES, 0..2), TEMPLATES),
+        proptest::collection::vec(
+            (
+                0..TEMPLATES,
+                proptest::collection::vec(0..SHAPES, 0..2),
+                proptest::option::weighted(0.15, 0..USERS),
+            ),
+            THINGS,
+        ),
+        proptest::collection::vec(
+            (
+                0..5usize,
+                0..THINGS,
+                0..KINDS.len(),
+                0..RESOURCES.len(),
+                0..(USERS + GROUPS + 5),
+                any::<bool>(),
+            )
+                .prop_map(|(level, target, kind, resource, principal, allow)| {
+                    RandomRule {
+                        level,
+                        target,
+                        kind,
+                        resource,
+                        principal,
+                        allow,
+                    }
+                }),
+            10..80,
+        ),
+    )
+        .prop_map(
+            |(group_members, admins, units, template_base, template_shapes, things, rules)| {
+                RandomModel {
+                    group_members,
+                    admins,
+                    units,
+                    template_base,
+                    template_shapes,
+                    things,
+                    rules,
+                }
+            },
+        )
+}
+
+fn user(i: usize) -> String {
+    format!("user{i}")
+}
+fn group(i: usize) -> String {
+    format!("group{i}")
+}
+fn unit(i: usize) -> String {
+    if i == 0 {
+        "Plant".into()
+    } else {
+        format!("unit{i}")
+    }
+}
+
+fn member(i: usize) -> (String, MemberType) {
+    if i < USERS {
+        (user(i), MemberType::User)
+    } else {
+        (group(i - USERS), MemberType::Group)
+    }
+}
+
+async fn write_model(db: &DatabaseConnection, m: &RandomModel) {
+    let none = EntityFields::default();
+    groups::create_group(db, builtin::USERS, &none)
+        .await
+        .expect("Users");
+    groups::create_group(db, builtin::ADMINISTRATORS, &none)
+        .await
+        .expect("Administrators");
+    for i in 0..USERS {
+        users::create_user(
+            db,
+            &NewUser {
+                name: user(i),
+                ..NewUser::default()
+            },
+        )
+        .await
+        .expect("user");
+    }
+    for (g, members) in m.group_members.iter().enumerate() {
+        groups::create_group(db, &group(g), &none)
+            .await
+            .expect("group");
+        for mm in members {
+            let (name, t) = member(*mm);
+            groups::add_member(db, &group(g), &name, t)
+                .await
+                .expect("member");
+        }
+    }
+    for a in &m.admins {
+        let (name, t) = member(*a);
+        groups::add_member(db, builtin::ADMINISTRATORS, &name, t)
+            .await
+            .expect("admin");
+    }
+    organizations::create_organization(db, "Plant", &none, &LoginPage::default())
+        .await
+        .expect("org");
+    organizations::create_organization(db, "Other", &none, &LoginPage::default())
+        .await
+        .expect("org");
+    for (u, (parent, members)) in m.units.iter().enumerate() {
+        if u > 0 {
+            organizations::add_unit(db, "Plant", &unit(*parent), &unit(u), "")
+                .await
+                .expect("unit");
+        }
+        for mm in members {
+            let (name, t) = member(*mm);
+            organizations::add_unit_member(db, "Plant", &unit(u), &name, t)
+                .await
+                .expect("unit member");
+        }
+    }
+    for s in 0..SHAPES {
+        models::create_thing_shape(db, &format!("shape{s}"), &none, "")
+            .await
+            .expect("shape");
+    }
+    for t in 0..TEMPLATES {
+        let base = m.template_base[t]
+            .map(|b| format!("template{b}"))
+            .unwrap_or_default();
+        let row = models::create_thing_template(
+            db,
+            &format!("template{t}"),
+            &none,
+            &TemplateFields {
+                base_thing_template: base,
+                ..TemplateFields::default()
+            },
+        )
+        .await
+        .expect("template");
+        let shapes: Vec<String> = m.template_shapes[t]
+            .iter()
+            .map(|s| format!("shape{s}"))
+            .collect();
+        models::set_implemented_shapes(db, row.id, &dedup(shapes))
+            .await
+            .expect("shapes");
+    }
+    for (i, (template, shapes, owner)) in m.things.iter().enumerate() {
+        let fields = match owner {
+            Some(o) => EntityFields::owned_by(&user(*o)),
+            None => EntityFields::default(),
+        };
+        let row = models::create_thing(
+            db,
+            &format!("thing{i}"),
+            &fields,
+            &ThingFields {
+                thing_template: format!("template{template}"),
+                ..ThingFields::default()
+            },
+        )
+        .await
+        .expect("thing");
+        let shapes: Vec<String> = shapes.iter().map(|s| format!("shape{s}")).collect();
+        models::set_implemented_shapes(db, row.id, &dedup(shapes))
+            .await
+            .expect("shapes");
+    }
+    for r in &m.rules {
+        let kind = KINDS[r.kind];
+        let visibility = kind == PermissionKind::Visibility;
+        let (principal_type, principal_name) = if visibility {
+            match r.principal % 3 {
+                0 => (
+                    PrincipalType::Organization,
+                    if r.principal % 2 == 0 {
+                        "Plant".to_owned()
+                    } else {
+                        "Other".to_owned()
+                    },
+                ),
+                _ => (
+                    PrincipalType::OrganizationalUnit,
+                    unit_principal_name("Plant", &unit(r.principal % m.units.len().max(1))),
+                ),
+            }
+        } else if r.principal < USERS + GROUPS {
+            let (name, t) = member(r.principal);
+            (
+                if t == MemberType::User {
+                    PrincipalType::User
+                } else {
+                    PrincipalType::Group
+                },
+                name,
+            )
+        } else {
+            // Principals that exist nowhere, and the built-in groups.
+            match r.principal - USERS - GROUPS {
+                0 => (PrincipalType::Group, builtin::USERS.to_owned()),
+                1 => (PrincipalType::Group, "Ghost".to_owned()),
+                _ => (PrincipalType::User, "ghost".to_owned()),
+            }
+        };
+        let resource = if kind.category() == PermissionCategory::RunTime {
+            RESOURCES[r.resource]
+        } else {
+            ANY_RESOURCE
+        };
+        let rule = Rule {
+            kind,
+            resource: resource.into(),
+            principal_type,
+            principal_name,
+            allow: r.allow,
+        };
+        let result = match r.level {
+            0 => {
+                let id =
+                    entities::get_entity(db, Collection::Things, &format!("thing{}", r.target))
+                        .await
+                        .expect("t")
+                        .id;
+                permissions::set_entity_rule(db, id, false, &rule).await
+            }
+            1 | 4 => {
+                let id = entities::get_entity(
+                    db,
+                    Collection::ThingTemplates,
+                    &format!("template{}", r.target % TEMPLATES),
+                )
+                .await
+                .expect("tt")
+                .id;
+                permissions::set_entity_rule(db, id, r.level == 1, &rule).await
+            }
+            2 => {
+                let id = entities::get_entity(
+                    db,
+                    Collection::ThingShapes,
+                    &format!("shape{}", r.target % SHAPES),
+                )
+                .await
+                .expect("ts")
+                .id;
+                // Shapes only take run-time instance rules; the query refuses the others.
+                permissions::set_entity_rule(db, id, true, &rule).await
+            }
+            _ => permissions::set_collection_rule(db, Collection::Things, &rule).await,
+        };
+        if let Err(e) = result {
+            assert!(
+                r.level == 2 && kind.category() != PermissionCategory::RunTime,
+                "unexpected refusal: {e}"
+            );
+        }
+    }
+    // Keep one parts table honest too: implemented shapes are read back in order.
+    let t0 = entities::get_entity(db, Collection::Things, "thing0")
+        .await
+        .expect("thing0");
+    let listed = parts::implemented_shapes::list(db, t0.id)
+        .await
+        .expect("shapes");
+    assert!(listed.windows(2).all(|w| w[0].ordinal < w[1].ordinal));
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    v.retain(|s| seen.insert(s.clone()));
+    v
+}
+
+async fn check_case(backend: Backend, m: &RandomModel) -> Result<usize, TestCaseError> {
+    let test_db = TestDb::create(backend).await;
+    let db = connect(&test_db).await;
+    Migrator::up(&db, None).await.expect("migrations");
+    write_model(&db, m).await;
+    let security = Security::load(db.clone()).await.expect("index");
+    let index = security.current().await.expect("current");
+    let mut checked = 0;
+    let mut mismatch = None;
+    let targets: Vec<_> = (0..THINGS)
+        .map(|t| (Collection::Things, format!("thing{t}")))
+        .chain((0..TEMPLATES).map(|t| (Collection::ThingTemplates, format!("template{t}"))))
+        .collect();
+    let mut read = Vec::new();
+    for (collection, target) in &targets {
+        read.push(naive_entity(&db, *collection, target).await);
+    }
+    'outer: for u in 0..USERS {
+        let name = user(u);
+        let naive_u = naive_user(&db, &name).await;
+        let user_idx = index
+            .lookup(Collection::Users, &name)
+            .expect("user indexed");
+        for ((collection, target), entity) in targets.iter().zip(&read) {
+            let idx = index.lookup(*collection, target).expect("entity indexed");
+            for kind in KINDS {
+                for resource in RESOURCES {
+                    let request = Request {
+                        user: user_idx,
+                        target: Target::Entity(idx),
+                        kind: *kind,
+                        resource,
+                    };
+                    let fast = decide(&index, &request);
+                    let slow = naive(&naive_u, entity, *kind, resource);
+                    checked += 1;
+                    if fast != slow {
+                        mismatch = Some(format!(
+                            "{backend}: {name} {kind} {resource} on {collection} {target}: index says {fast:?}, database says {slow:?}"
+                        ));
+                        break 'outer;
+                    }
+                }
+            }
+        }
+    }
+    db.close().await.expect("close");
+    test_db.drop_database().await;
+    match mismatch {
+        Some(m) => Err(TestCaseError::fail(m)),
+        None => Ok(checked),
+    }
+}
+
+#[test]
+fn indexed_and_naive_evaluators_always_agree() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    for backend in runtime.block_on(async { backends() }) {
+        let cases = if backend == Backend::Postgres { 12 } else { 24 };
+        let mut runner = TestRunner::new(Config {
+            cases,
+            max_shrink_iters: 64,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let total = std::sync::atomic::AtomicUsize::new(0);
+        let result = runner.run(&model_strategy(), |m| {
+            let checked = runtime.block_on(check_case(backend, &m))?;
+            total.fetch_add(checked, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        });
+        let total = total.into_inner();
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+        assert!(total > 0);
+        eprintln!("{backend}: {total} decisions compared");
+    }
+}
