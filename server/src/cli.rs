@@ -22,12 +22,14 @@ pub struct Cli {
 }
 
 /// The subcommands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Run the server (migrates and bootstraps an empty database first).
     Serve,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Print why a user is allowed or denied a permission, layer by layer.
+    Explain(crate::explain_cmd::ExplainArgs),
 }
 
 /// Parses the process arguments and runs the command; the process exit code.
@@ -53,6 +55,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => runtime.block_on(crate::app::serve(config)),
         Command::Migrate => runtime.block_on(crate::app::migrate(config)),
+        Command::Explain(args) => runtime.block_on(crate::explain_cmd::run(config, args)),
     }
 }
 
@@ -79,8 +82,22 @@ mod tests {
     }
 
     #[test]
-    fn only_serve_and_migrate_exist() {
+    fn known_commands_only() {
         assert!(Cli::try_parse_from(["ironworx", "migrate"]).is_ok());
+        let explain = Cli::try_parse_from([
+            "ironworx",
+            "explain",
+            "--user",
+            "u",
+            "--entity-type",
+            "Things",
+            "--entity",
+            "T",
+            "--permission",
+            "PropertyRead",
+        ])
+        .expect("explain");
+        assert!(matches!(explain.command, Command::Explain(ref a) if a.resource == "*"));
         assert!(Cli::try_parse_from(["ironworx", "import"]).is_err());
         assert!(Cli::try_parse_from(["ironworx"]).is_err());
     }

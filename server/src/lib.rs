@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod explain_cmd;
 pub mod http;
 pub mod password;
 pub mod security;

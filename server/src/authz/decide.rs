@@ -472,7 +472,7 @@ fn level<T: Tracer>(
             effect: StepEffect::None,
             decisive: false,
             detail: format!(
-                "{} has no {kind} rule for the caller or its groups",
+                "no {kind} rule on {} names the caller or its groups",
                 layer.describe()
             ),
         });

@@ -1,0 +1,104 @@
+//! `ironworx explain`: prints why a user is allowed or denied, layer by layer, from the same
+//! evaluator and the same index the server uses.
+
+use anyhow::{Context, bail};
+use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind};
+
+use crate::authz::{AuthzIndex, Outcome, Request, Target, explain};
+use crate::config::Config;
+use crate::http::explain::{collection_of, target_of};
+use crate::security::Security;
+
+/// What to explain.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct ExplainArgs {
+    /// The user whose request is explained.
+    #[arg(long)]
+    pub user: String,
+    /// The collection (`Things`) or entity type (`Thing`).
+    #[arg(long)]
+    pub entity_type: String,
+    /// The entity; leave it out to explain `Create` on the whole collection.
+    #[arg(long, default_value = "")]
+    pub entity: String,
+    /// The permission (`PropertyRead`, `ServiceInvoke`, `Read`, `Visibility`, …).
+    #[arg(long)]
+    pub permission: String,
+    /// The property, service or event (run-time permissions); `*` by default.
+    #[arg(long, default_value = ANY_RESOURCE)]
+    pub resource: String,
+}
+
+/// Reads the model from the configured database and prints the explanation.
+pub async fn run(config: Config, args: ExplainArgs) -> anyhow::Result<()> {
+    let db = crate::db::connect(&config.database_url)
+        .await
+        .context("cannot open the database")?;
+    let security = Security::load(db.clone())
+        .await
+        .context("cannot read the security model (was the database migrated?)")?;
+    let text = render(&security.snapshot(), &args)?;
+    print!("{text}");
+    db.close().await.context("cannot close the database")?;
+    Ok(())
+}
+
+/// The explanation as text: a verdict line, then one numbered line per rule looked at.
+pub fn render(index: &AuthzIndex, args: &ExplainArgs) -> anyhow::Result<String> {
+    let collection: Collection = collection_of(&args.entity_type)
+        .with_context(|| format!("unknown entity type '{}'", args.entity_type))?;
+    let kind: PermissionKind = args.permission.parse()?;
+    if args.entity.is_empty() && kind != PermissionKind::Create {
+        bail!("--entity is required (only Create is asked of a whole collection)");
+    }
+    let user = index
+        .lookup(Collection::Users, &args.user)
+        .with_context(|| format!("unknown user '{}'", args.user))?;
+    let target = target_of(index, collection, &args.entity)
+        .with_context(|| format!("{collection} '{}' does not exist", args.entity))?;
+    let (outcome, steps) = explain(
+        index,
+        &Request {
+            user,
+            target,
+            kind,
+            resource: &args.resource,
+        },
+    );
+    let what = match target {
+        Target::Collection(c) => format!("{kind} on the {c} collection"),
+        Target::Entity(_)
+            if kind.category() == ironworx_entity::vocab::PermissionCategory::RunTime =>
+        {
+            format!(
+                "{kind} on {} of {collection} {}",
+                args.resource, args.entity
+            )
+        }
+        Target::Entity(_) => format!("{kind} on {collection} {}", args.entity),
+    };
+    let verdict = match outcome {
+        Outcome::Allow => "ALLOWED".to_owned(),
+        Outcome::Deny => "DENIED (403 Forbidden)".to_owned(),
+        Outcome::NotVisible => "NOT VISIBLE (404 Entity Not Found)".to_owned(),
+    };
+    let mut out = format!("{} asks {what}: {verdict}\n", args.user);
+    for (i, step) in steps.iter().enumerate() {
+        let principal = step
+            .principal
+            .as_ref()
+            .map(|(t, n)| format!("{t} {n}"))
+            .unwrap_or_else(|| "-".to_owned());
+        out.push_str(&format!(
+            "{:>3}. {:<22} {:<32} {:<6} {:<5} {}{}\n",
+            i + 1,
+            step.layer.label(),
+            principal,
+            step.resource,
+            step.effect.label(),
+            step.detail,
+            if step.decisive { "  <= decides" } else { "" }
+        ));
+    }
+    Ok(out)
+}
