@@ -68,6 +68,78 @@ pub struct Settings {
         global = true
     )]
     pub log_format: LogFormat,
+
+    /// Authentication settings.
+    #[command(flatten)]
+    pub auth: AuthSettings,
+}
+
+/// How users authenticate: password policy, lockout, sessions, application keys, throttling.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct AuthSettings {
+    /// Shortest password accepted for new and changed passwords (ThingWorx 9 requires 14).
+    #[arg(long, env = "IRONWORX_PASSWORD_MIN_LENGTH", default_value_t = 14, global = true)]
+    pub password_min_length: usize,
+
+    /// Failed logins within the lockout window that lock a user (0 turns lockout off).
+    #[arg(long, env = "IRONWORX_LOCKOUT_ATTEMPTS", default_value_t = 5, global = true)]
+    pub lockout_attempts: u32,
+
+    /// Minutes over which failed logins are counted.
+    #[arg(long, env = "IRONWORX_LOCKOUT_WINDOW_MINUTES", default_value_t = 15, global = true)]
+    pub lockout_window_minutes: u64,
+
+    /// Minutes a locked user stays locked (0: until an administrator unlocks it).
+    #[arg(long, env = "IRONWORX_LOCKOUT_MINUTES", default_value_t = 15, global = true)]
+    pub lockout_minutes: u64,
+
+    /// Minutes of inactivity after which a session ends.
+    #[arg(long, env = "IRONWORX_SESSION_IDLE_MINUTES", default_value_t = 30, global = true)]
+    pub session_idle_minutes: u64,
+
+    /// Hours after which a session ends however active it is.
+    #[arg(long, env = "IRONWORX_SESSION_MAX_HOURS", default_value_t = 24, global = true)]
+    pub session_max_hours: u64,
+
+    /// Lifetime of an application key created without an expiration date.
+    #[arg(long, env = "IRONWORX_APP_KEY_LIFETIME_HOURS", default_value_t = 24, global = true)]
+    pub app_key_lifetime_hours: u64,
+
+    /// Accept an application key as the `appKey` query parameter (refused by default: URLs
+    /// end up in logs and browser histories).
+    #[arg(long, env = "IRONWORX_ALLOW_APP_KEY_IN_URL", default_value_t = false, global = true)]
+    pub allow_app_key_in_url: bool,
+
+    /// Header holding the client address when the server runs behind a trusted proxy (for
+    /// example `X-Forwarded-For`); unset, the peer address of the connection is used.
+    #[arg(long, env = "IRONWORX_TRUSTED_PROXY_HEADER", global = true)]
+    pub trusted_proxy_header: Option<String>,
+
+    /// Failed logins per minute from one address before it gets 429 (0 turns it off).
+    #[arg(long, env = "IRONWORX_LOGIN_RATE_PER_MINUTE", default_value_t = 30, global = true)]
+    pub login_rate_per_minute: u32,
+
+    /// Mark cookies `Secure` (set it when clients reach the server over TLS).
+    #[arg(long, env = "IRONWORX_SECURE_COOKIES", default_value_t = false, global = true)]
+    pub secure_cookies: bool,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            password_min_length: 14,
+            lockout_attempts: 5,
+            lockout_window_minutes: 15,
+            lockout_minutes: 15,
+            session_idle_minutes: 30,
+            session_max_hours: 24,
+            app_key_lifetime_hours: 24,
+            allow_app_key_in_url: false,
+            trusted_proxy_header: None,
+            login_rate_per_minute: 30,
+            secure_cookies: false,
+        }
+    }
 }
 
 /// Why the configuration could not be resolved.
@@ -102,6 +174,8 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Log output format.
     pub log_format: LogFormat,
+    /// Authentication settings.
+    pub auth: AuthSettings,
 }
 
 impl fmt::Debug for Config {
@@ -116,6 +190,7 @@ impl fmt::Debug for Config {
                 &self.admin_password.as_ref().map(|_| "<redacted>"),
             )
             .field("log_format", &self.log_format)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -150,6 +225,7 @@ impl Config {
             storage_dir,
             admin_password: admin_password.filter(|p| !p.is_empty()),
             log_format: settings.log_format,
+            auth: settings.auth,
         })
     }
 

@@ -381,6 +381,23 @@ impl AuthzIndex {
             .unwrap_or((PrincipalType::User, ""))
     }
 
+    /// Whether `user` belongs to organization `organization` (is in one of its units, directly
+    /// or through a group). Every user belongs to `Everyone`.
+    pub fn belongs_to_organization(&self, user: EntityIdx, organization: &str) -> bool {
+        if organization == builtin::EVERYONE {
+            return self.users.contains_key(&user);
+        }
+        let Some(pid) = self
+            .principal_ids
+            .get(&(PrincipalType::Organization, organization.into()))
+        else {
+            return false;
+        };
+        self.users
+            .get(&user)
+            .is_some_and(|u| u.visibility.binary_search(pid).is_ok())
+    }
+
     /// How many entities the index holds.
     pub fn entity_count(&self) -> usize {
         self.entities.len()

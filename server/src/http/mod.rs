@@ -74,6 +74,7 @@ mod tests {
             storage_dir: tmp.path().to_path_buf(),
             admin_password: None,
             log_format: crate::config::LogFormat::Text,
+            auth: crate::config::AuthSettings::default(),
         };
         crate::db::migrate(&db).await.expect("migrates");
         let security = crate::security::Security::load(db.clone())
