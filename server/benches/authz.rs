@@ -1,1 +1,1450 @@
-fn main() {}
+//! Run-time authorization check, side by side with `cedar-policy`, on one generated model.
+//!
+//! The model: 10k users, 1k groups (nested up to three deep), 50 organizations with unit trees,
+//! 200 ThingShapes, 1k ThingTemplates (base chains up to three long), 100k Things. Rules sit at
+//! every level (a Thing's own rules, template and shape instance rules, the Things collection),
+//! allow and deny, on named resources and on `*`. The rule count is the parameter: 2k, 100k and
+//! 1M by default (`AUTHZ_BENCH_SIZES=2000,100000` to choose; `AUTHZ_BENCH_CEDAR_MAX=100000` to
+//! skip Cedar above a size).
+//!
+//! Both engines decide the same sample of requests (70% allow, 20% denied by a deny rule, 10%
+//! not visible) and must agree on every one before anything is timed; a second, unfiltered
+//! random sample is checked as well. Timings are taken per batch of 64 calls with
+//! `std::time::Instant` and divided by 64; p50 and p99 are over those batch means.
+//!
+//! Run: `cargo bench -p ironworx-server --features bench-cedar --bench authz`.
+
+use std::collections::{HashMap, HashSet};
+use std::hint::black_box;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
+    PolicySet, Request as CedarRequest, RestrictedExpression,
+};
+use ironworx_entity::queries::permissions::Rule;
+use ironworx_entity::vocab::{
+    ANY_RESOURCE, Collection, PermissionKind, PrincipalType, builtin, unit_principal_name,
+};
+use ironworx_server::authz::{
+    AuthzIndex, EntityFact, EntityIdx, Facts, Layer, Outcome, Request, StepEffect, Target,
+    UnitFact, decide, explain,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const USERS: usize = 10_000;
+const GROUPS: usize = 1_000;
+const ORGANIZATIONS: usize = 50;
+const SHAPES: usize = 200;
+const TEMPLATES: usize = 1_000;
+const THINGS: usize = 100_000;
+/// Generated groups by tier: 0..TIER1 are top groups, TIER1..TIER2 sit in a top group, the rest
+/// in a tier-1 group (so a user reaches at most three levels of groups).
+const TIER1: usize = 100;
+const TIER2: usize = 400;
+
+const REQUESTS: usize = 10_000;
+const ALLOW_SHARE: usize = 7_000;
+const DENY_SHARE: usize = 2_000;
+const NOT_VISIBLE_SHARE: usize = 1_000;
+const BATCH: usize = 64;
+const OUR_ROUNDS: usize = 40;
+const CEDAR_ROUNDS: usize = 8;
+
+const MODEL_SEED: u64 = 0x1_2026_0001;
+const RULE_SEED: u64 = 0x1_2026_0002;
+const REQUEST_SEED: u64 = 0x1_2026_0003;
+
+const DEFAULT_SIZES: &[usize] = &[2_000, 100_000, 1_000_000];
+
+/// The generated model without rules, plus what the request sampler needs.
+struct Model {
+    facts: Facts,
+    users: Vec<String>,
+    internal_users: Vec<usize>,
+    groups: Vec<String>,
+    organizations: Vec<String>,
+    units: Vec<String>,
+    templates: Vec<String>,
+    template_ids: Vec<i64>,
+    shapes: Vec<String>,
+    shape_ids: Vec<i64>,
+    things: Vec<String>,
+    thing_ids: Vec<i64>,
+    /// Users of each group, transitively.
+    users_of_group: HashMap<String, Vec<usize>>,
+    /// Things whose template chain holds the template.
+    things_of_template: Vec<Vec<usize>>,
+    /// Things that implement the shape (directly or through a template).
+    things_of_shape: Vec<Vec<usize>>,
+    properties: Vec<String>,
+    services: Vec<String>,
+    events: Vec<String>,
+}
+
+impl Model {
+    fn resources(&self, kind: PermissionKind) -> &[String] {
+        match kind {
+            PermissionKind::PropertyRead | PermissionKind::PropertyWrite => &self.properties,
+            PermissionKind::ServiceInvoke => &self.services,
+            _ => &self.events,
+        }
+    }
+
+    fn random_resource(&self, rng: &mut StdRng, kind: PermissionKind) -> String {
+        let names = self.resources(kind);
+        names[rng.random_range(0..names.len())].clone()
+    }
+}
+
+fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+fn random_run_time(rng: &mut StdRng) -> PermissionKind {
+    *pick(rng, &PermissionKind::RUN_TIME)
+}
+
+/// Generates every entity, membership and unit; no rules.
+fn generate_model() -> Model {
+    let mut rng = StdRng::seed_from_u64(MODEL_SEED);
+    let mut facts = Facts::default();
+    let mut next_id: i64 = 1;
+    let mut add = |facts: &mut Facts,
+                   collection: Collection,
+                   name: &str,
+                   template: &str,
+                   shapes: Vec<String>,
+                   owner: Option<String>| {
+        let id = next_id;
+        next_id += 1;
+        facts.entities.push(EntityFact {
+            id,
+            collection,
+            name: name.to_owned(),
+            owner,
+            template: template.to_owned(),
+            shapes,
+        });
+        id
+    };
+
+    // Groups: the built-in `Users` and `Administrators`, then tiers of generated groups.
+    let users_group = add(
+        &mut facts,
+        Collection::Groups,
+        builtin::USERS,
+        "",
+        Vec::new(),
+        None,
+    );
+    let admins_group = add(
+        &mut facts,
+        Collection::Groups,
+        builtin::ADMINISTRATORS,
+        "",
+        Vec::new(),
+        None,
+    );
+    let mut groups = Vec::new();
+    let mut group_ids = Vec::new();
+    for i in 0..GROUPS - 2 {
+        let name = format!("G{i:04}");
+        group_ids.push(add(
+            &mut facts,
+            Collection::Groups,
+            &name,
+            "",
+            Vec::new(),
+            None,
+        ));
+        groups.push(name);
+    }
+    let mut group_parent: Vec<Option<usize>> = vec![None; groups.len()];
+    for (i, parent) in group_parent.iter_mut().enumerate() {
+        let p = if i >= TIER2 {
+            Some(rng.random_range(TIER1..TIER2))
+        } else if i >= TIER1 {
+            Some(rng.random_range(0..TIER1))
+        } else {
+            None
+        };
+        if let Some(p) = p {
+            facts.memberships.push((group_ids[p], group_ids[i]));
+            *parent = Some(p);
+        }
+    }
+
+    // Users: 1 to 5 generated groups each; nine in ten are in `Users` (and so in `Everyone`),
+    // the tenth are external users who only belong to partner organizations.
+    let mut users = Vec::new();
+    let mut user_ids = Vec::new();
+    let mut internal_users = Vec::new();
+    let mut external_users = Vec::new();
+    let mut users_of_group: HashMap<String, Vec<usize>> = HashMap::new();
+    for u in 0..USERS {
+        let name = format!("user{u:05}");
+        let id = add(&mut facts, Collection::Users, &name, "", Vec::new(), None);
+        let mut direct: Vec<usize> = Vec::new();
+        for _ in 0..rng.random_range(1..=5) {
+            let roll: f64 = rng.random();
+            let g = if roll < 0.6 {
+                rng.random_range(TIER2..groups.len())
+            } else if roll < 0.9 {
+                rng.random_range(TIER1..TIER2)
+            } else {
+                rng.random_range(0..TIER1)
+            };
+            if !direct.contains(&g) {
+                direct.push(g);
+                facts.memberships.push((group_ids[g], id));
+            }
+        }
+        let mut all: HashSet<usize> = HashSet::new();
+        for g in &direct {
+            let mut current = Some(*g);
+            while let Some(c) = current {
+                if !all.insert(c) {
+                    break;
+                }
+                current = group_parent[c];
+            }
+        }
+        for g in all {
+            users_of_group.entry(groups[g].clone()).or_default().push(u);
+        }
+        if u % 10 == 9 {
+            external_users.push(id);
+        } else {
+            facts.memberships.push((users_group, id));
+            users_of_group
+                .entry(builtin::USERS.to_owned())
+                .or_default()
+                .push(u);
+            internal_users.push(u);
+        }
+        if u < 2 {
+            facts.memberships.push((admins_group, id));
+        }
+        users.push(name);
+        user_ids.push(id);
+    }
+    for members in users_of_group.values_mut() {
+        members.sort_unstable();
+    }
+
+    // Organizations: `Everyone` (root unit holds `Users`), then partner organizations with a
+    // unit tree three deep; groups and users join random units.
+    let mut organizations = Vec::new();
+    let mut units = Vec::new();
+    let mut next_unit: i64 = 1_000_000_000;
+    let mut org_units: Vec<Vec<i64>> = Vec::new();
+    for o in 0..ORGANIZATIONS {
+        let name = if o == 0 {
+            builtin::EVERYONE.to_owned()
+        } else {
+            format!("Org{o:02}")
+        };
+        let org = add(
+            &mut facts,
+            Collection::Organizations,
+            &name,
+            "",
+            Vec::new(),
+            None,
+        );
+        let mut ids = Vec::new();
+        let tree: &[(&str, Option<usize>)] = if o == 0 {
+            &[("", None)]
+        } else {
+            &[
+                ("", None),
+                ("U1", Some(0)),
+                ("U2", Some(0)),
+                ("U11", Some(1)),
+                ("U12", Some(1)),
+                ("U21", Some(2)),
+                ("U22", Some(2)),
+            ]
+        };
+        for (unit, parent) in tree {
+            let unit_name = if unit.is_empty() {
+                name.clone()
+            } else {
+                (*unit).to_owned()
+            };
+            let id = next_unit;
+            next_unit += 1;
+            facts.units.push(UnitFact {
+                id,
+                organization: org,
+                name: unit_name.clone(),
+                parent: parent.map(|p| ids[p]),
+            });
+            ids.push(id);
+            units.push(unit_principal_name(&name, &unit_name));
+        }
+        if o == 0 {
+            facts.unit_members.push((ids[0], users_group));
+        } else {
+            for _ in 0..8 {
+                let g = rng.random_range(0..groups.len());
+                facts
+                    .unit_members
+                    .push((*pick(&mut rng, &ids), group_ids[g]));
+            }
+            for _ in 0..20 {
+                let u = *pick(&mut rng, &internal_users);
+                facts
+                    .unit_members
+                    .push((*pick(&mut rng, &ids), user_ids[u]));
+            }
+        }
+        organizations.push(name);
+        org_units.push(ids);
+    }
+    for id in &external_users {
+        for _ in 0..rng.random_range(1..=2) {
+            let o = rng.random_range(1..ORGANIZATIONS);
+            facts
+                .unit_members
+                .push((*pick(&mut rng, &org_units[o]), *id));
+        }
+    }
+
+    // Shapes, then templates in three tiers (roots, children of roots, grandchildren).
+    let mut shapes = Vec::new();
+    let mut shape_ids = Vec::new();
+    for s in 0..SHAPES {
+        let name = format!("TS{s:03}");
+        shape_ids.push(add(
+            &mut facts,
+            Collection::ThingShapes,
+            &name,
+            "",
+            Vec::new(),
+            None,
+        ));
+        shapes.push(name);
+    }
+    let mut templates = Vec::new();
+    let mut template_ids = Vec::new();
+    let mut template_base: Vec<Option<usize>> = Vec::new();
+    let mut template_shapes: Vec<Vec<usize>> = Vec::new();
+    for t in 0..TEMPLATES {
+        let name = format!("TT{t:04}");
+        let base = if t < 100 {
+            None
+        } else if t < 400 {
+            Some(rng.random_range(0..100))
+        } else {
+            Some(rng.random_range(100..400))
+        };
+        let own_shapes: Vec<usize> = if rng.random_bool(0.5) {
+            vec![rng.random_range(0..SHAPES)]
+        } else {
+            Vec::new()
+        };
+        let base_name = base
+            .map(|b: usize| templates[b].clone())
+            .unwrap_or_default();
+        template_ids.push(add(
+            &mut facts,
+            Collection::ThingTemplates,
+            &name,
+            &base_name,
+            own_shapes.iter().map(|s| shapes[*s].clone()).collect(),
+            None,
+        ));
+        templates.push(name);
+        template_base.push(base);
+        template_shapes.push(own_shapes);
+    }
+
+    // Things.
+    let mut things = Vec::new();
+    let mut thing_ids = Vec::new();
+    let mut things_of_template: Vec<Vec<usize>> = vec![Vec::new(); TEMPLATES];
+    let mut things_of_shape: Vec<Vec<usize>> = vec![Vec::new(); SHAPES];
+    for i in 0..THINGS {
+        let name = format!("Thing{i:06}");
+        let template = rng.random_range(0..TEMPLATES);
+        let roll: f64 = rng.random();
+        let count = if roll < 0.5 {
+            0
+        } else if roll < 0.85 {
+            1
+        } else {
+            2
+        };
+        let mut own_shapes: Vec<usize> = Vec::new();
+        for _ in 0..count {
+            let s = rng.random_range(0..SHAPES);
+            if !own_shapes.contains(&s) {
+                own_shapes.push(s);
+            }
+        }
+        let owner = if rng.random_bool(0.01) {
+            Some(users[*pick(&mut rng, &internal_users)].clone())
+        } else {
+            None
+        };
+        thing_ids.push(add(
+            &mut facts,
+            Collection::Things,
+            &name,
+            &templates[template],
+            own_shapes.iter().map(|s| shapes[*s].clone()).collect(),
+            owner,
+        ));
+        let mut all_shapes = own_shapes.clone();
+        let mut current = Some(template);
+        while let Some(t) = current {
+            things_of_template[t].push(i);
+            for s in &template_shapes[t] {
+                if !all_shapes.contains(s) {
+                    all_shapes.push(*s);
+                }
+            }
+            current = template_base[t];
+        }
+        for s in all_shapes {
+            things_of_shape[s].push(i);
+        }
+        things.push(name);
+    }
+
+    Model {
+        facts,
+        users,
+        internal_users,
+        groups,
+        organizations,
+        units,
+        templates,
+        template_ids,
+        shapes,
+        shape_ids,
+        things,
+        thing_ids,
+        users_of_group,
+        things_of_template,
+        things_of_shape,
+        properties: (0..20).map(|i| format!("p{i:02}")).collect(),
+        services: (0..10).map(|i| format!("s{i:02}")).collect(),
+        events: (0..5).map(|i| format!("e{i:02}")).collect(),
+    }
+}
+
+/// A run-time rule naming a user (15%) or a group, more often a wide one.
+fn permission_rule(rng: &mut StdRng, model: &Model) -> Rule {
+    let kind = random_run_time(rng);
+    let resource = if rng.random_bool(0.5) {
+        ANY_RESOURCE.to_owned()
+    } else {
+        model.random_resource(rng, kind)
+    };
+    let roll: f64 = rng.random();
+    let (principal_type, principal_name) = if roll < 0.15 {
+        (PrincipalType::User, pick(rng, &model.users).clone())
+    } else {
+        let g = if roll < 0.5 {
+            rng.random_range(0..TIER1)
+        } else if roll < 0.8 {
+            rng.random_range(TIER1..TIER2)
+        } else {
+            rng.random_range(TIER2..model.groups.len())
+        };
+        (PrincipalType::Group, model.groups[g].clone())
+    };
+    Rule {
+        kind,
+        resource,
+        principal_type,
+        principal_name,
+        allow: rng.random_bool(0.8),
+    }
+}
+
+/// A visibility rule naming a partner organization (30%) or one of its units.
+fn visibility_rule(rng: &mut StdRng, model: &Model) -> Rule {
+    let (principal_type, principal_name) = if rng.random_bool(0.3) {
+        let o = rng.random_range(1..model.organizations.len());
+        (PrincipalType::Organization, model.organizations[o].clone())
+    } else {
+        // Unit 0 is `Everyone:Everyone`; partners' units follow.
+        let u = rng.random_range(1..model.units.len());
+        (PrincipalType::OrganizationalUnit, model.units[u].clone())
+    };
+    Rule {
+        kind: PermissionKind::Visibility,
+        resource: ANY_RESOURCE.to_owned(),
+        principal_type,
+        principal_name,
+        allow: rng.random_bool(0.85),
+    }
+}
+
+/// The model's facts with exactly `count` rules: a dozen on the Things collection, then 15%
+/// template instance rules, 5% shape instance rules and 80% Things' own rules; one in ten
+/// template rules and one in twenty own rules is a visibility rule.
+fn with_rules(model: &Model, count: usize) -> Facts {
+    let mut rng = StdRng::seed_from_u64(RULE_SEED);
+    let mut facts = model.facts.clone();
+    let collection = |kind, resource: &str, principal_type, name: &str, allow| {
+        (
+            Collection::Things,
+            Rule {
+                kind,
+                resource: resource.to_owned(),
+                principal_type,
+                principal_name: name.to_owned(),
+                allow,
+            },
+        )
+    };
+    facts.collection_rules.push(collection(
+        PermissionKind::Visibility,
+        ANY_RESOURCE,
+        PrincipalType::Organization,
+        builtin::EVERYONE,
+        true,
+    ));
+    for kind in PermissionKind::RUN_TIME {
+        facts.collection_rules.push(collection(
+            kind,
+            ANY_RESOURCE,
+            PrincipalType::Group,
+            builtin::USERS,
+            true,
+        ));
+    }
+    for g in &model.groups[..5] {
+        facts.collection_rules.push(collection(
+            PermissionKind::PropertyWrite,
+            ANY_RESOURCE,
+            PrincipalType::Group,
+            g,
+            false,
+        ));
+    }
+    facts.collection_rules.push(collection(
+        PermissionKind::ServiceInvoke,
+        "s09",
+        PrincipalType::Group,
+        builtin::USERS,
+        false,
+    ));
+    let rest = count.saturating_sub(facts.collection_rules.len());
+    facts.entity_rules.reserve(rest);
+    for _ in 0..rest {
+        let roll: f64 = rng.random();
+        if roll < 0.15 {
+            let t = rng.random_range(0..model.template_ids.len());
+            let rule = if rng.random_bool(0.1) {
+                visibility_rule(&mut rng, model)
+            } else {
+                permission_rule(&mut rng, model)
+            };
+            facts.entity_rules.push((model.template_ids[t], true, rule));
+        } else if roll < 0.2 {
+            let s = rng.random_range(0..model.shape_ids.len());
+            let rule = permission_rule(&mut rng, model);
+            facts.entity_rules.push((model.shape_ids[s], true, rule));
+        } else {
+            let t = rng.random_range(0..model.thing_ids.len());
+            let rule = if rng.random_bool(0.05) {
+                visibility_rule(&mut rng, model)
+            } else {
+                permission_rule(&mut rng, model)
+            };
+            facts.entity_rules.push((model.thing_ids[t], false, rule));
+        }
+    }
+    facts
+}
+
+/// One sampled request, by name and by index.
+struct Sample {
+    user: String,
+    thing: String,
+    kind: PermissionKind,
+    resource: String,
+    user_idx: EntityIdx,
+    thing_idx: EntityIdx,
+    outcome: Outcome,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Allow,
+    DenyRule,
+    DefaultDeny,
+    NotVisible,
+}
+
+fn classify(index: &AuthzIndex, request: &Request<'_>) -> (Outcome, Class) {
+    let (outcome, steps) = explain(index, request);
+    let class = match outcome {
+        Outcome::Allow => Class::Allow,
+        Outcome::NotVisible => Class::NotVisible,
+        Outcome::Deny => {
+            if steps
+                .iter()
+                .any(|s| s.decisive && s.effect == StepEffect::Deny && s.layer != Layer::Default)
+            {
+                Class::DenyRule
+            } else {
+                Class::DefaultDeny
+            }
+        }
+    };
+    (outcome, class)
+}
+
+/// A candidate request: uniform, or aimed at one permission rule (a user it names, a Thing it
+/// covers) so that deny rules are reached often enough.
+fn candidate(
+    rng: &mut StdRng,
+    model: &Model,
+    facts: &Facts,
+    kinds_by_id: &HashMap<i64, (Collection, usize)>,
+) -> (usize, usize, PermissionKind, String) {
+    let uniform = |rng: &mut StdRng| {
+        let kind = random_run_time(rng);
+        let resource = if rng.random_bool(0.15) {
+            ANY_RESOURCE.to_owned()
+        } else {
+            model.random_resource(rng, kind)
+        };
+        (
+            rng.random_range(0..model.users.len()),
+            rng.random_range(0..model.things.len()),
+            kind,
+            resource,
+        )
+    };
+    if rng.random_bool(0.4) {
+        return uniform(rng);
+    }
+    let total = facts.entity_rules.len() + facts.collection_rules.len();
+    let r = rng.random_range(0..total);
+    let (rule, thing) = if r < facts.collection_rules.len() {
+        let rule = &facts.collection_rules[r].1;
+        (rule, rng.random_range(0..model.things.len()))
+    } else {
+        let (entity, _, rule) = &facts.entity_rules[r - facts.collection_rules.len()];
+        let thing = match kinds_by_id.get(entity) {
+            Some((Collection::Things, i)) => *i,
+            Some((Collection::ThingTemplates, t)) if !model.things_of_template[*t].is_empty() => {
+                *pick(rng, &model.things_of_template[*t])
+            }
+            Some((Collection::ThingShapes, s)) if !model.things_of_shape[*s].is_empty() => {
+                *pick(rng, &model.things_of_shape[*s])
+            }
+            _ => return uniform(rng),
+        };
+        (rule, thing)
+    };
+    let user = match rule.principal_type {
+        PrincipalType::User => model.users.iter().position(|u| *u == rule.principal_name),
+        PrincipalType::Group => model
+            .users_of_group
+            .get(&rule.principal_name)
+            .filter(|m| !m.is_empty())
+            .map(|m| *pick(rng, m)),
+        _ => None,
+    };
+    let Some(user) = user else {
+        return uniform(rng);
+    };
+    let resource = if rule.resource == ANY_RESOURCE && rng.random_bool(0.7) {
+        model.random_resource(rng, rule.kind)
+    } else {
+        rule.resource.clone()
+    };
+    (user, thing, rule.kind, resource)
+}
+
+/// 10k requests: 70% allowed, 20% denied by a deny rule, 10% not visible, classified by our
+/// evaluator (the Cedar side is checked against it afterwards).
+fn sample_requests(model: &Model, facts: &Facts, index: &AuthzIndex) -> Vec<Sample> {
+    let mut rng = StdRng::seed_from_u64(REQUEST_SEED);
+    let mut kinds_by_id: HashMap<i64, (Collection, usize)> = HashMap::new();
+    for (i, id) in model.thing_ids.iter().enumerate() {
+        kinds_by_id.insert(*id, (Collection::Things, i));
+    }
+    for (i, id) in model.template_ids.iter().enumerate() {
+        kinds_by_id.insert(*id, (Collection::ThingTemplates, i));
+    }
+    for (i, id) in model.shape_ids.iter().enumerate() {
+        kinds_by_id.insert(*id, (Collection::ThingShapes, i));
+    }
+    let mut left = [ALLOW_SHARE, DENY_SHARE, NOT_VISIBLE_SHARE];
+    let mut samples = Vec::with_capacity(REQUESTS);
+    let mut attempts = 0usize;
+    while left.iter().any(|l| *l > 0) {
+        attempts += 1;
+        assert!(
+            attempts < 5_000_000,
+            "could not fill the request mix (left: {left:?})"
+        );
+        let (user, thing, kind, resource) = candidate(&mut rng, model, facts, &kinds_by_id);
+        let user_idx = index
+            .lookup(Collection::Users, &model.users[user])
+            .expect("a generated user is in the index");
+        let thing_idx = index
+            .lookup(Collection::Things, &model.things[thing])
+            .expect("a generated Thing is in the index");
+        let request = Request {
+            user: user_idx,
+            target: Target::Entity(thing_idx),
+            kind,
+            resource: &resource,
+        };
+        let (outcome, class) = classify(index, &request);
+        let slot = match class {
+            Class::Allow => 0,
+            Class::DenyRule => 1,
+            Class::NotVisible => 2,
+            Class::DefaultDeny => continue,
+        };
+        if left[slot] == 0 {
+            continue;
+        }
+        left[slot] -= 1;
+        samples.push(Sample {
+            user: model.users[user].clone(),
+            thing: model.things[thing].clone(),
+            kind,
+            resource,
+            user_idx,
+            thing_idx,
+            outcome,
+        });
+    }
+    samples
+}
+
+/// Uniform random requests, unfiltered (default denies included), for a second equivalence check.
+fn uniform_requests(model: &Model, index: &AuthzIndex) -> Vec<Sample> {
+    let mut rng = StdRng::seed_from_u64(REQUEST_SEED ^ 0xFFFF);
+    (0..REQUESTS)
+        .map(|_| {
+            let user = if rng.random_bool(0.5) {
+                rng.random_range(0..model.users.len())
+            } else {
+                *pick(&mut rng, &model.internal_users)
+            };
+            let thing = rng.random_range(0..model.things.len());
+            let kind = random_run_time(&mut rng);
+            let resource = if rng.random_bool(0.15) {
+                ANY_RESOURCE.to_owned()
+            } else {
+                model.random_resource(&mut rng, kind)
+            };
+            let user_idx = index
+                .lookup(Collection::Users, &model.users[user])
+                .expect("a generated user is in the index");
+            let thing_idx = index
+                .lookup(Collection::Things, &model.things[thing])
+                .expect("a generated Thing is in the index");
+            let outcome = decide(
+                index,
+                &Request {
+                    user: user_idx,
+                    target: Target::Entity(thing_idx),
+                    kind,
+                    resource: &resource,
+                },
+            );
+            Sample {
+                user: model.users[user].clone(),
+                thing: model.things[thing].clone(),
+                kind,
+                resource,
+                user_idx,
+                thing_idx,
+                outcome,
+            }
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Cedar encoding.
+// ---------------------------------------------------------------------------------------------
+
+/// The Cedar side: entities, policies and the pre-parsed names a request needs.
+struct CedarSide {
+    authorizer: Authorizer,
+    policies: PolicySet,
+    entities: Entities,
+    user_type: EntityTypeName,
+    thing_type: EntityTypeName,
+    actions: Vec<(PermissionKind, EntityUid)>,
+    policy_text: String,
+}
+
+struct Types {
+    user: EntityTypeName,
+    group: EntityTypeName,
+    organization: EntityTypeName,
+    unit: EntityTypeName,
+    thing: EntityTypeName,
+    template: EntityTypeName,
+    shape: EntityTypeName,
+    collection: EntityTypeName,
+    action: EntityTypeName,
+}
+
+impl Types {
+    fn new() -> Types {
+        let t = |name: &str| EntityTypeName::from_str(name).expect("a valid Cedar type name");
+        Types {
+            user: t("User"),
+            group: t("Group"),
+            organization: t("Organization"),
+            unit: t("Unit"),
+            thing: t("Thing"),
+            template: t("ThingTemplate"),
+            shape: t("ThingShape"),
+            collection: t("Collection"),
+            action: t("Action"),
+        }
+    }
+
+    fn principal(&self, principal_type: PrincipalType, name: &str) -> EntityUid {
+        let ty = match principal_type {
+            PrincipalType::User => &self.user,
+            PrincipalType::Group => &self.group,
+            PrincipalType::Organization => &self.organization,
+            PrincipalType::OrganizationalUnit => &self.unit,
+        };
+        uid(ty, name)
+    }
+}
+
+fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(id))
+}
+
+/// The rules of one source, by tag key `Kind:resource`: (principal, allow) with the last rule
+/// for a principal winning, as in the index.
+type Cells = HashMap<String, Vec<(EntityUid, bool)>>;
+
+fn add_cell(cells: &mut Cells, types: &Types, rule: &Rule) {
+    let key = format!("{}:{}", rule.kind, rule.resource);
+    let principal = types.principal(rule.principal_type, &rule.principal_name);
+    let cell = cells.entry(key).or_default();
+    match cell.iter_mut().find(|(p, _)| *p == principal) {
+        Some(existing) => existing.1 = rule.allow,
+        None => cell.push((principal, rule.allow)),
+    }
+}
+
+/// Tags `Kind:resource` -> `{ names: [every principal of the row], denies: [those denying] }`.
+fn tags(cells: Cells) -> Vec<(String, RestrictedExpression)> {
+    cells
+        .into_iter()
+        .map(|(key, cell)| {
+            let names = RestrictedExpression::new_set(
+                cell.iter()
+                    .map(|(p, _)| RestrictedExpression::new_entity_uid(p.clone())),
+            );
+            let denies = RestrictedExpression::new_set(
+                cell.iter()
+                    .filter(|(_, allow)| !allow)
+                    .map(|(p, _)| RestrictedExpression::new_entity_uid(p.clone())),
+            );
+            let value = RestrictedExpression::new_record([
+                ("names".to_owned(), names),
+                ("denies".to_owned(), denies),
+            ])
+            .expect("distinct record keys");
+            (key, value)
+        })
+        .collect()
+}
+
+/// One level row of the policy: `(guard && SRC.hasTag(KEY) && principal in SRC.getTag(KEY).names,
+/// !(principal in SRC.getTag(KEY).denies))`.
+fn row(source: &str, guard: Option<&str>, key: &str) -> (String, String) {
+    let guard = guard.map(|g| format!("{g} && ")).unwrap_or_default();
+    (
+        format!("{guard}{source}.hasTag({key}) && principal in {source}.getTag({key}).names"),
+        format!("!(principal in {source}.getTag({key}).denies)"),
+    )
+}
+
+/// `if c1 then d1 else if c2 then d2 ... else false`: the first row that names one of the
+/// principal's ancestors decides, and a deny in it beats an allow.
+fn first_row_decides(rows: &[(String, String)]) -> String {
+    let mut text = String::from("false");
+    for (cond, then) in rows.iter().rev() {
+        text = format!("(if {cond} then {then} else {text})");
+    }
+    text
+}
+
+/// The policy set for Things with template chains of up to `max_templates` and up to
+/// `max_shapes` shapes.
+fn policy_text(max_templates: usize, max_shapes: usize) -> String {
+    let collection = "Collection::\"Things\"";
+    let mut sources: Vec<(String, Option<String>)> = vec![("resource".into(), None)];
+    let mut visibility_sources = sources.clone();
+    for t in 0..max_templates {
+        let s = (format!("resource.t{t}"), Some(format!("resource has t{t}")));
+        sources.push(s.clone());
+        visibility_sources.push(s);
+    }
+    for s in 0..max_shapes {
+        sources.push((format!("resource.s{s}"), Some(format!("resource has s{s}"))));
+    }
+    sources.push((collection.into(), None));
+    visibility_sources.push((collection.into(), None));
+    let mut permission_rows = Vec::new();
+    for (source, guard) in &sources {
+        for key in ["context.row", "context.star"] {
+            permission_rows.push(row(source, guard.as_deref(), key));
+        }
+    }
+    let visibility_rows: Vec<(String, String)> = visibility_sources
+        .iter()
+        .map(|(source, guard)| row(source, guard.as_deref(), "\"Visibility:*\""))
+        .collect();
+    format!(
+        r#"@id("administrators")
+permit (principal in Group::"{admins}", action, resource);
+
+@id("owner")
+permit (principal, action, resource is Thing)
+when {{ resource has owner && resource.owner == principal }};
+
+@id("acl")
+permit (principal, action, resource is Thing)
+when {{
+  {visible}
+  &&
+  {permitted}
+}};
+"#,
+        admins = builtin::ADMINISTRATORS,
+        visible = first_row_decides(&visibility_rows),
+        permitted = first_row_decides(&permission_rows),
+    )
+}
+
+/// Encodes the facts for Cedar. Principals: users and groups with their groups and units as
+/// parents; units have their organization and their child units as parents (a grant to a unit
+/// below one's own unit reaches the user). Things carry their template chain (`t0..`), their
+/// shapes (`s0..`) and owner as attributes and their own rules as tags; templates and shapes
+/// carry their instance rules as tags; the Things collection is one entity with its rules.
+fn build_cedar(facts: &Facts) -> CedarSide {
+    let types = Types::new();
+    let by_id: HashMap<i64, &EntityFact> = facts.entities.iter().map(|e| (e.id, e)).collect();
+    let named = |collection: Collection| -> HashMap<&str, &EntityFact> {
+        facts
+            .entities
+            .iter()
+            .filter(|e| e.collection == collection)
+            .map(|e| (e.name.as_str(), e))
+            .collect()
+    };
+    let templates = named(Collection::ThingTemplates);
+    let shapes = named(Collection::ThingShapes);
+    let users = named(Collection::Users);
+
+    let mut parents: HashMap<i64, Vec<EntityUid>> = HashMap::new();
+    for (group, member) in &facts.memberships {
+        if let Some(g) = by_id
+            .get(group)
+            .filter(|g| g.collection == Collection::Groups)
+        {
+            parents
+                .entry(*member)
+                .or_default()
+                .push(uid(&types.group, &g.name));
+        }
+    }
+    let unit_uid = |u: &UnitFact| -> Option<EntityUid> {
+        let org = by_id.get(&u.organization)?;
+        Some(uid(&types.unit, &unit_principal_name(&org.name, &u.name)))
+    };
+    let units_by_id: HashMap<i64, &UnitFact> = facts.units.iter().map(|u| (u.id, u)).collect();
+    let mut unit_parents: HashMap<i64, Vec<EntityUid>> = HashMap::new();
+    for u in &facts.units {
+        let Some(org) = by_id.get(&u.organization) else {
+            continue;
+        };
+        unit_parents
+            .entry(u.id)
+            .or_default()
+            .push(uid(&types.organization, &org.name));
+        if let (Some(p), Some(me)) = (u.parent, unit_uid(u)) {
+            unit_parents.entry(p).or_default().push(me);
+        }
+    }
+    for (unit, member) in &facts.unit_members {
+        if let Some(u) = units_by_id.get(unit).and_then(|u| unit_uid(u)) {
+            parents.entry(*member).or_default().push(u);
+        }
+    }
+
+    let mut own: HashMap<i64, Cells> = HashMap::new();
+    let mut instance: HashMap<i64, Cells> = HashMap::new();
+    for (entity, is_instance, rule) in &facts.entity_rules {
+        let target = if *is_instance {
+            &mut instance
+        } else {
+            &mut own
+        };
+        add_cell(target.entry(*entity).or_default(), &types, rule);
+    }
+    let mut collection_cells = Cells::new();
+    for (c, rule) in &facts.collection_rules {
+        if *c == Collection::Things {
+            add_cell(&mut collection_cells, &types, rule);
+        }
+    }
+
+    let mut entities: Vec<Entity> = Vec::with_capacity(facts.entities.len() + facts.units.len());
+    let mut max_templates = 0;
+    let mut max_shapes = 0;
+    for e in &facts.entities {
+        let parents = parents.remove(&e.id).unwrap_or_default();
+        let entity = match e.collection {
+            Collection::Users => {
+                Entity::new_no_attrs(uid(&types.user, &e.name), parents.into_iter().collect())
+            }
+            Collection::Groups => {
+                Entity::new_no_attrs(uid(&types.group, &e.name), parents.into_iter().collect())
+            }
+            Collection::Organizations => {
+                Entity::new_no_attrs(uid(&types.organization, &e.name), HashSet::new())
+            }
+            Collection::ThingTemplates => Entity::new_with_tags(
+                uid(&types.template, &e.name),
+                [],
+                [],
+                tags(instance.remove(&e.id).unwrap_or_default()),
+            )
+            .expect("a template entity"),
+            Collection::ThingShapes => Entity::new_with_tags(
+                uid(&types.shape, &e.name),
+                [],
+                [],
+                tags(instance.remove(&e.id).unwrap_or_default()),
+            )
+            .expect("a shape entity"),
+            Collection::Things => {
+                // The template chain, nearest first, and the shapes: the Thing's own, then its
+                // templates', without repeats.
+                let mut chain: Vec<&EntityFact> = Vec::new();
+                let mut current = templates.get(e.template.as_str()).copied();
+                while let Some(t) = current {
+                    if chain.iter().any(|c| c.id == t.id) {
+                        break;
+                    }
+                    chain.push(t);
+                    current = if t.template.is_empty() {
+                        None
+                    } else {
+                        templates.get(t.template.as_str()).copied()
+                    };
+                }
+                let mut thing_shapes: Vec<&str> = Vec::new();
+                for s in e.shapes.iter().chain(chain.iter().flat_map(|t| &t.shapes)) {
+                    if shapes.contains_key(s.as_str()) && !thing_shapes.contains(&s.as_str()) {
+                        thing_shapes.push(s);
+                    }
+                }
+                max_templates = max_templates.max(chain.len());
+                max_shapes = max_shapes.max(thing_shapes.len());
+                let mut attrs: Vec<(String, RestrictedExpression)> = Vec::new();
+                if let Some(owner) = e.owner.as_deref().filter(|o| users.contains_key(o)) {
+                    attrs.push((
+                        "owner".into(),
+                        RestrictedExpression::new_entity_uid(uid(&types.user, owner)),
+                    ));
+                }
+                for (i, t) in chain.iter().enumerate() {
+                    attrs.push((
+                        format!("t{i}"),
+                        RestrictedExpression::new_entity_uid(uid(&types.template, &t.name)),
+                    ));
+                }
+                for (i, s) in thing_shapes.iter().enumerate() {
+                    attrs.push((
+                        format!("s{i}"),
+                        RestrictedExpression::new_entity_uid(uid(&types.shape, s)),
+                    ));
+                }
+                Entity::new_with_tags(
+                    uid(&types.thing, &e.name),
+                    attrs,
+                    [],
+                    tags(own.remove(&e.id).unwrap_or_default()),
+                )
+                .expect("a Thing entity")
+            }
+            _ => continue,
+        };
+        entities.push(entity);
+    }
+    for u in &facts.units {
+        if let Some(me) = unit_uid(u) {
+            let parents = unit_parents.remove(&u.id).unwrap_or_default();
+            entities.push(Entity::new_no_attrs(me, parents.into_iter().collect()));
+        }
+    }
+    entities.push(
+        Entity::new_with_tags(
+            uid(&types.collection, Collection::Things.as_str()),
+            [],
+            [],
+            tags(collection_cells),
+        )
+        .expect("the Things collection entity"),
+    );
+    let entities = Entities::from_entities(entities, None).expect("a consistent entity set");
+    let text = policy_text(max_templates, max_shapes);
+    let policies = PolicySet::from_str(&text).expect("the policy set parses");
+    CedarSide {
+        authorizer: Authorizer::new(),
+        policies,
+        entities,
+        user_type: types.user.clone(),
+        thing_type: types.thing.clone(),
+        actions: PermissionKind::RUN_TIME
+            .iter()
+            .map(|k| (*k, uid(&types.action, k.as_str())))
+            .collect(),
+        policy_text: text,
+    }
+}
+
+impl CedarSide {
+    /// The Cedar check from names: builds the request (principal, action, resource, and the
+    /// two row keys in the context) and asks the authorizer.
+    fn check(
+        &self,
+        user: &str,
+        thing: &str,
+        kind: PermissionKind,
+        resource: &str,
+    ) -> (bool, usize) {
+        let action = self
+            .actions
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, a)| a.clone())
+            .expect("a run-time action");
+        let context = Context::from_pairs([
+            (
+                "row".to_owned(),
+                RestrictedExpression::new_string(format!("{kind}:{resource}")),
+            ),
+            (
+                "star".to_owned(),
+                RestrictedExpression::new_string(format!("{kind}:{ANY_RESOURCE}")),
+            ),
+        ])
+        .expect("a valid context");
+        let request = CedarRequest::new(
+            uid(&self.user_type, user),
+            action,
+            uid(&self.thing_type, thing),
+            context,
+            None,
+        )
+        .expect("a valid request");
+        let response = self
+            .authorizer
+            .is_authorized(&request, &self.policies, &self.entities);
+        (
+            response.decision() == Decision::Allow,
+            response.diagnostics().errors().count(),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement.
+// ---------------------------------------------------------------------------------------------
+
+/// Per-call nanoseconds of each batch of `BATCH` consecutive calls, over `rounds` passes (plus
+/// one warm-up pass that is not recorded).
+fn time_batches(n: usize, rounds: usize, mut call: impl FnMut(usize) -> bool) -> Vec<f64> {
+    let mut per_call = Vec::with_capacity(rounds * n.div_ceil(BATCH));
+    for round in 0..=rounds {
+        let mut start = 0;
+        while start < n {
+            let end = (start + BATCH).min(n);
+            let t = Instant::now();
+            for i in start..end {
+                black_box(call(black_box(i)));
+            }
+            let ns = t.elapsed().as_nanos() as f64 / (end - start) as f64;
+            if round > 0 {
+                per_call.push(ns);
+            }
+            start = end;
+        }
+    }
+    per_call
+}
+
+#[derive(Clone, Copy, Default)]
+struct Dist {
+    p50: f64,
+    p99: f64,
+}
+
+fn dist(mut v: Vec<f64>) -> Dist {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let i = ((v.len().saturating_sub(1)) as f64 * q).round() as usize;
+        v.get(i).copied().unwrap_or(f64::NAN)
+    };
+    Dist {
+        p50: at(0.50),
+        p99: at(0.99),
+    }
+}
+
+struct Row {
+    rules: usize,
+    index_build: Duration,
+    index_entities: usize,
+    by_id: Dist,
+    by_name: Dist,
+    cedar: Option<CedarRow>,
+}
+
+struct CedarRow {
+    build: Duration,
+    check: Dist,
+    mismatches: usize,
+    errors: usize,
+    checked: usize,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1e3)
+}
+
+fn ns(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.1} µs", v / 1e3)
+    } else {
+        format!("{v:.0} ns")
+    }
+}
+
+fn env_sizes(name: &str) -> Option<Vec<usize>> {
+    let value = std::env::var(name).ok()?;
+    let sizes = value
+        .split(',')
+        .map(|s| s.trim().replace('_', ""))
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .expect("sizes are comma-separated integers")
+        })
+        .collect();
+    Some(sizes)
+}
+
+fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
+    let t = Instant::now();
+    let facts = with_rules(model, rules);
+    let generated = t.elapsed();
+    let rule_count = facts.entity_rules.len() + facts.collection_rules.len();
+    let t = Instant::now();
+    let index = AuthzIndex::build(&facts);
+    let index_build = t.elapsed();
+    println!(
+        "\n## {rule_count} rules: facts generated in {}, index built in {} ({} entities)",
+        ms(generated),
+        ms(index_build),
+        index.entity_count()
+    );
+
+    let t = Instant::now();
+    let samples = sample_requests(model, &facts, &index);
+    let mix = |o: Outcome| samples.iter().filter(|s| s.outcome == o).count();
+    println!(
+        "sampled {} requests in {}: {} allow, {} deny (a deny rule decides), {} not visible",
+        samples.len(),
+        ms(t.elapsed()),
+        mix(Outcome::Allow),
+        mix(Outcome::Deny),
+        mix(Outcome::NotVisible)
+    );
+
+    let cedar = (rules <= cedar_max).then(|| {
+        let t = Instant::now();
+        let side = build_cedar(&facts);
+        let build = t.elapsed();
+        println!(
+            "cedar entities and policies built in {} ({} bytes of policy text)",
+            ms(build),
+            side.policy_text.len()
+        );
+        // Equivalence before timing: the mixed sample, then an unfiltered uniform sample.
+        let uniform = uniform_requests(model, &index);
+        let mut mismatches = 0;
+        let mut errors = 0;
+        for s in samples.iter().chain(&uniform) {
+            let (allowed, errs) = side.check(&s.user, &s.thing, s.kind, &s.resource);
+            errors += errs;
+            if allowed != (s.outcome == Outcome::Allow) {
+                mismatches += 1;
+                if mismatches <= 5 {
+                    eprintln!(
+                        "MISMATCH {} {} {} {}: ours {:?}, cedar allow={allowed}",
+                        s.user, s.thing, s.kind, s.resource, s.outcome
+                    );
+                }
+            }
+        }
+        let uniform_allow = uniform.iter().filter(|s| s.outcome == Outcome::Allow).count();
+        println!(
+            "equivalence: {} requests ({} mixed + {} uniform, {uniform_allow} of those allowed), {mismatches} mismatches, {errors} cedar evaluation errors",
+            samples.len() + uniform.len(),
+            samples.len(),
+            uniform.len()
+        );
+        assert_eq!(mismatches, 0, "Cedar and the index disagree");
+        assert_eq!(errors, 0, "Cedar reported evaluation errors");
+        let check = dist(time_batches(samples.len(), CEDAR_ROUNDS, |i| {
+            let s = &samples[i];
+            side.check(&s.user, &s.thing, s.kind, &s.resource).0
+        }));
+        println!("cedar: p50 {} p99 {}", ns(check.p50), ns(check.p99));
+        CedarRow {
+            build,
+            check,
+            mismatches,
+            errors,
+            checked: samples.len() + uniform.len(),
+        }
+    });
+
+    // Ours, after Cedar so that both see the same warm machine; every answer is re-checked.
+    let by_id = dist(time_batches(samples.len(), OUR_ROUNDS, |i| {
+        let s = &samples[i];
+        decide(
+            &index,
+            &Request {
+                user: s.user_idx,
+                target: Target::Entity(s.thing_idx),
+                kind: s.kind,
+                resource: &s.resource,
+            },
+        ) == Outcome::Allow
+    }));
+    let by_name = dist(time_batches(samples.len(), OUR_ROUNDS, |i| {
+        let s = &samples[i];
+        let Some(user) = index.lookup(Collection::Users, &s.user) else {
+            return false;
+        };
+        let Some(thing) = index.lookup(Collection::Things, &s.thing) else {
+            return false;
+        };
+        decide(
+            &index,
+            &Request {
+                user,
+                target: Target::Entity(thing),
+                kind: s.kind,
+                resource: &s.resource,
+            },
+        ) == Outcome::Allow
+    }));
+    println!(
+        "ours by id: p50 {} p99 {}; by name: p50 {} p99 {}",
+        ns(by_id.p50),
+        ns(by_id.p99),
+        ns(by_name.p50),
+        ns(by_name.p99)
+    );
+    Row {
+        rules: rule_count,
+        index_build,
+        index_entities: index.entity_count(),
+        by_id,
+        by_name,
+        cedar,
+    }
+}
+
+fn main() {
+    let sizes = env_sizes("AUTHZ_BENCH_SIZES").unwrap_or_else(|| DEFAULT_SIZES.to_vec());
+    let cedar_max = env_sizes("AUTHZ_BENCH_CEDAR_MAX")
+        .and_then(|v| v.first().copied())
+        .unwrap_or(usize::MAX);
+    let t = Instant::now();
+    let model = generate_model();
+    println!(
+        "# Authorization check: ours vs cedar-policy {}\n\nmodel generated in {}: {} users, {} groups, {} organizations ({} units), {} templates, {} shapes, {} Things; {} requests per size, batches of {BATCH} calls",
+        cedar_policy::get_sdk_version(),
+        ms(t.elapsed()),
+        model.users.len(),
+        model.groups.len() + 2,
+        model.organizations.len(),
+        model.units.len(),
+        model.templates.len(),
+        model.shapes.len(),
+        model.things.len(),
+        REQUESTS,
+    );
+    let rows: Vec<Row> = sizes
+        .iter()
+        .map(|rules| run_size(&model, *rules, cedar_max))
+        .collect();
+
+    println!(
+        "\n| rules | index build | Cedar build | ours by id p50 / p99 | ours by name p50 / p99 | Cedar p50 / p99 | Cedar ÷ ours by name, p50 / p99 | mismatches |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        let (cedar_build, cedar, ratio, mismatches) = match &r.cedar {
+            Some(c) => (
+                ms(c.build),
+                format!("{} / {}", ns(c.check.p50), ns(c.check.p99)),
+                format!(
+                    "{:.1}× / {:.1}×",
+                    c.check.p50 / r.by_name.p50,
+                    c.check.p99 / r.by_name.p99
+                ),
+                format!("{} of {} ({} errors)", c.mismatches, c.checked, c.errors),
+            ),
+            None => ("not run".into(), "–".into(), "–".into(), "–".into()),
+        };
+        println!(
+            "| {} | {} ({} entities) | {cedar_build} | {} / {} | {} / {} | {cedar} | {ratio} | {mismatches} |",
+            r.rules,
+            ms(r.index_build),
+            r.index_entities,
+            ns(r.by_id.p50),
+            ns(r.by_id.p99),
+            ns(r.by_name.p50),
+            ns(r.by_name.p99),
+        );
+    }
+    if let (Some(first), Some(last)) = (rows.first(), rows.last())
+        && rows.len() > 1
+    {
+        println!(
+            "\nflatness, p99 at {} rules ÷ p99 at {} rules: by id {:.2}, by name {:.2} (goal ≤ 1.5)",
+            last.rules,
+            first.rules,
+            last.by_id.p99 / first.by_id.p99,
+            last.by_name.p99 / first.by_name.p99
+        );
+    }
+}

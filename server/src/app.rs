@@ -51,7 +51,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("cannot build the authorization index")?;
     security.spawn_listener();
-    let state = AppState::new(db.clone(), Arc::new(config.clone()), security);
+    let auth = crate::auth::AuthState::load(&db)
+        .await
+        .context("cannot load the session keys")?;
+    let state = AppState::new(
+        db.clone(),
+        Arc::new(config.clone()),
+        security,
+        Arc::new(auth),
+    );
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()

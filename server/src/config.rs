@@ -78,36 +78,76 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct AuthSettings {
     /// Shortest password accepted for new and changed passwords (ThingWorx 9 requires 14).
-    #[arg(long, env = "IRONWORX_PASSWORD_MIN_LENGTH", default_value_t = 14, global = true)]
+    #[arg(
+        long,
+        env = "IRONWORX_PASSWORD_MIN_LENGTH",
+        default_value_t = 14,
+        global = true
+    )]
     pub password_min_length: usize,
 
     /// Failed logins within the lockout window that lock a user (0 turns lockout off).
-    #[arg(long, env = "IRONWORX_LOCKOUT_ATTEMPTS", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "IRONWORX_LOCKOUT_ATTEMPTS",
+        default_value_t = 5,
+        global = true
+    )]
     pub lockout_attempts: u32,
 
     /// Minutes over which failed logins are counted.
-    #[arg(long, env = "IRONWORX_LOCKOUT_WINDOW_MINUTES", default_value_t = 15, global = true)]
+    #[arg(
+        long,
+        env = "IRONWORX_LOCKOUT_WINDOW_MINUTES",
+        default_value_t = 15,
+        global = true
+    )]
     pub lockout_window_minutes: u64,
 
     /// Minutes a locked user stays locked (0: until an administrator unlocks it).
-    #[arg(long, env = "IRONWORX_LOCKOUT_MINUTES", default_value_t = 15, global = true)]
+    #[arg(
+        long,
+        env = "IRONWORX_LOCKOUT_MINUTES",
+        default_value_t = 15,
+        global = true
+    )]
     pub lockout_minutes: u64,
 
     /// Minutes of inactivity after which a session ends.
-    #[arg(long, env = "IRONWORX_SESSION_IDLE_MINUTES", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "IRONWORX_SESSION_IDLE_MINUTES",
+        default_value_t = 30,
+        global = true
+    )]
     pub session_idle_minutes: u64,
 
     /// Hours after which a session ends however active it is.
-    #[arg(long, env = "IRONWORX_SESSION_MAX_HOURS", default_value_t = 24, global = true)]
+    #[arg(
+        long,
+        env = "IRONWORX_SESSION_MAX_HOURS",
+        default_value_t = 24,
+        global = true
+    )]
     pub session_max_hours: u64,
 
     /// Lifetime of an application key created without an expiration date.
-    #[arg(long, env = "IRONWORX_APP_KEY_LIFETIME_HOURS", default_value_t = 24, global = true)]
+    #[arg(
+        long,
+        env = "IRONWORX_APP_KEY_LIFETIME_HOURS",
+        default_value_t = 24,
+        global = true
+    )]
     pub app_key_lifetime_hours: u64,
 
     /// Accept an application key as the `appKey` query parameter (refused by default: URLs
     /// end up in logs and browser histories).
-    #[arg(long, env = "IRONWORX_ALLOW_APP_KEY_IN_URL", default_value_t = false, global = true)]
+    #[arg(
+        long,
+        env = "IRONWORX_ALLOW_APP_KEY_IN_URL",
+        default_value_t = false,
+        global = true
+    )]
     pub allow_app_key_in_url: bool,
 
     /// Header holding the client address when the server runs behind a trusted proxy (for
@@ -116,11 +156,21 @@ pub struct AuthSettings {
     pub trusted_proxy_header: Option<String>,
 
     /// Failed logins per minute from one address before it gets 429 (0 turns it off).
-    #[arg(long, env = "IRONWORX_LOGIN_RATE_PER_MINUTE", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "IRONWORX_LOGIN_RATE_PER_MINUTE",
+        default_value_t = 30,
+        global = true
+    )]
     pub login_rate_per_minute: u32,
 
     /// Mark cookies `Secure` (set it when clients reach the server over TLS).
-    #[arg(long, env = "IRONWORX_SECURE_COOKIES", default_value_t = false, global = true)]
+    #[arg(
+        long,
+        env = "IRONWORX_SECURE_COOKIES",
+        default_value_t = false,
+        global = true
+    )]
     pub secure_cookies: bool,
 }
 

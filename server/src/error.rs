@@ -40,6 +40,9 @@ pub enum ApiError {
     /// The request body exceeds the configured limit (413).
     #[error("request body too large")]
     TooLarge,
+    /// Too many failed logins from one address (429); retry after this many seconds.
+    #[error("too many failed logins from this address; retry in {0} s")]
+    TooManyRequests(u64),
     /// Anything else (500). The cause is logged, not shown.
     #[error("internal server error")]
     Internal(#[source] BoxError),
@@ -80,6 +83,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge => "payload_too_large",
+            ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -100,6 +104,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,7 +113,18 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(cause) = self {
             tracing::error!(error = %ErrorChain(cause.as_ref()), "request failed");
         }
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            // Clients that can answer a challenge get one (ThingWorx does the same).
+            ApiError::Unauthorized(_) => {
+                response.insert_header(("WWW-Authenticate", "Basic realm=\"ThingWorx\""));
+            }
+            ApiError::TooManyRequests(seconds) => {
+                response.insert_header(("Retry-After", seconds.to_string()));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody {
             code: self.code(),
             message: self.to_string(),
         })

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::auth::AuthState;
 use crate::config::Config;
 use crate::security::Security;
 
@@ -20,6 +21,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The always-current authorization index.
     pub security: Arc<Security>,
+    /// Sessions, throttling and verified credentials.
+    pub auth: Arc<AuthState>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -31,12 +34,18 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// State over `db`, `config` and the index kept by `security`.
-    pub fn new(db: DatabaseConnection, config: Arc<Config>, security: Arc<Security>) -> Self {
+    /// State over `db`, `config`, the index kept by `security`, and `auth`.
+    pub fn new(
+        db: DatabaseConnection,
+        config: Arc<Config>,
+        security: Arc<Security>,
+        auth: Arc<AuthState>,
+    ) -> Self {
         AppState {
             db,
             config,
             security,
+            auth,
         }
     }
 }

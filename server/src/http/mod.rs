@@ -4,6 +4,7 @@ pub mod explain;
 pub mod guard;
 pub mod health;
 pub mod infotable;
+pub mod login;
 pub mod params;
 pub mod permissions;
 pub mod services;
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
         .service(health::health)
         .service(health::ready)
+        .service(login::services())
         .service(services::resource_service)
         .service(services::entity_service)
         .service(things::get_property);
@@ -80,7 +82,11 @@ mod tests {
         let security = crate::security::Security::load(db.clone())
             .await
             .expect("index");
-        (tmp, AppState::new(db, Arc::new(config), security))
+        let auth = crate::auth::AuthState::load(&db).await.expect("auth");
+        (
+            tmp,
+            AppState::new(db, Arc::new(config), security, Arc::new(auth)),
+        )
     }
 
     #[actix_web::test]
