@@ -329,7 +329,7 @@ fn generate_model() -> Model {
         ));
         shapes.push(name);
     }
-    let mut templates = Vec::new();
+    let mut templates: Vec<String> = Vec::new();
     let mut template_ids = Vec::new();
     let mut template_base: Vec<Option<usize>> = Vec::new();
     let mut template_shapes: Vec<Vec<usize>> = Vec::new();

@@ -252,7 +252,7 @@ async fn rest_status(server: &TestServer, cookies: &str) -> StatusCode {
         .client()
         .post(server.url(EXPLAIN))
         .header(header::COOKIE, cookies)
-        .json(&json!({"entityType": "Things", "entityName": "", "permission": "Read"}))
+        .json(&json!({"entityType": "Things", "entityName": "", "permission": "Create"}))
         .send()
         .await
         .expect("request")

@@ -5,6 +5,7 @@
 pub mod app_key;
 pub mod password;
 pub mod pbkdf2;
+pub mod seal;
 pub mod session;
 pub mod throttle;
 
@@ -49,6 +50,8 @@ pub struct AuthState {
     pub sessions: session::Sessions,
     /// Failed-login counters per address.
     pub throttle: throttle::Throttle,
+    /// Seals application key ids for `GetKeyID`.
+    pub sealer: seal::Sealer,
     /// Basic credentials already verified: digest of (pepper, name, password) to the user and
     /// the time its password was last changed, so a changed password is a miss.
     basic: Cache<[u8; 32], (i64, Option<i64>)>,
@@ -64,6 +67,7 @@ impl AuthState {
         Ok(AuthState {
             sessions: session::Sessions::load(db).await?,
             throttle: throttle::Throttle::default(),
+            sealer: seal::Sealer::load(db).await?,
             basic: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(600))

@@ -105,6 +105,10 @@ pub struct UserNode {
     pub groups: Vec<String>,
     /// `Administrator`, or a member of `Administrators`: every right.
     pub admin: Option<String>,
+    /// The units it is a member of (directly or through a group), as `Org:Unit`, sorted.
+    pub units: Vec<String>,
+    /// The organizations it belongs to, sorted.
+    pub organizations: Vec<String>,
 }
 
 /// The immutable index every decision reads.
@@ -312,6 +316,19 @@ impl AuthzIndex {
                 .chain(groups.iter().copied())
                 .flat_map(|m| units_of_member.get(&m).cloned().unwrap_or_default())
                 .collect();
+            let mut direct_units: Vec<String> = queue
+                .iter()
+                .filter_map(|unit| {
+                    let u = units_by_id.get(unit)?;
+                    let oi = idx_of_id.get(&u.organization)?;
+                    Some(unit_principal_name(
+                        &self.entities[*oi as usize].name,
+                        &u.name,
+                    ))
+                })
+                .collect();
+            direct_units.sort();
+            direct_units.dedup();
             let mut orgs: FxHashSet<i64> = FxHashSet::default();
             while let Some(unit) = queue.pop_front() {
                 if !seen_units.insert(unit) {
@@ -328,12 +345,15 @@ impl AuthzIndex {
                 }
                 queue.extend(unit_children.get(&unit).into_iter().flatten().copied());
             }
+            let mut org_names = Vec::new();
             for org in orgs {
                 if let Some(&oi) = idx_of_id.get(&org) {
                     let org_name = self.entities[oi as usize].name.clone();
                     visibility.push(self.intern(PrincipalType::Organization, &org_name));
+                    org_names.push(org_name);
                 }
             }
+            org_names.sort();
             visibility.sort_unstable();
             visibility.dedup();
             self.users.insert(
@@ -343,6 +363,8 @@ impl AuthzIndex {
                     visibility,
                     groups: group_names,
                     admin,
+                    units: direct_units,
+                    organizations: org_names,
                 },
             );
         }

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, request limits and their registration on the actix app.
 
+pub mod app_keys;
 pub mod explain;
 pub mod guard;
 pub mod health;
@@ -9,6 +10,7 @@ pub mod params;
 pub mod permissions;
 pub mod services;
 pub mod things;
+pub mod users;
 
 use actix_web::error::JsonPayloadError;
 use actix_web::web;

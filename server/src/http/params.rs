@@ -27,6 +27,8 @@ pub struct Params {
     pub name: Option<String>,
     /// A user name.
     pub user: Option<String>,
+    /// A user name (`TerminateUserSessions`).
+    pub user_name: Option<String>,
     /// A collection name.
     pub collection_name: Option<String>,
     /// An entity type (collection or entity element name).

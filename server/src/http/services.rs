@@ -3,11 +3,12 @@
 //! too; on an entity, a service the server does not know answers 404 like a missing entity.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
+use ironworx_entity::vocab::Collection;
 
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::params::Params;
-use crate::http::{explain, permissions};
+use crate::http::{app_keys, explain, permissions, users};
 use crate::state::AppState;
 
 /// Calls a service of a built-in resource.
@@ -26,6 +27,15 @@ pub async fn resource_service(
             permissions::collection_service(&state, &guard, service, &params).await?
         }
         ("SecurityServices", "ExplainPermission") => explain::explain_permission(&guard, &params)?,
+        ("CurrentSessionInfo", service) => {
+            users::current_session_info(&state, &guard, service, &params).await?
+        }
+        ("EntityServices", service) => {
+            match app_keys::entity_services(&state, &guard, service, &body).await {
+                Some(result) => result?,
+                None => return Err(ApiError::NotFound),
+            }
+        }
         _ => return Err(ApiError::NotFound),
     };
     Ok(HttpResponse::Ok().json(result))
@@ -43,7 +53,15 @@ pub async fn entity_service(
     let guard = Guard::of(&req, &state).await?;
     let (collection, idx) = guard.visible_entity(&collection, &name)?;
     let params = Params::parse(&body)?;
-    match permissions::entity_service(&state, &guard, collection, idx, &service, &params).await {
+    let mut result =
+        permissions::entity_service(&state, &guard, collection, idx, &service, &params).await;
+    if result.is_none() && collection == Collection::Users {
+        result = users::user_service(&state, &guard, idx, &service, &body).await;
+    }
+    if result.is_none() && collection == Collection::ApplicationKeys {
+        result = app_keys::key_service(&state, &guard, idx, &service, &body).await;
+    }
+    match result {
         Some(result) => Ok(HttpResponse::Ok().json(result?)),
         None => Err(ApiError::NotFound),
     }
