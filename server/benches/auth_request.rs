@@ -60,6 +60,9 @@ async fn unauthenticated(state: web::Data<AppState>, caller: web::Data<String>) 
     HttpResponse::Ok().json(serde_json::json!({"rows": [{"Pressure": value}]}))
 }
 
+/// One way of calling: its name, its path, and the credential header it sends.
+type Kind = (&'static str, &'static str, Option<(&'static str, String)>);
+
 fn percentile(sorted: &[u128], p: f64) -> u128 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -175,7 +178,7 @@ async fn main() {
             "bench:bench-password-1"
         )
     );
-    let kinds: [(&str, &str, Option<(&str, String)>); 4] = [
+    let kinds: [Kind; 4] = [
         (
             "no authentication (same work, fixed caller)",
             "/bench/unauthenticated",
