@@ -44,7 +44,17 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     .create_if_missing(true)
             });
     }
-    Database::connect(options).await
+    // Switching a new SQLite file to WAL takes a lock that the busy timeout does not cover:
+    // when another process is creating the same file at that moment, try again shortly.
+    let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+    loop {
+        match Database::connect(options.clone()).await {
+            Err(e) if is_locked(&e) && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Applies every pending migration.
