@@ -1274,6 +1274,13 @@ fn env_sizes(name: &str) -> Option<Vec<usize>> {
     Some(sizes)
 }
 
+/// The machine's load average, to judge how noisy a run was.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
     let t = Instant::now();
     let facts = with_rules(model, rules);
@@ -1283,10 +1290,11 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
     let index = AuthzIndex::build(&facts);
     let index_build = t.elapsed();
     println!(
-        "\n## {rule_count} rules: facts generated in {}, index built in {} ({} entities)",
+        "\n## {rule_count} rules: facts generated in {}, index built in {} ({} entities); load average {}",
         ms(generated),
         ms(index_build),
-        index.entity_count()
+        index.entity_count(),
+        load()
     );
 
     let t = Instant::now();
@@ -1396,11 +1404,12 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
         ) == Outcome::Allow
     }));
     println!(
-        "ours by id: p50 {} p99 {}; by name: p50 {} p99 {}",
+        "ours by id: p50 {} p99 {}; by name: p50 {} p99 {}; load average {}",
         ns(by_id.p50),
         ns(by_id.p99),
         ns(by_name.p50),
-        ns(by_name.p99)
+        ns(by_name.p99),
+        load()
     );
     Row {
         rules: rule_count,
