@@ -10,7 +10,8 @@
 //! Both engines decide the same sample of requests (70% allow, 20% denied by a deny rule, 10%
 //! not visible) and must agree on every one before anything is timed; a second, unfiltered
 //! random sample is checked as well. Timings are taken per batch of 64 calls with
-//! `std::time::Instant` and divided by 64; p50 and p99 are over those batch means.
+//! `std::time::Instant` and divided by 64; p50 and p99 are over those batch means. The engines
+//! take turns round by round, so noise from a shared machine falls on both.
 //!
 //! Run: `cargo bench -p ironworx-server --features bench-cedar --bench authz`.
 
@@ -50,8 +51,9 @@ const ALLOW_SHARE: usize = 7_000;
 const DENY_SHARE: usize = 2_000;
 const NOT_VISIBLE_SHARE: usize = 1_000;
 const BATCH: usize = 64;
-const OUR_ROUNDS: usize = 40;
-const CEDAR_ROUNDS: usize = 8;
+/// Measured rounds; each times Cedar once and ours `OUR_PASSES` times.
+const ROUNDS: usize = 10;
+const OUR_PASSES: usize = 4;
 
 const MODEL_SEED: u64 = 0x1_2026_0001;
 const RULE_SEED: u64 = 0x1_2026_0002;
@@ -1190,26 +1192,23 @@ impl CedarSide {
 // Measurement.
 // ---------------------------------------------------------------------------------------------
 
-/// Per-call nanoseconds of each batch of `BATCH` consecutive calls, over `rounds` passes (plus
-/// one warm-up pass that is not recorded).
-fn time_batches(n: usize, rounds: usize, mut call: impl FnMut(usize) -> bool) -> Vec<f64> {
-    let mut per_call = Vec::with_capacity(rounds * n.div_ceil(BATCH));
-    for round in 0..=rounds {
-        let mut start = 0;
-        while start < n {
-            let end = (start + BATCH).min(n);
-            let t = Instant::now();
-            for i in start..end {
-                black_box(call(black_box(i)));
-            }
-            let ns = t.elapsed().as_nanos() as f64 / (end - start) as f64;
-            if round > 0 {
-                per_call.push(ns);
-            }
-            start = end;
+/// One pass over the `n` requests in batches of `BATCH` consecutive calls; pushes the per-call
+/// nanoseconds of each batch to `out` (a warm-up pass passes `None`).
+fn time_round(n: usize, out: Option<&mut Vec<f64>>, mut call: impl FnMut(usize) -> bool) {
+    let mut local = Vec::with_capacity(n.div_ceil(BATCH));
+    let mut start = 0;
+    while start < n {
+        let end = (start + BATCH).min(n);
+        let t = Instant::now();
+        for i in start..end {
+            black_box(call(black_box(i)));
         }
+        local.push(t.elapsed().as_nanos() as f64 / (end - start) as f64);
+        start = end;
     }
-    per_call
+    if let Some(out) = out {
+        out.extend(local);
+    }
 }
 
 #[derive(Clone, Copy, Default)]
@@ -1344,17 +1343,68 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
         );
         assert_eq!(mismatches, 0, "Cedar and the index disagree");
         assert_eq!(errors, 0, "Cedar reported evaluation errors");
-        let check = dist(time_batches(samples.len(), CEDAR_ROUNDS, |i| {
-            let s = &samples[i];
-            side.check(&s.user, &s.thing, s.kind, &s.resource).0
-        }));
         let requests: Vec<CedarRequest> = samples
             .iter()
             .map(|s| side.request(&s.user, &s.thing, s.kind, &s.resource))
             .collect();
-        let authorize = dist(time_batches(requests.len(), CEDAR_ROUNDS, |i| {
-            side.authorize(&requests[i]).0
-        }));
+        (side, requests, build, mismatches, errors, samples.len() + uniform.len())
+    });
+
+    // The engines take turns, round by round, so that noise from the machine falls on both:
+    // each round is one pass of Cedar (request + is_authorized), one of Cedar's is_authorized on
+    // prebuilt requests, and OUR_PASSES passes of ours by id and by name. Round 0 warms up.
+    let n = samples.len();
+    let (mut by_id, mut by_name, mut cedar_check, mut cedar_authorize) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..=ROUNDS {
+        let record = round > 0;
+        if let Some((side, requests, ..)) = &cedar {
+            time_round(n, record.then_some(&mut cedar_check), |i| {
+                let s = &samples[i];
+                side.check(&s.user, &s.thing, s.kind, &s.resource).0
+            });
+            time_round(n, record.then_some(&mut cedar_authorize), |i| {
+                side.authorize(&requests[i]).0
+            });
+        }
+        for _ in 0..OUR_PASSES {
+            time_round(n, record.then_some(&mut by_id), |i| {
+                let s = &samples[i];
+                decide(
+                    &index,
+                    &Request {
+                        user: s.user_idx,
+                        target: Target::Entity(s.thing_idx),
+                        kind: s.kind,
+                        resource: &s.resource,
+                    },
+                ) == Outcome::Allow
+            });
+            time_round(n, record.then_some(&mut by_name), |i| {
+                let s = &samples[i];
+                let Some(user) = index.lookup(Collection::Users, &s.user) else {
+                    return false;
+                };
+                let Some(thing) = index.lookup(Collection::Things, &s.thing) else {
+                    return false;
+                };
+                decide(
+                    &index,
+                    &Request {
+                        user,
+                        target: Target::Entity(thing),
+                        kind: s.kind,
+                        resource: &s.resource,
+                    },
+                ) == Outcome::Allow
+            });
+        }
+    }
+    let (by_id, by_name) = (dist(by_id), dist(by_name));
+    let cedar = cedar.map(|(side, requests, build, mismatches, errors, checked)| {
+        drop(requests);
+        drop(side);
+        let (check, authorize) = (dist(cedar_check), dist(cedar_authorize));
         println!(
             "cedar: p50 {} p99 {} (is_authorized alone: p50 {} p99 {})",
             ns(check.p50),
@@ -1368,41 +1418,9 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
             authorize,
             mismatches,
             errors,
-            checked: samples.len() + uniform.len(),
+            checked,
         }
     });
-
-    // Ours, after Cedar so that both see the same warm machine; every answer is re-checked.
-    let by_id = dist(time_batches(samples.len(), OUR_ROUNDS, |i| {
-        let s = &samples[i];
-        decide(
-            &index,
-            &Request {
-                user: s.user_idx,
-                target: Target::Entity(s.thing_idx),
-                kind: s.kind,
-                resource: &s.resource,
-            },
-        ) == Outcome::Allow
-    }));
-    let by_name = dist(time_batches(samples.len(), OUR_ROUNDS, |i| {
-        let s = &samples[i];
-        let Some(user) = index.lookup(Collection::Users, &s.user) else {
-            return false;
-        };
-        let Some(thing) = index.lookup(Collection::Things, &s.thing) else {
-            return false;
-        };
-        decide(
-            &index,
-            &Request {
-                user,
-                target: Target::Entity(thing),
-                kind: s.kind,
-                resource: &s.resource,
-            },
-        ) == Outcome::Allow
-    }));
     println!(
         "ours by id: p50 {} p99 {}; by name: p50 {} p99 {}; load average {}",
         ns(by_id.p50),
