@@ -108,6 +108,33 @@ impl Layer {
     }
 }
 
+/// Where a level's rules sit, by position in the index: cheap to copy, and turned into a
+/// named [`Layer`] only when an explanation is wanted, so the hot path never allocates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Entity(EntityIdx),
+    Template(EntityIdx),
+    Shape(EntityIdx),
+    Collection(Collection),
+}
+
+impl Source {
+    fn layer(self, index: &AuthzIndex) -> Layer {
+        let name = |idx: EntityIdx| {
+            index
+                .entity(idx)
+                .map(|e| e.name.clone())
+                .unwrap_or_default()
+        };
+        match self {
+            Source::Entity(idx) => Layer::Entity(name(idx)),
+            Source::Template(idx) => Layer::TemplateInstance(name(idx)),
+            Source::Shape(idx) => Layer::ShapeInstance(name(idx)),
+            Source::Collection(c) => Layer::Collection(c),
+        }
+    }
+}
+
 /// The effect a step reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepEffect {
@@ -260,7 +287,7 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
             );
             return Outcome::Allow;
         }
-        if idx != request.user && !visible(index, e, &user.visibility, request, tracer) {
+        if idx != request.user && !visible(index, idx, e, &user.visibility, request, tracer) {
             return Outcome::NotVisible;
         }
         if request.kind == PermissionKind::Visibility {
@@ -274,12 +301,12 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
         ANY_RESOURCE
     };
     let mut looked_at: Vec<String> = Vec::new();
-    if let Some((_, e)) = entity {
-        for (layer, rules) in levels(index, e, category) {
+    if let Some((idx, e)) = entity {
+        for (source, rules) in levels(index, idx, e, category) {
             if let Some(outcome) = level(
                 index,
                 rules,
-                &layer,
+                source,
                 &user.principals,
                 request.kind,
                 resource,
@@ -288,7 +315,7 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
                 return outcome;
             }
             if T::ENABLED {
-                looked_at.push(layer.describe());
+                looked_at.push(source.layer(index).describe());
             }
         }
     }
@@ -297,12 +324,12 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
         (_, Some((_, e))) => e.collection,
         (Target::Entity(_), None) => return Outcome::NotVisible,
     };
-    let layer = Layer::Collection(collection);
+    let source = Source::Collection(collection);
     if let Some(rules) = index.collection_rules(collection)
         && let Some(outcome) = level(
             index,
             rules,
-            &layer,
+            source,
             &user.principals,
             request.kind,
             resource,
@@ -312,7 +339,7 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
         return outcome;
     }
     if T::ENABLED {
-        looked_at.push(layer.describe());
+        looked_at.push(source.layer(index).describe());
         let who = if user.groups.is_empty() {
             format!("user {user_name}")
         } else {
@@ -366,26 +393,24 @@ fn join_or(items: &[String]) -> String {
 /// The entity-side levels of a decision, most specific first (the collection comes after).
 fn levels<'a>(
     index: &'a AuthzIndex,
+    idx: EntityIdx,
     e: &'a EntityNode,
     category: PermissionCategory,
-) -> impl Iterator<Item = (Layer, &'a RuleSet)> + 'a {
-    let own = std::iter::once((Layer::Entity(e.name.clone()), &e.own));
-    let templates = e.templates.iter().filter_map(move |t| {
-        let t = index.entity(*t)?;
-        Some((Layer::TemplateInstance(t.name.clone()), &t.instance))
-    });
+) -> impl Iterator<Item = (Source, &'a RuleSet)> + 'a {
+    // Only Things take instance rules from templates and shapes.
+    let inherits = e.collection == Collection::Things;
+    let own = std::iter::once((Source::Entity(idx), &e.own));
+    let templates = e
+        .templates
+        .iter()
+        .filter(move |_| inherits)
+        .filter_map(move |t| Some((Source::Template(*t), &index.entity(*t)?.instance)));
     let shapes = e
         .shapes
         .iter()
-        .filter(move |_| category == PermissionCategory::RunTime)
-        .filter_map(move |s| {
-            let s = index.entity(*s)?;
-            Some((Layer::ShapeInstance(s.name.clone()), &s.instance))
-        });
-    // Only Things take instance rules from templates and shapes.
-    let inherits = e.collection == Collection::Things;
-    own.chain(templates.filter(move |_| inherits))
-        .chain(shapes.filter(move |_| inherits))
+        .filter(move |_| inherits && category == PermissionCategory::RunTime)
+        .filter_map(move |s| Some((Source::Shape(*s), &index.entity(*s)?.instance)));
+    own.chain(templates).chain(shapes)
 }
 
 /// Looks at one level: the named resource row, then `*`. Returns the outcome when the level
@@ -393,7 +418,7 @@ fn levels<'a>(
 fn level<T: Tracer>(
     index: &AuthzIndex,
     rules: &RuleSet,
-    layer: &Layer,
+    source: Source,
     principals: &[Pid],
     kind: PermissionKind,
     resource: &str,
@@ -422,6 +447,7 @@ fn level<T: Tracer>(
             continue;
         };
         if T::ENABLED {
+            let layer = source.layer(index);
             for (i, (pid, permitted)) in cell.iter().enumerate() {
                 if principals.binary_search(pid).is_err() {
                     continue;
@@ -465,6 +491,7 @@ fn level<T: Tracer>(
         });
     }
     if T::ENABLED {
+        let layer = source.layer(index);
         tracer.step(Step {
             layer: layer.clone(),
             principal: None,
@@ -484,33 +511,31 @@ fn level<T: Tracer>(
 /// grant visibility to an organization or unit of the user (same level rules as permissions).
 fn visible<T: Tracer>(
     index: &AuthzIndex,
+    idx: EntityIdx,
     e: &EntityNode,
     user_visibility: &[Pid],
     request: &Request<'_>,
     tracer: &mut T,
 ) -> bool {
     let mut trace = Vec::new();
-    let mut sources: Vec<(Layer, &RuleSet)> = vec![(Layer::Entity(e.name.clone()), &e.own)];
-    if e.collection == Collection::Things {
-        for t in &e.templates {
-            if let Some(t) = index.entity(*t) {
-                sources.push((Layer::TemplateInstance(t.name.clone()), &t.instance));
-            }
-        }
-    }
-    let collection_layer = Layer::Collection(e.collection);
-    let collection_rules = index.collection_rules(e.collection);
-    if let Some(rules) = collection_rules {
-        sources.push((collection_layer, rules));
-    }
+    let is_thing = e.collection == Collection::Things;
+    let own = std::iter::once((Source::Entity(idx), &e.own));
+    let templates = e
+        .templates
+        .iter()
+        .filter(|_| is_thing)
+        .filter_map(|t| Some((Source::Template(*t), &index.entity(*t)?.instance)));
+    let collection = index
+        .collection_rules(e.collection)
+        .map(|rules| (Source::Collection(e.collection), rules));
     let mut outcome = None;
-    for (layer, rules) in &sources {
+    for (source, rules) in own.chain(templates).chain(collection) {
         let mut sub: Vec<Step> = Vec::new();
         let found = if T::ENABLED {
             level(
                 index,
                 rules,
-                layer,
+                source,
                 user_visibility,
                 PermissionKind::Visibility,
                 ANY_RESOURCE,
@@ -520,7 +545,7 @@ fn visible<T: Tracer>(
             level(
                 index,
                 rules,
-                layer,
+                source,
                 user_visibility,
                 PermissionKind::Visibility,
                 ANY_RESOURCE,

@@ -4,7 +4,7 @@
 //! it belongs to and every unit at or below a unit it belongs to); each entity carries the
 //! ordered list of rule sources its decisions look at.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use ironworx_entity::vocab::{
     Collection, PermissionKind, PrincipalType, builtin, unit_principal_name,
@@ -118,9 +118,9 @@ pub struct AuthzIndex {
     principal_ids: FxHashMap<(PrincipalType, Box<str>), Pid>,
     principal_names: Vec<(PrincipalType, String)>,
     entities: Vec<EntityNode>,
-    by_name: HashMap<Collection, FxHashMap<Box<str>, EntityIdx>>,
+    by_name: FxHashMap<Collection, FxHashMap<Box<str>, EntityIdx>>,
     users: FxHashMap<EntityIdx, UserNode>,
-    collections: HashMap<Collection, RuleSet>,
+    collections: FxHashMap<Collection, RuleSet>,
 }
 
 impl AuthzIndex {
