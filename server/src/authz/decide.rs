@@ -431,14 +431,23 @@ fn level<T: Tracer>(
     };
     for row in rows {
         let cell = rules.cell(kind, row);
-        let mut allow = None;
-        let mut deny = None;
-        for (i, (pid, permitted)) in cell.iter().enumerate() {
-            if principals.binary_search(pid).is_ok() {
-                if *permitted {
-                    allow.get_or_insert(i);
-                } else {
-                    deny.get_or_insert(i);
+        let mut allow: Option<usize> = None;
+        let mut deny: Option<usize> = None;
+        let mut hit = |i: usize, permitted: bool| {
+            let slot = if permitted { &mut allow } else { &mut deny };
+            *slot = Some(slot.map_or(i, |j| j.min(i)));
+        };
+        // Both lists are sorted: search the shorter one's entries in the longer one.
+        if cell.len() <= principals.len() {
+            for (i, (pid, permitted)) in cell.iter().enumerate() {
+                if principals.binary_search(pid).is_ok() {
+                    hit(i, *permitted);
+                }
+            }
+        } else {
+            for pid in principals {
+                if let Ok(i) = cell.binary_search_by_key(pid, |(p, _)| *p) {
+                    hit(i, cell[i].1);
                 }
             }
         }

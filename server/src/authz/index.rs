@@ -26,11 +26,11 @@ pub struct RuleSet {
     by_kind: Vec<(PermissionKind, Cells)>,
 }
 
-/// The rules of one permission kind, by resource: (principal, allow) in insertion order.
+/// The rules of one permission kind, by resource: (principal, allow) sorted by principal.
 type Cells = FxHashMap<Box<str>, Vec<(Pid, bool)>>;
 
 impl RuleSet {
-    /// The rules of one cell: (principal, allow), in the order they were added.
+    /// The rules of one cell: (principal, allow), sorted by principal.
     pub fn cell(&self, kind: PermissionKind, resource: &str) -> &[(Pid, bool)] {
         self.by_kind
             .iter()
@@ -49,10 +49,12 @@ impl RuleSet {
                 &mut self.by_kind[last].1
             }
         };
+        // Cells stay sorted by principal, so a check binary-searches the caller's few
+        // principals instead of scanning every rule of a crowded cell.
         let cell = cells.entry(resource.into()).or_default();
-        match cell.iter_mut().find(|(p, _)| *p == pid) {
-            Some(existing) => existing.1 = allow,
-            None => cell.push((pid, allow)),
+        match cell.binary_search_by_key(&pid, |(p, _)| *p) {
+            Ok(i) => cell[i].1 = allow,
+            Err(i) => cell.insert(i, (pid, allow)),
         }
     }
 
