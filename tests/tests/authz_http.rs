@@ -455,3 +455,45 @@ async fn a_deny_written_through_one_server_is_enforced_by_the_other() {
         db.drop_database().await;
     }
 }
+
+/// On PostgreSQL a server learns of another server's change from a notification, without
+/// waiting for a request of its own: its index is rebuilt as soon as the change commits.
+#[tokio::test]
+async fn postgres_notifications_rebuild_the_index_of_other_servers() {
+    if !backends().contains(&ironworx_tests::Backend::Postgres) {
+        return;
+    }
+    let db = TestDb::create(ironworx_tests::Backend::Postgres).await;
+    let debug = [("RUST_LOG", "info,ironworx_server::security=debug")];
+    let a = TestServer::start(&db, &debug).await;
+    let b = TestServer::start(&db, &debug).await;
+    let conn = connect(&db).await;
+    seed(&conn).await;
+    let rebuilt = |s: &TestServer| s.stderr().matches("authorization index rebuilt").count();
+    // Let B settle after the seeding writes, then change something through A only.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let before = rebuilt(&b);
+    let grant = json!({"principal": "DataAnalyst", "principalType": "Group", "resource": "*", "type": "PropertyRead", "allow": true});
+    let (status, _) = call(
+        &a,
+        "/Thingworx/Things/SensorDataStream/Services/AddRunTimePermission",
+        ADMIN_USER,
+        ADMIN_PASSWORD,
+        grant,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while rebuilt(&b) == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B never rebuilt its index without a request:\n{}",
+            b.stderr()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(a.stop().await.success());
+    assert!(b.stop().await.success());
+    conn.close().await.expect("close");
+    db.drop_database().await;
+}
