@@ -316,6 +316,53 @@ pub fn server_binary() -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// Creates user `name` with an argon2id hash of `password`, through the shared queries.
+///
+/// # Panics
+/// When the user cannot be created.
+pub async fn create_user(db: &DatabaseConnection, name: &str, password: &str) {
+    let hash = ironworx_server::password::hash_password(password).expect("hash the password");
+    ironworx_entity::queries::users::create_user(
+        db,
+        &ironworx_entity::queries::users::NewUser {
+            name: name.into(),
+            password: Some(ironworx_entity::queries::users::PasswordRecord::argon2id(
+                hash,
+            )),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("create the user");
+}
+
+/// POSTs `body` as JSON to `path` with Basic credentials `(user, password)`; the status and
+/// the body parsed as JSON (or as a JSON string when it is not JSON).
+///
+/// # Panics
+/// When the request cannot be sent.
+pub async fn post_json(
+    server: &TestServer,
+    (user, password): (&str, &str),
+    path: &str,
+    body: serde_json::Value,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let res = server
+        .client()
+        .post(server.url(path))
+        .basic_auth(user, Some(password))
+        .json(&body)
+        .send()
+        .await
+        .expect("send the request");
+    let status = res.status();
+    let text = res.text().await.expect("read the body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
 /// How to start a [`TestServer`].
 #[derive(Debug, Clone)]
 pub struct ServerOptions {

@@ -7,7 +7,6 @@ use ironworx_entity::queries::data;
 use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::groups;
 use ironworx_entity::queries::models::{self, ThingFields};
-use ironworx_entity::queries::users::{self, NewUser, PasswordRecord};
 use ironworx_entity::schema::property_values;
 use ironworx_entity::vocab::MemberType;
 use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect};
@@ -21,17 +20,7 @@ const ANALYST_PASSWORD: &str = "analyst-password-1234";
 /// A user in group DataAnalyst and a stream Thing with a Temperature value, written straight
 /// to the database while the server runs.
 async fn seed(db: &DatabaseConnection) {
-    let hash = ironworx_server::password::hash_password(ANALYST_PASSWORD).expect("hash");
-    users::create_user(
-        db,
-        &NewUser {
-            name: ANALYST.into(),
-            password: Some(PasswordRecord::argon2id(hash)),
-            ..NewUser::default()
-        },
-    )
-    .await
-    .expect("user");
+    ironworx_tests::create_user(db, ANALYST, ANALYST_PASSWORD).await;
     groups::create_group(db, "DataAnalyst", &EntityFields::default())
         .await
         .expect("group");
@@ -84,20 +73,7 @@ async fn call(
     password: &str,
     body: Value,
 ) -> (StatusCode, Value) {
-    let res = server
-        .client()
-        .post(server.url(path))
-        .basic_auth(user, Some(password))
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = res.status();
-    let text = res.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    ironworx_tests::post_json(server, (user, password), path, body).await
 }
 
 fn decisive(explanation: &Value) -> Value {

@@ -5,7 +5,6 @@
 
 use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::organizations::{self, LoginPage};
-use ironworx_entity::queries::users::{self, NewUser, PasswordRecord};
 use ironworx_entity::vocab::MemberType;
 use ironworx_tests::{TestDb, TestServer, backends, connect};
 use reqwest::header::{self, HeaderMap};
@@ -31,17 +30,7 @@ const CSP: &str = "default-src 'none'; img-src data:; style-src 'self' 'unsafe-i
                    form-action 'self'; frame-ancestors 'none'";
 
 async fn add_user(db: &DatabaseConnection, name: &str, password: &str) {
-    let hash = ironworx_server::password::hash_password(password).expect("hash");
-    users::create_user(
-        db,
-        &NewUser {
-            name: name.into(),
-            password: Some(PasswordRecord::argon2id(hash)),
-            ..NewUser::default()
-        },
-    )
-    .await
-    .expect("user");
+    ironworx_tests::create_user(db, name, password).await;
 }
 
 async fn add_organization(

@@ -2,7 +2,7 @@
 //! self-service without any grant, administration with one, and each bypass that must not exist.
 
 use ironworx_entity::queries::sessions::{self, NewSession};
-use ironworx_entity::queries::users::{self, NewUser, PasswordRecord};
+use ironworx_entity::queries::users;
 use ironworx_entity::queries::{app_keys, now_ms};
 use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect};
 use reqwest::StatusCode;
@@ -15,17 +15,7 @@ const ADMIN: (&str, &str) = (ADMIN_USER, ADMIN_PASSWORD);
 
 async fn seed(db: &DatabaseConnection) {
     for (name, password) in [ALICE, BOB] {
-        let hash = ironworx_server::password::hash_password(password).expect("hash");
-        users::create_user(
-            db,
-            &NewUser {
-                name: name.into(),
-                password: Some(PasswordRecord::argon2id(hash)),
-                ..NewUser::default()
-            },
-        )
-        .await
-        .expect("user");
+        ironworx_tests::create_user(db, name, password).await;
     }
 }
 
@@ -35,20 +25,7 @@ async fn call(
     path: &str,
     body: Value,
 ) -> (StatusCode, Value) {
-    let res = server
-        .client()
-        .post(server.url(path))
-        .basic_auth(who.0, Some(who.1))
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = res.status();
-    let text = res.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    ironworx_tests::post_json(server, who, path, body).await
 }
 
 async fn whoami(server: &TestServer, who: (&str, &str)) -> StatusCode {
