@@ -2,7 +2,8 @@
 //! locked state, failed-login counters, language preferences and extension values.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ActiveValue::Unchanged, ConnectionTrait, EntityTrait,
+    ActiveModelTrait, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait, ConnectionTrait,
+    EntityTrait, QueryFilter,
 };
 
 use crate::queries::entities::{EntityFields, EntityRow, find_entity, insert_entity};
@@ -113,16 +114,31 @@ pub async fn create_user<C: ConnectionTrait>(db: &C, new: &NewUser) -> QueryResu
     Ok(UserRecord { entity, user })
 }
 
-/// The user `name`, if it exists.
+/// The user `name`, if it exists (one query: the entity row joined with the user row).
 pub async fn find_user<C: ConnectionTrait>(db: &C, name: &str) -> QueryResult<Option<UserRecord>> {
-    let Some(entity) = find_entity(db, Collection::Users, name).await? else {
-        return Ok(None);
-    };
-    let user = users::Entity::find_by_id(entity.id)
+    let found = crate::schema::entities::Entity::find()
+        .filter(crate::schema::entities::Column::Collection.eq(Collection::Users.as_str()))
+        .filter(crate::schema::entities::Column::Name.eq(name))
+        .find_also_related(users::Entity)
+        .one(db)
+        .await?;
+    match found {
+        None => Ok(None),
+        Some((entity, Some(user))) => Ok(Some(UserRecord { entity, user })),
+        Some((_, None)) => Err(QueryError::not_found(Collection::Users, name)),
+    }
+}
+
+/// The user with entity id `id`, if it exists (one query).
+pub async fn find_user_by_id<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> QueryResult<Option<UserRecord>> {
+    Ok(users::Entity::find_by_id(id)
+        .find_also_related(crate::schema::entities::Entity)
         .one(db)
         .await?
-        .ok_or_else(|| QueryError::not_found(Collection::Users, name))?;
-    Ok(Some(UserRecord { entity, user }))
+        .and_then(|(user, entity)| entity.map(|entity| UserRecord { entity, user })))
 }
 
 /// The user `name`, or a not-found error.

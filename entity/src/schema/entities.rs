@@ -39,4 +39,10 @@ pub struct Model {
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
+impl Related<super::users::Entity> for Entity {
+    fn to() -> RelationDef {
+        super::users::Relation::Entity.def().rev()
+    }
+}
+
 impl ActiveModelBehavior for ActiveModel {}

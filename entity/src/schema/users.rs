@@ -33,6 +33,20 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The entity row of the user.
+    #[sea_orm(
+        belongs_to = "super::entities::Entity",
+        from = "Column::EntityId",
+        to = "super::entities::Column::Id"
+    )]
+    Entity,
+}
+
+impl Related<super::entities::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Entity.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -118,13 +118,10 @@ pub async fn authenticate(
         ));
     }
     let user_id = key.user_id.ok_or_else(invalid)?;
-    let entity = ironworx_entity::queries::entities::find_entity_by_id(&state.db, user_id)
+    let record = users::find_user_by_id(&state.db, user_id)
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(invalid)?;
-    let record = users::find_user(&state.db, &entity.name)
-        .await
-        .map_err(ApiError::internal)?
+        .filter(|r| r.entity.collection == "Users")
         .ok_or_else(invalid)?;
     crate::auth::check_user_state(&record.user, now)?;
     if key

@@ -153,10 +153,10 @@ impl Sessions {
         if row.expires_at <= now || now.saturating_sub(row.last_seen_at) > idle {
             return Err(ApiError::Unauthorized("the session has expired".into()));
         }
-        let record = users::find_user(&state.db, &claims.sub)
+        let record = users::find_user_by_id(&state.db, row.user_id)
             .await
             .map_err(ApiError::internal)?
-            .filter(|r| r.entity.id == row.user_id)
+            .filter(|r| r.entity.name == claims.sub)
             .ok_or_else(|| ApiError::Unauthorized("invalid or expired session".into()))?;
         crate::auth::check_user_state(&record.user, now)?;
         if now.saturating_sub(row.last_seen_at) > TOUCH_INTERVAL_MS {
