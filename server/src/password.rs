@@ -33,6 +33,20 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .is_ok()
 }
 
+/// `N` bytes from the operating system's random source.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], RandomError> {
+    let mut bytes = [0u8; N];
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| RandomError(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// The operating system's random source failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the operating system's random source failed: {0}")]
+pub struct RandomError(String);
+
 /// A random password of [`GENERATED_PASSWORD_LEN`] characters from `[A-Za-z0-9]`, drawn from
 /// the operating system's random source.
 pub fn generate_password() -> String {

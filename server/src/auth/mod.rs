@@ -61,8 +61,7 @@ pub struct AuthState {
 impl AuthState {
     /// Loads the session signing key (creating it on the first start).
     pub async fn load(db: &DatabaseConnection) -> Result<AuthState, QueryError> {
-        let mut pepper = [0u8; 32];
-        rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut pepper)
+        let pepper = crate::password::random_bytes::<32>()
             .map_err(|e| QueryError::Refused(e.to_string()))?;
         Ok(AuthState {
             sessions: session::Sessions::load(db).await?,
@@ -151,16 +150,8 @@ async fn authenticate_basic(
         }
         state.auth.basic.invalidate(&key);
     }
-    let caller = password::login(state, &name, &password, peer).await?;
-    if let Some(record) = users::find_user(&state.db, &name)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        state
-            .auth
-            .basic
-            .insert(key, (caller.user_id, record.user.password_changed_at));
-    }
+    let (caller, changed_at) = password::login_checked(state, &name, &password, peer).await?;
+    state.auth.basic.insert(key, (caller.user_id, changed_at));
     Ok(caller)
 }
 

@@ -81,6 +81,19 @@ pub async fn login(
     password: &str,
     peer: Option<IpAddr>,
 ) -> Result<Caller, ApiError> {
+    login_checked(state, name, password, peer)
+        .await
+        .map(|(caller, _)| caller)
+}
+
+/// Like [`login`], also answering when the user's password was last changed (what the cache of
+/// verified Basic credentials keys on).
+pub async fn login_checked(
+    state: &AppState,
+    name: &str,
+    password: &str,
+    peer: Option<IpAddr>,
+) -> Result<(Caller, Option<i64>), ApiError> {
     let auth = &state.config.auth;
     if let Some(ip) = peer {
         state.auth.throttle.check(ip, auth.login_rate_per_minute)?;
@@ -107,10 +120,13 @@ pub async fn login(
         return Err(ApiError::Unauthorized("the user is disabled".into()));
     }
     succeeded(state, &record, stored, password, now).await?;
-    Ok(Caller {
-        user_id: record.entity.id,
-        name: record.entity.name,
-    })
+    Ok((
+        Caller {
+            user_id: record.entity.id,
+            name: record.entity.name,
+        },
+        record.user.password_changed_at,
+    ))
 }
 
 /// Reads a user row for update inside `txn` (row lock on PostgreSQL, the write lock on SQLite).

@@ -6,7 +6,6 @@ use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use ironworx_entity::queries::{QueryError, settings};
-use rand::TryRngCore;
 use sea_orm::DatabaseConnection;
 
 /// The setting holding the sealing key (shared by every server process).
@@ -20,11 +19,7 @@ pub struct Sealer {
 }
 
 fn random<const N: usize>() -> Result<[u8; N], QueryError> {
-    let mut bytes = [0u8; N];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| QueryError::Refused(e.to_string()))?;
-    Ok(bytes)
+    crate::password::random_bytes().map_err(|e| QueryError::Refused(e.to_string()))
 }
 
 impl Sealer {

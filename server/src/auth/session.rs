@@ -13,7 +13,6 @@ use ironworx_entity::queries::sessions::{self, NewSession};
 use ironworx_entity::queries::{QueryError, now_ms, settings, users};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use moka::sync::Cache;
-use rand::TryRngCore;
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 
@@ -48,11 +47,7 @@ pub struct Sessions {
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
-    let mut bytes = [0u8; N];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(bytes)
+    crate::password::random_bytes().map_err(ApiError::internal)
 }
 
 impl Sessions {

@@ -4,7 +4,7 @@
 //! acts as its user, so only a security administrator may make a key for someone else.
 
 use ironworx_entity::queries::app_keys::{self, NewAppKey};
-use ironworx_entity::queries::audit::{self, Change};
+use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::entities::{self, EntityFields};
 use ironworx_entity::queries::{now_ms, users};
 use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind};
@@ -45,11 +45,7 @@ pub struct KeyParams {
 
 impl KeyParams {
     fn parse(body: &[u8]) -> Result<KeyParams, ApiError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(KeyParams::default());
-        }
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
+        crate::http::params::parse_body(body)
     }
 }
 
@@ -153,8 +149,8 @@ async fn create(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
     )
     .await
     .map_err(query_error)?;
-    audit::record(
-        &txn,
+    crate::http::write::commit_audited(
+        txn,
         &Change {
             actor: guard.caller.name.clone(),
             action: "CreateApplicationKey".into(),
@@ -165,9 +161,7 @@ async fn create(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
             ),
         },
     )
-    .await
-    .map_err(query_error)?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    .await?;
     Ok(primitive("STRING", json!(key_id)))
 }
 
@@ -186,8 +180,8 @@ async fn delete(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
     entities::delete_entity(&txn, Collection::ApplicationKeys, &name)
         .await
         .map_err(query_error)?;
-    audit::record(
-        &txn,
+    crate::http::write::commit_audited(
+        txn,
         &Change {
             actor: guard.caller.name.clone(),
             action: "DeleteApplicationKey".into(),
@@ -196,9 +190,7 @@ async fn delete(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
             detail: None,
         },
     )
-    .await
-    .map_err(query_error)?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    .await?;
     Ok(json!({}))
 }
 
@@ -308,8 +300,8 @@ async fn run(
     app_keys::save_app_key(&txn, &key)
         .await
         .map_err(query_error)?;
-    audit::record(
-        &txn,
+    crate::http::write::commit_audited(
+        txn,
         &Change {
             actor: guard.caller.name.clone(),
             action: service.to_owned(),
@@ -323,8 +315,6 @@ async fn run(
             })),
         },
     )
-    .await
-    .map_err(query_error)?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    .await?;
     Ok(json!({}))
 }

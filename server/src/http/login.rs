@@ -23,7 +23,6 @@ use ironworx_entity::queries::entities;
 use ironworx_entity::queries::organizations::{self, LoginPage};
 use ironworx_entity::vocab::Collection;
 use ironworx_entity::vocab::builtin::EVERYONE;
-use rand::TryRngCore;
 use serde::Deserialize;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
@@ -380,10 +379,7 @@ fn image_type(bytes: &[u8]) -> Option<&'static str> {
 
 /// A new CSRF token: 32 bytes from the operating system's generator, base64url.
 fn new_csrf_token() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let bytes = crate::password::random_bytes::<32>().map_err(ApiError::internal)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 

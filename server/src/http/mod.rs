@@ -11,6 +11,7 @@ pub mod permissions;
 pub mod services;
 pub mod things;
 pub mod users;
+pub mod write;
 
 use actix_web::error::JsonPayloadError;
 use actix_web::web;

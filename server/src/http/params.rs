@@ -4,6 +4,7 @@
 use actix_web::web::Bytes;
 use ironworx_entity::vocab::{PermissionKind, PrincipalType};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -42,12 +43,17 @@ pub struct Params {
 impl Params {
     /// Parses a service body: empty, or a JSON object.
     pub fn parse(body: &Bytes) -> Result<Params, ApiError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Params::default());
-        }
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
+        parse_body(body)
     }
+}
+
+/// Parses a service body into the parameters of one service: empty means all defaults,
+/// anything else must be a JSON object.
+pub fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
 }
 
 /// A required text parameter.

@@ -4,7 +4,7 @@
 //! their audit row, and the index is rebuilt before the response, so the caller reads its write.
 
 use ironworx_entity::queries::QueryError;
-use ironworx_entity::queries::audit::{self, Change};
+use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::permissions::{self, Rule};
 use ironworx_entity::vocab::{
     ANY_RESOURCE, Collection, PermissionCategory, PermissionKind, PrincipalType,
@@ -166,8 +166,8 @@ async fn write_rule(
         (None, false) => permissions::remove_collection_rule(&txn, collection, rule).await,
     }
     .map_err(query_error)?;
-    let sequence = audit::record(
-        &txn,
+    let sequence = crate::http::write::commit_audited(
+        txn,
         &Change {
             actor: guard.caller.name.clone(),
             action: service_name.to_owned(),
@@ -183,9 +183,7 @@ async fn write_rule(
             })),
         },
     )
-    .await
-    .map_err(query_error)?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    .await?;
     state
         .security
         .refresh(sequence)

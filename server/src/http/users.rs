@@ -3,7 +3,7 @@
 //! `GetGroups` and `SetLanguagePreferences`. A changed password or a disabled user ends that
 //! user's sessions at once; every change is audited.
 
-use ironworx_entity::queries::audit::{self, Change};
+use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::{now_ms, sessions, users};
 use ironworx_entity::vocab::{Collection, PermissionKind, builtin};
 use serde_json::{Value, json};
@@ -83,12 +83,7 @@ async fn run(
     // Self-service (ChangePassword, SetLanguagePreferences, GetGroups on one's own user) is
     // granted by the evaluator; everything else needs ServiceInvoke on the user.
     guard.require(Target::Entity(idx), PermissionKind::ServiceInvoke, service)?;
-    let p: UserParams = if body.iter().all(u8::is_ascii_whitespace) {
-        UserParams::default()
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?
-    };
+    let p: UserParams = crate::http::params::parse_body(body)?;
     let name = guard
         .index
         .entity(idx)
@@ -187,8 +182,8 @@ async fn run(
         }
         _ => return Err(ApiError::NotFound),
     };
-    audit::record(
-        &txn,
+    crate::http::write::commit_audited(
+        txn,
         &Change {
             actor: guard.caller.name.clone(),
             action: service.to_owned(),
@@ -197,9 +192,7 @@ async fn run(
             detail: Some(detail),
         },
     )
-    .await
-    .map_err(query_error)?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    .await?;
     Ok(result)
 }
 
@@ -255,8 +248,8 @@ pub async fn current_session_info(
             let ended = sessions::revoke_user_sessions(&txn, record.entity.id, now_ms())
                 .await
                 .map_err(query_error)?;
-            audit::record(
-                &txn,
+            crate::http::write::commit_audited(
+                txn,
                 &Change {
                     actor: guard.caller.name.clone(),
                     action: "TerminateUserSessions".into(),
@@ -265,9 +258,7 @@ pub async fn current_session_info(
                     detail: Some(json!({ "ended": ended })),
                 },
             )
-            .await
-            .map_err(query_error)?;
-            txn.commit().await.map_err(ApiError::internal)?;
+            .await?;
             primitive("INTEGER", json!(ended))
         }
         _ => return Err(ApiError::NotFound),
