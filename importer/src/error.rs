@@ -1,144 +1,122 @@
-//! Errors raised while reading or writing binary `.twx` exports.
+//! Errors of the importer: reading a file, tree or archive, planning and applying an import,
+//! exporting. Each names the file, the entity and the line where they are known.
 
 use std::io;
 
-/// Everything that can go wrong while reading or writing a `.twx` file.
-///
-/// Offsets are byte offsets into the `.twx` file; block numbers count the
-/// LZ4Block frames from 0.
+use crate::model::Origin;
+
+/// Why an import or export failed. Nothing was written when an import returns one.
 #[derive(Debug, thiserror::Error)]
-pub enum TwxError {
-    /// The underlying reader failed.
-    #[error("I/O error while reading .twx at byte offset {offset}: {source}")]
-    Read {
-        /// Offset at which the read was attempted.
-        offset: u64,
+pub enum ImportError {
+    /// A file or folder could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
         /// The I/O error.
         source: io::Error,
     },
-
-    /// The underlying writer failed.
-    #[error("I/O error while writing .twx: {0}")]
-    Write(#[source] io::Error),
-
-    /// A block header does not start with `LZ4Block`.
-    #[error("bad magic at byte offset {offset}: expected \"LZ4Block\", found {found:02x?}")]
-    BadMagic {
-        /// Offset of the block header.
-        offset: u64,
-        /// The bytes found instead of the magic (at most 8).
-        found: Vec<u8>,
-    },
-
-    /// The file ends in the middle of a block or before the end block.
-    #[error("truncated .twx: {what} at byte offset {offset}")]
-    Truncated {
-        /// Offset at which more data was expected.
-        offset: u64,
-        /// What was missing.
-        what: String,
-    },
-
-    /// The token names a compression method other than stored or LZ4.
-    #[error(
-        "unsupported compression method 0x{token:02x} in block {block} at byte offset {offset}"
-    )]
-    UnknownMethod {
-        /// Block number.
-        block: u64,
-        /// Offset of the block header.
-        offset: u64,
-        /// The token byte.
-        token: u8,
-    },
-
-    /// The token announces a block size above the configured limit.
-    #[error(
-        "block {block} at byte offset {offset} announces a block size of {block_size} bytes, \
-         above the limit of {limit} bytes"
-    )]
-    BlockSizeTooLarge {
-        /// Block number.
-        block: u64,
-        /// Offset of the block header.
-        offset: u64,
-        /// Block size encoded in the token.
-        block_size: usize,
-        /// Configured maximum.
-        limit: usize,
-    },
-
-    /// The declared lengths of a block are inconsistent or out of range.
-    #[error(
-        "invalid lengths in block {block} at byte offset {offset}: compressed {compressed}, \
-         decompressed {decompressed} ({reason})"
-    )]
-    BadBlockLengths {
-        /// Block number.
-        block: u64,
-        /// Offset of the block header.
-        offset: u64,
-        /// Declared compressed length.
-        compressed: i64,
-        /// Declared decompressed length.
-        decompressed: i64,
-        /// Why the lengths were refused.
-        reason: &'static str,
-    },
-
-    /// The LZ4 data of a block is malformed.
-    #[error("corrupt LZ4 data in block {block} at byte offset {offset}: {message}")]
-    Corrupt {
-        /// Block number.
-        block: u64,
-        /// Offset of the block header.
-        offset: u64,
-        /// Details.
+    /// The XML is malformed or does not have the shape of a ThingWorx export.
+    #[error("{origin}: {message}")]
+    Xml {
+        /// Where.
+        origin: Origin,
+        /// What is wrong.
         message: String,
     },
-
-    /// The xxHash32 checksum of a block does not match its contents.
-    #[error(
-        "checksum mismatch in block {block} at byte offset {offset}: stored 0x{stored:08x}, \
-         computed 0x{computed:08x}"
-    )]
-    ChecksumMismatch {
-        /// Block number.
-        block: u64,
-        /// Offset of the block header.
-        offset: u64,
-        /// Checksum stored in the header.
-        stored: u32,
-        /// Checksum of the decompressed data.
-        computed: u32,
+    /// A `.twx` file could not be decoded.
+    #[error("{file}: {source}")]
+    Twx {
+        /// The file.
+        file: String,
+        /// Why.
+        source: TwxError,
     },
-
-    /// The decompressed payload would exceed the configured limit.
-    #[error(
-        "decompressed payload too large: block {block} at byte offset {offset} would exceed \
-         the limit of {limit} bytes"
-    )]
-    TooLarge {
-        /// Block number.
-        block: u64,
-        /// Offset of the block header.
-        offset: u64,
-        /// Configured maximum.
-        limit: usize,
+    /// A `.twx` tree does not have the shape of a ThingWorx export.
+    #[error("{file}: {message}")]
+    TwxShape {
+        /// The file.
+        file: String,
+        /// What is wrong (with the JSON path).
+        message: String,
     },
-
-    /// Bytes follow the end block.
-    #[error("trailing data after the end block at byte offset {offset}")]
-    TrailingData {
-        /// Offset of the first unexpected byte.
-        offset: u64,
+    /// A zip archive is unreadable.
+    #[error("{file}: not a readable zip archive: {message}")]
+    Zip {
+        /// The archive.
+        file: String,
+        /// Why.
+        message: String,
     },
+    /// An archive entry would leave the folder it is extracted to (`../`, absolute path).
+    #[error("{file}: refused entry '{entry}': its path leaves the archive")]
+    UnsafePath {
+        /// The archive.
+        file: String,
+        /// The entry name.
+        entry: String,
+    },
+    /// An explicit limit was exceeded (size, entry count, nesting depth, …).
+    #[error("{file}: {what} exceeds the limit of {limit}")]
+    Limit {
+        /// The file or archive.
+        file: String,
+        /// What was counted.
+        what: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// The input names an unsupported kind of file.
+    #[error("{path}: {message}")]
+    Unsupported {
+        /// The path.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// An entity cannot be imported as it is (bad name, bad value, broken reference, …).
+    #[error("{origin}: {entity}: {message}")]
+    Invalid {
+        /// Where it was read.
+        origin: Origin,
+        /// `Collection/Name`.
+        entity: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `--strict`: the import names principals that neither it nor the database defines.
+    #[error("strict import refused: {count} rule(s) name principals defined nowhere: {list}")]
+    DanglingPrincipals {
+        /// How many rules or memberships name them.
+        count: usize,
+        /// The principals, `Type:Name`, comma separated.
+        list: String,
+    },
+    /// The database refused a statement or could not be reached.
+    #[error("database error while importing: {0}")]
+    Db(String),
+}
 
-    /// The payload is not a valid Smile document (or does not fit a JSON tree).
-    #[error("invalid Smile: {0}")]
-    InvalidSmile(#[source] serde_smile::Error),
+pub use crate::twx_error::TwxError;
 
-    /// The value could not be encoded as Smile.
-    #[error("cannot encode Smile: {0}")]
-    Encode(#[source] serde_smile::Error),
+impl ImportError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl std::fmt::Display, source: io::Error) -> Self {
+        ImportError::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+}
+
+impl From<ironworx_entity::queries::QueryError> for ImportError {
+    fn from(err: ironworx_entity::queries::QueryError) -> Self {
+        ImportError::Db(err.to_string())
+    }
+}
+
+impl From<sea_orm::DbErr> for ImportError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        ImportError::Db(err.to_string())
+    }
 }

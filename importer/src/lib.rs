@@ -1,7 +1,23 @@
-//! Owns the import and export of ThingWorx files (currently the binary `.twx` exports).
+//! Owns the import and export of ThingWorx files: readers and writers for every format (XML
+//! single files and storage trees, collection-permission files, binary `.twx`, zip archives),
+//! the format-neutral model they share, the pure plan step and the transactional apply step.
 
+pub mod apply;
 pub mod error;
+pub mod extract;
+pub mod limits;
+pub mod model;
+pub mod plan;
+pub mod source;
+pub mod storage;
+mod stored;
 pub mod twx;
+mod twx_error;
+pub mod twx_tree;
+pub mod values;
+pub mod xml_read;
+pub mod xml_write;
 
-pub use error::TwxError;
+pub use error::{ImportError, TwxError};
+pub use limits::Limits;
 pub use twx::{TwxLimits, read_twx, write_twx};

@@ -19,7 +19,7 @@ use std::io::{self, Read, Write};
 
 use serde_json::Value;
 
-use crate::error::TwxError;
+use crate::twx_error::TwxError;
 
 /// Magic bytes opening every block.
 pub const MAGIC: &[u8; 8] = b"LZ4Block";

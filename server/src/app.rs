@@ -22,30 +22,7 @@ pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
 /// Prints to stdout (not the log) the generated Administrator password, once, on the first
 /// start, and the line `ironworx listening on http://<addr>` once the socket is bound.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let db = connect_and_migrate(&config).await?;
-
-    let outcome = bootstrap(&db, config.admin_password.as_deref(), &config.data_dir)
-        .await
-        .context("bootstrap failed")?;
-    match &outcome {
-        BootstrapOutcome::Created {
-            generated_password: Some(password),
-        } => {
-            tracing::info!(
-                "database bootstrapped; the generated Administrator password is printed on \
-                 stdout and written to {}",
-                config.data_dir.join(INITIAL_PASSWORD_FILE).display()
-            );
-            print_line(&format!(
-                "Administrator password (also in {}): {password}",
-                config.data_dir.join(INITIAL_PASSWORD_FILE).display()
-            ))?;
-        }
-        BootstrapOutcome::Created {
-            generated_password: None,
-        } => tracing::info!("database bootstrapped"),
-        BootstrapOutcome::AlreadyDone => tracing::debug!("database already bootstrapped"),
-    }
+    let db = prepare(&config).await?;
 
     let security = Security::load(db.clone())
         .await
@@ -79,6 +56,36 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     db.close().await.context("cannot close the database pool")?;
     result
+}
+
+/// Connects, migrates and bootstraps the database (printing a generated Administrator
+/// password once, as `serve` does); every command that works on the model starts here.
+pub async fn prepare(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let db = connect_and_migrate(config).await?;
+
+    let outcome = bootstrap(&db, config.admin_password.as_deref(), &config.data_dir)
+        .await
+        .context("bootstrap failed")?;
+    match &outcome {
+        BootstrapOutcome::Created {
+            generated_password: Some(password),
+        } => {
+            tracing::info!(
+                "database bootstrapped; the generated Administrator password is printed on \
+                 stdout and written to {}",
+                config.data_dir.join(INITIAL_PASSWORD_FILE).display()
+            );
+            print_line(&format!(
+                "Administrator password (also in {}): {password}",
+                config.data_dir.join(INITIAL_PASSWORD_FILE).display()
+            ))?;
+        }
+        BootstrapOutcome::Created {
+            generated_password: None,
+        } => tracing::info!("database bootstrapped"),
+        BootstrapOutcome::AlreadyDone => tracing::debug!("database already bootstrapped"),
+    }
+    Ok(db)
 }
 
 /// Connects and applies the migrations, then exits.

@@ -30,6 +30,10 @@ pub enum Command {
     Migrate,
     /// Print why a user is allowed or denied a permission, layer by layer.
     Explain(crate::explain_cmd::ExplainArgs),
+    /// Import a ThingWorx export: an .xml, .twx or .zip file, or a storage folder.
+    Import(crate::transfer_cmd::ImportArgs),
+    /// Export the model (or part of it) as XML, .twx or zip.
+    Export(crate::transfer_cmd::ExportArgs),
 }
 
 /// Parses the process arguments and runs the command; the process exit code.
@@ -56,6 +60,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => runtime.block_on(crate::app::serve(config)),
         Command::Migrate => runtime.block_on(crate::app::migrate(config)),
         Command::Explain(args) => runtime.block_on(crate::explain_cmd::run(config, args)),
+        Command::Import(args) => runtime.block_on(crate::transfer_cmd::import(config, args)),
+        Command::Export(args) => runtime.block_on(crate::transfer_cmd::export(config, args)),
     }
 }
 
@@ -99,6 +105,14 @@ mod tests {
         .expect("explain");
         assert!(matches!(explain.command, Command::Explain(ref a) if a.resource == "*"));
         assert!(Cli::try_parse_from(["ironworx", "import"]).is_err());
+        let import = Cli::try_parse_from(["ironworx", "import", "--mode", "storage", "x.zip"])
+            .expect("import");
+        assert!(matches!(import.command, Command::Import(ref a) if a.mode == ironworx_importer::plan::Mode::Storage));
+        assert!(Cli::try_parse_from(["ironworx", "import", "--mode", "disk", "x.zip"]).is_err());
+        assert!(
+            Cli::try_parse_from(["ironworx", "export", "--mode", "file", "--format", "twx", "o.twx"])
+                .is_ok()
+        );
         assert!(Cli::try_parse_from(["ironworx"]).is_err());
     }
 

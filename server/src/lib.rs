@@ -14,6 +14,8 @@ pub mod password;
 pub mod security;
 pub mod state;
 pub mod telemetry;
+pub mod transfer;
+pub mod transfer_cmd;
 
 pub use app::serve;
 pub use config::Config;

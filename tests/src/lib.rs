@@ -27,6 +27,8 @@
 //! The helpers panic with a descriptive message (the server's stderr included) when the
 //! environment fails them: in a test that is the failure to report.
 
+pub mod transfer;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};

@@ -4,6 +4,7 @@
 
 pub mod app_keys;
 pub mod audit;
+pub mod bulk;
 pub mod data;
 pub mod entities;
 pub mod facts;

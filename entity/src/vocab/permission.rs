@@ -149,7 +149,7 @@ impl fmt::Display for PrincipalType {
 }
 
 /// The type of a member of a group or of an organizational unit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MemberType {
     /// A user.
     User,

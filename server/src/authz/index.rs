@@ -1,15 +1,34 @@
 //! The in-memory authorization index: built from [`Facts`] in one pass, immutable afterwards.
-//! Every principal name is interned to a small integer; each user carries its sorted principal
-//! set (itself and every group it is in, transitively) and its visibility set (the organizations
-//! it belongs to and every unit at or below a unit it belongs to); each entity carries the
-//! ordered list of rule sources its decisions look at.
+//! Every principal name is interned to a small integer, and so is every resource name a rule
+//! mentions; each user carries its sorted principal set (itself and every group it is in,
+//! transitively) and its visibility set (the organizations it belongs to and every unit at or
+//! below a unit it belongs to); each entity carries the ordered list of rule sources its
+//! decisions look at.
+//!
+//! The layout is built for the check, which touches one random Thing among many: what a check
+//! reads sits in a few compact, contiguous arrays, so a check costs a handful of cache lines.
+//!
+//! - A rule is one `u64` ([`Word`]): permission kind, resource id, principal and allow bit. A
+//!   rule source (an entity's own rules, a template's or shape's instance rules, a collection)
+//!   is a sorted run of words, so a cell (kind, resource) is a contiguous sub-run sorted by
+//!   principal, found by binary search.
+//! - All runs live in one arena. An entity's run starts with its levels (for a Thing: its
+//!   template chain, then its shapes), followed by its own rules, so one or two cache lines hold
+//!   everything a Thing contributes to a check.
+//! - Per entity, a 32-byte [`Hot`] record holds where its run is, its owner and, for a user,
+//!   where its principal sets are. Names, ids and explanation texts sit apart, in
+//!   [`EntityNode`] and [`UserNode`].
+//! - Names are found through open-addressing tables whose 32-byte slots hold the name inline
+//!   (names up to 27 bytes), so a lookup usually reads one cache line.
 
 use std::collections::VecDeque;
+use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use ironworx_entity::vocab::{
-    Collection, PermissionKind, PrincipalType, builtin, unit_principal_name,
+    ANY_RESOURCE, Collection, PermissionKind, PrincipalType, builtin, unit_principal_name,
 };
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use crate::authz::facts::Facts;
 
@@ -19,63 +38,115 @@ pub type Pid = u32;
 /// An entity's position in the index.
 pub type EntityIdx = u32;
 
-/// The rules of one source (an entity's own, its instance rules, or a collection), by cell:
-/// first by permission kind, then by resource, so a lookup never allocates.
-#[derive(Clone, Debug, Default)]
-pub struct RuleSet {
-    by_kind: Vec<(PermissionKind, Cells)>,
+/// An interned resource name; [`ANY_RID`] is `*`.
+pub type Rid = u32;
+
+/// The resource id of `*`.
+pub const ANY_RID: Rid = 0;
+
+/// One packed rule: bits 60–63 the permission kind, 33–59 the resource id, 1–32 the principal,
+/// bit 0 set when the rule allows. Sorting words sorts rules by cell, then by principal.
+pub type Word = u64;
+
+const NONE: u32 = u32::MAX;
+const PID_SHIFT: u32 = 1;
+const RID_SHIFT: u32 = 33;
+const RID_BITS: u32 = 27;
+const RID_MAX: Rid = (1 << RID_BITS) - 1;
+
+/// The cell key (kind, resource) of a rule word, as [`cell_key`] spells it.
+pub fn word_cell(word: Word) -> u64 {
+    word >> RID_SHIFT
 }
 
-/// The rules of one permission kind, by resource: (principal, allow) sorted by principal.
-type Cells = FxHashMap<Box<str>, Vec<(Pid, bool)>>;
+/// The principal a rule word names.
+pub fn word_pid(word: Word) -> Pid {
+    // The principal occupies exactly 32 bits, so the truncation is the field itself.
+    (word >> PID_SHIFT) as u32
+}
 
-impl RuleSet {
-    /// The rules of one cell: (principal, allow), sorted by principal.
-    pub fn cell(&self, kind: PermissionKind, resource: &str) -> &[(Pid, bool)] {
-        self.by_kind
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .and_then(|(_, cells)| cells.get(resource))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-    }
+/// Whether a rule word allows.
+pub fn word_allows(word: Word) -> bool {
+    word & 1 == 1
+}
 
-    fn add(&mut self, kind: PermissionKind, resource: &str, pid: Pid, allow: bool) {
-        let cells = match self.by_kind.iter().position(|(k, _)| *k == kind) {
-            Some(i) => &mut self.by_kind[i].1,
-            None => {
-                self.by_kind.push((kind, FxHashMap::default()));
-                let last = self.by_kind.len() - 1;
-                &mut self.by_kind[last].1
-            }
-        };
-        // Cells stay sorted by principal, so a check binary-searches the caller's few
-        // principals instead of scanning every rule of a crowded cell.
-        let cell = cells.entry(resource.into()).or_default();
-        match cell.binary_search_by_key(&pid, |(p, _)| *p) {
-            Ok(i) => cell[i].1 = allow,
-            Err(i) => cell.insert(i, (pid, allow)),
-        }
-    }
+/// The key of cell (kind, resource) as rule words carry it.
+pub fn cell_key(kind: PermissionKind, rid: Rid) -> u64 {
+    ((kind as u64) << RID_BITS) | u64::from(rid.min(RID_MAX))
+}
 
-    /// Whether the set holds no rule.
-    pub fn is_empty(&self) -> bool {
-        self.by_kind.is_empty()
+fn pack(kind: PermissionKind, rid: Rid, pid: Pid, allow: bool) -> Word {
+    (cell_key(kind, rid) << RID_SHIFT) | (u64::from(pid) << PID_SHIFT) | u64::from(allow)
+}
+
+/// The cell (kind, resource) of a sorted rule run: its rules, sorted by principal.
+pub fn cell(rules: &[Word], key: u64) -> &[Word] {
+    let lo = rules.partition_point(|w| word_cell(*w) < key);
+    let rest = rules.get(lo..).unwrap_or(&[]);
+    let len = rest.partition_point(|w| word_cell(*w) == key);
+    rest.get(..len).unwrap_or(&[])
+}
+
+/// A run of an arena: `len` items from `start`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    fn of<T>(self, arena: &[T]) -> &[T] {
+        let start = self.start as usize;
+        arena.get(start..start + self.len as usize).unwrap_or(&[])
     }
 }
 
-/// Where a level's rules come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SourceKind {
-    /// The entity's own rules.
-    Entity,
-    /// Instance rules of a ThingTemplate in the entity's chain.
-    TemplateInstance,
-    /// Instance rules of a ThingShape the entity (or its templates) implements.
-    ShapeInstance,
+fn span(start: usize, len: usize) -> Span {
+    Span {
+        start: u32::try_from(start).unwrap_or(NONE),
+        len: u32::try_from(len).unwrap_or(0),
+    }
 }
 
-/// One entity in the index.
+/// What a check reads of one entity, in 32 bytes.
+#[derive(Clone, Copy, Debug)]
+#[repr(align(32))]
+pub struct Hot {
+    /// Start of the entity's run in the arena: its levels, then its own rules.
+    run: u32,
+    /// How many own rules follow the levels.
+    own: u32,
+    /// The owning user, or `NONE`.
+    owner: EntityIdx,
+    /// The position among users, or `NONE` when the entity is not a user.
+    user: u32,
+    /// How many templates start the run (Things only).
+    templates: u16,
+    /// How many shapes follow them (Things only).
+    shapes: u16,
+    /// Its collection.
+    pub collection: Collection,
+}
+
+impl Hot {
+    /// The owning user, if any.
+    pub fn owner(&self) -> Option<EntityIdx> {
+        (self.owner != NONE).then_some(self.owner)
+    }
+}
+
+/// What a check reads of one user.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UserHot {
+    /// Its principal set, then its visibility set, in the principal arena.
+    start: u32,
+    principals: u32,
+    visibility: u32,
+    /// `Administrator`, or a member of `Administrators`.
+    pub admin: bool,
+}
+
+/// One entity in the index: what requests and explanations name.
 #[derive(Clone, Debug)]
 pub struct EntityNode {
     /// The database id.
@@ -84,19 +155,9 @@ pub struct EntityNode {
     pub collection: Collection,
     /// Its name.
     pub name: String,
-    /// The owner, when it is a known user.
-    pub owner: Option<EntityIdx>,
-    /// Its own rules.
-    pub own: RuleSet,
-    /// Its instance rules (templates and shapes only).
-    pub instance: RuleSet,
-    /// For Things: the template chain, nearest first. For templates: their bases.
-    pub templates: Vec<EntityIdx>,
-    /// For Things: the shapes it implements, then its templates' shapes, without repeats.
-    pub shapes: Vec<EntityIdx>,
 }
 
-/// What the index knows of one user.
+/// What the index knows of one user, for explanations and the user services.
 #[derive(Clone, Debug, Default)]
 pub struct UserNode {
     /// The user itself and every group it belongs to, transitively; sorted.
@@ -113,80 +174,122 @@ pub struct UserNode {
     pub organizations: Vec<String>,
 }
 
-/// The immutable index every decision reads.
-#[derive(Clone, Debug, Default)]
-pub struct AuthzIndex {
-    sequence: i64,
-    principal_ids: FxHashMap<(PrincipalType, Box<str>), Pid>,
-    principal_names: Vec<(PrincipalType, String)>,
-    entities: Vec<EntityNode>,
-    by_name: FxHashMap<Collection, FxHashMap<Box<str>, EntityIdx>>,
-    users: FxHashMap<EntityIdx, UserNode>,
-    collections: FxHashMap<Collection, RuleSet>,
+/// Names held inline in a [`NameSlot`]; longer names are confirmed against the entity.
+const INLINE: usize = 27;
+/// The `len` of a slot whose name is longer than [`INLINE`].
+const LONG: u8 = u8::MAX;
+
+/// One slot of a [`NameTable`]: an entity and its name (or the name's first bytes).
+#[derive(Clone, Copy, Debug)]
+#[repr(align(32))]
+struct NameSlot {
+    idx: EntityIdx,
+    len: u8,
+    bytes: [u8; INLINE],
 }
 
-impl AuthzIndex {
-    /// Builds the index from facts. Dangling names (a template that does not exist, a rule
-    /// naming an unknown principal) are kept harmlessly: they never match anything.
-    pub fn build(facts: &Facts) -> AuthzIndex {
-        let mut index = AuthzIndex {
-            sequence: facts.sequence,
-            ..AuthzIndex::default()
-        };
-        let mut idx_of_id: FxHashMap<i64, EntityIdx> = FxHashMap::default();
-        for (i, e) in facts.entities.iter().enumerate() {
-            let i = EntityIdx::try_from(i).unwrap_or(EntityIdx::MAX);
-            idx_of_id.insert(e.id, i);
-            index
-                .by_name
-                .entry(e.collection)
-                .or_default()
-                .insert(e.name.as_str().into(), i);
-            index.entities.push(EntityNode {
-                id: e.id,
-                collection: e.collection,
-                name: e.name.clone(),
-                owner: None,
-                own: RuleSet::default(),
-                instance: RuleSet::default(),
-                templates: Vec::new(),
-                shapes: Vec::new(),
-            });
+const EMPTY_SLOT: NameSlot = NameSlot {
+    idx: NONE,
+    len: 0,
+    bytes: [0; INLINE],
+};
+
+/// The entities of one collection by name: open addressing, linear probing, at most half full.
+#[derive(Clone, Debug, Default)]
+struct NameTable {
+    slots: Vec<NameSlot>,
+    shift: u32,
+}
+
+fn name_hash(name: &str) -> u64 {
+    FxBuildHasher.hash_one(name).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl NameTable {
+    fn with_capacity(n: usize) -> NameTable {
+        let slots = (n * 2).next_power_of_two().max(2);
+        NameTable {
+            slots: vec![EMPTY_SLOT; slots],
+            shift: 64 - slots.trailing_zeros(),
         }
-        for (i, e) in facts.entities.iter().enumerate() {
-            let owner = e
-                .owner
-                .as_deref()
-                .and_then(|o| index.lookup(Collection::Users, o));
-            index.entities[i].owner = owner;
-        }
-        index.wire_inheritance(facts);
-        for (entity_id, instance, rule) in &facts.entity_rules {
-            let Some(&i) = idx_of_id.get(entity_id) else {
-                continue;
-            };
-            let pid = index.intern(rule.principal_type, &rule.principal_name);
-            let node = &mut index.entities[i as usize];
-            let set = if *instance {
-                &mut node.instance
-            } else {
-                &mut node.own
-            };
-            set.add(rule.kind, &rule.resource, pid, rule.allow);
-        }
-        for (collection, rule) in &facts.collection_rules {
-            let pid = index.intern(rule.principal_type, &rule.principal_name);
-            index.collections.entry(*collection).or_default().add(
-                rule.kind,
-                &rule.resource,
-                pid,
-                rule.allow,
-            );
-        }
-        index.build_users(facts, &idx_of_id);
-        index
     }
 
+    fn home(&self, name: &str) -> usize {
+        usize::try_from(name_hash(name) >> self.shift).unwrap_or(0)
+    }
+
+    fn slot_for(name: &str, idx: EntityIdx) -> NameSlot {
+        let bytes = name.as_bytes();
+        let mut slot = NameSlot {
+            idx,
+            len: if bytes.len() <= INLINE {
+                u8::try_from(bytes.len()).unwrap_or(LONG)
+            } else {
+                LONG
+            },
+            bytes: [0; INLINE],
+        };
+        let n = bytes.len().min(INLINE);
+        slot.bytes[..n].copy_from_slice(&bytes[..n]);
+        slot
+    }
+
+    /// Whether `slot` holds `name` (`full` gives the whole name of a long slot's entity).
+    fn holds<'a>(slot: &NameSlot, name: &str, full: impl Fn(EntityIdx) -> &'a str) -> bool {
+        let bytes = name.as_bytes();
+        if bytes.len() <= INLINE {
+            usize::from(slot.len) == bytes.len() && slot.bytes[..bytes.len()] == *bytes
+        } else {
+            slot.len == LONG && slot.bytes[..] == bytes[..INLINE] && full(slot.idx) == name
+        }
+    }
+
+    /// Adds `name`; a name already present is moved to `idx` (the later entity wins).
+    fn insert<'a>(&mut self, name: &str, idx: EntityIdx, full: impl Fn(EntityIdx) -> &'a str) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(name);
+        loop {
+            let slot = &mut self.slots[i];
+            if slot.idx == NONE {
+                *slot = NameTable::slot_for(name, idx);
+                return;
+            }
+            if NameTable::holds(slot, name, &full) {
+                slot.idx = idx;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn get<'a>(&self, name: &str, full: impl Fn(EntityIdx) -> &'a str) -> Option<EntityIdx> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(name);
+        loop {
+            let slot = &self.slots[i];
+            if slot.idx == NONE {
+                return None;
+            }
+            if NameTable::holds(slot, name, &full) {
+                return Some(slot.idx);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// The names and interned principals, shared between an index and the indexes patched from it.
+#[derive(Clone, Debug, Default)]
+struct Names {
+    principal_ids: FxHashMap<(PrincipalType, Box<str>), Pid>,
+    principal_names: Vec<(PrincipalType, String)>,
+    resource_ids: FxHashMap<Box<str>, Rid>,
+}
+
+impl Names {
     fn intern(&mut self, principal_type: PrincipalType, name: &str) -> Pid {
         if let Some(&pid) = self.principal_ids.get(&(principal_type, name.into())) {
             return pid;
@@ -198,39 +301,129 @@ impl AuthzIndex {
         pid
     }
 
-    /// Resolves template chains and shape lists to entity positions.
-    fn wire_inheritance(&mut self, facts: &Facts) {
+    fn intern_resource(&mut self, resource: &str) -> Rid {
+        if resource == ANY_RESOURCE {
+            return ANY_RID;
+        }
+        if let Some(&rid) = self.resource_ids.get(resource) {
+            return rid;
+        }
+        // Id 0 is `*`; the first named resource is 1.
+        let rid = Rid::try_from(self.resource_ids.len() + 1)
+            .unwrap_or(RID_MAX)
+            .min(RID_MAX);
+        self.resource_ids.insert(resource.into(), rid);
+        rid
+    }
+}
+
+/// The immutable index every decision reads.
+#[derive(Clone, Debug, Default)]
+pub struct AuthzIndex {
+    sequence: i64,
+    names: Arc<Names>,
+    /// Cold per-entity data: id, collection, name.
+    entities: Arc<Vec<EntityNode>>,
+    /// Per collection (by `Collection as usize`), its entities by name.
+    by_name: Arc<Vec<NameTable>>,
+    /// Per user position.
+    users: Arc<Vec<UserNode>>,
+    user_hot: Arc<Vec<UserHot>>,
+    /// The principal sets of every user, then its visibility set.
+    user_pids: Arc<Vec<Pid>>,
+    /// Per entity: where its run is.
+    hot: Vec<Hot>,
+    /// Per entity: its instance rules (templates and shapes).
+    instance: Vec<Span>,
+    /// Per collection (by `Collection as usize`): its rules.
+    collections: Vec<Span>,
+    /// Every run: entity levels and own rules, instance rules, collection rules.
+    arena: Vec<Word>,
+}
+
+/// Sorts one source's rules and drops all but the last of each (kind, resource, principal):
+/// when a principal appears twice in a cell, the later rule wins.
+fn sorted_run(rules: &mut Vec<(u64, usize, Word)>) {
+    rules.sort_unstable_by_key(|(key, order, _)| (*key, *order));
+    let mut out = 0;
+    for i in 0..rules.len() {
+        if i + 1 < rules.len() && rules[i + 1].0 == rules[i].0 {
+            continue;
+        }
+        rules[out] = rules[i];
+        out += 1;
+    }
+    rules.truncate(out);
+}
+
+impl AuthzIndex {
+    /// Builds the index from facts. Dangling names (a template that does not exist, a rule
+    /// naming an unknown principal) are kept harmlessly: they never match anything.
+    pub fn build(facts: &Facts) -> AuthzIndex {
+        let mut names = Names::default();
+        let mut entities = Vec::with_capacity(facts.entities.len());
+        let mut idx_of_id: FxHashMap<i64, EntityIdx> = FxHashMap::default();
+        let mut per_collection: Vec<Vec<EntityIdx>> = vec![Vec::new(); Collection::ALL.len()];
+        for (i, e) in facts.entities.iter().enumerate() {
+            let i = EntityIdx::try_from(i).unwrap_or(NONE);
+            idx_of_id.insert(e.id, i);
+            if let Some(list) = per_collection.get_mut(e.collection as usize) {
+                list.push(i);
+            }
+            entities.push(EntityNode {
+                id: e.id,
+                collection: e.collection,
+                name: e.name.clone(),
+            });
+        }
+        let full = |idx: EntityIdx| {
+            entities
+                .get(idx as usize)
+                .map(|e| e.name.as_str())
+                .unwrap_or("")
+        };
+        let by_name: Vec<NameTable> = per_collection
+            .iter()
+            .map(|list| {
+                let mut table = NameTable::with_capacity(list.len());
+                for &i in list {
+                    table.insert(full(i), i, full);
+                }
+                table
+            })
+            .collect();
+        let lookup = |collection: Collection, name: &str| {
+            by_name.get(collection as usize)?.get(name, full)
+        };
+
+        // Levels: for Things, the template chain nearest first, then the shapes (the Thing's
+        // own, then its templates'), without repeats.
         let template_base: FxHashMap<EntityIdx, EntityIdx> = facts
             .entities
             .iter()
             .enumerate()
             .filter(|(_, e)| e.collection == Collection::ThingTemplates && !e.template.is_empty())
             .filter_map(|(i, e)| {
-                let base = self.lookup(Collection::ThingTemplates, &e.template)?;
+                let base = lookup(Collection::ThingTemplates, &e.template)?;
                 Some((EntityIdx::try_from(i).ok()?, base))
             })
             .collect();
-        let shapes_of: Vec<Vec<EntityIdx>> = facts
-            .entities
-            .iter()
-            .map(|e| {
-                e.shapes
-                    .iter()
-                    .filter_map(|s| self.lookup(Collection::ThingShapes, s))
-                    .collect()
-            })
-            .collect();
+        let shapes_of = |i: usize| -> Vec<EntityIdx> {
+            facts.entities[i]
+                .shapes
+                .iter()
+                .filter_map(|s| lookup(Collection::ThingShapes, s))
+                .collect()
+        };
+        let mut levels: Vec<(Vec<EntityIdx>, Vec<EntityIdx>)> =
+            vec![(Vec::new(), Vec::new()); facts.entities.len()];
         for (i, e) in facts.entities.iter().enumerate() {
-            let first = match e.collection {
-                Collection::Things => self.lookup(Collection::ThingTemplates, &e.template),
-                Collection::ThingTemplates => EntityIdx::try_from(i)
-                    .ok()
-                    .and_then(|i| template_base.get(&i).copied()),
-                _ => continue,
-            };
+            if e.collection != Collection::Things {
+                continue;
+            }
             let mut chain = Vec::new();
             let mut seen = FxHashSet::default();
-            let mut current = first;
+            let mut current = lookup(Collection::ThingTemplates, &e.template);
             while let Some(t) = current {
                 if !seen.insert(t) {
                     break;
@@ -239,137 +432,109 @@ impl AuthzIndex {
                 current = template_base.get(&t).copied();
             }
             let mut shapes: Vec<EntityIdx> = Vec::new();
-            for s in shapes_of[i]
-                .iter()
-                .chain(chain.iter().flat_map(|t| &shapes_of[*t as usize]))
-            {
-                if !shapes.contains(s) {
-                    shapes.push(*s);
+            let inherited = chain.iter().flat_map(|t| shapes_of(*t as usize));
+            for s in shapes_of(i).into_iter().chain(inherited) {
+                if !shapes.contains(&s) {
+                    shapes.push(s);
                 }
             }
-            self.entities[i].templates = chain;
-            self.entities[i].shapes = shapes;
+            // A level count is 16 bits: a chain or shape list is cut at 65,535 entries, far
+            // beyond any model (a chain holds at most one entry per template).
+            chain.truncate(usize::from(u16::MAX));
+            shapes.truncate(usize::from(u16::MAX));
+            levels[i] = (chain, shapes);
         }
-    }
 
-    /// Computes every user's principal and visibility sets.
-    fn build_users(&mut self, facts: &Facts, idx_of_id: &FxHashMap<i64, EntityIdx>) {
-        let mut parents: FxHashMap<i64, Vec<i64>> = FxHashMap::default();
-        for (group, member) in &facts.memberships {
-            parents.entry(*member).or_default().push(*group);
-        }
-        let mut unit_children: FxHashMap<i64, Vec<i64>> = FxHashMap::default();
-        for u in &facts.units {
-            if let Some(p) = u.parent {
-                unit_children.entry(p).or_default().push(u.id);
-            }
-        }
-        let units_by_id: FxHashMap<i64, &crate::authz::facts::UnitFact> =
-            facts.units.iter().map(|u| (u.id, u)).collect();
-        let mut units_of_member: FxHashMap<i64, Vec<i64>> = FxHashMap::default();
-        for (unit, member) in &facts.unit_members {
-            units_of_member.entry(*member).or_default().push(*unit);
-        }
-        let user_ids: Vec<(EntityIdx, i64)> = self
-            .entities
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.collection == Collection::Users)
-            .filter_map(|(i, e)| Some((EntityIdx::try_from(i).ok()?, e.id)))
-            .collect();
-        for (idx, user_id) in user_ids {
-            // Transitive groups, safe against cycles.
-            let mut groups: FxHashSet<i64> = FxHashSet::default();
-            let mut queue = VecDeque::from([user_id]);
-            while let Some(id) = queue.pop_front() {
-                for g in parents.get(&id).into_iter().flatten() {
-                    if groups.insert(*g) {
-                        queue.push_back(*g);
-                    }
-                }
-            }
-            let user_name = self.entities[idx as usize].name.clone();
-            let mut principals = vec![self.intern(PrincipalType::User, &user_name)];
-            let mut group_names = Vec::new();
-            for g in &groups {
-                if let Some(&gi) = idx_of_id.get(g) {
-                    let name = self.entities[gi as usize].name.clone();
-                    principals.push(self.intern(PrincipalType::Group, &name));
-                    group_names.push(name);
-                }
-            }
-            principals.sort_unstable();
-            principals.dedup();
-            group_names.sort();
-            let admin = if user_name == builtin::ADMINISTRATOR {
-                Some(format!("{user_name} is the built-in administrator"))
-            } else if group_names.iter().any(|g| g == builtin::ADMINISTRATORS) {
-                Some(format!(
-                    "{user_name} is a member of group {}",
-                    builtin::ADMINISTRATORS
-                ))
-            } else {
-                None
+        // Rules, grouped by source: (source, key without allow bit, order, word).
+        let mut own: Vec<Vec<(u64, usize, Word)>> = vec![Vec::new(); facts.entities.len()];
+        let mut instance: Vec<Vec<(u64, usize, Word)>> = vec![Vec::new(); facts.entities.len()];
+        for (order, (entity_id, is_instance, rule)) in facts.entity_rules.iter().enumerate() {
+            let Some(&i) = idx_of_id.get(entity_id) else {
+                continue;
             };
-            // Units the user is in, directly or through a group; then every unit below them.
-            let mut visibility = Vec::new();
-            let mut seen_units: FxHashSet<i64> = FxHashSet::default();
-            let mut queue: VecDeque<i64> = std::iter::once(user_id)
-                .chain(groups.iter().copied())
-                .flat_map(|m| units_of_member.get(&m).cloned().unwrap_or_default())
-                .collect();
-            let mut direct_units: Vec<String> = queue
-                .iter()
-                .filter_map(|unit| {
-                    let u = units_by_id.get(unit)?;
-                    let oi = idx_of_id.get(&u.organization)?;
-                    Some(unit_principal_name(
-                        &self.entities[*oi as usize].name,
-                        &u.name,
-                    ))
-                })
-                .collect();
-            direct_units.sort();
-            direct_units.dedup();
-            let mut orgs: FxHashSet<i64> = FxHashSet::default();
-            while let Some(unit) = queue.pop_front() {
-                if !seen_units.insert(unit) {
-                    continue;
-                }
-                let Some(u) = units_by_id.get(&unit) else {
-                    continue;
-                };
-                orgs.insert(u.organization);
-                if let Some(&oi) = idx_of_id.get(&u.organization) {
-                    let org_name = self.entities[oi as usize].name.clone();
-                    let unit_name = unit_principal_name(&org_name, &u.name);
-                    visibility.push(self.intern(PrincipalType::OrganizationalUnit, &unit_name));
-                }
-                queue.extend(unit_children.get(&unit).into_iter().flatten().copied());
-            }
-            let mut org_names = Vec::new();
-            for org in orgs {
-                if let Some(&oi) = idx_of_id.get(&org) {
-                    let org_name = self.entities[oi as usize].name.clone();
-                    visibility.push(self.intern(PrincipalType::Organization, &org_name));
-                    org_names.push(org_name);
-                }
-            }
-            org_names.sort();
-            visibility.sort_unstable();
-            visibility.dedup();
-            self.users.insert(
-                idx,
-                UserNode {
-                    principals,
-                    visibility,
-                    groups: group_names,
-                    admin,
-                    units: direct_units,
-                    organizations: org_names,
-                },
-            );
+            let pid = names.intern(rule.principal_type, &rule.principal_name);
+            let rid = names.intern_resource(&rule.resource);
+            let word = pack(rule.kind, rid, pid, rule.allow);
+            let list = if *is_instance {
+                &mut instance[i as usize]
+            } else {
+                &mut own[i as usize]
+            };
+            list.push((word >> 1, order, word));
         }
+        let mut collection_rules: Vec<Vec<(u64, usize, Word)>> =
+            vec![Vec::new(); Collection::ALL.len()];
+        for (order, (collection, rule)) in facts.collection_rules.iter().enumerate() {
+            let pid = names.intern(rule.principal_type, &rule.principal_name);
+            let rid = names.intern_resource(&rule.resource);
+            let word = pack(rule.kind, rid, pid, rule.allow);
+            if let Some(list) = collection_rules.get_mut(*collection as usize) {
+                list.push((word >> 1, order, word));
+            }
+        }
+
+        let mut arena: Vec<Word> = Vec::new();
+        let mut hot = Vec::with_capacity(facts.entities.len());
+        for (i, e) in facts.entities.iter().enumerate() {
+            let (chain, shapes) = &levels[i];
+            let run = arena.len();
+            arena.extend(chain.iter().chain(shapes).map(|t| u64::from(*t)));
+            let rules = &mut own[i];
+            sorted_run(rules);
+            arena.extend(rules.iter().map(|(_, _, w)| *w));
+            hot.push(Hot {
+                run: u32::try_from(run).unwrap_or(NONE),
+                own: u32::try_from(rules.len()).unwrap_or(0),
+                owner: e
+                    .owner
+                    .as_deref()
+                    .and_then(|o| lookup(Collection::Users, o))
+                    .unwrap_or(NONE),
+                user: NONE,
+                templates: u16::try_from(chain.len()).unwrap_or(u16::MAX),
+                shapes: u16::try_from(shapes.len()).unwrap_or(u16::MAX),
+                collection: e.collection,
+            });
+        }
+        drop(own);
+        let mut instance_spans = vec![Span::default(); facts.entities.len()];
+        for (i, rules) in instance.iter_mut().enumerate() {
+            if rules.is_empty() {
+                continue;
+            }
+            sorted_run(rules);
+            instance_spans[i] = span(arena.len(), rules.len());
+            arena.extend(rules.iter().map(|(_, _, w)| *w));
+        }
+        let mut collections = vec![Span::default(); Collection::ALL.len()];
+        for (c, rules) in collection_rules.iter_mut().enumerate() {
+            sorted_run(rules);
+            collections[c] = span(arena.len(), rules.len());
+            arena.extend(rules.iter().map(|(_, _, w)| *w));
+        }
+
+        let mut index = AuthzIndex {
+            sequence: facts.sequence,
+            names: Arc::new(Names::default()),
+            entities: Arc::new(Vec::new()),
+            by_name: Arc::new(Vec::new()),
+            users: Arc::new(Vec::new()),
+            user_hot: Arc::new(Vec::new()),
+            user_pids: Arc::new(Vec::new()),
+            hot,
+            instance: instance_spans,
+            collections,
+            arena,
+        };
+        let (users, user_hot, user_pids) =
+            build_users(facts, &idx_of_id, &entities, &mut names, &mut index.hot);
+        index.names = Arc::new(names);
+        index.entities = Arc::new(entities);
+        index.by_name = Arc::new(by_name);
+        index.users = Arc::new(users);
+        index.user_hot = Arc::new(user_hot);
+        index.user_pids = Arc::new(user_pids);
+        index
     }
 
     /// The change sequence value the index was built at.
@@ -379,7 +544,21 @@ impl AuthzIndex {
 
     /// The entity `name` of `collection`, if it exists.
     pub fn lookup(&self, collection: Collection, name: &str) -> Option<EntityIdx> {
-        self.by_name.get(&collection)?.get(name).copied()
+        let entities = &self.entities;
+        self.by_name.get(collection as usize)?.get(name, |idx| {
+            entities
+                .get(idx as usize)
+                .map(|e| e.name.as_str())
+                .unwrap_or("")
+        })
+    }
+
+    /// The resource id of a resource name, when some rule names it.
+    pub fn resource_id(&self, resource: &str) -> Option<Rid> {
+        if resource == ANY_RESOURCE {
+            return Some(ANY_RID);
+        }
+        self.names.resource_ids.get(resource).copied()
     }
 
     /// The entity at `idx`.
@@ -387,19 +566,72 @@ impl AuthzIndex {
         self.entities.get(idx as usize)
     }
 
-    /// The user at `idx`, when that entity is a user.
-    pub fn user(&self, idx: EntityIdx) -> Option<&UserNode> {
-        self.users.get(&idx)
+    /// What a check reads of the entity at `idx`.
+    pub fn hot(&self, idx: EntityIdx) -> Option<&Hot> {
+        self.hot.get(idx as usize)
     }
 
-    /// The rules of a collection.
-    pub fn collection_rules(&self, collection: Collection) -> Option<&RuleSet> {
-        self.collections.get(&collection)
+    /// The levels of a Thing: its template chain nearest first, and its shapes.
+    pub fn levels(&self, hot: &Hot) -> (&[Word], &[Word]) {
+        let start = hot.run as usize;
+        let templates = usize::from(hot.templates);
+        let shapes = usize::from(hot.shapes);
+        (
+            self.arena.get(start..start + templates).unwrap_or(&[]),
+            self.arena
+                .get(start + templates..start + templates + shapes)
+                .unwrap_or(&[]),
+        )
+    }
+
+    /// The entity's own rules, sorted.
+    pub fn own_rules(&self, hot: &Hot) -> &[Word] {
+        let start = hot.run as usize + usize::from(hot.templates) + usize::from(hot.shapes);
+        self.arena
+            .get(start..start + hot.own as usize)
+            .unwrap_or(&[])
+    }
+
+    /// The instance rules of a template or shape, sorted.
+    pub fn instance_rules(&self, idx: EntityIdx) -> &[Word] {
+        self.instance
+            .get(idx as usize)
+            .map(|s| s.of(&self.arena))
+            .unwrap_or(&[])
+    }
+
+    /// The user at `idx`, when that entity is a user.
+    pub fn user(&self, idx: EntityIdx) -> Option<&UserNode> {
+        let u = self.hot.get(idx as usize)?.user;
+        self.users.get(u as usize)
+    }
+
+    /// What a check reads of the user at `idx`, with its principal and visibility sets.
+    pub fn user_hot(&self, idx: EntityIdx) -> Option<(&UserHot, &[Pid], &[Pid])> {
+        let u = self.hot.get(idx as usize)?.user;
+        let hot = self.user_hot.get(u as usize)?;
+        let start = hot.start as usize;
+        let mid = start + hot.principals as usize;
+        let end = mid + hot.visibility as usize;
+        Some((
+            hot,
+            self.user_pids.get(start..mid).unwrap_or(&[]),
+            self.user_pids.get(mid..end).unwrap_or(&[]),
+        ))
+    }
+
+    /// The rules of a collection, sorted.
+    pub fn collection_rules(&self, collection: Collection) -> &[Word] {
+        self.collections
+            .get(collection as usize)
+            .map(|s| s.of(&self.arena))
+            .unwrap_or(&[])
     }
 
     /// The type and name of an interned principal.
     pub fn principal(&self, pid: Pid) -> (PrincipalType, &str) {
-        self.principal_names
+        self.names
+            .principal_names
             .get(pid as usize)
             .map(|(t, n)| (*t, n.as_str()))
             .unwrap_or((PrincipalType::User, ""))
@@ -408,22 +640,151 @@ impl AuthzIndex {
     /// Whether `user` belongs to organization `organization` (is in one of its units, directly
     /// or through a group). Every user belongs to `Everyone`.
     pub fn belongs_to_organization(&self, user: EntityIdx, organization: &str) -> bool {
-        if organization == builtin::EVERYONE {
-            return self.users.contains_key(&user);
-        }
-        let Some(pid) = self
-            .principal_ids
-            .get(&(PrincipalType::Organization, organization.into()))
-        else {
+        let Some((_, _, visibility)) = self.user_hot(user) else {
             return false;
         };
-        self.users
-            .get(&user)
-            .is_some_and(|u| u.visibility.binary_search(pid).is_ok())
+        if organization == builtin::EVERYONE {
+            return true;
+        }
+        self.names
+            .principal_ids
+            .get(&(PrincipalType::Organization, organization.into()))
+            .is_some_and(|pid| visibility.binary_search(pid).is_ok())
     }
 
     /// How many entities the index holds.
     pub fn entity_count(&self) -> usize {
         self.entities.len()
     }
+}
+
+/// Computes every user's principal and visibility sets, and records each user's position in
+/// `hot`.
+fn build_users(
+    facts: &Facts,
+    idx_of_id: &FxHashMap<i64, EntityIdx>,
+    entities: &[EntityNode],
+    names: &mut Names,
+    hot: &mut [Hot],
+) -> (Vec<UserNode>, Vec<UserHot>, Vec<Pid>) {
+    let mut parents: FxHashMap<i64, Vec<i64>> = FxHashMap::default();
+    for (group, member) in &facts.memberships {
+        parents.entry(*member).or_default().push(*group);
+    }
+    let mut unit_children: FxHashMap<i64, Vec<i64>> = FxHashMap::default();
+    for u in &facts.units {
+        if let Some(p) = u.parent {
+            unit_children.entry(p).or_default().push(u.id);
+        }
+    }
+    let units_by_id: FxHashMap<i64, &crate::authz::facts::UnitFact> =
+        facts.units.iter().map(|u| (u.id, u)).collect();
+    let mut units_of_member: FxHashMap<i64, Vec<i64>> = FxHashMap::default();
+    for (unit, member) in &facts.unit_members {
+        units_of_member.entry(*member).or_default().push(*unit);
+    }
+    let name_of = |i: EntityIdx| entities.get(i as usize).map(|e| e.name.as_str());
+    let mut users = Vec::new();
+    let mut user_hot = Vec::new();
+    let mut user_pids = Vec::new();
+    for (idx, e) in entities.iter().enumerate() {
+        if e.collection != Collection::Users {
+            continue;
+        }
+        let user_id = e.id;
+        // Transitive groups, safe against cycles.
+        let mut groups: FxHashSet<i64> = FxHashSet::default();
+        let mut queue = VecDeque::from([user_id]);
+        while let Some(id) = queue.pop_front() {
+            for g in parents.get(&id).into_iter().flatten() {
+                if groups.insert(*g) {
+                    queue.push_back(*g);
+                }
+            }
+        }
+        let user_name = e.name.as_str();
+        let mut principals = vec![names.intern(PrincipalType::User, user_name)];
+        let mut group_names = Vec::new();
+        for g in &groups {
+            if let Some(name) = idx_of_id.get(g).and_then(|gi| name_of(*gi)) {
+                principals.push(names.intern(PrincipalType::Group, name));
+                group_names.push(name.to_owned());
+            }
+        }
+        principals.sort_unstable();
+        principals.dedup();
+        group_names.sort();
+        let admin = if user_name == builtin::ADMINISTRATOR {
+            Some(format!("{user_name} is the built-in administrator"))
+        } else if group_names.iter().any(|g| g == builtin::ADMINISTRATORS) {
+            Some(format!(
+                "{user_name} is a member of group {}",
+                builtin::ADMINISTRATORS
+            ))
+        } else {
+            None
+        };
+        // Units the user is in, directly or through a group; then every unit below them.
+        let mut visibility = Vec::new();
+        let mut seen_units: FxHashSet<i64> = FxHashSet::default();
+        let mut queue: VecDeque<i64> = std::iter::once(user_id)
+            .chain(groups.iter().copied())
+            .flat_map(|m| units_of_member.get(&m).cloned().unwrap_or_default())
+            .collect();
+        let mut direct_units: Vec<String> = queue
+            .iter()
+            .filter_map(|unit| {
+                let u = units_by_id.get(unit)?;
+                let org = name_of(*idx_of_id.get(&u.organization)?)?;
+                Some(unit_principal_name(org, &u.name))
+            })
+            .collect();
+        direct_units.sort();
+        direct_units.dedup();
+        let mut orgs: FxHashSet<i64> = FxHashSet::default();
+        while let Some(unit) = queue.pop_front() {
+            if !seen_units.insert(unit) {
+                continue;
+            }
+            let Some(u) = units_by_id.get(&unit) else {
+                continue;
+            };
+            orgs.insert(u.organization);
+            if let Some(org) = idx_of_id.get(&u.organization).and_then(|oi| name_of(*oi)) {
+                let unit_name = unit_principal_name(org, &u.name);
+                visibility.push(names.intern(PrincipalType::OrganizationalUnit, &unit_name));
+            }
+            queue.extend(unit_children.get(&unit).into_iter().flatten().copied());
+        }
+        let mut org_names = Vec::new();
+        for org in orgs {
+            if let Some(org_name) = idx_of_id.get(&org).and_then(|oi| name_of(*oi)) {
+                visibility.push(names.intern(PrincipalType::Organization, org_name));
+                org_names.push(org_name.to_owned());
+            }
+        }
+        org_names.sort();
+        visibility.sort_unstable();
+        visibility.dedup();
+        if let Some(h) = hot.get_mut(idx) {
+            h.user = u32::try_from(users.len()).unwrap_or(NONE);
+        }
+        user_hot.push(UserHot {
+            start: u32::try_from(user_pids.len()).unwrap_or(NONE),
+            principals: u32::try_from(principals.len()).unwrap_or(0),
+            visibility: u32::try_from(visibility.len()).unwrap_or(0),
+            admin: admin.is_some(),
+        });
+        user_pids.extend(&principals);
+        user_pids.extend(&visibility);
+        users.push(UserNode {
+            principals,
+            visibility,
+            groups: group_names,
+            admin,
+            units: direct_units,
+            organizations: org_names,
+        });
+    }
+    (users, user_hot, user_pids)
 }

@@ -10,6 +10,7 @@ pub mod params;
 pub mod permissions;
 pub mod services;
 pub mod things;
+pub mod transfer;
 pub mod users;
 pub mod write;
 
@@ -29,7 +30,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(login::services())
         .service(services::resource_service)
         .service(services::entity_service)
-        .service(things::get_property);
+        .service(things::get_property)
+        .service(transfer::importer)
+        .service(transfer::exporter);
 }
 
 /// JSON extractor settings: the size limit, and errors mapped onto [`ApiError`].

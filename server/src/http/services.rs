@@ -8,7 +8,7 @@ use ironworx_entity::vocab::Collection;
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::params::Params;
-use crate::http::{app_keys, explain, permissions, users};
+use crate::http::{app_keys, explain, permissions, transfer, users};
 use crate::state::AppState;
 
 /// Calls a service of a built-in resource.
@@ -29,6 +29,12 @@ pub async fn resource_service(
         ("SecurityServices", "ExplainPermission") => explain::explain_permission(&guard, &params)?,
         ("CurrentSessionInfo", service) => {
             users::current_session_info(&state, &guard, service, &params).await?
+        }
+        ("SourceControlFunctions", service) => {
+            match transfer::source_control(&state, &guard, service, &body).await {
+                Some(result) => result?,
+                None => return Err(ApiError::NotFound),
+            }
         }
         ("EntityServices", service) => {
             match app_keys::entity_services(&state, &guard, service, &body).await {

@@ -1,0 +1,166 @@
+//! Batched writes and reads for imports and exports: many entity rows at once (with their ids
+//! back), rows of any table in multi-row statements, and the removal of everything an entity
+//! owns before a newer version replaces it. None of them bumps the change sequence: the caller
+//! bumps it once for the whole batch.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect,
+};
+
+use crate::queries::QueryResult;
+use crate::queries::parts::BATCH_ROWS;
+use crate::schema::{
+    configuration_tables, entities, entity_permissions, entity_tags, event_definitions,
+    field_definitions, implemented_shapes, property_definitions, property_values,
+    service_definitions, service_implementations, subscriptions,
+};
+use crate::vocab::Collection;
+
+/// Ids in one `IN (…)` list: far below every backend's bind-parameter limit.
+const IN_LIST: usize = 500;
+
+/// Inserts `rows` in multi-row statements of [`BATCH_ROWS`] (the caller leaves auto-increment
+/// ids unset).
+pub async fn insert_all<C, A>(db: &C, rows: Vec<A>) -> QueryResult<()>
+where
+    C: ConnectionTrait,
+    A: ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<A> = rows.by_ref().take(BATCH_ROWS).collect();
+        A::Entity::insert_many(batch)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Inserts new entity rows (their `id` is ignored) and returns each name's new id.
+pub async fn insert_entities<C: ConnectionTrait>(
+    db: &C,
+    collection: Collection,
+    rows: Vec<entities::Model>,
+) -> QueryResult<HashMap<String, i64>> {
+    let mut ids = HashMap::with_capacity(rows.len());
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<entities::ActiveModel> = rows
+            .by_ref()
+            .take(BATCH_ROWS)
+            .map(|row| {
+                let mut active = row.into_active_model();
+                active.not_set(entities::Column::Id);
+                active
+            })
+            .collect();
+        let inserted = entities::Entity::insert_many(batch)
+            .exec_with_returning(db)
+            .await?;
+        for row in inserted {
+            debug_assert_eq!(row.collection, collection.as_str());
+            ids.insert(row.name, row.id);
+        }
+    }
+    Ok(ids)
+}
+
+/// The ids of the entities of `collection` among `names` that exist.
+pub async fn entity_ids<C: ConnectionTrait>(
+    db: &C,
+    collection: Collection,
+    names: &[String],
+) -> QueryResult<HashMap<String, i64>> {
+    let mut ids = HashMap::with_capacity(names.len());
+    for chunk in names.chunks(IN_LIST) {
+        let found: Vec<(i64, String)> = entities::Entity::find()
+            .select_only()
+            .column(entities::Column::Id)
+            .column(entities::Column::Name)
+            .filter(entities::Column::Collection.eq(collection.as_str()))
+            .filter(entities::Column::Name.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        ids.extend(found.into_iter().map(|(id, name)| (name, id)));
+    }
+    Ok(ids)
+}
+
+/// Every entity name of `collection` with its id.
+pub async fn all_entity_ids<C: ConnectionTrait>(
+    db: &C,
+    collection: Collection,
+) -> QueryResult<HashMap<String, i64>> {
+    let found: Vec<(i64, String)> = entities::Entity::find()
+        .select_only()
+        .column(entities::Column::Id)
+        .column(entities::Column::Name)
+        .filter(entities::Column::Collection.eq(collection.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(found.into_iter().map(|(id, name)| (name, id)).collect())
+}
+
+macro_rules! delete_owned {
+    ($db:expr, $ids:expr, $($table:ident),*) => {
+        $(
+            $table::Entity::delete_many()
+                .filter($table::Column::EntityId.is_in($ids.iter().copied()))
+                .exec($db)
+                .await?;
+        )*
+    };
+}
+
+/// Deletes what the entities with these ids own that a newer version replaces: definitions,
+/// implementations, subscriptions, fields, values, configuration tables, implemented shapes,
+/// tags and their own and instance rules. The entity rows and their kind rows stay.
+pub async fn delete_replaceable_parts<C: ConnectionTrait>(db: &C, ids: &[i64]) -> QueryResult<()> {
+    for chunk in ids.chunks(IN_LIST) {
+        delete_owned!(
+            db,
+            chunk,
+            property_definitions,
+            service_definitions,
+            event_definitions,
+            service_implementations,
+            subscriptions,
+            field_definitions,
+            property_values,
+            configuration_tables,
+            implemented_shapes,
+            entity_tags,
+            entity_permissions
+        );
+    }
+    Ok(())
+}
+
+/// Every row of an entity-owned table whose owner is among `ids`, grouped by owner.
+pub async fn rows_of<C, E>(
+    db: &C,
+    owner: E::Column,
+    ids: &[i64],
+    owner_of: impl Fn(&E::Model) -> i64,
+) -> QueryResult<HashMap<i64, Vec<E::Model>>>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+{
+    let mut out: HashMap<i64, Vec<E::Model>> = HashMap::new();
+    for chunk in ids.chunks(IN_LIST) {
+        let rows = E::find()
+            .filter(owner.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        for row in rows {
+            out.entry(owner_of(&row)).or_default().push(row);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,1269 @@
+//! The apply step: writes a [`Plan`] in one transaction with batched inserts. A failure rolls
+//! everything back, so the database is exactly as it was. An entity that exists already is
+//! replaced (its row keeps its id, so rules and memberships naming it stay); memberships and
+//! localization tokens are only ever added, as ThingWorx does.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use ironworx_entity::queries::audit::{self, Change};
+use ironworx_entity::queries::bulk::{self, insert_all};
+use ironworx_entity::queries::groups::all_memberships;
+use ironworx_entity::queries::{now_ms, users::ARGON2ID};
+use ironworx_entity::schema::{
+    application_keys, collection_permissions, configuration_tables, data_shapes, entities,
+    entity_permissions, entity_tags, event_definitions, field_definitions, group_members, groups,
+    implemented_shapes, localization_tokens, organizational_unit_members, organizational_units,
+    organizations, property_definitions, property_values, service_definitions,
+    service_implementations, subscriptions, thing_shapes, thing_templates, things,
+    user_extension_values, users, vocabulary_terms,
+};
+use ironworx_entity::vocab::{Collection, MemberType, PrincipalType, Tag};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
+    ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+};
+use serde_json::{Map, Value as Json, json};
+
+use crate::error::ImportError;
+use crate::model::{Definitions, Entity, Kind};
+use crate::plan::{Dropped, Membership, Plan};
+use crate::stored;
+
+/// How application-key secrets are stored: the server hashes and seals them.
+pub trait KeySecrets: Sync {
+    /// The stored hash of a key id.
+    fn hash(&self, key_id: &str) -> String;
+    /// The key id sealed for `GetKeyID`, when sealing is available.
+    fn seal(&self, key_id: &str) -> Option<String>;
+    /// The key id from its sealed form (for exports that keep secrets).
+    fn open(&self, sealed: &str) -> Option<String>;
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Entities created, per collection.
+    pub created: BTreeMap<Collection, usize>,
+    /// Entities replaced (they existed), per collection.
+    pub replaced: BTreeMap<Collection, usize>,
+    /// Entity rules written (own rules).
+    pub entity_rules: usize,
+    /// Instance rules written.
+    pub instance_rules: usize,
+    /// Collection rules written (storage mode).
+    pub collection_rules: usize,
+    /// Collection-level rules ignored (file mode).
+    pub ignored_collection_rules: usize,
+    /// Memberships added.
+    pub memberships: usize,
+    /// Principals named but defined nowhere; their rules and memberships were dropped.
+    pub dropped: Vec<Dropped>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+    /// The change sequence value of the import's commit.
+    pub change_sequence: i64,
+}
+
+impl Report {
+    /// Entities written (created or replaced), all collections.
+    pub fn entities(&self) -> usize {
+        self.created.values().sum::<usize>() + self.replaced.values().sum::<usize>()
+    }
+}
+
+fn db_err(err: impl std::fmt::Display) -> ImportError {
+    ImportError::Db(err.to_string())
+}
+
+/// Applies `plan` in one transaction; `actor` is recorded in the audit log.
+pub async fn apply(
+    db: &DatabaseConnection,
+    plan: Plan,
+    secrets: &dyn KeySecrets,
+    actor: &str,
+) -> Result<Report, ImportError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let report = apply_in(&txn, plan, secrets, actor).await?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(report)
+}
+
+/// Applies `plan` inside a transaction the caller owns (and commits).
+pub async fn apply_in<C: ConnectionTrait>(
+    db: &C,
+    plan: Plan,
+    secrets: &dyn KeySecrets,
+    actor: &str,
+) -> Result<Report, ImportError> {
+    let mut report = Report {
+        dropped: plan.dropped.clone(),
+        warnings: plan.warnings.clone(),
+        ignored_collection_rules: plan.ignored_collection_rules,
+        ..Report::default()
+    };
+    let mut ids: HashMap<(Collection, String), i64> = HashMap::new();
+    let mut vocabularies = Vocabularies::default();
+
+    // Entities, one collection at a time in plan order (templates are ordered inside theirs).
+    let mut start = 0;
+    while start < plan.entities.len() {
+        let collection = plan.entities[start].collection;
+        let mut end = start;
+        while end < plan.entities.len() && plan.entities[end].collection == collection {
+            end += 1;
+        }
+        let group = &plan.entities[start..end];
+        write_collection(db, collection, group, secrets, &mut ids, &mut report).await?;
+        for e in group {
+            vocabularies.note(e);
+        }
+        start = end;
+    }
+    vocabularies.write(db).await?;
+    write_memberships(db, &plan.memberships, &mut report).await?;
+    write_rules(db, &plan, &ids, &mut report).await?;
+    write_collection_rules(db, &plan, &mut report).await?;
+
+    let detail = json!({
+        "created": report.created.iter().map(|(c, n)| (c.as_str().to_owned(), json!(n))).collect::<Map<_, _>>(),
+        "replaced": report.replaced.iter().map(|(c, n)| (c.as_str().to_owned(), json!(n))).collect::<Map<_, _>>(),
+        "entityRules": report.entity_rules,
+        "instanceRules": report.instance_rules,
+        "collectionRules": report.collection_rules,
+        "dropped": report.dropped.iter().map(|d| format!("{}:{}", d.principal_type, d.name)).collect::<Vec<_>>(),
+    });
+    report.change_sequence = audit::record(
+        db,
+        &Change {
+            actor: actor.to_owned(),
+            action: "Import".into(),
+            detail: Some(detail),
+            ..Change::default()
+        },
+    )
+    .await?;
+    Ok(report)
+}
+
+/// Writes the entities of one collection: new ones in batches, existing ones replaced.
+async fn write_collection<C: ConnectionTrait>(
+    db: &C,
+    collection: Collection,
+    group: &[Entity],
+    secrets: &dyn KeySecrets,
+    ids: &mut HashMap<(Collection, String), i64>,
+    report: &mut Report,
+) -> Result<(), ImportError> {
+    let names: Vec<String> = group.iter().map(|e| e.name.clone()).collect();
+    let existing = bulk::entity_ids(db, collection, &names).await?;
+    let existing_rows: HashMap<i64, entities::Model> = if existing.is_empty() {
+        HashMap::new()
+    } else {
+        entities::Entity::find()
+            .filter(entities::Column::Id.is_in(existing.values().copied()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect()
+    };
+    let now = now_ms();
+
+    // Templates must exist before the templates that derive from them, so templates whose base
+    // is in the same batch go one level at a time; every other collection goes in one batch.
+    let new: Vec<&Entity> = group
+        .iter()
+        .filter(|e| !existing.contains_key(&e.name))
+        .collect();
+    let rows: Vec<entities::Model> = new
+        .iter()
+        .map(|e| entity_row(e, 0, now, false))
+        .collect::<Result<_, _>>()?;
+    let created = bulk::insert_entities(db, collection, rows).await?;
+    for (name, id) in &created {
+        ids.insert((collection, name.clone()), *id);
+    }
+    *report.created.entry(collection).or_insert(0) += created.len();
+
+    let mut replaced_ids = Vec::new();
+    for e in group {
+        if let Some(&id) = existing.get(&e.name) {
+            let old = existing_rows.get(&id);
+            let row = entity_row(e, id, now, old.is_some_and(|o| o.is_system))?;
+            let mut active = sea_orm::IntoActiveModel::into_active_model(row).reset_all();
+            active.id = Unchanged(id);
+            active.created_at = NotSet;
+            active.collection = NotSet;
+            active.name = NotSet;
+            active.update(db).await?;
+            ids.insert((collection, e.name.clone()), id);
+            replaced_ids.push(id);
+        }
+    }
+    *report.replaced.entry(collection).or_insert(0) += replaced_ids.len();
+    bulk::delete_replaceable_parts(db, &replaced_ids).await?;
+
+    let id_of = |e: &Entity| ids.get(&(collection, e.name.clone())).copied();
+    let mut parts = Parts::default();
+    for e in group {
+        let Some(id) = id_of(e) else {
+            continue;
+        };
+        let is_new = !existing.contains_key(&e.name);
+        parts.add(e, id, is_new, secrets, db, report).await?;
+    }
+    parts.write(db).await?;
+    Ok(())
+}
+
+fn tags_text(e: &Entity) -> Result<(String, Vec<Tag>), ImportError> {
+    let tags = Tag::parse_list(&e.common.tags).map_err(|err| ImportError::Invalid {
+        origin: e.origin.clone(),
+        entity: e.path(),
+        message: err.to_string(),
+    })?;
+    Ok((Tag::join_list(&tags), tags))
+}
+
+/// The entity row of `e` (content holds its extras and what its kind keeps without a table).
+fn entity_row(
+    e: &Entity,
+    id: i64,
+    now: i64,
+    is_system: bool,
+) -> Result<entities::Model, ImportError> {
+    let (tags, _) = tags_text(e)?;
+    let mut kind_fields = Map::new();
+    if let Kind::Vocabulary(v) = &e.kind {
+        kind_fields.insert("isDynamic".into(), Json::Bool(v.is_dynamic));
+    }
+    Ok(entities::Model {
+        id,
+        collection: e.collection.as_str().to_owned(),
+        name: e.name.clone(),
+        description: e.common.description.clone(),
+        documentation_content: e.common.documentation_content.clone(),
+        tags,
+        project_name: e.common.project_name.clone(),
+        owner_name: e.common.owner.as_ref().map(|(_, n)| n.clone()),
+        owner_type: e.common.owner.as_ref().map(|(t, _)| t.clone()),
+        home_mashup: e.common.home_mashup.clone(),
+        avatar: (!e.common.avatar.is_empty()).then(|| e.common.avatar.clone()),
+        aspects: (!e.common.aspects.is_empty()).then(|| Json::Object(e.common.aspects.clone())),
+        content: stored::content(&e.extra, kind_fields),
+        is_system,
+        created_at: now,
+        last_modified_date: e.common.last_modified_date.unwrap_or(now),
+    })
+}
+
+/// The rows of every part table for one collection's batch, written at the end in batches.
+#[derive(Default)]
+struct Parts {
+    tags: Vec<entity_tags::ActiveModel>,
+    properties: Vec<property_definitions::ActiveModel>,
+    services: Vec<service_definitions::ActiveModel>,
+    events: Vec<event_definitions::ActiveModel>,
+    implementations: Vec<service_implementations::ActiveModel>,
+    subscriptions: Vec<subscriptions::ActiveModel>,
+    fields: Vec<field_definitions::ActiveModel>,
+    values: Vec<property_values::ActiveModel>,
+    tables: Vec<configuration_tables::ActiveModel>,
+    shapes: Vec<implemented_shapes::ActiveModel>,
+    things: Vec<things::ActiveModel>,
+    templates: Vec<thing_templates::ActiveModel>,
+    thing_shapes: Vec<thing_shapes::ActiveModel>,
+    data_shapes: Vec<data_shapes::ActiveModel>,
+    groups: Vec<groups::ActiveModel>,
+    extensions: Vec<user_extension_values::ActiveModel>,
+    tokens: Vec<localization_tokens::ActiveModel>,
+    terms: Vec<vocabulary_terms::ActiveModel>,
+}
+
+fn opt_json(value: Json) -> Option<Json> {
+    match &value {
+        Json::Object(o) if o.is_empty() => None,
+        Json::Array(a) if a.is_empty() => None,
+        Json::Null => None,
+        _ => Some(value),
+    }
+}
+
+impl Parts {
+    async fn add<C: ConnectionTrait>(
+        &mut self,
+        e: &Entity,
+        id: i64,
+        is_new: bool,
+        secrets: &dyn KeySecrets,
+        db: &C,
+        report: &mut Report,
+    ) -> Result<(), ImportError> {
+        let (_, tags) = tags_text(e)?;
+        for tag in tags {
+            self.tags.push(entity_tags::ActiveModel {
+                id: NotSet,
+                entity_id: Set(id),
+                vocabulary: Set(tag.vocabulary),
+                term: Set(tag.term),
+            });
+        }
+        for table in &e.configuration_tables {
+            self.table(id, table, false);
+        }
+        match &e.kind {
+            Kind::Plain => {}
+            Kind::Thing(t) => {
+                self.definitions(id, &t.definitions);
+                self.implemented(id, &t.implemented_shapes);
+                for v in &t.values {
+                    self.values.push(property_values::ActiveModel {
+                        id: NotSet,
+                        entity_id: Set(id),
+                        name: Set(v.name.clone()),
+                        base_type: Set(v.base_type.clone()),
+                        value: Set(Some(v.value.clone())),
+                        value_time: Set(v.time),
+                        quality: Set(v.quality.clone()),
+                    });
+                }
+                let row = things::ActiveModel {
+                    entity_id: Set(id),
+                    thing_template: Set(t.thing_template.clone()),
+                    enabled: Set(t.enabled),
+                    published: Set(t.published),
+                    identifier: Set(t.identifier.clone()),
+                    value_stream: Set(t.value_stream.clone()),
+                    inherited_value_stream: Set(t.inherited_value_stream.clone()),
+                    thing_package: Set(t.thing_package.clone()),
+                    effective_thing_package: Set(t.effective_thing_package.clone()),
+                };
+                if is_new {
+                    self.things.push(row);
+                } else {
+                    upsert(db, row, things::Entity::find_by_id(id)).await?;
+                }
+            }
+            Kind::ThingTemplate(t) => {
+                self.definitions(id, &t.definitions);
+                self.implemented(id, &t.implemented_shapes);
+                for table in &t.shared_configuration_tables {
+                    self.table(id, table, true);
+                }
+                let row = thing_templates::ActiveModel {
+                    entity_id: Set(id),
+                    base_thing_template: Set(t.base_thing_template.clone()),
+                    thing_package: Set(t.thing_package.clone()),
+                    effective_thing_package: Set(t.effective_thing_package.clone()),
+                    value_stream: Set(t.value_stream.clone()),
+                };
+                // Templates are written at once: a derived template's base row must exist only
+                // as an entity, which it does (the entity rows of the batch are inserted first).
+                if is_new {
+                    self.templates.push(row);
+                } else {
+                    upsert(db, row, thing_templates::Entity::find_by_id(id)).await?;
+                }
+            }
+            Kind::ThingShape(s) => {
+                self.definitions(id, &s.definitions);
+                let row = thing_shapes::ActiveModel {
+                    entity_id: Set(id),
+                    class_name: Set(s.class_name.clone()),
+                };
+                if is_new {
+                    self.thing_shapes.push(row);
+                } else {
+                    upsert(db, row, thing_shapes::Entity::find_by_id(id)).await?;
+                }
+            }
+            Kind::DataShape(d) => {
+                for f in &d.fields {
+                    self.fields.push(field_definitions::ActiveModel {
+                        id: NotSet,
+                        entity_id: Set(id),
+                        name: Set(f.name.clone()),
+                        base_type: Set(f.base_type.clone()),
+                        description: Set(f.description.clone()),
+                        ordinal: Set(f.ordinal),
+                        aspects: Set(opt_json(Json::Object(f.aspects.clone()))),
+                    });
+                }
+                let row = data_shapes::ActiveModel {
+                    entity_id: Set(id),
+                    base_data_shape: Set(d.base_data_shape.clone()),
+                };
+                if is_new {
+                    self.data_shapes.push(row);
+                } else {
+                    upsert(db, row, data_shapes::Entity::find_by_id(id)).await?;
+                }
+            }
+            Kind::User(u) => {
+                user_extension_values::Entity::delete_many()
+                    .filter(user_extension_values::Column::UserId.eq(id))
+                    .exec(db)
+                    .await?;
+                for x in &u.extensions {
+                    self.extensions.push(user_extension_values::ActiveModel {
+                        id: NotSet,
+                        user_id: Set(id),
+                        name: Set(x.name.clone()),
+                        value: Set(x.value.clone()),
+                        last_update_time: Set(x.last_update_time),
+                    });
+                }
+                write_user(db, e, u, id, is_new, report).await?;
+            }
+            Kind::Group(g) => {
+                let row = groups::ActiveModel {
+                    entity_id: Set(id),
+                    scim_display_name: Set(g.scim_display_name.clone()),
+                    scim_id: Set(g.scim_id.clone()),
+                    scim_external_id: Set(g.scim_external_id.clone()),
+                };
+                if is_new {
+                    self.groups.push(row);
+                } else {
+                    upsert(db, row, groups::Entity::find_by_id(id)).await?;
+                }
+            }
+            Kind::Organization(o) => write_organization(db, e, o, id).await?,
+            Kind::ApplicationKey(k) => write_app_key(db, e, k, id, secrets, report).await?,
+            Kind::LocalizationTable(t) => {
+                // Tokens are merged, never deleted: a token of the import replaces its namesake.
+                let known: HashMap<String, i64> = localization_tokens::Entity::find()
+                    .filter(localization_tokens::Column::EntityId.eq(id))
+                    .all(db)
+                    .await?
+                    .into_iter()
+                    .map(|t| (t.name, t.id))
+                    .collect();
+                for token in &t.tokens {
+                    let row = localization_tokens::ActiveModel {
+                        id: NotSet,
+                        entity_id: Set(id),
+                        name: Set(token.name.clone()),
+                        value: Set(token.value.clone()),
+                        description: Set(token.description.clone()),
+                        context: Set(token.context.clone()),
+                    };
+                    match known.get(&token.name) {
+                        Some(&token_id) => {
+                            let mut row = row;
+                            row.id = Unchanged(token_id);
+                            row.update(db).await?;
+                        }
+                        None => self.tokens.push(row),
+                    }
+                }
+            }
+            Kind::Vocabulary(v) => {
+                vocabulary_terms::Entity::delete_many()
+                    .filter(vocabulary_terms::Column::EntityId.eq(id))
+                    .exec(db)
+                    .await?;
+                for term in &v.terms {
+                    self.terms.push(vocabulary_terms::ActiveModel {
+                        id: NotSet,
+                        entity_id: Set(id),
+                        name: Set(term.name.clone()),
+                        description: Set(term.description.clone()),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn table(&mut self, id: i64, t: &crate::model::ConfigurationTable, shared: bool) {
+        self.tables.push(configuration_tables::ActiveModel {
+            id: NotSet,
+            entity_id: Set(id),
+            name: Set(t.name.clone()),
+            is_shared: Set(shared),
+            description: Set(t.description.clone()),
+            is_multi_row: Set(t.is_multi_row),
+            ordinal: Set(t.ordinal),
+            data_shape_name: Set(t.data_shape_name.clone()),
+            is_hidden: Set(t.is_hidden),
+            field_definitions: Set(Some(stored::fields_to_json(&t.fields))),
+            rows: Set(Some(Json::Array(
+                t.rows.iter().cloned().map(Json::Object).collect(),
+            ))),
+        });
+    }
+
+    fn implemented(&mut self, id: i64, shapes: &[String]) {
+        for (ordinal, shape) in (0..).zip(shapes) {
+            self.shapes.push(implemented_shapes::ActiveModel {
+                id: NotSet,
+                entity_id: Set(id),
+                shape_name: Set(shape.clone()),
+                ordinal: Set(ordinal),
+            });
+        }
+    }
+
+    fn definitions(&mut self, id: i64, d: &Definitions) {
+        for p in &d.properties {
+            self.properties.push(property_definitions::ActiveModel {
+                id: NotSet,
+                entity_id: Set(id),
+                name: Set(p.name.clone()),
+                base_type: Set(p.base_type.clone()),
+                description: Set(p.description.clone()),
+                category: Set(p.category.clone()),
+                ordinal: Set(p.ordinal),
+                is_local_only: Set(p.is_local_only),
+                aspects: Set(opt_json(Json::Object(p.aspects.clone()))),
+            });
+        }
+        for s in &d.services {
+            self.services.push(service_definitions::ActiveModel {
+                id: NotSet,
+                entity_id: Set(id),
+                name: Set(s.name.clone()),
+                description: Set(s.description.clone()),
+                category: Set(s.category.clone()),
+                is_allow_override: Set(s.is_allow_override),
+                is_local_only: Set(s.is_local_only),
+                is_open: Set(s.is_open),
+                is_private: Set(s.is_private),
+                aspects: Set(opt_json(Json::Object(s.aspects.clone()))),
+                result_type: Set(s.result_type.as_ref().map(stored::field_to_json)),
+                parameters: Set(Some(stored::fields_to_json(&s.parameters))),
+            });
+        }
+        for ev in &d.events {
+            self.events.push(event_definitions::ActiveModel {
+                id: NotSet,
+                entity_id: Set(id),
+                name: Set(ev.name.clone()),
+                description: Set(ev.description.clone()),
+                category: Set(ev.category.clone()),
+                data_shape: Set(ev.data_shape.clone()),
+                is_local_only: Set(ev.is_local_only),
+                aspects: Set(opt_json(Json::Object(ev.aspects.clone()))),
+            });
+        }
+        for i in &d.implementations {
+            self.implementations
+                .push(service_implementations::ActiveModel {
+                    id: NotSet,
+                    entity_id: Set(id),
+                    name: Set(i.name.clone()),
+                    description: Set(i.description.clone()),
+                    handler_name: Set(i.handler_name.clone()),
+                    configuration: Set(Some(stored::tables_to_json(&i.configuration))),
+                });
+        }
+        for s in &d.subscriptions {
+            self.subscriptions.push(subscriptions::ActiveModel {
+                id: NotSet,
+                entity_id: Set(id),
+                name: Set(s.name.clone()),
+                description: Set(s.description.clone()),
+                enabled: Set(s.enabled),
+                event_name: Set(s.event_name.clone()),
+                source: Set(s.source.clone()),
+                source_property: Set(s.source_property.clone()),
+                source_type: Set(s.source_type.clone()),
+                handler_name: Set(s.handler_name.clone()),
+                configuration: Set(Some(stored::tables_to_json(&s.configuration))),
+            });
+        }
+    }
+
+    async fn write<C: ConnectionTrait>(self, db: &C) -> Result<(), ImportError> {
+        insert_all(db, self.things).await?;
+        insert_all(db, self.templates).await?;
+        insert_all(db, self.thing_shapes).await?;
+        insert_all(db, self.data_shapes).await?;
+        insert_all(db, self.groups).await?;
+        insert_all(db, self.tags).await?;
+        insert_all(db, self.properties).await?;
+        insert_all(db, self.services).await?;
+        insert_all(db, self.events).await?;
+        insert_all(db, self.implementations).await?;
+        insert_all(db, self.subscriptions).await?;
+        insert_all(db, self.fields).await?;
+        insert_all(db, self.values).await?;
+        insert_all(db, self.tables).await?;
+        insert_all(db, self.shapes).await?;
+        insert_all(db, self.extensions).await?;
+        insert_all(db, self.tokens).await?;
+        insert_all(db, self.terms).await?;
+        Ok(())
+    }
+}
+
+/// Updates a kind row that exists, or inserts it (an entity row without its kind row).
+async fn upsert<C, A>(db: &C, row: A, find: sea_orm::Select<A::Entity>) -> Result<(), ImportError>
+where
+    C: ConnectionTrait,
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+{
+    if find.one(db).await?.is_some() {
+        row.update(db).await?;
+    } else {
+        row.insert(db).await?;
+    }
+    Ok(())
+}
+
+async fn write_user<C: ConnectionTrait>(
+    db: &C,
+    e: &Entity,
+    u: &crate::model::User,
+    id: i64,
+    is_new: bool,
+    report: &mut Report,
+) -> Result<(), ImportError> {
+    let old = if is_new {
+        None
+    } else {
+        users::Entity::find_by_id(id).one(db).await?
+    };
+    let password = u.password.as_ref().filter(|p| !p.hash.is_empty());
+    if let Some(p) = password {
+        if p.algorithm != ironworx_entity::queries::users::PBKDF2_SHA512 && p.algorithm != ARGON2ID
+        {
+            return Err(ImportError::Invalid {
+                origin: e.origin.clone(),
+                entity: e.path(),
+                message: format!("unsupported password hash algorithm '{}'", p.algorithm),
+            });
+        }
+    }
+    let protected = e.name == ironworx_entity::vocab::builtin::ADMINISTRATOR;
+    let mut enabled = u.enabled;
+    if protected && !enabled {
+        report.warnings.push(format!(
+            "{}: {} cannot be disabled; it stays enabled",
+            e.origin,
+            e.path()
+        ));
+        enabled = true;
+    }
+    let now = now_ms();
+    let mut row = users::ActiveModel {
+        entity_id: Set(id),
+        enabled: Set(enabled),
+        mobile_mashup: Set(u.mobile_mashup.clone()),
+        scim_id: Set(u.scim_id.clone()),
+        scim_external_id: Set(u.scim_external_id.clone()),
+        language_preferences: Set(u.language_preferences.clone()),
+        ..Default::default()
+    };
+    if let Some(p) = password {
+        row.password_hash = Set(Some(p.hash.clone()));
+        row.password_algorithm = Set(p.algorithm.clone());
+        row.password_iterations = Set(p.iterations);
+        row.password_salt_bytes = Set(p.salt_bytes);
+        row.password_hash_bytes = Set(p.hash_bytes);
+        row.password_changed_at = Set(Some(now));
+    }
+    match old {
+        Some(_) => {
+            // A re-import keeps the password when the export carries none, and keeps the
+            // lockout state and counters the server maintains.
+            row.update(db).await?;
+        }
+        None => {
+            row.locked = Set(u.locked && !protected);
+            row.locked_until = Set(None);
+            row.login_allowed = Set(e.name != ironworx_entity::vocab::builtin::SYSTEM);
+            if password.is_none() {
+                row.password_hash = Set(None);
+                row.password_algorithm = Set(String::new());
+                row.password_iterations = Set(0);
+                row.password_salt_bytes = Set(0);
+                row.password_hash_bytes = Set(0);
+                row.password_changed_at = Set(None);
+            }
+            row.failed_login_count = Set(0);
+            row.failed_login_window_start = Set(None);
+            row.last_login_at = Set(None);
+            row.insert(db).await?;
+            // Every new user joins `Users`, as when created through the API.
+            if let Some(users_group) = ironworx_entity::queries::entities::find_entity(
+                db,
+                Collection::Groups,
+                ironworx_entity::queries::users::ALL_USERS_GROUP,
+            )
+            .await?
+            {
+                group_members::ActiveModel {
+                    id: NotSet,
+                    group_id: Set(users_group.id),
+                    member_id: Set(id),
+                    member_type: Set(MemberType::User.as_str().to_owned()),
+                }
+                .insert(db)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn write_organization<C: ConnectionTrait>(
+    db: &C,
+    e: &Entity,
+    o: &crate::model::Organization,
+    id: i64,
+) -> Result<(), ImportError> {
+    let row = organizations::ActiveModel {
+        entity_id: Set(id),
+        login_prompt: Set(o.login_prompt.clone()),
+        login_image: Set(o.login_image.clone()),
+        login_style: Set(o.login_style.clone()),
+        login_button_style: Set(o.login_button_style.clone()),
+        login_reset_password: Set(o.login_reset_password),
+        mobile_mashup: Set(o.mobile_mashup.clone()),
+        reset_mail_content: Set(o.reset_mail_content.clone()),
+        reset_mail_server: Set(o.reset_mail_server.clone()),
+        reset_mail_subject: Set(o.reset_mail_subject.clone()),
+    };
+    upsert(db, row, organizations::Entity::find_by_id(id)).await?;
+
+    // Units: added or updated, never removed (their members and rules would go with them).
+    let mut units: HashMap<String, organizational_units::Model> =
+        organizational_units::Entity::find()
+            .filter(organizational_units::Column::OrganizationId.eq(id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|u| (u.name.clone(), u))
+            .collect();
+    let mut wanted = o.units.clone();
+    if !wanted.iter().any(|u| u.name == e.name) {
+        wanted.insert(
+            0,
+            crate::model::Unit {
+                name: e.name.clone(),
+                ..crate::model::Unit::default()
+            },
+        );
+    }
+    // Parents before children.
+    let mut pending = wanted;
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut next = Vec::new();
+        for unit in pending {
+            let parent_id = match &unit.parent {
+                None => None,
+                Some(p) => match units.get(p) {
+                    Some(parent) => Some(parent.id),
+                    None => {
+                        next.push(unit);
+                        continue;
+                    }
+                },
+            };
+            let parent_id = if unit.name == e.name { None } else { parent_id };
+            let model = match units.get(&unit.name) {
+                Some(existing) => {
+                    organizational_units::ActiveModel {
+                        id: Unchanged(existing.id),
+                        description: Set(unit.description.clone()),
+                        parent_id: Set(parent_id),
+                        ..Default::default()
+                    }
+                    .update(db)
+                    .await?
+                }
+                None => {
+                    organizational_units::ActiveModel {
+                        id: NotSet,
+                        organization_id: Set(id),
+                        name: Set(unit.name.clone()),
+                        description: Set(unit.description.clone()),
+                        parent_id: Set(parent_id),
+                    }
+                    .insert(db)
+                    .await?
+                }
+            };
+            units.insert(model.name.clone(), model);
+        }
+        if next.len() == before {
+            return Err(ImportError::Invalid {
+                origin: e.origin.clone(),
+                entity: e.path(),
+                message: format!(
+                    "the unit tree of '{}' loops or hangs below a missing unit ('{}')",
+                    e.name, next[0].name
+                ),
+            });
+        }
+        pending = next;
+    }
+    Ok(())
+}
+
+async fn write_app_key<C: ConnectionTrait>(
+    db: &C,
+    e: &Entity,
+    k: &crate::model::ApplicationKey,
+    id: i64,
+    secrets: &dyn KeySecrets,
+    report: &mut Report,
+) -> Result<(), ImportError> {
+    let user_id = if k.user_name.is_empty() {
+        None
+    } else {
+        match ironworx_entity::queries::entities::find_entity(db, Collection::Users, &k.user_name)
+            .await?
+        {
+            Some(u) => Some(u.id),
+            None => {
+                report.warnings.push(format!(
+                    "{}: {}: user '{}' is defined nowhere; the key acts as nobody until SetUserName",
+                    e.origin,
+                    e.path(),
+                    k.user_name
+                ));
+                None
+            }
+        }
+    };
+    let mut row = application_keys::ActiveModel {
+        entity_id: Set(id),
+        user_id: Set(user_id),
+        expiration_date: Set(k.expiration_date),
+        client_name: Set(k.client_name.clone()),
+        ip_whitelist: Set(k.ip_whitelist.clone()),
+        ..Default::default()
+    };
+    if !k.key_id.is_empty() {
+        row.key_hash = Set(Some(secrets.hash(&k.key_id)));
+        row.key_sealed = Set(secrets.seal(&k.key_id));
+    }
+    let old = application_keys::Entity::find_by_id(id).one(db).await?;
+    if old.is_some() {
+        row.update(db).await?;
+    } else {
+        if k.key_id.is_empty() {
+            // A blanked secret: the key exists but authenticates nobody until it is reset.
+            row.key_hash = Set(None);
+            row.key_sealed = Set(None);
+        }
+        row.last_used_at = Set(None);
+        row.insert(db).await?;
+    }
+    Ok(())
+}
+
+/// Tag vocabularies and terms that entities use but no vocabulary defines yet (dynamic
+/// vocabularies, as ThingWorx creates them).
+#[derive(Default)]
+struct Vocabularies {
+    used: Vec<Tag>,
+}
+
+impl Vocabularies {
+    fn note(&mut self, e: &Entity) {
+        if let Ok(tags) = Tag::parse_list(&e.common.tags) {
+            self.used.extend(tags);
+        }
+    }
+
+    async fn write<C: ConnectionTrait>(self, db: &C) -> Result<(), ImportError> {
+        if self.used.is_empty() {
+            return Ok(());
+        }
+        let mut names: Vec<String> = self.used.iter().map(|t| t.vocabulary.clone()).collect();
+        names.sort();
+        names.dedup();
+        let mut known = bulk::entity_ids(db, Collection::ModelTags, &names).await?;
+        let missing: Vec<entities::Model> = names
+            .iter()
+            .filter(|n| !known.contains_key(*n))
+            .map(|n| entities::Model {
+                id: 0,
+                collection: Collection::ModelTags.as_str().to_owned(),
+                name: n.clone(),
+                description: String::new(),
+                documentation_content: String::new(),
+                tags: String::new(),
+                project_name: String::new(),
+                owner_name: None,
+                owner_type: None,
+                home_mashup: String::new(),
+                avatar: None,
+                aspects: None,
+                content: Some(json!({ "isDynamic": true })),
+                is_system: false,
+                created_at: now_ms(),
+                last_modified_date: now_ms(),
+            })
+            .collect();
+        known.extend(bulk::insert_entities(db, Collection::ModelTags, missing).await?);
+        let vocab_ids: Vec<i64> = known.values().copied().collect();
+        let existing = bulk::rows_of::<_, vocabulary_terms::Entity>(
+            db,
+            vocabulary_terms::Column::EntityId,
+            &vocab_ids,
+            |t| t.entity_id,
+        )
+        .await?;
+        let mut have: HashSet<(i64, String)> = existing
+            .into_values()
+            .flatten()
+            .map(|t| (t.entity_id, t.name))
+            .collect();
+        let mut rows = Vec::new();
+        for tag in self.used {
+            let Some(&vocab) = known.get(&tag.vocabulary) else {
+                continue;
+            };
+            if have.insert((vocab, tag.term.clone())) {
+                rows.push(vocabulary_terms::ActiveModel {
+                    id: NotSet,
+                    entity_id: Set(vocab),
+                    name: Set(tag.term),
+                    description: Set(String::new()),
+                });
+            }
+        }
+        insert_all(db, rows).await?;
+        Ok(())
+    }
+}
+
+async fn write_memberships<C: ConnectionTrait>(
+    db: &C,
+    memberships: &[Membership],
+    report: &mut Report,
+) -> Result<(), ImportError> {
+    if memberships.is_empty() {
+        return Ok(());
+    }
+    let users = bulk::all_entity_ids(db, Collection::Users).await?;
+    let groups_by_name = bulk::all_entity_ids(db, Collection::Groups).await?;
+    let orgs = bulk::all_entity_ids(db, Collection::Organizations).await?;
+    let member_id = |m: &crate::model::Member| match m.member_type {
+        MemberType::User => users.get(&m.name).copied(),
+        MemberType::Group => groups_by_name.get(&m.name).copied(),
+    };
+
+    // Group memberships, with a cycle check over the whole graph.
+    let existing = all_memberships(db).await?;
+    let mut edges: HashSet<(i64, i64)> =
+        existing.iter().map(|m| (m.group_id, m.member_id)).collect();
+    let mut group_edges: HashMap<i64, Vec<i64>> = HashMap::new();
+    for m in &existing {
+        if m.member_type == MemberType::Group.as_str() {
+            group_edges.entry(m.group_id).or_default().push(m.member_id);
+        }
+    }
+    let mut rows = Vec::new();
+    for m in memberships
+        .iter()
+        .filter(|m| m.container == Collection::Groups)
+    {
+        let (Some(&group), Some(member)) =
+            (groups_by_name.get(&m.container_name), member_id(&m.member))
+        else {
+            continue;
+        };
+        if edges.insert((group, member)) {
+            if m.member.member_type == MemberType::Group {
+                group_edges.entry(group).or_default().push(member);
+            }
+            rows.push(group_members::ActiveModel {
+                id: NotSet,
+                group_id: Set(group),
+                member_id: Set(member),
+                member_type: Set(m.member.member_type.as_str().to_owned()),
+            });
+        }
+    }
+    if let Some(group) = find_cycle(&group_edges) {
+        let name = groups_by_name
+            .iter()
+            .find(|(_, id)| **id == group)
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default();
+        return Err(ImportError::Invalid {
+            origin: crate::model::Origin::default(),
+            entity: format!("Groups/{name}"),
+            message: "group membership would make a cycle".into(),
+        });
+    }
+    report.memberships += rows.len();
+    insert_all(db, rows).await?;
+
+    // Unit memberships.
+    let org_ids: Vec<i64> = memberships
+        .iter()
+        .filter(|m| m.container == Collection::Organizations)
+        .filter_map(|m| orgs.get(&m.container_name).copied())
+        .collect();
+    if org_ids.is_empty() {
+        return Ok(());
+    }
+    let units = bulk::rows_of::<_, organizational_units::Entity>(
+        db,
+        organizational_units::Column::OrganizationId,
+        &org_ids,
+        |u| u.organization_id,
+    )
+    .await?;
+    let mut unit_ids: HashMap<(i64, String), i64> = HashMap::new();
+    for u in units.into_values().flatten() {
+        unit_ids.insert((u.organization_id, u.name), u.id);
+    }
+    let all_units: Vec<i64> = unit_ids.values().copied().collect();
+    let existing = bulk::rows_of::<_, organizational_unit_members::Entity>(
+        db,
+        organizational_unit_members::Column::UnitId,
+        &all_units,
+        |m| m.unit_id,
+    )
+    .await?;
+    let mut have: HashSet<(i64, i64)> = existing
+        .into_values()
+        .flatten()
+        .map(|m| (m.unit_id, m.member_id))
+        .collect();
+    let mut rows = Vec::new();
+    for m in memberships
+        .iter()
+        .filter(|m| m.container == Collection::Organizations)
+    {
+        let Some(&org) = orgs.get(&m.container_name) else {
+            continue;
+        };
+        let Some(unit) = m
+            .unit
+            .as_ref()
+            .and_then(|u| unit_ids.get(&(org, u.clone())))
+        else {
+            continue;
+        };
+        let Some(member) = member_id(&m.member) else {
+            continue;
+        };
+        if have.insert((*unit, member)) {
+            rows.push(organizational_unit_members::ActiveModel {
+                id: NotSet,
+                unit_id: Set(*unit),
+                member_id: Set(member),
+                member_type: Set(m.member.member_type.as_str().to_owned()),
+            });
+        }
+    }
+    report.memberships += rows.len();
+    insert_all(db, rows).await?;
+    Ok(())
+}
+
+/// A group that reaches itself through group memberships, if any.
+fn find_cycle(edges: &HashMap<i64, Vec<i64>>) -> Option<i64> {
+    // Iterative three-colour depth-first search.
+    let mut state: HashMap<i64, u8> = HashMap::new();
+    let mut starts: Vec<i64> = edges.keys().copied().collect();
+    starts.sort_unstable();
+    for start in starts {
+        if state.contains_key(&start) {
+            continue;
+        }
+        let mut stack: Vec<(i64, usize)> = vec![(start, 0)];
+        state.insert(start, 1);
+        while let Some((node, next)) = stack.pop() {
+            let children = edges.get(&node).map(Vec::as_slice).unwrap_or(&[]);
+            if let Some(&child) = children.get(next) {
+                stack.push((node, next + 1));
+                match state.get(&child) {
+                    Some(1) => return Some(child),
+                    Some(_) => {}
+                    None => {
+                        state.insert(child, 1);
+                        stack.push((child, 0));
+                    }
+                }
+            } else {
+                state.insert(node, 2);
+            }
+        }
+    }
+    None
+}
+
+async fn write_rules<C: ConnectionTrait>(
+    db: &C,
+    plan: &Plan,
+    ids: &HashMap<(Collection, String), i64>,
+    report: &mut Report,
+) -> Result<(), ImportError> {
+    let mut rows = Vec::new();
+    let mut listed_only: Vec<i64> = Vec::new();
+    for ((collection, name), rules) in &plan.rules {
+        let id = match ids.get(&(*collection, name.clone())) {
+            Some(&id) => id,
+            None => {
+                // Listed in a collection-permissions file for an entity this import does not
+                // carry: applied to the database's entity, or reported.
+                match ironworx_entity::queries::entities::find_entity(db, *collection, name).await?
+                {
+                    Some(row) => {
+                        listed_only.push(row.id);
+                        row.id
+                    }
+                    None => {
+                        if !rules.is_empty() {
+                            report.warnings.push(format!(
+                                "{} rule(s) listed for {collection}/{name} dropped: the entity is defined nowhere",
+                                rules.len()
+                            ));
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        for r in rules {
+            if r.instance {
+                report.instance_rules += 1;
+            } else {
+                report.entity_rules += 1;
+            }
+            rows.push(entity_permissions::ActiveModel {
+                id: NotSet,
+                entity_id: Set(id),
+                instance: Set(r.instance),
+                kind: Set(r.rule.kind.as_str().to_owned()),
+                resource: Set(r.rule.resource.clone()),
+                principal_type: Set(r.rule.principal_type.as_str().to_owned()),
+                principal_name: Set(r.rule.principal_name.clone()),
+                allow: Set(r.rule.allow),
+            });
+        }
+    }
+    for chunk in listed_only.chunks(500) {
+        entity_permissions::Entity::delete_many()
+            .filter(entity_permissions::Column::EntityId.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
+    }
+    insert_all(db, rows).await?;
+    Ok(())
+}
+
+async fn write_collection_rules<C: ConnectionTrait>(
+    db: &C,
+    plan: &Plan,
+    report: &mut Report,
+) -> Result<(), ImportError> {
+    let mut rows = Vec::new();
+    for (collection, rules) in &plan.collection_rules {
+        collection_permissions::Entity::delete_many()
+            .filter(collection_permissions::Column::Collection.eq(collection.as_str()))
+            .exec(db)
+            .await?;
+        for r in rules {
+            rows.push(collection_permissions::ActiveModel {
+                id: NotSet,
+                collection: Set(collection.as_str().to_owned()),
+                kind: Set(r.rule.kind.as_str().to_owned()),
+                resource: Set(r.rule.resource.clone()),
+                principal_type: Set(r.rule.principal_type.as_str().to_owned()),
+                principal_name: Set(r.rule.principal_name.clone()),
+                allow: Set(r.rule.allow),
+            });
+        }
+    }
+    report.collection_rules = rows.len();
+    insert_all(db, rows).await?;
+    Ok(())
+}
+
+/// Reads what the plan step needs to know about the database.
+pub async fn known<C: ConnectionTrait>(db: &C) -> Result<crate::plan::Known, ImportError> {
+    let mut known = crate::plan::Known::default();
+    for (collection, principal_type) in [
+        (Collection::Users, PrincipalType::User),
+        (Collection::Groups, PrincipalType::Group),
+        (Collection::Organizations, PrincipalType::Organization),
+    ] {
+        for name in bulk::all_entity_ids(db, collection).await?.into_keys() {
+            known.principals.insert((principal_type, name));
+        }
+    }
+    let orgs = bulk::all_entity_ids(db, Collection::Organizations).await?;
+    let org_names: HashMap<i64, String> = orgs.into_iter().map(|(n, id)| (id, n)).collect();
+    for unit in organizational_units::Entity::find().all(db).await? {
+        if let Some(org) = org_names.get(&unit.organization_id) {
+            known.principals.insert((
+                PrincipalType::OrganizationalUnit,
+                ironworx_entity::vocab::unit_principal_name(org, &unit.name),
+            ));
+        }
+    }
+    // Templates and shapes: their bases, shapes and property types (for values of Things).
+    let templates = bulk::all_entity_ids(db, Collection::ThingTemplates).await?;
+    let shapes = bulk::all_entity_ids(db, Collection::ThingShapes).await?;
+    let template_names: HashMap<i64, String> =
+        templates.iter().map(|(n, id)| (*id, n.clone())).collect();
+    let shape_names: HashMap<i64, String> = shapes.iter().map(|(n, id)| (*id, n.clone())).collect();
+    let template_ids: Vec<i64> = template_names.keys().copied().collect();
+    let template_rows = bulk::rows_of::<_, thing_templates::Entity>(
+        db,
+        thing_templates::Column::EntityId,
+        &template_ids,
+        |r| r.entity_id,
+    )
+    .await?;
+    for row in template_rows.into_values().flatten() {
+        if let Some(name) = template_names.get(&row.entity_id) {
+            known
+                .template_bases
+                .insert(name.clone(), row.base_thing_template);
+        }
+    }
+    let owner_ids: Vec<i64> = template_ids
+        .iter()
+        .chain(shape_names.keys())
+        .copied()
+        .collect();
+    let implemented = bulk::rows_of::<_, implemented_shapes::Entity>(
+        db,
+        implemented_shapes::Column::EntityId,
+        &template_ids,
+        |r| r.entity_id,
+    )
+    .await?;
+    for (id, mut rows) in implemented {
+        rows.sort_by_key(|r| r.ordinal);
+        if let Some(name) = template_names.get(&id) {
+            known.template_shapes.insert(
+                name.clone(),
+                rows.into_iter().map(|r| r.shape_name).collect(),
+            );
+        }
+    }
+    let properties = bulk::rows_of::<_, property_definitions::Entity>(
+        db,
+        property_definitions::Column::EntityId,
+        &owner_ids,
+        |r| r.entity_id,
+    )
+    .await?;
+    for (id, rows) in properties {
+        let key = match (template_names.get(&id), shape_names.get(&id)) {
+            (Some(t), _) => (Collection::ThingTemplates, t.clone()),
+            (_, Some(s)) => (Collection::ThingShapes, s.clone()),
+            _ => continue,
+        };
+        known.property_types.insert(
+            key,
+            rows.into_iter().map(|r| (r.name, r.base_type)).collect(),
+        );
+    }
+    Ok(known)
+}

@@ -1,0 +1,390 @@
+//! Import of a generated single-file XML export (100k Things by default), side by side in one
+//! run on SQLite (and on PostgreSQL when `IRONWORX_TEST_POSTGRES` names an administrative URL):
+//! (a) a bare quick-xml parse of the same file (events and every attribute unescaped);
+//! (b) a bare batched insert of the same rows the import writes (entities, things, rules,
+//!     property values; multi-row statements in one transaction);
+//! (c) the product import: read, plan, apply (one transaction, index invalidation).
+//! Reports seconds, the ratio c / (a + b), and the peak memory of an import run alone in a
+//! child process (its `VmHWM`).
+//!
+//! Run: `cargo bench -p ironworx-server --bench import` (`IRONWORX_BENCH_THINGS=N` to resize)
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ironworx_entity::queries::bulk::insert_all;
+use ironworx_entity::queries::permissions::Rule;
+use ironworx_entity::schema::{entities, entity_permissions, property_values, things};
+use ironworx_entity::vocab::{Collection, Effect, MemberType, PermissionKind, PrincipalType};
+use ironworx_importer::model::{
+    Common, Entity, EntityRule, Export, Group, Kind, Member, PropertyDefinition, PropertyValue,
+    Thing, ThingTemplate,
+};
+use ironworx_importer::plan::{Mode, PlanOptions};
+use ironworx_importer::xml_write::{WriteOptions, write_single_file};
+use ironworx_importer::{Limits, source};
+use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, DatabaseConnection, TransactionTrait};
+use serde_json::json;
+
+const TEMPLATES: usize = 100;
+const GROUPS: usize = 50;
+const VALUES: usize = 5;
+
+fn entity(collection: Collection, name: String, kind: Kind) -> Entity {
+    Entity {
+        collection,
+        name,
+        common: Common {
+            description: "generated".into(),
+            owner: Some(("User".into(), "Administrator".into())),
+            last_modified_date: Some(1_700_000_000_000),
+            ..Common::default()
+        },
+        rules: Vec::new(),
+        configuration_tables: Vec::new(),
+        kind,
+        extra: Default::default(),
+        origin: Default::default(),
+    }
+}
+
+fn rule(kind: PermissionKind, resource: &str, t: PrincipalType, name: &str, allow: bool) -> EntityRule {
+    let mut rule = Rule::any(kind, t, name, Effect::from_permitted(allow));
+    rule.resource = resource.to_owned();
+    EntityRule {
+        instance: false,
+        rule,
+    }
+}
+
+/// The generated model: groups, templates with property definitions, Things with rules and
+/// values.
+fn model(things_count: usize) -> Export {
+    let mut entities = Vec::new();
+    for g in 0..GROUPS {
+        entities.push(entity(
+            Collection::Groups,
+            format!("Group{g}"),
+            Kind::Group(Group {
+                members: vec![Member {
+                    name: "Administrator".into(),
+                    member_type: MemberType::User,
+                }],
+                ..Group::default()
+            }),
+        ));
+    }
+    for t in 0..TEMPLATES {
+        let mut template = ThingTemplate {
+            base_thing_template: "GenericThing".into(),
+            ..ThingTemplate::default()
+        };
+        for p in 0..VALUES {
+            template.definitions.properties.push(PropertyDefinition {
+                name: format!("p{p}"),
+                base_type: "NUMBER".into(),
+                ordinal: p as i32,
+                ..PropertyDefinition::default()
+            });
+        }
+        entities.push(entity(
+            Collection::ThingTemplates,
+            format!("Template{t}"),
+            Kind::ThingTemplate(Box::new(template)),
+        ));
+    }
+    for i in 0..things_count {
+        let mut thing = Thing {
+            thing_template: format!("Template{}", i % TEMPLATES),
+            enabled: true,
+            ..Thing::default()
+        };
+        for p in 0..VALUES {
+            thing.values.push(PropertyValue {
+                name: format!("p{p}"),
+                base_type: String::new(),
+                value: json!(format!("{}.5", i + p)),
+                time: 1_700_000_000_000,
+                quality: "GOOD".into(),
+            });
+        }
+        let mut e = entity(Collection::Things, format!("Thing{i:07}"), Kind::Thing(Box::new(thing)));
+        let group = format!("Group{}", i % GROUPS);
+        e.rules = vec![
+            rule(PermissionKind::PropertyRead, "*", PrincipalType::Group, &group, true),
+            rule(PermissionKind::ServiceInvoke, "Reset", PrincipalType::Group, &group, false),
+            rule(PermissionKind::Visibility, "*", PrincipalType::Organization, "Everyone", true),
+        ];
+        entities.push(e);
+    }
+    Export {
+        header: ironworx_importer::extract::header(true),
+        entities,
+        ..Export::default()
+    }
+}
+
+/// (a): quick-xml events with every attribute unescaped.
+fn bare_parse(path: &Path) -> usize {
+    let file = std::fs::File::open(path).expect("open");
+    let mut reader = quick_xml::Reader::from_reader(std::io::BufReader::with_capacity(1 << 16, file));
+    let mut buf = Vec::new();
+    let mut attributes = 0usize;
+    loop {
+        match reader.read_event_into(&mut buf).expect("xml") {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                for a in e.attributes() {
+                    let a = a.expect("attribute");
+                    let value = a.unescape_value().expect("value");
+                    attributes += value.len();
+                }
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    attributes
+}
+
+/// (b): the same rows in multi-row statements, one transaction.
+async fn bare_insert(db: &DatabaseConnection, export: &Export) {
+    let txn = db.begin().await.expect("begin");
+    let rows: Vec<entities::Model> = export
+        .entities
+        .iter()
+        .filter(|e| e.collection == Collection::Things)
+        .map(|e| entities::Model {
+            id: 0,
+            collection: "Things".into(),
+            name: e.name.clone(),
+            description: e.common.description.clone(),
+            documentation_content: String::new(),
+            tags: String::new(),
+            project_name: String::new(),
+            owner_name: Some("Administrator".into()),
+            owner_type: Some("User".into()),
+            home_mashup: String::new(),
+            avatar: None,
+            aspects: None,
+            content: None,
+            is_system: false,
+            created_at: 0,
+            last_modified_date: 0,
+        })
+        .collect();
+    let ids = ironworx_entity::queries::bulk::insert_entities(&txn, Collection::Things, rows)
+        .await
+        .expect("insert entities");
+    let mut thing_rows = Vec::new();
+    let mut rule_rows = Vec::new();
+    let mut value_rows = Vec::new();
+    for e in export.entities.iter().filter(|e| e.collection == Collection::Things) {
+        let id = ids[&e.name];
+        let Kind::Thing(t) = &e.kind else { continue };
+        thing_rows.push(things::ActiveModel {
+            entity_id: Set(id),
+            thing_template: Set(t.thing_template.clone()),
+            enabled: Set(true),
+            published: Set(false),
+            identifier: Set(String::new()),
+            value_stream: Set(String::new()),
+            inherited_value_stream: Set(String::new()),
+            thing_package: Set(String::new()),
+            effective_thing_package: Set(String::new()),
+        });
+        for r in &e.rules {
+            rule_rows.push(entity_permissions::ActiveModel {
+                id: NotSet,
+                entity_id: Set(id),
+                instance: Set(false),
+                kind: Set(r.rule.kind.as_str().into()),
+                resource: Set(r.rule.resource.clone()),
+                principal_type: Set(r.rule.principal_type.as_str().into()),
+                principal_name: Set(r.rule.principal_name.clone()),
+                allow: Set(r.rule.allow),
+            });
+        }
+        for v in &t.values {
+            value_rows.push(property_values::ActiveModel {
+                id: NotSet,
+                entity_id: Set(id),
+                name: Set(v.name.clone()),
+                base_type: Set("NUMBER".into()),
+                value: Set(Some(json!(1.5))),
+                value_time: Set(v.time),
+                quality: Set(v.quality.clone()),
+            });
+        }
+    }
+    insert_all(&txn, thing_rows).await.expect("things");
+    insert_all(&txn, rule_rows).await.expect("rules");
+    insert_all(&txn, value_rows).await.expect("values");
+    txn.commit().await.expect("commit");
+}
+
+/// (c): the product import of the file.
+async fn product_import(db: &DatabaseConnection, path: &Path) {
+    let export = source::read_path(path, &Limits::default()).expect("read");
+    let report = ironworx_server::transfer::import(
+        db,
+        export,
+        PlanOptions {
+            mode: Mode::File,
+            strict: true,
+        },
+        "Administrator",
+    )
+    .await
+    .expect("import");
+    assert!(report.entities() > 0);
+}
+
+async fn fresh(url: &str, dir: &Path) -> DatabaseConnection {
+    let db = ironworx_server::db::connect(url).await.expect("connect");
+    ironworx_server::db::migrate(&db).await.expect("migrate");
+    ironworx_server::bootstrap::bootstrap(&db, Some("bench-admin-password-1"), dir)
+        .await
+        .expect("bootstrap");
+    db
+}
+
+/// Databases to measure: a new SQLite file each time; a new PostgreSQL database each time.
+struct Backend {
+    name: &'static str,
+    admin: Option<String>,
+}
+
+impl Backend {
+    async fn create(&self, dir: &Path, tag: &str) -> (String, Option<String>) {
+        match &self.admin {
+            None => (
+                ironworx_server::config::sqlite_url(&dir.join(format!("{tag}.db"))).expect("url"),
+                None,
+            ),
+            Some(admin) => {
+                let name = format!("ironworx_bench_{}", uuid::Uuid::new_v4().simple());
+                let conn = sea_orm::Database::connect(admin.as_str()).await.expect("admin");
+                sea_orm::ConnectionTrait::execute_unprepared(&conn, &format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create database");
+                conn.close().await.ok();
+                let (base, _) = admin.rsplit_once('/').expect("admin URL with a database");
+                (format!("{base}/{name}"), Some(name))
+            }
+        }
+    }
+
+    async fn drop(&self, name: Option<String>) {
+        if let (Some(admin), Some(name)) = (&self.admin, name) {
+            let conn = sea_orm::Database::connect(admin.as_str()).await.expect("admin");
+            sea_orm::ConnectionTrait::execute_unprepared(
+                &conn,
+                &format!("DROP DATABASE \"{name}\" WITH (FORCE)"),
+            )
+            .await
+            .ok();
+            conn.close().await.ok();
+        }
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // The child mode: one import alone, then its peak memory on stdout.
+    if let Some(pos) = args.iter().position(|a| a == "--import-only") {
+        let url = &args[pos + 1];
+        let path = PathBuf::from(&args[pos + 2]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = fresh(url, dir.path()).await;
+        product_import(&db, &path).await;
+        println!("peak_kib {}", peak_rss_kib());
+        return;
+    }
+    let things: usize = std::env::var("IRONWORX_BENCH_THINGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let export = model(things);
+    let path = dir.path().join("Entities.xml");
+    let started = Instant::now();
+    write_single_file(
+        &export,
+        &WriteOptions { blank_secrets: true },
+        std::io::BufWriter::new(std::fs::File::create(&path).expect("create")),
+    )
+    .expect("write");
+    let size = std::fs::metadata(&path).expect("size").len();
+    println!(
+        "generated {things} Things ({:.1} MB) in {:.2} s",
+        size as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+
+    let mut backends = vec![Backend {
+        name: "SQLite",
+        admin: None,
+    }];
+    if let Some(admin) = std::env::var("IRONWORX_TEST_POSTGRES").ok().filter(|v| !v.is_empty()) {
+        backends.push(Backend {
+            name: "PostgreSQL",
+            admin: Some(admin),
+        });
+    } else {
+        println!("PostgreSQL skipped: IRONWORX_TEST_POSTGRES is not set");
+    }
+    println!("| backend | (a) parse s | (b) bare insert s | (c) import s | c / (a+b) | import peak RSS MB |");
+    println!("|---|---|---|---|---|---|");
+    for backend in &backends {
+        let t = Instant::now();
+        let parsed = bare_parse(&path);
+        let parse = t.elapsed().as_secs_f64();
+        assert!(parsed > 0);
+
+        let (url, name) = backend.create(dir.path(), "bare").await;
+        let db = fresh(&url, dir.path()).await;
+        let t = Instant::now();
+        bare_insert(&db, &export).await;
+        let insert = t.elapsed().as_secs_f64();
+        db.close().await.ok();
+        backend.drop(name).await;
+
+        let (url, name) = backend.create(dir.path(), "product").await;
+        let db = fresh(&url, dir.path()).await;
+        let t = Instant::now();
+        product_import(&db, &path).await;
+        let import = t.elapsed().as_secs_f64();
+        db.close().await.ok();
+        backend.drop(name).await;
+
+        let (url, name) = backend.create(dir.path(), "child").await;
+        let out = std::process::Command::new(&args[0])
+            .args(["--import-only", &url, path.to_str().expect("utf-8 path")])
+            .output()
+            .expect("child import");
+        backend.drop(name).await;
+        let peak = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("peak_kib ").and_then(|n| n.trim().parse::<u64>().ok()))
+            .unwrap_or(0);
+        println!(
+            "| {} | {parse:.2} | {insert:.2} | {import:.2} | {:.2} | {:.0} |",
+            backend.name,
+            import / (parse + insert),
+            peak as f64 / 1024.0
+        );
+    }
+}

@@ -1,0 +1,353 @@
+//! Import and export over HTTP: `POST /Thingworx/Importer` (file mode, a multipart upload),
+//! `Resources/SourceControlFunctions` (storage mode, on folders of the storage repository) and
+//! `GET /Thingworx/Exporter/<Collection>/<Name>` (one entity as XML). An import needs
+//! design-time Create on every collection it writes into and Update on every entity it replaces;
+//! writing collection-level rules needs a security administrator; an export needs Read.
+
+use std::path::{Component, Path, PathBuf};
+
+use actix_multipart::Multipart;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use futures_util::StreamExt as _;
+use ironworx_entity::vocab::{Collection, PermissionKind};
+use ironworx_importer::extract::Filter;
+use ironworx_importer::model::Export;
+use ironworx_importer::plan::{Mode, PlanOptions};
+use ironworx_importer::{ImportError, Limits, source};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::authz::{Outcome, Target};
+use crate::error::ApiError;
+use crate::http::guard::Guard;
+use crate::http::params::{parse_body, required};
+use crate::state::AppState;
+use crate::transfer::{self, Format};
+
+/// The header the ThingWorx importer expects (a fixed value, as Composer sends it).
+pub const XSRF_HEADER: &str = "X-XSRF-TOKEN";
+/// Its value.
+pub const XSRF_VALUE: &str = "TWX-XSRF-TOKEN-VALUE";
+/// The repository used when a service names none.
+pub const DEFAULT_REPOSITORY: &str = "SystemRepository";
+
+/// Maps an importer error onto the API's: bad input is a 400 with the reason.
+pub fn import_error(err: ImportError) -> ApiError {
+    match err {
+        ImportError::Db(_) => ApiError::internal(err),
+        ImportError::Limit { .. } => ApiError::BadRequest(err.to_string()),
+        other => ApiError::BadRequest(other.to_string()),
+    }
+}
+
+/// Checks that the caller may write everything `export` holds.
+fn authorize_import(guard: &Guard, export: &Export, mode: Mode) -> Result<(), ApiError> {
+    let mut collections: Vec<Collection> = export.entities.iter().map(|e| e.collection).collect();
+    collections.sort();
+    collections.dedup();
+    for collection in collections {
+        guard.require(Target::Collection(collection), PermissionKind::Create, "*")?;
+    }
+    for e in &export.entities {
+        if let Some(idx) = guard.index.lookup(e.collection, &e.name) {
+            if guard.decide(Target::Entity(idx), PermissionKind::Update, "*") != Outcome::Allow {
+                tracing::info!(
+                    user = %guard.caller.name,
+                    entity = %e.path(),
+                    permission = "Update",
+                    "import denied"
+                );
+                return Err(ApiError::forbidden(PermissionKind::Update, "*", e.name.clone()));
+            }
+        }
+    }
+    if mode == Mode::Storage
+        && (!export.collection_rules.is_empty() || !export.listed_rules.is_empty())
+    {
+        guard.require_security_admin("collection permissions")?;
+    }
+    Ok(())
+}
+
+fn report_json(report: &ironworx_importer::apply::Report) -> Value {
+    json!({
+        "status": "success",
+        "entities": report.entities(),
+        "created": report.created.iter().map(|(c, n)| (c.as_str().to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "replaced": report.replaced.iter().map(|(c, n)| (c.as_str().to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "entityRules": report.entity_rules,
+        "instanceRules": report.instance_rules,
+        "collectionRules": report.collection_rules,
+        "ignoredCollectionRules": report.ignored_collection_rules,
+        "memberships": report.memberships,
+        "droppedPrincipals": report.dropped.iter().map(|d| json!({
+            "name": d.name,
+            "type": d.principal_type.as_str(),
+            "references": d.references,
+        })).collect::<Vec<_>>(),
+        "warnings": report.warnings,
+    })
+}
+
+/// `POST /Thingworx/Importer?purpose=import`: a file-mode import of the multipart field `file`.
+#[post("/Thingworx/Importer")]
+pub async fn importer(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    mut payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let guard = Guard::of(&req, &state).await?;
+    let token = req
+        .headers()
+        .get(XSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if token != XSRF_VALUE {
+        return Err(ApiError::BadRequest(format!(
+            "missing header {XSRF_HEADER}: {XSRF_VALUE}"
+        )));
+    }
+    let limits = Limits::default();
+    let mut upload: Option<(String, Vec<u8>)> = None;
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|e| ApiError::BadRequest(format!("bad upload: {e}")))?;
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .unwrap_or("upload.xml")
+            .to_owned();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("bad upload: {e}")))?;
+            if (bytes.len() + chunk.len()) as u64 > limits.max_file_bytes {
+                return Err(ApiError::TooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        upload = Some((name, bytes));
+    }
+    let (name, bytes) =
+        upload.ok_or_else(|| ApiError::BadRequest("missing multipart field 'file'".into()))?;
+    let export = web::block(move || source::read_bytes(&name, &bytes, &limits))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(import_error)?;
+    authorize_import(&guard, &export, Mode::File)?;
+    let report = transfer::import(
+        &state.db,
+        export,
+        PlanOptions {
+            mode: Mode::File,
+            strict: false,
+        },
+        &guard.caller.name,
+    )
+    .await
+    .map_err(import_error)?;
+    Ok(HttpResponse::Ok().json(report_json(&report)))
+}
+
+/// `GET /Thingworx/Exporter/<Collection>/<Name>`: one entity as a single-file XML export.
+#[get("/Thingworx/Exporter/{collection}/{name}")]
+pub async fn exporter(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (collection, name) = path.into_inner();
+    let guard = Guard::of(&req, &state).await?;
+    let (collection, idx) = guard.visible_entity(&collection, &name)?;
+    guard.require(Target::Entity(idx), PermissionKind::Read, "*")?;
+    let filter = Filter {
+        collections: vec![collection],
+        names: vec![name.clone()],
+        ..Filter::default()
+    };
+    let export = transfer::extract(&state.db, &filter, Mode::File, true)
+        .await
+        .map_err(import_error)?;
+    let bytes = transfer::to_bytes(&export, Mode::File, Format::Xml, true).map_err(import_error)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/xml")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{}.xml\"", name.replace('"', "")),
+        ))
+        .body(bytes))
+}
+
+/// The parameters of the source-control services.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct SourceControlParams {
+    repository_name: Option<String>,
+    path: Option<String>,
+    project_name: Option<String>,
+    tags: Option<String>,
+    collection: Option<String>,
+    strict: Option<bool>,
+}
+
+/// A folder of the storage repository: `<storage-dir>/repository/<repository>/<path>`.
+/// Refuses any path that would leave the repository (`..`, absolute paths, symbolic links
+/// pointing out).
+pub fn repository_path(storage_dir: &Path, repository: &str, path: &str) -> Result<PathBuf, ApiError> {
+    let leaves = || ApiError::BadRequest(format!("path '{path}' leaves the repository"));
+    if repository.is_empty()
+        || repository.contains(['/', '\\'])
+        || repository == "."
+        || repository == ".."
+    {
+        return Err(ApiError::BadRequest(format!(
+            "invalid repository name '{repository}'"
+        )));
+    }
+    let root = storage_dir.join("repository").join(repository);
+    let mut full = root.clone();
+    for component in Path::new(path.trim_start_matches('/')).components() {
+        match component {
+            Component::Normal(part) => full.push(part),
+            Component::CurDir => {}
+            _ => return Err(leaves()),
+        }
+    }
+    // Symbolic links inside the repository may not point out of it.
+    if let (Ok(real_root), Ok(real)) = (root.canonicalize(), full.canonicalize()) {
+        if !real.starts_with(&real_root) {
+            return Err(leaves());
+        }
+    }
+    Ok(full)
+}
+
+/// `Resources/SourceControlFunctions/Services/<service>`.
+pub async fn source_control(
+    state: &AppState,
+    guard: &Guard,
+    service: &str,
+    body: &[u8],
+) -> Option<Result<Value, ApiError>> {
+    match service {
+        "ImportSourceControlledEntities" => Some(import_source_controlled(state, guard, body).await),
+        "ExportSourceControlledEntities" => Some(export_source_controlled(state, guard, body).await),
+        _ => None,
+    }
+}
+
+async fn import_source_controlled(
+    state: &AppState,
+    guard: &Guard,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let params: SourceControlParams = parse_body(body)?;
+    let repository = params
+        .repository_name
+        .clone()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| DEFAULT_REPOSITORY.to_owned());
+    let path = params.path.clone().unwrap_or_default();
+    let folder = repository_path(&state.config.storage_dir, &repository, &path)?;
+    if !folder.exists() {
+        return Err(ApiError::BadRequest(format!(
+            "no folder '{path}' in repository '{repository}'"
+        )));
+    }
+    let export = web::block(move || source::read_path(&folder, &Limits::default()))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(import_error)?;
+    authorize_import(guard, &export, Mode::Storage)?;
+    let report = transfer::import(
+        &state.db,
+        export,
+        PlanOptions {
+            mode: Mode::Storage,
+            strict: params.strict.unwrap_or(false),
+        },
+        &guard.caller.name,
+    )
+    .await
+    .map_err(import_error)?;
+    Ok(report_json(&report))
+}
+
+async fn export_source_controlled(
+    state: &AppState,
+    guard: &Guard,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let params: SourceControlParams = parse_body(body)?;
+    let repository = params
+        .repository_name
+        .clone()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| DEFAULT_REPOSITORY.to_owned());
+    let path = required(&params.path, "path")?.to_owned();
+    let folder = repository_path(&state.config.storage_dir, &repository, &path)?;
+    let mut filter = Filter {
+        project: params.project_name.clone().filter(|p| !p.is_empty()),
+        ..Filter::default()
+    };
+    if let Some(tags) = params.tags.as_deref().filter(|t| !t.is_empty()) {
+        filter.tags = ironworx_entity::vocab::Tag::parse_list(tags)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    }
+    if let Some(c) = params.collection.as_deref().filter(|c| !c.is_empty()) {
+        filter.collections = vec![
+            c.parse()
+                .map_err(|e: ironworx_entity::vocab::VocabError| ApiError::BadRequest(e.to_string()))?,
+        ];
+    }
+    let mut export = transfer::extract(&state.db, &filter, Mode::Storage, true)
+        .await
+        .map_err(import_error)?;
+    // Only what the caller may read; collection rules only for security administrators.
+    export.entities.retain(|e| {
+        guard.index.lookup(e.collection, &e.name).is_some_and(|idx| {
+            guard.decide(Target::Entity(idx), PermissionKind::Read, "*") == Outcome::Allow
+        })
+    });
+    if !guard.is_security_admin() {
+        export.collection_rules.clear();
+    }
+    let count = export.entities.len();
+    let rules = export.collection_rules.len();
+    let written = folder.clone();
+    web::block(move || {
+        std::fs::create_dir_all(&written).map_err(|e| ImportError::io(written.display(), e))?;
+        transfer::write_to(&export, Mode::Storage, Format::Xml, true, &written)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(import_error)?;
+    Ok(json!({
+        "status": "success",
+        "repositoryName": repository,
+        "path": path,
+        "entities": count,
+        "collectionRules": rules,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_paths_stay_inside() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ok = repository_path(dir.path(), "SystemRepository", "exports/a").expect("inside");
+        assert!(ok.starts_with(dir.path().join("repository/SystemRepository")));
+        for bad in ["../x", "a/../../x", "/etc/../..", "a/../../../etc"] {
+            assert!(
+                repository_path(dir.path(), "SystemRepository", bad).is_err(),
+                "{bad} must be refused"
+            );
+        }
+        assert!(repository_path(dir.path(), "..", "x").is_err());
+        assert!(repository_path(dir.path(), "a/b", "x").is_err());
+    }
+}
