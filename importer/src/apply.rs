@@ -71,6 +71,11 @@ impl Report {
     }
 }
 
+/// Entities written per round of batched statements.
+const ENTITY_CHUNK: usize = 1_000;
+/// Rule rows collected before they are written.
+const ROW_CHUNK: usize = 10_000;
+
 fn db_err(err: impl std::fmt::Display) -> ImportError {
     ImportError::Db(err.to_string())
 }
@@ -104,25 +109,33 @@ pub async fn apply_in<C: ConnectionTrait>(
     let mut ids: HashMap<(Collection, String), i64> = HashMap::new();
     let mut vocabularies = Vocabularies::default();
 
-    // Entities, one collection at a time in plan order (templates are ordered inside theirs).
-    let mut start = 0;
-    while start < plan.entities.len() {
-        let collection = plan.entities[start].collection;
-        let mut end = start;
-        while end < plan.entities.len() && plan.entities[end].collection == collection {
-            end += 1;
+    // Entities in plan order, in chunks of one collection each (templates are ordered inside
+    // theirs), so that the rows being built stay bounded however large the import.
+    let Plan {
+        entities,
+        rules,
+        memberships,
+        collection_rules,
+        ..
+    } = plan;
+    let mut entities = entities.into_iter().peekable();
+    while let Some(first) = entities.next() {
+        let collection = first.collection;
+        let mut chunk = vec![first];
+        while chunk.len() < ENTITY_CHUNK
+            && entities.peek().is_some_and(|e| e.collection == collection)
+        {
+            chunk.extend(entities.next());
         }
-        let group = &plan.entities[start..end];
-        write_collection(db, collection, group, secrets, &mut ids, &mut report).await?;
-        for e in group {
+        write_collection(db, collection, &chunk, secrets, &mut ids, &mut report).await?;
+        for e in &chunk {
             vocabularies.note(e);
         }
-        start = end;
     }
     vocabularies.write(db).await?;
-    write_memberships(db, &plan.memberships, &mut report).await?;
-    write_rules(db, &plan, &ids, &mut report).await?;
-    write_collection_rules(db, &plan, &mut report).await?;
+    write_memberships(db, &memberships, &mut report).await?;
+    write_rules(db, &rules, &ids, &mut report).await?;
+    write_collection_rules(db, &collection_rules, &mut report).await?;
 
     let detail = json!({
         "created": report.created.iter().map(|(c, n)| (c.as_str().to_owned(), json!(n))).collect::<Map<_, _>>(),
@@ -627,15 +640,15 @@ async fn write_user<C: ConnectionTrait>(
         users::Entity::find_by_id(id).one(db).await?
     };
     let password = u.password.as_ref().filter(|p| !p.hash.is_empty());
-    if let Some(p) = password {
-        if p.algorithm != ironworx_entity::queries::users::PBKDF2_SHA512 && p.algorithm != ARGON2ID
-        {
-            return Err(ImportError::Invalid {
-                origin: e.origin.clone(),
-                entity: e.path(),
-                message: format!("unsupported password hash algorithm '{}'", p.algorithm),
-            });
-        }
+    if let Some(p) = password
+        && p.algorithm != ironworx_entity::queries::users::PBKDF2_SHA512
+        && p.algorithm != ARGON2ID
+    {
+        return Err(ImportError::Invalid {
+            origin: e.origin.clone(),
+            entity: e.path(),
+            message: format!("unsupported password hash algorithm '{}'", p.algorithm),
+        });
     }
     let protected = e.name == ironworx_entity::vocab::builtin::ADMINISTRATOR;
     let mut enabled = u.enabled;
@@ -863,12 +876,20 @@ async fn write_app_key<C: ConnectionTrait>(
 #[derive(Default)]
 struct Vocabularies {
     used: Vec<Tag>,
+    seen: HashSet<(String, String)>,
 }
 
 impl Vocabularies {
     fn note(&mut self, e: &Entity) {
+        if e.common.tags.is_empty() {
+            return;
+        }
         if let Ok(tags) = Tag::parse_list(&e.common.tags) {
-            self.used.extend(tags);
+            for tag in tags {
+                if self.seen.insert((tag.vocabulary.clone(), tag.term.clone())) {
+                    self.used.push(tag);
+                }
+            }
         }
     }
 
@@ -1097,13 +1118,12 @@ fn find_cycle(edges: &HashMap<i64, Vec<i64>>) -> Option<i64> {
 
 async fn write_rules<C: ConnectionTrait>(
     db: &C,
-    plan: &Plan,
+    plan_rules: &BTreeMap<(Collection, String), Vec<crate::model::EntityRule>>,
     ids: &HashMap<(Collection, String), i64>,
     report: &mut Report,
 ) -> Result<(), ImportError> {
     let mut rows = Vec::new();
-    let mut listed_only: Vec<i64> = Vec::new();
-    for ((collection, name), rules) in &plan.rules {
+    for ((collection, name), rules) in plan_rules {
         let id = match ids.get(&(*collection, name.clone())) {
             Some(&id) => id,
             None => {
@@ -1112,7 +1132,10 @@ async fn write_rules<C: ConnectionTrait>(
                 match ironworx_entity::queries::entities::find_entity(db, *collection, name).await?
                 {
                     Some(row) => {
-                        listed_only.push(row.id);
+                        entity_permissions::Entity::delete_many()
+                            .filter(entity_permissions::Column::EntityId.eq(row.id))
+                            .exec(db)
+                            .await?;
                         row.id
                     }
                     None => {
@@ -1144,12 +1167,9 @@ async fn write_rules<C: ConnectionTrait>(
                 allow: Set(r.rule.allow),
             });
         }
-    }
-    for chunk in listed_only.chunks(500) {
-        entity_permissions::Entity::delete_many()
-            .filter(entity_permissions::Column::EntityId.is_in(chunk.iter().copied()))
-            .exec(db)
-            .await?;
+        if rows.len() >= ROW_CHUNK {
+            insert_all(db, std::mem::take(&mut rows)).await?;
+        }
     }
     insert_all(db, rows).await?;
     Ok(())
@@ -1157,11 +1177,11 @@ async fn write_rules<C: ConnectionTrait>(
 
 async fn write_collection_rules<C: ConnectionTrait>(
     db: &C,
-    plan: &Plan,
+    collection_rules: &BTreeMap<Collection, Vec<crate::model::CollectionRule>>,
     report: &mut Report,
 ) -> Result<(), ImportError> {
     let mut rows = Vec::new();
-    for (collection, rules) in &plan.collection_rules {
+    for (collection, rules) in collection_rules {
         collection_permissions::Entity::delete_many()
             .filter(collection_permissions::Column::Collection.eq(collection.as_str()))
             .exec(db)

@@ -438,13 +438,14 @@ fn validate(e: &Entity) -> Result<(), ImportError> {
     if let Kind::Organization(org) = &e.kind {
         let names: HashSet<&str> = org.units.iter().map(|u| u.name.as_str()).collect();
         for unit in &org.units {
-            if let Some(parent) = &unit.parent {
-                if !names.contains(parent.as_str()) && parent != &e.name {
-                    return Err(invalid(
-                        e,
-                        format!("unit '{}' hangs below unknown unit '{parent}'", unit.name),
-                    ));
-                }
+            if let Some(parent) = &unit.parent
+                && !names.contains(parent.as_str())
+                && parent != &e.name
+            {
+                return Err(invalid(
+                    e,
+                    format!("unit '{}' hangs below unknown unit '{parent}'", unit.name),
+                ));
             }
         }
     }

@@ -57,8 +57,9 @@
 //! `<Element>` becomes key `element` (first letter lowered) with the element converted
 //! generically: an element with neither attributes nor children is its text (a string);
 //! otherwise an object with its attributes (strings), its children under their lowered names
-//! (an array when a name repeats) and its text, when there is some, under `#text`. XML extras
-//! never replace a key the writer already wrote.
+//! (an array when a name repeats, or when a child is named like an attribute) and its text,
+//! when there is some, under `#text`. A repeated `<Element>` (an array of elements) becomes an
+//! array of elements converted so. XML extras never replace a key the writer already wrote.
 
 use std::collections::BTreeMap;
 
@@ -1142,10 +1143,13 @@ fn lower_camel(name: &str) -> String {
     }
 }
 
-/// The generic tree form of an XML element kept as [`crate::model::element_json`].
+/// The generic tree form of an XML element kept as [`crate::model::element_json`]; an array
+/// (a repeated element) converts item by item.
 fn element_tree(element: &Json) -> Json {
-    let Some(object) = element.as_object() else {
-        return element.clone();
+    let object = match element {
+        Json::Object(object) => object,
+        Json::Array(items) => return Json::Array(items.iter().map(element_tree).collect()),
+        other => return other.clone(),
     };
     let text = object
         .get("text")
@@ -1160,22 +1164,21 @@ fn element_tree(element: &Json) -> Json {
     for (key, value) in attributes.into_iter().flatten() {
         out.insert(key.clone(), value.clone());
     }
-    let mut grouped: Vec<(String, Vec<Json>)> = Vec::new();
+    // A child named like an attribute or an earlier child joins it in an array, so that
+    // nothing is lost.
     for child in children.into_iter().flatten() {
         let name = lower_camel(child.get("name").and_then(Json::as_str).unwrap_or_default());
         let converted = element_tree(child);
-        match grouped.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, list)) => list.push(converted),
-            None => grouped.push((name, vec![converted])),
+        match out.get_mut(&name) {
+            Some(Json::Array(list)) => list.push(converted),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Json::Array(vec![first, converted]);
+            }
+            None => {
+                out.insert(name, converted);
+            }
         }
-    }
-    for (name, mut list) in grouped {
-        let value = if list.len() == 1 {
-            list.remove(0)
-        } else {
-            Json::Array(list)
-        };
-        out.insert(name, value);
     }
     if !text.is_empty() {
         out.insert("#text".into(), Json::String(text.to_owned()));
@@ -1914,5 +1917,112 @@ mod tests {
             serde_json::json!({"propertyBinding": [{"name": "a"}, {"name": "b"}]})
         );
         assert_eq!(lower_camel("ConfigurationChanges"), "configurationChanges");
+        let repeated = Json::Array(vec![
+            crate::model::element_json(
+                None,
+                vec![("name".into(), "a".into())],
+                "{\"x\":1}",
+                vec![],
+            ),
+            crate::model::element_json(None, vec![("name".into(), "b".into())], "", vec![]),
+            crate::model::element_json(None, vec![], "t", vec![]),
+        ]);
+        assert_eq!(
+            element_tree(&repeated),
+            serde_json::json!([{"name": "a", "#text": "{\"x\":1}"}, {"name": "b"}, "t"])
+        );
+        let clash = crate::model::element_json(
+            None,
+            vec![("name".into(), "a".into())],
+            "",
+            vec![crate::model::element_json(
+                Some("Name"),
+                vec![],
+                "b",
+                vec![],
+            )],
+        );
+        assert_eq!(
+            element_tree(&clash),
+            serde_json::json!({"name": ["a", "b"]})
+        );
+    }
+
+    fn unit(name: &str, parent: Option<&str>) -> Unit {
+        Unit {
+            name: name.to_owned(),
+            description: format!("{name} unit"),
+            parent: parent.map(str::to_owned),
+            members: vec![Member {
+                name: format!("{name}.member"),
+                member_type: MemberType::User,
+            }],
+        }
+    }
+
+    /// Reads back the organization `tree_from_export` writes for `units`, through the bytes.
+    fn organization_back(units: Vec<Unit>) -> Entity {
+        let export = Export {
+            entities: vec![Entity {
+                collection: Collection::Organizations,
+                name: "Plant".into(),
+                common: Common::default(),
+                rules: vec![],
+                configuration_tables: vec![],
+                kind: Kind::Organization(Box::new(Organization {
+                    units,
+                    ..Organization::default()
+                })),
+                extra: Extra::new(),
+                origin: Origin::default(),
+            }],
+            ..Export::default()
+        };
+        let tree = tree_from_export(&export, &TreeOptions::default());
+        let mut bytes = Vec::new();
+        crate::twx::write_twx(&tree, &mut bytes).expect("write_twx");
+        let limits = Limits::default();
+        let tree = crate::twx::read_twx(bytes.as_slice(), &limits.twx).expect("read_twx");
+        let mut back = export_from_tree(&tree, "org.twx", &limits).expect("read");
+        assert_eq!(back.entities.len(), 1);
+        back.entities.remove(0)
+    }
+
+    #[test]
+    fn organizations_read_back_without_extra() {
+        let mut many = vec![unit("Plant", None)];
+        for i in 0..20 {
+            let parent = if i == 0 {
+                "Plant".to_owned()
+            } else {
+                format!("u☃{}", i / 2)
+            };
+            many.push(unit(&format!("u☃{i}"), Some(&parent)));
+        }
+        let cases = vec![
+            vec![unit("Plant", None)],
+            vec![
+                unit("Plant", None),
+                unit("Area", Some("Plant")),
+                unit("Line", Some("Area")),
+            ],
+            // Root last, children before their parents, a second root.
+            vec![
+                unit("Line", Some("Area")),
+                unit("Area", Some("Plant")),
+                unit("Other", None),
+                unit("Plant", None),
+                unit("c&<\"ü", Some("Other")),
+            ],
+            many,
+        ];
+        for units in cases {
+            let back = organization_back(units.clone());
+            assert_eq!(back.extra, Extra::new(), "{units:?}");
+            let Kind::Organization(org) = back.kind else {
+                panic!("an organization")
+            };
+            assert_eq!(org.units, units);
+        }
     }
 }

@@ -196,10 +196,9 @@ pub fn aspect_from_text(text: &str) -> Json {
             .ok()
             .filter(|f| f.is_finite())
             .and_then(Number::from_f64)
+            && aspect_to_text(&Json::Number(n.clone())) == text
         {
-            if aspect_to_text(&Json::Number(n.clone())) == text {
-                return Json::Number(n);
-            }
+            return Json::Number(n);
         }
     }
     Json::String(text.to_owned())

@@ -190,6 +190,17 @@ impl<R: BufRead> Lexer<R> {
 }
 
 fn count_newlines(bytes: &[u8]) -> u64 {
+    // Counted in blocks whose byte sums fit a `u8`, which compiles to vector compares.
+    let mut count = 0u64;
+    let mut blocks = bytes.chunks_exact(128);
+    for block in &mut blocks {
+        let n: u8 = block.iter().map(|&b| u8::from(b == b'\n')).sum();
+        count += u64::from(n);
+    }
+    count + count_newlines_swar(blocks.remainder())
+}
+
+fn count_newlines_swar(bytes: &[u8]) -> u64 {
     const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
     const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
     let mut chunks = bytes.chunks_exact(8);
@@ -291,26 +302,43 @@ fn resolve_reference(reference: &BytesRef<'_>, out: &mut String) -> Result<(), S
 /// Strips the layout padding ThingWorx's source-control export puts inside CDATA sections: a
 /// newline plus indentation at the start and a newline plus indentation at the end. Content
 /// without both is returned unchanged.
-fn strip_cdata_padding(content: &str) -> &str {
+fn strip_cdata_padding(content: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
     let Some(rest) = content
         .strip_prefix("\r\n")
         .or_else(|| content.strip_prefix('\n'))
     else {
-        return content;
+        return Cow::Borrowed(content);
     };
-    let rest = rest.trim_start_matches([' ', '\t']);
+    let after_indent = rest.trim_start_matches([' ', '\t']);
+    let indent = &rest[..rest.len() - after_indent.len()];
+    let rest = after_indent;
     let Some(last_newline) = rest.rfind('\n') else {
         // Only one newline: the padding is all there is.
-        return if rest.is_empty() { rest } else { content };
+        return Cow::Borrowed(if rest.is_empty() { rest } else { content });
     };
     if !rest[last_newline + 1..]
         .bytes()
         .all(|b| b == b' ' || b == b'\t')
     {
-        return content;
+        return Cow::Borrowed(content);
     }
     let body = &rest[..last_newline];
-    body.strip_suffix('\r').unwrap_or(body)
+    let body = body.strip_suffix('\r').unwrap_or(body);
+    if indent.is_empty() || !body.contains('\n') {
+        return Cow::Borrowed(body);
+    }
+    // The exporter repeats the element's indentation at the start of every line of the value.
+    let mut out = String::with_capacity(body.len());
+    for (i, line) in body.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            out.push_str(line.strip_prefix(indent).unwrap_or(line));
+        } else {
+            out.push_str(line);
+        }
+    }
+    Cow::Owned(out)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -507,7 +535,10 @@ impl Builder {
         let idx = self.tree.nodes.len();
         let name = self.tree.push_str(e.name().0);
         let attrs_start = self.tree.attrs.len();
-        for attr in e.attributes() {
+        // Duplicates are checked here, without the hash set quick-xml would build per element.
+        let mut attributes = e.attributes();
+        attributes.with_checks(false);
+        for attr in attributes {
             let attr = attr.map_err(|err| format!("bad attribute: {err}"))?;
             let value = attr
                 .normalized_value(XmlVersion::Implicit1_0)
@@ -517,6 +548,7 @@ impl Builder {
             self.tree.attrs.push((key, value));
         }
         let attrs_end = self.tree.attrs.len();
+        self.check_duplicates(attrs_start, attrs_end)?;
         self.tree.nodes.push(NodeData {
             name,
             attrs_start,
@@ -551,6 +583,29 @@ impl Builder {
         Ok(())
     }
 
+    /// Refuses an element whose attributes repeat a name.
+    fn check_duplicates(&self, start: usize, end: usize) -> Result<(), String> {
+        let tree = &self.tree;
+        let keys = &tree.attrs[start..end];
+        let duplicate = if keys.len() <= 32 {
+            keys.iter().enumerate().find_map(|(i, (key, _))| {
+                let name = tree.str(*key);
+                keys[..i]
+                    .iter()
+                    .any(|(other, _)| tree.str(*other) == name)
+                    .then_some(name)
+            })
+        } else {
+            let mut names: Vec<&str> = keys.iter().map(|(key, _)| tree.str(*key)).collect();
+            names.sort_unstable();
+            names.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
+        };
+        match duplicate {
+            Some(name) => Err(format!("malformed XML: duplicate attribute '{name}'")),
+            None => Ok(()),
+        }
+    }
+
     fn current(&mut self) -> Option<&mut TextScratch> {
         let depth = self.stack.len().checked_sub(1)?;
         self.scratch.get_mut(depth)
@@ -577,11 +632,11 @@ impl Builder {
             if layout {
                 scratch.text.truncate(scratch.run_start);
             }
-            scratch.text.push_str(if padded {
-                strip_cdata_padding(content)
+            if padded {
+                scratch.text.push_str(&strip_cdata_padding(content));
             } else {
-                content
-            });
+                scratch.text.push_str(content);
+            }
             scratch.saw_cdata = true;
             scratch.new_run();
         }
@@ -957,12 +1012,105 @@ fn parse_int(ctx: &mut Ctx<'_>, owner: &str, key: &str, text: &str) -> i32 {
     0
 }
 
+/// [`values::parse_date`] with a fast path for the shapes exports write
+/// (`2019-11-26T09:43:27.449Z`, `2018-07-10T08:40:18.709+02:00`); anything else goes to the
+/// general parser.
+fn parse_date(text: &str) -> Option<i64> {
+    fast_date(text.as_bytes()).or_else(|| values::parse_date(text))
+}
+
+fn fast_date(b: &[u8]) -> Option<i64> {
+    fn digits(b: &[u8]) -> Option<i64> {
+        let mut n = 0i64;
+        for &c in b {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + i64::from(c - b'0');
+        }
+        Some(n)
+    }
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
+    let (hour, minute, second) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > month_days[usize::try_from(month - 1).ok()?]
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let mut rest = &b[19..];
+    let mut nanos = 0i64;
+    if rest.first() == Some(&b'.') {
+        let count = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if count == 0 || count > 9 {
+            return None;
+        }
+        nanos = digits(&rest[1..=count])? * 10i64.pow(9 - count as u32);
+        rest = &rest[1 + count..];
+    }
+    let offset_seconds = match rest {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let hours = digits(&[*h1, *h2])?;
+            let minutes = digits(&[*m1, *m2])?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let offset = hours * 3600 + minutes * 60;
+            if *sign == b'-' { -offset } else { offset }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (proleptic Gregorian), then seconds.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    let total = i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
+    i64::try_from(total / 1_000_000).ok()
+}
+
 fn parse_date_attr(ctx: &mut Ctx<'_>, owner: &str, key: &str, text: &str) -> Option<i64> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return None;
     }
-    let parsed = values::parse_date(trimmed).or_else(|| trimmed.parse::<i64>().ok());
+    let parsed = parse_date(trimmed).or_else(|| trimmed.parse::<i64>().ok());
     if parsed.is_none() {
         ctx.note(format!(
             "'{key}' of <{owner}> is not a date ('{trimmed}'); left unset"
@@ -1227,10 +1375,7 @@ fn listed_record(
     if name.is_empty() {
         return Err(ctx.invalid(record, "an <Entity> record without a name".into()));
     }
-    let saved = std::mem::replace(
-        &mut ctx.entity,
-        Label::Text(format!("{collection}/{name}")),
-    );
+    let saved = std::mem::replace(&mut ctx.entity, Label::Text(format!("{collection}/{name}")));
     let mut rules = Vec::new();
     for block in record.children() {
         match block_of(block.name()) {
@@ -1547,6 +1692,10 @@ fn read_subscription(ctx: &mut Ctx<'_>, node: Node<'_>) -> Subscription {
         match child.name() {
             "ServiceImplementation" => {
                 let imp = read_implementation(ctx, child);
+                // Older exports (8.2) name a subscription only on its implementation.
+                if sub.name.is_empty() {
+                    sub.name = imp.name;
+                }
                 sub.handler_name = imp.handler_name;
                 sub.configuration = imp.configuration;
             }
@@ -1624,7 +1773,7 @@ fn read_property_values(
     list: Node<'_>,
     defs: &Definitions,
 ) -> Vec<PropertyValue> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(list.children().count());
     for prop in list.children() {
         let mut value = PropertyValue {
             name: prop.name().to_owned(),
@@ -1978,7 +2127,7 @@ fn consume_user_tables(user: &mut User, tables: &mut Vec<ConfigurationTable>) {
                     value: cell_text(row.get("value")),
                     last_update_time: match row.get("lastUpdateTime") {
                         Some(Json::Number(n)) => n.as_i64().unwrap_or(0),
-                        Some(Json::String(s)) => values::parse_date(s).unwrap_or(0),
+                        Some(Json::String(s)) => parse_date(s).unwrap_or(0),
                         _ => 0,
                     },
                 });
@@ -2086,6 +2235,7 @@ fn convert_entity(
                     "OrganizationalUnits" => units_node = Some(child),
                     _ => {}
                 }
+                // Even an empty element (`<PropertyBindings/>`) is kept, so it is written back.
                 if !kind_child(&mut ctx, &mut kind, child, &mut extra)? {
                     keep_element(&mut extra, child);
                 }
@@ -2129,8 +2279,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fast_dates_agree_with_the_general_parser() {
+        for text in [
+            "2019-11-26T09:43:27.449Z",
+            "2018-07-10T08:40:18.709+02:00",
+            "2018-04-02T08:31:56.081-04:00",
+            "1970-01-01T00:00:00.000Z",
+            "1970-01-01T01:00:00.000+01:00",
+            "1969-12-31T23:59:59.999Z",
+            "1900-02-28T12:00:00.5Z",
+            "2000-02-29T23:59:59.123456789Z",
+            "2024-12-31T23:59:59Z",
+            "0001-01-01T00:00:00.000Z",
+            "9999-12-31T23:59:59.999+14:00",
+        ] {
+            assert_eq!(
+                fast_date(text.as_bytes()),
+                values::parse_date(text),
+                "{text}"
+            );
+            assert!(fast_date(text.as_bytes()).is_some(), "{text}");
+        }
+        for text in [
+            "2019-02-29T00:00:00.000Z",
+            "2019-13-01T00:00:00.000Z",
+            "2019-01-01T24:00:00.000Z",
+            "2019-01-01T00:00:00.Z",
+            "2019-01-01 00:00:00.000Z",
+            "2019-01-01T00:00:00.000",
+            "2019-01-01T00:00:00.000+0200",
+        ] {
+            assert_eq!(fast_date(text.as_bytes()), None, "{text}");
+            assert_eq!(parse_date(text), values::parse_date(text), "{text}");
+        }
+    }
+
+    #[test]
     fn newlines_are_counted_exactly() {
-        let text = b"a\nb\n\n\xff\n\n\n\n\n\n\n\n\nxyz\x8a\x0b\n";
+        let text: Vec<u8> = b"a\nb\n\n\xff\n\n\n\n\n\n\n\n\nxyz\x8a\x0b\n"
+            .iter()
+            .copied()
+            .cycle()
+            .take(700)
+            .collect();
         for start in 0..text.len() {
             let bytes = &text[start..];
             let naive = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
@@ -2142,7 +2333,8 @@ mod tests {
     fn padding_is_stripped_exactly() {
         assert_eq!(strip_cdata_padding("\n    value\n    "), "value");
         assert_eq!(strip_cdata_padding("value"), "value");
-        assert_eq!(strip_cdata_padding("\n  a\n    b\n  "), "a\n    b");
+        assert_eq!(strip_cdata_padding("\n  a\n    b\n  "), "a\n  b");
+        assert_eq!(strip_cdata_padding("\n  a\n  \n  b\n  "), "a\n\nb");
         assert_eq!(strip_cdata_padding("\n    "), "");
         assert_eq!(strip_cdata_padding("\n  a"), "\n  a");
         assert_eq!(strip_cdata_padding("\n    \n    "), "");
@@ -2174,6 +2366,9 @@ mod tests {
         let err = read("<Entities><Things><Thing name=\"&zz;\"/></Things></Entities>")
             .expect_err("entity");
         assert!(matches!(err, ImportError::Xml { .. }), "{err}");
+        let err = read("<Entities><Things><Thing name=\"a\" x=\"1\" x=\"2\"/></Things></Entities>")
+            .expect_err("duplicate");
+        assert!(err.to_string().contains("duplicate attribute 'x'"), "{err}");
         let err = read("<Root/>").expect_err("root");
         assert!(err.to_string().contains("<Root>"), "{err}");
     }

@@ -323,9 +323,9 @@ fn header_attrs<'a>(header: &'a [(String, String)], options: &WriteOptions) -> A
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Layout {
-    /// Layout A: `Owner` and `ConfigurationChanges` written.
+    /// Layout A: one compact file.
     File,
-    /// Layout B: neither.
+    /// Layout B: one pretty-printed file per entity.
     Storage,
 }
 
@@ -707,7 +707,7 @@ fn visibility_block<W: Write>(x: &mut Xml<W>, name: &str, rules: &[&Rule]) {
 fn write_entity<W: Write>(
     x: &mut Xml<W>,
     e: &Entity,
-    layout: Layout,
+    _layout: Layout,
     options: &WriteOptions,
 ) -> Result<(), ImportError> {
     let c = &e.common;
@@ -1121,6 +1121,13 @@ fn rows<W: Write>(
                 check_name(e, name, "field")?;
                 if blank_passwords && name == "password" {
                     x.leaf(name, Attrs::new());
+                } else if matches!(value, Json::Object(o) if !is_info_table(o)) || value.is_array()
+                {
+                    // A JSON cell of a column the table does not declare, wrapped in `<json>`
+                    // as ThingWorx writes them (DataTable settings' `accumulatedDataShape`).
+                    x.start(name, Attrs::new());
+                    x.text_leaf("json", Attrs::new(), &value.to_string(), TextMode::Cdata);
+                    x.end(name);
                 } else {
                     typed_value(x, e, name, "", value)?;
                 }
@@ -1143,7 +1150,9 @@ fn typed_value<W: Write>(
 ) -> Result<(), ImportError> {
     x.start(name, Attrs::new());
     match value {
-        Json::Object(table) if base_type == "INFOTABLE" && is_info_table(table) => {
+        Json::Object(table)
+            if (base_type == "INFOTABLE" || base_type.is_empty()) && is_info_table(table) =>
+        {
             info_table(x, e, table)?;
         }
         Json::String(s) => {

@@ -693,6 +693,10 @@ fn cdata_padding_is_trimmed_in_layout_b() {
     assert_eq!(consumed.time, 1_570_699_571_961);
     assert!(shipyard.extra.contains_key("<PropertyBindings>"));
     assert!(shipyard.extra.contains_key("<AlertConfigurations>"));
+    assert!(
+        shipyard.extra.contains_key("<RemotePropertyBindings>"),
+        "empty elements are kept too, so they are written back"
+    );
     // The layout-A file keeps CDATA content as written.
     let a = read_corpus("InternetOfThings__Entities.xml");
     let mashup = entity(&a, Collection::Mashups, "SmartOfficeView1");
@@ -1220,13 +1224,10 @@ fn oversized_file_fails_before_reading() {
     let path = dir.path().join("huge.xml");
     let file = File::create(&path).expect("create");
     file.set_len(1024 * 1024 * 1024).expect("sparse 1 GiB");
-    let started = std::time::Instant::now();
+    // A file of zero bytes read as XML would be a syntax error: a limit error shows that the
+    // size was checked before anything was read.
     let err = read_path(&path, &Limits::default()).expect_err("too large");
     assert!(matches!(err, ImportError::Limit { .. }), "{err}");
-    assert!(
-        started.elapsed().as_secs() < 2,
-        "the size is checked before reading"
-    );
 }
 
 #[test]
@@ -1281,65 +1282,4 @@ fn truncated_zip_is_refused() {
     let cut = &bytes[..bytes.len() / 2];
     let err = read_bytes("cut.zip", cut, &Limits::default()).expect_err("truncated");
     assert!(matches!(err, ImportError::Zip { .. }), "{err}");
-}
-
-#[test]
-fn zz_probe_notes() {
-    for entry in fs::read_dir(corpus_dir().join("xml")).expect("dir") {
-        let name = entry.expect("e").file_name().to_string_lossy().into_owned();
-        let export = read_corpus(&name);
-        for n in &export.notes {
-            println!("NOTE {name}: {:?} {}", n.entity, n.message);
-        }
-        let mut keys = std::collections::BTreeSet::new();
-        for e in &export.entities {
-            for k in e.extra.keys() {
-                keys.insert(format!("{}:{}", e.collection, k));
-            }
-        }
-        println!("EXTRA {name}: {keys:?}");
-    }
-}
-
-#[test]
-fn zz_probe_speed() {
-    let mut doc = String::from(
-        "<?xml version=\"1.0\"?><Entities build=\"b1\" schemaVersion=\"1050\" universal=\"\"><Things>",
-    );
-    for i in 0..100_000 {
-        doc.push_str(&format!("<Thing description=\"pump {i}\" documentationContent=\"\" effectiveThingPackage=\"\" enabled=\"true\" homeMashup=\"\" identifier=\"\" lastModifiedDate=\"2019-10-10T07:24:21.657Z\" name=\"Pump{i}\" projectName=\"P\" published=\"false\" tags=\"\" thingTemplate=\"PumpTemplate\" valueStream=\"\"><Owner name=\"Administrator\" type=\"User\"/><avatar/><DesignTimePermissions><Create/><Read/><Update/><Delete/><Metadata/></DesignTimePermissions><RunTimePermissions/><VisibilityPermissions><Visibility/></VisibilityPermissions><ConfigurationTables/><ThingShape><PropertyDefinitions/><ServiceDefinitions/><EventDefinitions/><ServiceMappings/><ServiceImplementations/><Subscriptions/></ThingShape><PropertyBindings/><RemotePropertyBindings/><RemoteServiceBindings/><RemoteEventBindings/><AlertConfigurations/><ImplementedShapes/><ThingProperties><pressure><Value>{i}.5</Value><Timestamp>2019-10-10T09:26:11.961Z</Timestamp><Quality>GOOD</Quality></pressure><label><Value><![CDATA[Pump number {i}]]></Value><Timestamp>2019-10-10T09:26:11.961Z</Timestamp><Quality>GOOD</Quality></label></ThingProperties><ConfigurationChanges/></Thing>"));
-    }
-    doc.push_str("</Things></Entities>");
-    println!("doc {} MB", doc.len() / 1_000_000);
-    for _ in 0..2 {
-        let t = std::time::Instant::now();
-        let mut reader = quick_xml::Reader::from_reader(doc.as_bytes());
-        let mut buf = Vec::new();
-        let mut n = 0usize;
-        loop {
-            match reader.read_event_into(&mut buf).expect("parse") {
-                quick_xml::events::Event::Eof => break,
-                quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
-                    for a in e.attributes() {
-                        n += a
-                            .expect("attr")
-                            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                            .expect("v")
-                            .len();
-                    }
-                }
-                _ => {}
-            }
-            buf.clear();
-        }
-        let bare = t.elapsed();
-        let t = std::time::Instant::now();
-        let export = read_xml(doc.as_bytes(), "big.xml", &Limits::default()).expect("read");
-        let ours = t.elapsed();
-        println!(
-            "bare {bare:?} ours {ours:?} ratio {:.2} ({} entities, {n})",
-            ours.as_secs_f64() / bare.as_secs_f64(),
-            export.entities.len()
-        );
-    }
 }

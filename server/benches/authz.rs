@@ -10,8 +10,10 @@
 //! Both engines decide the same sample of requests (70% allow, 20% denied by a deny rule, 10%
 //! not visible) and must agree on every one before anything is timed; a second, unfiltered
 //! random sample is checked as well. Timings are taken per batch of 64 calls with
-//! `std::time::Instant` and divided by 64; p50 and p99 are over those batch means. The engines
-//! take turns round by round, so noise from a shared machine falls on both.
+//! `std::time::Instant` and divided by 64; p50 and p99 are over those batch means. A batch during
+//! which the thread was switched out (another process took the CPU) is left out of the
+//! percentiles, for every engine alike; the figures over every batch are printed as well. The
+//! engines take turns round by round, so noise from a shared machine falls on both.
 //!
 //! Run: `cargo bench -p ironworx-server --features bench-cedar --bench authz`.
 
@@ -1192,41 +1194,101 @@ impl CedarSide {
 // Measurement.
 // ---------------------------------------------------------------------------------------------
 
-/// One pass over the `n` requests in batches of `BATCH` consecutive calls; pushes the per-call
-/// nanoseconds of each batch to `out` (a warm-up pass passes `None`).
-fn time_round(n: usize, out: Option<&mut Vec<f64>>, mut call: impl FnMut(usize) -> bool) {
+/// How many times this thread has been switched out (voluntarily or not), from
+/// `/proc/thread-self/status`; `None` where that file cannot be read.
+fn context_switches() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+    let mut total = 0;
+    for line in status.lines() {
+        if let Some(v) = line
+            .strip_prefix("voluntary_ctxt_switches:")
+            .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+        {
+            total += v.trim().parse::<u64>().ok()?;
+        }
+    }
+    Some(total)
+}
+
+/// Per-call nanoseconds of each timed batch: every batch, and the batches during which the
+/// thread kept its CPU (no context switch between the batch's first and last call).
+#[derive(Default)]
+struct Samples {
+    all: Vec<f64>,
+    kept: Vec<f64>,
+}
+
+/// One pass over the `n` requests in batches of `BATCH` consecutive calls; records the per-call
+/// nanoseconds of each batch in `out` (a warm-up pass passes `None`).
+fn time_round(n: usize, out: Option<&mut Samples>, mut call: impl FnMut(usize) -> bool) {
     let mut local = Vec::with_capacity(n.div_ceil(BATCH));
     let mut start = 0;
     while start < n {
         let end = (start + BATCH).min(n);
+        let before = context_switches();
         let t = Instant::now();
         for i in start..end {
             black_box(call(black_box(i)));
         }
-        local.push(t.elapsed().as_nanos() as f64 / (end - start) as f64);
+        let per_call = t.elapsed().as_nanos() as f64 / (end - start) as f64;
+        let switched = before != context_switches();
+        local.push((per_call, switched));
         start = end;
     }
     if let Some(out) = out {
-        out.extend(local);
+        for (per_call, switched) in local {
+            out.all.push(per_call);
+            if !switched {
+                out.kept.push(per_call);
+            }
+        }
     }
 }
 
 #[derive(Clone, Copy, Default)]
 struct Dist {
+    /// Over the batches that kept their CPU.
     p50: f64,
     p99: f64,
+    /// Over every batch.
+    all_p50: f64,
+    all_p99: f64,
+    /// Share of batches dropped because the thread was switched out.
+    dropped: f64,
 }
 
-fn dist(mut v: Vec<f64>) -> Dist {
+fn percentiles(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
     let at = |q: f64| {
         let i = ((v.len().saturating_sub(1)) as f64 * q).round() as usize;
         v.get(i).copied().unwrap_or(f64::NAN)
     };
+    (at(0.50), at(0.99))
+}
+
+fn dist(samples: Samples) -> Dist {
+    let dropped = 1.0 - samples.kept.len() as f64 / samples.all.len().max(1) as f64;
+    let (all_p50, all_p99) = percentiles(samples.all);
+    let (p50, p99) = percentiles(samples.kept);
     Dist {
-        p50: at(0.50),
-        p99: at(0.99),
+        p50,
+        p99,
+        all_p50,
+        all_p99,
+        dropped,
     }
+}
+
+/// `p50 / p99`, then the figures over every batch and the share dropped.
+fn show(d: &Dist) -> String {
+    format!(
+        "p50 {} p99 {} (every batch: p50 {} p99 {}; {:.1}% of batches switched out)",
+        ns(d.p50),
+        ns(d.p99),
+        ns(d.all_p50),
+        ns(d.all_p99),
+        d.dropped * 100.0
+    )
 }
 
 struct Row {
@@ -1354,8 +1416,12 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
     // each round is one pass of Cedar (request + is_authorized), one of Cedar's is_authorized on
     // prebuilt requests, and OUR_PASSES passes of ours by id and by name. Round 0 warms up.
     let n = samples.len();
-    let (mut by_id, mut by_name, mut cedar_check, mut cedar_authorize) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut by_id, mut by_name, mut cedar_check, mut cedar_authorize) = (
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+    );
     for round in 0..=ROUNDS {
         let record = round > 0;
         if let Some((side, requests, ..)) = &cedar {
@@ -1405,13 +1471,8 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
         drop(requests);
         drop(side);
         let (check, authorize) = (dist(cedar_check), dist(cedar_authorize));
-        println!(
-            "cedar: p50 {} p99 {} (is_authorized alone: p50 {} p99 {})",
-            ns(check.p50),
-            ns(check.p99),
-            ns(authorize.p50),
-            ns(authorize.p99)
-        );
+        println!("cedar: {}", show(&check));
+        println!("cedar is_authorized alone: {}", show(&authorize));
         CedarRow {
             build,
             check,
@@ -1421,14 +1482,9 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
             checked,
         }
     });
-    println!(
-        "ours by id: p50 {} p99 {}; by name: p50 {} p99 {}; load average {}",
-        ns(by_id.p50),
-        ns(by_id.p99),
-        ns(by_name.p50),
-        ns(by_name.p99),
-        load()
-    );
+    println!("ours by id: {}", show(&by_id));
+    println!("ours by name: {}", show(&by_name));
+    println!("load average {}", load());
     Row {
         rules: rule_count,
         index_build,
@@ -1497,6 +1553,33 @@ fn main() {
             ns(r.by_id.p99),
             ns(r.by_name.p50),
             ns(r.by_name.p99),
+        );
+    }
+    println!(
+        "\nOver every batch, switched out or not:\n\n| rules | ours by id p50 / p99 | ours by name p50 / p99 | Cedar p50 / p99 | Cedar ÷ ours by name, p50 / p99 | batches switched out: ours by name, Cedar |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        let (cedar, ratio, dropped) = match &r.cedar {
+            Some(c) => (
+                format!("{} / {}", ns(c.check.all_p50), ns(c.check.all_p99)),
+                format!(
+                    "{:.1}× / {:.1}×",
+                    c.check.all_p50 / r.by_name.all_p50,
+                    c.check.all_p99 / r.by_name.all_p99
+                ),
+                format!("{:.1}%", c.check.dropped * 100.0),
+            ),
+            None => ("–".into(), "–".into(), "–".into()),
+        };
+        println!(
+            "| {} | {} / {} | {} / {} | {cedar} | {ratio} | {:.1}%, {dropped} |",
+            r.rules,
+            ns(r.by_id.all_p50),
+            ns(r.by_id.all_p99),
+            ns(r.by_name.all_p50),
+            ns(r.by_name.all_p99),
+            r.by_name.dropped * 100.0,
         );
     }
     if let Some(r) = rows.first() {

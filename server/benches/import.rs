@@ -48,7 +48,13 @@ fn entity(collection: Collection, name: String, kind: Kind) -> Entity {
     }
 }
 
-fn rule(kind: PermissionKind, resource: &str, t: PrincipalType, name: &str, allow: bool) -> EntityRule {
+fn rule(
+    kind: PermissionKind,
+    resource: &str,
+    t: PrincipalType,
+    name: &str,
+    allow: bool,
+) -> EntityRule {
     let mut rule = Rule::any(kind, t, name, Effect::from_permitted(allow));
     rule.resource = resource.to_owned();
     EntityRule {
@@ -108,12 +114,34 @@ fn model(things_count: usize) -> Export {
                 quality: "GOOD".into(),
             });
         }
-        let mut e = entity(Collection::Things, format!("Thing{i:07}"), Kind::Thing(Box::new(thing)));
+        let mut e = entity(
+            Collection::Things,
+            format!("Thing{i:07}"),
+            Kind::Thing(Box::new(thing)),
+        );
         let group = format!("Group{}", i % GROUPS);
         e.rules = vec![
-            rule(PermissionKind::PropertyRead, "*", PrincipalType::Group, &group, true),
-            rule(PermissionKind::ServiceInvoke, "Reset", PrincipalType::Group, &group, false),
-            rule(PermissionKind::Visibility, "*", PrincipalType::Organization, "Everyone", true),
+            rule(
+                PermissionKind::PropertyRead,
+                "*",
+                PrincipalType::Group,
+                &group,
+                true,
+            ),
+            rule(
+                PermissionKind::ServiceInvoke,
+                "Reset",
+                PrincipalType::Group,
+                &group,
+                false,
+            ),
+            rule(
+                PermissionKind::Visibility,
+                "*",
+                PrincipalType::Organization,
+                "Everyone",
+                true,
+            ),
         ];
         entities.push(e);
     }
@@ -127,7 +155,8 @@ fn model(things_count: usize) -> Export {
 /// (a): quick-xml events with every attribute unescaped.
 fn bare_parse(path: &Path) -> usize {
     let file = std::fs::File::open(path).expect("open");
-    let mut reader = quick_xml::Reader::from_reader(std::io::BufReader::with_capacity(1 << 16, file));
+    let mut reader =
+        quick_xml::Reader::from_reader(std::io::BufReader::with_capacity(1 << 16, file));
     let mut buf = Vec::new();
     let mut attributes = 0usize;
     loop {
@@ -135,7 +164,9 @@ fn bare_parse(path: &Path) -> usize {
             quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
                 for a in e.attributes() {
                     let a = a.expect("attribute");
-                    let value = a.unescape_value().expect("value");
+                    let value = a
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .expect("value");
                     attributes += value.len();
                 }
             }
@@ -179,7 +210,11 @@ async fn bare_insert(db: &DatabaseConnection, export: &Export) {
     let mut thing_rows = Vec::new();
     let mut rule_rows = Vec::new();
     let mut value_rows = Vec::new();
-    for e in export.entities.iter().filter(|e| e.collection == Collection::Things) {
+    for e in export
+        .entities
+        .iter()
+        .filter(|e| e.collection == Collection::Things)
+    {
         let id = ids[&e.name];
         let Kind::Thing(t) = &e.kind else { continue };
         thing_rows.push(things::ActiveModel {
@@ -264,10 +299,15 @@ impl Backend {
             ),
             Some(admin) => {
                 let name = format!("ironworx_bench_{}", uuid::Uuid::new_v4().simple());
-                let conn = sea_orm::Database::connect(admin.as_str()).await.expect("admin");
-                sea_orm::ConnectionTrait::execute_unprepared(&conn, &format!("CREATE DATABASE \"{name}\""))
+                let conn = sea_orm::Database::connect(admin.as_str())
                     .await
-                    .expect("create database");
+                    .expect("admin");
+                sea_orm::ConnectionTrait::execute_unprepared(
+                    &conn,
+                    &format!("CREATE DATABASE \"{name}\""),
+                )
+                .await
+                .expect("create database");
                 conn.close().await.ok();
                 let (base, _) = admin.rsplit_once('/').expect("admin URL with a database");
                 (format!("{base}/{name}"), Some(name))
@@ -277,7 +317,9 @@ impl Backend {
 
     async fn drop(&self, name: Option<String>) {
         if let (Some(admin), Some(name)) = (&self.admin, name) {
-            let conn = sea_orm::Database::connect(admin.as_str()).await.expect("admin");
+            let conn = sea_orm::Database::connect(admin.as_str())
+                .await
+                .expect("admin");
             sea_orm::ConnectionTrait::execute_unprepared(
                 &conn,
                 &format!("DROP DATABASE \"{name}\" WITH (FORCE)"),
@@ -323,7 +365,9 @@ async fn main() {
     let started = Instant::now();
     write_single_file(
         &export,
-        &WriteOptions { blank_secrets: true },
+        &WriteOptions {
+            blank_secrets: true,
+        },
         std::io::BufWriter::new(std::fs::File::create(&path).expect("create")),
     )
     .expect("write");
@@ -338,7 +382,10 @@ async fn main() {
         name: "SQLite",
         admin: None,
     }];
-    if let Some(admin) = std::env::var("IRONWORX_TEST_POSTGRES").ok().filter(|v| !v.is_empty()) {
+    if let Some(admin) = std::env::var("IRONWORX_TEST_POSTGRES")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
         backends.push(Backend {
             name: "PostgreSQL",
             admin: Some(admin),
@@ -346,7 +393,9 @@ async fn main() {
     } else {
         println!("PostgreSQL skipped: IRONWORX_TEST_POSTGRES is not set");
     }
-    println!("| backend | (a) parse s | (b) bare insert s | (c) import s | c / (a+b) | import peak RSS MB |");
+    println!(
+        "| backend | (a) parse s | (b) bare insert s | (c) import s | c / (a+b) | import peak RSS MB |"
+    );
     println!("|---|---|---|---|---|---|");
     for backend in &backends {
         let t = Instant::now();
@@ -378,7 +427,10 @@ async fn main() {
         backend.drop(name).await;
         let peak = String::from_utf8_lossy(&out.stdout)
             .lines()
-            .find_map(|l| l.strip_prefix("peak_kib ").and_then(|n| n.trim().parse::<u64>().ok()))
+            .find_map(|l| {
+                l.strip_prefix("peak_kib ")
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+            })
             .unwrap_or(0);
         println!(
             "| {} | {parse:.2} | {insert:.2} | {import:.2} | {:.2} | {:.0} |",

@@ -107,11 +107,15 @@ mod tests {
         assert!(Cli::try_parse_from(["ironworx", "import"]).is_err());
         let import = Cli::try_parse_from(["ironworx", "import", "--mode", "storage", "x.zip"])
             .expect("import");
-        assert!(matches!(import.command, Command::Import(ref a) if a.mode == ironworx_importer::plan::Mode::Storage));
+        assert!(
+            matches!(import.command, Command::Import(ref a) if a.mode == ironworx_importer::plan::Mode::Storage)
+        );
         assert!(Cli::try_parse_from(["ironworx", "import", "--mode", "disk", "x.zip"]).is_err());
         assert!(
-            Cli::try_parse_from(["ironworx", "export", "--mode", "file", "--format", "twx", "o.twx"])
-                .is_ok()
+            Cli::try_parse_from([
+                "ironworx", "export", "--mode", "file", "--format", "twx", "o.twx"
+            ])
+            .is_ok()
         );
         assert!(Cli::try_parse_from(["ironworx"]).is_err());
     }

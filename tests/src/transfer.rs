@@ -18,7 +18,9 @@ use crate::{ADMIN_PASSWORD, TestDb};
 /// When the database cannot be prepared.
 pub async fn bootstrapped(db: &TestDb) -> DatabaseConnection {
     let conn = crate::connect(db).await;
-    ironworx_server::db::migrate(&conn).await.expect("migrations apply");
+    ironworx_server::db::migrate(&conn)
+        .await
+        .expect("migrations apply");
     let dir = tempfile::tempdir().expect("tempdir");
     ironworx_server::bootstrap::bootstrap(&conn, Some(ADMIN_PASSWORD), dir.path())
         .await
@@ -122,6 +124,9 @@ pub fn assert_same(got: &Export, want: &Export, what: &str) {
             );
         }
     }
-    assert_eq!(got.collection_rules, want.collection_rules, "{what}: collection rules");
+    assert_eq!(
+        got.collection_rules, want.collection_rules,
+        "{what}: collection rules"
+    );
     assert_eq!(got.header, want.header, "{what}: header");
 }

@@ -39,42 +39,379 @@ struct Expected {
 }
 
 const XML: &[Expected] = &[
-    Expected { file: "CollectionWidget__Entities.xml", entities: &[("DataShapes", 1), ("Mashups", 3), ("MediaEntities", 18), ("Projects", 1), ("Things", 2)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "CostinWorkshop__Groups_Maint.General.xml", entities: &[("Groups", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 2 },
-    Expected { file: "CostinWorkshop__Organizations_MarsInterstellarShipyardOrg.xml", entities: &[("Organizations", 1)], own: 1, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 3 },
-    Expected { file: "CostinWorkshop__ThingShapes_PowerConsumerTS.xml", entities: &[("ThingShapes", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 5 },
-    Expected { file: "CostinWorkshop__ThingTemplates_CrewRoverTemplate.xml", entities: &[("ThingTemplates", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "CostinWorkshop__Things_Shipyard.xml", entities: &[("Things", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 6 },
-    Expected { file: "CostinWorkshop__Users_klee.xml", entities: &[("Users", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "CostinWorkshop__permissions_permissions.xml", entities: &[], own: 0, instance: 0, collection_raw: 140, collection: 140, listed_raw: 75, dropped: 11 },
-    Expected { file: "InternetOfThings__Entities.xml", entities: &[("DataShapes", 1), ("Mashups", 1), ("ThingTemplates", 2), ("Things", 4)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "TestProject__ApplicationKeys_DevOpsAppKey.xml", entities: &[("ApplicationKeys", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "TestProject__DataShapes_PTC.SimulatorDeviceProperties.DS.xml", entities: &[("DataShapes", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 2 },
-    Expected { file: "TestProject__Groups_Users.xml", entities: &[("Groups", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 2 },
-    Expected { file: "TestProject__MediaEntities_PTC.HelpInformation.Media.xml", entities: &[("MediaEntities", 1)], own: 6, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 3 },
-    Expected { file: "TestProject__Organizations_DeviceOrg.xml", entities: &[("Organizations", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 1 },
-    Expected { file: "TestProject__Organizations_Everyone.xml", entities: &[("Organizations", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "TestProject__Projects_Simulator.xml", entities: &[("Projects", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "TestProject__Resources_InfoTableFunctions.xml", entities: &[("Resources", 1)], own: 33, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "TestProject__ThingShapes_PTC.Simulator.TS.xml", entities: &[("ThingShapes", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 2 },
-    Expected { file: "TestProject__ThingTemplates_PTC.Simulator.TT.xml", entities: &[("ThingTemplates", 1)], own: 3, instance: 3, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 2 },
-    Expected { file: "TestProject__Things_PTC.Simulator.Stream.xml", entities: &[("Things", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "TestProject__Users_testuser.xml", entities: &[("Users", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "TestProject__permissions_permissions.xml", entities: &[], own: 0, instance: 0, collection_raw: 144, collection: 144, listed_raw: 0, dropped: 0 },
-    Expected { file: "TestProject__sysobj_Entities.xml", entities: &[], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "Thingworx1__ApplicationKeys_VendingKey.xml", entities: &[("ApplicationKeys", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "Thingworx1__ThingTemplates_VendingMachineTemplate.xml", entities: &[("ThingTemplates", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 3 },
-    Expected { file: "ThingworxVirtualProductionLine__BeerLineProject.xml", entities: &[("Projects", 1), ("Things", 6)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "ThingworxVirtualProductionLine__CarProductionLineProject.xml", entities: &[("DataShapes", 2), ("Mashups", 1), ("Projects", 1), ("ThingShapes", 1), ("Things", 11)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "ThingworxVirtualProductionLine__Entities.xml", entities: &[("DataShapes", 25), ("Mashups", 12), ("Projects", 1), ("ThingShapes", 1), ("Things", 20)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "ThingworxVirtualProductionLine__LineV2Project.xml", entities: &[("Projects", 1), ("Things", 4)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "parler__dev_data_Things_ConfigurationRepository.xml", entities: &[("Things", 1)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
+    Expected {
+        file: "CollectionWidget__Entities.xml",
+        entities: &[
+            ("DataShapes", 1),
+            ("Mashups", 3),
+            ("MediaEntities", 18),
+            ("Projects", 1),
+            ("Things", 2),
+        ],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "CostinWorkshop__Groups_Maint.General.xml",
+        entities: &[("Groups", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 2,
+    },
+    Expected {
+        file: "CostinWorkshop__Organizations_MarsInterstellarShipyardOrg.xml",
+        entities: &[("Organizations", 1)],
+        own: 1,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 3,
+    },
+    Expected {
+        file: "CostinWorkshop__ThingShapes_PowerConsumerTS.xml",
+        entities: &[("ThingShapes", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 5,
+    },
+    Expected {
+        file: "CostinWorkshop__ThingTemplates_CrewRoverTemplate.xml",
+        entities: &[("ThingTemplates", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "CostinWorkshop__Things_Shipyard.xml",
+        entities: &[("Things", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 6,
+    },
+    Expected {
+        file: "CostinWorkshop__Users_klee.xml",
+        entities: &[("Users", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "CostinWorkshop__permissions_permissions.xml",
+        entities: &[],
+        own: 0,
+        instance: 0,
+        collection_raw: 140,
+        collection: 140,
+        listed_raw: 75,
+        dropped: 11,
+    },
+    Expected {
+        file: "InternetOfThings__Entities.xml",
+        entities: &[
+            ("DataShapes", 1),
+            ("Mashups", 1),
+            ("ThingTemplates", 2),
+            ("Things", 4),
+        ],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "TestProject__ApplicationKeys_DevOpsAppKey.xml",
+        entities: &[("ApplicationKeys", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "TestProject__DataShapes_PTC.SimulatorDeviceProperties.DS.xml",
+        entities: &[("DataShapes", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 2,
+    },
+    Expected {
+        file: "TestProject__Groups_Users.xml",
+        entities: &[("Groups", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 2,
+    },
+    Expected {
+        file: "TestProject__MediaEntities_PTC.HelpInformation.Media.xml",
+        entities: &[("MediaEntities", 1)],
+        own: 6,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 3,
+    },
+    Expected {
+        file: "TestProject__Organizations_DeviceOrg.xml",
+        entities: &[("Organizations", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 1,
+    },
+    Expected {
+        file: "TestProject__Organizations_Everyone.xml",
+        entities: &[("Organizations", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "TestProject__Projects_Simulator.xml",
+        entities: &[("Projects", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "TestProject__Resources_InfoTableFunctions.xml",
+        entities: &[("Resources", 1)],
+        own: 33,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "TestProject__ThingShapes_PTC.Simulator.TS.xml",
+        entities: &[("ThingShapes", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 2,
+    },
+    Expected {
+        file: "TestProject__ThingTemplates_PTC.Simulator.TT.xml",
+        entities: &[("ThingTemplates", 1)],
+        own: 3,
+        instance: 3,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 2,
+    },
+    Expected {
+        file: "TestProject__Things_PTC.Simulator.Stream.xml",
+        entities: &[("Things", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "TestProject__Users_testuser.xml",
+        entities: &[("Users", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "TestProject__permissions_permissions.xml",
+        entities: &[],
+        own: 0,
+        instance: 0,
+        collection_raw: 144,
+        collection: 144,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "TestProject__sysobj_Entities.xml",
+        entities: &[],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "Thingworx1__ApplicationKeys_VendingKey.xml",
+        entities: &[("ApplicationKeys", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "Thingworx1__ThingTemplates_VendingMachineTemplate.xml",
+        entities: &[("ThingTemplates", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 3,
+    },
+    Expected {
+        file: "ThingworxVirtualProductionLine__BeerLineProject.xml",
+        entities: &[("Projects", 1), ("Things", 6)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "ThingworxVirtualProductionLine__CarProductionLineProject.xml",
+        entities: &[
+            ("DataShapes", 2),
+            ("Mashups", 1),
+            ("Projects", 1),
+            ("ThingShapes", 1),
+            ("Things", 11),
+        ],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "ThingworxVirtualProductionLine__Entities.xml",
+        entities: &[
+            ("DataShapes", 25),
+            ("Mashups", 12),
+            ("Projects", 1),
+            ("ThingShapes", 1),
+            ("Things", 20),
+        ],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "ThingworxVirtualProductionLine__LineV2Project.xml",
+        entities: &[("Projects", 1), ("Things", 4)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "parler__dev_data_Things_ConfigurationRepository.xml",
+        entities: &[("Things", 1)],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
 ];
 
 const TWX: &[Expected] = &[
-    Expected { file: "CollectionWidget__Entities.twx", entities: &[("DataShapes", 1), ("Mashups", 3), ("MediaEntities", 18), ("Projects", 1), ("Things", 2)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "InternetOfThings__Entities.twx", entities: &[("DataShapes", 1), ("Mashups", 2), ("ThingTemplates", 2), ("Things", 6)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
-    Expected { file: "SnowCleaner__Entities.twx", entities: &[("DataShapes", 2), ("Mashups", 6), ("ModelTags", 1), ("StateDefinitions", 1), ("Things", 3)], own: 0, instance: 0, collection_raw: 0, collection: 0, listed_raw: 0, dropped: 0 },
+    Expected {
+        file: "CollectionWidget__Entities.twx",
+        entities: &[
+            ("DataShapes", 1),
+            ("Mashups", 3),
+            ("MediaEntities", 18),
+            ("Projects", 1),
+            ("Things", 2),
+        ],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "InternetOfThings__Entities.twx",
+        entities: &[
+            ("DataShapes", 1),
+            ("Mashups", 2),
+            ("ThingTemplates", 2),
+            ("Things", 6),
+        ],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
+    Expected {
+        file: "SnowCleaner__Entities.twx",
+        entities: &[
+            ("DataShapes", 2),
+            ("Mashups", 6),
+            ("ModelTags", 1),
+            ("StateDefinitions", 1),
+            ("Things", 3),
+        ],
+        own: 0,
+        instance: 0,
+        collection_raw: 0,
+        collection: 0,
+        listed_raw: 0,
+        dropped: 0,
+    },
 ];
 
 fn corpus() -> PathBuf {
@@ -103,15 +440,28 @@ async fn count_rows(db: &impl sea_orm::ConnectionTrait) -> (u64, u64, BTreeMap<S
 }
 
 /// Imports `path` in `mode` inside a transaction, checks it against `expected`, rolls back.
-async fn check(db: &DatabaseConnection, secrets: &ServerSecrets, path: &Path, mode: Mode, expected: &Expected) {
+async fn check(
+    db: &DatabaseConnection,
+    secrets: &ServerSecrets,
+    path: &Path,
+    mode: Mode,
+    expected: &Expected,
+) {
     let what = format!("{} ({mode:?} mode)", expected.file);
     let export = source::read_path(path, &Limits::default())
         .unwrap_or_else(|e| panic!("{what}: read failed: {e}"));
     let txn = db.begin().await.expect("begin");
     let (rules_before, collection_before, per_before) = count_rows(&txn).await;
     let known = known(&txn).await.expect("known");
-    let plan = plan(export, &known, PlanOptions { mode, strict: false })
-        .unwrap_or_else(|e| panic!("{what}: plan failed: {e}"));
+    let plan = plan(
+        export,
+        &known,
+        PlanOptions {
+            mode,
+            strict: false,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{what}: plan failed: {e}"));
     let report: Report = apply_in(&txn, plan, secrets, "Administrator")
         .await
         .unwrap_or_else(|e| panic!("{what}: apply failed: {e}"));
@@ -140,7 +490,10 @@ async fn check(db: &DatabaseConnection, secrets: &ServerSecrets, path: &Path, mo
         }
     }
     assert_eq!(report.entity_rules, expected.own, "{what}: own rules");
-    assert_eq!(report.instance_rules, expected.instance, "{what}: instance rules");
+    assert_eq!(
+        report.instance_rules, expected.instance,
+        "{what}: instance rules"
+    );
     let replaced_rules: u64 = 0;
     assert_eq!(
         rules_after + replaced_rules,
@@ -149,22 +502,48 @@ async fn check(db: &DatabaseConnection, secrets: &ServerSecrets, path: &Path, mo
     );
     match mode {
         Mode::Storage => {
-            assert_eq!(report.collection_rules, expected.collection, "{what}: collection rules");
-            assert_eq!(report.dropped.len(), expected.dropped, "{what}: dropped principals {:?}", report.dropped);
+            assert_eq!(
+                report.collection_rules, expected.collection,
+                "{what}: collection rules"
+            );
+            assert_eq!(
+                report.dropped.len(),
+                expected.dropped,
+                "{what}: dropped principals {:?}",
+                report.dropped
+            );
             if expected.collection_raw == 0 {
-                assert_eq!(collection_after, collection_before, "{what}: collection rules untouched");
+                assert_eq!(
+                    collection_after, collection_before,
+                    "{what}: collection rules untouched"
+                );
             }
         }
         Mode::File => {
-            assert_eq!(report.collection_rules, 0, "{what}: file mode writes no collection rules");
-            assert_eq!(collection_after, collection_before, "{what}: collection rules untouched");
+            assert_eq!(
+                report.collection_rules, 0,
+                "{what}: file mode writes no collection rules"
+            );
+            assert_eq!(
+                collection_after, collection_before,
+                "{what}: collection rules untouched"
+            );
             assert_eq!(
                 report.ignored_collection_rules,
                 expected.collection_raw + expected.listed_raw,
                 "{what}: ignored collection-level rules"
             );
-            let dropped = if expected.entities.is_empty() { 0 } else { expected.dropped };
-            assert_eq!(report.dropped.len(), dropped, "{what}: dropped principals {:?}", report.dropped);
+            let dropped = if expected.entities.is_empty() {
+                0
+            } else {
+                expected.dropped
+            };
+            assert_eq!(
+                report.dropped.len(),
+                dropped,
+                "{what}: dropped principals {:?}",
+                report.dropped
+            );
             if expected.collection_raw + expected.listed_raw > 0 {
                 assert!(
                     report.warnings.iter().any(|w| w.contains("file mode")),
@@ -183,10 +562,24 @@ async fn every_corpus_file_imports_in_both_modes_on_every_backend() {
         let secrets = ServerSecrets::load(&conn).await.expect("secrets");
         for mode in [Mode::File, Mode::Storage] {
             for expected in XML {
-                check(&conn, &secrets, &corpus().join("xml").join(expected.file), mode, expected).await;
+                check(
+                    &conn,
+                    &secrets,
+                    &corpus().join("xml").join(expected.file),
+                    mode,
+                    expected,
+                )
+                .await;
             }
             for expected in TWX {
-                check(&conn, &secrets, &corpus().join("twx").join(expected.file), mode, expected).await;
+                check(
+                    &conn,
+                    &secrets,
+                    &corpus().join("twx").join(expected.file),
+                    mode,
+                    expected,
+                )
+                .await;
             }
         }
         conn.close().await.expect("close");

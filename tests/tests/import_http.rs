@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, create_user, post_json};
+use ironworx_tests::{
+    ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, create_user, post_json,
+};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -58,17 +60,25 @@ async fn import_and_export_over_http() {
         let db = TestDb::create(backend).await;
         let server = TestServer::start(&db, &[]).await;
         let admin = (ADMIN_USER, ADMIN_PASSWORD);
-        let file = std::fs::read(corpus().join("xml/InternetOfThings__Entities.xml")).expect("corpus");
+        let file =
+            std::fs::read(corpus().join("xml/InternetOfThings__Entities.xml")).expect("corpus");
 
         let (status, body) = upload(&server, admin, "Entities.xml", &file, false).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "the XSRF header is required: {body}");
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "the XSRF header is required: {body}"
+        );
 
         let conn = ironworx_tests::connect(&db).await;
         create_user(&conn, "plainuser", "Plain-User-Password-1").await;
         let plain = ("plainuser", "Plain-User-Password-1");
         let (status, body) = upload(&server, plain, "Entities.xml", &file, true).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-        assert!(body.to_string().contains("Not authorized for Create"), "{body}");
+        assert!(
+            body.to_string().contains("Not authorized for Create"),
+            "{body}"
+        );
 
         let (status, body) = upload(&server, admin, "Entities.xml", &file, true).await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -127,7 +137,11 @@ async fn import_and_export_over_http() {
         let folder = server
             .data_dir()
             .join("ThingworxStorage/repository/SystemRepository/snapshots/one");
-        assert!(folder.join("permissions/permissions.xml").is_file(), "{}", folder.display());
+        assert!(
+            folder.join("permissions/permissions.xml").is_file(),
+            "{}",
+            folder.display()
+        );
         assert!(folder.join("Things/Thing1.xml").is_file());
         let (status, body) = post_json(
             &server,

@@ -22,7 +22,11 @@ fn corpus() -> PathBuf {
 fn costin_tree(dir: &Path) {
     let xml = corpus().join("xml");
     for entry in std::fs::read_dir(&xml).expect("corpus") {
-        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
         let Some(rest) = name.strip_prefix("CostinWorkshop__") else {
             continue;
         };
@@ -91,7 +95,11 @@ async fn collection_rules_survive_storage_mode_only() {
                 "{}: collection rules after a storage round trip",
                 path.display()
             );
-            ironworx_tests::transfer::assert_same(&again, &original, &format!("{}: the whole model", path.display()));
+            ironworx_tests::transfer::assert_same(
+                &again,
+                &original,
+                &format!("{}: the whole model", path.display()),
+            );
             target.close().await.expect("close");
             target_db.drop_database().await;
         }
@@ -100,7 +108,10 @@ async fn collection_rules_survive_storage_mode_only() {
         let single = out.path().join("Entities.xml");
         transfer::write_to(&exported, Mode::File, Format::Xml, true, &single).expect("file");
         let text = std::fs::read_to_string(&single).expect("read");
-        assert!(!text.contains("<Collections"), "file mode writes no collection rules");
+        assert!(
+            !text.contains("<Collections"),
+            "file mode writes no collection rules"
+        );
         let target_db = TestDb::create(backend).await;
         let target = bootstrapped(&target_db).await;
         let report = import_path(&target, &single, Mode::File)
@@ -113,7 +124,14 @@ async fn collection_rules_survive_storage_mode_only() {
             things_collection_rules(&pristine),
             "after a file-mode round trip the collection rules are the bootstrap's"
         );
-        ironworx_tests::transfer::assert_same(&Export { collection_rules: original.collection_rules.clone(), ..again.clone() }, &original, "file-mode entities");
+        ironworx_tests::transfer::assert_same(
+            &Export {
+                collection_rules: original.collection_rules.clone(),
+                ..again.clone()
+            },
+            &original,
+            "file-mode entities",
+        );
         target.close().await.expect("close");
         target_db.drop_database().await;
         first.close().await.expect("close");
@@ -136,12 +154,23 @@ fn through(export: &Export, format: &str, dir: &Path) -> Export {
         }
         "tree" => {
             let path = dir.join("tree");
-            storage::write_tree(export, &path, &xml_write::WriteOptions { blank_secrets: false })
-                .expect("tree");
+            storage::write_tree(
+                export,
+                &path,
+                &xml_write::WriteOptions {
+                    blank_secrets: false,
+                },
+            )
+            .expect("tree");
             source::read_path(&path, &Limits::default()).expect("read tree")
         }
         "twx" => {
-            let tree = twx_tree::tree_from_export(export, &twx_tree::TreeOptions { blank_secrets: false });
+            let tree = twx_tree::tree_from_export(
+                export,
+                &twx_tree::TreeOptions {
+                    blank_secrets: false,
+                },
+            );
             let mut bytes = Vec::new();
             twx::write_twx(&tree, &mut bytes).expect("twx");
             source::read_bytes("m.twx", &bytes, &Limits::default()).expect("read twx")
@@ -155,9 +184,18 @@ async fn every_format_brings_back_the_model() {
     // Each source is written in the formats of its family (XML-read extras through the XML
     // formats, .twx-read extras through .twx); the typed model goes through all of them.
     let cases: &[(&str, &[&str])] = &[
-        ("xml/InternetOfThings__Entities.xml", &["xml", "zip", "tree"]),
-        ("xml/ThingworxVirtualProductionLine__CarProductionLineProject.xml", &["xml", "tree"]),
-        ("xml/TestProject__ThingTemplates_PTC.Simulator.TT.xml", &["xml", "tree"]),
+        (
+            "xml/InternetOfThings__Entities.xml",
+            &["xml", "zip", "tree"],
+        ),
+        (
+            "xml/ThingworxVirtualProductionLine__CarProductionLineProject.xml",
+            &["xml", "tree"],
+        ),
+        (
+            "xml/TestProject__ThingTemplates_PTC.Simulator.TT.xml",
+            &["xml", "tree"],
+        ),
         ("twx/InternetOfThings__Entities.twx", &["twx"]),
         ("twx/SnowCleaner__Entities.twx", &["twx"]),
     ];
@@ -177,7 +215,11 @@ async fn every_format_brings_back_the_model() {
                 let read = through(&full, format, dir.path());
                 let target_db = TestDb::create(backend).await;
                 let target = bootstrapped(&target_db).await;
-                let mode = if *format == "tree" { Mode::Storage } else { Mode::File };
+                let mode = if *format == "tree" {
+                    Mode::Storage
+                } else {
+                    Mode::File
+                };
                 import(&target, read, mode)
                     .await
                     .unwrap_or_else(|e| panic!("{file} via {format}: {e}"));
@@ -187,7 +229,11 @@ async fn every_format_brings_back_the_model() {
                     again.collection_rules.clear();
                     want.collection_rules.clear();
                 }
-                ironworx_tests::transfer::assert_same(&again, &want, &format!("{file} via {format} on {backend}"));
+                ironworx_tests::transfer::assert_same(
+                    &again,
+                    &want,
+                    &format!("{file} via {format} on {backend}"),
+                );
                 target.close().await.expect("close");
                 target_db.drop_database().await;
             }
@@ -213,7 +259,8 @@ async fn reimport_is_idempotent_and_newer_versions_replace() {
             .expect("second import");
         let twice = model(&conn, Mode::Storage).await;
         ironworx_tests::transfer::assert_same(&twice, &once, "importing the same export again");
-        let first_total: usize = first.created.values().sum::<usize>() + first.replaced.values().sum::<usize>();
+        let first_total: usize =
+            first.created.values().sum::<usize>() + first.replaced.values().sum::<usize>();
         assert_eq!(second.replaced.values().sum::<usize>(), first_total);
         assert_eq!(second.created.values().sum::<usize>(), 0);
 
@@ -224,7 +271,9 @@ async fn reimport_is_idempotent_and_newer_versions_replace() {
         shipyard.common.description = "Refitted shipyard".into();
         let rules_before = shipyard.rules.len();
         shipyard.rules.pop();
-        import(&conn, newer, Mode::File).await.expect("newer version");
+        import(&conn, newer, Mode::File)
+            .await
+            .expect("newer version");
         let after = model(&conn, Mode::Storage).await;
         let stored = after
             .entities
@@ -238,7 +287,10 @@ async fn reimport_is_idempotent_and_newer_versions_replace() {
             .find(|e| e.collection == Collection::Things && e.name == "Shipyard")
             .expect("Shipyard");
         assert!(rules_before > 0);
-        assert!(stored.rules.len() <= old.rules.len(), "the newer rules replace the older");
+        assert!(
+            stored.rules.len() <= old.rules.len(),
+            "the newer rules replace the older"
+        );
         conn.close().await.expect("close");
         db.drop_database().await;
     }
@@ -257,16 +309,21 @@ const GROUP_CYCLE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <Group name="Beta" description=""><Members><Members><Member name="Alpha" type="Group"/></Members></Members></Group>
 </Groups><Things><Thing name="Survivor" thingTemplate="GenericThing" description=""/></Things></Entities>"#;
 
-const MALFORMED: &str = r#"<?xml version="1.0"?><Entities><Things><Thing name="x"></Things></Entities>"#;
+const MALFORMED: &str =
+    r#"<?xml version="1.0"?><Entities><Things><Thing name="x"></Things></Entities>"#;
 
 #[tokio::test]
 async fn a_failing_import_leaves_the_database_as_it_was() {
     for backend in backends() {
         let db = TestDb::create(backend).await;
         let conn = bootstrapped(&db).await;
-        import_path(&conn, &corpus().join("xml/InternetOfThings__Entities.xml"), Mode::File)
-            .await
-            .expect("a first import");
+        import_path(
+            &conn,
+            &corpus().join("xml/InternetOfThings__Entities.xml"),
+            Mode::File,
+        )
+        .await
+        .expect("a first import");
         let before = model(&conn, Mode::Storage).await;
         let sequence = current_sequence(&conn).await.expect("sequence");
 
@@ -281,11 +338,19 @@ async fn a_failing_import_leaves_the_database_as_it_was() {
             };
             let err = result.expect_err(name);
             assert!(err.to_string().contains(wanted), "{name}: {err}");
-            ironworx_tests::transfer::assert_same(&model(&conn, Mode::Storage).await, &before, &format!("{name}: model untouched"));
-            assert_eq!(current_sequence(&conn).await.expect("sequence"), sequence, "{name}");
+            ironworx_tests::transfer::assert_same(
+                &model(&conn, Mode::Storage).await,
+                &before,
+                &format!("{name}: model untouched"),
+            );
+            assert_eq!(
+                current_sequence(&conn).await.expect("sequence"),
+                sequence,
+                "{name}"
+            );
         }
-        let mut truncated = std::fs::read(corpus().join("twx/InternetOfThings__Entities.twx"))
-            .expect("twx");
+        let mut truncated =
+            std::fs::read(corpus().join("twx/InternetOfThings__Entities.twx")).expect("twx");
         truncated.truncate(truncated.len() / 2);
         let err = source::read_bytes("half.twx", &truncated, &Limits::default())
             .expect_err("a truncated .twx");
@@ -296,7 +361,8 @@ async fn a_failing_import_leaves_the_database_as_it_was() {
                 .await
                 .entities
                 .iter()
-                .any(|e| e.name == "Survivor" || matches!(e.kind, Kind::Group(_)) && e.name == "Alpha")
+                .any(|e| e.name == "Survivor"
+                    || matches!(e.kind, Kind::Group(_)) && e.name == "Alpha")
         );
         conn.close().await.expect("close");
         db.drop_database().await;

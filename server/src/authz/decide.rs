@@ -14,7 +14,9 @@ use ironworx_entity::vocab::{
     ANY_RESOURCE, Collection, PermissionCategory, PermissionKind, PrincipalType,
 };
 
-use crate::authz::index::{AuthzIndex, EntityIdx, EntityNode, Pid, RuleSet};
+use crate::authz::index::{
+    ANY_RID, AuthzIndex, EntityIdx, Hot, Pid, Rid, Rules, Word, cell_key, word_allows, word_pid,
+};
 
 /// The services a user may always call on its own User entity (contract section 4, item 3).
 pub const SELF_SERVICES: &[&str] = &[
@@ -227,9 +229,38 @@ fn bypass<T: Tracer>(
     }
 }
 
+/// The rows a level looks at, in order: the named resource (when some rule names it), then `*`.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    rows: [(Rid, &'a str); 2],
+    len: usize,
+}
+
+impl<'a> Rows<'a> {
+    const ANY: Rows<'static> = Rows {
+        rows: [(ANY_RID, ANY_RESOURCE), (ANY_RID, ANY_RESOURCE)],
+        len: 1,
+    };
+
+    /// The rows for `resource`. A name no rule mentions has an empty row, which is skipped.
+    fn of(index: &AuthzIndex, resource: &'a str) -> Rows<'a> {
+        match index.resource_id(resource) {
+            Some(rid) if rid != ANY_RID => Rows {
+                rows: [(rid, resource), (ANY_RID, ANY_RESOURCE)],
+                len: 2,
+            },
+            _ => Rows::ANY,
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(Rid, &'a str)> {
+        self.rows.iter().take(self.len)
+    }
+}
+
 /// The evaluator behind [`decide`] and [`explain`].
 pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &mut T) -> Outcome {
-    let Some(user) = index.user(request.user) else {
+    let Some((user, principals, user_visibility)) = index.user_hot(request.user) else {
         if T::ENABLED {
             tracer.step(Step {
                 layer: Layer::Default,
@@ -242,52 +273,67 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
         }
         return Outcome::Deny;
     };
-    let user_name = index
-        .entity(request.user)
-        .map(|e| e.name.as_str())
-        .unwrap_or("");
-    if let Some(why) = &user.admin {
-        bypass(
-            tracer,
-            Layer::Administrator,
-            Some((PrincipalType::User, user_name.to_owned())),
-            format!("{why}, which holds every right"),
-        );
+    let user_name = || {
+        index
+            .entity(request.user)
+            .map(|e| e.name.as_str())
+            .unwrap_or("")
+    };
+    if user.admin {
+        if T::ENABLED {
+            let why = index
+                .user(request.user)
+                .and_then(|u| u.admin.clone())
+                .unwrap_or_default();
+            bypass(
+                tracer,
+                Layer::Administrator,
+                Some((PrincipalType::User, user_name().to_owned())),
+                format!("{why}, which holds every right"),
+            );
+        }
         return Outcome::Allow;
     }
     let entity = match request.target {
-        Target::Entity(idx) => match index.entity(idx) {
+        Target::Entity(idx) => match index.hot(idx) {
             Some(e) => Some((idx, e)),
             None => return Outcome::NotVisible,
         },
         Target::Collection(_) => None,
     };
     if let Some((idx, e)) = entity {
-        if e.owner == Some(request.user) {
-            bypass(
-                tracer,
-                Layer::Owner,
-                Some((PrincipalType::User, user_name.to_owned())),
-                format!(
-                    "{user_name} owns {} {}, and an owner holds every right on it",
-                    e.collection, e.name
-                ),
-            );
+        if e.owner() == Some(request.user) {
+            if T::ENABLED {
+                let user_name = user_name();
+                let name = index.entity(idx).map(|n| n.name.as_str()).unwrap_or("");
+                bypass(
+                    tracer,
+                    Layer::Owner,
+                    Some((PrincipalType::User, user_name.to_owned())),
+                    format!(
+                        "{user_name} owns {} {name}, and an owner holds every right on it",
+                        e.collection
+                    ),
+                );
+            }
             return Outcome::Allow;
         }
         if idx == request.user && is_self_service(request) {
-            bypass(
-                tracer,
-                Layer::SelfService,
-                Some((PrincipalType::User, user_name.to_owned())),
-                format!(
-                    "{user_name} may always use {} on its own User entity",
-                    describe_request(request)
-                ),
-            );
+            if T::ENABLED {
+                let user_name = user_name();
+                bypass(
+                    tracer,
+                    Layer::SelfService,
+                    Some((PrincipalType::User, user_name.to_owned())),
+                    format!(
+                        "{user_name} may always use {} on its own User entity",
+                        describe_request(request)
+                    ),
+                );
+            }
             return Outcome::Allow;
         }
-        if idx != request.user && !visible(index, idx, e, &user.visibility, request, tracer) {
+        if idx != request.user && !visible(index, idx, e, user_visibility, request, tracer) {
             return Outcome::NotVisible;
         }
         if request.kind == PermissionKind::Visibility {
@@ -295,23 +341,48 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
         }
     }
     let category = request.kind.category();
-    let resource = if category == PermissionCategory::RunTime {
-        request.resource
+    let (resource, rows) = if category == PermissionCategory::RunTime {
+        (request.resource, Rows::of(index, request.resource))
     } else {
-        ANY_RESOURCE
+        (ANY_RESOURCE, Rows::ANY)
     };
     let mut looked_at: Vec<String> = Vec::new();
     if let Some((idx, e)) = entity {
-        for (source, rules) in levels(index, idx, e, category) {
-            if let Some(outcome) = level(
+        let look = |source: Source, rules: Rules<'_>, tracer: &mut T| {
+            level(
                 index,
                 rules,
                 source,
-                &user.principals,
+                principals,
                 request.kind,
                 resource,
+                rows,
                 tracer,
-            ) {
+            )
+        };
+        if let Some(outcome) = look(Source::Entity(idx), index.own_rules(e), tracer) {
+            return outcome;
+        }
+        if T::ENABLED {
+            looked_at.push(Source::Entity(idx).layer(index).describe());
+        }
+        let (templates, shapes) = index.levels(e);
+        // Only Things have templates and shapes in their levels; shapes count at run time.
+        let shapes = if category == PermissionCategory::RunTime {
+            shapes
+        } else {
+            &[]
+        };
+        let sources = templates
+            .iter()
+            .map(|t| Source::Template(level_idx(*t)))
+            .chain(shapes.iter().map(|s| Source::Shape(level_idx(*s))));
+        for source in sources {
+            let rules = match source {
+                Source::Template(t) | Source::Shape(t) => index.instance_rules(t),
+                _ => Rules::Run(&[]),
+            };
+            if let Some(outcome) = look(source, rules, tracer) {
                 return outcome;
             }
             if T::ENABLED {
@@ -325,14 +396,16 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
         (Target::Entity(_), None) => return Outcome::NotVisible,
     };
     let source = Source::Collection(collection);
-    if let Some(rules) = index.collection_rules(collection)
+    let rules = index.collection_rules(collection);
+    if !rules.is_empty()
         && let Some(outcome) = level(
             index,
             rules,
             source,
-            &user.principals,
+            principals,
             request.kind,
             resource,
+            rows,
             tracer,
         )
     {
@@ -340,10 +413,15 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
     }
     if T::ENABLED {
         looked_at.push(source.layer(index).describe());
-        let who = if user.groups.is_empty() {
+        let user_name = user_name();
+        let groups = index
+            .user(request.user)
+            .map(|u| u.groups.as_slice())
+            .unwrap_or(&[]);
+        let who = if groups.is_empty() {
             format!("user {user_name}")
         } else {
-            format!("user {user_name} and its groups {}", user.groups.join(", "))
+            format!("user {user_name} and its groups {}", groups.join(", "))
         };
         tracer.step(Step {
             layer: Layer::Default,
@@ -364,6 +442,20 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
         });
     }
     Outcome::Deny
+}
+
+/// Whether the sorted set `set` holds `pid`: a branch-free scan for the usual few principals.
+fn holds(set: &[Pid], pid: Pid) -> bool {
+    if set.len() <= 32 {
+        set.iter().fold(false, |found, p| found | (*p == pid))
+    } else {
+        set.binary_search(&pid).is_ok()
+    }
+}
+
+/// A level entry of the arena as the entity it names.
+fn level_idx(word: Word) -> EntityIdx {
+    EntityIdx::try_from(word).unwrap_or(EntityIdx::MAX)
 }
 
 fn is_self_service(request: &Request<'_>) -> bool {
@@ -390,64 +482,48 @@ fn join_or(items: &[String]) -> String {
     }
 }
 
-/// The entity-side levels of a decision, most specific first (the collection comes after).
-fn levels<'a>(
-    index: &'a AuthzIndex,
-    idx: EntityIdx,
-    e: &'a EntityNode,
-    category: PermissionCategory,
-) -> impl Iterator<Item = (Source, &'a RuleSet)> + 'a {
-    // Only Things take instance rules from templates and shapes.
-    let inherits = e.collection == Collection::Things;
-    let own = std::iter::once((Source::Entity(idx), &e.own));
-    let templates = e
-        .templates
-        .iter()
-        .filter(move |_| inherits)
-        .filter_map(move |t| Some((Source::Template(*t), &index.entity(*t)?.instance)));
-    let shapes = e
-        .shapes
-        .iter()
-        .filter(move |_| inherits && category == PermissionCategory::RunTime)
-        .filter_map(move |s| Some((Source::Shape(*s), &index.entity(*s)?.instance)));
-    own.chain(templates).chain(shapes)
-}
-
 /// Looks at one level: the named resource row, then `*`. Returns the outcome when the level
 /// names one of `principals`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the hot path passes plain values instead of building a context per level"
+)]
 fn level<T: Tracer>(
     index: &AuthzIndex,
-    rules: &RuleSet,
+    rules: Rules<'_>,
     source: Source,
     principals: &[Pid],
     kind: PermissionKind,
     resource: &str,
+    rows: Rows<'_>,
     tracer: &mut T,
 ) -> Option<Outcome> {
-    let rows: &[&str] = if resource == ANY_RESOURCE {
-        &[ANY_RESOURCE]
-    } else {
-        &[resource, ANY_RESOURCE]
-    };
-    for row in rows {
-        let cell = rules.cell(kind, row);
+    if rules.is_empty() && !T::ENABLED {
+        return None;
+    }
+    for &(rid, row) in rows.iter() {
+        let cell = rules.cell(cell_key(kind, rid));
+        if cell.is_empty() {
+            continue;
+        }
         let mut allow: Option<usize> = None;
         let mut deny: Option<usize> = None;
         let mut hit = |i: usize, permitted: bool| {
             let slot = if permitted { &mut allow } else { &mut deny };
             *slot = Some(slot.map_or(i, |j| j.min(i)));
         };
-        // Both lists are sorted: search the shorter one's entries in the longer one.
-        if cell.len() <= principals.len() {
-            for (i, (pid, permitted)) in cell.iter().enumerate() {
-                if principals.binary_search(pid).is_ok() {
-                    hit(i, *permitted);
+        // A cell not much longer than the caller's principals is walked, each rule tested
+        // against the principals; a longer one is binary-searched for each principal.
+        if cell.len() <= 2 * principals.len() + 8 {
+            for (i, word) in cell.iter().enumerate() {
+                if holds(principals, word_pid(*word)) {
+                    hit(i, word_allows(*word));
                 }
             }
         } else {
             for pid in principals {
-                if let Ok(i) = cell.binary_search_by_key(pid, |(p, _)| *p) {
-                    hit(i, cell[i].1);
+                if let Ok(i) = cell.binary_search_by_key(pid, |w| word_pid(*w)) {
+                    hit(i, word_allows(cell[i]));
                 }
             }
         }
@@ -457,17 +533,19 @@ fn level<T: Tracer>(
         };
         if T::ENABLED {
             let layer = source.layer(index);
-            for (i, (pid, permitted)) in cell.iter().enumerate() {
-                if principals.binary_search(pid).is_err() {
+            for (i, word) in cell.iter().enumerate() {
+                let pid = word_pid(*word);
+                if principals.binary_search(&pid).is_err() {
                     continue;
                 }
-                let (ptype, pname) = index.principal(*pid);
+                let permitted = word_allows(*word);
+                let (ptype, pname) = index.principal(pid);
                 let is_decisive = i == decisive;
-                let verb = if *permitted { "allows" } else { "denies" };
+                let verb = if permitted { "allows" } else { "denies" };
                 let mut detail = format!(
                     "{} {pname} {verb} {kind}{} on {}",
                     ptype,
-                    if *row == ANY_RESOURCE {
+                    if row == ANY_RESOURCE {
                         String::new()
                     } else {
                         format!(" for {row}")
@@ -482,8 +560,8 @@ fn level<T: Tracer>(
                 tracer.step(Step {
                     layer: layer.clone(),
                     principal: Some((ptype, pname.to_owned())),
-                    resource: (*row).to_owned(),
-                    effect: if *permitted {
+                    resource: row.to_owned(),
+                    effect: if permitted {
                         StepEffect::Allow
                     } else {
                         StepEffect::Deny
@@ -521,22 +599,20 @@ fn level<T: Tracer>(
 fn visible<T: Tracer>(
     index: &AuthzIndex,
     idx: EntityIdx,
-    e: &EntityNode,
+    e: &Hot,
     user_visibility: &[Pid],
     request: &Request<'_>,
     tracer: &mut T,
 ) -> bool {
     let mut trace = Vec::new();
-    let is_thing = e.collection == Collection::Things;
-    let own = std::iter::once((Source::Entity(idx), &e.own));
-    let templates = e
-        .templates
-        .iter()
-        .filter(|_| is_thing)
-        .filter_map(|t| Some((Source::Template(*t), &index.entity(*t)?.instance)));
-    let collection = index
-        .collection_rules(e.collection)
-        .map(|rules| (Source::Collection(e.collection), rules));
+    let own = std::iter::once((Source::Entity(idx), index.own_rules(e)));
+    // Only Things have templates among their levels.
+    let templates = index.levels(e).0.iter().map(|t| {
+        let t = level_idx(*t);
+        (Source::Template(t), index.instance_rules(t))
+    });
+    let rules = index.collection_rules(e.collection);
+    let collection = (!rules.is_empty()).then_some((Source::Collection(e.collection), rules));
     let mut outcome = None;
     for (source, rules) in own.chain(templates).chain(collection) {
         let mut sub: Vec<Step> = Vec::new();
@@ -548,6 +624,7 @@ fn visible<T: Tracer>(
                 user_visibility,
                 PermissionKind::Visibility,
                 ANY_RESOURCE,
+                Rows::ANY,
                 &mut sub,
             )
         } else {
@@ -558,6 +635,7 @@ fn visible<T: Tracer>(
                 user_visibility,
                 PermissionKind::Visibility,
                 ANY_RESOURCE,
+                Rows::ANY,
                 &mut NoTrace,
             )
         };
@@ -595,7 +673,7 @@ fn visible<T: Tracer>(
                     detail: format!(
                         "{} {} is not visible to the caller: no visibility rule on it{} or the {} collection names an organization or unit the caller belongs to, so it answers 404 for {}",
                         e.collection,
-                        e.name,
+                        index.entity(idx).map(|n| n.name.as_str()).unwrap_or(""),
                         if e.collection == Collection::Things { ", its templates" } else { "" },
                         e.collection,
                         describe_request(request)

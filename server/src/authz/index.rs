@@ -87,6 +87,91 @@ pub fn cell(rules: &[Word], key: u64) -> &[Word] {
     rest.get(..len).unwrap_or(&[])
 }
 
+/// One slot of a source's cell table: a cell key and where the cell starts in the source's
+/// run (the cell ends where the key changes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(align(8))]
+pub struct CellSlot {
+    key: u32,
+    start: u32,
+}
+
+const EMPTY_CELL: CellSlot = CellSlot {
+    key: NONE,
+    start: 0,
+};
+
+fn cell_home(key: u32, mask: usize) -> usize {
+    (key.wrapping_mul(0x9E37_79B1) >> 7) as usize & mask
+}
+
+/// Where a source with many rules keeps them: its sorted run, and an open-addressing table of
+/// its cells, so a cell costs one probe instead of a binary search over every rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct CellTable {
+    run: Span,
+    start: u32,
+    slots: u32,
+}
+
+/// The rules of one source, as a check reads them.
+#[derive(Clone, Copy, Debug)]
+pub enum Rules<'a> {
+    /// A short run, sorted: its cells are found by binary search.
+    Run(&'a [Word]),
+    /// A cell table (a power-of-two number of slots) over the source's sorted run.
+    Table(&'a [CellSlot], &'a [Word]),
+}
+
+impl<'a> Rules<'a> {
+    /// Whether the source holds no rule.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Rules::Run(run) => run.is_empty(),
+            Rules::Table(slots, _) => slots.is_empty(),
+        }
+    }
+
+    /// The rules of cell `key` ([`cell_key`]), sorted by principal.
+    pub fn cell(&self, key: u64) -> &'a [Word] {
+        match *self {
+            Rules::Run(run) => cell(run, key),
+            Rules::Table(slots, run) => {
+                let Ok(key) = u32::try_from(key) else {
+                    return &[];
+                };
+                if slots.is_empty() {
+                    return &[];
+                }
+                let mask = slots.len() - 1;
+                let mut i = cell_home(key, mask);
+                loop {
+                    let slot = &slots[i];
+                    if slot.key == key {
+                        let rest = run.get(slot.start as usize..).unwrap_or(&[]);
+                        let short = rest.len().min(16);
+                        let mut len = rest[..short]
+                            .iter()
+                            .take_while(|w| word_cell(**w) == u64::from(key))
+                            .count();
+                        if len == short {
+                            len = rest.partition_point(|w| word_cell(*w) == u64::from(key));
+                        }
+                        return &rest[..len];
+                    }
+                    if slot.key == NONE {
+                        return &[];
+                    }
+                    i = (i + 1) & mask;
+                }
+            }
+        }
+    }
+}
+
+/// Runs longer than this get a cell table.
+const TABLE_MIN: usize = 16;
+
 /// A run of an arena: `len` items from `start`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Span {
@@ -202,7 +287,9 @@ struct NameTable {
 }
 
 fn name_hash(name: &str) -> u64 {
-    FxBuildHasher.hash_one(name).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    FxBuildHasher
+        .hash_one(name)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl NameTable {
@@ -334,11 +421,63 @@ pub struct AuthzIndex {
     /// Per entity: where its run is.
     hot: Vec<Hot>,
     /// Per entity: its instance rules (templates and shapes).
-    instance: Vec<Span>,
+    instance: Vec<Source>,
     /// Per collection (by `Collection as usize`): its rules.
-    collections: Vec<Span>,
+    collections: Vec<Source>,
     /// Every run: entity levels and own rules, instance rules, collection rules.
     arena: Vec<Word>,
+    /// The cell tables of sources with many rules.
+    cells: Vec<CellSlot>,
+}
+
+/// Where the rules of a template, shape or collection are: a short sorted run, or a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Run(Span),
+    Table(CellTable),
+}
+
+impl Default for Source {
+    fn default() -> Source {
+        Source::Run(Span::default())
+    }
+}
+
+/// Appends one source's sorted rules to the arena, with a cell table when there are many.
+fn add_source(arena: &mut Vec<Word>, cells: &mut Vec<CellSlot>, rules: &[Word]) -> Source {
+    let start = arena.len();
+    arena.extend_from_slice(rules);
+    let run = span(start, rules.len());
+    if rules.len() <= TABLE_MIN {
+        return Source::Run(run);
+    }
+    let mut runs: Vec<(u32, usize)> = Vec::new();
+    for (i, w) in rules.iter().enumerate() {
+        let key = u32::try_from(word_cell(*w)).unwrap_or(NONE);
+        if runs.last().is_none_or(|(k, _)| *k != key) {
+            runs.push((key, i));
+        }
+    }
+    // At most three quarters full.
+    let slots = (runs.len() + runs.len() / 3 + 1).next_power_of_two().max(2);
+    let mask = slots - 1;
+    let table_start = cells.len();
+    cells.resize(table_start + slots, EMPTY_CELL);
+    for (key, cell_start) in runs {
+        let mut i = cell_home(key, mask);
+        while cells[table_start + i].key != NONE {
+            i = (i + 1) & mask;
+        }
+        cells[table_start + i] = CellSlot {
+            key,
+            start: u32::try_from(cell_start).unwrap_or(NONE),
+        };
+    }
+    Source::Table(CellTable {
+        run,
+        start: u32::try_from(table_start).unwrap_or(NONE),
+        slots: u32::try_from(slots).unwrap_or(0),
+    })
 }
 
 /// Sorts one source's rules and drops all but the last of each (kind, resource, principal):
@@ -392,9 +531,8 @@ impl AuthzIndex {
                 table
             })
             .collect();
-        let lookup = |collection: Collection, name: &str| {
-            by_name.get(collection as usize)?.get(name, full)
-        };
+        let lookup =
+            |collection: Collection, name: &str| by_name.get(collection as usize)?.get(name, full);
 
         // Levels: for Things, the template chain nearest first, then the shapes (the Thing's
         // own, then its templates'), without repeats.
@@ -497,20 +635,24 @@ impl AuthzIndex {
             });
         }
         drop(own);
-        let mut instance_spans = vec![Span::default(); facts.entities.len()];
+        let mut cells = Vec::new();
+        let mut words = Vec::new();
+        let mut instance_sources = vec![Source::default(); facts.entities.len()];
         for (i, rules) in instance.iter_mut().enumerate() {
             if rules.is_empty() {
                 continue;
             }
             sorted_run(rules);
-            instance_spans[i] = span(arena.len(), rules.len());
-            arena.extend(rules.iter().map(|(_, _, w)| *w));
+            words.clear();
+            words.extend(rules.iter().map(|(_, _, w)| *w));
+            instance_sources[i] = add_source(&mut arena, &mut cells, &words);
         }
-        let mut collections = vec![Span::default(); Collection::ALL.len()];
+        let mut collections = vec![Source::default(); Collection::ALL.len()];
         for (c, rules) in collection_rules.iter_mut().enumerate() {
             sorted_run(rules);
-            collections[c] = span(arena.len(), rules.len());
-            arena.extend(rules.iter().map(|(_, _, w)| *w));
+            words.clear();
+            words.extend(rules.iter().map(|(_, _, w)| *w));
+            collections[c] = add_source(&mut arena, &mut cells, &words);
         }
 
         let mut index = AuthzIndex {
@@ -522,9 +664,10 @@ impl AuthzIndex {
             user_hot: Arc::new(Vec::new()),
             user_pids: Arc::new(Vec::new()),
             hot,
-            instance: instance_spans,
+            instance: instance_sources,
             collections,
             arena,
+            cells,
         };
         let (users, user_hot, user_pids) =
             build_users(facts, &idx_of_id, &entities, &mut names, &mut index.hot);
@@ -584,20 +727,35 @@ impl AuthzIndex {
         )
     }
 
-    /// The entity's own rules, sorted.
-    pub fn own_rules(&self, hot: &Hot) -> &[Word] {
+    /// The entity's own rules.
+    pub fn own_rules(&self, hot: &Hot) -> Rules<'_> {
         let start = hot.run as usize + usize::from(hot.templates) + usize::from(hot.shapes);
-        self.arena
-            .get(start..start + hot.own as usize)
-            .unwrap_or(&[])
+        Rules::Run(
+            self.arena
+                .get(start..start + hot.own as usize)
+                .unwrap_or(&[]),
+        )
     }
 
-    /// The instance rules of a template or shape, sorted.
-    pub fn instance_rules(&self, idx: EntityIdx) -> &[Word] {
-        self.instance
-            .get(idx as usize)
-            .map(|s| s.of(&self.arena))
-            .unwrap_or(&[])
+    fn rules(&self, source: Option<&Source>) -> Rules<'_> {
+        match source {
+            Some(Source::Run(span)) => Rules::Run(span.of(&self.arena)),
+            Some(Source::Table(table)) => {
+                let start = table.start as usize;
+                Rules::Table(
+                    self.cells
+                        .get(start..start + table.slots as usize)
+                        .unwrap_or(&[]),
+                    table.run.of(&self.arena),
+                )
+            }
+            None => Rules::Run(&[]),
+        }
+    }
+
+    /// The instance rules of a template or shape.
+    pub fn instance_rules(&self, idx: EntityIdx) -> Rules<'_> {
+        self.rules(self.instance.get(idx as usize))
     }
 
     /// The user at `idx`, when that entity is a user.
@@ -620,12 +778,9 @@ impl AuthzIndex {
         ))
     }
 
-    /// The rules of a collection, sorted.
-    pub fn collection_rules(&self, collection: Collection) -> &[Word] {
-        self.collections
-            .get(collection as usize)
-            .map(|s| s.of(&self.arena))
-            .unwrap_or(&[])
+    /// The rules of a collection.
+    pub fn collection_rules(&self, collection: Collection) -> Rules<'_> {
+        self.rules(self.collections.get(collection as usize))
     }
 
     /// The type and name of an interned principal.

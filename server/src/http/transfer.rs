@@ -49,16 +49,20 @@ fn authorize_import(guard: &Guard, export: &Export, mode: Mode) -> Result<(), Ap
         guard.require(Target::Collection(collection), PermissionKind::Create, "*")?;
     }
     for e in &export.entities {
-        if let Some(idx) = guard.index.lookup(e.collection, &e.name) {
-            if guard.decide(Target::Entity(idx), PermissionKind::Update, "*") != Outcome::Allow {
-                tracing::info!(
-                    user = %guard.caller.name,
-                    entity = %e.path(),
-                    permission = "Update",
-                    "import denied"
-                );
-                return Err(ApiError::forbidden(PermissionKind::Update, "*", e.name.clone()));
-            }
+        if let Some(idx) = guard.index.lookup(e.collection, &e.name)
+            && guard.decide(Target::Entity(idx), PermissionKind::Update, "*") != Outcome::Allow
+        {
+            tracing::info!(
+                user = %guard.caller.name,
+                entity = %e.path(),
+                permission = "Update",
+                "import denied"
+            );
+            return Err(ApiError::forbidden(
+                PermissionKind::Update,
+                "*",
+                e.name.clone(),
+            ));
         }
     }
     if mode == Mode::Storage
@@ -194,7 +198,11 @@ struct SourceControlParams {
 /// A folder of the storage repository: `<storage-dir>/repository/<repository>/<path>`.
 /// Refuses any path that would leave the repository (`..`, absolute paths, symbolic links
 /// pointing out).
-pub fn repository_path(storage_dir: &Path, repository: &str, path: &str) -> Result<PathBuf, ApiError> {
+pub fn repository_path(
+    storage_dir: &Path,
+    repository: &str,
+    path: &str,
+) -> Result<PathBuf, ApiError> {
     let leaves = || ApiError::BadRequest(format!("path '{path}' leaves the repository"));
     if repository.is_empty()
         || repository.contains(['/', '\\'])
@@ -215,10 +223,10 @@ pub fn repository_path(storage_dir: &Path, repository: &str, path: &str) -> Resu
         }
     }
     // Symbolic links inside the repository may not point out of it.
-    if let (Ok(real_root), Ok(real)) = (root.canonicalize(), full.canonicalize()) {
-        if !real.starts_with(&real_root) {
-            return Err(leaves());
-        }
+    if let (Ok(real_root), Ok(real)) = (root.canonicalize(), full.canonicalize())
+        && !real.starts_with(&real_root)
+    {
+        return Err(leaves());
     }
     Ok(full)
 }
@@ -231,8 +239,12 @@ pub async fn source_control(
     body: &[u8],
 ) -> Option<Result<Value, ApiError>> {
     match service {
-        "ImportSourceControlledEntities" => Some(import_source_controlled(state, guard, body).await),
-        "ExportSourceControlledEntities" => Some(export_source_controlled(state, guard, body).await),
+        "ImportSourceControlledEntities" => {
+            Some(import_source_controlled(state, guard, body).await)
+        }
+        "ExportSourceControlledEntities" => {
+            Some(export_source_controlled(state, guard, body).await)
+        }
         _ => None,
     }
 }
@@ -296,19 +308,21 @@ async fn export_source_controlled(
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     }
     if let Some(c) = params.collection.as_deref().filter(|c| !c.is_empty()) {
-        filter.collections = vec![
-            c.parse()
-                .map_err(|e: ironworx_entity::vocab::VocabError| ApiError::BadRequest(e.to_string()))?,
-        ];
+        filter.collections = vec![c.parse().map_err(|e: ironworx_entity::vocab::VocabError| {
+            ApiError::BadRequest(e.to_string())
+        })?];
     }
     let mut export = transfer::extract(&state.db, &filter, Mode::Storage, true)
         .await
         .map_err(import_error)?;
     // Only what the caller may read; collection rules only for security administrators.
     export.entities.retain(|e| {
-        guard.index.lookup(e.collection, &e.name).is_some_and(|idx| {
-            guard.decide(Target::Entity(idx), PermissionKind::Read, "*") == Outcome::Allow
-        })
+        guard
+            .index
+            .lookup(e.collection, &e.name)
+            .is_some_and(|idx| {
+                guard.decide(Target::Entity(idx), PermissionKind::Read, "*") == Outcome::Allow
+            })
     });
     if !guard.is_security_admin() {
         export.collection_rules.clear();
