@@ -23,6 +23,8 @@ pub struct AppState {
     pub security: Arc<Security>,
     /// Sessions, throttling and verified credentials.
     pub auth: Arc<AuthState>,
+    /// Thing event firings and their subscribers in this process.
+    pub events: Arc<crate::http::events::EventBus>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -46,6 +48,7 @@ impl AppState {
             config,
             security,
             auth,
+            events: Arc::default(),
         }
     }
 }

@@ -309,6 +309,10 @@ const GROUP_CYCLE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <Group name="Beta" description=""><Members><Members><Member name="Alpha" type="Group"/></Members></Members></Group>
 </Groups><Things><Thing name="Survivor" thingTemplate="GenericThing" description=""/></Things></Entities>"#;
 
+const BILLION_LAUGHS: &str = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
+<Entities><Things><Thing name="Lol" description="&lol2;"/></Things></Entities>"#;
+
 const MALFORMED: &str =
     r#"<?xml version="1.0"?><Entities><Things><Thing name="x"></Things></Entities>"#;
 
@@ -331,6 +335,7 @@ async fn a_failing_import_leaves_the_database_as_it_was() {
             ("bad-value.xml", BAD_VALUE, "fast"),
             ("cycle.xml", GROUP_CYCLE, "cycle"),
             ("malformed.xml", MALFORMED, "malformed.xml:1"),
+            ("laughs.xml", BILLION_LAUGHS, "laughs.xml"),
         ] {
             let result = match source::read_bytes(name, text.as_bytes(), &Limits::default()) {
                 Ok(export) => import(&conn, export, Mode::File).await.map(|_| ()),
@@ -355,6 +360,13 @@ async fn a_failing_import_leaves_the_database_as_it_was() {
         let err = source::read_bytes("half.twx", &truncated, &Limits::default())
             .expect_err("a truncated .twx");
         assert!(err.to_string().contains("half.twx"), "{err}");
+        let mut corrupt =
+            std::fs::read(corpus().join("twx/InternetOfThings__Entities.twx")).expect("twx");
+        let last = corrupt.len() - 30;
+        corrupt[last] ^= 0xff;
+        let err = source::read_bytes("corrupt.twx", &corrupt, &Limits::default())
+            .expect_err("a corrupted .twx");
+        assert!(err.to_string().contains("corrupt.twx"), "{err}");
         assert_eq!(model(&conn, Mode::Storage).await, before);
         assert!(
             !model(&conn, Mode::Storage)

@@ -6,6 +6,7 @@ pub mod app_keys;
 pub mod audit;
 pub mod bulk;
 pub mod data;
+pub mod dependents;
 pub mod entities;
 pub mod facts;
 pub mod groups;
@@ -16,6 +17,7 @@ pub mod parts;
 pub mod permissions;
 pub mod sessions;
 pub mod settings;
+pub mod streams;
 pub mod users;
 
 use std::time::{SystemTime, UNIX_EPOCH};

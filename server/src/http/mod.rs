@@ -1,6 +1,9 @@
 //! The HTTP surface: routes, request limits and their registration on the actix app.
 
 pub mod app_keys;
+pub mod data;
+pub mod entities;
+pub mod events;
 pub mod explain;
 pub mod guard;
 pub mod health;
@@ -31,8 +34,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(services::resource_service)
         .service(services::entity_service)
         .service(things::get_property)
+        .service(events::fire)
+        .service(events::subscribe)
         .service(transfer::importer)
-        .service(transfer::exporter);
+        .service(transfer::exporter)
+        // Entity CRUD last: its `/Thingworx/{collection}[/{name}]` paths would match the
+        // fixed paths registered above.
+        .service(entities::list_collection)
+        .service(entities::read_entity)
+        .service(entities::save_entity)
+        .service(entities::delete_entity);
 }
 
 /// JSON extractor settings: the size limit, and errors mapped onto [`ApiError`].

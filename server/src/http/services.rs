@@ -8,7 +8,7 @@ use ironworx_entity::vocab::Collection;
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::params::Params;
-use crate::http::{app_keys, explain, permissions, transfer, users};
+use crate::http::{app_keys, entities, explain, permissions, transfer, users};
 use crate::state::AppState;
 
 /// Calls a service of a built-in resource.
@@ -37,7 +37,11 @@ pub async fn resource_service(
             }
         }
         ("EntityServices", service) => {
-            match app_keys::entity_services(&state, &guard, service, &body).await {
+            let mut result = entities::entity_services(&state, &guard, service, &body).await;
+            if result.is_none() {
+                result = app_keys::entity_services(&state, &guard, service, &body).await;
+            }
+            match result {
                 Some(result) => result?,
                 None => return Err(ApiError::NotFound),
             }
@@ -66,6 +70,18 @@ pub async fn entity_service(
     }
     if result.is_none() && collection == Collection::ApplicationKeys {
         result = app_keys::key_service(&state, &guard, idx, &service, &body).await;
+    }
+    // Stream and DataTable services, before the other Thing services.
+    if result.is_none() && collection == Collection::Things {
+        result = crate::http::data::thing_service(&state, &guard, idx, &service, &body).await;
+    }
+    // Thing services answer their own responses (a user-defined service is a 501).
+    if result.is_none()
+        && collection == Collection::Things
+        && let Some(answer) =
+            crate::http::things::thing_service(&state, &guard, idx, &service, &body).await
+    {
+        return answer;
     }
     match result {
         Some(result) => Ok(HttpResponse::Ok().json(result?)),

@@ -1,45 +1,257 @@
-//! Thing properties over REST: `GET /Thingworx/Things/<T>/Properties/<p>` answers the current
-//! value as an InfoTable, after the PropertyRead check on that property.
+//! Thing properties and Thing services over REST: `GET`/`PUT /Thingworx/Things/<T>/Properties/<p>`
+//! (and `Properties/*`, `Properties`), and the services of `Things/<T>` (values, property
+//! definitions, lifecycle; user-defined services answer 501).
+//!
+//! Decisions: an invisible Thing is 404 on every route; a property is checked for PropertyRead or
+//! PropertyWrite on its name before anything else, so a caller without the right learns nothing
+//! about it; a property the Thing does not have is 404 when the URL names it and 400 when a body
+//! does; reading all properties returns the readable ones (403 when none is readable), writing
+//! several is all or nothing (one denial, unknown name, read-only property or wrong-typed value
+//! refuses the whole write). Value writes are run-time data: transactional, not audited, and they
+//! do not bump the change sequence (nothing cached depends on them); definition and lifecycle
+//! changes are audited.
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
-use ironworx_entity::queries::parts;
+mod model;
+mod services;
+mod values;
+
+use actix_web::dev::{AppService, HttpServiceFactory};
+use actix_web::{HttpRequest, HttpResponse, web};
+use ironworx_entity::queries::now_ms;
 use ironworx_entity::vocab::PermissionKind;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use crate::authz::Target;
+use crate::authz::{EntityIdx, Outcome, Target};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
-use crate::http::infotable::infotable;
 use crate::state::AppState;
 
-/// Reads one property of a Thing.
-#[get("/Thingworx/Things/{name}/Properties/{property}")]
-pub async fn get_property(
+pub use model::{PropertyWrite, ThingModel, write_properties};
+pub use services::thing_service;
+
+/// The property routes of Things: `GET` and `PUT` on `/Thingworx/Things/<T>/Properties/<p>`,
+/// `…/Properties/*` and `…/Properties` (all properties). Registered by `http::configure`.
+#[allow(
+    non_camel_case_types,
+    reason = "registered under the name of the route function it replaced"
+)]
+pub struct get_property;
+
+impl HttpServiceFactory for get_property {
+    fn register(self, config: &mut AppService) {
+        web::resource("/Thingworx/Things/{name}/Properties/{property}")
+            .route(web::get().to(read_property))
+            .route(web::put().to(write_property))
+            .register(config);
+        web::resource("/Thingworx/Things/{name}/Properties")
+            .route(web::get().to(read_all_properties))
+            .route(web::put().to(write_all_properties))
+            .register(config);
+    }
+}
+
+/// `*`: every property.
+const ALL: &str = "*";
+
+async fn read_property(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, property) = path.into_inner();
-    let guard = Guard::of(&req, &state).await?;
-    let (_, idx) = guard.visible_entity("Things", &name)?;
-    guard.require(Target::Entity(idx), PermissionKind::PropertyRead, &property)?;
-    let id = guard
-        .index
-        .entity(idx)
-        .map(|e| e.id)
-        .ok_or(ApiError::NotFound)?;
-    let values = parts::property_values::list(&state.db, id)
+    read(&req, &state, &name, &property).await
+}
+
+async fn read_all_properties(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    read(&req, &state, &path.into_inner(), ALL).await
+}
+
+async fn read(
+    req: &HttpRequest,
+    state: &AppState,
+    name: &str,
+    property: &str,
+) -> Result<HttpResponse, ApiError> {
+    let guard = Guard::of(req, state).await?;
+    let (_, idx) = guard.visible_entity("Things", name)?;
+    if property == ALL {
+        let model = model::load(&state.db, name).await?;
+        return Ok(HttpResponse::Ok().json(readable_values(&guard, idx, &model)?));
+    }
+    guard.require(Target::Entity(idx), PermissionKind::PropertyRead, property)?;
+    let model = model::load(&state.db, name).await?;
+    let found = model.property(property).ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(values_table(&[found])))
+}
+
+/// The one-row InfoTable of `properties` with their aspects.
+fn values_table(properties: &[&model::Property]) -> Value {
+    let fields: Vec<(&str, &str, Value)> = properties
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.base_type.as_str(),
+                values::field_aspects(p.aspects()),
+            )
+        })
+        .collect();
+    let row: Map<String, Value> = properties
+        .iter()
+        .map(|p| (p.name.clone(), p.value()))
+        .collect();
+    values::table(&fields, vec![Value::Object(row)])
+}
+
+/// Every property the caller may read, as one row; 403 (PropertyRead on `*`) when it may read
+/// none of them.
+fn readable_values(guard: &Guard, idx: EntityIdx, model: &ThingModel) -> Result<Value, ApiError> {
+    let readable: Vec<&model::Property> = model
+        .properties
+        .iter()
+        .filter(|p| {
+            guard.decide(Target::Entity(idx), PermissionKind::PropertyRead, &p.name)
+                == Outcome::Allow
+        })
+        .collect();
+    if readable.is_empty() {
+        guard.require(Target::Entity(idx), PermissionKind::PropertyRead, ALL)?;
+    }
+    Ok(values_table(&readable))
+}
+
+async fn write_property(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (name, property) = path.into_inner();
+    write(&req, &state, &name, &property, &body).await
+}
+
+async fn write_all_properties(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    write(&req, &state, &path.into_inner(), ALL, &body).await
+}
+
+async fn write(
+    req: &HttpRequest,
+    state: &AppState,
+    name: &str,
+    property: &str,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    let guard = Guard::of(req, state).await?;
+    let (_, idx) = guard.visible_entity("Things", name)?;
+    if property != ALL {
+        guard.require(Target::Entity(idx), PermissionKind::PropertyWrite, property)?;
+    }
+    let object = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => object,
+        Ok(_) => {
+            return Err(ApiError::BadRequest(
+                "the body must be a JSON object of property values".into(),
+            ));
+        }
+        Err(e) => return Err(ApiError::BadRequest(format!("malformed JSON: {e}"))),
+    };
+    if property != ALL && (object.len() != 1 || !object.contains_key(property)) {
+        return Err(ApiError::BadRequest(format!(
+            "the body must be {{\"{property}\": <value>}}"
+        )));
+    }
+    let now = now_ms();
+    let entries = object
+        .into_iter()
+        .map(|(name, value)| Entry {
+            name,
+            value,
+            time: now,
+            quality: "GOOD".to_owned(),
+        })
+        .collect();
+    let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
-    let value = values
-        .into_iter()
-        .find(|v| v.name == property)
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!("Thing '{name}' has no property '{property}'"))
+    let model = model::load(&txn, name).await?;
+    if property != ALL && model.property(property).is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let writes = prepare_writes(&guard, idx, &model, entries)?;
+    write_properties(&txn, &model, &writes).await?;
+    txn.commit().await.map_err(ApiError::internal)?;
+    model::announce(&state, &model, &writes);
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// A value a caller asks to write, not yet checked.
+#[derive(Clone, Debug)]
+struct Entry {
+    name: String,
+    value: Value,
+    time: i64,
+    quality: String,
+}
+
+/// Checks what a caller asks to write: PropertyWrite on every name first (one denial refuses
+/// everything), then that each property exists, is not read-only, and that each value fits its
+/// base type (400 otherwise). Nothing is written here.
+fn prepare_writes(
+    guard: &Guard,
+    idx: EntityIdx,
+    model: &ThingModel,
+    entries: Vec<Entry>,
+) -> Result<Vec<PropertyWrite>, ApiError> {
+    for entry in &entries {
+        guard.require(
+            Target::Entity(idx),
+            PermissionKind::PropertyWrite,
+            &entry.name,
+        )?;
+    }
+    let mut writes: Vec<PropertyWrite> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let property = model.property(&entry.name).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Thing '{}' has no property '{}'",
+                model.name(),
+                entry.name
+            ))
         })?;
-    let row = json!({ property.clone(): value.value.unwrap_or(Value::Null) });
-    Ok(HttpResponse::Ok().json(infotable(
-        &[(property.as_str(), value.base_type.as_str())],
-        vec![row],
-    )))
+        if property.is_read_only() {
+            return Err(ApiError::BadRequest(format!(
+                "property '{}' of Thing '{}' is read-only",
+                entry.name,
+                model.name()
+            )));
+        }
+        let value = values::check(&property.base_type, entry.value)
+            .map_err(|why| ApiError::BadRequest(format!("property '{}': {why}", entry.name)))?;
+        let write = PropertyWrite {
+            name: entry.name,
+            base_type: property.base_type.clone(),
+            value,
+            time: entry.time,
+            quality: entry.quality,
+        };
+        match writes.iter_mut().find(|w| w.name == write.name) {
+            Some(earlier) => *earlier = write,
+            None => writes.push(write),
+        }
+    }
+    Ok(writes)
+}
+
+/// The 501 answer of a service the server cannot run.
+fn not_implemented(message: String) -> HttpResponse {
+    HttpResponse::NotImplemented().json(json!({ "code": "not_implemented", "message": message }))
 }
