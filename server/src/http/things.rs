@@ -189,7 +189,7 @@ async fn write(
     let writes = prepare_writes(&guard, idx, &model, entries)?;
     write_properties(&txn, &model, &writes).await?;
     txn.commit().await.map_err(ApiError::internal)?;
-    model::announce(&state, &model, &writes);
+    model::announce(state, &model, &writes);
     Ok(HttpResponse::Ok().finish())
 }
 
