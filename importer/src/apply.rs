@@ -118,6 +118,17 @@ pub async fn apply_in<C: ConnectionTrait>(
         collection_rules,
         ..
     } = plan;
+    // Which entities exist already, looked up once per collection before anything is written
+    // (lookups against tables growing inside the transaction get slower with every chunk).
+    let mut names: BTreeMap<Collection, Vec<String>> = BTreeMap::new();
+    for e in &entities {
+        names.entry(e.collection).or_default().push(e.name.clone());
+    }
+    let mut existing: HashMap<Collection, HashMap<String, i64>> = HashMap::new();
+    for (collection, list) in names {
+        existing.insert(collection, bulk::entity_ids(db, collection, &list).await?);
+    }
+    let none = HashMap::new();
     let mut entities = entities.into_iter().peekable();
     while let Some(first) = entities.next() {
         let collection = first.collection;
@@ -127,7 +138,8 @@ pub async fn apply_in<C: ConnectionTrait>(
         {
             chunk.extend(entities.next());
         }
-        write_collection(db, collection, &chunk, secrets, &mut ids, &mut report).await?;
+        let known = existing.get(&collection).unwrap_or(&none);
+        write_collection(db, collection, &chunk, known, secrets, &mut ids, &mut report).await?;
         for e in &chunk {
             vocabularies.note(e);
         }
@@ -163,12 +175,15 @@ async fn write_collection<C: ConnectionTrait>(
     db: &C,
     collection: Collection,
     group: &[Entity],
+    known: &HashMap<String, i64>,
     secrets: &dyn KeySecrets,
     ids: &mut HashMap<(Collection, String), i64>,
     report: &mut Report,
 ) -> Result<(), ImportError> {
-    let names: Vec<String> = group.iter().map(|e| e.name.clone()).collect();
-    let existing = bulk::entity_ids(db, collection, &names).await?;
+    let existing: HashMap<String, i64> = group
+        .iter()
+        .filter_map(|e| known.get(&e.name).map(|id| (e.name.clone(), *id)))
+        .collect();
     let existing_rows: HashMap<i64, entities::Model> = if existing.is_empty() {
         HashMap::new()
     } else {
