@@ -139,7 +139,16 @@ pub async fn apply_in<C: ConnectionTrait>(
             chunk.extend(entities.next());
         }
         let known = existing.get(&collection).unwrap_or(&none);
-        write_collection(db, collection, &chunk, known, secrets, &mut ids, &mut report).await?;
+        write_collection(
+            db,
+            collection,
+            &chunk,
+            known,
+            secrets,
+            &mut ids,
+            &mut report,
+        )
+        .await?;
         for e in &chunk {
             vocabularies.note(e);
         }
