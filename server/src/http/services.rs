@@ -36,10 +36,17 @@ pub async fn resource_service(
                 None => return Err(ApiError::NotFound),
             }
         }
+        ("RuntimeLocalizationFunctions", service) => {
+            crate::http::localization::runtime_service(&state, &guard, service, &body).await?
+        }
         ("EntityServices", service) => {
             let mut result = entities::entity_services(&state, &guard, service, &body).await;
             if result.is_none() {
                 result = app_keys::entity_services(&state, &guard, service, &body).await;
+            }
+            if result.is_none() {
+                result =
+                    crate::http::membership::entity_services(&state, &guard, service, &body).await;
             }
             match result {
                 Some(result) => result?,
@@ -70,6 +77,17 @@ pub async fn entity_service(
     }
     if result.is_none() && collection == Collection::ApplicationKeys {
         result = app_keys::key_service(&state, &guard, idx, &service, &body).await;
+    }
+    if result.is_none() && collection == Collection::LocalizationTables {
+        result =
+            crate::http::localization::table_service(&state, &guard, idx, &service, &body).await;
+    }
+    // Groups, Organizations and SetOwner on any entity.
+    if result.is_none() {
+        result = crate::http::membership::entity_service(
+            &state, &guard, collection, idx, &service, &body,
+        )
+        .await;
     }
     // Stream and DataTable services, before the other Thing services.
     if result.is_none() && collection == Collection::Things {

@@ -1,0 +1,439 @@
+//! Membership and ownership services: `Groups/<g>` (`AddMember`, `DeleteMember`,
+//! `GetGroupMembers`), `Organizations/<o>` (`AddOrganizationalUnit`, `AddMember`, `DeleteMember`,
+//! `GetMembers`, `GetOrganizationConnections`), `SetOwner` on any entity and
+//! `Resources/EntityServices/Services/SetEntityPermission`.
+//!
+//! Who may do what: changing a group or an organization needs design-time `Update` on it (or a
+//! security administrator); reading its members needs design-time `Read` (or a security
+//! administrator). `SetOwner` and `SetEntityPermission` are for security administrators only, as
+//! ThingWorx keeps them to administrators. Every change is one transaction with its audit row, so
+//! the next request on every node sees it.
+
+use ironworx_entity::queries::audit::Change;
+use ironworx_entity::queries::entities;
+use ironworx_entity::queries::permissions::{self as rules, Rule};
+use ironworx_entity::queries::{QueryError, groups, organizations};
+use ironworx_entity::vocab::{
+    Collection, MemberType, PermissionCategory, PermissionKind, PrincipalType, Tag,
+};
+use serde_json::{Value, json};
+
+use crate::authz::{EntityIdx, Target};
+use crate::error::ApiError;
+use crate::http::guard::Guard;
+use crate::http::infotable::infotable;
+use crate::http::params::{boolean, parse_body, required};
+use crate::http::permissions::query_error;
+use crate::state::AppState;
+
+/// The parameters of the membership services.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MembershipParams {
+    /// A member's name.
+    pub member: Option<String>,
+    /// `User` or `Group`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// A unit's name (organizations), a new owner or a principal (`SetEntityPermission`).
+    pub name: Option<String>,
+    /// The parent unit of a new unit.
+    pub parent_name: Option<String>,
+    /// Free text for a new unit.
+    pub description: Option<String>,
+    /// Allow (`true`) or deny (`false`).
+    pub allow: Option<Value>,
+    /// The project whose entities `SetEntityPermission` writes on.
+    pub project_name: Option<String>,
+    /// `Vocabulary:Term` pairs joined by `;`, or an array of `{vocabulary, vocabularyTerm}`.
+    pub tags: Option<Value>,
+}
+
+const GROUP_SERVICES: &[&str] = &["AddMember", "DeleteMember", "GetGroupMembers"];
+const ORGANIZATION_SERVICES: &[&str] = &[
+    "AddOrganizationalUnit",
+    "AddMember",
+    "DeleteMember",
+    "GetMembers",
+    "GetOrganizationConnections",
+];
+
+/// Runs a membership or ownership service of entity `idx`; `None` when `service` is not one.
+pub async fn entity_service(
+    state: &AppState,
+    guard: &Guard,
+    collection: Collection,
+    idx: EntityIdx,
+    service: &str,
+    body: &[u8],
+) -> Option<Result<Value, ApiError>> {
+    let known = service == "SetOwner"
+        || (collection == Collection::Groups && GROUP_SERVICES.contains(&service))
+        || (collection == Collection::Organizations && ORGANIZATION_SERVICES.contains(&service));
+    if !known {
+        return None;
+    }
+    Some(run(state, guard, collection, idx, service, body).await)
+}
+
+/// `Resources/EntityServices` services of this module; `None` when `service` is not one.
+pub async fn entity_services(
+    state: &AppState,
+    guard: &Guard,
+    service: &str,
+    body: &[u8],
+) -> Option<Result<Value, ApiError>> {
+    match service {
+        "SetEntityPermission" => Some(set_entity_permission(state, guard, body).await),
+        _ => None,
+    }
+}
+
+/// A query failure where a missing thing is bad input (an unknown member or unit), not a 404.
+fn input_error(err: QueryError) -> ApiError {
+    match err {
+        QueryError::NotFound { what, name } => {
+            ApiError::BadRequest(format!("unknown {what} '{name}'"))
+        }
+        other => query_error(other),
+    }
+}
+
+fn member_type(p: &MembershipParams) -> Result<MemberType, ApiError> {
+    required(&p.kind, "type")?
+        .parse()
+        .map_err(|e: ironworx_entity::vocab::VocabError| {
+            ApiError::BadRequest(format!("parameter 'type': {e}"))
+        })
+}
+
+/// Requires design-time `kind` on the entity, unless the caller is a security administrator.
+fn require_design(guard: &Guard, idx: EntityIdx, kind: PermissionKind) -> Result<(), ApiError> {
+    if guard.is_security_admin() {
+        return Ok(());
+    }
+    guard.require(Target::Entity(idx), kind, "*")
+}
+
+async fn run(
+    state: &AppState,
+    guard: &Guard,
+    collection: Collection,
+    idx: EntityIdx,
+    service: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let p: MembershipParams = parse_body(body)?;
+    let entity = guard.index.entity(idx).ok_or(ApiError::NotFound)?;
+    let name = entity.name.clone();
+    let id = entity.id;
+    let reading = matches!(
+        service,
+        "GetGroupMembers" | "GetMembers" | "GetOrganizationConnections"
+    );
+    if service == "SetOwner" {
+        guard.require_security_admin(&name)?;
+    } else if reading {
+        require_design(guard, idx, PermissionKind::Read)?;
+    } else {
+        require_design(guard, idx, PermissionKind::Update)?;
+    }
+    if reading {
+        return read(state, collection, &name, service, &p).await;
+    }
+    let txn = crate::db::begin_write(&state.db)
+        .await
+        .map_err(ApiError::internal)?;
+    let detail = match (collection, service) {
+        (_, "SetOwner") => {
+            let owner = required(&p.name, "name")?;
+            let owner_type = match p.kind.as_deref().filter(|k| !k.is_empty()) {
+                None => PrincipalType::User,
+                Some(k) => match k.parse::<MemberType>() {
+                    Ok(MemberType::User) => PrincipalType::User,
+                    Ok(MemberType::Group) => PrincipalType::Group,
+                    Err(e) => return Err(ApiError::BadRequest(format!("parameter 'type': {e}"))),
+                },
+            };
+            if !rules::principal_exists(&txn, owner_type, owner)
+                .await
+                .map_err(query_error)?
+            {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown principal: {owner_type} '{owner}'"
+                )));
+            }
+            entities::set_owner(&txn, id, owner, owner_type)
+                .await
+                .map_err(query_error)?;
+            json!({ "owner": owner, "type": owner_type.as_str() })
+        }
+        (Collection::Groups, "AddMember" | "DeleteMember") => {
+            let member = required(&p.member, "member")?;
+            let kind = member_type(&p)?;
+            if service == "AddMember" {
+                groups::add_member(&txn, &name, member, kind)
+                    .await
+                    .map_err(input_error)?;
+            } else {
+                groups::remove_member(&txn, &name, member, kind)
+                    .await
+                    .map_err(input_error)?;
+            }
+            json!({ "member": member, "type": kind.as_str() })
+        }
+        (Collection::Organizations, "AddOrganizationalUnit") => {
+            let parent = required(&p.parent_name, "parentName")?;
+            let unit = required(&p.name, "name")?;
+            organizations::add_unit(
+                &txn,
+                &name,
+                parent,
+                unit,
+                p.description.as_deref().unwrap_or(""),
+            )
+            .await
+            .map_err(input_error)?;
+            json!({ "parentName": parent, "name": unit })
+        }
+        (Collection::Organizations, "AddMember" | "DeleteMember") => {
+            let unit = required(&p.name, "name")?;
+            let member = required(&p.member, "member")?;
+            let kind = member_type(&p)?;
+            if service == "AddMember" {
+                organizations::add_unit_member(&txn, &name, unit, member, kind)
+                    .await
+                    .map_err(input_error)?;
+            } else {
+                organizations::remove_unit_member(&txn, &name, unit, member)
+                    .await
+                    .map_err(input_error)?;
+            }
+            json!({ "name": unit, "member": member, "type": kind.as_str() })
+        }
+        _ => return Err(ApiError::NotFound),
+    };
+    crate::http::write::commit_audited(
+        txn,
+        &Change {
+            actor: guard.caller.name.clone(),
+            action: service.to_owned(),
+            target_collection: collection.as_str().to_owned(),
+            target_name: name,
+            detail: Some(detail),
+        },
+    )
+    .await?;
+    Ok(json!({}))
+}
+
+fn member_rows(members: Vec<(String, MemberType)>) -> Vec<Value> {
+    members
+        .into_iter()
+        .map(|(name, kind)| json!({ "name": name, "type": kind.as_str(), "description": "" }))
+        .collect()
+}
+
+async fn read(
+    state: &AppState,
+    collection: Collection,
+    name: &str,
+    service: &str,
+    p: &MembershipParams,
+) -> Result<Value, ApiError> {
+    match (collection, service) {
+        (Collection::Groups, "GetGroupMembers") => {
+            let members = groups::list_members(&state.db, name)
+                .await
+                .map_err(query_error)?;
+            Ok(infotable(
+                &[("name", "STRING"), ("type", "STRING")],
+                member_rows(members),
+            ))
+        }
+        (Collection::Organizations, "GetMembers") => {
+            let unit = required(&p.name, "name")?;
+            let members = organizations::list_unit_members(&state.db, name, unit)
+                .await
+                .map_err(input_error)?;
+            Ok(infotable(
+                &[
+                    ("name", "STRING"),
+                    ("type", "STRING"),
+                    ("description", "STRING"),
+                ],
+                member_rows(members),
+            ))
+        }
+        (Collection::Organizations, "GetOrganizationConnections") => {
+            // Unit to child unit (`Organization`), then unit to member (`User` or `Group`).
+            let units = organizations::list_units(&state.db, name)
+                .await
+                .map_err(query_error)?;
+            let mut rows = Vec::new();
+            for unit in &units {
+                if let Some(parent) = &unit.parent {
+                    rows.push(json!({ "from": parent, "to": unit.name, "connectionType": "Organization" }));
+                }
+            }
+            for unit in &units {
+                let members = organizations::list_unit_members(&state.db, name, &unit.name)
+                    .await
+                    .map_err(query_error)?;
+                for (member, kind) in members {
+                    rows.push(
+                        json!({ "from": unit.name, "to": member, "connectionType": kind.as_str() }),
+                    );
+                }
+            }
+            Ok(infotable(
+                &[
+                    ("from", "STRING"),
+                    ("to", "STRING"),
+                    ("connectionType", "STRING"),
+                ],
+                rows,
+            ))
+        }
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// The tags of a `tags` parameter: text `Vocabulary:Term;…` or an array of
+/// `{vocabulary, vocabularyTerm}`.
+fn tag_list(value: &Option<Value>) -> Result<Vec<Tag>, ApiError> {
+    let bad = |e: ironworx_entity::vocab::VocabError| {
+        ApiError::BadRequest(format!("parameter 'tags': {e}"))
+    };
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Tag::parse_list(s).map_err(bad),
+        Some(Value::Array(items)) => {
+            let mut text = Vec::with_capacity(items.len());
+            for item in items {
+                let vocabulary = item["vocabulary"].as_str().unwrap_or_default();
+                let term = item["vocabularyTerm"].as_str().unwrap_or_default();
+                text.push(format!("{vocabulary}:{term}"));
+            }
+            Tag::parse_list(&text.join(";")).map_err(bad)
+        }
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "parameter 'tags' must be text or an array, not {other}"
+        ))),
+    }
+}
+
+/// `SetEntityPermission(name, type, allow, projectName, tags)`: allow (or deny) principal
+/// `name` every run-time permission on `*` of every entity of the project or carrying one of
+/// the tags, in one transaction. Security administrators only.
+async fn set_entity_permission(
+    state: &AppState,
+    guard: &Guard,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    guard.require_security_admin("EntityServices")?;
+    let p: MembershipParams = parse_body(body)?;
+    let principal = required(&p.name, "name")?;
+    let principal_type = match member_type(&p)? {
+        MemberType::User => PrincipalType::User,
+        MemberType::Group => PrincipalType::Group,
+    };
+    let allow = boolean(&p.allow, "allow")?;
+    let project = p.project_name.as_deref().filter(|s| !s.is_empty());
+    let tags = tag_list(&p.tags)?;
+    if project.is_none() && tags.is_empty() {
+        return Err(ApiError::BadRequest(
+            "give 'projectName' or 'tags' to select the entities".into(),
+        ));
+    }
+    let txn = crate::db::begin_write(&state.db)
+        .await
+        .map_err(ApiError::internal)?;
+    if !rules::principal_exists(&txn, principal_type, principal)
+        .await
+        .map_err(query_error)?
+    {
+        return Err(ApiError::BadRequest(format!(
+            "unknown principal: {principal_type} '{principal}'"
+        )));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    if let Some(project) = project {
+        if entities::find_entity(&txn, Collection::Projects, project)
+            .await
+            .map_err(query_error)?
+            .is_none()
+        {
+            return Err(ApiError::BadRequest(format!("unknown project '{project}'")));
+        }
+        for row in entities::list_project_entities(&txn, project)
+            .await
+            .map_err(query_error)?
+        {
+            ids.insert(row.id);
+        }
+    }
+    for tag in &tags {
+        ids.extend(
+            entities::entity_ids_with_tag(&txn, tag)
+                .await
+                .map_err(query_error)?,
+        );
+    }
+    let kinds: Vec<PermissionKind> = PermissionKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.category() == PermissionCategory::RunTime)
+        .collect();
+    for id in &ids {
+        for kind in &kinds {
+            let rule = Rule {
+                kind: *kind,
+                resource: "*".into(),
+                principal_type,
+                principal_name: principal.to_owned(),
+                allow,
+            };
+            rules::set_entity_rule(&txn, *id, false, &rule)
+                .await
+                .map_err(query_error)?;
+        }
+    }
+    crate::http::write::commit_audited(
+        txn,
+        &Change {
+            actor: guard.caller.name.clone(),
+            action: "SetEntityPermission".into(),
+            target_collection: project.map_or("", |_| Collection::Projects.as_str()).to_owned(),
+            target_name: project.unwrap_or("").to_owned(),
+            detail: Some(json!({
+                "name": principal,
+                "type": principal_type.as_str(),
+                "allow": allow,
+                "tags": tags.iter().map(|t| format!("{}:{}", t.vocabulary, t.term)).collect::<Vec<_>>(),
+                "entities": ids.len(),
+            })),
+        },
+    )
+    .await?;
+    Ok(json!({}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_as_text_or_array() {
+        let text = tag_list(&Some(json!("Plant:North;Plant:South"))).expect("text tags");
+        let array = tag_list(&Some(json!([
+            {"vocabulary": "Plant", "vocabularyTerm": "North"},
+            {"vocabulary": "Plant", "vocabularyTerm": "South"}
+        ])))
+        .expect("array tags");
+        assert_eq!(text, array);
+        assert_eq!(text.len(), 2);
+        assert!(tag_list(&Some(json!("no-colon"))).is_err());
+        assert!(tag_list(&Some(json!(3))).is_err());
+    }
+}
