@@ -44,15 +44,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .configure(crate::http::configure)
     })
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+    .disable_signals()
     .bind(config.bind)
     .with_context(|| format!("cannot listen on {}", config.bind))?;
 
+    // SIGTERM and SIGINT are ours from before the listening line is printed, so a signal that
+    // arrives at once still stops the server gracefully instead of killing the process.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot listen for SIGINT")?;
     for addr in server.addrs() {
         tracing::info!("ironworx listening on http://{addr}");
         print_line(&format!("ironworx listening on http://{addr}"))?;
     }
 
-    let result = server.run().await.context("HTTP server failed");
+    let running = server.run();
+    let handle = running.handle();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        handle.stop(true).await;
+    });
+    let result = running.await.context("HTTP server failed");
     tracing::info!("shutting down");
     db.close().await.context("cannot close the database pool")?;
     result
