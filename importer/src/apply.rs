@@ -725,20 +725,20 @@ async fn write_user<C: ConnectionTrait>(
             row.last_login_at = Set(None);
             row.insert(db).await?;
             // Every new user joins `Users`, as when created through the API.
-            if let Some(users_group) = ironworx_entity::queries::entities::find_entity(
+            if ironworx_entity::queries::entities::find_entity(
                 db,
                 Collection::Groups,
                 ironworx_entity::queries::users::ALL_USERS_GROUP,
             )
             .await?
+            .is_some()
             {
-                group_members::ActiveModel {
-                    id: NotSet,
-                    group_id: Set(users_group.id),
-                    member_id: Set(id),
-                    member_type: Set(MemberType::User.as_str().to_owned()),
-                }
-                .insert(db)
+                ironworx_entity::queries::groups::add_member(
+                    db,
+                    ironworx_entity::queries::users::ALL_USERS_GROUP,
+                    &e.name,
+                    MemberType::User,
+                )
                 .await?;
             }
         }
@@ -952,7 +952,8 @@ impl Vocabularies {
         let existing = bulk::rows_of::<_, vocabulary_terms::Entity>(
             db,
             vocabulary_terms::Column::EntityId,
-            &vocab_ids,
+            vocabulary_terms::Column::Id,
+            Some(&vocab_ids),
             |t| t.entity_id,
         )
         .await?;
@@ -1055,7 +1056,8 @@ async fn write_memberships<C: ConnectionTrait>(
     let units = bulk::rows_of::<_, organizational_units::Entity>(
         db,
         organizational_units::Column::OrganizationId,
-        &org_ids,
+        organizational_units::Column::Id,
+        Some(&org_ids),
         |u| u.organization_id,
     )
     .await?;
@@ -1067,7 +1069,8 @@ async fn write_memberships<C: ConnectionTrait>(
     let existing = bulk::rows_of::<_, organizational_unit_members::Entity>(
         db,
         organizational_unit_members::Column::UnitId,
-        &all_units,
+        organizational_unit_members::Column::Id,
+        Some(&all_units),
         |m| m.unit_id,
     )
     .await?;
@@ -1259,7 +1262,8 @@ pub async fn known<C: ConnectionTrait>(db: &C) -> Result<crate::plan::Known, Imp
     let template_rows = bulk::rows_of::<_, thing_templates::Entity>(
         db,
         thing_templates::Column::EntityId,
-        &template_ids,
+        thing_templates::Column::EntityId,
+        Some(&template_ids),
         |r| r.entity_id,
     )
     .await?;
@@ -1278,7 +1282,8 @@ pub async fn known<C: ConnectionTrait>(db: &C) -> Result<crate::plan::Known, Imp
     let implemented = bulk::rows_of::<_, implemented_shapes::Entity>(
         db,
         implemented_shapes::Column::EntityId,
-        &template_ids,
+        implemented_shapes::Column::Id,
+        Some(&template_ids),
         |r| r.entity_id,
     )
     .await?;
@@ -1294,7 +1299,8 @@ pub async fn known<C: ConnectionTrait>(db: &C) -> Result<crate::plan::Known, Imp
     let properties = bulk::rows_of::<_, property_definitions::Entity>(
         db,
         property_definitions::Column::EntityId,
-        &owner_ids,
+        property_definitions::Column::Id,
+        Some(&owner_ids),
         |r| r.entity_id,
     )
     .await?;

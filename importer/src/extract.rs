@@ -79,44 +79,6 @@ pub fn header(blank_secrets: bool) -> Vec<(String, String)> {
     .collect()
 }
 
-const IN_LIST: usize = 500;
-
-/// Rows of an entity-owned table for the chosen owners (all rows when `ids` is `None`),
-/// grouped by owner, in id order.
-async fn load<C, E>(
-    db: &C,
-    owner: E::Column,
-    order: E::Column,
-    ids: Option<&[i64]>,
-    owner_of: impl Fn(&E::Model) -> i64,
-) -> Result<HashMap<i64, Vec<E::Model>>, ImportError>
-where
-    C: ConnectionTrait,
-    E: EntityTrait,
-{
-    let mut out: HashMap<i64, Vec<E::Model>> = HashMap::new();
-    match ids {
-        None => {
-            for row in E::find().order_by_asc(order).all(db).await? {
-                out.entry(owner_of(&row)).or_default().push(row);
-            }
-        }
-        Some(ids) => {
-            for chunk in ids.chunks(IN_LIST) {
-                let rows = E::find()
-                    .filter(owner.is_in(chunk.iter().copied()))
-                    .order_by_asc(order)
-                    .all(db)
-                    .await?;
-                for row in rows {
-                    out.entry(owner_of(&row)).or_default().push(row);
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
 fn take<T>(map: &mut HashMap<i64, Vec<T>>, id: i64) -> Vec<T> {
     map.remove(&id).unwrap_or_default()
 }
@@ -194,15 +156,19 @@ pub async fn extract<C: ConnectionTrait>(
 
     macro_rules! owned {
         ($table:ident, $owner:ident) => {
-            load::<_, $table::Entity>(db, $table::Column::$owner, $table::Column::Id, ids, |r| {
-                r.entity_id
-            })
+            ironworx_entity::queries::bulk::rows_of::<_, $table::Entity>(
+                db,
+                $table::Column::$owner,
+                $table::Column::Id,
+                ids,
+                |r| r.entity_id,
+            )
             .await?
         };
     }
     macro_rules! kind {
         ($table:ident) => {
-            load::<_, $table::Entity>(
+            ironworx_entity::queries::bulk::rows_of::<_, $table::Entity>(
                 db,
                 $table::Column::EntityId,
                 $table::Column::EntityId,
@@ -233,14 +199,15 @@ pub async fn extract<C: ConnectionTrait>(
     let mut group_rows = kind!(groups);
     let mut org_rows = kind!(organizations);
     let mut key_rows = kind!(application_keys);
-    let mut extensions = load::<_, user_extension_values::Entity>(
-        db,
-        user_extension_values::Column::UserId,
-        user_extension_values::Column::Id,
-        ids,
-        |r| r.user_id,
-    )
-    .await?;
+    let mut extensions =
+        ironworx_entity::queries::bulk::rows_of::<_, user_extension_values::Entity>(
+            db,
+            user_extension_values::Column::UserId,
+            user_extension_values::Column::Id,
+            ids,
+            |r| r.user_id,
+        )
+        .await?;
 
     // Names of principals, for memberships and key users (always the whole collections).
     let principal_names: HashMap<i64, String> = entities::Entity::find()
@@ -258,7 +225,7 @@ pub async fn extract<C: ConnectionTrait>(
         .filter(|(c, _)| *c == Collection::Groups)
         .map(|(_, r)| r.id)
         .collect();
-    let mut members = load::<_, group_members::Entity>(
+    let mut members = ironworx_entity::queries::bulk::rows_of::<_, group_members::Entity>(
         db,
         group_members::Column::GroupId,
         group_members::Column::Id,
@@ -271,7 +238,7 @@ pub async fn extract<C: ConnectionTrait>(
         .filter(|(c, _)| *c == Collection::Organizations)
         .map(|(_, r)| r.id)
         .collect();
-    let mut units = load::<_, organizational_units::Entity>(
+    let mut units = ironworx_entity::queries::bulk::rows_of::<_, organizational_units::Entity>(
         db,
         organizational_units::Column::OrganizationId,
         organizational_units::Column::Id,
@@ -280,14 +247,15 @@ pub async fn extract<C: ConnectionTrait>(
     )
     .await?;
     let unit_ids: Vec<i64> = units.values().flatten().map(|u| u.id).collect();
-    let mut unit_members = load::<_, organizational_unit_members::Entity>(
-        db,
-        organizational_unit_members::Column::UnitId,
-        organizational_unit_members::Column::Id,
-        Some(&unit_ids),
-        |r| r.unit_id,
-    )
-    .await?;
+    let mut unit_members =
+        ironworx_entity::queries::bulk::rows_of::<_, organizational_unit_members::Entity>(
+            db,
+            organizational_unit_members::Column::UnitId,
+            organizational_unit_members::Column::Id,
+            Some(&unit_ids),
+            |r| r.unit_id,
+        )
+        .await?;
     let member_of = |member_id: i64, member_type: &str| -> Option<Member> {
         Some(Member {
             name: principal_names.get(&member_id)?.clone(),

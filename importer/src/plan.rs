@@ -107,17 +107,6 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
-impl Plan {
-    /// Entities per collection, in collection order.
-    pub fn counts(&self) -> BTreeMap<Collection, usize> {
-        let mut counts = BTreeMap::new();
-        for e in &self.entities {
-            *counts.entry(e.collection).or_insert(0) += 1;
-        }
-        counts
-    }
-}
-
 /// Ordering rank: principals first, then vocabularies, shapes, data shapes, templates, Things,
 /// everything else.
 fn rank(collection: Collection) -> u8 {
@@ -344,7 +333,7 @@ pub fn plan(export: Export, known: &Known, options: PlanOptions) -> Result<Plan,
     }
 
     resolve_value_types(&mut unique, known)?;
-    plan.entities = order(unique, known)?;
+    plan.entities = order(unique)?;
     Ok(plan)
 }
 
@@ -537,7 +526,7 @@ fn resolve_value_types(entities: &mut [Entity], known: &Known) -> Result<(), Imp
 }
 
 /// Orders entities by rank; templates base before derived (a cycle is an error).
-fn order(mut entities: Vec<Entity>, known: &Known) -> Result<Vec<Entity>, ImportError> {
+fn order(mut entities: Vec<Entity>) -> Result<Vec<Entity>, ImportError> {
     entities.sort_by_key(|e| rank(e.collection));
     let (templates, rest): (Vec<Entity>, Vec<Entity>) = entities
         .into_iter()
@@ -583,7 +572,6 @@ fn order(mut entities: Vec<Entity>, known: &Known) -> Result<Vec<Entity>, Import
         }
         pending = next;
     }
-    let _ = known;
     out.extend(after);
     Ok(out)
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QuerySelect,
+    QueryOrder, QuerySelect,
 };
 
 use crate::queries::QueryResult;
@@ -141,11 +141,13 @@ pub async fn delete_replaceable_parts<C: ConnectionTrait>(db: &C, ids: &[i64]) -
     Ok(())
 }
 
-/// Every row of an entity-owned table whose owner is among `ids`, grouped by owner.
+/// Every row of an entity-owned table whose owner is among `ids` (every row when `ids` is
+/// `None`), grouped by owner, each group in `order`.
 pub async fn rows_of<C, E>(
     db: &C,
     owner: E::Column,
-    ids: &[i64],
+    order: E::Column,
+    ids: Option<&[i64]>,
     owner_of: impl Fn(&E::Model) -> i64,
 ) -> QueryResult<HashMap<i64, Vec<E::Model>>>
 where
@@ -153,13 +155,21 @@ where
     E: EntityTrait,
 {
     let mut out: HashMap<i64, Vec<E::Model>> = HashMap::new();
-    for chunk in ids.chunks(IN_LIST) {
-        let rows = E::find()
-            .filter(owner.is_in(chunk.iter().copied()))
-            .all(db)
-            .await?;
+    let mut add = |rows: Vec<E::Model>| {
         for row in rows {
             out.entry(owner_of(&row)).or_default().push(row);
+        }
+    };
+    match ids {
+        None => add(E::find().order_by_asc(order).all(db).await?),
+        Some(ids) => {
+            for chunk in ids.chunks(IN_LIST) {
+                add(E::find()
+                    .filter(owner.is_in(chunk.iter().copied()))
+                    .order_by_asc(order)
+                    .all(db)
+                    .await?);
+            }
         }
     }
     Ok(out)
