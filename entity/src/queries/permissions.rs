@@ -250,6 +250,39 @@ pub async fn all_entity_rules<C: ConnectionTrait>(db: &C) -> QueryResult<Vec<Ent
         .collect()
 }
 
+/// Replaces every rule of `category` on an entity (own or instance) with `rules`, as the
+/// `Set…PermissionsAsJSON` services do; the rules must be valid, of that category, and name
+/// each cell and principal once.
+pub async fn replace_entity_rules<C: ConnectionTrait>(
+    db: &C,
+    entity_id: i64,
+    instance: bool,
+    category: PermissionCategory,
+    rules: &[Rule],
+) -> QueryResult<()> {
+    let kinds: Vec<&str> = PermissionKind::of_category(category)
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    entity_permissions::Entity::delete_many()
+        .filter(entity_permissions::Column::EntityId.eq(entity_id))
+        .filter(entity_permissions::Column::Instance.eq(instance))
+        .filter(entity_permissions::Column::Kind.is_in(kinds))
+        .exec(db)
+        .await?;
+    for rule in rules {
+        if rule.kind.category() != category {
+            return Err(QueryError::Refused(format!(
+                "a {} rule does not belong in this permission set",
+                rule.kind
+            )));
+        }
+        set_entity_rule(db, entity_id, instance, rule).await?;
+    }
+    crate::queries::audit::bump_sequence(db).await?;
+    Ok(())
+}
+
 fn collection_filter(collection: Collection, rule: &Rule) -> Condition {
     Condition::all()
         .add(collection_permissions::Column::Collection.eq(collection.as_str()))

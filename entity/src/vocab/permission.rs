@@ -85,6 +85,15 @@ impl PermissionKind {
         PermissionKind::EventSubscribe,
     ];
 
+    /// The kinds of `category`, in export order.
+    pub fn of_category(category: PermissionCategory) -> &'static [PermissionKind] {
+        match category {
+            PermissionCategory::DesignTime => &PermissionKind::DESIGN_TIME,
+            PermissionCategory::RunTime => &PermissionKind::RUN_TIME,
+            PermissionCategory::Visibility => &[PermissionKind::Visibility],
+        }
+    }
+
     /// Whether a rule of this kind may name `principal_type`: users and groups for design and run
     /// time, organizations and units for visibility.
     pub fn accepts_principal(self, principal_type: PrincipalType) -> bool {

@@ -12,6 +12,7 @@ pub mod localization;
 pub mod login;
 pub mod membership;
 pub mod params;
+pub mod permission_sets;
 pub mod permissions;
 pub mod services;
 pub mod things;

@@ -38,6 +38,12 @@ pub struct Params {
     pub entity_name: Option<String>,
     /// A permission kind (`ExplainPermission`).
     pub permission: Option<String>,
+    /// A group name (the `…ForGroup` services).
+    pub group: Option<String>,
+    /// A permission kind (`GetPermissionsFor…`).
+    pub permission_name: Option<String>,
+    /// A permission set (`Set…PermissionsAsJSON`): a JSON object, or its text.
+    pub permissions: Option<Value>,
 }
 
 impl Params {

@@ -125,6 +125,26 @@ pub fn query_error(err: QueryError) -> ApiError {
     }
 }
 
+/// Refuses a rule naming a principal the model does not define (400).
+pub async fn require_principal(state: &AppState, rule: &Rule) -> Result<(), ApiError> {
+    if permissions::principal_exists(&state.db, rule.principal_type, &rule.principal_name)
+        .await
+        .map_err(query_error)?
+    {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest(format!(
+        "unknown principal: {} '{}'{}",
+        rule.principal_type,
+        rule.principal_name,
+        if rule.principal_type == PrincipalType::OrganizationalUnit {
+            " (name a unit as <Organization>:<Unit>)"
+        } else {
+            ""
+        }
+    )))
+}
+
 /// Writes (or deletes) one rule on an entity or a collection, with its audit row.
 async fn write_rule(
     state: &AppState,
@@ -134,21 +154,8 @@ async fn write_rule(
     target: (Collection, Option<(i64, String)>),
     rule: &Rule,
 ) -> Result<(), ApiError> {
-    if service.add
-        && !permissions::principal_exists(&state.db, rule.principal_type, &rule.principal_name)
-            .await
-            .map_err(query_error)?
-    {
-        return Err(ApiError::BadRequest(format!(
-            "unknown principal: {} '{}'{}",
-            rule.principal_type,
-            rule.principal_name,
-            if rule.principal_type == PrincipalType::OrganizationalUnit {
-                " (name a unit as <Organization>:<Unit>)"
-            } else {
-                ""
-            }
-        )));
+    if service.add {
+        require_principal(state, rule).await?;
     }
     let txn = crate::db::begin_write(&state.db)
         .await
@@ -237,9 +244,134 @@ pub async fn entity_service(
         | "CheckPermissionForUser"
         | "CheckDesignTimePermission"
         | "CheckDesignTimePermissionForUser" => check(guard, idx, service, p),
+        "GetPermissionsForCurrentUser" | "GetPermissionsForUser" => {
+            permissions_for(state, guard, collection, idx, service, p).await
+        }
         _ => return None,
     };
     Some(result)
+}
+
+/// The user a `…ForUser` service names (a security administrator's question, or one's own),
+/// or the caller.
+fn subject(guard: &Guard, service: &str, p: &Params) -> Result<crate::authz::EntityIdx, ApiError> {
+    if !service.ends_with("ForUser") {
+        return Ok(guard.user);
+    }
+    let name = params::required(&p.user, "user")?;
+    if name != guard.caller.name {
+        guard.require_security_admin("permissions of other users")?;
+    }
+    guard
+        .index
+        .lookup(Collection::Users, name)
+        .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{name}'")))
+}
+
+/// `GetPermissionsForCurrentUser` / `GetPermissionsForUser(name, user, permissionName)`: one
+/// `UserPermissions {name, isPermitted}` row per resource. `name` `*` (or empty) lists every
+/// property, service or event (as the kind asks) that the entity and whatever it inherits from
+/// define; an entity defining none answers the `*` row.
+async fn permissions_for(
+    state: &AppState,
+    guard: &Guard,
+    collection: Collection,
+    idx: crate::authz::EntityIdx,
+    service: &str,
+    p: &Params,
+) -> Result<Value, ApiError> {
+    let kind = params::kind(&p.permission_name, "permissionName")?;
+    let user = subject(guard, service, p)?;
+    let asked = p
+        .name
+        .as_deref()
+        .filter(|n| !n.is_empty() && *n != ANY_RESOURCE);
+    let resources: Vec<String> = match (asked, kind.category()) {
+        (Some(name), PermissionCategory::RunTime) => vec![name.to_owned()],
+        (None, PermissionCategory::RunTime) => {
+            let mut names = defined_resources(state, guard, collection, idx, kind).await?;
+            if names.is_empty() {
+                names.push(ANY_RESOURCE.to_owned());
+            }
+            names
+        }
+        _ => vec![ANY_RESOURCE.to_owned()],
+    };
+    let rows = resources
+        .into_iter()
+        .map(|resource| {
+            let outcome = crate::authz::decide(
+                &guard.index,
+                &crate::authz::Request {
+                    user,
+                    target: Target::Entity(idx),
+                    kind,
+                    resource: &resource,
+                },
+            );
+            json!({ "name": resource, "isPermitted": outcome == Outcome::Allow })
+        })
+        .collect();
+    Ok(crate::http::infotable::infotable(
+        &[("name", "STRING"), ("isPermitted", "BOOLEAN")],
+        rows,
+    ))
+}
+
+/// The names of the properties, services or events (as `kind` asks) an entity defines, with
+/// those a Thing inherits from its templates and shapes, first definition first.
+async fn defined_resources(
+    state: &AppState,
+    guard: &Guard,
+    collection: Collection,
+    idx: crate::authz::EntityIdx,
+    kind: PermissionKind,
+) -> Result<Vec<String>, ApiError> {
+    use ironworx_entity::queries::parts::{
+        event_definitions, property_definitions, service_definitions,
+    };
+    let entity = guard.index.entity(idx).ok_or(ApiError::NotFound)?;
+    let definers: Vec<i64> = if collection == Collection::Things {
+        crate::http::things::model::load(&state.db, &entity.name)
+            .await?
+            .definers
+            .iter()
+            .map(|d| d.id)
+            .collect()
+    } else {
+        vec![entity.id]
+    };
+    let mut names: Vec<String> = Vec::new();
+    for owner in definers {
+        let defined: Vec<String> = match kind {
+            PermissionKind::PropertyRead | PermissionKind::PropertyWrite => {
+                property_definitions::list(&state.db, owner)
+                    .await
+                    .map_err(query_error)?
+                    .into_iter()
+                    .map(|d| d.name)
+                    .collect()
+            }
+            PermissionKind::ServiceInvoke => service_definitions::list(&state.db, owner)
+                .await
+                .map_err(query_error)?
+                .into_iter()
+                .map(|d| d.name)
+                .collect(),
+            _ => event_definitions::list(&state.db, owner)
+                .await
+                .map_err(query_error)?
+                .into_iter()
+                .map(|d| d.name)
+                .collect(),
+        };
+        for name in defined {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    Ok(names)
 }
 
 /// The `Check…` services: whether the caller (or a named user) holds a permission.
@@ -256,18 +388,7 @@ fn check(
             "'{kind}' is not a design-time permission"
         )));
     }
-    let user = if service.ends_with("ForUser") {
-        let name = params::required(&p.user, "user")?;
-        if name != guard.caller.name {
-            guard.require_security_admin("permissions of other users")?;
-        }
-        guard
-            .index
-            .lookup(Collection::Users, name)
-            .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{name}'")))?
-    } else {
-        guard.user
-    };
+    let user = subject(guard, service, p)?;
     let resource = p
         .name
         .as_deref()

@@ -8,7 +8,7 @@ use ironworx_entity::vocab::Collection;
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::params::Params;
-use crate::http::{app_keys, entities, explain, permissions, transfer, users};
+use crate::http::{app_keys, entities, explain, permission_sets, permissions, transfer, users};
 use crate::state::AppState;
 
 /// Calls a service of a built-in resource.
@@ -24,7 +24,10 @@ pub async fn resource_service(
     let params = Params::parse(&body)?;
     let result = match (resource.as_str(), service.as_str()) {
         ("CollectionFunctions", service) => {
-            permissions::collection_service(&state, &guard, service, &params).await?
+            match permission_sets::collection_service(&state, &guard, service, &params).await {
+                Some(result) => result?,
+                None => permissions::collection_service(&state, &guard, service, &params).await?,
+            }
         }
         ("SecurityServices", "ExplainPermission") => explain::explain_permission(&guard, &params)?,
         ("CurrentSessionInfo", service) => {
@@ -72,6 +75,11 @@ pub async fn entity_service(
     let params = Params::parse(&body)?;
     let mut result =
         permissions::entity_service(&state, &guard, collection, idx, &service, &params).await;
+    if result.is_none() {
+        result =
+            permission_sets::entity_service(&state, &guard, collection, idx, &service, &params)
+                .await;
+    }
     if result.is_none() && collection == Collection::Users {
         result = users::user_service(&state, &guard, idx, &service, &body).await;
     }

@@ -11,7 +11,7 @@
 //! do not bump the change sequence (nothing cached depends on them); definition and lifecycle
 //! changes are audited.
 
-mod model;
+pub(crate) mod model;
 mod services;
 mod values;
 
