@@ -10,7 +10,7 @@ pub mod model;
 pub mod plan;
 pub mod source;
 pub mod storage;
-mod stored;
+pub mod stored;
 pub mod twx;
 mod twx_error;
 pub mod twx_tree;

@@ -718,3 +718,176 @@ async fn thing_services_check_their_permissions() {
         teardown(db, server, conn).await;
     }
 }
+
+/// Service and event definitions and the metadata characteristics: inherited definitions with
+/// their source, design-time Metadata to read and Update to change, conflicts and removal of
+/// inherited definitions refused, bad signatures refused without a change.
+#[tokio::test]
+async fn service_and_event_definitions_and_metadata() {
+    for backend in backends() {
+        let (db, server, conn) = setup(backend).await;
+        let names = |table: &Value| -> Vec<String> {
+            table["rows"]
+                .as_array()
+                .expect("rows")
+                .iter()
+                .map(|r| r["name"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        };
+
+        // Reading needs Metadata: WRITER (run time only) is refused on every route.
+        let (status, body) = post(&server, WRITER, "GetServiceDefinitions", json!({})).await;
+        denied(status, &body.to_string(), "Metadata", "*");
+        for part in [
+            "Metadata",
+            "ServiceDefinitions",
+            "EventDefinitions",
+            "PropertyDefinitions",
+        ] {
+            let (status, body) = get(&server, WRITER, &format!("{THING}/{part}")).await;
+            denied(status, &body, "Metadata", "*");
+        }
+        let (status, body) = post(&server, DESIGNER, "GetServiceDefinitions", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            names(&body),
+            vec!["Reset"],
+            "{backend}: inherited from the template"
+        );
+
+        // Adding needs Update; the new service is the Thing's own and comes first.
+        let add = json!({
+            "name": "Calibrate",
+            "description": "zero the sensor",
+            "parameters": {"rows": [
+                {"name": "offset", "baseType": "NUMBER"},
+                {"name": "note", "baseType": "STRING", "description": "why"}]},
+            "resultType": {"rows": [{"name": "result", "baseType": "BOOLEAN"}]},
+        });
+        let (status, body) = post(&server, WRITER, "AddServiceDefinition", add.clone()).await;
+        denied(status, &body.to_string(), "Update", "*");
+        let (status, body) = post(&server, DESIGNER, "AddServiceDefinition", add.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, _) = post(&server, DESIGNER, "AddServiceDefinition", add).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        let (status, _) = post(
+            &server,
+            DESIGNER,
+            "AddServiceDefinition",
+            json!({"name": "Reset"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT, "an inherited name is taken");
+        let (status, _) = post(
+            &server,
+            DESIGNER,
+            "AddServiceDefinition",
+            json!({"name": "Bad", "parameters": {"rows": [{"name": "x", "baseType": "WIDGET"}]}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (_, body) = post(&server, DESIGNER, "GetServiceDefinitions", json!({})).await;
+        assert_eq!(names(&body), vec!["Calibrate", "Reset"], "{backend}");
+        let calibrate = &body["rows"][0];
+        assert_eq!(calibrate["description"], "zero the sensor");
+        assert_eq!(calibrate["parameterDefinitions"][1]["name"], "note");
+        assert_eq!(calibrate["parameterDefinitions"][1]["baseType"], "STRING");
+        assert_eq!(calibrate["resultType"]["baseType"], "BOOLEAN");
+
+        // A defined service without an implementation: ServiceInvoke, then 501.
+        let (status, body) = post(&server, WRITER, "Calibrate", json!({})).await;
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
+
+        // Events: a data shape is required.
+        let (status, _) = post(
+            &server,
+            DESIGNER,
+            "AddEventDefinition",
+            json!({"name": "Overheat"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, body) = post(
+            &server,
+            DESIGNER,
+            "AddEventDefinition",
+            json!({"name": "Overheat", "dataShape": "AlertEvent", "category": "alarms"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = get(&server, DESIGNER, &format!("{THING}/EventDefinitions")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let events: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(names(&events), vec!["Overheat"]);
+        assert_eq!(events["rows"][0]["dataShape"], "AlertEvent");
+
+        // The metadata document: every definition keyed by name with its source.
+        let (status, body) = get(&server, DESIGNER, &format!("{THING}/Metadata")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let meta: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(meta["name"], "Motor1");
+        assert_eq!(meta["thingTemplate"], "MotorTemplate");
+        assert_eq!(
+            meta["serviceDefinitions"]["Reset"]["sourceType"],
+            "ThingTemplate"
+        );
+        assert_eq!(
+            meta["serviceDefinitions"]["Reset"]["sourceName"],
+            "MotorTemplate"
+        );
+        assert_eq!(
+            meta["serviceDefinitions"]["Calibrate"]["sourceType"],
+            "Thing"
+        );
+        assert_eq!(
+            meta["propertyDefinitions"]["Torque"]["sourceName"],
+            "MotorShape"
+        );
+        assert_eq!(meta["propertyDefinitions"]["Speed"]["baseType"], "NUMBER");
+        assert_eq!(meta["eventDefinitions"]["Overheat"]["category"], "alarms");
+        let (status, _) = get(&server, DESIGNER, &format!("{THING}/NoSuchPart")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Removing: only the Thing's own definitions.
+        let (status, _) = post(
+            &server,
+            DESIGNER,
+            "RemoveServiceDefinition",
+            json!({"name": "Reset"}),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "inherited from the template"
+        );
+        let (status, _) = post(
+            &server,
+            DESIGNER,
+            "RemoveServiceDefinition",
+            json!({"name": "Nothing"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = post(
+            &server,
+            WRITER,
+            "RemoveEventDefinition",
+            json!({"name": "Overheat"}),
+        )
+        .await;
+        denied(status, &body.to_string(), "Update", "*");
+        for (service, name) in [
+            ("RemoveServiceDefinition", "Calibrate"),
+            ("RemoveEventDefinition", "Overheat"),
+        ] {
+            let (status, body) = post(&server, DESIGNER, service, json!({"name": name})).await;
+            assert_eq!(status, StatusCode::OK, "{service}: {body}");
+        }
+        let (_, body) = post(&server, DESIGNER, "GetServiceDefinitions", json!({})).await;
+        assert_eq!(names(&body), vec!["Reset"]);
+        let (_, body) = post(&server, DESIGNER, "GetEventDefinitions", json!({})).await;
+        assert!(names(&body).is_empty(), "{body}");
+        teardown(db, server, conn).await;
+    }
+}

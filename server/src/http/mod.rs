@@ -41,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(events::subscribe)
         .service(transfer::importer)
         .service(transfer::exporter)
+        .service(things::characteristic)
         // Entity CRUD last: its `/Thingworx/{collection}[/{name}]` paths would match the
         // fixed paths registered above.
         .service(entities::list_collection)

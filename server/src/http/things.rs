@@ -11,6 +11,7 @@
 //! do not bump the change sequence (nothing cached depends on them); definition and lifecycle
 //! changes are audited.
 
+mod definitions;
 pub(crate) mod model;
 mod services;
 mod values;
@@ -27,6 +28,7 @@ use crate::http::guard::Guard;
 use crate::state::AppState;
 
 pub use model::{PropertyWrite, ThingModel, write_properties};
+pub use definitions::characteristic;
 pub use services::thing_service;
 
 /// The property routes of Things: `GET` and `PUT` on `/Thingworx/Things/<T>/Properties/<p>`,

@@ -85,6 +85,13 @@ pub async fn thing_service(
     if SERVICES.contains(&service) {
         return Some(builtin(state, guard, idx, &name, service, body).await);
     }
+    if super::definitions::SERVICES.contains(&service) {
+        return Some(
+            super::definitions::service(state, guard, idx, &name, service, body)
+                .await
+                .map(|v| HttpResponse::Ok().json(v)),
+        );
+    }
     user_defined(state, guard, idx, &name, service).await
 }
 
@@ -312,7 +319,7 @@ fn named_vtq(row: &Map<String, Value>) -> Result<Entry, ApiError> {
 }
 
 /// The `PropertyDefinition` InfoTable of `properties`.
-fn definitions_table(model: &ThingModel, properties: Vec<&model::Property>) -> Value {
+pub(super) fn definitions_table(model: &ThingModel, properties: Vec<&model::Property>) -> Value {
     let rows = properties
         .into_iter()
         .map(|p| {
