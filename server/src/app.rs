@@ -40,7 +40,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(crate::metrics::track))
             .app_data(data.clone())
+            .service(crate::metrics::endpoint)
             .configure(crate::http::configure)
     })
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)

@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod explain_cmd;
 pub mod http;
+pub mod metrics;
 pub mod password;
 pub mod security;
 pub mod state;

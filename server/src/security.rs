@@ -72,6 +72,7 @@ impl Security {
         let fresh = Arc::new(build(&self.db).await?);
         self.index.store(fresh.clone());
         self.rebuilds.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::METRICS.index_rebuild();
         tracing::debug!(sequence = fresh.sequence(), "authorization index rebuilt");
         Ok(fresh)
     }

@@ -147,6 +147,7 @@ async fn failed(
     record: Option<&UserRecord>,
     peer: Option<IpAddr>,
 ) -> Result<(), ApiError> {
+    crate::metrics::METRICS.login_failure();
     if let Some(ip) = peer {
         state.auth.throttle.fail(ip);
     }

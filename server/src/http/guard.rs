@@ -61,7 +61,7 @@ impl Guard {
 
     /// The decision for the caller.
     pub fn decide(&self, target: Target, kind: PermissionKind, resource: &str) -> Outcome {
-        decide(
+        let outcome = decide(
             &self.index,
             &Request {
                 user: self.user,
@@ -69,7 +69,9 @@ impl Guard {
                 kind,
                 resource,
             },
-        )
+        );
+        crate::metrics::METRICS.decision(outcome);
+        outcome
     }
 
     /// Requires `kind` on `resource` of `target`: 404 when not visible, 403 when denied.
