@@ -1,0 +1,252 @@
+//! Two server processes on one database behave as one server (contract §4 item 11): a session
+//! opened through one works on the other and a logout through one ends it on both; a lockout
+//! counted or set through one is enforced by the other; a property written through one is read
+//! through the other; an application key made through one works on the other until it is
+//! deleted through the first.
+
+use ironworx_tests::forms::login;
+use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect};
+use reqwest::StatusCode;
+use reqwest::header;
+use serde_json::{Value, json};
+
+const ADMIN: (&str, &str) = (ADMIN_USER, ADMIN_PASSWORD);
+const ALICE: (&str, &str) = ("alice", "alice-password-1");
+const BOB: (&str, &str) = ("bob", "bob-password-123");
+const WHO_AM_I: &str = "/Thingworx/Resources/CurrentSessionInfo/Services/GetCurrentUser";
+const TEMPERATURE: &str = "/Thingworx/Things/Pump1/Properties/Temperature";
+
+async fn ok(server: &TestServer, who: (&str, &str), path: &str, body: Value) -> Value {
+    let (status, body) = ironworx_tests::post_json(server, who, path, body).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    body
+}
+
+/// `GetCurrentUser` with the header `name: value`: the status and the user it names.
+async fn whoami(server: &TestServer, name: header::HeaderName, value: &str) -> (StatusCode, Value) {
+    let res = server
+        .client()
+        .post(server.url(WHO_AM_I))
+        .header(name, value)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("request");
+    let status = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    (status, body["rows"][0]["result"].clone())
+}
+
+async fn basic(server: &TestServer, who: (&str, &str)) -> StatusCode {
+    server
+        .client()
+        .post(server.url(WHO_AM_I))
+        .basic_auth(who.0, Some(who.1))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("request")
+        .status()
+}
+
+#[tokio::test]
+async fn two_processes_share_sessions_lockouts_properties_and_keys() {
+    for backend in backends() {
+        let db = TestDb::create(backend).await;
+        let a = TestServer::start(&db, &[]).await;
+        let b = TestServer::start(&db, &[]).await;
+        let conn = connect(&db).await;
+        for (name, password) in [ALICE, BOB] {
+            ironworx_tests::create_user(&conn, name, password).await;
+        }
+
+        // A session opened on A is good on B; a logout on B ends it on A.
+        let reply = login(&a, "Everyone", ALICE.0, ALICE.1).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SEE_OTHER,
+            "{backend}: {}",
+            reply.body
+        );
+        let session = reply.cookie("JSESSIONID").expect("session").value.clone();
+        let cookie = format!("JSESSIONID={session}");
+        assert_eq!(
+            whoami(&b, header::COOKIE, &cookie).await,
+            (StatusCode::OK, json!("alice")),
+            "{backend}: A's session on B"
+        );
+        let out = b
+            .client()
+            .post(b.url("/Thingworx/Logout"))
+            .header(header::COOKIE, &cookie)
+            .header("X-Requested-With", "XMLHttpRequest")
+            .send()
+            .await
+            .expect("logout");
+        assert!(
+            out.status().is_success() || out.status().is_redirection(),
+            "{}",
+            out.status()
+        );
+        assert_eq!(
+            whoami(&a, header::COOKIE, &cookie).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{backend}: logged out through B, refused by A"
+        );
+
+        // Failed logins counted on A lock the user on B (5 within the window).
+        assert_eq!(basic(&b, BOB).await, StatusCode::OK, "{backend}");
+        for _ in 0..5 {
+            assert_eq!(
+                basic(&a, (BOB.0, "wrong-password")).await,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            basic(&b, BOB).await,
+            StatusCode::UNAUTHORIZED,
+            "{backend}: locked through A's counter, refused by B with the right password"
+        );
+        ok(
+            &b,
+            ADMIN,
+            "/Thingworx/Users/bob/Services/UnlockUser",
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            basic(&a, BOB).await,
+            StatusCode::OK,
+            "{backend}: unlocked through B"
+        );
+
+        // An administrator's lock through A: B refuses a user whose credentials it just verified.
+        assert_eq!(basic(&b, ALICE).await, StatusCode::OK);
+        ok(
+            &a,
+            ADMIN,
+            "/Thingworx/Users/alice/Services/LockUser",
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            basic(&b, ALICE).await,
+            StatusCode::UNAUTHORIZED,
+            "{backend}"
+        );
+        ok(
+            &a,
+            ADMIN,
+            "/Thingworx/Users/alice/Services/UnlockUser",
+            json!({}),
+        )
+        .await;
+        assert_eq!(basic(&b, ALICE).await, StatusCode::OK, "{backend}");
+
+        // A property written through A is read through B, and B's permission change holds on A.
+        let services = "/Thingworx/Resources/EntityServices/Services";
+        ok(
+            &a,
+            ADMIN,
+            &format!("{services}/CreateThing"),
+            json!({"name": "Pump1", "thingTemplateName": "GenericThing"}),
+        )
+        .await;
+        ok(
+            &a,
+            ADMIN,
+            "/Thingworx/Things/Pump1/Services/AddPropertyDefinition",
+            json!({"name": "Temperature", "type": "NUMBER"}),
+        )
+        .await;
+        for kind in ["PropertyRead", "PropertyWrite"] {
+            ok(
+                &b,
+                ADMIN,
+                "/Thingworx/Things/Pump1/Services/AddRunTimePermission",
+                json!({"principal": "alice", "principalType": "User", "resource": "*",
+                       "type": kind, "allow": true}),
+            )
+            .await;
+        }
+        let put = a
+            .client()
+            .put(a.url(TEMPERATURE))
+            .basic_auth(ALICE.0, Some(ALICE.1))
+            .json(&json!({"Temperature": 42.5}))
+            .send()
+            .await
+            .expect("write");
+        assert_eq!(
+            put.status(),
+            StatusCode::OK,
+            "{backend}: {}",
+            put.text().await.unwrap_or_default()
+        );
+        let read = b
+            .client()
+            .get(b.url(TEMPERATURE))
+            .basic_auth(ALICE.0, Some(ALICE.1))
+            .send()
+            .await
+            .expect("read");
+        assert_eq!(read.status(), StatusCode::OK);
+        let table: Value = read.json().await.expect("json");
+        assert_eq!(table["rows"][0]["Temperature"], json!(42.5), "{backend}");
+        ok(
+            &b,
+            ADMIN,
+            "/Thingworx/Things/Pump1/Services/AddRunTimePermission",
+            json!({"principal": "alice", "principalType": "User", "resource": "Temperature",
+                   "type": "PropertyRead", "allow": false}),
+        )
+        .await;
+        let refused = a
+            .client()
+            .get(a.url(TEMPERATURE))
+            .basic_auth(ALICE.0, Some(ALICE.1))
+            .send()
+            .await
+            .expect("read");
+        assert_eq!(
+            refused.status(),
+            StatusCode::FORBIDDEN,
+            "{backend}: B's deny enforced by A"
+        );
+
+        // An application key made through A works on B until deleted through A.
+        let created = ok(
+            &a,
+            ADMIN,
+            &format!("{services}/CreateApplicationKey"),
+            json!({"name": "AliceKey", "user": "alice"}),
+        )
+        .await;
+        let key = created["rows"][0]["result"]
+            .as_str()
+            .expect("key id")
+            .to_owned();
+        let app_key = header::HeaderName::from_static("appkey");
+        assert_eq!(
+            whoami(&b, app_key.clone(), &key).await,
+            (StatusCode::OK, json!("alice"))
+        );
+        ok(
+            &a,
+            ADMIN,
+            &format!("{services}/DeleteApplicationKey"),
+            json!({"name": "AliceKey"}),
+        )
+        .await;
+        assert_eq!(
+            whoami(&b, app_key, &key).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{backend}: deleted through A, refused by B"
+        );
+
+        assert!(a.stop().await.success());
+        assert!(b.stop().await.success());
+        conn.close().await.expect("close");
+        db.drop_database().await;
+    }
+}
