@@ -3,6 +3,9 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
@@ -41,6 +44,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let server = HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::from_fn(crate::metrics::track))
+            .wrap(
+                actix_web::middleware::ErrorHandlers::new()
+                    .handler(StatusCode::PAYLOAD_TOO_LARGE, too_large),
+            )
             .app_data(data.clone())
             .service(crate::metrics::endpoint)
             .configure(crate::http::configure)
@@ -74,6 +81,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     db.close().await.context("cannot close the database pool")?;
     result
+}
+
+/// Gives a body refused by actix's size limit (before any handler ran) the API's error body.
+fn too_large<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_ours = res
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_ours {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let (req, _) = res.into_parts();
+    let answer = actix_web::ResponseError::error_response(&crate::error::ApiError::TooLarge);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, answer).map_into_right_body(),
+    ))
 }
 
 /// Connects, migrates and bootstraps the database (printing a generated Administrator

@@ -38,7 +38,7 @@ pub enum ApiError {
     #[error("{0} already exists")]
     Conflict(String),
     /// The request body exceeds the configured limit (413).
-    #[error("request body too large")]
+    #[error("request body too large (the limit is 1 MiB; imports take up to 512 MiB)")]
     TooLarge,
     /// Too many failed logins from one address (429); retry after this many seconds.
     #[error("too many failed logins from this address; retry in {0} s")]

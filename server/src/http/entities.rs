@@ -715,14 +715,14 @@ pub async fn save_entity(
     let guard = Guard::of(&req, &state).await?;
     let (collection, idx) = guard.visible_entity(&collection, &name)?;
     guard.require(Target::Entity(idx), PermissionKind::Update, ANY_RESOURCE)?;
-    let mut doc = match serde_json::from_slice::<Value>(&body) {
+    let mut doc = match crate::http::params::json::<Value>(&body) {
         Ok(Value::Object(doc)) => doc,
         Ok(_) => {
             return Err(ApiError::BadRequest(
                 "the entity document must be a JSON object".into(),
             ));
         }
-        Err(e) => return Err(ApiError::BadRequest(format!("malformed JSON: {e}"))),
+        Err(e) => return Err(e),
     };
     match doc.get("name").and_then(Value::as_str) {
         Some(n) if n == name => {}

@@ -25,12 +25,13 @@ use actix_web::web;
 
 use crate::error::ApiError;
 
-/// Largest JSON request body accepted (1 MiB).
+/// Largest request body accepted by every route but the importer (1 MiB).
 pub const JSON_LIMIT: usize = 1024 * 1024;
 
 /// Registers every route and the request-body limits.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
+        .app_data(payload_config())
         .service(health::health)
         .service(health::ready)
         .service(login::services())
@@ -48,6 +49,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(entities::read_entity)
         .service(entities::save_entity)
         .service(entities::delete_entity);
+}
+
+/// Raw body settings (service calls, property writes, entity documents): the same size limit
+/// as JSON bodies; a larger body answers 413 before it is read whole.
+pub fn payload_config() -> web::PayloadConfig {
+    web::PayloadConfig::new(JSON_LIMIT)
 }
 
 /// JSON extractor settings: the size limit, and errors mapped onto [`ApiError`].

@@ -53,13 +53,53 @@ impl Params {
     }
 }
 
+/// Deepest nesting of arrays and objects a JSON body may have.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Refuses a JSON text nested deeper than [`MAX_JSON_DEPTH`], before it is parsed (a linear
+/// scan that skips strings), so that no parser recursion depends on the input.
+pub fn check_depth(body: &[u8]) -> Result<(), ApiError> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(ApiError::BadRequest(format!(
+                        "JSON nested deeper than {MAX_JSON_DEPTH} levels"
+                    )));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Parses a JSON body (depth checked first) into `T`.
+pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    check_depth(body)?;
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
+}
+
 /// Parses a service body into the parameters of one service: empty means all defaults,
 /// anything else must be a JSON object.
 pub fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
+    json(body)
 }
 
 /// A required text parameter.
@@ -98,5 +138,22 @@ pub fn boolean(value: &Option<Value>, name: &str) -> Result<bool, ApiError> {
             "parameter '{name}' must be a boolean, not {other}"
         ))),
         None => Err(ApiError::BadRequest(format!("missing parameter '{name}'"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_is_bounded_outside_strings() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(check_depth(deep(MAX_JSON_DEPTH).as_bytes()).is_ok());
+        assert!(check_depth(deep(MAX_JSON_DEPTH + 1).as_bytes()).is_err());
+        let quoted = format!("{{\"a\": \"{}\\\"{}\"}}", "[".repeat(500), "{".repeat(500));
+        assert!(check_depth(quoted.as_bytes()).is_ok(), "{quoted}");
+        assert!(json::<Value>(quoted.as_bytes()).is_ok());
+        let err = json::<Value>(deep(1000).as_bytes()).expect_err("too deep");
+        assert!(err.to_string().contains("deeper than 64"), "{err}");
     }
 }

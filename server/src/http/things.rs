@@ -157,14 +157,14 @@ async fn write(
     if property != ALL {
         guard.require(Target::Entity(idx), PermissionKind::PropertyWrite, property)?;
     }
-    let object = match serde_json::from_slice::<Value>(body) {
+    let object = match crate::http::params::json::<Value>(body) {
         Ok(Value::Object(object)) => object,
         Ok(_) => {
             return Err(ApiError::BadRequest(
                 "the body must be a JSON object of property values".into(),
             ));
         }
-        Err(e) => return Err(ApiError::BadRequest(format!("malformed JSON: {e}"))),
+        Err(e) => return Err(e),
     };
     if property != ALL && (object.len() != 1 || !object.contains_key(property)) {
         return Err(ApiError::BadRequest(format!(
