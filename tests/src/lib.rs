@@ -28,6 +28,7 @@
 //! environment fails them: in a test that is the failure to report.
 
 pub mod forms;
+pub mod http;
 pub mod transfer;
 
 use std::fmt;

@@ -472,6 +472,70 @@ async fn entity_crud_over_http() {
         let (s, list) = get(&server, ALICE, "/Thingworx/Things").await;
         assert_eq!(s, StatusCode::OK, "{backend}");
         assert!(!names(&list).contains(&"Hidden".to_owned()), "{backend}");
+        // GetEntityList filters the same way, then by name mask, tags and count.
+        let entity_list = |who, body: Value| {
+            let server = &server;
+            async move {
+                let (s, list) = ironworx_tests::post_json(
+                    server,
+                    who,
+                    &format!("{SERVICES}/GetEntityList"),
+                    body,
+                )
+                .await;
+                assert_eq!(s, StatusCode::OK, "{list}");
+                names(&list)
+            }
+        };
+        let hidden = "Hidden".to_owned();
+        assert!(
+            !entity_list(ALICE, json!({"type": "Thing"}))
+                .await
+                .contains(&hidden),
+            "{backend}"
+        );
+        assert!(
+            entity_list(ADMIN, json!({"type": "Things"}))
+                .await
+                .contains(&hidden),
+            "{backend}"
+        );
+        assert_eq!(
+            entity_list(ADMIN, json!({"type": "Thing", "nameMask": "hid*"})).await,
+            vec![hidden.clone()]
+        );
+        assert!(
+            entity_list(ALICE, json!({"type": "Thing", "nameMask": "hid*"}))
+                .await
+                .is_empty()
+        );
+        assert_eq!(
+            call(&server, ADMIN, "CreateThing",
+                json!({"name": "Tagged1", "thingTemplateName": "GenericThing", "tags": "Plant:South"})).await,
+            StatusCode::OK
+        );
+        let tagged = entity_list(ADMIN, json!({"type": "Thing", "tags": "Plant:South"})).await;
+        assert_eq!(tagged, vec!["Tagged1".to_owned()], "{backend}");
+        assert_eq!(
+            entity_list(ADMIN, json!({"type": "Thing", "maxItems": 1}))
+                .await
+                .len(),
+            1
+        );
+        for bad in [
+            json!({"type": "Gadget"}),
+            json!({}),
+            json!({"type": "Thing", "maxItems": 0}),
+        ] {
+            let (s, _) = ironworx_tests::post_json(
+                &server,
+                ADMIN,
+                &format!("{SERVICES}/GetEntityList"),
+                bad.clone(),
+            )
+            .await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+        }
         let (s, body) = get(&server, ALICE, "/Thingworx/Things/Hidden").await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{backend}");
         assert!(!body.to_string().contains("Hidden"), "{backend}");

@@ -166,6 +166,9 @@ pub async fn entity_services(
     service: &str,
     body: &[u8],
 ) -> Option<Result<Value, ApiError>> {
+    if service == "GetEntityList" {
+        return Some(entity_list(state, guard, body).await);
+    }
     let (create, collection) = service_target(service)?;
     Some(if create {
         create_entity(state, guard, service, collection, body).await
@@ -597,6 +600,48 @@ fn tags_json(tags: &str) -> Value {
     )
 }
 
+/// The entities of `collection` the caller may see, as `EntitySummary`-like rows, in name
+/// order.
+async fn visible_rows(
+    state: &AppState,
+    guard: &Guard,
+    collection: Collection,
+) -> Result<Vec<(EntityRow, Value)>, ApiError> {
+    Ok(entities::list_entities(&state.db, collection)
+        .await
+        .map_err(query_error)?
+        .into_iter()
+        .filter(|row| visible(guard, collection, &row.name))
+        .map(|row| {
+            let json = json!({
+                "name": row.name,
+                "description": row.description,
+                "tags": tags_json(&row.tags),
+                "projectName": row.project_name,
+                "homeMashup": row.home_mashup,
+                "isSystemObject": row.is_system,
+                "lastModifiedDate": row.last_modified_date,
+            });
+            (row, json)
+        })
+        .collect())
+}
+
+fn list_table(rows: Vec<Value>) -> Value {
+    infotable(
+        &[
+            ("name", "STRING"),
+            ("description", "STRING"),
+            ("tags", "TAGS"),
+            ("projectName", "PROJECTNAME"),
+            ("homeMashup", "MASHUPNAME"),
+            ("isSystemObject", "BOOLEAN"),
+            ("lastModifiedDate", "DATETIME"),
+        ],
+        rows,
+    )
+}
+
 /// `GET /Thingworx/<Collection>`: the entities of the collection the caller may see.
 #[get("/Thingworx/{collection}")]
 pub async fn list_collection(
@@ -609,35 +654,96 @@ pub async fn list_collection(
         .into_inner()
         .parse()
         .map_err(|_: VocabError| ApiError::NotFound)?;
-    let rows: Vec<Value> = entities::list_entities(&state.db, collection)
-        .await
-        .map_err(query_error)?
-        .into_iter()
-        .filter(|row| visible(&guard, collection, &row.name))
-        .map(|row| {
-            json!({
-                "name": row.name,
-                "description": row.description,
-                "tags": tags_json(&row.tags),
-                "projectName": row.project_name,
-                "homeMashup": row.home_mashup,
-                "isSystemObject": row.is_system,
-                "lastModifiedDate": row.last_modified_date,
+    let rows = visible_rows(&state, &guard, collection).await?;
+    Ok(HttpResponse::Ok().json(list_table(rows.into_iter().map(|(_, j)| j).collect())))
+}
+
+/// The parameters of `GetEntityList`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct ListParams {
+    /// The entity type (`Thing`) or its collection (`Things`).
+    #[serde(rename = "type")]
+    entity_type: Option<String>,
+    /// At most this many rows (default 500).
+    max_items: Option<Value>,
+    /// A name pattern: `*` any run of characters, `?` one character, case-insensitive.
+    name_mask: Option<String>,
+    /// Only entities carrying every one of these tags (`Vocabulary:Term;…`).
+    tags: Option<Value>,
+}
+
+/// Default and largest `maxItems` of `GetEntityList`.
+const LIST_DEFAULT_ITEMS: u64 = 500;
+const LIST_MAX_ITEMS: u64 = 10_000;
+
+/// `EntityServices/GetEntityList(type, maxItems, nameMask, tags)`: what `GET /Thingworx/<C>`
+/// answers, filtered and bounded.
+async fn entity_list(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, ApiError> {
+    let p: ListParams = parse_body(body)?;
+    let kind = required(&p.entity_type, "type")?;
+    let collection = Collection::from_element_name(kind)
+        .or_else(|| kind.parse().ok())
+        .ok_or_else(|| ApiError::BadRequest(format!("unknown entity type '{kind}'")))?;
+    let max = match &p.max_items {
+        None | Some(Value::Null) => LIST_DEFAULT_ITEMS,
+        Some(v) => v
+            .as_u64()
+            .or_else(|| {
+                v.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 1.0)
+                    .map(|f| f as u64)
             })
+            .filter(|n| (1..=LIST_MAX_ITEMS).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "parameter 'maxItems' must be a whole number from 1 to {LIST_MAX_ITEMS}"
+                ))
+            })?,
+    };
+    let wanted = Tag::parse_list(&tags_text(&p.tags)?)
+        .map_err(|e| ApiError::BadRequest(format!("parameter 'tags': {e}")))?;
+    let mask = p
+        .name_mask
+        .as_deref()
+        .filter(|m| !m.is_empty() && *m != "*");
+    let rows = visible_rows(state, guard, collection)
+        .await?
+        .into_iter()
+        .filter(|(row, _)| mask.is_none_or(|m| matches_mask(m, &row.name)))
+        .filter(|(row, _)| {
+            let have = Tag::parse_list(&row.tags).unwrap_or_default();
+            wanted.iter().all(|t| have.contains(t))
         })
+        .map(|(_, json)| json)
+        .take(usize::try_from(max).unwrap_or(usize::MAX))
         .collect();
-    Ok(HttpResponse::Ok().json(infotable(
-        &[
-            ("name", "STRING"),
-            ("description", "STRING"),
-            ("tags", "TAGS"),
-            ("projectName", "PROJECTNAME"),
-            ("homeMashup", "MASHUPNAME"),
-            ("isSystemObject", "BOOLEAN"),
-            ("lastModifiedDate", "DATETIME"),
-        ],
-        rows,
-    )))
+    Ok(list_table(rows))
+}
+
+/// Whether `name` matches `mask` (`*` any run, `?` one character), ignoring case.
+fn matches_mask(mask: &str, name: &str) -> bool {
+    let mask: Vec<char> = mask.to_lowercase().chars().collect();
+    let name: Vec<char> = name.to_lowercase().chars().collect();
+    // Classic wildcard matching with one backtracking point.
+    let (mut m, mut n, mut star, mut mark) = (0, 0, None, 0);
+    while n < name.len() {
+        if m < mask.len() && (mask[m] == '?' || mask[m] == name[n]) {
+            m += 1;
+            n += 1;
+        } else if m < mask.len() && mask[m] == '*' {
+            star = Some(m);
+            mark = n;
+            m += 1;
+        } else if let Some(s) = star {
+            m = s + 1;
+            mark += 1;
+            n = mark;
+        } else {
+            return false;
+        }
+    }
+    mask[m..].iter().all(|c| *c == '*')
 }
 
 /// The document of an entity: its object in the `.twx` tree, secrets blanked.
@@ -794,6 +900,23 @@ pub async fn delete_entity(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_masks() {
+        for (mask, name, hit) in [
+            ("Pump*", "Pump1", true),
+            ("pump*", "PUMP1", true),
+            ("*1", "Pump1", true),
+            ("P?mp1", "Pump1", true),
+            ("P?mp", "Pump1", false),
+            ("*um*", "Pump1", true),
+            ("*x*", "Pump1", false),
+            ("a*b*c", "aXbYc", true),
+            ("a*b*c", "aXbY", false),
+        ] {
+            assert_eq!(matches_mask(mask, name), hit, "{mask} ~ {name}");
+        }
+    }
 
     #[test]
     fn service_names() {

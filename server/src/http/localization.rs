@@ -91,6 +91,12 @@ pub async fn runtime_service(
     service: &str,
     body: &[u8],
 ) -> Result<Value, ApiError> {
+    if !matches!(
+        service,
+        "GetEffectiveToken" | "GetEffectiveTokenForLanguage"
+    ) {
+        return Err(ApiError::NotFound);
+    }
     let p: LocalizationParams = parse_body(body)?;
     let token = required(&p.token, "token")?;
     let languages: Vec<String> = match service {

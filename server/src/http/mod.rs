@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, request limits and their registration on the actix app.
 
 pub mod app_keys;
+pub mod catalog;
 pub mod data;
 pub mod entities;
 pub mod events;
@@ -11,6 +12,7 @@ pub mod infotable;
 pub mod localization;
 pub mod login;
 pub mod membership;
+pub mod openapi;
 pub mod params;
 pub mod permission_sets;
 pub mod permissions;
@@ -43,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(transfer::importer)
         .service(transfer::exporter)
         .service(things::characteristic)
+        .service(openapi::openapi_json)
         // Entity CRUD last: its `/Thingworx/{collection}[/{name}]` paths would match the
         // fixed paths registered above.
         .service(entities::list_collection)

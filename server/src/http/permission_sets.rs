@@ -161,7 +161,7 @@ pub async fn collection_service(
 }
 
 /// Whether entities of `collection` carry instance rules of `category`.
-fn carries_instance(collection: Collection, category: PermissionCategory) -> bool {
+pub fn carries_instance(collection: Collection, category: PermissionCategory) -> bool {
     match collection {
         Collection::ThingTemplates => true,
         Collection::ThingShapes => category == PermissionCategory::RunTime,
@@ -169,7 +169,8 @@ fn carries_instance(collection: Collection, category: PermissionCategory) -> boo
     }
 }
 
-fn category_words(category: PermissionCategory) -> &'static str {
+/// `run-time`, `design-time` or `visibility`.
+pub fn category_words(category: PermissionCategory) -> &'static str {
     match category {
         PermissionCategory::RunTime => "run-time",
         PermissionCategory::DesignTime => "design-time",
@@ -432,14 +433,14 @@ mod tests {
 
     #[test]
     fn service_names() {
-        let s = SetService::parse("GetInstanceRunTimePermissionsAsJSON").unwrap();
+        let s = SetService::parse("GetInstanceRunTimePermissionsAsJSON").expect("parses");
         assert_eq!(
             (s.action, s.scope, s.category),
             (Action::Json, Scope::Instance, PermissionCategory::RunTime)
         );
-        let s = SetService::parse("SetVisibilityPermissionsAsJSON").unwrap();
+        let s = SetService::parse("SetVisibilityPermissionsAsJSON").expect("parses");
         assert_eq!(s.action, Action::Replace);
-        let s = SetService::parse("GetCollectionDesignTimePermissions").unwrap();
+        let s = SetService::parse("GetCollectionDesignTimePermissions").expect("parses");
         assert_eq!((s.action, s.scope), (Action::Table, Scope::Collection));
         assert!(SetService::parse("SetRunTimePermissions").is_none());
         assert!(SetService::parse("SetCollectionRunTimePermissionsAsJSON").is_none());
@@ -449,10 +450,11 @@ mod tests {
     #[test]
     fn run_time_document_round_trips() {
         let text = r#"{"permissions":[{"resourceName":"*","PropertyRead":[{"isPermitted":true,"name":"Operators","type":"Group"}],"PropertyWrite":[],"ServiceInvoke":[],"EventInvoke":[],"EventSubscribe":[]},{"resourceName":"Reset","ServiceInvoke":[{"isPermitted":false,"name":"Operators","type":"Group"}]}]}"#;
-        let rules = rules_from_json(PermissionCategory::RunTime, Some(&json!(text))).unwrap();
+        let rules =
+            rules_from_json(PermissionCategory::RunTime, Some(&json!(text))).expect("parses");
         assert_eq!(rules.len(), 2);
         let doc = document(PermissionCategory::RunTime, &rules);
-        let again = rules_from_json(PermissionCategory::RunTime, Some(&doc)).unwrap();
+        let again = rules_from_json(PermissionCategory::RunTime, Some(&doc)).expect("parses");
         assert_eq!(rules, again);
         assert_eq!(doc["permissions"][0]["resourceName"], "*");
         assert_eq!(
@@ -481,7 +483,7 @@ mod tests {
             dt,
             Some(&json!({"Create":[],"Read":[{"isPermitted":true,"name":"Users","type":"Group"}],"Update":[],"Delete":[],"Metadata":[]})),
         )
-        .unwrap();
+        .expect("parses");
         assert_eq!(rules.len(), 1);
         assert_eq!(rules[0].kind, PermissionKind::Read);
         assert_eq!(document(dt, &rules)["Read"][0]["name"], "Users");

@@ -216,9 +216,15 @@ pub async fn entity_service(
         }
         return Some(
             async {
-                if rule_service.scope == Scope::Instance && !collection.has_instance_permissions() {
+                if rule_service.scope == Scope::Instance
+                    && !crate::http::permission_sets::carries_instance(
+                        collection,
+                        rule_service.category,
+                    )
+                {
                     return Err(ApiError::BadRequest(format!(
-                        "{collection} carry no instance permissions"
+                        "{collection} carry no instance {} permissions",
+                        crate::http::permission_sets::category_words(rule_service.category)
                     )));
                 }
                 if !guard.is_security_admin() {
@@ -415,7 +421,7 @@ pub async fn collection_service(
 ) -> Result<Value, ApiError> {
     let rule_service = RuleService::parse(service)
         .filter(|s| s.scope == Scope::Collection)
-        .ok_or_else(|| ApiError::BadRequest(format!("unknown service '{service}'")))?;
+        .ok_or(ApiError::NotFound)?;
     guard.require_security_admin("collection permissions")?;
     let name = params::required(&p.collection_name, "collectionName")?;
     let collection: Collection = name
