@@ -48,27 +48,38 @@ fn authorize_import(guard: &Guard, export: &Export, mode: Mode) -> Result<(), Ap
     for collection in collections {
         guard.require(Target::Collection(collection), PermissionKind::Create, "*")?;
     }
-    for e in &export.entities {
-        if let Some(idx) = guard.index.lookup(e.collection, &e.name)
+    let may_update = |collection: Collection, name: &str| -> Result<(), ApiError> {
+        if let Some(idx) = guard.index.lookup(collection, name)
             && guard.decide(Target::Entity(idx), PermissionKind::Update, "*") != Outcome::Allow
         {
             tracing::info!(
                 user = %guard.caller.name,
-                entity = %e.path(),
+                entity = %format!("{collection}/{name}"),
                 permission = "Update",
                 "import denied"
             );
             return Err(ApiError::forbidden(
                 PermissionKind::Update,
                 "*",
-                e.name.clone(),
+                name.to_owned(),
             ));
         }
+        Ok(())
+    };
+    for e in &export.entities {
+        may_update(e.collection, &e.name)?;
     }
-    if mode == Mode::Storage
-        && (!export.collection_rules.is_empty() || !export.listed_rules.is_empty())
-    {
-        guard.require_security_admin("collection permissions")?;
+    if mode == Mode::Storage {
+        // Collection rules are a security administrator's; the entity rules a permissions
+        // file lists need Update on each entity they change, like the entity itself.
+        if !export.collection_rules.is_empty() {
+            guard.require_security_admin("collection permissions")?;
+        }
+        if !guard.is_security_admin() {
+            for listed in &export.listed_rules {
+                may_update(listed.collection, &listed.name)?;
+            }
+        }
     }
     Ok(())
 }
