@@ -196,7 +196,7 @@ mod tests {
                 ApiError::TooLarge,
                 413,
                 "payload_too_large",
-                "request body too large",
+                "request body too large (the limit is 1 MiB; imports take up to 512 MiB)",
             ),
         ];
         for (err, status, code, message) in cases {

@@ -354,6 +354,82 @@ async fn run_time_sets_read_replace_and_enforce() {
             "permissionName is required"
         );
 
+        // …ForGroup: a group as the subject, with the groups it is in; security administrators.
+        ok(
+            &server,
+            ADMIN,
+            "/Thingworx/Resources/EntityServices/Services/CreateGroup",
+            json!({"name": "NightShift"}),
+        )
+        .await;
+        ok(
+            &server,
+            ADMIN,
+            "/Thingworx/Groups/Operators/Services/AddMember",
+            json!({"member": "NightShift", "type": "Group"}),
+        )
+        .await;
+        let check = |group: &'static str, name: &'static str| json!({"group": group, "name": name, "type": "PropertyRead"});
+        for (group, resource, expected) in [
+            ("Operators", "Temperature", true),
+            ("NightShift", "Temperature", true),
+            ("NightShift", "Pressure", true),
+            ("Users", "Temperature", false),
+        ] {
+            let answer = ok(
+                &server,
+                ADMIN,
+                &format!("{PUMP}/CheckPermissionForGroup"),
+                check(group, resource),
+            )
+            .await;
+            assert_eq!(
+                answer["rows"][0]["result"],
+                json!(expected),
+                "{backend}: {group} {resource}"
+            );
+        }
+        let rows_of = ok(
+            &server,
+            ADMIN,
+            &format!("{PUMP}/GetPermissionsForGroup"),
+            json!({"group": "NightShift", "name": "*", "permissionName": "PropertyRead"}),
+        )
+        .await;
+        assert_eq!(rows(&rows_of).len(), 2, "{backend}: {rows_of}");
+        let answer = ok(
+            &server,
+            ADMIN,
+            &format!("{PUMP}/CheckDesignTimePermissionForGroup"),
+            json!({"group": "Administrators", "type": "Delete"}),
+        )
+        .await;
+        assert_eq!(
+            answer["rows"][0]["result"],
+            json!(true),
+            "Administrators hold every right"
+        );
+        let (status, _) = call(
+            &server,
+            ALICE,
+            &format!("{PUMP}/CheckPermissionForGroup"),
+            check("Operators", "Temperature"),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{backend}: a security administrator's question"
+        );
+        let (status, _) = call(
+            &server,
+            ADMIN,
+            &format!("{PUMP}/CheckPermissionForGroup"),
+            check("NoSuchGroup", "Temperature"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
         server.stop().await;
         db.drop_database().await;
     }

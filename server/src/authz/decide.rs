@@ -39,7 +39,8 @@ pub enum Target {
 /// One question: may `user` exercise `kind` on `resource` of `target`?
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Request<'a> {
-    /// The user (an entity of the Users collection).
+    /// The user (an entity of the Users collection), or a group asked about as a subject
+    /// (its own rules and those of the groups it is in; no owner or self-service bypass).
     pub user: EntityIdx,
     /// The entity or collection.
     pub target: Target,
@@ -333,7 +334,11 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
             }
             return Outcome::Allow;
         }
-        if idx != request.user && !visible(index, idx, e, user_visibility, request, tracer) {
+        let gated = !user.group || request.kind == PermissionKind::Visibility;
+        if idx != request.user
+            && gated
+            && !visible(index, idx, e, user_visibility, request, tracer)
+        {
             return Outcome::NotVisible;
         }
         if request.kind == PermissionKind::Visibility {

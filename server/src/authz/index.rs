@@ -229,6 +229,9 @@ pub struct UserHot {
     visibility: u32,
     /// `Administrator`, or a member of `Administrators`.
     pub admin: bool,
+    /// A group asked about as a subject: visibility is a user's, through its organizations,
+    /// so a group's question skips the visibility gate (unless it asks about Visibility).
+    pub group: bool,
 }
 
 /// One entity in the index: what requests and explanations name.
@@ -758,7 +761,8 @@ impl AuthzIndex {
         self.rules(self.instance.get(idx as usize))
     }
 
-    /// The user at `idx`, when that entity is a user.
+    /// The user at `idx`, when that entity is a user (or a group: groups carry the same sets
+    /// so that they can be asked about as subjects).
     pub fn user(&self, idx: EntityIdx) -> Option<&UserNode> {
         let u = self.hot.get(idx as usize)?.user;
         self.users.get(u as usize)
@@ -843,9 +847,13 @@ fn build_users(
     let mut user_hot = Vec::new();
     let mut user_pids = Vec::new();
     for (idx, e) in entities.iter().enumerate() {
-        if e.collection != Collection::Users {
-            continue;
-        }
+        // Groups get the same sets, so that a group can be asked about as a subject
+        // (`CheckPermissionForGroup`): itself and the groups it is in, and its units.
+        let is_group = match e.collection {
+            Collection::Users => false,
+            Collection::Groups => true,
+            _ => continue,
+        };
         let user_id = e.id;
         // Transitive groups, safe against cycles.
         let mut groups: FxHashSet<i64> = FxHashSet::default();
@@ -858,7 +866,12 @@ fn build_users(
             }
         }
         let user_name = e.name.as_str();
-        let mut principals = vec![names.intern(PrincipalType::User, user_name)];
+        let own_type = if is_group {
+            PrincipalType::Group
+        } else {
+            PrincipalType::User
+        };
+        let mut principals = vec![names.intern(own_type, user_name)];
         let mut group_names = Vec::new();
         for g in &groups {
             if let Some(name) = idx_of_id.get(g).and_then(|gi| name_of(*gi)) {
@@ -869,7 +882,9 @@ fn build_users(
         principals.sort_unstable();
         principals.dedup();
         group_names.sort();
-        let admin = if user_name == builtin::ADMINISTRATOR {
+        let admin = if is_group && user_name == builtin::ADMINISTRATORS {
+            Some(format!("{user_name} is the administrators' group"))
+        } else if !is_group && user_name == builtin::ADMINISTRATOR {
             Some(format!("{user_name} is the built-in administrator"))
         } else if group_names.iter().any(|g| g == builtin::ADMINISTRATORS) {
             Some(format!(
@@ -929,6 +944,7 @@ fn build_users(
             principals: u32::try_from(principals.len()).unwrap_or(0),
             visibility: u32::try_from(visibility.len()).unwrap_or(0),
             admin: admin.is_some(),
+            group: is_group,
         });
         user_pids.extend(&principals);
         user_pids.extend(&visibility);

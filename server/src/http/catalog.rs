@@ -1597,6 +1597,50 @@ pub static OPERATIONS: &[Operation] = &[
         needs_for(&[VISIBLE], "user"),
     ),
     permission_service(
+        "/Thingworx/{collection}/{name}/Services/CheckPermissionForGroup",
+        SECURABLE,
+        TAG_PERMISSIONS,
+        "Whether a group (with the groups it is in) holds a permission",
+        &[
+            opt("name", "STRING"),
+            req("type", "STRING"),
+            req("group", "GROUPNAME"),
+        ],
+        Output::Primitive("BOOLEAN"),
+        Need {
+            access: Access::SecurityAdministrator,
+            ..ON_VISIBLE
+        },
+    ),
+    permission_service(
+        "/Thingworx/{collection}/{name}/Services/CheckDesignTimePermissionForGroup",
+        SECURABLE,
+        TAG_PERMISSIONS,
+        "Whether a group holds a design-time permission",
+        &[req("type", "STRING"), req("group", "GROUPNAME")],
+        Output::Primitive("BOOLEAN"),
+        Need {
+            access: Access::SecurityAdministrator,
+            ..ON_VISIBLE
+        },
+    ),
+    permission_service(
+        "/Thingworx/{collection}/{name}/Services/GetPermissionsForGroup",
+        SECURABLE,
+        TAG_PERMISSIONS,
+        "A group's decision for a permission on each resource the entity defines",
+        &[
+            opt("name", "STRING"),
+            req("group", "STRING"),
+            req("permissionName", "STRING"),
+        ],
+        Output::InfoTable("UserPermissions"),
+        Need {
+            access: Access::SecurityAdministrator,
+            ..ON_VISIBLE
+        },
+    ),
+    permission_service(
         "/Thingworx/{collection}/{name}/Services/SetOwner",
         SECURABLE,
         TAG_MEMBERSHIP,

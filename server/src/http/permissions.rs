@@ -249,8 +249,10 @@ pub async fn entity_service(
         "CheckPermission"
         | "CheckPermissionForUser"
         | "CheckDesignTimePermission"
-        | "CheckDesignTimePermissionForUser" => check(guard, idx, service, p),
-        "GetPermissionsForCurrentUser" | "GetPermissionsForUser" => {
+        | "CheckDesignTimePermissionForUser"
+        | "CheckPermissionForGroup"
+        | "CheckDesignTimePermissionForGroup" => check(guard, idx, service, p),
+        "GetPermissionsForCurrentUser" | "GetPermissionsForUser" | "GetPermissionsForGroup" => {
             permissions_for(state, guard, collection, idx, service, p).await
         }
         _ => return None,
@@ -259,8 +261,16 @@ pub async fn entity_service(
 }
 
 /// The user a `…ForUser` service names (a security administrator's question, or one's own),
-/// or the caller.
+/// the group a `…ForGroup` service names (a security administrator's question), or the caller.
 fn subject(guard: &Guard, service: &str, p: &Params) -> Result<crate::authz::EntityIdx, ApiError> {
+    if service.ends_with("ForGroup") {
+        let name = params::required(&p.group, "group")?;
+        guard.require_security_admin("permissions of groups")?;
+        return guard
+            .index
+            .lookup(Collection::Groups, name)
+            .ok_or_else(|| ApiError::BadRequest(format!("unknown group '{name}'")));
+    }
     if !service.ends_with("ForUser") {
         return Ok(guard.user);
     }
