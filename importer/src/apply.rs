@@ -1,7 +1,8 @@
 //! The apply step: writes a [`Plan`] in one transaction with batched inserts. A failure rolls
 //! everything back, so the database is exactly as it was. An entity that exists already is
 //! replaced (its row keeps its id, so rules and memberships naming it stay); memberships and
-//! localization tokens are only ever added, as ThingWorx does.
+//! localization tokens are only ever added, as ThingWorx does. A two-pass import hands the
+//! Things over as a [`ThingStream`], written in their place in the same transaction.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -25,8 +26,8 @@ use sea_orm::{
 use serde_json::{Map, Value as Json, json};
 
 use crate::error::ImportError;
-use crate::model::{Definitions, Entity, Kind};
-use crate::plan::{Dropped, Membership, Plan};
+use crate::model::{Definitions, Entity, EntityRule, Kind};
+use crate::plan::{Dropped, Membership, Plan, PlannedThing};
 use crate::stored;
 
 /// How application-key secrets are stored: the server hashes and seals them.
@@ -72,7 +73,7 @@ impl Report {
 }
 
 /// Entities written per round of batched statements.
-const ENTITY_CHUNK: usize = 1_000;
+pub(crate) const ENTITY_CHUNK: usize = 1_000;
 /// Rule rows collected before they are written.
 const ROW_CHUNK: usize = 10_000;
 
@@ -93,10 +94,42 @@ pub async fn apply(
     Ok(report)
 }
 
+/// The Things of a two-pass import, planned as its second pass reads them.
+pub struct ThingStream {
+    /// The name of every Thing to come (looked up once, before anything is written).
+    pub names: Vec<String>,
+    /// The planned Things, in chunks; an error ends the import.
+    pub chunks: tokio::sync::mpsc::Receiver<Result<Vec<PlannedThing>, ImportError>>,
+}
+
+/// Applies `plan` and the Things of `stream` (at `plan.streamed_at`) in one transaction.
+pub async fn apply_streamed(
+    db: &DatabaseConnection,
+    plan: Plan,
+    stream: ThingStream,
+    secrets: &dyn KeySecrets,
+    actor: &str,
+) -> Result<Report, ImportError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let report = apply_with(&txn, plan, Some(stream), secrets, actor).await?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(report)
+}
+
 /// Applies `plan` inside a transaction the caller owns (and commits).
 pub async fn apply_in<C: ConnectionTrait>(
     db: &C,
     plan: Plan,
+    secrets: &dyn KeySecrets,
+    actor: &str,
+) -> Result<Report, ImportError> {
+    apply_with(db, plan, None, secrets, actor).await
+}
+
+async fn apply_with<C: ConnectionTrait>(
+    db: &C,
+    plan: Plan,
+    stream: Option<ThingStream>,
     secrets: &dyn KeySecrets,
     actor: &str,
 ) -> Result<Report, ImportError> {
@@ -116,6 +149,7 @@ pub async fn apply_in<C: ConnectionTrait>(
         rules,
         memberships,
         collection_rules,
+        streamed_at,
         ..
     } = plan;
     // Which entities exist already, looked up once per collection before anything is written
@@ -124,35 +158,35 @@ pub async fn apply_in<C: ConnectionTrait>(
     for e in &entities {
         names.entry(e.collection).or_default().push(e.name.clone());
     }
+    let mut stream = stream;
+    let mut expected_things = 0;
+    if let Some(stream) = &mut stream {
+        expected_things = stream.names.len();
+        names
+            .entry(Collection::Things)
+            .or_default()
+            .append(&mut stream.names);
+    }
     let mut existing: HashMap<Collection, HashMap<String, i64>> = HashMap::new();
     for (collection, list) in names {
         existing.insert(collection, bulk::entity_ids(db, collection, &list).await?);
     }
-    let none = HashMap::new();
-    let mut entities = entities.into_iter().peekable();
-    while let Some(first) = entities.next() {
-        let collection = first.collection;
-        let mut chunk = vec![first];
-        while chunk.len() < ENTITY_CHUNK
-            && entities.peek().is_some_and(|e| e.collection == collection)
-        {
-            chunk.extend(entities.next());
-        }
-        let known = existing.get(&collection).unwrap_or(&none);
-        write_collection(
-            db,
-            collection,
-            &chunk,
-            known,
-            secrets,
-            &mut ids,
-            &mut report,
-        )
+    let mut writer = Writer {
+        existing,
+        none: HashMap::new(),
+        secrets,
+        ids: &mut ids,
+        vocabularies: &mut vocabularies,
+        report: &mut report,
+    };
+    let mut entities = entities.into_iter();
+    writer
+        .entities(db, entities.by_ref().take(streamed_at))
         .await?;
-        for e in &chunk {
-            vocabularies.note(e);
-        }
+    if let Some(stream) = stream {
+        writer.stream(db, stream, expected_things).await?;
     }
+    writer.entities(db, entities).await?;
     vocabularies.write(db).await?;
     write_memberships(db, &memberships, &mut report).await?;
     write_rules(db, &rules, &ids, &mut report).await?;
@@ -177,6 +211,97 @@ pub async fn apply_in<C: ConnectionTrait>(
     )
     .await?;
     Ok(report)
+}
+
+/// Writes entities in chunks of one collection each, with what the whole import shares.
+struct Writer<'a> {
+    /// The entities that exist already, per collection.
+    existing: HashMap<Collection, HashMap<String, i64>>,
+    none: HashMap<String, i64>,
+    secrets: &'a dyn KeySecrets,
+    /// The ids of the entities written (whose rules and memberships come last).
+    ids: &'a mut HashMap<(Collection, String), i64>,
+    vocabularies: &'a mut Vocabularies,
+    report: &'a mut Report,
+}
+
+impl Writer<'_> {
+    /// Writes `entities` (in plan order) in chunks of one collection each (templates are
+    /// ordered inside theirs), so that the rows being built stay bounded however large the
+    /// import.
+    async fn entities<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        entities: impl Iterator<Item = Entity> + Send,
+    ) -> Result<(), ImportError> {
+        let mut entities = entities.peekable();
+        while let Some(first) = entities.next() {
+            let collection = first.collection;
+            let mut chunk = vec![first];
+            while chunk.len() < ENTITY_CHUNK
+                && entities.peek().is_some_and(|e| e.collection == collection)
+            {
+                chunk.extend(entities.next());
+            }
+            let known = self.existing.get(&collection).unwrap_or(&self.none);
+            write_collection(
+                db,
+                collection,
+                &chunk,
+                known,
+                self.secrets,
+                self.ids,
+                self.report,
+            )
+            .await?;
+            for e in &chunk {
+                self.vocabularies.note(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the Things of a two-pass import chunk by chunk as they come, each chunk with its
+    /// rules (their ids are not kept); refuses a stream that ends before `expected` Things.
+    async fn stream<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        mut stream: ThingStream,
+        expected: usize,
+    ) -> Result<(), ImportError> {
+        let collection = Collection::Things;
+        let mut received = 0usize;
+        while let Some(chunk) = stream.chunks.recv().await {
+            let (group, rules): (Vec<Entity>, Vec<Vec<EntityRule>>) = chunk?.into_iter().unzip();
+            received += group.len();
+            let known = self.existing.get(&collection).unwrap_or(&self.none);
+            let mut chunk_ids = HashMap::new();
+            write_collection(
+                db,
+                collection,
+                &group,
+                known,
+                self.secrets,
+                &mut chunk_ids,
+                self.report,
+            )
+            .await?;
+            let mut rows = Vec::new();
+            for (e, rules) in group.iter().zip(&rules) {
+                self.vocabularies.note(e);
+                if let Some(&id) = chunk_ids.get(&(collection, e.name.clone())) {
+                    rule_rows(id, rules, self.report, &mut rows);
+                }
+            }
+            insert_all(db, rows).await?;
+        }
+        if received != expected {
+            return Err(ImportError::Db(format!(
+                "the second reading pass ended after {received} of {expected} Things"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Writes the entities of one collection: new ones in batches, existing ones replaced.
@@ -1145,7 +1270,7 @@ fn find_cycle(edges: &HashMap<i64, Vec<i64>>) -> Option<i64> {
 
 async fn write_rules<C: ConnectionTrait>(
     db: &C,
-    plan_rules: &BTreeMap<(Collection, String), Vec<crate::model::EntityRule>>,
+    plan_rules: &BTreeMap<(Collection, String), Vec<EntityRule>>,
     ids: &HashMap<(Collection, String), i64>,
     report: &mut Report,
 ) -> Result<(), ImportError> {
@@ -1177,29 +1302,39 @@ async fn write_rules<C: ConnectionTrait>(
                 }
             }
         };
-        for r in rules {
-            if r.instance {
-                report.instance_rules += 1;
-            } else {
-                report.entity_rules += 1;
-            }
-            rows.push(entity_permissions::ActiveModel {
-                id: NotSet,
-                entity_id: Set(id),
-                instance: Set(r.instance),
-                kind: Set(r.rule.kind.as_str().to_owned()),
-                resource: Set(r.rule.resource.clone()),
-                principal_type: Set(r.rule.principal_type.as_str().to_owned()),
-                principal_name: Set(r.rule.principal_name.clone()),
-                allow: Set(r.rule.allow),
-            });
-        }
+        rule_rows(id, rules, report, &mut rows);
         if rows.len() >= ROW_CHUNK {
             insert_all(db, std::mem::take(&mut rows)).await?;
         }
     }
     insert_all(db, rows).await?;
     Ok(())
+}
+
+/// The rows of the rules of entity `id`, counted in the report.
+fn rule_rows(
+    id: i64,
+    rules: &[EntityRule],
+    report: &mut Report,
+    rows: &mut Vec<entity_permissions::ActiveModel>,
+) {
+    for r in rules {
+        if r.instance {
+            report.instance_rules += 1;
+        } else {
+            report.entity_rules += 1;
+        }
+        rows.push(entity_permissions::ActiveModel {
+            id: NotSet,
+            entity_id: Set(id),
+            instance: Set(r.instance),
+            kind: Set(r.rule.kind.as_str().to_owned()),
+            resource: Set(r.rule.resource.clone()),
+            principal_type: Set(r.rule.principal_type.as_str().to_owned()),
+            principal_name: Set(r.rule.principal_name.clone()),
+            allow: Set(r.rule.allow),
+        });
+    }
 }
 
 async fn write_collection_rules<C: ConnectionTrait>(

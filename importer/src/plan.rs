@@ -2,17 +2,16 @@
 //! shapes, data shapes, templates base before derived, Things, everything else; rules last),
 //! the mode (file mode ignores collection-level rules), the base types of property values, and
 //! the principals that an import names but that neither it nor the database defines.
-//! No I/O: what the database already holds comes in as [`Known`].
+//! No I/O: what the database already holds comes in as [`Known`]. A two-pass import plans
+//! everything but the Things from its first pass ([`plan_gathered`]), then each Thing as the
+//! second pass reads it ([`Streamed::take`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use ironworx_entity::queries::entities::validate_name;
-use ironworx_entity::vocab::{
-    Collection, MemberType, PermissionCategory, PrincipalType, Tag, split_unit_principal,
-    unit_principal_name,
-};
+use ironworx_entity::vocab::{Collection, MemberType, PrincipalType, unit_principal_name};
 
 use crate::error::ImportError;
+use crate::gather::{Gather, Slot, validate};
 use crate::model::{
     CollectionRule, Entity, EntityRule, Export, Kind, ListedRules, Member, Note, Origin,
 };
@@ -105,6 +104,9 @@ pub struct Plan {
     pub ignored_collection_rules: usize,
     /// Warnings (readers' notes included).
     pub warnings: Vec<String>,
+    /// Where in `entities` the Things of a two-pass import's second pass go (after the
+    /// templates, before everything else).
+    pub streamed_at: usize,
 }
 
 /// Ordering rank: principals first, then vocabularies, shapes, data shapes, templates, Things,
@@ -134,13 +136,29 @@ fn invalid(entity: &Entity, message: impl Into<String>) -> ImportError {
 
 /// Builds the plan of an import of `export` into a database that holds `known`.
 pub fn plan(export: Export, known: &Known, options: PlanOptions) -> Result<Plan, ImportError> {
+    let mut export = export;
+    let mut gather = Gather::new();
+    for entity in std::mem::take(&mut export.entities) {
+        gather.push(entity)?;
+    }
+    plan_gathered(gather, export, known, options).map(|(plan, _)| plan)
+}
+
+/// Builds the plan of the entities `gather` took in, with `rest` what the readers returned
+/// besides the entities (header, notes, collection and listed rules). The Things a two-pass
+/// gather left out are planned by the returned [`Streamed`] as the second pass reads them.
+pub fn plan_gathered(
+    gather: Gather,
+    rest: Export,
+    known: &Known,
+    options: PlanOptions,
+) -> Result<(Plan, Streamed), ImportError> {
     let Export {
-        entities,
         collection_rules,
         listed_rules,
         notes,
         ..
-    } = export;
+    } = rest;
     let mut plan = Plan {
         mode: Some(options.mode),
         ..Plan::default()
@@ -151,25 +169,17 @@ pub fn plan(export: Export, known: &Known, options: PlanOptions) -> Result<Plan,
             None => format!("{}: {}", n.origin, n.message),
         }));
 
-    // Later definitions of the same entity win (a tree may repeat one in sysobj/Entities.xml).
-    let mut by_key: HashMap<(Collection, String), usize> = HashMap::new();
-    let mut unique: Vec<Entity> = Vec::with_capacity(entities.len());
-    for entity in entities {
-        validate(&entity)?;
-        let key = (entity.collection, entity.name.clone());
-        if let Some(&at) = by_key.get(&key) {
-            plan.warnings.push(format!(
-                "{}: {} is defined again (first at {}); the later definition is imported",
-                entity.origin,
-                entity.path(),
-                unique[at].origin
-            ));
-            unique[at] = entity;
-        } else {
-            by_key.insert(key, unique.len());
-            unique.push(entity);
-        }
-    }
+    // What was gathered: a later definition of an entity has replaced the earlier one (a tree
+    // may repeat one in sysobj/Entities.xml), with a warning.
+    let Gather {
+        by_key,
+        kept: mut unique,
+        deferred,
+        principals: deferred_principals,
+        warnings,
+        ..
+    } = gather;
+    plan.warnings.extend(warnings);
 
     // Principals the import defines.
     let mut defined: HashSet<(PrincipalType, String)> = known.principals.clone();
@@ -201,15 +211,25 @@ pub fn plan(export: Export, known: &Known, options: PlanOptions) -> Result<Plan,
     }
 
     let mut dangling: BTreeMap<(PrincipalType, String), usize> = BTreeMap::new();
-    let mut keep = |principal_type: PrincipalType, name: &str| -> bool {
+    // Whether a principal named `references` times exists (if not, the references are counted).
+    let mut keep_all = |principal_type: PrincipalType, name: &str, references: usize| -> bool {
         if defined.contains(&(principal_type, name.to_owned())) {
             return true;
         }
         *dangling
             .entry((principal_type, name.to_owned()))
-            .or_insert(0) += 1;
+            .or_insert(0) += references;
         false
     };
+    // The rules of the Things left for the second pass (of their last definitions).
+    for summary in &deferred {
+        for &(principal, references) in summary.principals.iter() {
+            let (principal_type, name) = &deferred_principals[principal as usize];
+            keep_all(*principal_type, name, references as usize);
+        }
+    }
+    drop(deferred_principals);
+    let mut keep = |principal_type: PrincipalType, name: &str| keep_all(principal_type, name, 1);
 
     // Rules and memberships, with dangling principals dropped.
     for e in &mut unique {
@@ -250,7 +270,10 @@ pub fn plan(export: Export, known: &Known, options: PlanOptions) -> Result<Plan,
         }
     }
 
+    // The rules of the Things left for the second pass (their last definitions).
+
     // Entity-level rules listed in a collection-permissions file.
+    let mut streamed_listed: HashMap<String, Vec<EntityRule>> = HashMap::new();
     if options.mode == Mode::Storage {
         for ListedRules {
             collection,
@@ -263,6 +286,10 @@ pub fn plan(export: Export, known: &Known, options: PlanOptions) -> Result<Plan,
                 .into_iter()
                 .filter(|r| keep(r.rule.principal_type, &r.rule.principal_name))
                 .collect();
+            if let Some(Slot::Deferred(_)) = by_key.get(&(collection, name.clone())) {
+                streamed_listed.entry(name).or_default().extend(rules);
+                continue;
+            }
             match plan.rules.get_mut(&(collection, name.clone())) {
                 Some(existing) => {
                     existing.extend(rules);
@@ -332,9 +359,133 @@ pub fn plan(export: Export, known: &Known, options: PlanOptions) -> Result<Plan,
         });
     }
 
-    resolve_value_types(&mut unique, known)?;
+    let types = ValueTypes::new(&unique, known);
+    for e in &mut unique {
+        types.resolve(e)?;
+    }
     plan.entities = order(unique)?;
-    Ok(plan)
+    plan.streamed_at = plan
+        .entities
+        .iter()
+        .position(|e| rank(e.collection) > rank(Collection::Things))
+        .unwrap_or(plan.entities.len());
+
+    let mut left: HashMap<String, u32> = HashMap::with_capacity(deferred.len());
+    for ((_, name), slot) in by_key {
+        if let Slot::Deferred(at) = slot {
+            left.insert(name, deferred[at].occurrences);
+        }
+    }
+    let streamed = Streamed {
+        pending: left.len(),
+        left,
+        defined,
+        listed: streamed_listed,
+        types,
+    };
+    Ok((plan, streamed))
+}
+
+/// The Things of a two-pass import, planned one at a time as the second pass reads them, with
+/// what the first pass planned: the principals that exist, the rules listed for them in a
+/// collection-permissions file, the base types of their property values.
+#[derive(Debug, Default)]
+pub struct Streamed {
+    /// Definitions still to come per Thing; the last one is imported.
+    left: HashMap<String, u32>,
+    /// Things whose imported definition is still to come.
+    pending: usize,
+    /// The principals the import or the database defines.
+    defined: HashSet<(PrincipalType, String)>,
+    /// Rules listed for them in a collection-permissions file (storage mode).
+    listed: HashMap<String, Vec<EntityRule>>,
+    /// What types their property values.
+    types: ValueTypes,
+}
+
+/// A Thing planned by [`Streamed::take`]: the entity (its rules taken out) and the rules to
+/// write for it.
+pub type PlannedThing = (Entity, Vec<EntityRule>);
+
+impl Streamed {
+    /// The names of the Things still to come.
+    pub fn names(&self) -> Vec<String> {
+        self.left.keys().cloned().collect()
+    }
+
+    /// How many Things are still to come.
+    pub fn len(&self) -> usize {
+        self.pending
+    }
+
+    /// Whether no Thing is still to come.
+    pub fn is_empty(&self) -> bool {
+        self.pending == 0
+    }
+
+    /// Plans one entity of the second pass: `None` for an entity the first pass kept (every
+    /// one but the Things) and for a definition that a later one replaces.
+    pub fn take(&mut self, entity: Entity) -> Result<Option<PlannedThing>, ImportError> {
+        if entity.collection != Collection::Things {
+            return Ok(None);
+        }
+        validate(&entity)?;
+        let left = match self.left.get_mut(&entity.name) {
+            Some(left) if *left > 0 => left,
+            _ => {
+                return Err(changed(
+                    &entity.origin,
+                    &format!("{} was not read by the first pass", entity.path()),
+                ));
+            }
+        };
+        *left -= 1;
+        if *left > 0 {
+            return Ok(None);
+        }
+        self.pending -= 1;
+        let mut entity = entity;
+        let rules: Vec<EntityRule> = std::mem::take(&mut entity.rules)
+            .into_iter()
+            .filter(|r| {
+                self.defined
+                    .contains(&(r.rule.principal_type, r.rule.principal_name.clone()))
+            })
+            .collect();
+        let mut rules = dedupe_rules(rules);
+        if let Some(listed) = self.listed.remove(&entity.name) {
+            rules.extend(listed);
+            rules = dedupe_rules(rules);
+        }
+        self.types.resolve(&mut entity)?;
+        Ok(Some((entity, rules)))
+    }
+
+    /// Refuses a second pass that did not read every Thing of the first (`source` names what
+    /// was read).
+    pub fn finish(&self, source: &str) -> Result<(), ImportError> {
+        match self.left.iter().find(|(_, left)| **left > 0) {
+            None => Ok(()),
+            Some((name, _)) => Err(changed(
+                &Origin {
+                    file: source.to_owned(),
+                    line: None,
+                },
+                &format!(
+                    "{}/{name} was read by the first pass only",
+                    Collection::Things
+                ),
+            )),
+        }
+    }
+}
+
+/// The error of a second pass that does not read what the first read.
+fn changed(origin: &Origin, what: &str) -> ImportError {
+    ImportError::io(
+        origin,
+        std::io::Error::other(format!("the source changed while it was imported: {what}")),
+    )
 }
 
 fn member_principal(member_type: MemberType) -> PrincipalType {
@@ -368,122 +519,77 @@ fn dedupe_rules(rules: Vec<EntityRule>) -> Vec<EntityRule> {
     out
 }
 
-/// Refuses what cannot be imported: bad names, bad tags, rules that do not fit, a kind that
-/// does not match its collection.
-fn validate(e: &Entity) -> Result<(), ImportError> {
-    validate_name(e.collection, &e.name).map_err(|err| invalid(e, err.to_string()))?;
-    Tag::parse_list(&e.common.tags).map_err(|err| invalid(e, err.to_string()))?;
-    for r in &e.rules {
-        r.rule
-            .validate()
-            .map_err(|err| invalid(e, err.to_string()))?;
-        if r.instance {
-            let fits = match e.collection {
-                Collection::ThingTemplates => true,
-                Collection::ThingShapes => r.rule.kind.category() == PermissionCategory::RunTime,
-                _ => false,
-            };
-            if !fits {
-                return Err(invalid(
-                    e,
-                    format!(
-                        "an instance {} rule cannot sit on a {} entity",
-                        r.rule.kind,
-                        e.collection.element_name()
-                    ),
-                ));
-            }
-        }
-        if r.rule.principal_type == PrincipalType::OrganizationalUnit
-            && split_unit_principal(&r.rule.principal_name).is_none()
-        {
-            return Err(invalid(
-                e,
-                format!(
-                    "organizational unit principal '{}' is not <Organization>:<Unit>",
-                    r.rule.principal_name
-                ),
-            ));
-        }
-    }
-    let kind_fits = match &e.kind {
-        Kind::Plain => true,
-        Kind::Thing(_) => e.collection == Collection::Things,
-        Kind::ThingTemplate(_) => e.collection == Collection::ThingTemplates,
-        Kind::ThingShape(_) => e.collection == Collection::ThingShapes,
-        Kind::DataShape(_) => e.collection == Collection::DataShapes,
-        Kind::User(_) => e.collection == Collection::Users,
-        Kind::Group(_) => e.collection == Collection::Groups,
-        Kind::Organization(_) => e.collection == Collection::Organizations,
-        Kind::ApplicationKey(_) => e.collection == Collection::ApplicationKeys,
-        Kind::LocalizationTable(_) => e.collection == Collection::LocalizationTables,
-        Kind::Vocabulary(_) => {
-            matches!(e.collection, Collection::ModelTags | Collection::DataTags)
-        }
-    };
-    if !kind_fits {
-        return Err(invalid(e, "its content does not match its collection"));
-    }
-    if let Kind::Organization(org) = &e.kind {
-        let names: HashSet<&str> = org.units.iter().map(|u| u.name.as_str()).collect();
-        for unit in &org.units {
-            if let Some(parent) = &unit.parent
-                && !names.contains(parent.as_str())
-                && parent != &e.name
-            {
-                return Err(invalid(
-                    e,
-                    format!("unit '{}' hangs below unknown unit '{parent}'", unit.name),
-                ));
-            }
-        }
-    }
-    Ok(())
+/// What types the property values whose reader could not know their base type: the Thing's
+/// own definitions, then its template chain, then the shapes (the Thing's, then the
+/// templates'); the import's templates and shapes first, then the database's.
+#[derive(Clone, Debug, Default)]
+struct ValueTypes {
+    /// Property base types of the import's templates and shapes.
+    own: HashMap<(Collection, String), HashMap<String, String>>,
+    /// Property base types of the database's templates and shapes.
+    stored: HashMap<(Collection, String), HashMap<String, String>>,
+    /// Template bases (the import's over the database's).
+    bases: HashMap<String, String>,
+    /// Templates' implemented shapes (the import's over the database's).
+    template_shapes: HashMap<String, Vec<String>>,
 }
 
-/// Types every property value whose reader could not know its base type: the Thing's own
-/// definitions, then its template chain, then the shapes (the Thing's, then the templates').
-fn resolve_value_types(entities: &mut [Entity], known: &Known) -> Result<(), ImportError> {
-    let mut own: HashMap<(Collection, String), HashMap<String, String>> = HashMap::new();
-    let mut bases: HashMap<String, String> = known.template_bases.clone();
-    let mut template_shapes: HashMap<String, Vec<String>> = known.template_shapes.clone();
-    for e in entities.iter() {
-        let defs = match &e.kind {
-            Kind::ThingTemplate(t) => {
-                bases.insert(e.name.clone(), t.base_thing_template.clone());
-                template_shapes.insert(e.name.clone(), t.implemented_shapes.clone());
-                &t.definitions
-            }
-            Kind::ThingShape(s) => &s.definitions,
-            _ => continue,
+impl ValueTypes {
+    fn new(entities: &[Entity], known: &Known) -> Self {
+        let mut types = ValueTypes {
+            own: HashMap::new(),
+            stored: known.property_types.clone(),
+            bases: known.template_bases.clone(),
+            template_shapes: known.template_shapes.clone(),
         };
-        own.insert(
-            (e.collection, e.name.clone()),
-            defs.properties
-                .iter()
-                .map(|p| (p.name.clone(), p.base_type.clone()))
-                .collect(),
-        );
+        for e in entities {
+            let defs = match &e.kind {
+                Kind::ThingTemplate(t) => {
+                    types
+                        .bases
+                        .insert(e.name.clone(), t.base_thing_template.clone());
+                    types
+                        .template_shapes
+                        .insert(e.name.clone(), t.implemented_shapes.clone());
+                    &t.definitions
+                }
+                Kind::ThingShape(s) => &s.definitions,
+                _ => continue,
+            };
+            types.own.insert(
+                (e.collection, e.name.clone()),
+                defs.properties
+                    .iter()
+                    .map(|p| (p.name.clone(), p.base_type.clone()))
+                    .collect(),
+            );
+        }
+        types
     }
-    let lookup = |collection: Collection, name: &str, property: &str| -> Option<String> {
-        own.get(&(collection, name.to_owned()))
-            .or_else(|| known.property_types.get(&(collection, name.to_owned())))
+
+    fn lookup(&self, collection: Collection, name: &str, property: &str) -> Option<String> {
+        let key = (collection, name.to_owned());
+        self.own
+            .get(&key)
+            .or_else(|| self.stored.get(&key))
             .and_then(|m| m.get(property).cloned())
-    };
-    for e in entities.iter_mut() {
+    }
+
+    /// Types the property values of `e` (a Thing; other entities have none).
+    fn resolve(&self, e: &mut Entity) -> Result<(), ImportError> {
         let Kind::Thing(thing) = &mut e.kind else {
-            continue;
+            return Ok(());
         };
         let mut chain = Vec::new();
         let mut current = thing.thing_template.clone();
         let mut seen = HashSet::new();
         while !current.is_empty() && seen.insert(current.clone()) {
             chain.push(current.clone());
-            current = bases.get(&current).cloned().unwrap_or_default();
+            current = self.bases.get(&current).cloned().unwrap_or_default();
         }
         let mut shapes: Vec<String> = thing.implemented_shapes.clone();
         for t in &chain {
-            shapes.extend(template_shapes.get(t).cloned().unwrap_or_default());
+            shapes.extend(self.template_shapes.get(t).cloned().unwrap_or_default());
         }
         let own_types: HashMap<&str, &str> = thing
             .definitions
@@ -491,8 +597,6 @@ fn resolve_value_types(entities: &mut [Entity], known: &Known) -> Result<(), Imp
             .iter()
             .map(|p| (p.name.as_str(), p.base_type.as_str()))
             .collect();
-        let origin: Origin = e.origin.clone();
-        let path = format!("{}/{}", e.collection, e.name);
         for value in &mut thing.values {
             if value.base_type.is_empty() {
                 let found = own_types
@@ -501,12 +605,12 @@ fn resolve_value_types(entities: &mut [Entity], known: &Known) -> Result<(), Imp
                     .or_else(|| {
                         chain
                             .iter()
-                            .find_map(|t| lookup(Collection::ThingTemplates, t, &value.name))
+                            .find_map(|t| self.lookup(Collection::ThingTemplates, t, &value.name))
                     })
                     .or_else(|| {
                         shapes
                             .iter()
-                            .find_map(|s| lookup(Collection::ThingShapes, s, &value.name))
+                            .find_map(|s| self.lookup(Collection::ThingShapes, s, &value.name))
                     });
                 match found {
                     Some(base_type) => value.base_type = base_type,
@@ -516,13 +620,13 @@ fn resolve_value_types(entities: &mut [Entity], known: &Known) -> Result<(), Imp
             let raw = std::mem::take(&mut value.value);
             value.value =
                 values::canonical(&value.base_type, raw).map_err(|err| ImportError::Invalid {
-                    origin: origin.clone(),
-                    entity: path.clone(),
+                    origin: e.origin.clone(),
+                    entity: format!("{}/{}", e.collection, e.name),
                     message: format!("property '{}': {err}", value.name),
                 })?;
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Orders entities by rank; templates base before derived (a cycle is an error).

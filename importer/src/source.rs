@@ -12,10 +12,13 @@ use zip::ZipArchive;
 
 use crate::error::ImportError;
 use crate::limits::Limits;
-use crate::model::{Export, Note, Origin};
+use crate::model::{Entity, Export, Note, Origin};
 use crate::twx::read_twx;
 use crate::twx_tree::export_from_tree;
-use crate::xml_read::read_xml;
+use crate::xml_read::read_xml_with;
+
+/// Where a reader hands each entity, in reading order; its error stops the reading.
+pub type Sink<'a> = &'a mut dyn FnMut(Entity) -> Result<(), ImportError>;
 
 /// Entries at least this large (expanded) are checked against
 /// [`Limits::max_compression_ratio`]; tiny entries compress unevenly and prove nothing.
@@ -24,10 +27,35 @@ const RATIO_CHECK_FLOOR: u64 = 64 * 1024;
 /// Reads a `.xml` file, a `.twx` file, a `.zip` archive (of one file or of a storage tree) or a
 /// folder holding a storage tree.
 pub fn read_path(path: &Path, limits: &Limits) -> Result<Export, ImportError> {
+    collect(|sink| read_path_with(path, limits, sink))
+}
+
+/// Reads uploaded bytes, choosing the format by the extension of `name`.
+pub fn read_bytes(name: &str, bytes: &[u8], limits: &Limits) -> Result<Export, ImportError> {
+    collect(|sink| read_bytes_with(name, bytes, limits, sink))
+}
+
+/// Runs a reader with a sink that keeps every entity, in order.
+fn collect(
+    read: impl FnOnce(Sink<'_>) -> Result<Export, ImportError>,
+) -> Result<Export, ImportError> {
+    let mut entities = Vec::new();
+    let mut export = read(&mut |entity| {
+        entities.push(entity);
+        Ok(())
+    })?;
+    export.entities = entities;
+    Ok(export)
+}
+
+/// Reads what [`read_path`] reads, handing each entity to `sink` as soon as it is read: the
+/// returned export holds everything but the entities (header, notes, collection and listed
+/// rules), merged as [`read_path`] merges them.
+pub fn read_path_with(path: &Path, limits: &Limits, sink: Sink<'_>) -> Result<Export, ImportError> {
     let shown = path.display().to_string();
     let meta = fs::metadata(path).map_err(|e| ImportError::io(&shown, e))?;
     if meta.is_dir() {
-        return read_folder(path, limits);
+        return read_folder(path, limits, sink);
     }
     if meta.len() > limits.max_file_bytes {
         return Err(too_big(&shown, limits.max_file_bytes));
@@ -35,20 +63,25 @@ pub fn read_path(path: &Path, limits: &Limits) -> Result<Export, ImportError> {
     let kind = FileKind::of(&shown).ok_or_else(|| unsupported(&shown))?;
     let file = File::open(path).map_err(|e| ImportError::io(&shown, e))?;
     match kind {
-        FileKind::Zip => read_zip(file, &shown, limits),
-        kind => read_single(kind, file, &shown, limits),
+        FileKind::Zip => read_zip(file, &shown, limits, sink),
+        kind => read_single(kind, file, &shown, limits, sink).map(|(export, _)| export),
     }
 }
 
-/// Reads uploaded bytes, choosing the format by the extension of `name`.
-pub fn read_bytes(name: &str, bytes: &[u8], limits: &Limits) -> Result<Export, ImportError> {
+/// Reads what [`read_bytes`] reads, handing each entity to `sink` (see [`read_path_with`]).
+pub fn read_bytes_with(
+    name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+    sink: Sink<'_>,
+) -> Result<Export, ImportError> {
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(too_big(name, limits.max_file_bytes));
     }
     match FileKind::of(name).ok_or_else(|| unsupported(name))? {
-        FileKind::Xml => read_xml(bytes, name, limits),
-        FileKind::Twx => twx_export(bytes, name, limits),
-        FileKind::Zip => read_zip(Cursor::new(bytes), name, limits),
+        FileKind::Xml => read_xml_with(bytes, name, limits, sink),
+        FileKind::Twx => twx_export(bytes, name, limits, sink),
+        FileKind::Zip => read_zip(Cursor::new(bytes), name, limits, sink),
     }
 }
 
@@ -90,12 +123,35 @@ fn too_big(file: &str, limit: u64) -> ImportError {
     }
 }
 
-fn twx_export(reader: impl Read, label: &str, limits: &Limits) -> Result<Export, ImportError> {
+/// A `.twx` document is decoded whole (its tree is in memory anyway); its entities then go to
+/// `sink` one by one.
+fn twx_export(
+    reader: impl Read,
+    label: &str,
+    limits: &Limits,
+    sink: Sink<'_>,
+) -> Result<Export, ImportError> {
     let tree = read_twx(reader, &limits.twx).map_err(|source| ImportError::Twx {
         file: label.to_owned(),
         source,
     })?;
-    export_from_tree(&tree, label, limits)
+    let mut export = export_from_tree(&tree, label, limits)?;
+    drop(tree);
+    for entity in std::mem::take(&mut export.entities) {
+        sink(entity)?;
+    }
+    Ok(export)
+}
+
+/// A sink that counts what it passes on (the merge asks whether a file held entities).
+fn counting<'a>(
+    sink: Sink<'a>,
+    count: &'a mut usize,
+) -> impl FnMut(Entity) -> Result<(), ImportError> + 'a {
+    move |entity| {
+        *count += 1;
+        sink(entity)
+    }
 }
 
 /// What a [`Capped`] reader saw go wrong, shared with the code that reads through it.
@@ -148,8 +204,9 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
-/// Reads one `.xml` or `.twx` stream, refusing more than `cap` bytes. Returns the export and
-/// the bytes read. A failure of the underlying reader becomes `on_io(message)`.
+/// Reads one `.xml` or `.twx` stream, refusing more than `cap` bytes, its entities going to
+/// `sink`. Returns the export (without entities), the bytes read and whether the stream held
+/// entities. A failure of the underlying reader becomes `on_io(message)`.
 fn read_capped(
     kind: FileKind,
     reader: impl Read,
@@ -157,7 +214,8 @@ fn read_capped(
     cap: u64,
     limits: &Limits,
     on_io: impl FnOnce(String) -> ImportError,
-) -> Result<(Export, u64), ImportError> {
+    sink: Sink<'_>,
+) -> Result<(Export, u64, bool), ImportError> {
     let state = Rc::new(CapState::default());
     let mut capped = Capped {
         inner: reader,
@@ -165,13 +223,16 @@ fn read_capped(
         read: 0,
         state: Rc::clone(&state),
     };
+    let mut count = 0usize;
+    let mut sink = counting(sink, &mut count);
     let result = match kind {
-        FileKind::Xml => read_xml(
+        FileKind::Xml => read_xml_with(
             BufReader::with_capacity(64 * 1024, &mut capped),
             label,
             limits,
+            &mut sink,
         ),
-        FileKind::Twx => twx_export(&mut capped, label, limits),
+        FileKind::Twx => twx_export(&mut capped, label, limits, &mut sink),
         FileKind::Zip => Err(ImportError::Unsupported {
             path: label.to_owned(),
             message: "a zip archive inside a zip archive is not read".into(),
@@ -187,15 +248,18 @@ fn read_capped(
     if let Some(message) = state.io_error.take() {
         return Err(on_io(message));
     }
-    result.map(|export| (export, capped.read))
+    drop(sink);
+    result.map(|export| (export, capped.read, count > 0))
 }
 
+/// Reads one file; returns its export (without entities) and whether it held entities.
 fn read_single(
     kind: FileKind,
     reader: impl Read,
     label: &str,
     limits: &Limits,
-) -> Result<Export, ImportError> {
+    sink: Sink<'_>,
+) -> Result<(Export, bool), ImportError> {
     read_capped(
         kind,
         reader,
@@ -203,15 +267,17 @@ fn read_single(
         limits.max_file_bytes,
         limits,
         |message| ImportError::io(label, io::Error::other(message)),
+        sink,
     )
-    .map(|(export, _)| export)
+    .map(|(export, _, has_entities)| (export, has_entities))
 }
 
 // ------------------------------------------------------------------------------------------
 // Merging.
 // ------------------------------------------------------------------------------------------
 
-/// Merges the exports of a tree's files in walk order.
+/// Merges the exports of a tree's files in walk order (their entities went to the sink as they
+/// were read, in the same order).
 #[derive(Default)]
 struct Merger {
     export: Export,
@@ -220,7 +286,7 @@ struct Merger {
 }
 
 impl Merger {
-    fn add(&mut self, part: Export) {
+    fn add(&mut self, part: Export, has_entities: bool) {
         let Export {
             header,
             entities,
@@ -228,14 +294,13 @@ impl Merger {
             listed_rules,
             notes,
         } = part;
-        if !header.is_empty() {
-            let has_entities = !entities.is_empty();
-            if self.export.header.is_empty() || (has_entities && !self.header_from_entities) {
-                self.export.header = header;
-                self.header_from_entities = has_entities;
-            }
+        debug_assert!(entities.is_empty(), "entities go to the sink");
+        if !header.is_empty()
+            && (self.export.header.is_empty() || (has_entities && !self.header_from_entities))
+        {
+            self.export.header = header;
+            self.header_from_entities = has_entities;
         }
-        self.export.entities.extend(entities);
         self.export.collection_rules.extend(collection_rules);
         self.export.listed_rules.extend(listed_rules);
         self.export.notes.extend(notes);
@@ -266,7 +331,7 @@ struct Walk<'a> {
     merger: Merger,
 }
 
-fn read_folder(root: &Path, limits: &Limits) -> Result<Export, ImportError> {
+fn read_folder(root: &Path, limits: &Limits, sink: Sink<'_>) -> Result<Export, ImportError> {
     let mut walk = Walk {
         root_shown: root.display().to_string(),
         limits,
@@ -280,8 +345,8 @@ fn read_folder(root: &Path, limits: &Limits) -> Result<Export, ImportError> {
     for (relative, path, kind) in files {
         let file = File::open(&path).map_err(|e| ImportError::io(path.display(), e))?;
         // Sizes were checked from metadata; the cap still guards a file that grows meanwhile.
-        let part = read_single(kind, file, &relative, limits)?;
-        walk.merger.add(part);
+        let (part, has_entities) = read_single(kind, file, &relative, limits, &mut *sink)?;
+        walk.merger.add(part, has_entities);
     }
     Ok(walk.merger.export)
 }
@@ -389,6 +454,7 @@ fn read_zip<R: Read + Seek>(
     reader: R,
     zip_name: &str,
     limits: &Limits,
+    sink: Sink<'_>,
 ) -> Result<Export, ImportError> {
     let mut archive = ZipArchive::new(reader).map_err(|e| zip_error(zip_name, e))?;
     let count = archive.len() as u64;
@@ -464,12 +530,18 @@ fn read_zip<R: Read + Seek>(
         let left = limits.max_expanded_bytes.saturating_sub(expanded_total);
         let cap = limits.max_file_bytes.min(left);
         let compressed = entry.compressed_size();
-        let (part, read) = read_capped(kind, entry, &label, cap, limits, |message| {
-            zip_error(zip_name, format!("entry '{relative}': {message}"))
-        })?;
+        let (part, read, has_entities) = read_capped(
+            kind,
+            entry,
+            &label,
+            cap,
+            limits,
+            |message| zip_error(zip_name, format!("entry '{relative}': {message}")),
+            &mut *sink,
+        )?;
         check_ratio(&label, read, compressed, limits)?;
         expanded_total = expanded_total.saturating_add(read);
-        merger.add(part);
+        merger.add(part, has_entities);
     }
     Ok(merger.export)
 }

@@ -32,6 +32,24 @@ use crate::values;
 /// [`Limits::max_depth`] is an [`ImportError::Limit`]. Malformed XML is an [`ImportError::Xml`]
 /// with the 1-based line.
 pub fn read_xml<R: BufRead>(input: R, file: &str, limits: &Limits) -> Result<Export, ImportError> {
+    let mut entities = Vec::new();
+    let mut export = read_xml_with(input, file, limits, &mut |entity| {
+        entities.push(entity);
+        Ok(())
+    })?;
+    export.entities = entities;
+    Ok(export)
+}
+
+/// Reads one XML document as [`read_xml`] does, handing each entity to `sink` as soon as it is
+/// read instead of keeping it: the returned export holds everything but the entities. An error
+/// of `sink` stops the reading and is returned.
+pub fn read_xml_with<R: BufRead>(
+    input: R,
+    file: &str,
+    limits: &Limits,
+    sink: &mut dyn FnMut(Entity) -> Result<(), ImportError>,
+) -> Result<Export, ImportError> {
     let mut lexer = Lexer::new(input);
     let mut builder = Builder::default();
     let mut export = Export::default();
@@ -60,6 +78,7 @@ pub fn read_xml<R: BufRead>(input: R, file: &str, limits: &Limits) -> Result<Exp
                             file,
                             max_depth,
                             universal_password,
+                            sink: &mut *sink,
                         };
                         reader.entities_root(&mut export)?;
                     }
@@ -70,6 +89,7 @@ pub fn read_xml<R: BufRead>(input: R, file: &str, limits: &Limits) -> Result<Exp
                             file,
                             max_depth,
                             universal_password: false,
+                            sink: &mut *sink,
                         };
                         reader.collections_root(&mut export)?;
                     }
@@ -689,6 +709,8 @@ struct DocReader<'a, R> {
     file: &'a str,
     max_depth: usize,
     universal_password: bool,
+    /// Where each entity goes once read.
+    sink: &'a mut dyn FnMut(Entity) -> Result<(), ImportError>,
 }
 
 impl<R: BufRead> DocReader<'_, R> {
@@ -858,7 +880,7 @@ impl<R: BufRead> DocReader<'_, R> {
                 self.universal_password,
                 &mut export.notes,
             )?;
-            export.entities.push(entity);
+            (self.sink)(entity)?;
         }
     }
 

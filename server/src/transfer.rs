@@ -12,7 +12,7 @@ use ironworx_importer::model::Export;
 use ironworx_importer::plan::{Mode, PlanOptions};
 use ironworx_importer::twx_tree::TreeOptions;
 use ironworx_importer::xml_write::WriteOptions;
-use ironworx_importer::{ImportError, storage, twx, xml_write};
+use ironworx_importer::{ImportError, Limits, storage, twx, xml_write};
 use sea_orm::DatabaseConnection;
 use tokio::sync::Semaphore;
 
@@ -76,8 +76,33 @@ pub async fn import(
         .map_err(|e| ImportError::Db(e.to_string()))?;
     let secrets = ServerSecrets::load(db).await?;
     let known = ironworx_importer::apply::known(db).await?;
-    let plan = ironworx_importer::plan::plan(export, &known, options)?;
-    ironworx_importer::apply::apply(db, plan, &secrets, actor).await
+    let result = match ironworx_importer::plan::plan(export, &known, options) {
+        Ok(plan) => ironworx_importer::apply::apply(db, plan, &secrets, actor).await,
+        Err(e) => Err(e),
+    };
+    crate::metrics::METRICS.import_job(result.is_ok());
+    result
+}
+
+/// Imports the file, folder or zip archive at `path` in two passes and one transaction (see
+/// [`ironworx_importer::stream`]): the same report as reading it whole and calling [`import`],
+/// with memory bounded by everything but its Things.
+pub async fn import_path(
+    db: &DatabaseConnection,
+    path: &Path,
+    limits: &Limits,
+    options: PlanOptions,
+    actor: &str,
+) -> Result<Report, ImportError> {
+    let _slot = IMPORT_SLOTS
+        .acquire()
+        .await
+        .map_err(|e| ImportError::Db(e.to_string()))?;
+    let secrets = ServerSecrets::load(db).await?;
+    let result =
+        ironworx_importer::stream::import_path(db, path, limits, options, &secrets, actor).await;
+    crate::metrics::METRICS.import_job(result.is_ok());
+    result
 }
 
 /// Reads the model chosen by `filter` for an export in `mode`.

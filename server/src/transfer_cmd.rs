@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use ironworx_entity::vocab::{Collection, Tag, builtin};
+use ironworx_importer::Limits;
 use ironworx_importer::apply::Report;
 use ironworx_importer::extract::Filter;
 use ironworx_importer::plan::{Mode, PlanOptions};
-use ironworx_importer::{Limits, source};
 
 use crate::config::Config;
 use crate::transfer::{self, Format};
@@ -76,15 +76,11 @@ fn spinner(message: &str) -> ProgressBar {
 /// Runs `ironworx import`.
 pub async fn import(config: Config, args: ImportArgs) -> anyhow::Result<()> {
     let db = crate::app::prepare(&config).await?;
-    let bar = spinner(&format!("reading {}", args.path.display()));
-    let path = args.path.clone();
-    let export = tokio::task::spawn_blocking(move || source::read_path(&path, &Limits::default()))
-        .await
-        .context("the reader stopped")??;
-    bar.set_message(format!("importing {} entities", export.entities.len()));
-    let result = transfer::import(
+    let bar = spinner(&format!("importing {}", args.path.display()));
+    let result = transfer::import_path(
         &db,
-        export,
+        &args.path,
+        &Limits::default(),
         PlanOptions {
             mode: args.mode,
             strict: args.strict,

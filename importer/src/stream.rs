@@ -1,0 +1,111 @@
+//! The two-pass import of a source that can be read again (a file, a folder, a zip archive):
+//! the first pass keeps every entity but the Things, of which it keeps only what planning
+//! needs (name, origin, the principals their rules name); the plan step plans everything from
+//! it; the second pass reads the source again on a blocking thread and hands the Things, planned
+//! one at a time, in chunks to the apply step, which writes them in their place in the one
+//! transaction of the import. Memory stays bounded by the non-Thing entities and a few chunks,
+//! however many Things the source holds.
+
+use std::path::Path;
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::mpsc;
+
+use crate::apply::{self, ENTITY_CHUNK, KeySecrets, Report, ThingStream};
+use crate::error::ImportError;
+use crate::gather::Gather;
+use crate::limits::Limits;
+use crate::plan::{self, PlanOptions, PlannedThing, Streamed};
+use crate::source;
+
+/// Chunks of planned Things read ahead of the apply step.
+const CHUNKS_AHEAD: usize = 2;
+
+/// Imports the source at `path` (what [`source::read_path`] reads) in two passes and one
+/// transaction: what [`crate::plan::plan`] and [`crate::apply::apply`] do for the export read
+/// whole, with the same report, the same refusals and nothing written when it fails.
+pub async fn import_path(
+    db: &DatabaseConnection,
+    path: &Path,
+    limits: &Limits,
+    options: PlanOptions,
+    secrets: &dyn KeySecrets,
+    actor: &str,
+) -> Result<Report, ImportError> {
+    let first_path = path.to_path_buf();
+    let first_limits = *limits;
+    let (rest, gather) = blocking(move || first_pass(&first_path, &first_limits)).await??;
+    let known = apply::known(db).await?;
+    let (plan, streamed) = plan::plan_gathered(gather, rest, &known, options)?;
+    drop(known);
+
+    let names = streamed.names();
+    let (sender, chunks) = mpsc::channel(CHUNKS_AHEAD);
+    let second_path = path.to_path_buf();
+    let second_limits = *limits;
+    let reader = tokio::task::spawn_blocking(move || {
+        second_pass(&second_path, &second_limits, streamed, &sender);
+    });
+    let result =
+        apply::apply_streamed(db, plan, ThingStream { names, chunks }, secrets, actor).await;
+    // The receiver is gone: a reader still running stops at its next chunk.
+    reader.await.ok();
+    result
+}
+
+/// Runs `work` on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ImportError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ImportError::Db(format!("the reader stopped: {e}")))
+}
+
+/// The first pass: every entity gathered (the Things summarized), and the rest of the export.
+/// As with an export read whole, an error of the reader comes before a refused entity.
+fn first_pass(path: &Path, limits: &Limits) -> Result<(crate::model::Export, Gather), ImportError> {
+    let mut gather = Gather::two_pass();
+    let mut refused: Option<ImportError> = None;
+    let rest = source::read_path_with(path, limits, &mut |entity| {
+        if refused.is_none()
+            && let Err(err) = gather.push(entity)
+        {
+            refused = Some(err);
+        }
+        Ok(())
+    })?;
+    match refused {
+        Some(err) => Err(err),
+        None => Ok((rest, gather)),
+    }
+}
+
+/// The second pass: the Things planned as they are read, sent in chunks; an error is sent last.
+fn second_pass(
+    path: &Path,
+    limits: &Limits,
+    mut streamed: Streamed,
+    sender: &mpsc::Sender<Result<Vec<PlannedThing>, ImportError>>,
+) {
+    let stopped = || ImportError::Db("the import stopped".into());
+    let mut chunk: Vec<PlannedThing> = Vec::with_capacity(ENTITY_CHUNK);
+    let read = source::read_path_with(path, limits, &mut |entity| {
+        if let Some(planned) = streamed.take(entity)? {
+            chunk.push(planned);
+            if chunk.len() == ENTITY_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(ENTITY_CHUNK));
+                sender.blocking_send(Ok(full)).map_err(|_| stopped())?;
+            }
+        }
+        Ok(())
+    })
+    .and_then(|_| streamed.finish(&path.display().to_string()));
+    let last = match read {
+        Ok(()) if chunk.is_empty() => return,
+        Ok(()) => Ok(chunk),
+        Err(err) => Err(err),
+    };
+    // A closed channel means the apply step has already stopped.
+    sender.blocking_send(last).ok();
+}
