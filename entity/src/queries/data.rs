@@ -107,12 +107,9 @@ pub async fn set_property_value<C: ConnectionTrait>(
     db: &C,
     value: &PropertyValueRow,
 ) -> QueryResult<()> {
-    let existing = property_values::Entity::find()
-        .filter(property_values::Column::EntityId.eq(value.entity_id))
-        .filter(property_values::Column::Name.eq(value.name.as_str()))
-        .one(db)
-        .await?;
-    let mut active = property_values::ActiveModel {
+    // One statement, so that two concurrent first writes of a property (from two requests or
+    // two server processes) cannot both insert: the second updates.
+    let active = property_values::ActiveModel {
         entity_id: Set(value.entity_id),
         name: Set(value.name.clone()),
         base_type: Set(value.base_type.clone()),
@@ -121,14 +118,21 @@ pub async fn set_property_value<C: ConnectionTrait>(
         quality: Set(value.quality.clone()),
         ..Default::default()
     };
-    match existing {
-        Some(old) => {
-            active.id = sea_orm::ActiveValue::Unchanged(old.id);
-            active.update(db).await?;
-        }
-        None => {
-            active.insert(db).await?;
-        }
-    }
+    property_values::Entity::insert(active)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                property_values::Column::EntityId,
+                property_values::Column::Name,
+            ])
+            .update_columns([
+                property_values::Column::BaseType,
+                property_values::Column::Value,
+                property_values::Column::ValueTime,
+                property_values::Column::Quality,
+            ])
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
