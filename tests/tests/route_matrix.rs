@@ -555,6 +555,13 @@ fn permission_body(service: &str) -> Value {
         "GetPermissionsForUser" => {
             json!({"name": "*", "user": "$self", "permissionName": "PropertyRead"})
         }
+        "CheckPermissionForGroup" => {
+            json!({"name": "*", "type": "PropertyRead", "group": GRANTEES})
+        }
+        "CheckDesignTimePermissionForGroup" => json!({"type": "Read", "group": GRANTEES}),
+        "GetPermissionsForGroup" => {
+            json!({"name": "*", "group": GRANTEES, "permissionName": "PropertyRead"})
+        }
         _ => json!({}),
     }
 }

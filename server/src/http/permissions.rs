@@ -296,8 +296,8 @@ async fn permissions_for(
     service: &str,
     p: &Params,
 ) -> Result<Value, ApiError> {
-    let kind = params::kind(&p.permission_name, "permissionName")?;
     let user = subject(guard, service, p)?;
+    let kind = params::kind(&p.permission_name, "permissionName")?;
     let asked = p
         .name
         .as_deref()
@@ -397,6 +397,9 @@ fn check(
     service: &str,
     p: &Params,
 ) -> Result<Value, ApiError> {
+    // Who is asked about first: naming another user or a group is a security
+    // administrator's question, refused before the parameters are looked at.
+    let user = subject(guard, service, p)?;
     let kind = params::kind(&p.kind, "type")?;
     let design = service.starts_with("CheckDesignTime");
     if design && kind.category() != PermissionCategory::DesignTime {
@@ -404,7 +407,6 @@ fn check(
             "'{kind}' is not a design-time permission"
         )));
     }
-    let user = subject(guard, service, p)?;
     let resource = p
         .name
         .as_deref()
