@@ -27,8 +27,8 @@ use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::state::AppState;
 
-pub use model::{PropertyWrite, ThingModel, write_properties};
 pub use definitions::characteristic;
+pub use model::{PropertyWrite, ThingModel, write_properties};
 pub use services::thing_service;
 
 /// The property routes of Things: `GET` and `PUT` on `/Thingworx/Things/<T>/Properties/<p>`,
