@@ -1,9 +1,11 @@
 //! Keeps the authorization index exact. The index is built from the database at start and
 //! swapped atomically when it is rebuilt; every request first compares the index's change
 //! sequence with the database's, so a change made through any path (REST, the importer, another
-//! server process) is seen by the next request. On PostgreSQL a LISTEN on the change channel
-//! rebuilds the index as soon as another process commits, so requests rarely pay for it; the
-//! sequence check stays, so a lost notification can never leave a stale allow.
+//! server process) is seen by the next request; a request whose credential was read together
+//! with the sequence ([`Security::current_at`]) does not read it again. On PostgreSQL a LISTEN
+//! on the change channel rebuilds the index as soon as another process commits, so requests
+//! rarely pay for it; the sequence check stays, so a lost notification can never leave a stale
+//! allow.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,6 +57,14 @@ impl Security {
     /// was built. This is what every authorization decision must use.
     pub async fn current(&self) -> Result<Arc<AuthzIndex>, SecurityError> {
         let sequence = audit::current_sequence(&self.db).await?;
+        self.current_at(sequence).await
+    }
+
+    /// The index, brought up to date with change sequence `sequence` first when it is older.
+    /// `sequence` must have been read from the database during the request it serves (for
+    /// example by the statement that read the request's credential): that gives the guarantee
+    /// of [`Security::current`] without reading the sequence a second time.
+    pub async fn current_at(&self, sequence: i64) -> Result<Arc<AuthzIndex>, SecurityError> {
         let index = self.index.load_full();
         if index.sequence() >= sequence {
             return Ok(index);

@@ -1,10 +1,19 @@
 //! Application keys: an entity with an owner user, an expiration, a client name and an IP
 //! whitelist. The key itself is stored only as a hash (and optionally sealed for `GetKeyID`).
+//! Authentication reads a key with its user and the change sequence in one statement
+//! ([`find_credential`]); the user part of that statement is in [`crate::queries::credentials`].
 
+use std::sync::OnceLock;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    QueryFilter,
 };
 
+use crate::queries::credentials::{
+    CredentialUser, cached_statement, join_user_and_sequence, read_user_and_sequence, select_all,
+};
 use crate::queries::entities::{EntityFields, EntityRow, get_entity, insert_entity};
 use crate::queries::{QueryError, QueryResult};
 use crate::schema::application_keys;
@@ -89,4 +98,63 @@ pub async fn find_by_hash<C: ConnectionTrait>(
 pub async fn save_app_key<C: ConnectionTrait>(db: &C, key: &AppKeyRow) -> QueryResult<AppKeyRow> {
     let active: application_keys::ActiveModel = key.clone().into();
     Ok(active.reset_all().update(db).await?)
+}
+
+/// Records the last use of a key; writes nothing else, so a change made to the key meanwhile
+/// (expiration, whitelist, user) is kept.
+pub async fn touch_app_key<C: ConnectionTrait>(db: &C, entity_id: i64, at: i64) -> QueryResult<()> {
+    application_keys::ActiveModel {
+        entity_id: sea_orm::ActiveValue::Unchanged(entity_id),
+        last_used_at: Set(Some(at)),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// An application key as authentication reads it, in one statement: the key row, its user
+/// (when the key has one and it exists) and the change sequence at that moment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyCredential {
+    /// The key row.
+    pub key: AppKeyRow,
+    /// Its user.
+    pub user: Option<CredentialUser>,
+    /// The change sequence read by the same statement.
+    pub sequence: i64,
+}
+
+const KEY_PREFIX: &str = "k_";
+
+/// The key whose hash is `key_hash`, with its user and the change sequence, in one statement.
+pub async fn find_credential<C: ConnectionTrait>(
+    db: &C,
+    key_hash: &str,
+) -> QueryResult<Option<KeyCredential>> {
+    static SQL: [OnceLock<Option<String>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let statement = cached_statement(&SQL, db.get_database_backend(), key_query, key_hash);
+    let Some(row) = db.query_one_raw(statement).await? else {
+        return Ok(None);
+    };
+    let key = AppKeyRow::from_query_result(&row, KEY_PREFIX)?;
+    let (user, sequence) = read_user_and_sequence(&row)?;
+    Ok(Some(KeyCredential {
+        key,
+        user,
+        sequence,
+    }))
+}
+
+fn key_query(key_hash: &str) -> SelectStatement {
+    let mut query = Query::select();
+    select_all::<application_keys::Entity>(&mut query, KEY_PREFIX);
+    query.from(application_keys::Entity).and_where(
+        Expr::col((application_keys::Entity, application_keys::Column::KeyHash)).eq(key_hash),
+    );
+    join_user_and_sequence(
+        &mut query,
+        Expr::col((application_keys::Entity, application_keys::Column::UserId)),
+    );
+    query
 }

@@ -5,6 +5,7 @@
 pub mod app_keys;
 pub mod audit;
 pub mod bulk;
+pub mod credentials;
 pub mod data;
 pub mod dependents;
 pub mod entities;

@@ -1,12 +1,19 @@
 //! Login sessions: the server-side record behind a session token, so that logout, disabling a
-//! user or changing its password ends the session at once on every node.
+//! user or changing its password ends the session at once on every node. Authentication reads
+//! a session with its user and the change sequence in one statement ([`find_credential`]).
 
+use std::sync::OnceLock;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder,
 };
 
 use crate::queries::QueryResult;
+use crate::queries::credentials::{
+    CredentialUser, cached_statement, join_user_and_sequence, read_user_and_sequence, select_all,
+};
 use crate::schema::sessions;
 
 pub use crate::schema::sessions::Model as SessionRow;
@@ -54,6 +61,52 @@ pub async fn find_session<C: ConnectionTrait>(
         .filter(sessions::Column::TokenId.eq(token_id))
         .one(db)
         .await?)
+}
+
+/// A session as authentication reads it, in one statement: the session row, its user (when it
+/// exists) and the change sequence at that moment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionCredential {
+    /// The session row, revoked or not.
+    pub session: SessionRow,
+    /// Its user.
+    pub user: Option<CredentialUser>,
+    /// The change sequence read by the same statement.
+    pub sequence: i64,
+}
+
+const SESSION_PREFIX: &str = "s_";
+
+/// The session with this token id, with its user and the change sequence, in one statement.
+pub async fn find_credential<C: ConnectionTrait>(
+    db: &C,
+    token_id: &str,
+) -> QueryResult<Option<SessionCredential>> {
+    static SQL: [OnceLock<Option<String>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let statement = cached_statement(&SQL, db.get_database_backend(), session_query, token_id);
+    let Some(row) = db.query_one_raw(statement).await? else {
+        return Ok(None);
+    };
+    let session = SessionRow::from_query_result(&row, SESSION_PREFIX)?;
+    let (user, sequence) = read_user_and_sequence(&row)?;
+    Ok(Some(SessionCredential {
+        session,
+        user,
+        sequence,
+    }))
+}
+
+fn session_query(token_id: &str) -> SelectStatement {
+    let mut query = Query::select();
+    select_all::<sessions::Entity>(&mut query, SESSION_PREFIX);
+    query
+        .from(sessions::Entity)
+        .and_where(Expr::col((sessions::Entity, sessions::Column::TokenId)).eq(token_id));
+    join_user_and_sequence(
+        &mut query,
+        Expr::col((sessions::Entity, sessions::Column::UserId)),
+    );
+    query
 }
 
 /// Records activity on a session.

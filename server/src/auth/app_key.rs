@@ -1,11 +1,13 @@
 //! Application keys as credentials: the key id (a GUID) is looked up by its SHA-256, and the
 //! request runs as the key's user once the key is known, not expired, used from an address its
-//! whitelist allows, and its user may still log in.
+//! whitelist allows, and its user may still log in. The key, its user and the change sequence
+//! are read by one statement.
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use ironworx_entity::queries::{app_keys, now_ms, users};
+use ironworx_entity::queries::{app_keys, now_ms};
+use ironworx_entity::vocab::Collection;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
@@ -100,11 +102,24 @@ pub async fn authenticate(
     key_id: &str,
     peer: Option<IpAddr>,
 ) -> Result<Caller, ApiError> {
+    authenticate_at(state, key_id, peer)
+        .await
+        .map(|(caller, _)| caller)
+}
+
+/// Like [`authenticate`], with the change sequence that the statement reading the key and its
+/// user read too (for [`crate::security::Security::current_at`]).
+pub async fn authenticate_at(
+    state: &AppState,
+    key_id: &str,
+    peer: Option<IpAddr>,
+) -> Result<(Caller, i64), ApiError> {
     let invalid = || ApiError::Unauthorized("invalid application key".into());
-    let key = app_keys::find_by_hash(&state.db, &key_hash(key_id))
+    let found = app_keys::find_credential(&state.db, &key_hash(key_id))
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(invalid)?;
+    let key = &found.key;
     let now = now_ms();
     if key.expiration_date.is_some_and(|at| at <= now) {
         return Err(ApiError::Unauthorized(
@@ -117,27 +132,29 @@ pub async fn authenticate(
             "the application key is not allowed from this address".into(),
         ));
     }
-    let user_id = key.user_id.ok_or_else(invalid)?;
-    let record = users::find_user_by_id(&state.db, user_id)
-        .await
-        .map_err(ApiError::internal)?
-        .filter(|r| r.entity.collection == "Users")
+    if key.user_id.is_none() {
+        return Err(invalid());
+    }
+    let user = found
+        .user
+        .filter(|u| u.collection == Collection::Users.as_str())
         .ok_or_else(invalid)?;
-    crate::auth::check_user_state(&record.user, now)?;
+    crate::auth::check_user_state(&user.user, now)?;
     if key
         .last_used_at
         .is_none_or(|t| now.saturating_sub(t) > TOUCH_INTERVAL_MS)
     {
-        let mut touched = key.clone();
-        touched.last_used_at = Some(now);
-        app_keys::save_app_key(&state.db, &touched)
+        app_keys::touch_app_key(&state.db, key.entity_id, now)
             .await
             .map_err(ApiError::internal)?;
     }
-    Ok(Caller {
-        user_id: record.entity.id,
-        name: record.entity.name,
-    })
+    Ok((
+        Caller {
+            user_id: user.id,
+            name: user.name,
+        },
+        found.sequence,
+    ))
 }
 
 #[cfg(test)]

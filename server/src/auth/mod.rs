@@ -12,7 +12,7 @@ pub mod throttle;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix_web::cookie::Cookie;
@@ -23,6 +23,7 @@ use moka::sync::Cache;
 use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 
+use crate::authz::AuthzIndex;
 use crate::config::AuthSettings;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -168,14 +169,40 @@ fn query_app_key(req: &HttpRequest) -> Option<String> {
 /// Authenticates a request: an `appKey` header, then Basic credentials, then the session
 /// cookie. An `appKey` query parameter is refused unless the configuration allows it.
 pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+    authenticate_at(req, state).await.map(|(caller, _)| caller)
+}
+
+/// Authenticates a request as [`authenticate`] does, and takes the authorization index current
+/// as of this request. An application key or a session is read by one statement together with
+/// its user and the change sequence, so the index needs no read of its own; Basic credentials
+/// read the sequence apart ([`crate::security::Security::current`]).
+pub async fn authenticate_current(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(Caller, Arc<AuthzIndex>), ApiError> {
+    let (caller, sequence) = authenticate_at(req, state).await?;
+    let index = match sequence {
+        Some(sequence) => state.security.current_at(sequence).await,
+        None => state.security.current().await,
+    }
+    .map_err(ApiError::internal)?;
+    Ok((caller, index))
+}
+
+/// The caller, and the change sequence when the credential's statement read it.
+async fn authenticate_at(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(Caller, Option<i64>), ApiError> {
     let peer = client_ip(req, &state.config.auth);
-    let header_key = req
-        .headers()
-        .get(APP_KEY_HEADER)
-        .map(|v| v.to_str().map(str::to_owned));
-    if let Some(key) = header_key {
-        let key = key.map_err(|_| ApiError::Unauthorized("invalid application key".into()))?;
-        return app_key::authenticate(state, &key, peer).await;
+    let with_sequence = |(caller, sequence)| (caller, Some(sequence));
+    if let Some(key) = req.headers().get(APP_KEY_HEADER) {
+        let key = key
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("invalid application key".into()))?;
+        return app_key::authenticate_at(state, key, peer)
+            .await
+            .map(with_sequence);
     }
     if let Some(key) = query_app_key(req) {
         if !state.config.auth.allow_app_key_in_url {
@@ -183,16 +210,25 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller,
                 "application keys are not accepted in the URL; send the appKey header".into(),
             ));
         }
-        return app_key::authenticate(state, &key, peer).await;
+        return app_key::authenticate_at(state, &key, peer)
+            .await
+            .map(with_sequence);
     }
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let value = value
             .to_str()
             .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
-        return authenticate_basic(state, value, peer).await;
+        return authenticate_basic(state, value, peer)
+            .await
+            .map(|caller| (caller, None));
     }
     if let Some(cookie) = req.cookie(SESSION_COOKIE).filter(|c| !c.value().is_empty()) {
-        return state.auth.sessions.verify(state, cookie.value()).await;
+        return state
+            .auth
+            .sessions
+            .verify_at(state, cookie.value())
+            .await
+            .map(with_sequence);
     }
     Err(ApiError::Unauthorized("authentication required".into()))
 }
@@ -260,4 +296,151 @@ pub fn client_ip(req: &HttpRequest, auth: &AuthSettings) -> Option<IpAddr> {
         }
     }
     req.peer_addr().map(|a| a.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+    use ironworx_entity::queries::app_keys::{self, NewAppKey};
+    use ironworx_entity::queries::users::NewUser;
+    use ironworx_entity::queries::{audit, sessions};
+    use ironworx_entity::vocab::Collection;
+
+    const KEY: &str = "5d1e7a0c-93b4-4e0f-8c55-2b7f0d9a6e31";
+
+    async fn state() -> (tempfile::TempDir, AppState) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let url = crate::config::sqlite_url(&tmp.path().join("a.db")).expect("url");
+        let db = crate::db::connect(&url).await.expect("connects");
+        crate::db::migrate(&db).await.expect("migrates");
+        let config = crate::config::Config {
+            bind: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: tmp.path().to_path_buf(),
+            database_url: url,
+            storage_dir: tmp.path().to_path_buf(),
+            admin_password: None,
+            log_format: crate::config::LogFormat::Text,
+            auth: AuthSettings::default(),
+        };
+        let security = crate::security::Security::load(db.clone())
+            .await
+            .expect("index");
+        let auth = AuthState::load(&db).await.expect("auth");
+        (
+            tmp,
+            AppState::new(db, std::sync::Arc::new(config), security, Arc::new(auth)),
+        )
+    }
+
+    fn unauthorized(result: Result<(Caller, Arc<AuthzIndex>), ApiError>) -> String {
+        match result {
+            Err(ApiError::Unauthorized(reason)) => reason,
+            Err(other) => panic!("expected a 401, got {other:?}"),
+            Ok((caller, _)) => panic!("expected a 401, got {caller:?}"),
+        }
+    }
+
+    /// A key or a session brings the index to the change sequence read with the credential, and
+    /// a change to the key, the user or the session counts on the very next request.
+    #[actix_web::test]
+    async fn credentials_read_with_the_change_sequence_stay_exact() {
+        let (_tmp, state) = state().await;
+        let db = &state.db;
+        let user = users::create_user(
+            db,
+            &NewUser {
+                name: "keyuser".into(),
+                ..NewUser::default()
+            },
+        )
+        .await
+        .expect("user");
+        app_keys::create_app_key(
+            db,
+            &NewAppKey {
+                name: "Key".into(),
+                key_hash: Some(app_key::key_hash(KEY)),
+                user_id: Some(user.entity.id),
+                ..NewAppKey::default()
+            },
+        )
+        .await
+        .expect("key");
+        // A change made behind the server's back: the index is stale until it is rebuilt.
+        let changed = audit::bump_sequence(db).await.expect("bump");
+        let with_key = || {
+            TestRequest::get()
+                .insert_header((APP_KEY_HEADER, KEY))
+                .to_http_request()
+        };
+        let (caller, index) = authenticate_current(&with_key(), &state)
+            .await
+            .expect("the key authenticates");
+        assert_eq!(caller.name, "keyuser");
+        assert_eq!(caller.user_id, user.entity.id);
+        assert!(index.sequence() >= changed, "the index was rebuilt");
+        assert!(index.lookup(Collection::Users, "keyuser").is_some());
+
+        users::set_enabled(db, user.entity.id, false)
+            .await
+            .expect("disable");
+        assert!(unauthorized(authenticate_current(&with_key(), &state).await).contains("disabled"));
+        users::set_enabled(db, user.entity.id, true)
+            .await
+            .expect("enable");
+        users::set_locked(db, user.entity.id, true, None)
+            .await
+            .expect("lock");
+        assert!(unauthorized(authenticate_current(&with_key(), &state).await).contains("locked"));
+        users::set_locked(db, user.entity.id, false, None)
+            .await
+            .expect("unlock");
+        let mut expired = app_keys::get_app_key(db, "Key").await.expect("key").key;
+        expired.expiration_date = Some(now_ms() - 1);
+        app_keys::save_app_key(db, &expired).await.expect("expire");
+        assert!(unauthorized(authenticate_current(&with_key(), &state).await).contains("expired"));
+        let mut orphan = expired.clone();
+        orphan.expiration_date = None;
+        orphan.user_id = None;
+        app_keys::save_app_key(db, &orphan)
+            .await
+            .expect("a key without a user");
+        assert!(
+            unauthorized(authenticate_current(&with_key(), &state).await)
+                .contains("invalid application key")
+        );
+        let mut restored = orphan.clone();
+        restored.user_id = Some(user.entity.id);
+        app_keys::save_app_key(db, &restored)
+            .await
+            .expect("restore");
+        assert!(authenticate_current(&with_key(), &state).await.is_ok());
+
+        let cookie = open_session(&state, &caller, "Everyone", None)
+            .await
+            .expect("session");
+        let with_session = || TestRequest::get().cookie(cookie.clone()).to_http_request();
+        let changed = audit::bump_sequence(db).await.expect("bump");
+        let (again, index) = authenticate_current(&with_session(), &state)
+            .await
+            .expect("the session authenticates");
+        assert_eq!(again, caller);
+        assert!(index.sequence() >= changed, "the index was rebuilt");
+        users::set_enabled(db, user.entity.id, false)
+            .await
+            .expect("disable");
+        assert!(
+            unauthorized(authenticate_current(&with_session(), &state).await).contains("disabled")
+        );
+        users::set_enabled(db, user.entity.id, true)
+            .await
+            .expect("enable");
+        sessions::revoke_user_sessions(db, user.entity.id, now_ms())
+            .await
+            .expect("revoke");
+        assert!(
+            unauthorized(authenticate_current(&with_session(), &state).await).contains("ended")
+        );
+    }
 }

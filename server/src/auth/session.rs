@@ -2,7 +2,8 @@
 //! sessions table. The token proves who opened the session; the row decides whether it still
 //! holds, so logout, `TerminateUserSessions`, disabling or locking a user, or changing its
 //! password end the session at once on every server process. Verified tokens are cached, so a
-//! request does not pay again for a signature check it already paid.
+//! request does not pay again for a signature check it already paid; the row, its user and the
+//! change sequence are read by one statement.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use actix_web::cookie::{Cookie, SameSite};
 use base64::Engine;
 use ironworx_entity::queries::sessions::{self, NewSession};
-use ironworx_entity::queries::{QueryError, now_ms, settings, users};
+use ironworx_entity::queries::{QueryError, now_ms, settings};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use moka::sync::Cache;
 use sea_orm::DatabaseConnection;
@@ -118,22 +119,34 @@ impl Sessions {
 
     /// Verifies a session token and its row; the caller it stands for.
     pub async fn verify(&self, state: &AppState, token: &str) -> Result<Caller, ApiError> {
+        self.verify_at(state, token).await.map(|(caller, _)| caller)
+    }
+
+    /// Like [`Sessions::verify`], with the change sequence that the statement reading the
+    /// session row and its user read too (for [`crate::security::Security::current_at`]).
+    pub async fn verify_at(
+        &self,
+        state: &AppState,
+        token: &str,
+    ) -> Result<(Caller, i64), ApiError> {
+        let invalid = || ApiError::Unauthorized("invalid or expired session".into());
         let claims = match self.verified.get(token) {
             Some(claims) => claims,
             None => {
                 let mut validation = Validation::new(Algorithm::HS256);
                 validation.leeway = 0;
                 let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-                    .map_err(|_| ApiError::Unauthorized("invalid or expired session".into()))?;
+                    .map_err(|_| invalid())?;
                 self.verified.insert(token.to_owned(), data.claims.clone());
                 data.claims
             }
         };
         let now = now_ms();
-        let row = sessions::find_session(&state.db, &claims.sid)
+        let found = sessions::find_credential(&state.db, &claims.sid)
             .await
             .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::Unauthorized("invalid or expired session".into()))?;
+            .ok_or_else(invalid)?;
+        let row = &found.session;
         if row.revoked_at.is_some() {
             return Err(ApiError::Unauthorized("the session has ended".into()));
         }
@@ -148,21 +161,23 @@ impl Sessions {
         if row.expires_at <= now || now.saturating_sub(row.last_seen_at) > idle {
             return Err(ApiError::Unauthorized("the session has expired".into()));
         }
-        let record = users::find_user_by_id(&state.db, row.user_id)
-            .await
-            .map_err(ApiError::internal)?
-            .filter(|r| r.entity.name == claims.sub)
-            .ok_or_else(|| ApiError::Unauthorized("invalid or expired session".into()))?;
-        crate::auth::check_user_state(&record.user, now)?;
+        let user = found
+            .user
+            .filter(|u| u.name == claims.sub)
+            .ok_or_else(invalid)?;
+        crate::auth::check_user_state(&user.user, now)?;
         if now.saturating_sub(row.last_seen_at) > TOUCH_INTERVAL_MS {
             sessions::touch_session(&state.db, row.id, now)
                 .await
                 .map_err(ApiError::internal)?;
         }
-        Ok(Caller {
-            user_id: record.entity.id,
-            name: record.entity.name,
-        })
+        Ok((
+            Caller {
+                user_id: user.id,
+                name: user.name,
+            },
+            found.sequence,
+        ))
     }
 
     /// Ends the session carried by `token`, if it is one of ours.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix_web::HttpRequest;
 use ironworx_entity::vocab::{Collection, PermissionKind, builtin};
 
-use crate::auth::{Caller, authenticate};
+use crate::auth::{Caller, authenticate_current};
 use crate::authz::{AuthzIndex, EntityIdx, Outcome, Request, Target, decide};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -29,8 +29,8 @@ pub struct Guard {
 impl Guard {
     /// Authenticates the request and brings the index up to date.
     pub async fn of(req: &HttpRequest, state: &AppState) -> Result<Guard, ApiError> {
-        let caller = authenticate(req, state).await?;
-        let index = state.security.current().await.map_err(ApiError::internal)?;
+        // An application key or a session is read with the change sequence in one statement.
+        let (caller, index) = authenticate_current(req, state).await?;
         let user = index
             .lookup(Collection::Users, &caller.name)
             .ok_or_else(|| ApiError::Unauthorized("the user no longer exists".into()))?;

@@ -52,6 +52,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(entities::read_entity)
         .service(entities::save_entity)
         .service(entities::delete_entity);
+    // Benchmark builds only: the property read without authentication, beside the real one.
+    #[cfg(feature = "bench-bare")]
+    cfg.service(things::bare_property);
 }
 
 /// Raw body settings (service calls, property writes, entity documents): the same size limit

@@ -11,6 +11,8 @@
 //! do not bump the change sequence (nothing cached depends on them); definition and lifecycle
 //! changes are audited.
 
+#[cfg(feature = "bench-bare")]
+mod bare;
 mod definitions;
 pub(crate) mod model;
 mod services;
@@ -27,6 +29,8 @@ use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::state::AppState;
 
+#[cfg(feature = "bench-bare")]
+pub use bare::bare_property;
 pub use definitions::characteristic;
 pub use model::{PropertyWrite, ThingModel, write_properties};
 pub use services::thing_service;
@@ -85,6 +89,16 @@ async fn read(
         return Ok(HttpResponse::Ok().json(readable_values(&guard, idx, &model)?));
     }
     guard.require(Target::Entity(idx), PermissionKind::PropertyRead, property)?;
+    property_answer(state, name, property).await
+}
+
+/// The answer to a read of the one property `property` of the Thing `name`, once the caller
+/// may read it: its one-row InfoTable, or 404 when the Thing has no such property.
+async fn property_answer(
+    state: &AppState,
+    name: &str,
+    property: &str,
+) -> Result<HttpResponse, ApiError> {
     let model = model::load(&state.db, name).await?;
     let found = model.property(property).ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(values_table(&[found])))
