@@ -40,6 +40,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         security,
         Arc::new(auth),
     );
+    crate::relay::spawn(&state.db, &state.events);
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()

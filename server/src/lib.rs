@@ -12,6 +12,7 @@ pub mod explain_cmd;
 pub mod http;
 pub mod metrics;
 pub mod password;
+pub mod relay;
 pub mod security;
 pub mod state;
 pub mod telemetry;

@@ -50,6 +50,7 @@ pub struct Metrics {
     login_failures: Counter,
     imports: Family<OutcomeLabels, Counter>,
     rebuilds: Counter,
+    relay: Family<OutcomeLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -96,6 +97,12 @@ impl Metrics {
             "Times the authorization index was rebuilt after a change",
             rebuilds.clone(),
         );
+        let relay = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "event_relay_messages",
+            "Event messages between server processes: sent, received, dropped",
+            relay.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -106,6 +113,7 @@ impl Metrics {
             login_failures,
             imports,
             rebuilds,
+            relay,
         }
     }
 
@@ -149,6 +157,16 @@ impl Metrics {
     /// Counts one rebuild of the authorization index.
     pub fn index_rebuild(&self) {
         self.rebuilds.inc();
+    }
+
+    /// Counts one event message relayed between processes.
+    pub fn event_relay(&self, outcome: crate::relay::RelayOutcome) {
+        let outcome = match outcome {
+            crate::relay::RelayOutcome::Sent => "sent",
+            crate::relay::RelayOutcome::Received => "received",
+            crate::relay::RelayOutcome::Dropped => "dropped",
+        };
+        self.relay.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     /// The text exposition of every metric.

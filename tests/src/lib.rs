@@ -29,6 +29,7 @@
 
 pub mod forms;
 pub mod http;
+pub mod sse;
 pub mod transfer;
 
 use std::fmt;

@@ -8,6 +8,7 @@ use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::models::{self, ThingFields};
 use ironworx_entity::queries::{parts, streams};
 use ironworx_entity::schema::{event_definitions, field_definitions};
+use ironworx_tests::sse::{EventStream, subscribe};
 use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect};
 use reqwest::StatusCode;
 use sea_orm::DatabaseConnection;
@@ -651,24 +652,6 @@ async fn data_table_upserts_by_key_queries_and_deletes() {
 }
 
 /// Reads the event stream until a `data:` line arrives; its JSON.
-async fn next_data(res: &mut reqwest::Response, seen: &mut String) -> Value {
-    loop {
-        if let Some(start) = seen.find("data: ")
-            && let Some(len) = seen[start..].find("\n\n")
-        {
-            let line = seen[start + 6..start + len].to_owned();
-            seen.replace_range(..start + len + 2, "");
-            return serde_json::from_str(&line).expect("data is JSON");
-        }
-        let chunk = res
-            .chunk()
-            .await
-            .expect("read the event stream")
-            .expect("the stream stays open");
-        seen.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
-    }
-}
-
 async fn fire_event(
     server: &TestServer,
     who: (&'static str, &'static str),
@@ -682,23 +665,6 @@ async fn fire_event(
         data,
     )
     .await
-}
-
-async fn subscribe(
-    server: &TestServer,
-    who: (&str, &str),
-    thing: &str,
-    event: &str,
-) -> reqwest::Response {
-    server
-        .client()
-        .get(server.url(&format!(
-            "/Thingworx/Things/{thing}/Events/{event}/Subscribe"
-        )))
-        .basic_auth(who.0, Some(who.1))
-        .send()
-        .await
-        .expect("subscribe")
 }
 
 #[tokio::test]
@@ -746,7 +712,7 @@ async fn events_fire_and_reach_subscribers() {
         assert_forbidden(status, &body, "EventSubscribe", "Overheat", "Pump");
 
         // Alice subscribes; the stream opens with a comment, then Bob fires.
-        let mut res = subscribe(&server, ALICE, "Pump", "Overheat").await;
+        let res = subscribe(&server, ALICE, "Pump", "Overheat").await;
         assert_eq!(res.status(), StatusCode::OK, "{backend}");
         let content_type = res.headers()["content-type"]
             .to_str()
@@ -756,12 +722,7 @@ async fn events_fire_and_reach_subscribers() {
             content_type.starts_with("text/event-stream"),
             "{content_type}"
         );
-        let mut seen = String::new();
-        while !seen.contains(": subscribed\n\n") {
-            let chunk = res.chunk().await.expect("read").expect("open");
-            seen.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
-        }
-        seen.clear();
+        let mut events = EventStream::open(res).await;
 
         // Wrong-typed data and unknown events are refused and deliver nothing.
         let (status, body) = fire(BOB, "Overheat", json!({"level": "very"})).await;
@@ -774,15 +735,15 @@ async fn events_fire_and_reach_subscribers() {
 
         let (status, body) = fire(BOB, "Overheat", json!({"level": 3})).await;
         assert_eq!(status, StatusCode::OK, "{backend}: {body}");
-        let firing = next_data(&mut res, &mut seen).await;
+        let firing = events.next_data().await;
         assert_eq!(firing["source"], json!("Pump"), "{firing}");
         assert_eq!(firing["eventName"], json!("Overheat"), "{firing}");
         assert_eq!(firing["eventData"]["level"].as_f64(), Some(3.0), "{firing}");
         let (status, _) = fire(BOB, "Overheat", json!({"rows": [{"level": 4}]})).await;
         assert_eq!(status, StatusCode::OK);
-        let firing = next_data(&mut res, &mut seen).await;
+        let firing = events.next_data().await;
         assert_eq!(firing["eventData"]["level"].as_f64(), Some(4.0), "{firing}");
-        drop(res);
+        drop(events);
 
         // Invisible: 404 for both routes.
         hide_things(&server).await;
@@ -821,14 +782,9 @@ async fn a_property_write_fires_data_change() {
         .await
         .expect("property");
         let admin = ADMIN;
-        let mut res = subscribe(&server, admin, "Pump", "DataChange").await;
+        let res = subscribe(&server, admin, "Pump", "DataChange").await;
         assert_eq!(res.status(), StatusCode::OK, "{backend}");
-        let mut seen = String::new();
-        while !seen.contains(": subscribed\n\n") {
-            let chunk = res.chunk().await.expect("read").expect("open");
-            seen.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
-        }
-        seen.clear();
+        let mut events = EventStream::open(res).await;
         let put = server
             .client()
             .put(server.url("/Thingworx/Things/Pump/Properties/speed"))
@@ -838,7 +794,7 @@ async fn a_property_write_fires_data_change() {
             .await
             .expect("write");
         assert!(put.status().is_success(), "{}", put.status());
-        let firing = next_data(&mut res, &mut seen).await;
+        let firing = events.next_data().await;
         assert_eq!(firing["eventName"], json!("DataChange"), "{firing}");
         assert_eq!(firing["eventData"]["name"], json!("speed"), "{firing}");
         assert_eq!(
@@ -846,7 +802,7 @@ async fn a_property_write_fires_data_change() {
             Some(42.5),
             "{firing}"
         );
-        drop(res);
+        drop(events);
         server.stop().await;
         db.drop_database().await;
     }

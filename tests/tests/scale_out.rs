@@ -2,10 +2,15 @@
 //! opened through one works on the other and a logout through one ends it on both; a lockout
 //! counted or set through one is enforced by the other; a property written through one is read
 //! through the other; an application key made through one works on the other until it is
-//! deleted through the first.
+//! deleted through the first; on PostgreSQL, an event fired through one reaches the
+//! subscribers of the other.
 
+use ironworx_entity::queries::entities::EntityFields;
+use ironworx_entity::queries::{models, parts};
+use ironworx_entity::schema::{event_definitions, field_definitions};
 use ironworx_tests::forms::login;
-use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect};
+use ironworx_tests::sse::{EventStream, subscribe};
+use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestDb, TestServer, backends, connect};
 use reqwest::StatusCode;
 use reqwest::header;
 use serde_json::{Value, json};
@@ -244,6 +249,147 @@ async fn two_processes_share_sessions_lockouts_properties_and_keys() {
             "{backend}: deleted through A, refused by B"
         );
 
+        assert!(a.stop().await.success());
+        assert!(b.stop().await.success());
+        conn.close().await.expect("close");
+        db.drop_database().await;
+    }
+}
+
+/// Grants (or, with `service` `DeleteRunTimePermission`, removes) alice's `kind` on `resource`
+/// of Pump, through `server`.
+async fn alice_rule(server: &TestServer, service: &str, kind: &str, resource: &str) {
+    ok(
+        server,
+        ADMIN,
+        &format!("/Thingworx/Things/Pump/Services/{service}"),
+        json!({"principal": "alice", "principalType": "User", "resource": resource, "type": kind, "allow": true}),
+    )
+    .await;
+}
+
+/// On PostgreSQL, an event fired through one process reaches a subscriber of the other: small
+/// and large data, a DataChange from a property write, and a revoked right ends the stream.
+#[tokio::test]
+async fn events_fired_on_one_process_reach_subscribers_of_the_other() {
+    for backend in backends() {
+        if backend != Backend::Postgres {
+            println!("{backend}: skipped, events cross processes on PostgreSQL only");
+            continue;
+        }
+        let db = TestDb::create(backend).await;
+        let a = TestServer::start(&db, &[]).await;
+        let b = TestServer::start(&db, &[]).await;
+        let conn = connect(&db).await;
+        ironworx_tests::create_user(&conn, ALICE.0, ALICE.1).await;
+        let services = "/Thingworx/Resources/EntityServices/Services";
+        ok(
+            &a,
+            ADMIN,
+            &format!("{services}/CreateThing"),
+            json!({"name": "Pump", "thingTemplateName": "GenericThing"}),
+        )
+        .await;
+        ok(
+            &a,
+            ADMIN,
+            "/Thingworx/Things/Pump/Services/AddPropertyDefinition",
+            json!({"name": "speed", "type": "NUMBER"}),
+        )
+        .await;
+        let shape = models::create_data_shape(&conn, "ReportData", &EntityFields::default(), "")
+            .await
+            .expect("data shape");
+        parts::field_definitions::insert(
+            &conn,
+            vec![field_definitions::Model {
+                id: 0,
+                entity_id: shape.id,
+                name: "text".into(),
+                base_type: "STRING".into(),
+                description: String::new(),
+                ordinal: 0,
+                aspects: None,
+            }],
+        )
+        .await
+        .expect("field");
+        let pump = models::get_thing(&conn, "Pump").await.expect("pump").0.id;
+        parts::event_definitions::insert(
+            &conn,
+            vec![event_definitions::Model {
+                id: 0,
+                entity_id: pump,
+                name: "Report".into(),
+                description: String::new(),
+                category: String::new(),
+                data_shape: "ReportData".into(),
+                is_local_only: false,
+                aspects: None,
+            }],
+        )
+        .await
+        .expect("event");
+        alice_rule(&a, "AddRunTimePermission", "EventSubscribe", "Report").await;
+        alice_rule(&a, "AddRunTimePermission", "EventSubscribe", "DataChange").await;
+
+        let res = subscribe(&b, ALICE, "Pump", "Report").await;
+        assert_eq!(res.status(), StatusCode::OK, "alice subscribes on B");
+        let mut report = EventStream::open(res).await;
+        let res = subscribe(&b, ALICE, "Pump", "DataChange").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let mut changes = EventStream::open(res).await;
+
+        // A small firing, then one far larger than one notification, with multi-byte text.
+        let large = "Ünïcødé ✓ 😀 ".repeat(2_000);
+        for text in ["first", large.as_str()] {
+            ok(
+                &a,
+                ADMIN,
+                "/Thingworx/Things/Pump/Events/Report",
+                json!({ "text": text }),
+            )
+            .await;
+            let firing = report.next_data().await;
+            assert_eq!(firing["source"], json!("Pump"));
+            assert_eq!(firing["eventName"], json!("Report"));
+            assert_eq!(
+                firing["eventData"]["text"],
+                json!(text),
+                "fired on A, read on B"
+            );
+        }
+
+        // A property write on A fires DataChange for B's subscriber.
+        let put = a
+            .client()
+            .put(a.url("/Thingworx/Things/Pump/Properties/speed"))
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .json(&json!({"speed": 7}))
+            .send()
+            .await
+            .expect("write");
+        assert!(put.status().is_success(), "{}", put.status());
+        let firing = changes.next_data().await;
+        assert_eq!(firing["eventName"], json!("DataChange"), "{firing}");
+        assert_eq!(firing["eventData"]["name"], json!("speed"), "{firing}");
+        assert_eq!(firing["eventData"]["newValue"]["value"].as_f64(), Some(7.0));
+
+        // The right is removed through A: B ends alice's stream at the next firing.
+        alice_rule(&a, "DeleteRunTimePermission", "EventSubscribe", "Report").await;
+        ok(
+            &a,
+            ADMIN,
+            "/Thingworx/Things/Pump/Events/Report",
+            json!({ "text": "after the revocation" }),
+        )
+        .await;
+        assert_eq!(
+            report.until_end().await,
+            Vec::<Value>::new(),
+            "a revoked subscriber gets no more firings and its stream ends"
+        );
+        drop((report, changes));
         assert!(a.stop().await.success());
         assert!(b.stop().await.success());
         conn.close().await.expect("close");

@@ -1,7 +1,8 @@
 //! Thing events: firing (`POST /Thingworx/Things/<T>/Events/<e>`, EventInvoke on the event),
 //! subscribing as Server-Sent Events (`GET /Thingworx/Things/<T>/Events/<e>/Subscribe`,
 //! EventSubscribe on the event), and [`EventBus`], the in-process broadcast that carries
-//! firings to the subscribers of this server process.
+//! firings to the subscribers of this server process (and, through [`crate::relay`], to those
+//! of the other processes on the same PostgreSQL database).
 //!
 //! An event is one the Thing, a template of its chain or one of their ThingShapes defines, or
 //! a built-in event ([`BUILTIN_EVENTS`]). Its data is checked against the event's data shape.
@@ -9,7 +10,7 @@
 //! revoking EventSubscribe (or visibility) ends the stream at the next firing or keep-alive.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix_web::web::Bytes;
@@ -17,7 +18,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use ironworx_entity::queries::{models, now_ms, parts};
 use ironworx_entity::vocab::{Collection, PermissionKind};
 use serde_json::{Map, Value, json};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::authz::{Outcome, Request, Target, decide};
 use crate::error::ApiError;
@@ -60,16 +61,21 @@ impl Firing {
     }
 }
 
-/// The broadcast of firings inside one server process.
+/// The broadcast of firings inside one server process, and the queue that relays this
+/// process's firings to the others when there are others.
 #[derive(Debug)]
 pub struct EventBus {
     sender: broadcast::Sender<Arc<Firing>>,
+    relay: OnceLock<mpsc::Sender<Arc<Firing>>>,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
         let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
-        EventBus { sender }
+        EventBus {
+            sender,
+            relay: OnceLock::new(),
+        }
     }
 }
 
@@ -84,7 +90,23 @@ impl EventBus {
             time: now_ms(),
             data,
         });
+        if let Some(relay) = self.relay.get()
+            && relay.try_send(Arc::clone(&firing)).is_err()
+        {
+            crate::metrics::METRICS.event_relay(crate::relay::RelayOutcome::Dropped);
+        }
+        self.deliver(firing)
+    }
+
+    /// Hands a firing to this process's subscribers only; how many received it.
+    pub fn deliver(&self, firing: Arc<Firing>) -> usize {
         self.sender.send(firing).unwrap_or(0)
+    }
+
+    /// Sends every firing published from now on to `relay` too (once; later calls are
+    /// ignored).
+    pub fn relay_to(&self, relay: mpsc::Sender<Arc<Firing>>) {
+        let _ = self.relay.set(relay);
     }
 
     /// A receiver of every firing from now on.

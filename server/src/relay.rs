@@ -1,0 +1,339 @@
+//! Carries Thing event firings between the server processes of one PostgreSQL database, so a
+//! subscriber on one process receives what is fired on any other. Each process sends its own
+//! firings with `NOTIFY` on [`EVENT_CHANNEL`] from a background task (never on the request
+//! path) and listens on the same channel; a firing from another process is handed to this
+//! process's [`crate::http::events::EventBus`], whose subscribers check their right against the
+//! current index before each delivery, as for a local firing.
+//!
+//! A notification holds at most [`PART_BYTES`] of payload: small firings are batched into one,
+//! a large one is cut into parts sent in one transaction (PostgreSQL delivers one
+//! transaction's notifications together and in order) and joined again on arrival. Delivery is
+//! best effort, as in ThingWorx: a firing made while a listener is reconnecting is not seen by
+//! that process. On SQLite there is one process per database file to serve events; firings stay
+//! in the process that made them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::http::events::{EventBus, Firing};
+use crate::metrics::METRICS;
+
+/// The channel firings travel on.
+pub const EVENT_CHANNEL: &str = "ironworx_events";
+/// Largest payload text of one notification (PostgreSQL refuses 8,000 bytes and more).
+pub const PART_BYTES: usize = 7_000;
+/// Most parts of one firing: 7,000 × 200 bytes is more than the 1 MiB request body limit.
+pub const MAX_PARTS: usize = 200;
+/// Firings waiting to be sent; beyond this a firing is not relayed (and counted as dropped).
+pub const QUEUE: usize = 4_096;
+
+/// One notification's payload.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Envelope {
+    /// The process that sent it.
+    origin: String,
+    /// The message number within the origin (parts of one message share it).
+    message: u64,
+    /// This part's index and the message's part count.
+    part: usize,
+    parts: usize,
+    /// The message text, or its part: a JSON array of firings.
+    text: String,
+}
+
+/// A firing as it travels.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Wire {
+    thing: String,
+    event: String,
+    time: i64,
+    data: serde_json::Value,
+}
+
+impl From<&Firing> for Wire {
+    fn from(f: &Firing) -> Wire {
+        Wire {
+            thing: f.thing.clone(),
+            event: f.event.clone(),
+            time: f.time,
+            data: f.data.clone(),
+        }
+    }
+}
+
+impl From<Wire> for Firing {
+    fn from(w: Wire) -> Firing {
+        Firing {
+            thing: w.thing,
+            event: w.event,
+            time: w.time,
+            data: w.data,
+        }
+    }
+}
+
+/// On PostgreSQL, starts relaying `bus`'s firings to the other processes and theirs to it.
+pub fn spawn(db: &DatabaseConnection, bus: &Arc<EventBus>) {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let origin = uuid::Uuid::new_v4().simple().to_string();
+    let (sender, receiver) = mpsc::channel(QUEUE);
+    bus.relay_to(sender);
+    tokio::spawn(send_loop(db.clone(), origin.clone(), receiver));
+    let db = db.clone();
+    let bus = Arc::clone(bus);
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = listen(&db, &origin, &bus).await {
+                tracing::warn!(error = %e, "event listener lost its connection; reconnecting");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
+async fn send_loop(
+    db: DatabaseConnection,
+    origin: String,
+    mut receiver: mpsc::Receiver<Arc<Firing>>,
+) {
+    let mut message = 0u64;
+    let mut waiting = Vec::new();
+    while receiver.recv_many(&mut waiting, 256).await > 0 {
+        let texts: Vec<String> = waiting
+            .drain(..)
+            .filter_map(|f| serde_json::to_string(&Wire::from(f.as_ref())).ok())
+            .collect();
+        for batch in batches(texts) {
+            message += 1;
+            let envelopes = split(&origin, message, &batch);
+            if let Err(e) = notify(&db, &envelopes).await {
+                tracing::warn!(error = %e, "cannot relay event firings to other processes");
+                METRICS.event_relay(RelayOutcome::Dropped);
+            } else {
+                METRICS.event_relay(RelayOutcome::Sent);
+            }
+        }
+    }
+}
+
+/// What became of a relayed message.
+#[derive(Clone, Copy, Debug)]
+pub enum RelayOutcome {
+    /// Notified to the other processes.
+    Sent,
+    /// Received from another process and handed to local subscribers.
+    Received,
+    /// Not relayed (queue full, database error, malformed message).
+    Dropped,
+}
+
+/// Joins serialized firings into JSON arrays of about [`PART_BYTES`] each; a firing longer
+/// than that is an array of its own.
+fn batches(texts: Vec<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for text in texts {
+        if !current.is_empty() && current.len() + text.len() + 2 > PART_BYTES {
+            current.push(']');
+            out.push(std::mem::take(&mut current));
+        }
+        current.push(if current.is_empty() { '[' } else { ',' });
+        current.push_str(&text);
+    }
+    if !current.is_empty() {
+        current.push(']');
+        out.push(current);
+    }
+    out
+}
+
+/// Cuts `text` into envelopes whose text is at most [`PART_BYTES`] (on character boundaries).
+fn split(origin: &str, message: u64, text: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(PART_BYTES);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        pieces.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    let parts = pieces.len();
+    pieces
+        .into_iter()
+        .enumerate()
+        .filter_map(|(part, text)| {
+            serde_json::to_string(&Envelope {
+                origin: origin.to_owned(),
+                message,
+                part,
+                parts,
+                text: text.to_owned(),
+            })
+            .ok()
+        })
+        .collect()
+}
+
+async fn notify(db: &DatabaseConnection, envelopes: &[String]) -> Result<(), sea_orm::DbErr> {
+    let statement = |payload: &str| {
+        Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [EVENT_CHANNEL.into(), payload.into()],
+        )
+    };
+    if let [one] = envelopes {
+        db.execute_raw(statement(one)).await?;
+        return Ok(());
+    }
+    let txn = db.begin().await?;
+    for envelope in envelopes {
+        txn.execute_raw(statement(envelope)).await?;
+    }
+    txn.commit().await
+}
+
+async fn listen(
+    db: &DatabaseConnection,
+    origin: &str,
+    bus: &EventBus,
+) -> Result<(), sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::postgres::PgListener;
+    let mut listener = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
+    listener.listen(EVENT_CHANNEL).await?;
+    let mut joiner = Joiner::default();
+    loop {
+        let note = listener.recv().await?;
+        let Ok(envelope) = serde_json::from_str::<Envelope>(note.payload()) else {
+            METRICS.event_relay(RelayOutcome::Dropped);
+            continue;
+        };
+        if envelope.origin == origin {
+            continue;
+        }
+        let Some(text) = joiner.add(envelope) else {
+            continue;
+        };
+        match serde_json::from_str::<Vec<Wire>>(&text) {
+            Ok(firings) => {
+                METRICS.event_relay(RelayOutcome::Received);
+                for firing in firings {
+                    bus.deliver(Arc::new(firing.into()));
+                }
+            }
+            Err(_) => METRICS.event_relay(RelayOutcome::Dropped),
+        }
+    }
+}
+
+/// Joins the parts of one message; parts arrive together and in order, so one message is
+/// joined at a time and a part out of turn drops the message it interrupts.
+#[derive(Default)]
+struct Joiner {
+    current: Option<(String, u64, usize, String)>,
+}
+
+impl Joiner {
+    /// The whole message text once its last part is in.
+    fn add(&mut self, envelope: Envelope) -> Option<String> {
+        if envelope.parts == 0 || envelope.parts > MAX_PARTS || envelope.part >= envelope.parts {
+            return None;
+        }
+        if envelope.parts == 1 {
+            return Some(envelope.text);
+        }
+        if envelope.part == 0 {
+            self.current = Some((envelope.origin, envelope.message, 1, envelope.text));
+            return None;
+        }
+        let (origin, message, next, mut text) = self.current.take()?;
+        if origin != envelope.origin || message != envelope.message || next != envelope.part {
+            return None;
+        }
+        text.push_str(&envelope.text);
+        if envelope.part + 1 == envelope.parts {
+            return Some(text);
+        }
+        self.current = Some((origin, message, next + 1, text));
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn firing(data: serde_json::Value) -> String {
+        serde_json::to_string(&Wire {
+            thing: "Pump".into(),
+            event: "Alarm".into(),
+            time: 1,
+            data,
+        })
+        .expect("json")
+    }
+
+    fn envelopes(origin: &str, message: u64, text: &str) -> Vec<Envelope> {
+        split(origin, message, text)
+            .iter()
+            .map(|e| serde_json::from_str(e).expect("envelope"))
+            .collect()
+    }
+
+    #[test]
+    fn small_firings_share_a_notification_and_large_ones_are_cut_and_joined() {
+        let small: Vec<String> = (0..10)
+            .map(|i| firing(serde_json::json!({ "i": i })))
+            .collect();
+        let joined = batches(small.clone());
+        assert_eq!(joined.len(), 1);
+        let back: Vec<Wire> = serde_json::from_str(&joined[0]).expect("array");
+        assert_eq!(back.len(), 10);
+
+        // Multi-byte characters straddle the cuts.
+        let big = firing(serde_json::json!({ "text": "é€😀".repeat(5_000) }));
+        let texts = batches(vec![small[0].clone(), big.clone(), small[1].clone()]);
+        assert_eq!(texts.len(), 3, "the large firing is a message of its own");
+        let parts = envelopes("a", 7, &texts[1]);
+        assert!(parts.len() > 1);
+        for part in &parts {
+            assert!(serde_json::to_string(part).expect("json").len() < 8_000);
+        }
+        let mut joiner = Joiner::default();
+        let mut whole = None;
+        for part in parts {
+            whole = joiner.add(part);
+        }
+        let back: Vec<Wire> = serde_json::from_str(&whole.expect("joined")).expect("array");
+        assert_eq!(serde_json::to_string(&back[0]).expect("json"), big);
+    }
+
+    #[test]
+    fn a_part_out_of_turn_drops_its_message() {
+        let text = "x".repeat(PART_BYTES * 3);
+        let mut parts = envelopes("a", 1, &text);
+        let mut joiner = Joiner::default();
+        let last = parts.pop().expect("three parts");
+        let middle = parts.pop().expect("three parts");
+        let first = parts.pop().expect("three parts");
+        assert_eq!(joiner.add(first), None);
+        assert_eq!(joiner.add(last), None, "the middle part is missing");
+        assert_eq!(joiner.add(middle), None);
+        let too_many = Envelope {
+            origin: "a".into(),
+            message: 2,
+            part: 0,
+            parts: MAX_PARTS + 1,
+            text: String::new(),
+        };
+        assert_eq!(joiner.add(too_many), None);
+    }
+}
