@@ -44,6 +44,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(crate::http::headers::secure))
             .wrap(actix_web::middleware::from_fn(crate::metrics::track))
             .wrap(
                 actix_web::middleware::ErrorHandlers::new()

@@ -28,7 +28,7 @@ const BRAVO_HOME: &str = "BravoHome";
 const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 const EXPLAIN: &str = "/Thingworx/Resources/SecurityServices/Services/ExplainPermission";
 const CSP: &str = "default-src 'none'; img-src data:; style-src 'self' 'unsafe-inline'; \
-                   form-action 'self'; frame-ancestors 'none'";
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 async fn add_user(db: &DatabaseConnection, name: &str, password: &str) {
     ironworx_tests::create_user(db, name, password).await;

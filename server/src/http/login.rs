@@ -14,7 +14,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::HttpServiceFactory;
 use actix_web::error::UrlencodedError;
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -39,11 +39,6 @@ pub const CSRF_FIELD: &str = "x-csrf-id";
 
 /// Largest login or logout form accepted (16 KiB).
 pub const FORM_LIMIT: usize = 16 * 1024;
-
-/// The Content-Security-Policy of every page rendered here: no scripts, images only inline,
-/// forms only to this server, never framed.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src data:; style-src 'self' \
-     'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
 /// Where a caller without a session is sent.
 pub const LOGIN_LOCATION: &str = "/Thingworx/FormLogin/Everyone";
@@ -226,10 +221,9 @@ fn render_login(
     Ok(html(status, body, cookies))
 }
 
-/// An HTML response with the security headers of every page.
+/// An HTML response (its security headers are added by [`crate::http::headers`]).
 fn html(status: StatusCode, body: String, cookies: Vec<Cookie<'static>>) -> HttpResponse {
     let mut builder = HttpResponse::build(status);
-    security_headers(&mut builder);
     builder.content_type("text/html; charset=utf-8");
     for cookie in cookies {
         builder.cookie(cookie);
@@ -240,21 +234,12 @@ fn html(status: StatusCode, body: String, cookies: Vec<Cookie<'static>>) -> Http
 /// A `303 See Other` to `location` (a path on this server), setting `cookies`.
 fn redirect(location: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse {
     let mut builder = HttpResponse::SeeOther();
-    security_headers(&mut builder);
+    builder.insert_header((header::CACHE_CONTROL, "no-store"));
     builder.insert_header((header::LOCATION, location));
     for cookie in cookies {
         builder.cookie(cookie);
     }
     builder.finish()
-}
-
-fn security_headers(builder: &mut HttpResponseBuilder) {
-    builder
-        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::CACHE_CONTROL, "no-store"));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -739,12 +724,6 @@ mod tests {
             Vec::new(),
         )
         .expect("renders");
-        assert_eq!(
-            res.headers()
-                .get(header::CONTENT_SECURITY_POLICY)
-                .and_then(|v| v.to_str().ok()),
-            Some(CONTENT_SECURITY_POLICY)
-        );
         let body = match res.into_body().try_into_bytes() {
             Ok(bytes) => String::from_utf8(bytes.to_vec()).expect("utf-8"),
             Err(_) => panic!("the body is in memory"),

@@ -7,6 +7,7 @@ pub mod entities;
 pub mod events;
 pub mod explain;
 pub mod guard;
+pub mod headers;
 pub mod health;
 pub mod infotable;
 pub mod localization;
