@@ -144,6 +144,7 @@ async fn main() {
         admin_password: None,
         log_format: LogFormat::Text,
         auth: AuthSettings::default(),
+        limits: ironworx_server::config::LimitSettings::default(),
     };
     let security = Security::load(db.clone()).await.expect("index");
     let auth = Arc::new(AuthState::load(&db).await.expect("auth"));

@@ -41,6 +41,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::new(auth),
     );
     crate::relay::spawn(&state.db, &state.events);
+    let limits = config.limits;
+    crate::transfer::limit_concurrent_imports(limits.concurrent_imports);
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -52,7 +54,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             )
             .app_data(data.clone())
             .service(crate::metrics::endpoint)
-            .configure(crate::http::configure)
+            .configure(|cfg| crate::http::routes(cfg, &limits))
     })
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     .disable_signals()
@@ -95,7 +97,12 @@ fn too_large<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRespon
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let (req, _) = res.into_parts();
-    let answer = actix_web::ResponseError::error_response(&crate::error::ApiError::TooLarge);
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(crate::http::JSON_LIMIT as u64, |state| {
+            state.config.limits.max_body_bytes
+        });
+    let answer = actix_web::ResponseError::error_response(&crate::error::ApiError::TooLarge(limit));
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, answer).map_into_right_body(),
     ))

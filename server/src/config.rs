@@ -72,6 +72,10 @@ pub struct Settings {
     /// Authentication settings.
     #[command(flatten)]
     pub auth: AuthSettings,
+
+    /// Request and import limits.
+    #[command(flatten)]
+    pub limits: LimitSettings,
 }
 
 /// How users authenticate: password policy, lockout, sessions, application keys, throttling.
@@ -192,6 +196,102 @@ impl Default for AuthSettings {
     }
 }
 
+/// Explicit limits on what a request or an import may bring; exceeding one is a clear error
+/// (413 or 400) that changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct LimitSettings {
+    /// Largest request body of a service call, property write or entity document, in bytes.
+    #[arg(
+        long,
+        env = "IRONWORX_MAX_BODY_BYTES",
+        default_value_t = 1024 * 1024,
+        value_parser = clap::value_parser!(u64).range(1024..=(256 * 1024 * 1024)),
+        global = true
+    )]
+    pub max_body_bytes: u64,
+
+    /// Largest import upload, or one file or zip entry of an import, in bytes.
+    #[arg(
+        long,
+        env = "IRONWORX_MAX_IMPORT_BYTES",
+        default_value_t = 512 * 1024 * 1024,
+        value_parser = clap::value_parser!(u64).range(1024..),
+        global = true
+    )]
+    pub max_import_bytes: u64,
+
+    /// Most entries a zip archive or folder being imported may hold.
+    #[arg(
+        long,
+        env = "IRONWORX_MAX_ARCHIVE_ENTRIES",
+        default_value_t = 200_000,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub max_archive_entries: u64,
+
+    /// Largest total expanded size of a zip archive or folder being imported, in bytes.
+    #[arg(
+        long,
+        env = "IRONWORX_MAX_EXPANDED_BYTES",
+        default_value_t = 1024 * 1024 * 1024,
+        value_parser = clap::value_parser!(u64).range(1024..),
+        global = true
+    )]
+    pub max_expanded_bytes: u64,
+
+    /// Most rows one page may hold (`maxItems` of Stream, DataTable and `GetEntityList`
+    /// queries, and rows written by one call).
+    #[arg(
+        long,
+        env = "IRONWORX_MAX_PAGE_ROWS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000),
+        global = true
+    )]
+    pub max_page_rows: u64,
+
+    /// Imports that may run at once in one process; more wait their turn.
+    #[arg(
+        long,
+        env = "IRONWORX_CONCURRENT_IMPORTS",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u64).range(1..=64),
+        global = true
+    )]
+    pub concurrent_imports: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            max_body_bytes: 1024 * 1024,
+            max_import_bytes: 512 * 1024 * 1024,
+            max_archive_entries: 200_000,
+            max_expanded_bytes: 1024 * 1024 * 1024,
+            max_page_rows: 10_000,
+            concurrent_imports: 2,
+        }
+    }
+}
+
+impl LimitSettings {
+    /// The largest request body, as a size in memory.
+    pub fn body_bytes(&self) -> usize {
+        usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX)
+    }
+
+    /// The limits an import is read under.
+    pub fn import(&self) -> ironworx_importer::Limits {
+        ironworx_importer::Limits {
+            max_file_bytes: self.max_import_bytes,
+            max_entries: self.max_archive_entries,
+            max_expanded_bytes: self.max_expanded_bytes,
+            ..ironworx_importer::Limits::default()
+        }
+    }
+}
+
 /// Why the configuration could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -226,6 +326,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Authentication settings.
     pub auth: AuthSettings,
+    /// Request and import limits.
+    pub limits: LimitSettings,
 }
 
 impl fmt::Debug for Config {
@@ -241,6 +343,7 @@ impl fmt::Debug for Config {
             )
             .field("log_format", &self.log_format)
             .field("auth", &self.auth)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -276,6 +379,7 @@ impl Config {
             admin_password: admin_password.filter(|p| !p.is_empty()),
             log_format: settings.log_format,
             auth: settings.auth,
+            limits: settings.limits,
         })
     }
 

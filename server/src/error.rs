@@ -37,9 +37,9 @@ pub enum ApiError {
     /// A name already taken (409); holds the name.
     #[error("{0} already exists")]
     Conflict(String),
-    /// The request body exceeds the configured limit (413).
-    #[error("request body too large (the limit is 1 MiB; imports take up to 512 MiB)")]
-    TooLarge,
+    /// The request body exceeds the configured limit (413); holds the limit in bytes.
+    #[error("request body too large (the limit is {})", size_text(*.0))]
+    TooLarge(u64),
     /// Too many failed logins from one address (429); retry after this many seconds.
     #[error("too many failed logins from this address; retry in {0} s")]
     TooManyRequests(u64),
@@ -82,7 +82,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Conflict(_) => "conflict",
-            ApiError::TooLarge => "payload_too_large",
+            ApiError::TooLarge(_) => "payload_too_large",
             ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Internal(_) => "internal",
         }
@@ -103,7 +103,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -144,6 +144,16 @@ impl fmt::Display for ErrorChain<'_> {
         }
         Ok(())
     }
+}
+
+/// A size in bytes as people read it: whole KiB, MiB or GiB when it is one, else bytes.
+pub fn size_text(bytes: u64) -> String {
+    for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("{} {unit}", bytes / size);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 #[cfg(test)]
@@ -193,10 +203,10 @@ mod tests {
                 "Pump1 already exists",
             ),
             (
-                ApiError::TooLarge,
+                ApiError::TooLarge(1024 * 1024),
                 413,
                 "payload_too_large",
-                "request body too large (the limit is 1 MiB; imports take up to 512 MiB)",
+                "request body too large (the limit is 1 MiB)",
             ),
         ];
         for (err, status, code, message) in cases {

@@ -4,7 +4,7 @@
 
 use std::io::{Cursor, Write};
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 
 use ironworx_importer::apply::{KeySecrets, Report};
 use ironworx_importer::extract::{ExtractOptions, Filter};
@@ -18,10 +18,21 @@ use tokio::sync::Semaphore;
 
 use crate::auth::seal::Sealer;
 
-/// Imports that may run at once in one process; more wait for a slot.
+/// Imports that may run at once in one process by default (`--concurrent-imports`); more wait
+/// for a slot.
 pub const CONCURRENT_IMPORTS: usize = 2;
 
-static IMPORT_SLOTS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(CONCURRENT_IMPORTS));
+static IMPORT_SLOTS: OnceLock<Semaphore> = OnceLock::new();
+
+/// Sets how many imports may run at once in this process; only before the first import.
+pub fn limit_concurrent_imports(slots: u64) {
+    let slots = usize::try_from(slots).unwrap_or(CONCURRENT_IMPORTS).max(1);
+    let _ = IMPORT_SLOTS.set(Semaphore::new(slots));
+}
+
+fn import_slots() -> &'static Semaphore {
+    IMPORT_SLOTS.get_or_init(|| Semaphore::new(CONCURRENT_IMPORTS))
+}
 
 /// Application-key secrets as the server stores them: a SHA-256 for authentication and the
 /// key sealed under the server key for `GetKeyID`.
@@ -70,7 +81,7 @@ pub async fn import(
     options: PlanOptions,
     actor: &str,
 ) -> Result<Report, ImportError> {
-    let _slot = IMPORT_SLOTS
+    let _slot = import_slots()
         .acquire()
         .await
         .map_err(|e| ImportError::Db(e.to_string()))?;
@@ -94,7 +105,7 @@ pub async fn import_path(
     options: PlanOptions,
     actor: &str,
 ) -> Result<Report, ImportError> {
-    let _slot = IMPORT_SLOTS
+    let _slot = import_slots()
         .acquire()
         .await
         .map_err(|e| ImportError::Db(e.to_string()))?;

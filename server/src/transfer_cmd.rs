@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use ironworx_entity::vocab::{Collection, Tag, builtin};
-use ironworx_importer::Limits;
 use ironworx_importer::apply::Report;
 use ironworx_importer::extract::Filter;
 use ironworx_importer::plan::{Mode, PlanOptions};
@@ -80,7 +79,7 @@ pub async fn import(config: Config, args: ImportArgs) -> anyhow::Result<()> {
     let result = transfer::import_path(
         &db,
         &args.path,
-        &Limits::default(),
+        &config.limits.import(),
         PlanOptions {
             mode: args.mode,
             strict: args.strict,

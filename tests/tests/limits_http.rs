@@ -1,8 +1,11 @@
 //! The explicit request limits over HTTP, each a clear error that changes nothing: a body over
-//! 1 MiB (413, with the API's error body) and JSON nested deeper than 64 levels (400). (Stream
-//! pages over 10,000 rows and the import limits have tests of their own.)
+//! 1 MiB (413, with the API's error body) and JSON nested deeper than 64 levels (400), and the
+//! same limits moved by configuration. (Stream pages over 10,000 rows and the import limits
+//! have tests of their own.)
 
-use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends};
+use ironworx_tests::{
+    ADMIN_PASSWORD, ADMIN_USER, Backend, ServerOptions, TestDb, TestServer, backends,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -77,4 +80,99 @@ async fn oversized_and_overdeep_bodies_are_refused_clearly() {
         server.stop().await;
         db.drop_database().await;
     }
+}
+
+/// `--max-body-bytes`, `--max-page-rows` and `--max-import-bytes` (here from the environment)
+/// move the limits, and the errors name the configured value; a setting out of range stops
+/// the server at start.
+#[tokio::test]
+async fn configured_limits_are_enforced_and_named() {
+    let db = TestDb::create(Backend::Sqlite).await;
+    let server = TestServer::start(
+        &db,
+        &[
+            ("IRONWORX_MAX_BODY_BYTES", "8192"),
+            ("IRONWORX_MAX_PAGE_ROWS", "20"),
+            ("IRONWORX_MAX_IMPORT_BYTES", "4096"),
+        ],
+    )
+    .await;
+    let services = "/Thingworx/Resources/EntityServices/Services";
+    let create = format!("{services}/CreateThing");
+
+    let big = json!({"name": "Big", "thingTemplateName": "GenericThing",
+                     "description": "x".repeat(10 * 1024)});
+    let (status, body) = raw(&server, &create, big.to_string()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body.contains("the limit is 8 KiB"), "{body}");
+    let fits = json!({"name": "Fits", "thingTemplateName": "GenericThing",
+                      "description": "x".repeat(4 * 1024)});
+    let (status, body) = raw(&server, &create, fits.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let list = format!("{services}/GetEntityList");
+    let (status, body) = raw(
+        &server,
+        &list,
+        json!({"type": "Things", "maxItems": 21}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("from 1 to 20"), "{body}");
+    let (status, body) = raw(
+        &server,
+        &list,
+        json!({"type": "Things", "maxItems": 20}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // An upload over the import limit: 413 naming it, and nothing imported.
+    let xml = format!(
+        "<Entities><Things><Thing name=\"Uploaded\" thingTemplate=\"GenericThing\" \
+         description=\"{}\"/></Things></Entities>",
+        "y".repeat(5000)
+    );
+    let boundary = "ironworx-limit-boundary";
+    let mut upload = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.xml\"\r\n\
+         Content-Type: application/xml\r\n\r\n"
+    )
+    .into_bytes();
+    upload.extend_from_slice(xml.as_bytes());
+    upload.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let res = server
+        .client()
+        .post(server.url("/Thingworx/Importer?purpose=import"))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .header("X-XSRF-TOKEN", "TWX-XSRF-TOKEN-VALUE")
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(upload)
+        .send()
+        .await
+        .expect("upload");
+    let status = res.status();
+    let body = res.text().await.expect("body");
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body.contains("the limit is 4 KiB"), "{body}");
+    let res = server
+        .client()
+        .get(server.url("/Thingworx/Things/Uploaded"))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(server.stop().await.success());
+
+    let refused = TestServer::try_start_with(
+        &db,
+        ServerOptions::default().env("IRONWORX_MAX_PAGE_ROWS", "0"),
+    )
+    .await;
+    assert!(refused.is_err(), "a page of 0 rows is refused at start");
+    db.drop_database().await;
 }

@@ -322,6 +322,7 @@ mod tests {
             admin_password: None,
             log_format: crate::config::LogFormat::Text,
             auth: AuthSettings::default(),
+            limits: crate::config::LimitSettings::default(),
         };
         let security = crate::security::Security::load(db.clone())
             .await

@@ -2692,6 +2692,7 @@ mod tests {
             admin_password: None,
             log_format: crate::config::LogFormat::Text,
             auth: crate::config::AuthSettings::default(),
+            limits: crate::config::LimitSettings::default(),
         };
         let security = crate::security::Security::load(db.clone())
             .await

@@ -31,7 +31,8 @@ use crate::http::params::parse_body;
 use crate::http::permissions::query_error;
 use crate::state::AppState;
 
-/// The most rows one call reads or writes (`maxItems` above it is a 400).
+/// The most rows one call reads or writes by default (`--max-page-rows`; `maxItems` above it
+/// is a 400).
 pub const MAX_ITEMS: u64 = 10_000;
 /// `maxItems` when the caller gives none (ThingWorx's default).
 pub const DEFAULT_MAX_ITEMS: u64 = 500;
@@ -402,26 +403,28 @@ pub fn rows_of(value: &Value) -> Result<Vec<Map<String, Value>>, ApiError> {
 
 // --- parameters ------------------------------------------------------------------------------
 
-fn max_items(value: &Option<Value>) -> Result<u64, ApiError> {
+/// `maxItems`: a whole number from 1 to `largest` (`--max-page-rows`), by default
+/// [`DEFAULT_MAX_ITEMS`].
+fn max_items(value: &Option<Value>, largest: u64) -> Result<u64, ApiError> {
     let bad = || {
         ApiError::BadRequest(format!(
-            "parameter 'maxItems' must be a whole number from 1 to {MAX_ITEMS}"
+            "parameter 'maxItems' must be a whole number from 1 to {largest}"
         ))
     };
     let n = match value {
-        None | Some(Value::Null) => return Ok(DEFAULT_MAX_ITEMS),
+        None | Some(Value::Null) => return Ok(DEFAULT_MAX_ITEMS.min(largest)),
         Some(Value::Number(n)) => n.as_f64().ok_or_else(bad)?,
         Some(Value::String(s)) => s.trim().parse::<f64>().map_err(|_| bad())?,
         Some(_) => return Err(bad()),
     };
-    if n.fract() != 0.0 || n < 1.0 || n > MAX_ITEMS as f64 {
+    if n.fract() != 0.0 || n < 1.0 || n > largest as f64 {
         return Err(bad());
     }
-    // In range 1..=MAX_ITEMS and whole, so the conversion is exact.
+    // In range 1..=largest and whole, so the conversion is exact.
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
-        reason = "checked to be a whole number from 1 to MAX_ITEMS"
+        reason = "checked to be a whole number from 1 to `largest`"
     )]
     Ok(n as u64)
 }
@@ -670,7 +673,7 @@ async fn query_stream(
     p: &DataParams,
     with_query: bool,
 ) -> Result<Value, ApiError> {
-    let limit = max_items(&p.max_items)?;
+    let limit = max_items(&p.max_items, state.config.limits.max_page_rows)?;
     let (from, to) = range(p)?;
     let oldest_first = flag(&p.oldest_first, "oldestFirst")?;
     let wanted_tags = tags(&p.tags)?;
@@ -747,9 +750,10 @@ async fn add_or_update(
     if rows.is_empty() {
         return Err(ApiError::BadRequest("missing parameter 'values'".into()));
     }
-    if rows.len() as u64 > MAX_ITEMS {
+    let largest = state.config.limits.max_page_rows;
+    if rows.len() as u64 > largest {
         return Err(ApiError::BadRequest(format!(
-            "at most {MAX_ITEMS} rows per call"
+            "at most {largest} rows per call"
         )));
     }
     let origin = origin(guard, p)?;
@@ -837,7 +841,7 @@ async fn query_table(
     p: &DataParams,
     with_query: bool,
 ) -> Result<Value, ApiError> {
-    let limit = max_items(&p.max_items)?;
+    let limit = max_items(&p.max_items, state.config.limits.max_page_rows)?;
     let (filter, wanted, wanted_tags, source) = if with_query {
         (
             compile(p.query.as_ref(), &|name| thing.column_type(name))?,
@@ -1186,10 +1190,16 @@ mod tests {
 
     #[test]
     fn max_items_is_bounded() {
-        assert_eq!(max_items(&None).expect("default"), DEFAULT_MAX_ITEMS);
-        assert_eq!(max_items(&Some(json!(10_000))).expect("max"), 10_000);
-        assert!(max_items(&Some(json!(10_001))).is_err());
-        assert!(max_items(&Some(json!(0))).is_err());
-        assert!(max_items(&Some(json!(1.5))).is_err());
+        assert_eq!(
+            max_items(&None, MAX_ITEMS).expect("default"),
+            DEFAULT_MAX_ITEMS
+        );
+        assert_eq!(
+            max_items(&Some(json!(10_000)), MAX_ITEMS).expect("max"),
+            10_000
+        );
+        assert!(max_items(&Some(json!(10_001)), MAX_ITEMS).is_err());
+        assert!(max_items(&Some(json!(0)), MAX_ITEMS).is_err());
+        assert!(max_items(&Some(json!(1.5)), MAX_ITEMS).is_err());
     }
 }

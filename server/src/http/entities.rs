@@ -18,7 +18,6 @@ use ironworx_entity::schema::field_definitions;
 use ironworx_entity::vocab::{
     ANY_RESOURCE, Collection, MemberName, PermissionKind, Tag, VocabError, builtin,
 };
-use ironworx_importer::Limits;
 use ironworx_importer::extract::{Filter, header};
 use ironworx_importer::model::Kind;
 use ironworx_importer::plan::{Mode, PlanOptions};
@@ -673,9 +672,8 @@ struct ListParams {
     tags: Option<Value>,
 }
 
-/// Default and largest `maxItems` of `GetEntityList`.
+/// Default `maxItems` of `GetEntityList` (the largest is `--max-page-rows`).
 const LIST_DEFAULT_ITEMS: u64 = 500;
-const LIST_MAX_ITEMS: u64 = 10_000;
 
 /// `EntityServices/GetEntityList(type, maxItems, nameMask, tags)`: what `GET /Thingworx/<C>`
 /// answers, filtered and bounded.
@@ -685,8 +683,9 @@ async fn entity_list(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Val
     let collection = Collection::from_element_name(kind)
         .or_else(|| kind.parse().ok())
         .ok_or_else(|| ApiError::BadRequest(format!("unknown entity type '{kind}'")))?;
+    let largest = state.config.limits.max_page_rows;
     let max = match &p.max_items {
-        None | Some(Value::Null) => LIST_DEFAULT_ITEMS,
+        None | Some(Value::Null) => LIST_DEFAULT_ITEMS.min(largest),
         Some(v) => v
             .as_u64()
             .or_else(|| {
@@ -694,10 +693,10 @@ async fn entity_list(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Val
                     .filter(|f| f.fract() == 0.0 && *f >= 1.0)
                     .map(|f| f as u64)
             })
-            .filter(|n| (1..=LIST_MAX_ITEMS).contains(n))
+            .filter(|n| (1..=largest).contains(n))
             .ok_or_else(|| {
                 ApiError::BadRequest(format!(
-                    "parameter 'maxItems' must be a whole number from 1 to {LIST_MAX_ITEMS}"
+                    "parameter 'maxItems' must be a whole number from 1 to {largest}"
                 ))
             })?,
     };
@@ -850,8 +849,12 @@ pub async fn save_entity(
         collection.as_str().to_owned(),
         json!({ collection.element_name(): [Value::Object(doc)] }),
     );
-    let export = export_from_tree(&Value::Object(tree), "request body", &Limits::default())
-        .map_err(import_error)?;
+    let export = export_from_tree(
+        &Value::Object(tree),
+        "request body",
+        &state.config.limits.import(),
+    )
+    .map_err(import_error)?;
     let [entity] = export.entities.as_slice() else {
         return Err(ApiError::BadRequest(
             "the request body must hold exactly one entity".into(),

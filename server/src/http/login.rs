@@ -83,7 +83,7 @@ fn form_config() -> web::FormConfig {
 
 fn form_error(err: UrlencodedError) -> ApiError {
     match err {
-        UrlencodedError::Overflow { .. } => ApiError::TooLarge,
+        UrlencodedError::Overflow { .. } => ApiError::TooLarge(FORM_LIMIT as u64),
         UrlencodedError::ContentType => ApiError::BadRequest(
             "expected Content-Type: application/x-www-form-urlencoded".to_owned(),
         ),

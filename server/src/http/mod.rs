@@ -28,13 +28,19 @@ use actix_web::web;
 
 use crate::error::ApiError;
 
-/// Largest request body accepted by every route but the importer (1 MiB).
+/// Largest request body accepted by every route but the importer, by default (1 MiB;
+/// `--max-body-bytes`).
 pub const JSON_LIMIT: usize = 1024 * 1024;
 
-/// Registers every route and the request-body limits.
+/// Registers every route with the default limits.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(json_config())
-        .app_data(payload_config())
+    routes(cfg, &crate::config::LimitSettings::default());
+}
+
+/// Registers every route and the request-body limit of `limits`.
+pub fn routes(cfg: &mut web::ServiceConfig, limits: &crate::config::LimitSettings) {
+    cfg.app_data(json_config(limits.body_bytes()))
+        .app_data(payload_config(limits.body_bytes()))
         .service(health::health)
         .service(health::ready)
         .service(login::services())
@@ -60,21 +66,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Raw body settings (service calls, property writes, entity documents): the same size limit
 /// as JSON bodies; a larger body answers 413 before it is read whole.
-pub fn payload_config() -> web::PayloadConfig {
-    web::PayloadConfig::new(JSON_LIMIT)
+pub fn payload_config(limit: usize) -> web::PayloadConfig {
+    web::PayloadConfig::new(limit)
 }
 
 /// JSON extractor settings: the size limit, and errors mapped onto [`ApiError`].
-pub fn json_config() -> web::JsonConfig {
+pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(JSON_LIMIT)
-        .error_handler(|err, _req| json_error(err).into())
+        .limit(limit)
+        .error_handler(move |err, _req| json_error(err, limit).into())
 }
 
-fn json_error(err: JsonPayloadError) -> ApiError {
+fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
     match err {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::TooLarge
+            ApiError::TooLarge(limit as u64)
         }
         JsonPayloadError::ContentType => {
             ApiError::BadRequest("expected Content-Type: application/json".to_owned())
@@ -112,6 +118,7 @@ mod tests {
             admin_password: None,
             log_format: crate::config::LogFormat::Text,
             auth: crate::config::AuthSettings::default(),
+            limits: crate::config::LimitSettings::default(),
         };
         crate::db::migrate(&db).await.expect("migrates");
         let security = crate::security::Security::load(db.clone())

@@ -13,7 +13,7 @@ use ironworx_entity::vocab::{Collection, PermissionKind};
 use ironworx_importer::extract::Filter;
 use ironworx_importer::model::Export;
 use ironworx_importer::plan::{Mode, PlanOptions};
-use ironworx_importer::{ImportError, Limits, source};
+use ironworx_importer::{ImportError, source};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -122,7 +122,7 @@ pub async fn importer(
             "missing header {XSRF_HEADER}: {XSRF_VALUE}"
         )));
     }
-    let limits = Limits::default();
+    let limits = state.config.limits.import();
     let mut upload: Option<(String, Vec<u8>)> = None;
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(|e| ApiError::BadRequest(format!("bad upload: {e}")))?;
@@ -138,7 +138,7 @@ pub async fn importer(
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("bad upload: {e}")))?;
             if (bytes.len() + chunk.len()) as u64 > limits.max_file_bytes {
-                return Err(ApiError::TooLarge);
+                return Err(ApiError::TooLarge(limits.max_file_bytes));
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -278,7 +278,8 @@ async fn import_source_controlled(
             "no folder '{path}' in repository '{repository}'"
         )));
     }
-    let export = web::block(move || source::read_path(&folder, &Limits::default()))
+    let limits = state.config.limits.import();
+    let export = web::block(move || source::read_path(&folder, &limits))
         .await
         .map_err(ApiError::internal)?
         .map_err(import_error)?;
