@@ -55,20 +55,7 @@ impl SetService {
             (false, true) => Action::Replace,
             (false, false) => return None,
         };
-        let rest = rest.strip_suffix("Permissions")?;
-        let (scope, rest) = if let Some(rest) = rest.strip_prefix("Instance") {
-            (Scope::Instance, rest)
-        } else if let Some(rest) = rest.strip_prefix("Collection") {
-            (Scope::Collection, rest)
-        } else {
-            (Scope::Own, rest)
-        };
-        let category = match rest {
-            "RunTime" => PermissionCategory::RunTime,
-            "DesignTime" => PermissionCategory::DesignTime,
-            "Visibility" => PermissionCategory::Visibility,
-            _ => return None,
-        };
+        let (scope, category) = Scope::and_category(rest.strip_suffix("Permissions")?)?;
         // Collections answer the InfoTable only, as in ThingWorx.
         if scope == Scope::Collection && action != Action::Table {
             return None;

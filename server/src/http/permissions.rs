@@ -29,6 +29,27 @@ pub enum Scope {
     Collection,
 }
 
+impl Scope {
+    /// The scope and category a service name spells after its verb: `InstanceRunTime`,
+    /// `CollectionVisibility`, `DesignTime` (the entity's own rules), …
+    pub fn and_category(name: &str) -> Option<(Scope, PermissionCategory)> {
+        let (scope, rest) = if let Some(rest) = name.strip_prefix("Instance") {
+            (Scope::Instance, rest)
+        } else if let Some(rest) = name.strip_prefix("Collection") {
+            (Scope::Collection, rest)
+        } else {
+            (Scope::Own, name)
+        };
+        let category = match rest {
+            "RunTime" => PermissionCategory::RunTime,
+            "DesignTime" => PermissionCategory::DesignTime,
+            "Visibility" => PermissionCategory::Visibility,
+            _ => return None,
+        };
+        Some((scope, category))
+    }
+}
+
 /// A parsed `Add…Permission` / `Delete…Permission` service name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RuleService {
@@ -48,20 +69,7 @@ impl RuleService {
         } else {
             (false, service.strip_prefix("Delete")?)
         };
-        let rest = rest.strip_suffix("Permission")?;
-        let (scope, rest) = if let Some(rest) = rest.strip_prefix("Instance") {
-            (Scope::Instance, rest)
-        } else if let Some(rest) = rest.strip_prefix("Collection") {
-            (Scope::Collection, rest)
-        } else {
-            (Scope::Own, rest)
-        };
-        let category = match rest {
-            "RunTime" => PermissionCategory::RunTime,
-            "DesignTime" => PermissionCategory::DesignTime,
-            "Visibility" => PermissionCategory::Visibility,
-            _ => return None,
-        };
+        let (scope, category) = Scope::and_category(rest.strip_suffix("Permission")?)?;
         Some(RuleService {
             add,
             scope,

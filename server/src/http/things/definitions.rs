@@ -116,34 +116,43 @@ async fn effective_services(
     state: &AppState,
     model: &ThingModel,
 ) -> Result<Vec<Sourced<service_definitions::Model>>, ApiError> {
-    let mut found: Vec<Sourced<service_definitions::Model>> = Vec::new();
-    for (definer, d) in model.definers.iter().enumerate() {
-        for definition in service_definitions::list(&state.db, d.id)
-            .await
-            .map_err(query_error)?
-        {
-            if !found.iter().any(|s| s.definition.name == definition.name) {
-                found.push(Sourced {
-                    definer,
-                    definition,
-                });
-            }
-        }
-    }
-    Ok(found)
+    effective(
+        model,
+        |id| service_definitions::list(&state.db, id),
+        |d| d.name.as_str(),
+    )
+    .await
 }
 
 async fn effective_events(
     state: &AppState,
     model: &ThingModel,
 ) -> Result<Vec<Sourced<event_definitions::Model>>, ApiError> {
-    let mut found: Vec<Sourced<event_definitions::Model>> = Vec::new();
+    effective(
+        model,
+        |id| event_definitions::list(&state.db, id),
+        |d| d.name.as_str(),
+    )
+    .await
+}
+
+/// The definitions of the Thing's definers, nearest first, listed by `list`; the first
+/// definer of a name wins.
+async fn effective<T, Fut>(
+    model: &ThingModel,
+    list: impl Fn(i64) -> Fut,
+    name: impl Fn(&T) -> &str,
+) -> Result<Vec<Sourced<T>>, ApiError>
+where
+    Fut: std::future::Future<Output = Result<Vec<T>, ironworx_entity::queries::QueryError>>,
+{
+    let mut found: Vec<Sourced<T>> = Vec::new();
     for (definer, d) in model.definers.iter().enumerate() {
-        for definition in event_definitions::list(&state.db, d.id)
-            .await
-            .map_err(query_error)?
-        {
-            if !found.iter().any(|s| s.definition.name == definition.name) {
+        for definition in list(d.id).await.map_err(query_error)? {
+            if !found
+                .iter()
+                .any(|s| name(&s.definition) == name(&definition))
+            {
                 found.push(Sourced {
                     definer,
                     definition,
