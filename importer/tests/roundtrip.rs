@@ -621,13 +621,18 @@ fn xml_extra() -> impl Strategy<Value = Extra> {
         })
 }
 
+/// The shapes an entity implements: distinct names (the `.twx` form keys them by name).
+fn shape_names() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::btree_set(name(), 0..3).prop_map(|names| names.into_iter().collect())
+}
+
 fn entity_of(collection: Collection) -> BoxedStrategy<Entity> {
     let kind: BoxedStrategy<Kind> = match collection {
         Collection::Things => (
             (word(), any::<bool>(), any::<bool>(), text(), text(), text()),
             (text(), text()),
             definitions(),
-            prop::collection::vec(name(), 0..3),
+            shape_names(),
             property_values(),
         )
             .prop_map(|(a, b, definitions, implemented_shapes, values)| {
@@ -649,7 +654,7 @@ fn entity_of(collection: Collection) -> BoxedStrategy<Entity> {
         Collection::ThingTemplates => (
             (text(), text(), text(), text()),
             definitions(),
-            prop::collection::vec(name(), 0..3),
+            shape_names(),
             tables(),
         )
             .prop_map(|(a, definitions, implemented_shapes, shared)| {
