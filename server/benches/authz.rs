@@ -1351,10 +1351,11 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
     let index = AuthzIndex::build(&facts);
     let index_build = t.elapsed();
     println!(
-        "\n## {rule_count} rules: facts generated in {}, index built in {} ({} entities); load average {}",
+        "\n## {rule_count} rules: facts generated in {}, index built in {} ({} entities, {} bytes of merged inherited sources); load average {}",
         ms(generated),
         ms(index_build),
         index.entity_count(),
+        index.merged_bytes(),
         load()
     );
 
@@ -1369,6 +1370,21 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
         mix(Outcome::Deny),
         mix(Outcome::NotVisible)
     );
+
+    // The hot path (merged inherited sources) and the explanation (levels one by one) agree on
+    // every sampled and every uniform request, before anything is timed.
+    let uniform = uniform_requests(model, &index);
+    let walked = samples.iter().chain(&uniform).filter(|s| {
+        let request = Request {
+            user: s.user_idx,
+            target: Target::Entity(s.thing_idx),
+            kind: s.kind,
+            resource: &s.resource,
+        };
+        decide(&index, &request) != explain(&index, &request).0
+    });
+    assert_eq!(walked.count(), 0, "decide and explain disagree");
+    drop(uniform);
 
     let cedar = (rules <= cedar_max).then(|| {
         let t = Instant::now();

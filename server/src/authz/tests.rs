@@ -774,3 +774,636 @@ fn explanation_names_every_rule_in_order() {
         steps[5].detail
     );
 }
+
+/// A rule of a table row: (collection, entity or `""` for the collection itself, kind,
+/// resource, principal type, principal, allows).
+type RuleRow = (
+    Collection,
+    &'static str,
+    PermissionKind,
+    &'static str,
+    PrincipalType,
+    &'static str,
+    bool,
+);
+
+/// Templates `Root` ← `A` ← `A2` and `Root` ← `B`; `A` implements `S2`, `Root` implements `S3`.
+/// `TA2` (template `A2`, own shape `S1`), `TB` (template `B`), `TA2s` (template `A2`, own shape
+/// `S2`, which `A` implements too), `TR` (template `Root`, no shape).
+fn inheritance_model(rules: &[RuleRow]) -> AuthzIndex {
+    let mut m = Model::visible_to_everyone(Model::new());
+    m.user("u").user("v");
+    m.group("G", &["u"]).group("Outer", &["G"]);
+    m.shape("S1").shape("S2").shape("S3");
+    m.add(ThingTemplates, "Root", "", &["S3"], None);
+    m.add(ThingTemplates, "A", "Root", &["S2"], None);
+    m.template("A2", "A").template("B", "Root");
+    m.thing("TA2", "A2", &["S1"], None)
+        .thing("TB", "B", &[], None)
+        .thing("TA2s", "A2", &["S2"], None)
+        .thing("TR", "Root", &[], None);
+    for &(collection, entity, kind, resource, ptype, principal, allow) in rules {
+        if entity.is_empty() {
+            m.coll_rule(collection, kind, resource, ptype, principal, allow);
+        } else {
+            let instance = collection != Things;
+            m.rule(
+                collection, entity, instance, kind, resource, ptype, principal, allow,
+            );
+        }
+    }
+    m.index()
+}
+
+#[test]
+fn merged_inherited_levels_decide_as_the_level_walk() {
+    const TTI: &str = "ThingTemplateInstance";
+    const TSI: &str = "ThingShapeInstance";
+    type Case = (
+        &'static str,
+        &'static [RuleRow],
+        (&'static str, &'static str, PermissionKind, &'static str),
+        (Outcome, &'static str),
+    );
+    let cases: &[Case] = &[
+        (
+            "same principal at two ranks: the nearer allows",
+            &[
+                (ThingTemplates, "A2", PropertyRead, "p", Group, "G", true),
+                (ThingTemplates, "Root", PropertyRead, "p", Group, "G", false),
+            ],
+            ("u", "TA2", PropertyRead, "p"),
+            (Allow, TTI),
+        ),
+        (
+            "same principal at two ranks: the nearer denies",
+            &[
+                (ThingTemplates, "A2", PropertyRead, "p", Group, "G", false),
+                (ThingTemplates, "Root", PropertyRead, "p", Group, "G", true),
+            ],
+            ("u", "TA2", PropertyRead, "p"),
+            (Deny, TTI),
+        ),
+        (
+            "a deny at a nearer level beats an allow at a farther one",
+            &[
+                (
+                    ThingTemplates,
+                    "A",
+                    PropertyWrite,
+                    "*",
+                    Group,
+                    "Outer",
+                    false,
+                ),
+                (ThingTemplates, "Root", PropertyWrite, "p", User, "u", true),
+            ],
+            ("u", "TA2", PropertyWrite, "p"),
+            (Deny, TTI),
+        ),
+        (
+            "an allow at a nearer level beats a deny at a farther one",
+            &[
+                (
+                    ThingTemplates,
+                    "A2",
+                    PropertyWrite,
+                    "*",
+                    Group,
+                    "Outer",
+                    true,
+                ),
+                (ThingTemplates, "Root", PropertyWrite, "*", User, "u", false),
+            ],
+            ("u", "TA2", PropertyWrite, "p"),
+            (Allow, TTI),
+        ),
+        (
+            "`*` at a nearer rank beats the named row at a farther one",
+            &[
+                (ThingTemplates, "A2", ServiceInvoke, "*", Group, "G", true),
+                (
+                    ThingTemplates,
+                    "Root",
+                    ServiceInvoke,
+                    "s",
+                    Group,
+                    "G",
+                    false,
+                ),
+            ],
+            ("u", "TA2", ServiceInvoke, "s"),
+            (Allow, TTI),
+        ),
+        (
+            "the named row at a nearer rank beats `*` at a farther one",
+            &[
+                (ThingTemplates, "A", ServiceInvoke, "s", User, "u", false),
+                (ThingTemplates, "Root", ServiceInvoke, "*", User, "u", true),
+            ],
+            ("u", "TA2", ServiceInvoke, "s"),
+            (Deny, TTI),
+        ),
+        (
+            "at one rank the named row comes before `*`",
+            &[
+                (ThingTemplates, "A2", ServiceInvoke, "*", Group, "G", false),
+                (
+                    ThingTemplates,
+                    "A2",
+                    ServiceInvoke,
+                    "s",
+                    Group,
+                    "Outer",
+                    true,
+                ),
+            ],
+            ("u", "TA2", ServiceInvoke, "s"),
+            (Allow, TTI),
+        ),
+        (
+            "at one rank `*` decides when the named row names someone else",
+            &[
+                (ThingTemplates, "A2", ServiceInvoke, "s", User, "v", true),
+                (ThingTemplates, "A2", ServiceInvoke, "*", Group, "G", false),
+            ],
+            ("u", "TA2", ServiceInvoke, "s"),
+            (Deny, TTI),
+        ),
+        (
+            "inside a row at one rank a deny beats an allow",
+            &[
+                (ThingTemplates, "A", EventSubscribe, "e", User, "u", true),
+                (
+                    ThingTemplates,
+                    "A",
+                    EventSubscribe,
+                    "e",
+                    Group,
+                    "Outer",
+                    false,
+                ),
+                (ThingTemplates, "Root", EventSubscribe, "e", User, "u", true),
+            ],
+            ("u", "TA2", EventSubscribe, "e"),
+            (Deny, TTI),
+        ),
+        (
+            "a nearer level naming someone else does not decide",
+            &[
+                (ThingTemplates, "A2", EventSubscribe, "*", User, "v", true),
+                (
+                    ThingTemplates,
+                    "Root",
+                    EventSubscribe,
+                    "e",
+                    Group,
+                    "G",
+                    false,
+                ),
+            ],
+            ("u", "TA2", EventSubscribe, "e"),
+            (Deny, TTI),
+        ),
+        (
+            "templates come before every shape",
+            &[
+                (ThingShapes, "S1", PropertyRead, "p", Group, "G", true),
+                (ThingShapes, "S2", PropertyRead, "p", Group, "G", true),
+                (ThingTemplates, "Root", PropertyRead, "*", Group, "G", false),
+            ],
+            ("u", "TA2", PropertyRead, "p"),
+            (Deny, TTI),
+        ),
+        (
+            "the Thing's own shapes come before the inherited ones",
+            &[
+                (ThingShapes, "S1", PropertyRead, "*", Group, "G", true),
+                (ThingShapes, "S2", PropertyRead, "p", Group, "G", false),
+            ],
+            ("u", "TA2", PropertyRead, "p"),
+            (Allow, TSI),
+        ),
+        (
+            "inherited shapes follow the chain: the nearer template's shape first",
+            &[
+                (ThingShapes, "S3", PropertyRead, "p", Group, "G", true),
+                (ThingShapes, "S2", PropertyRead, "*", Group, "Outer", false),
+            ],
+            ("u", "TA2", PropertyRead, "p"),
+            (Deny, TSI),
+        ),
+        (
+            "a shape both own and inherited counts at its own rank",
+            &[
+                (ThingShapes, "S2", PropertyWrite, "*", User, "u", true),
+                (ThingShapes, "S3", PropertyWrite, "p", User, "u", false),
+            ],
+            ("u", "TA2s", PropertyWrite, "p"),
+            (Allow, TSI),
+        ),
+        (
+            "an inherited shape decides after the own shapes name nobody",
+            &[
+                (ThingShapes, "S1", PropertyWrite, "p", User, "v", true),
+                (ThingShapes, "S3", PropertyWrite, "p", User, "u", true),
+            ],
+            ("u", "TA2", PropertyWrite, "p"),
+            (Allow, TSI),
+        ),
+        (
+            "chains sharing an ancestor: the override on one branch",
+            &[
+                (ThingTemplates, "Root", ServiceInvoke, "s", Group, "G", true),
+                (ThingTemplates, "A", ServiceInvoke, "s", Group, "G", false),
+            ],
+            ("u", "TA2", ServiceInvoke, "s"),
+            (Deny, TTI),
+        ),
+        (
+            "chains sharing an ancestor: the other branch keeps the ancestor's rule",
+            &[
+                (ThingTemplates, "Root", ServiceInvoke, "s", Group, "G", true),
+                (ThingTemplates, "A", ServiceInvoke, "s", Group, "G", false),
+            ],
+            ("u", "TB", ServiceInvoke, "s"),
+            (Allow, TTI),
+        ),
+        (
+            "chains sharing an ancestor: the root's own Things",
+            &[
+                (ThingTemplates, "Root", ServiceInvoke, "*", Group, "G", true),
+                (ThingTemplates, "B", ServiceInvoke, "*", Group, "G", false),
+            ],
+            ("u", "TR", ServiceInvoke, "s"),
+            (Allow, TTI),
+        ),
+        (
+            "the Thing's own rules come before every inherited level",
+            &[
+                (Things, "TA2", PropertyRead, "*", User, "u", false),
+                (ThingTemplates, "A2", PropertyRead, "p", User, "u", true),
+            ],
+            ("u", "TA2", PropertyRead, "p"),
+            (Deny, "Entity"),
+        ),
+        (
+            "the collection comes after every inherited level",
+            &[
+                (Things, "", PropertyRead, "p", Group, "G", true),
+                (ThingShapes, "S3", PropertyRead, "*", Group, "G", false),
+            ],
+            ("u", "TA2", PropertyRead, "p"),
+            (Deny, TSI),
+        ),
+        (
+            "the collection decides when no inherited level names the caller",
+            &[
+                (Things, "", PropertyRead, "p", Group, "G", true),
+                (ThingTemplates, "Root", PropertyRead, "*", User, "v", false),
+            ],
+            ("u", "TA2", PropertyRead, "p"),
+            (Allow, "Collection"),
+        ),
+        (
+            "a rule for another permission does not count",
+            &[(ThingTemplates, "A2", PropertyWrite, "p", User, "u", true)],
+            ("u", "TA2", PropertyRead, "p"),
+            (Deny, "Default"),
+        ),
+        (
+            "shapes take no part at design time",
+            &[
+                (ThingShapes, "S1", Update, "*", Group, "G", true),
+                (ThingShapes, "S3", Update, "*", Group, "G", true),
+            ],
+            ("u", "TA2", Update, "*"),
+            (Deny, "Default"),
+        ),
+        (
+            "templates decide at design time, nearest first",
+            &[
+                (ThingShapes, "S1", Update, "*", Group, "G", false),
+                (ThingTemplates, "A", Update, "*", Group, "G", true),
+                (ThingTemplates, "Root", Update, "*", Group, "G", false),
+            ],
+            ("u", "TA2", Update, "*"),
+            (Allow, TTI),
+        ),
+    ];
+    for (label, rules, (user, thing, kind, resource), (outcome, layer)) in cases {
+        let ix = inheritance_model(rules);
+        let hot = ix
+            .lookup(Things, thing)
+            .and_then(|t| ix.hot(t))
+            .expect("thing in the index");
+        assert!(ix.merged_rules(hot).is_some(), "{label}: a merged source");
+        assert_eq!(
+            ask(&ix, user, (Things, thing), *kind, resource),
+            (*outcome, (*layer).to_owned()),
+            "{label}"
+        );
+    }
+}
+
+#[test]
+fn merged_visibility_follows_the_chain_without_shapes() {
+    // Nothing visible by default: only the templates' and shapes' visibility rules speak.
+    let build = |rules: &[RuleRow]| {
+        let mut m = Model::new();
+        m.user("u");
+        m.org("Partner", &[("East", "Partner")], &[("East", "u")]);
+        m.shape("S");
+        m.add(ThingTemplates, "Root", "", &["S"], None);
+        m.template("A", "Root");
+        m.thing("T", "A", &["S"], None);
+        m.coll_rule(Things, PropertyRead, "*", Group, "Users", true);
+        for &(collection, entity, kind, resource, ptype, principal, allow) in rules {
+            m.rule(
+                collection, entity, true, kind, resource, ptype, principal, allow,
+            );
+        }
+        m.index()
+    };
+    let cases: &[(&str, &[RuleRow], Outcome)] = &[
+        ("no rule: not visible", &[], NotVisible),
+        (
+            "the root template grants",
+            &[(
+                ThingTemplates,
+                "Root",
+                Visibility,
+                "*",
+                Organization,
+                "Partner",
+                true,
+            )],
+            Allow,
+        ),
+        (
+            "a nearer template's deny beats the root's grant",
+            &[
+                (
+                    ThingTemplates,
+                    "Root",
+                    Visibility,
+                    "*",
+                    Organization,
+                    "Partner",
+                    true,
+                ),
+                (
+                    ThingTemplates,
+                    "A",
+                    Visibility,
+                    "*",
+                    OrganizationalUnit,
+                    "Partner:East",
+                    false,
+                ),
+            ],
+            NotVisible,
+        ),
+        (
+            "a nearer template's grant beats the root's deny",
+            &[
+                (
+                    ThingTemplates,
+                    "Root",
+                    Visibility,
+                    "*",
+                    Organization,
+                    "Partner",
+                    false,
+                ),
+                (
+                    ThingTemplates,
+                    "A",
+                    Visibility,
+                    "*",
+                    OrganizationalUnit,
+                    "Partner:East",
+                    true,
+                ),
+            ],
+            Allow,
+        ),
+        (
+            "a shape's visibility rule does not count",
+            &[(
+                ThingShapes,
+                "S",
+                Visibility,
+                "*",
+                Organization,
+                "Partner",
+                true,
+            )],
+            NotVisible,
+        ),
+    ];
+    for (label, rules, outcome) in cases {
+        let ix = build(rules);
+        assert_eq!(
+            ask(&ix, "u", (Things, "T"), PropertyRead, "p").0,
+            *outcome,
+            "{label}"
+        );
+    }
+}
+
+#[test]
+fn a_chain_longer_than_the_ranks_is_walked_level_by_level() {
+    let mut m = Model::visible_to_everyone(Model::new());
+    m.user("u").group("G", &["u"]);
+    m.template("L0000", "");
+    for i in 1..300 {
+        m.template(&format!("L{i:04}"), &format!("L{:04}", i - 1));
+    }
+    m.thing("T", "L0299", &[], None)
+        .thing("Short", "L0001", &[], None);
+    m.rule(
+        ThingTemplates,
+        "L0000",
+        true,
+        PropertyRead,
+        "*",
+        Group,
+        "G",
+        true,
+    );
+    m.rule(
+        ThingTemplates,
+        "L0100",
+        true,
+        PropertyRead,
+        "p",
+        User,
+        "u",
+        false,
+    );
+    let ix = m.index();
+    let hot = |name: &str| {
+        ix.lookup(Things, name)
+            .and_then(|t| ix.hot(t))
+            .expect("thing in the index")
+    };
+    assert!(ix.merged_rules(hot("T")).is_none());
+    assert!(ix.merged_rules(hot("Short")).is_some());
+    assert_eq!(
+        ask(&ix, "u", (Things, "T"), PropertyRead, "p"),
+        (Deny, "ThingTemplateInstance".into())
+    );
+    assert_eq!(
+        ask(&ix, "u", (Things, "T"), PropertyRead, "q"),
+        (Allow, "ThingTemplateInstance".into())
+    );
+    assert_eq!(
+        ask(&ix, "u", (Things, "Short"), PropertyRead, "p"),
+        (Allow, "ThingTemplateInstance".into())
+    );
+}
+
+/// Random models with template chains (cycles and dangling bases included), shapes on
+/// templates and Things, and rules of every kind at every level: the hot path, which reads the
+/// merged inherited sources, and the explanation, which walks the levels one by one, always
+/// give the same outcome.
+#[test]
+fn merged_and_level_walk_agree_on_random_models() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    const RESOURCES: &[&str] = &["*", "a", "b"];
+    let mut rng = StdRng::seed_from_u64(0x5EED_0004);
+    let mut checked = 0usize;
+    for _ in 0..300 {
+        let mut m = Model::new();
+        let users: Vec<String> = (0..4).map(|i| format!("u{i}")).collect();
+        for u in &users {
+            m.user(u);
+        }
+        let groups: Vec<String> = (0..4).map(|i| format!("g{i}")).collect();
+        for (i, g) in groups.iter().enumerate() {
+            let members: Vec<&str> = users
+                .iter()
+                .map(String::as_str)
+                .filter(|_| rng.random_bool(0.4))
+                .collect();
+            m.group(g, &members);
+            if i > 0 && rng.random_bool(0.5) {
+                let outer = groups[rng.random_range(0..i)].clone();
+                m.member(&outer, g);
+            }
+        }
+        m.org(
+            "P",
+            &[("P1", "P"), ("P2", "P1")],
+            &[("P1", "u0"), ("P2", "g1"), ("P", "u2")],
+        );
+        let shapes: Vec<String> = (0..4).map(|i| format!("s{i}")).collect();
+        for s in &shapes {
+            m.shape(s);
+        }
+        let templates: Vec<String> = (0..6).map(|i| format!("t{i}")).collect();
+        for t in &templates {
+            let base = match rng.random_range(0..10) {
+                0 => "missing".to_owned(),
+                1..=3 => String::new(),
+                _ => templates[rng.random_range(0..templates.len())].clone(),
+            };
+            let own: Vec<&str> = shapes
+                .iter()
+                .map(String::as_str)
+                .filter(|_| rng.random_bool(0.3))
+                .collect();
+            m.add(ThingTemplates, t, &base, &own, None);
+        }
+        let things: Vec<String> = (0..8).map(|i| format!("x{i}")).collect();
+        for x in &things {
+            let template = if rng.random_bool(0.15) {
+                String::new()
+            } else {
+                templates[rng.random_range(0..templates.len())].clone()
+            };
+            let own: Vec<&str> = shapes
+                .iter()
+                .map(String::as_str)
+                .filter(|_| rng.random_bool(0.3))
+                .collect();
+            m.thing(x, &template, &own, None);
+        }
+        let principal = |rng: &mut StdRng, kind: PermissionKind| match kind {
+            Visibility => match rng.random_range(0..4) {
+                0 => (Organization, "P".to_owned()),
+                1 => (Organization, "Everyone".to_owned()),
+                2 => (OrganizationalUnit, "P:P1".to_owned()),
+                _ => (OrganizationalUnit, "P:P2".to_owned()),
+            },
+            _ => {
+                if rng.random_bool(0.4) {
+                    (User, users[rng.random_range(0..users.len())].clone())
+                } else {
+                    (Group, groups[rng.random_range(0..groups.len())].clone())
+                }
+            }
+        };
+        for _ in 0..rng.random_range(0..40) {
+            let kind = PermissionKind::ALL[rng.random_range(0..PermissionKind::ALL.len())];
+            let resource = RESOURCES[rng.random_range(0..RESOURCES.len())];
+            let (ptype, pname) = principal(&mut rng, kind);
+            let allow = rng.random_bool(0.6);
+            match rng.random_range(0..10) {
+                0..=3 => {
+                    let t = templates[rng.random_range(0..templates.len())].clone();
+                    m.rule(
+                        ThingTemplates,
+                        &t,
+                        true,
+                        kind,
+                        resource,
+                        ptype,
+                        &pname,
+                        allow,
+                    );
+                }
+                4..=6 => {
+                    let s = shapes[rng.random_range(0..shapes.len())].clone();
+                    m.rule(ThingShapes, &s, true, kind, resource, ptype, &pname, allow);
+                }
+                7 | 8 => {
+                    let x = things[rng.random_range(0..things.len())].clone();
+                    m.rule(Things, &x, false, kind, resource, ptype, &pname, allow);
+                }
+                _ => {
+                    m.coll_rule(Things, kind, resource, ptype, &pname, allow);
+                }
+            }
+        }
+        let ix = m.index();
+        for u in &users {
+            let user = ix.lookup(Users, u).expect("user");
+            for x in &things {
+                let thing = ix.lookup(Things, x).expect("thing");
+                for &kind in PermissionKind::ALL {
+                    for resource in ["*", "a", "b", "c"] {
+                        let request = Request {
+                            user,
+                            target: Target::Entity(thing),
+                            kind,
+                            resource,
+                        };
+                        let (outcome, _) = explain(&ix, &request);
+                        assert_eq!(
+                            decide(&ix, &request),
+                            outcome,
+                            "{u} {kind} {resource} on {x}: {:#?}",
+                            m.facts
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 100_000);
+}
