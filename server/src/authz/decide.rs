@@ -8,20 +8,14 @@
 //! at before the `*` row, and inside a row a deny beats an allow. Nothing said anywhere: deny.
 //!
 //! The same function serves the hot path and explanations: it reports each step to a
-//! [`Tracer`]; the hot path passes [`NoTrace`], whose calls compile away. An explanation walks
-//! the inherited levels (templates, then shapes) one by one, naming every rule it looks at; the
-//! hot path reads them at once from the Thing's merged inherited source ([`AuthzIndex`]), whose
-//! words carry the rank of their level: the nearest rank at which the named or the `*` row
-//! names one of the caller's principals decides, the named row first at equal rank. Both give
-//! the same outcome.
+//! [`Tracer`]; the hot path passes [`NoTrace`], whose calls compile away.
 
 use ironworx_entity::vocab::{
     ANY_RESOURCE, Collection, PermissionCategory, PermissionKind, PrincipalType,
 };
 
 use crate::authz::index::{
-    ANY_RID, AuthzIndex, EntityIdx, Hot, Pid, Rid, Rules, Word, cell_key, merged_order, merged_pid,
-    word_allows, word_pid,
+    ANY_RID, AuthzIndex, EntityIdx, Hot, Pid, Rid, Rules, Word, cell_key, word_allows, word_pid,
 };
 
 /// The services a user may always call on its own User entity (contract section 4, item 3).
@@ -382,47 +376,20 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
         } else {
             &[]
         };
-        let merged = if T::ENABLED {
-            None
-        } else {
-            index.merged_rules(e)
-        };
-        if let Some(merged) = merged {
-            // The chain decides first; then the Thing's own shapes; then the inherited shapes.
-            let found = inherited(merged, principals, request.kind, rows);
-            if let Some((rank, outcome)) = found
-                && rank < templates.len()
-            {
+        let sources = templates
+            .iter()
+            .map(|t| Source::Template(level_idx(*t)))
+            .chain(shapes.iter().map(|s| Source::Shape(level_idx(*s))));
+        for source in sources {
+            let rules = match source {
+                Source::Template(t) | Source::Shape(t) => index.instance_rules(t),
+                _ => Rules::Run(&[]),
+            };
+            if let Some(outcome) = look(source, rules, tracer) {
                 return outcome;
             }
-            let own = shapes.get(..index.own_shape_count(e)).unwrap_or(shapes);
-            for s in own {
-                let shape = level_idx(*s);
-                if let Some(outcome) =
-                    look(Source::Shape(shape), index.instance_rules(shape), tracer)
-                {
-                    return outcome;
-                }
-            }
-            if let Some((_, outcome)) = found {
-                return outcome;
-            }
-        } else {
-            let sources = templates
-                .iter()
-                .map(|t| Source::Template(level_idx(*t)))
-                .chain(shapes.iter().map(|s| Source::Shape(level_idx(*s))));
-            for source in sources {
-                let rules = match source {
-                    Source::Template(t) | Source::Shape(t) => index.instance_rules(t),
-                    _ => Rules::Run(&[]),
-                };
-                if let Some(outcome) = look(source, rules, tracer) {
-                    return outcome;
-                }
-                if T::ENABLED {
-                    looked_at.push(source.layer(index).describe());
-                }
+            if T::ENABLED {
+                looked_at.push(source.layer(index).describe());
             }
         }
     }
@@ -516,56 +483,6 @@ fn join_or(items: &[String]) -> String {
         [one] => one.clone(),
         [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
     }
-}
-
-/// Looks at every inherited level at once, in a merged source: the rank of the nearest level
-/// that names one of `principals` in the named row or the `*` row, and its outcome (the named
-/// row first at that rank; inside a row a deny beats an allow).
-fn inherited(
-    rules: Rules<'_>,
-    principals: &[Pid],
-    kind: PermissionKind,
-    rows: Rows<'_>,
-) -> Option<(usize, Outcome)> {
-    if rules.is_empty() {
-        return None;
-    }
-    let mut best = u32::MAX;
-    // Rows come named first, so a later row replaces the best only with a strictly nearer rank.
-    for &(rid, _) in rows.iter() {
-        let row = nearest(rules.cell(cell_key(kind, rid)), principals);
-        if row >> 1 < best >> 1 {
-            best = row;
-        }
-    }
-    (best != u32::MAX).then(|| {
-        let outcome = if best & 1 == 1 {
-            Outcome::Allow
-        } else {
-            Outcome::Deny
-        };
-        ((best >> 1) as usize, outcome)
-    })
-}
-
-/// The smallest [`merged_order`] of the rules of a merged cell that name one of `principals`,
-/// or `u32::MAX`.
-fn nearest(cell: &[Word], principals: &[Pid]) -> u32 {
-    let mut best = u32::MAX;
-    if cell.len() <= 2 * principals.len() + 8 {
-        for word in cell {
-            if holds(principals, merged_pid(*word)) {
-                best = best.min(merged_order(*word));
-            }
-        }
-    } else {
-        for pid in principals {
-            if let Ok(i) = cell.binary_search_by_key(pid, |w| merged_pid(*w)) {
-                best = best.min(merged_order(cell[i]));
-            }
-        }
-    }
-    best
 }
 
 /// Looks at one level: the named resource row, then `*`. Returns the outcome when the level
@@ -690,44 +607,6 @@ fn visible<T: Tracer>(
     request: &Request<'_>,
     tracer: &mut T,
 ) -> bool {
-    if !T::ENABLED
-        && let Some(merged) = index.merged_rules(e)
-    {
-        // The Thing's own rules, its templates at once, then the collection.
-        let own = level(
-            index,
-            index.own_rules(e),
-            Source::Entity(idx),
-            user_visibility,
-            PermissionKind::Visibility,
-            ANY_RESOURCE,
-            Rows::ANY,
-            &mut NoTrace,
-        );
-        let found = own
-            .or_else(|| {
-                inherited(
-                    merged,
-                    user_visibility,
-                    PermissionKind::Visibility,
-                    Rows::ANY,
-                )
-                .map(|(_, outcome)| outcome)
-            })
-            .or_else(|| {
-                level(
-                    index,
-                    index.collection_rules(e.collection),
-                    Source::Collection(e.collection),
-                    user_visibility,
-                    PermissionKind::Visibility,
-                    ANY_RESOURCE,
-                    Rows::ANY,
-                    &mut NoTrace,
-                )
-            });
-        return found == Some(Outcome::Allow);
-    }
     let mut trace = Vec::new();
     let own = std::iter::once((Source::Entity(idx), index.own_rules(e)));
     // Only Things have templates among their levels.

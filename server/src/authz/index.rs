@@ -15,14 +15,9 @@
 //! - All runs live in one arena. An entity's run starts with its levels (for a Thing: its
 //!   template chain, then its shapes), followed by its own rules, so one or two cache lines hold
 //!   everything a Thing contributes to a check.
-//! - Per ThingTemplate that Things use, one merged inherited source covers its whole chain and
-//!   its shapes: every instance rule of those levels as a [`Word`] that also carries the rank of
-//!   its level (nearest template first, then the shapes), keeping for each cell and principal
-//!   only the nearest rule. A check reads the Thing's own rules, that one source, the Thing's own
-//!   shapes and the collection, however many rules the model holds.
-//! - Per entity, a 32-byte [`Hot`] record holds where its run is, its owner, its merged source
-//!   and, for a user, where its principal sets are. Names, ids and explanation texts sit apart,
-//!   in [`EntityNode`] and [`UserNode`].
+//! - Per entity, a 32-byte [`Hot`] record holds where its run is, its owner and, for a user,
+//!   where its principal sets are. Names, ids and explanation texts sit apart, in
+//!   [`EntityNode`] and [`UserNode`].
 //! - Names are found through open-addressing tables whose 32-byte slots hold the name inline
 //!   (names up to 27 bytes), so a lookup usually reads one cache line.
 
@@ -82,47 +77,6 @@ pub fn cell_key(kind: PermissionKind, rid: Rid) -> u64 {
 
 fn pack(kind: PermissionKind, rid: Rid, pid: Pid, allow: bool) -> Word {
     (cell_key(kind, rid) << RID_SHIFT) | (u64::from(pid) << PID_SHIFT) | u64::from(allow)
-}
-
-/// A word of a merged inherited source: bits 33–63 the cell key as in a rule word, 9–32 the
-/// principal (24 bits), 1–8 the rank of the level the rule comes from, bit 0 set when it allows.
-/// Sorting merged words sorts them by cell, then principal, then rank.
-const MERGED_PID_SHIFT: u32 = 9;
-const MERGED_PID_MAX: Pid = (1 << 24) - 1;
-/// The highest rank a merged source holds: a chain and its shapes longer than this keep the
-/// level-by-level walk.
-const RANK_MAX: usize = (1 << 8) - 1;
-
-/// The principal a merged word names.
-pub fn merged_pid(word: Word) -> Pid {
-    // Masked to the 24-bit field, so the truncation is the field itself.
-    ((word >> MERGED_PID_SHIFT) & u64::from(MERGED_PID_MAX)) as u32
-}
-
-/// The rank and allow bit of a merged word as one number, `rank << 1 | allow`: the smaller one
-/// decides, so a nearer level beats a farther one and, at one rank, a deny beats an allow.
-pub fn merged_order(word: Word) -> u32 {
-    // Masked to the low nine bits.
-    (word & 0x1FF) as u32
-}
-
-fn merged_word(word: Word, rank: usize) -> Option<Word> {
-    let pid = word_pid(word);
-    if pid > MERGED_PID_MAX || rank > RANK_MAX {
-        return None;
-    }
-    Some(
-        (word_cell(word) << RID_SHIFT)
-            | (u64::from(pid) << MERGED_PID_SHIFT)
-            | ((rank as u64) << 1)
-            | (word & 1),
-    )
-}
-
-/// Whether a rule word is of a run-time kind (the only kinds shapes take part in).
-fn word_is_run_time(word: Word) -> bool {
-    let kind = word >> 60;
-    PermissionKind::RUN_TIME.iter().any(|k| *k as u64 == kind)
 }
 
 /// The cell (kind, resource) of a sorted rule run: its rules, sorted by principal.
@@ -255,10 +209,6 @@ pub struct Hot {
     templates: u16,
     /// How many shapes follow them (Things only).
     shapes: u16,
-    /// How many of those shapes are the Thing's own (they come first).
-    own_shapes: u16,
-    /// Its merged inherited source, `NONE` when its levels are walked one by one.
-    merged: u32,
     /// Its collection.
     pub collection: Collection,
 }
@@ -477,8 +427,6 @@ pub struct AuthzIndex {
     instance: Vec<Source>,
     /// Per collection (by `Collection as usize`): its rules.
     collections: Vec<Source>,
-    /// The merged inherited sources, by [`Hot::merged`]; the first one is empty.
-    merged: Vec<Source>,
     /// Every run: entity levels and own rules, instance rules, collection rules.
     arena: Vec<Word>,
     /// The cell tables of sources with many rules.
@@ -533,89 +481,6 @@ fn add_source(arena: &mut Vec<Word>, cells: &mut Vec<CellSlot>, rules: &[Word]) 
         start: u32::try_from(table_start).unwrap_or(NONE),
         slots: u32::try_from(slots).unwrap_or(0),
     })
-}
-
-/// Builds one merged inherited source per ThingTemplate that some Thing has, and points each
-/// Thing's [`Hot::merged`] at it. A Thing without a template points at the empty first source.
-///
-/// The ranks of a template's source are its chain, nearest first, then the shapes of the chain
-/// in the order a Thing lists them after its own (each shape once); shapes contribute only
-/// run-time rules. Of the rules of one cell naming one principal only the nearest is kept: a
-/// farther one can never be the nearest match. A Thing's own shapes sit between its chain and
-/// the inherited shapes, and are walked apart; a shape both its own and inherited is then seen
-/// twice, which cannot change a decision, since its own rank comes first with the same rules.
-fn add_merged(
-    arena: &mut Vec<Word>,
-    cells: &mut Vec<CellSlot>,
-    hot: &mut [Hot],
-    levels: &[(Vec<EntityIdx>, Vec<EntityIdx>, usize)],
-    instance: &[Vec<(u64, usize, Word)>],
-    template_base: &FxHashMap<EntityIdx, EntityIdx>,
-    shapes_of: impl Fn(usize) -> Vec<EntityIdx>,
-) -> Vec<Source> {
-    let mut merged = vec![Source::default()];
-    let mut of_template: FxHashMap<EntityIdx, u32> = FxHashMap::default();
-    let mut words: Vec<Word> = Vec::new();
-    for (i, (chain, _, _)) in levels.iter().enumerate() {
-        let Some(h) = hot.get_mut(i) else {
-            continue;
-        };
-        let Some(&template) = chain.first() else {
-            h.merged = 0;
-            continue;
-        };
-        if let Some(&m) = of_template.get(&template) {
-            h.merged = m;
-            continue;
-        }
-        // The template's own chain: the same walk a Thing of that template makes.
-        let mut chain = vec![template];
-        let mut current = template_base.get(&template).copied();
-        while let Some(t) = current {
-            if chain.contains(&t) {
-                break;
-            }
-            chain.push(t);
-            current = template_base.get(&t).copied();
-        }
-        let mut shapes: Vec<EntityIdx> = Vec::new();
-        for s in chain.iter().flat_map(|t| shapes_of(*t as usize)) {
-            if !shapes.contains(&s) {
-                shapes.push(s);
-            }
-        }
-        let ranked = chain
-            .iter()
-            .map(|t| (*t, false))
-            .chain(shapes.iter().map(|s| (*s, true)));
-        words.clear();
-        let mut fits = true;
-        for (rank, (level, is_shape)) in ranked.enumerate() {
-            let rules = instance.get(level as usize).map_or(&[][..], Vec::as_slice);
-            for (_, _, w) in rules {
-                if is_shape && !word_is_run_time(*w) {
-                    continue;
-                }
-                match merged_word(*w, rank) {
-                    Some(m) => words.push(m),
-                    None => fits = false,
-                }
-            }
-        }
-        let position = if fits {
-            words.sort_unstable();
-            // Sorted by cell, principal, then rank: the first of each (cell, principal) is the
-            // nearest.
-            words.dedup_by_key(|w| *w >> MERGED_PID_SHIFT);
-            merged.push(add_source(arena, cells, &words));
-            u32::try_from(merged.len() - 1).unwrap_or(NONE)
-        } else {
-            NONE
-        };
-        of_template.insert(template, position);
-        h.merged = position;
-    }
-    merged
 }
 
 /// Sorts one source's rules and drops all but the last of each (kind, resource, principal):
@@ -691,8 +556,8 @@ impl AuthzIndex {
                 .filter_map(|s| lookup(Collection::ThingShapes, s))
                 .collect()
         };
-        let mut levels: Vec<(Vec<EntityIdx>, Vec<EntityIdx>, usize)> =
-            vec![(Vec::new(), Vec::new(), 0); facts.entities.len()];
+        let mut levels: Vec<(Vec<EntityIdx>, Vec<EntityIdx>)> =
+            vec![(Vec::new(), Vec::new()); facts.entities.len()];
         for (i, e) in facts.entities.iter().enumerate() {
             if e.collection != Collection::Things {
                 continue;
@@ -708,13 +573,8 @@ impl AuthzIndex {
                 current = template_base.get(&t).copied();
             }
             let mut shapes: Vec<EntityIdx> = Vec::new();
-            for s in shapes_of(i) {
-                if !shapes.contains(&s) {
-                    shapes.push(s);
-                }
-            }
-            let own_shapes = shapes.len();
-            for s in chain.iter().flat_map(|t| shapes_of(*t as usize)) {
+            let inherited = chain.iter().flat_map(|t| shapes_of(*t as usize));
+            for s in shapes_of(i).into_iter().chain(inherited) {
                 if !shapes.contains(&s) {
                     shapes.push(s);
                 }
@@ -723,7 +583,7 @@ impl AuthzIndex {
             // beyond any model (a chain holds at most one entry per template).
             chain.truncate(usize::from(u16::MAX));
             shapes.truncate(usize::from(u16::MAX));
-            levels[i] = (chain, shapes, own_shapes.min(usize::from(u16::MAX)));
+            levels[i] = (chain, shapes);
         }
 
         // Rules, grouped by source: (source, key without allow bit, order, word).
@@ -757,7 +617,7 @@ impl AuthzIndex {
         let mut arena: Vec<Word> = Vec::new();
         let mut hot = Vec::with_capacity(facts.entities.len());
         for (i, e) in facts.entities.iter().enumerate() {
-            let (chain, shapes, own_shapes) = &levels[i];
+            let (chain, shapes) = &levels[i];
             let run = arena.len();
             arena.extend(chain.iter().chain(shapes).map(|t| u64::from(*t)));
             let rules = &mut own[i];
@@ -774,8 +634,6 @@ impl AuthzIndex {
                 user: NONE,
                 templates: u16::try_from(chain.len()).unwrap_or(u16::MAX),
                 shapes: u16::try_from(shapes.len()).unwrap_or(u16::MAX),
-                own_shapes: u16::try_from(*own_shapes).unwrap_or(u16::MAX),
-                merged: NONE,
                 collection: e.collection,
             });
         }
@@ -799,15 +657,6 @@ impl AuthzIndex {
             words.extend(rules.iter().map(|(_, _, w)| *w));
             collections[c] = add_source(&mut arena, &mut cells, &words);
         }
-        let merged = add_merged(
-            &mut arena,
-            &mut cells,
-            &mut hot,
-            &levels,
-            &instance,
-            &template_base,
-            shapes_of,
-        );
 
         let mut index = AuthzIndex {
             sequence: facts.sequence,
@@ -820,7 +669,6 @@ impl AuthzIndex {
             hot,
             instance: instance_sources,
             collections,
-            merged,
             arena,
             cells,
         };
@@ -890,31 +738,6 @@ impl AuthzIndex {
                 .get(start..start + hot.own as usize)
                 .unwrap_or(&[]),
         )
-    }
-
-    /// The merged inherited source of an entity (empty for all but Things with a template), or
-    /// `None` when its levels are to be walked one by one.
-    pub fn merged_rules(&self, hot: &Hot) -> Option<Rules<'_>> {
-        (hot.merged != NONE).then(|| self.rules(self.merged.get(hot.merged as usize)))
-    }
-
-    /// How many of a Thing's shapes ([`AuthzIndex::levels`]) are its own.
-    pub fn own_shape_count(&self, hot: &Hot) -> usize {
-        usize::from(hot.own_shapes)
-    }
-
-    /// The bytes the merged inherited sources take: their words and cell tables.
-    pub fn merged_bytes(&self) -> usize {
-        self.merged
-            .iter()
-            .map(|source| match source {
-                Source::Run(span) => span.len as usize * size_of::<Word>(),
-                Source::Table(table) => {
-                    table.run.len as usize * size_of::<Word>()
-                        + table.slots as usize * size_of::<CellSlot>()
-                }
-            })
-            .sum()
     }
 
     fn rules(&self, source: Option<&Source>) -> Rules<'_> {
