@@ -52,3 +52,32 @@ impl AppState {
         }
     }
 }
+
+/// For unit tests: state over a fresh, migrated SQLite database `file` in a temporary
+/// directory, with the default settings. `prepare` runs on the database (and the directory)
+/// before the authorization index and the session keys are loaded.
+#[cfg(test)]
+pub(crate) async fn for_tests(
+    file: &str,
+    prepare: impl AsyncFnOnce(&DatabaseConnection, &std::path::Path),
+) -> (tempfile::TempDir, AppState) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let url = crate::config::sqlite_url(&tmp.path().join(file)).expect("url");
+    let db = crate::db::connect(&url).await.expect("connects");
+    crate::db::migrate(&db).await.expect("migrates");
+    prepare(&db, tmp.path()).await;
+    let config = Config {
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: tmp.path().to_path_buf(),
+        database_url: url,
+        storage_dir: tmp.path().to_path_buf(),
+        admin_password: None,
+        log_format: crate::config::LogFormat::Text,
+        auth: crate::config::AuthSettings::default(),
+        limits: crate::config::LimitSettings::default(),
+    };
+    let security = Security::load(db.clone()).await.expect("index");
+    let auth = AuthState::load(&db).await.expect("auth");
+    let state = AppState::new(db, Arc::new(config), security, Arc::new(auth));
+    (tmp, state)
+}

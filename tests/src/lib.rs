@@ -29,6 +29,7 @@
 
 pub mod forms;
 pub mod http;
+pub mod model;
 pub mod sse;
 pub mod transfer;
 

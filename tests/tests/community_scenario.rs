@@ -7,8 +7,9 @@
 use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::models::{self, ThingFields};
 use ironworx_entity::queries::{data, groups, parts};
-use ironworx_entity::schema::{field_definitions, property_definitions, property_values};
+use ironworx_entity::schema::{property_definitions, property_values};
 use ironworx_entity::vocab::MemberType;
+use ironworx_tests::model::data_shape;
 use ironworx_tests::{
     ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect, create_user, post_json,
 };
@@ -53,23 +54,7 @@ async fn a_group_grant_a_missing_service_invoke_and_its_fix() {
         groups::add_member(&conn, "DataAnalyst", ANALYST.0, MemberType::User)
             .await
             .expect("member");
-        let shape = models::create_data_shape(&conn, "Reading", &EntityFields::default(), "")
-            .await
-            .expect("data shape");
-        parts::field_definitions::insert(
-            &conn,
-            vec![field_definitions::Model {
-                id: 0,
-                entity_id: shape.id,
-                name: "value".into(),
-                base_type: "NUMBER".into(),
-                description: String::new(),
-                ordinal: 0,
-                aspects: None,
-            }],
-        )
-        .await
-        .expect("fields");
+        data_shape(&conn, "Reading", &[("value", "NUMBER", false)]).await;
         let stream = models::create_thing(
             &conn,
             "SensorDataStream",

@@ -7,7 +7,7 @@ use ironworx_entity::queries::data;
 use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::models::{self, ThingFields};
 use ironworx_entity::queries::{parts, streams};
-use ironworx_entity::schema::{event_definitions, field_definitions};
+use ironworx_tests::model::{data_shape, event_definition};
 use ironworx_tests::sse::{EventStream, subscribe};
 use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect};
 use reqwest::StatusCode;
@@ -19,30 +19,6 @@ const ALICE: (&str, &str) = ("alice", "alice-password-1234");
 const BOB: (&str, &str) = ("bob", "bob-password-12345");
 
 /// A DataShape with `(name, base type, primary key)` fields.
-async fn data_shape(db: &DatabaseConnection, name: &str, fields: &[(&str, &str, bool)]) {
-    let shape = models::create_data_shape(db, name, &EntityFields::default(), "")
-        .await
-        .expect("data shape");
-    let rows = fields
-        .iter()
-        .zip(0..)
-        .map(
-            |((field, base_type, key), ordinal)| field_definitions::Model {
-                id: 0,
-                entity_id: shape.id,
-                name: (*field).to_owned(),
-                base_type: (*base_type).to_owned(),
-                description: String::new(),
-                ordinal,
-                aspects: key.then(|| json!({"isPrimaryKey": true})),
-            },
-        )
-        .collect();
-    parts::field_definitions::insert(db, rows)
-        .await
-        .expect("fields");
-}
-
 /// A Thing of `template` whose data shape is `shape` (empty: none); its entity id.
 async fn thing(db: &DatabaseConnection, name: &str, template: &str, shape: &str) -> i64 {
     let aspects = (!shape.is_empty()).then(|| json!({"dataShape": shape}));
@@ -676,21 +652,7 @@ async fn events_fire_and_reach_subscribers() {
         seed_users(&conn).await;
         data_shape(&conn, "OverheatData", &[("level", "NUMBER", false)]).await;
         let pump = thing(&conn, "Pump", "GenericThing", "").await;
-        parts::event_definitions::insert(
-            &conn,
-            vec![event_definitions::Model {
-                id: 0,
-                entity_id: pump,
-                name: "Overheat".into(),
-                description: String::new(),
-                category: String::new(),
-                data_shape: "OverheatData".into(),
-                is_local_only: false,
-                aspects: None,
-            }],
-        )
-        .await
-        .expect("event");
+        event_definition(&conn, pump, "Overheat", "OverheatData").await;
         let fire = |who, event, data| fire_event(&server, who, event, data);
 
         // Without grants: 403 naming the permission, for subscribing and for firing.

@@ -5,10 +5,9 @@
 //! deleted through the first; on PostgreSQL, an event fired through one reaches the
 //! subscribers of the other.
 
-use ironworx_entity::queries::entities::EntityFields;
-use ironworx_entity::queries::{models, parts};
-use ironworx_entity::schema::{event_definitions, field_definitions};
+use ironworx_entity::queries::models;
 use ironworx_tests::forms::login;
+use ironworx_tests::model::{data_shape, event_definition};
 use ironworx_tests::sse::{EventStream, subscribe};
 use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestDb, TestServer, backends, connect};
 use reqwest::StatusCode;
@@ -297,39 +296,9 @@ async fn events_fired_on_one_process_reach_subscribers_of_the_other() {
             json!({"name": "speed", "type": "NUMBER"}),
         )
         .await;
-        let shape = models::create_data_shape(&conn, "ReportData", &EntityFields::default(), "")
-            .await
-            .expect("data shape");
-        parts::field_definitions::insert(
-            &conn,
-            vec![field_definitions::Model {
-                id: 0,
-                entity_id: shape.id,
-                name: "text".into(),
-                base_type: "STRING".into(),
-                description: String::new(),
-                ordinal: 0,
-                aspects: None,
-            }],
-        )
-        .await
-        .expect("field");
+        data_shape(&conn, "ReportData", &[("text", "STRING", false)]).await;
         let pump = models::get_thing(&conn, "Pump").await.expect("pump").0.id;
-        parts::event_definitions::insert(
-            &conn,
-            vec![event_definitions::Model {
-                id: 0,
-                entity_id: pump,
-                name: "Report".into(),
-                description: String::new(),
-                category: String::new(),
-                data_shape: "ReportData".into(),
-                is_local_only: false,
-                aspects: None,
-            }],
-        )
-        .await
-        .expect("event");
+        event_definition(&conn, pump, "Report", "ReportData").await;
         alice_rule(&a, "AddRunTimePermission", "EventSubscribe", "Report").await;
         alice_rule(&a, "AddRunTimePermission", "EventSubscribe", "DataChange").await;
 

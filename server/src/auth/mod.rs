@@ -310,28 +310,7 @@ mod tests {
     const KEY: &str = "5d1e7a0c-93b4-4e0f-8c55-2b7f0d9a6e31";
 
     async fn state() -> (tempfile::TempDir, AppState) {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let url = crate::config::sqlite_url(&tmp.path().join("a.db")).expect("url");
-        let db = crate::db::connect(&url).await.expect("connects");
-        crate::db::migrate(&db).await.expect("migrates");
-        let config = crate::config::Config {
-            bind: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: tmp.path().to_path_buf(),
-            database_url: url,
-            storage_dir: tmp.path().to_path_buf(),
-            admin_password: None,
-            log_format: crate::config::LogFormat::Text,
-            auth: AuthSettings::default(),
-            limits: crate::config::LimitSettings::default(),
-        };
-        let security = crate::security::Security::load(db.clone())
-            .await
-            .expect("index");
-        let auth = AuthState::load(&db).await.expect("auth");
-        (
-            tmp,
-            AppState::new(db, std::sync::Arc::new(config), security, Arc::new(auth)),
-        )
+        crate::state::for_tests("a.db", async |_, _| {}).await
     }
 
     fn unauthorized(result: Result<(Caller, Arc<AuthzIndex>), ApiError>) -> String {

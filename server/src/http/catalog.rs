@@ -2345,7 +2345,6 @@ mod tests {
     //! it.
 
     use std::collections::{BTreeMap, BTreeSet};
-    use std::sync::Arc;
 
     use actix_web::test as http_test;
     use actix_web::{App, web};
@@ -2676,32 +2675,13 @@ mod tests {
     /// Stream, DataTable), a service defined on the plain Thing, and the user [`PROBE`], who
     /// holds no grant.
     async fn state() -> (tempfile::TempDir, AppState) {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let url = crate::config::sqlite_url(&tmp.path().join("c.db")).expect("url");
-        let db = crate::db::connect(&url).await.expect("connects");
-        crate::db::migrate(&db).await.expect("migrates");
-        crate::bootstrap::bootstrap(&db, Some("Catalog-Admin-Password-1"), tmp.path())
-            .await
-            .expect("bootstraps");
-        seed(&db).await;
-        let config = crate::config::Config {
-            bind: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: tmp.path().to_path_buf(),
-            database_url: url,
-            storage_dir: tmp.path().to_path_buf(),
-            admin_password: None,
-            log_format: crate::config::LogFormat::Text,
-            auth: crate::config::AuthSettings::default(),
-            limits: crate::config::LimitSettings::default(),
-        };
-        let security = crate::security::Security::load(db.clone())
-            .await
-            .expect("index");
-        let auth = crate::auth::AuthState::load(&db).await.expect("auth");
-        (
-            tmp,
-            AppState::new(db, Arc::new(config), security, Arc::new(auth)),
-        )
+        crate::state::for_tests("c.db", async |db, dir| {
+            crate::bootstrap::bootstrap(db, Some("Catalog-Admin-Password-1"), dir)
+                .await
+                .expect("bootstraps");
+            seed(db).await;
+        })
+        .await
     }
 
     async fn seed(db: &sea_orm::DatabaseConnection) {

@@ -97,7 +97,6 @@ fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
 mod tests {
     use super::*;
     use actix_web::{App, HttpResponse, post, test};
-    use std::sync::Arc;
 
     use crate::state::AppState;
 
@@ -107,28 +106,7 @@ mod tests {
     }
 
     async fn state() -> (tempfile::TempDir, AppState) {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let url = crate::config::sqlite_url(&tmp.path().join("h.db")).expect("url");
-        let db = crate::db::connect(&url).await.expect("connects");
-        let config = crate::config::Config {
-            bind: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: tmp.path().to_path_buf(),
-            database_url: url,
-            storage_dir: tmp.path().to_path_buf(),
-            admin_password: None,
-            log_format: crate::config::LogFormat::Text,
-            auth: crate::config::AuthSettings::default(),
-            limits: crate::config::LimitSettings::default(),
-        };
-        crate::db::migrate(&db).await.expect("migrates");
-        let security = crate::security::Security::load(db.clone())
-            .await
-            .expect("index");
-        let auth = crate::auth::AuthState::load(&db).await.expect("auth");
-        (
-            tmp,
-            AppState::new(db, Arc::new(config), security, Arc::new(auth)),
-        )
+        crate::state::for_tests("h.db", async |_, _| {}).await
     }
 
     #[actix_web::test]
