@@ -129,18 +129,6 @@ pub async fn find_user<C: ConnectionTrait>(db: &C, name: &str) -> QueryResult<Op
     }
 }
 
-/// The user with entity id `id`, if it exists (one query).
-pub async fn find_user_by_id<C: ConnectionTrait>(
-    db: &C,
-    id: i64,
-) -> QueryResult<Option<UserRecord>> {
-    Ok(users::Entity::find_by_id(id)
-        .find_also_related(crate::schema::entities::Entity)
-        .one(db)
-        .await?
-        .and_then(|(user, entity)| entity.map(|entity| UserRecord { entity, user })))
-}
-
 /// The user `name`, or a not-found error.
 pub async fn get_user<C: ConnectionTrait>(db: &C, name: &str) -> QueryResult<UserRecord> {
     find_user(db, name)

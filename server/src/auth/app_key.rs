@@ -96,20 +96,10 @@ pub fn whitelist_allows(list: &str, ip: Option<IpAddr>) -> bool {
     })
 }
 
-/// Authenticates a request carrying application key `key_id` from `peer`.
+/// Authenticates a request carrying application key `key_id` from `peer`: the caller, and the
+/// change sequence that the statement reading the key and its user read too (for
+/// [`crate::security::Security::current_at`]).
 pub async fn authenticate(
-    state: &AppState,
-    key_id: &str,
-    peer: Option<IpAddr>,
-) -> Result<Caller, ApiError> {
-    authenticate_at(state, key_id, peer)
-        .await
-        .map(|(caller, _)| caller)
-}
-
-/// Like [`authenticate`], with the change sequence that the statement reading the key and its
-/// user read too (for [`crate::security::Security::current_at`]).
-pub async fn authenticate_at(
     state: &AppState,
     key_id: &str,
     peer: Option<IpAddr>,

@@ -200,7 +200,7 @@ async fn authenticate_at(
         let key = key
             .to_str()
             .map_err(|_| ApiError::Unauthorized("invalid application key".into()))?;
-        return app_key::authenticate_at(state, key, peer)
+        return app_key::authenticate(state, key, peer)
             .await
             .map(with_sequence);
     }
@@ -210,7 +210,7 @@ async fn authenticate_at(
                 "application keys are not accepted in the URL; send the appKey header".into(),
             ));
         }
-        return app_key::authenticate_at(state, &key, peer)
+        return app_key::authenticate(state, &key, peer)
             .await
             .map(with_sequence);
     }
@@ -226,7 +226,7 @@ async fn authenticate_at(
         return state
             .auth
             .sessions
-            .verify_at(state, cookie.value())
+            .verify(state, cookie.value())
             .await
             .map(with_sequence);
     }

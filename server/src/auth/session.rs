@@ -117,18 +117,10 @@ impl Sessions {
         Ok(cookie(token, state.config.auth.secure_cookies))
     }
 
-    /// Verifies a session token and its row; the caller it stands for.
-    pub async fn verify(&self, state: &AppState, token: &str) -> Result<Caller, ApiError> {
-        self.verify_at(state, token).await.map(|(caller, _)| caller)
-    }
-
-    /// Like [`Sessions::verify`], with the change sequence that the statement reading the
-    /// session row and its user read too (for [`crate::security::Security::current_at`]).
-    pub async fn verify_at(
-        &self,
-        state: &AppState,
-        token: &str,
-    ) -> Result<(Caller, i64), ApiError> {
+    /// Verifies a session token and its row: the caller it stands for, and the change sequence
+    /// that the statement reading the session row and its user read too (for
+    /// [`crate::security::Security::current_at`]).
+    pub async fn verify(&self, state: &AppState, token: &str) -> Result<(Caller, i64), ApiError> {
         let invalid = || ApiError::Unauthorized("invalid or expired session".into());
         let claims = match self.verified.get(token) {
             Some(claims) => claims,
