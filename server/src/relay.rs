@@ -45,37 +45,6 @@ struct Envelope {
     text: String,
 }
 
-/// A firing as it travels.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-struct Wire {
-    thing: String,
-    event: String,
-    time: i64,
-    data: serde_json::Value,
-}
-
-impl From<&Firing> for Wire {
-    fn from(f: &Firing) -> Wire {
-        Wire {
-            thing: f.thing.clone(),
-            event: f.event.clone(),
-            time: f.time,
-            data: f.data.clone(),
-        }
-    }
-}
-
-impl From<Wire> for Firing {
-    fn from(w: Wire) -> Firing {
-        Firing {
-            thing: w.thing,
-            event: w.event,
-            time: w.time,
-            data: w.data,
-        }
-    }
-}
-
 /// On PostgreSQL, starts relaying `bus`'s firings to the other processes and theirs to it.
 pub fn spawn(db: &DatabaseConnection, bus: &Arc<EventBus>) {
     if db.get_database_backend() != DbBackend::Postgres {
@@ -107,7 +76,7 @@ async fn send_loop(
     while receiver.recv_many(&mut waiting, 256).await > 0 {
         let texts: Vec<String> = waiting
             .drain(..)
-            .filter_map(|f| serde_json::to_string(&Wire::from(f.as_ref())).ok())
+            .filter_map(|f| serde_json::to_string(f.as_ref()).ok())
             .collect();
         for batch in batches(texts) {
             message += 1;
@@ -222,11 +191,11 @@ async fn listen(
         let Some(text) = joiner.add(envelope) else {
             continue;
         };
-        match serde_json::from_str::<Vec<Wire>>(&text) {
+        match serde_json::from_str::<Vec<Firing>>(&text) {
             Ok(firings) => {
                 METRICS.event_relay(RelayOutcome::Received);
                 for firing in firings {
-                    bus.deliver(Arc::new(firing.into()));
+                    bus.deliver(Arc::new(firing));
                 }
             }
             Err(_) => METRICS.event_relay(RelayOutcome::Dropped),
@@ -272,7 +241,7 @@ mod tests {
     use super::*;
 
     fn firing(data: serde_json::Value) -> String {
-        serde_json::to_string(&Wire {
+        serde_json::to_string(&Firing {
             thing: "Pump".into(),
             event: "Alarm".into(),
             time: 1,
@@ -295,7 +264,7 @@ mod tests {
             .collect();
         let joined = batches(small.clone());
         assert_eq!(joined.len(), 1);
-        let back: Vec<Wire> = serde_json::from_str(&joined[0]).expect("array");
+        let back: Vec<Firing> = serde_json::from_str(&joined[0]).expect("array");
         assert_eq!(back.len(), 10);
 
         // Multi-byte characters straddle the cuts.
@@ -312,7 +281,7 @@ mod tests {
         for part in parts {
             whole = joiner.add(part);
         }
-        let back: Vec<Wire> = serde_json::from_str(&whole.expect("joined")).expect("array");
+        let back: Vec<Firing> = serde_json::from_str(&whole.expect("joined")).expect("array");
         assert_eq!(serde_json::to_string(&back[0]).expect("json"), big);
     }
 

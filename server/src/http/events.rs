@@ -35,8 +35,9 @@ pub const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Events every Thing has without defining them; `DataChange` is fired by property writes.
 pub const BUILTIN_EVENTS: &[&str] = &["DataChange", "AnyDataChange", "ThingStart", "ThingStop"];
 
-/// One firing of an event.
-#[derive(Clone, Debug, PartialEq)]
+/// One firing of an event (serialized as it travels between processes, see
+/// [`crate::relay`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Firing {
     /// The Thing that fired.
     pub thing: String,
