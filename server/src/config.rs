@@ -204,7 +204,7 @@ pub struct LimitSettings {
     #[arg(
         long,
         env = "IRONWORX_MAX_BODY_BYTES",
-        default_value_t = 1024 * 1024,
+        default_value_t = LimitSettings::default().max_body_bytes,
         value_parser = clap::value_parser!(u64).range(1024..=(256 * 1024 * 1024)),
         global = true
     )]
@@ -214,7 +214,7 @@ pub struct LimitSettings {
     #[arg(
         long,
         env = "IRONWORX_MAX_IMPORT_BYTES",
-        default_value_t = 512 * 1024 * 1024,
+        default_value_t = LimitSettings::default().max_import_bytes,
         value_parser = clap::value_parser!(u64).range(1024..),
         global = true
     )]
@@ -224,7 +224,7 @@ pub struct LimitSettings {
     #[arg(
         long,
         env = "IRONWORX_MAX_ARCHIVE_ENTRIES",
-        default_value_t = 200_000,
+        default_value_t = LimitSettings::default().max_archive_entries,
         value_parser = clap::value_parser!(u64).range(1..),
         global = true
     )]
@@ -234,7 +234,7 @@ pub struct LimitSettings {
     #[arg(
         long,
         env = "IRONWORX_MAX_EXPANDED_BYTES",
-        default_value_t = 1024 * 1024 * 1024,
+        default_value_t = LimitSettings::default().max_expanded_bytes,
         value_parser = clap::value_parser!(u64).range(1024..),
         global = true
     )]
@@ -245,7 +245,7 @@ pub struct LimitSettings {
     #[arg(
         long,
         env = "IRONWORX_MAX_PAGE_ROWS",
-        default_value_t = 10_000,
+        default_value_t = LimitSettings::default().max_page_rows,
         value_parser = clap::value_parser!(u64).range(1..=1_000_000),
         global = true
     )]
@@ -255,7 +255,7 @@ pub struct LimitSettings {
     #[arg(
         long,
         env = "IRONWORX_CONCURRENT_IMPORTS",
-        default_value_t = 2,
+        default_value_t = LimitSettings::default().concurrent_imports,
         value_parser = clap::value_parser!(u64).range(1..=64),
         global = true
     )]
@@ -263,14 +263,16 @@ pub struct LimitSettings {
 }
 
 impl Default for LimitSettings {
+    /// The defaults: those of the HTTP layer, the importer and the import queue.
     fn default() -> Self {
+        let import = ironworx_importer::Limits::default();
         LimitSettings {
-            max_body_bytes: 1024 * 1024,
-            max_import_bytes: 512 * 1024 * 1024,
-            max_archive_entries: 200_000,
-            max_expanded_bytes: 1024 * 1024 * 1024,
-            max_page_rows: 10_000,
-            concurrent_imports: 2,
+            max_body_bytes: crate::http::JSON_LIMIT as u64,
+            max_import_bytes: import.max_file_bytes,
+            max_archive_entries: import.max_entries,
+            max_expanded_bytes: import.max_expanded_bytes,
+            max_page_rows: crate::http::data::MAX_ITEMS,
+            concurrent_imports: crate::transfer::CONCURRENT_IMPORTS as u64,
         }
     }
 }
