@@ -15,7 +15,7 @@ use ironworx_entity::vocab::{
 };
 
 use crate::authz::index::{
-    ANY_RID, AuthzIndex, EntityIdx, Hot, Pid, Rid, Rules, Word, cell_key, word_allows, word_pid,
+    ANY_RID, AuthzIndex, EntityIdx, Hot, PidSet, Rid, Rules, Word, cell_key, word_allows, word_pid,
 };
 
 /// The services a user may always call on its own User entity (contract section 4, item 3).
@@ -447,15 +447,6 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
     Outcome::Deny
 }
 
-/// Whether the sorted set `set` holds `pid`: a branch-free scan for the usual few principals.
-fn holds(set: &[Pid], pid: Pid) -> bool {
-    if set.len() <= 32 {
-        set.iter().fold(false, |found, p| found | (*p == pid))
-    } else {
-        set.binary_search(&pid).is_ok()
-    }
-}
-
 /// A level entry of the arena as the entity it names.
 fn level_idx(word: Word) -> EntityIdx {
     EntityIdx::try_from(word).unwrap_or(EntityIdx::MAX)
@@ -495,7 +486,7 @@ fn level<T: Tracer>(
     index: &AuthzIndex,
     rules: Rules<'_>,
     source: Source,
-    principals: &[Pid],
+    principals: PidSet<'_>,
     kind: PermissionKind,
     resource: &str,
     rows: Rows<'_>,
@@ -517,14 +508,14 @@ fn level<T: Tracer>(
         };
         // A cell not much longer than the caller's principals is walked, each rule tested
         // against the principals; a longer one is binary-searched for each principal.
-        if cell.len() <= 2 * principals.len() + 8 {
+        if cell.len() <= 2 * principals.pids.len() + 8 {
             for (i, word) in cell.iter().enumerate() {
-                if holds(principals, word_pid(*word)) {
+                if principals.holds(word_pid(*word)) {
                     hit(i, word_allows(*word));
                 }
             }
         } else {
-            for pid in principals {
+            for pid in principals.pids {
                 if let Ok(i) = cell.binary_search_by_key(pid, |w| word_pid(*w)) {
                     hit(i, word_allows(cell[i]));
                 }
@@ -538,7 +529,7 @@ fn level<T: Tracer>(
             let layer = source.layer(index);
             for (i, word) in cell.iter().enumerate() {
                 let pid = word_pid(*word);
-                if principals.binary_search(&pid).is_err() {
+                if principals.pids.binary_search(&pid).is_err() {
                     continue;
                 }
                 let permitted = word_allows(*word);
@@ -603,17 +594,22 @@ fn visible<T: Tracer>(
     index: &AuthzIndex,
     idx: EntityIdx,
     e: &Hot,
-    user_visibility: &[Pid],
+    user_visibility: PidSet<'_>,
     request: &Request<'_>,
     tracer: &mut T,
 ) -> bool {
     let mut trace = Vec::new();
     let own = std::iter::once((Source::Entity(idx), index.own_rules(e)));
-    // Only Things have templates among their levels.
-    let templates = index.levels(e).0.iter().map(|t| {
-        let t = level_idx(*t);
-        (Source::Template(t), index.instance_rules(t))
-    });
+    // Only Things have templates among their levels. The hot path passes over a template whose
+    // visibility rules cannot name the user (its mask meets none of the user's); an
+    // explanation looks at every template.
+    let templates = index
+        .levels(e)
+        .0
+        .iter()
+        .map(|t| level_idx(*t))
+        .filter(|t| T::ENABLED || user_visibility.may_meet(index.instance_visibility(*t)))
+        .map(|t| (Source::Template(t), index.instance_rules(t)));
     let rules = index.collection_rules(e.collection);
     let collection = (!rules.is_empty()).then_some((Source::Collection(e.collection), rules));
     let mut outcome = None;

@@ -220,9 +220,70 @@ impl Hot {
     }
 }
 
-/// What a check reads of one user.
+/// A 64-bit summary of a principal set: bit `mask_bit(pid)` is set for each member, so a rule
+/// naming a principal whose bit is clear is passed over without searching the set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PidMask(u64);
+
+fn mask_bit(pid: Pid) -> u32 {
+    pid.wrapping_mul(0x9E37_79B1) >> 26
+}
+
+impl PidMask {
+    /// The mask of `pids`.
+    pub fn of(pids: &[Pid]) -> PidMask {
+        PidMask(pids.iter().fold(0, |mask, pid| mask | 1 << mask_bit(*pid)))
+    }
+
+    /// Whether `pid` may be in the set (false: it certainly is not).
+    fn may_hold(&self, pid: Pid) -> bool {
+        (self.0 >> mask_bit(pid)) & 1 == 1
+    }
+}
+
+/// A sorted principal set as a check tests it: the members, and their [`PidMask`].
+#[derive(Clone, Copy, Debug)]
+pub struct PidSet<'a> {
+    /// The members, sorted.
+    pub pids: &'a [Pid],
+    mask: PidMask,
+}
+
+impl<'a> PidSet<'a> {
+    /// The set of `pids` (sorted), with its mask.
+    pub fn new(pids: &'a [Pid]) -> PidSet<'a> {
+        PidSet {
+            pids,
+            mask: PidMask::of(pids),
+        }
+    }
+
+    /// Whether some member may be among the principals `mask` summarizes (false: none is).
+    pub fn may_meet(&self, mask: PidMask) -> bool {
+        self.mask.0 & mask.0 != 0
+    }
+
+    /// Whether `pid` is a member: the mask first, then a scan of the usual few members, or a
+    /// binary search of many.
+    pub fn holds(&self, pid: Pid) -> bool {
+        if !self.mask.may_hold(pid) {
+            return false;
+        }
+        if self.pids.len() <= 32 {
+            self.pids.iter().fold(false, |found, p| found | (*p == pid))
+        } else {
+            self.pids.binary_search(&pid).is_ok()
+        }
+    }
+}
+
+/// What a check reads of one user, in 32 bytes.
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(align(32))]
 pub struct UserHot {
+    /// The masks of its principal set and of its visibility set.
+    principal_mask: PidMask,
+    visibility_mask: PidMask,
     /// Its principal set, then its visibility set, in the principal arena.
     start: u32,
     principals: u32,
@@ -233,6 +294,9 @@ pub struct UserHot {
     /// so a group's question skips the visibility gate (unless it asks about Visibility).
     pub group: bool,
 }
+
+// A check reads one cache line of each record.
+const _: () = assert!(size_of::<Hot>() == 32 && size_of::<UserHot>() == 32);
 
 /// One entity in the index: what requests and explanations name.
 #[derive(Clone, Debug)]
@@ -425,6 +489,9 @@ pub struct AuthzIndex {
     hot: Vec<Hot>,
     /// Per entity: its instance rules (templates and shapes).
     instance: Vec<Source>,
+    /// Per entity: the mask of the principals its instance visibility rules name, so that the
+    /// visibility gate passes over a template none of whose visibility rules can name the user.
+    instance_visibility: Vec<PidMask>,
     /// Per collection (by `Collection as usize`): its rules.
     collections: Vec<Source>,
     /// Every run: entity levels and own rules, instance rules, collection rules.
@@ -641,6 +708,8 @@ impl AuthzIndex {
         let mut cells = Vec::new();
         let mut words = Vec::new();
         let mut instance_sources = vec![Source::default(); facts.entities.len()];
+        let mut instance_visibility = vec![PidMask::default(); facts.entities.len()];
+        let visibility_key = cell_key(PermissionKind::Visibility, ANY_RID);
         for (i, rules) in instance.iter_mut().enumerate() {
             if rules.is_empty() {
                 continue;
@@ -649,6 +718,11 @@ impl AuthzIndex {
             words.clear();
             words.extend(rules.iter().map(|(_, _, w)| *w));
             instance_sources[i] = add_source(&mut arena, &mut cells, &words);
+            let pids: Vec<Pid> = cell(&words, visibility_key)
+                .iter()
+                .map(|w| word_pid(*w))
+                .collect();
+            instance_visibility[i] = PidMask::of(&pids);
         }
         let mut collections = vec![Source::default(); Collection::ALL.len()];
         for (c, rules) in collection_rules.iter_mut().enumerate() {
@@ -668,6 +742,7 @@ impl AuthzIndex {
             user_pids: Arc::new(Vec::new()),
             hot,
             instance: instance_sources,
+            instance_visibility,
             collections,
             arena,
             cells,
@@ -761,6 +836,14 @@ impl AuthzIndex {
         self.rules(self.instance.get(idx as usize))
     }
 
+    /// The mask of the principals the instance visibility rules of a template name.
+    pub fn instance_visibility(&self, idx: EntityIdx) -> PidMask {
+        self.instance_visibility
+            .get(idx as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// The user at `idx`, when that entity is a user (or a group: groups carry the same sets
     /// so that they can be asked about as subjects).
     pub fn user(&self, idx: EntityIdx) -> Option<&UserNode> {
@@ -769,7 +852,7 @@ impl AuthzIndex {
     }
 
     /// What a check reads of the user at `idx`, with its principal and visibility sets.
-    pub fn user_hot(&self, idx: EntityIdx) -> Option<(&UserHot, &[Pid], &[Pid])> {
+    pub fn user_hot(&self, idx: EntityIdx) -> Option<(&UserHot, PidSet<'_>, PidSet<'_>)> {
         let u = self.hot.get(idx as usize)?.user;
         let hot = self.user_hot.get(u as usize)?;
         let start = hot.start as usize;
@@ -777,8 +860,14 @@ impl AuthzIndex {
         let end = mid + hot.visibility as usize;
         Some((
             hot,
-            self.user_pids.get(start..mid).unwrap_or(&[]),
-            self.user_pids.get(mid..end).unwrap_or(&[]),
+            PidSet {
+                pids: self.user_pids.get(start..mid).unwrap_or(&[]),
+                mask: hot.principal_mask,
+            },
+            PidSet {
+                pids: self.user_pids.get(mid..end).unwrap_or(&[]),
+                mask: hot.visibility_mask,
+            },
         ))
     }
 
@@ -808,7 +897,7 @@ impl AuthzIndex {
         self.names
             .principal_ids
             .get(&(PrincipalType::Organization, organization.into()))
-            .is_some_and(|pid| visibility.binary_search(pid).is_ok())
+            .is_some_and(|pid| visibility.holds(*pid))
     }
 
     /// How many entities the index holds.
@@ -940,6 +1029,8 @@ fn build_users(
             h.user = u32::try_from(users.len()).unwrap_or(NONE);
         }
         user_hot.push(UserHot {
+            principal_mask: PidMask::of(&principals),
+            visibility_mask: PidMask::of(&visibility),
             start: u32::try_from(user_pids.len()).unwrap_or(NONE),
             principals: u32::try_from(principals.len()).unwrap_or(0),
             visibility: u32::try_from(visibility.len()).unwrap_or(0),

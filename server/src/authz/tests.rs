@@ -6,7 +6,7 @@ use ironworx_entity::vocab::{Collection, PermissionKind, PrincipalType};
 
 use crate::authz::decide::{Outcome, Request, StepEffect, Target, decide, explain};
 use crate::authz::facts::{EntityFact, Facts, UnitFact};
-use crate::authz::index::AuthzIndex;
+use crate::authz::index::{AuthzIndex, Pid, PidMask, PidSet};
 
 use Collection::{ThingShapes, ThingTemplates, Things, Users};
 use PermissionKind::{
@@ -1393,4 +1393,48 @@ fn decide_and_explain_agree_on_random_models() {
         }
     }
     assert!(checked > 100_000);
+}
+
+#[test]
+fn principal_sets_answer_as_a_search_would() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    let mut rng = StdRng::seed_from_u64(0x5EED_0005);
+    for round in 0..2_000 {
+        // Small and large sets (a large one is binary-searched), dense and sparse principals.
+        let len = if round % 10 == 0 {
+            rng.random_range(33..200)
+        } else {
+            rng.random_range(0..12)
+        };
+        let span: Pid = if round % 2 == 0 { 300 } else { 4_000_000 };
+        let mut pids: Vec<Pid> = (0..len).map(|_| rng.random_range(0..span)).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        let set = PidSet::new(&pids);
+        for _ in 0..50 {
+            let pid = if rng.random_bool(0.3) && !pids.is_empty() {
+                pids[rng.random_range(0..pids.len())]
+            } else {
+                rng.random_range(0..span)
+            };
+            assert_eq!(
+                set.holds(pid),
+                pids.binary_search(&pid).is_ok(),
+                "{pid} in {pids:?}"
+            );
+        }
+        // The mask test may say yes wrongly, never no wrongly.
+        let other: Vec<Pid> = (0..rng.random_range(0..20))
+            .map(|_| rng.random_range(0..span))
+            .collect();
+        if other.iter().any(|p| pids.binary_search(p).is_ok()) {
+            assert!(
+                set.may_meet(PidMask::of(&other)),
+                "{other:?} meets {pids:?}"
+            );
+        }
+        assert!(!set.may_meet(PidMask::of(&[])));
+    }
 }
