@@ -9,7 +9,11 @@
 //!
 //! Both engines decide the same sample of requests (70% allow, 20% denied by a deny rule, 10%
 //! not visible) and must agree on every one before anything is timed; a second, unfiltered
-//! random sample is checked as well. Timings are taken per batch of 64 calls with
+//! random sample is checked as well. Ours is also timed on that second sample, which holds the
+//! same requests at every size, so the sizes can be compared like for like. Each sample holds
+//! 100k requests (`AUTHZ_BENCH_REQUESTS`), so that at every size they reach most of the 100k
+//! Things instead of a few thousand that stay in cache; `AUTHZ_BENCH_ROUNDS` sets the measured
+//! rounds (5). Timings are taken per batch of 64 calls with
 //! `std::time::Instant` and divided by 64; p50 and p99 are over those batch means. A batch during
 //! which the thread was switched out (another process took the CPU) is left out of the
 //! percentiles, for every engine alike; the figures over every batch are printed as well. The
@@ -48,13 +52,28 @@ const THINGS: usize = 100_000;
 const TIER1: usize = 100;
 const TIER2: usize = 400;
 
-const REQUESTS: usize = 10_000;
-const ALLOW_SHARE: usize = 7_000;
-const DENY_SHARE: usize = 2_000;
-const NOT_VISIBLE_SHARE: usize = 1_000;
+/// Requests per sample (`AUTHZ_BENCH_REQUESTS` to change): enough that at every size they spread
+/// over most of the 100k Things, instead of a few thousand replayed from a warm cache.
+const REQUESTS: usize = 100_000;
+/// The mixed sample's shares, in percent: allowed, denied by a deny rule, not visible.
+const SHARES: [usize; 3] = [70, 20, 10];
 const BATCH: usize = 64;
 /// Measured rounds; each times Cedar once and ours `OUR_PASSES` times.
-const ROUNDS: usize = 10;
+const ROUNDS: usize = 5;
+
+/// The number of requests per sample and of measured rounds, from the environment or the
+/// defaults (a smaller run suits a profiler).
+fn run_shape() -> (usize, usize) {
+    let requests = env_sizes("AUTHZ_BENCH_REQUESTS")
+        .and_then(|v| v.first().copied())
+        .filter(|n| *n >= 100)
+        .unwrap_or(REQUESTS);
+    let rounds = env_sizes("AUTHZ_BENCH_ROUNDS")
+        .and_then(|v| v.first().copied())
+        .filter(|n| *n >= 1)
+        .unwrap_or(ROUNDS);
+    (requests, rounds)
+}
 const OUR_PASSES: usize = 4;
 
 const MODEL_SEED: u64 = 0x1_2026_0001;
@@ -686,8 +705,9 @@ fn sample_requests(model: &Model, facts: &Facts, index: &AuthzIndex) -> Vec<Samp
     for (i, id) in model.shape_ids.iter().enumerate() {
         kinds_by_id.insert(*id, (Collection::ThingShapes, i));
     }
-    let mut left = [ALLOW_SHARE, DENY_SHARE, NOT_VISIBLE_SHARE];
-    let mut samples = Vec::with_capacity(REQUESTS);
+    let requests = run_shape().0;
+    let mut left = SHARES.map(|share| requests * share / 100);
+    let mut samples = Vec::with_capacity(requests);
     let mut attempts = 0usize;
     while left.iter().any(|l| *l > 0) {
         attempts += 1;
@@ -735,7 +755,7 @@ fn sample_requests(model: &Model, facts: &Facts, index: &AuthzIndex) -> Vec<Samp
 /// Uniform random requests, unfiltered (default denies included), for a second equivalence check.
 fn uniform_requests(model: &Model, index: &AuthzIndex) -> Vec<Sample> {
     let mut rng = StdRng::seed_from_u64(REQUEST_SEED ^ 0xFFFF);
-    (0..REQUESTS)
+    (0..run_shape().0)
         .map(|_| {
             let user = if rng.random_bool(0.5) {
                 rng.random_range(0..model.users.len())
@@ -1297,6 +1317,9 @@ struct Row {
     index_entities: usize,
     by_id: Dist,
     by_name: Dist,
+    /// Over the uniform sample, which holds the same requests at every size.
+    same_by_id: Dist,
+    same_by_name: Dist,
     cedar: Option<CedarRow>,
 }
 
@@ -1387,7 +1410,6 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
         decide(&index, &request) != explain(&index, &request).0
     });
     assert_eq!(disagreeing.count(), 0, "decide and explain disagree");
-    drop(uniform);
 
     let cedar = (rules <= cedar_max).then(|| {
         let t = Instant::now();
@@ -1399,7 +1421,6 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
             side.policy_text.len()
         );
         // Equivalence before timing: the mixed sample, then an unfiltered uniform sample.
-        let uniform = uniform_requests(model, &index);
         let mut mismatches = 0;
         let mut errors = 0;
         for s in samples.iter().chain(&uniform) {
@@ -1441,7 +1462,8 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
         Samples::default(),
         Samples::default(),
     );
-    for round in 0..=ROUNDS {
+    let (mut same_by_id, mut same_by_name) = (Samples::default(), Samples::default());
+    for round in 0..=run_shape().1 {
         let record = round > 0;
         if let Some((side, requests, ..)) = &cedar {
             time_round(n, record.then_some(&mut cedar_check), |i| {
@@ -1453,39 +1475,22 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
             });
         }
         for _ in 0..OUR_PASSES {
-            time_round(n, record.then_some(&mut by_id), |i| {
-                let s = &samples[i];
-                decide(
-                    &index,
-                    &Request {
-                        user: s.user_idx,
-                        target: Target::Entity(s.thing_idx),
-                        kind: s.kind,
-                        resource: &s.resource,
-                    },
-                ) == Outcome::Allow
-            });
-            time_round(n, record.then_some(&mut by_name), |i| {
-                let s = &samples[i];
-                let Some(user) = index.lookup(Collection::Users, &s.user) else {
-                    return false;
-                };
-                let Some(thing) = index.lookup(Collection::Things, &s.thing) else {
-                    return false;
-                };
-                decide(
-                    &index,
-                    &Request {
-                        user,
-                        target: Target::Entity(thing),
-                        kind: s.kind,
-                        resource: &s.resource,
-                    },
-                ) == Outcome::Allow
-            });
+            for (requests, by_id, by_name) in [
+                (&samples, &mut by_id, &mut by_name),
+                (&uniform, &mut same_by_id, &mut same_by_name),
+            ] {
+                time_round(requests.len(), record.then_some(by_id), |i| {
+                    by_id_check(&index, &requests[i])
+                });
+                time_round(requests.len(), record.then_some(by_name), |i| {
+                    by_name_check(&index, &requests[i])
+                });
+            }
         }
     }
+    drop(uniform);
     let (by_id, by_name) = (dist(by_id), dist(by_name));
+    let (same_by_id, same_by_name) = (dist(same_by_id), dist(same_by_name));
     let cedar = cedar.map(|(side, requests, build, mismatches, errors, checked)| {
         drop(requests);
         drop(side);
@@ -1503,6 +1508,14 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
     });
     println!("ours by id: {}", show(&by_id));
     println!("ours by name: {}", show(&by_name));
+    println!(
+        "ours by id, same requests at every size: {}",
+        show(&same_by_id)
+    );
+    println!(
+        "ours by name, same requests at every size: {}",
+        show(&same_by_name)
+    );
     println!("load average {}", load());
     Row {
         rules: rule_count,
@@ -1510,8 +1523,42 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
         index_entities: index.entity_count(),
         by_id,
         by_name,
+        same_by_id,
+        same_by_name,
         cedar,
     }
+}
+
+/// Ours by id: the user and the Thing already resolved.
+fn by_id_check(index: &AuthzIndex, s: &Sample) -> bool {
+    decide(
+        index,
+        &Request {
+            user: s.user_idx,
+            target: Target::Entity(s.thing_idx),
+            kind: s.kind,
+            resource: &s.resource,
+        },
+    ) == Outcome::Allow
+}
+
+/// Ours by name: both names looked up, then the check (the REST path).
+fn by_name_check(index: &AuthzIndex, s: &Sample) -> bool {
+    let Some(user) = index.lookup(Collection::Users, &s.user) else {
+        return false;
+    };
+    let Some(thing) = index.lookup(Collection::Things, &s.thing) else {
+        return false;
+    };
+    decide(
+        index,
+        &Request {
+            user,
+            target: Target::Entity(thing),
+            kind: s.kind,
+            resource: &s.resource,
+        },
+    ) == Outcome::Allow
 }
 
 fn main() {
@@ -1532,7 +1579,7 @@ fn main() {
         model.templates.len(),
         model.shapes.len(),
         model.things.len(),
-        REQUESTS,
+        run_shape().0,
     );
     let rows: Vec<Row> = sizes
         .iter()
@@ -1601,6 +1648,21 @@ fn main() {
             r.by_name.dropped * 100.0,
         );
     }
+    println!(
+        "\nThe same {} uniform requests at every size (default denies included):\n\n| rules | ours by id p50 / p99 | ours by name p50 / p99 |",
+        run_shape().0
+    );
+    println!("|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {} / {} | {} / {} |",
+            r.rules,
+            ns(r.same_by_id.p50),
+            ns(r.same_by_id.p99),
+            ns(r.same_by_name.p50),
+            ns(r.same_by_name.p99),
+        );
+    }
     if let Some(r) = rows.first() {
         println!(
             "\n{} entities in the index at every size.",
@@ -1624,16 +1686,29 @@ fn main() {
     if let (Some(first), Some(last)) = (rows.first(), rows.last())
         && rows.len() > 1
     {
-        let by_id = last.by_id.p99 / first.by_id.p99;
-        let by_name = last.by_name.p99 / first.by_name.p99;
-        let verdict = if by_id <= 1.5 && by_name <= 1.5 {
-            "met"
-        } else {
-            "missed"
-        };
-        println!(
-            "flatness, p99 at {} rules ÷ p99 at {} rules: by id {by_id:.2}, by name {by_name:.2} (goal ≤ 1.5: {verdict})",
-            last.rules, first.rules,
-        );
+        for (what, id_of, name_of) in [
+            (
+                "the mixed sample",
+                (|r: &Row| r.by_id) as fn(&Row) -> Dist,
+                (|r: &Row| r.by_name) as fn(&Row) -> Dist,
+            ),
+            (
+                "the same requests at every size",
+                |r: &Row| r.same_by_id,
+                |r: &Row| r.same_by_name,
+            ),
+        ] {
+            let by_id = id_of(last).p99 / id_of(first).p99;
+            let by_name = name_of(last).p99 / name_of(first).p99;
+            let verdict = if by_id <= 1.5 && by_name <= 1.5 {
+                "met"
+            } else {
+                "missed"
+            };
+            println!(
+                "flatness on {what}, p99 at {} rules ÷ p99 at {} rules: by id {by_id:.2}, by name {by_name:.2} (goal ≤ 1.5: {verdict})",
+                last.rules, first.rules,
+            );
+        }
     }
 }
