@@ -1782,7 +1782,16 @@ fn read_implemented_shapes(ctx: &mut Ctx<'_>, list: Node<'_>) -> Vec<String> {
     let mut out = Vec::new();
     for child in list.children() {
         if child.name() == "ImplementedShape" {
-            out.push(child.attr_str("name").to_owned());
+            // A shape is implemented once (the binary form keys its shapes by name); a repeat
+            // is dropped with a note instead of failing the import on the unique shape row.
+            let name = child.attr_str("name");
+            if out.iter().any(|s| s == name) {
+                ctx.note(format!(
+                    "ThingShape {name} is listed twice in <ImplementedShapes>; the repeat was dropped"
+                ));
+            } else {
+                out.push(name.to_owned());
+            }
         } else {
             ctx.unplaced_child("ImplementedShapes", child.name());
         }

@@ -1283,3 +1283,22 @@ fn truncated_zip_is_refused() {
     let err = read_bytes("cut.zip", cut, &Limits::default()).expect_err("truncated");
     assert!(matches!(err, ImportError::Zip { .. }), "{err}");
 }
+
+#[test]
+fn a_shape_listed_twice_is_implemented_once_with_a_note() {
+    let text = "<Entities><Things><Thing name=\"Pump1\" thingTemplate=\"GenericThing\"><ImplementedShapes><ImplementedShape name=\"Sensor\"/><ImplementedShape name=\"Valve\"/><ImplementedShape name=\"Sensor\"/></ImplementedShapes></Thing></Things></Entities>";
+    let export = read_text(text, &Limits::default()).expect("a repeated shape is not an error");
+    let pump = entity(&export, Collection::Things, "Pump1");
+    let Kind::Thing(thing) = &pump.kind else {
+        panic!("Pump1 is not read as a Thing");
+    };
+    assert_eq!(thing.implemented_shapes, ["Sensor", "Valve"]);
+    assert!(
+        export
+            .notes
+            .iter()
+            .any(|n| n.message.contains("ThingShape Sensor is listed twice")),
+        "{:?}",
+        export.notes
+    );
+}
