@@ -85,7 +85,7 @@ pub struct AuthSettings {
     #[arg(
         long,
         env = "IRONWORX_PASSWORD_MIN_LENGTH",
-        default_value_t = 14,
+        default_value_t = AuthSettings::default().password_min_length,
         global = true
     )]
     pub password_min_length: usize,
@@ -94,7 +94,7 @@ pub struct AuthSettings {
     #[arg(
         long,
         env = "IRONWORX_LOCKOUT_ATTEMPTS",
-        default_value_t = 5,
+        default_value_t = AuthSettings::default().lockout_attempts,
         global = true
     )]
     pub lockout_attempts: u32,
@@ -103,7 +103,7 @@ pub struct AuthSettings {
     #[arg(
         long,
         env = "IRONWORX_LOCKOUT_WINDOW_MINUTES",
-        default_value_t = 15,
+        default_value_t = AuthSettings::default().lockout_window_minutes,
         global = true
     )]
     pub lockout_window_minutes: u64,
@@ -112,7 +112,7 @@ pub struct AuthSettings {
     #[arg(
         long,
         env = "IRONWORX_LOCKOUT_MINUTES",
-        default_value_t = 15,
+        default_value_t = AuthSettings::default().lockout_minutes,
         global = true
     )]
     pub lockout_minutes: u64,
@@ -121,7 +121,7 @@ pub struct AuthSettings {
     #[arg(
         long,
         env = "IRONWORX_SESSION_IDLE_MINUTES",
-        default_value_t = 30,
+        default_value_t = AuthSettings::default().session_idle_minutes,
         global = true
     )]
     pub session_idle_minutes: u64,
@@ -130,7 +130,7 @@ pub struct AuthSettings {
     #[arg(
         long,
         env = "IRONWORX_SESSION_MAX_HOURS",
-        default_value_t = 24,
+        default_value_t = AuthSettings::default().session_max_hours,
         global = true
     )]
     pub session_max_hours: u64,
@@ -139,7 +139,7 @@ pub struct AuthSettings {
     #[arg(
         long,
         env = "IRONWORX_APP_KEY_LIFETIME_HOURS",
-        default_value_t = 24,
+        default_value_t = AuthSettings::default().app_key_lifetime_hours,
         global = true
     )]
     pub app_key_lifetime_hours: u64,
@@ -149,7 +149,7 @@ pub struct AuthSettings {
     #[arg(
         long,
         env = "IRONWORX_ALLOW_APP_KEY_IN_URL",
-        default_value_t = false,
+        default_value_t = AuthSettings::default().allow_app_key_in_url,
         global = true
     )]
     pub allow_app_key_in_url: bool,
@@ -163,7 +163,7 @@ pub struct AuthSettings {
     #[arg(
         long,
         env = "IRONWORX_LOGIN_RATE_PER_MINUTE",
-        default_value_t = 30,
+        default_value_t = AuthSettings::default().login_rate_per_minute,
         global = true
     )]
     pub login_rate_per_minute: u32,
@@ -172,7 +172,7 @@ pub struct AuthSettings {
     #[arg(
         long,
         env = "IRONWORX_SECURE_COOKIES",
-        default_value_t = false,
+        default_value_t = AuthSettings::default().secure_cookies,
         global = true
     )]
     pub secure_cookies: bool,
@@ -480,6 +480,14 @@ mod tests {
         assert_eq!(s.database_url, None);
         assert_eq!(s.storage_dir, None);
         assert_eq!(s.log_format, LogFormat::Text);
+        // The flags take their defaults from `Default`, which holds the contract's values.
+        assert_eq!(s.auth, AuthSettings::default());
+        assert_eq!(s.auth.password_min_length, 14);
+        assert_eq!(
+            (s.auth.lockout_attempts, s.auth.lockout_window_minutes),
+            (5, 15)
+        );
+        assert_eq!(s.limits, LimitSettings::default());
     }
 
     #[test]
