@@ -60,20 +60,6 @@ const SHARES: [usize; 3] = [70, 20, 10];
 const BATCH: usize = 64;
 /// Measured rounds; each times Cedar once and ours `OUR_PASSES` times.
 const ROUNDS: usize = 5;
-
-/// The number of requests per sample and of measured rounds, from the environment or the
-/// defaults (a smaller run suits a profiler).
-fn run_shape() -> (usize, usize) {
-    let requests = env_sizes("AUTHZ_BENCH_REQUESTS")
-        .and_then(|v| v.first().copied())
-        .filter(|n| *n >= 100)
-        .unwrap_or(REQUESTS);
-    let rounds = env_sizes("AUTHZ_BENCH_ROUNDS")
-        .and_then(|v| v.first().copied())
-        .filter(|n| *n >= 1)
-        .unwrap_or(ROUNDS);
-    (requests, rounds)
-}
 const OUR_PASSES: usize = 4;
 
 const MODEL_SEED: u64 = 0x1_2026_0001;
@@ -693,7 +679,12 @@ fn candidate(
 
 /// 10k requests: 70% allowed, 20% denied by a deny rule, 10% not visible, classified by our
 /// evaluator (the Cedar side is checked against it afterwards).
-fn sample_requests(model: &Model, facts: &Facts, index: &AuthzIndex) -> Vec<Sample> {
+fn sample_requests(
+    model: &Model,
+    facts: &Facts,
+    index: &AuthzIndex,
+    requests: usize,
+) -> Vec<Sample> {
     let mut rng = StdRng::seed_from_u64(REQUEST_SEED);
     let mut kinds_by_id: HashMap<i64, (Collection, usize)> = HashMap::new();
     for (i, id) in model.thing_ids.iter().enumerate() {
@@ -705,7 +696,6 @@ fn sample_requests(model: &Model, facts: &Facts, index: &AuthzIndex) -> Vec<Samp
     for (i, id) in model.shape_ids.iter().enumerate() {
         kinds_by_id.insert(*id, (Collection::ThingShapes, i));
     }
-    let requests = run_shape().0;
     let mut left = SHARES.map(|share| requests * share / 100);
     let mut samples = Vec::with_capacity(requests);
     let mut attempts = 0usize;
@@ -753,9 +743,9 @@ fn sample_requests(model: &Model, facts: &Facts, index: &AuthzIndex) -> Vec<Samp
 }
 
 /// Uniform random requests, unfiltered (default denies included), for a second equivalence check.
-fn uniform_requests(model: &Model, index: &AuthzIndex) -> Vec<Sample> {
+fn uniform_requests(model: &Model, index: &AuthzIndex, requests: usize) -> Vec<Sample> {
     let mut rng = StdRng::seed_from_u64(REQUEST_SEED ^ 0xFFFF);
-    (0..run_shape().0)
+    (0..requests)
         .map(|_| {
             let user = if rng.random_bool(0.5) {
                 rng.random_range(0..model.users.len())
@@ -1299,6 +1289,16 @@ fn dist(samples: Samples) -> Dist {
     }
 }
 
+/// `p50 / p99` over the batches that kept their CPU, as the tables print it.
+fn kept(d: &Dist) -> String {
+    format!("{} / {}", ns(d.p50), ns(d.p99))
+}
+
+/// `p50 / p99` over every batch.
+fn every(d: &Dist) -> String {
+    format!("{} / {}", ns(d.all_p50), ns(d.all_p99))
+}
+
 /// `p50 / p99`, then the figures over every batch and the share dropped.
 fn show(d: &Dist) -> String {
     format!(
@@ -1365,7 +1365,29 @@ fn load() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
+/// How much one run measures: requests per sample and measured rounds, from the environment or
+/// the defaults (a smaller run suits a profiler).
+#[derive(Clone, Copy)]
+struct RunShape {
+    requests: usize,
+    rounds: usize,
+}
+
+impl RunShape {
+    fn from_env() -> RunShape {
+        let first = |name: &str| env_sizes(name).and_then(|v| v.first().copied());
+        RunShape {
+            requests: first("AUTHZ_BENCH_REQUESTS")
+                .filter(|n| *n >= 100)
+                .unwrap_or(REQUESTS),
+            rounds: first("AUTHZ_BENCH_ROUNDS")
+                .filter(|n| *n >= 1)
+                .unwrap_or(ROUNDS),
+        }
+    }
+}
+
+fn run_size(model: &Model, rules: usize, cedar_max: usize, shape: RunShape) -> Row {
     let t = Instant::now();
     let facts = with_rules(model, rules);
     let generated = t.elapsed();
@@ -1382,7 +1404,7 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
     );
 
     let t = Instant::now();
-    let samples = sample_requests(model, &facts, &index);
+    let samples = sample_requests(model, &facts, &index, shape.requests);
     let mix = |o: Outcome| samples.iter().filter(|s| s.outcome == o).count();
     let distinct =
         |key: fn(&Sample) -> EntityIdx| samples.iter().map(key).collect::<HashSet<_>>().len();
@@ -1399,7 +1421,7 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
 
     // The hot path and the explanation agree on every sampled and every uniform request,
     // before anything is timed.
-    let uniform = uniform_requests(model, &index);
+    let uniform = uniform_requests(model, &index, shape.requests);
     let disagreeing = samples.iter().chain(&uniform).filter(|s| {
         let request = Request {
             user: s.user_idx,
@@ -1463,7 +1485,7 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize) -> Row {
         Samples::default(),
     );
     let (mut same_by_id, mut same_by_name) = (Samples::default(), Samples::default());
-    for round in 0..=run_shape().1 {
+    for round in 0..=shape.rounds {
         let record = round > 0;
         if let Some((side, requests, ..)) = &cedar {
             time_round(n, record.then_some(&mut cedar_check), |i| {
@@ -1566,6 +1588,7 @@ fn main() {
     let cedar_max = env_sizes("AUTHZ_BENCH_CEDAR_MAX")
         .and_then(|v| v.first().copied())
         .unwrap_or(usize::MAX);
+    let shape = RunShape::from_env();
     let t = Instant::now();
     let model = generate_model();
     println!(
@@ -1579,11 +1602,11 @@ fn main() {
         model.templates.len(),
         model.shapes.len(),
         model.things.len(),
-        run_shape().0,
+        shape.requests,
     );
     let rows: Vec<Row> = sizes
         .iter()
-        .map(|rules| run_size(&model, *rules, cedar_max))
+        .map(|rules| run_size(&model, *rules, cedar_max, shape))
         .collect();
 
     println!(
@@ -1594,8 +1617,8 @@ fn main() {
         let (cedar_build, cedar, authorize, ratio, mismatches) = match &r.cedar {
             Some(c) => (
                 ms(c.build),
-                format!("{} / {}", ns(c.check.p50), ns(c.check.p99)),
-                format!("{} / {}", ns(c.authorize.p50), ns(c.authorize.p99)),
+                kept(&c.check),
+                kept(&c.authorize),
                 format!(
                     "{:.1}× / {:.1}×",
                     c.check.p50 / r.by_name.p50,
@@ -1612,13 +1635,11 @@ fn main() {
             ),
         };
         println!(
-            "| {} | {} | {cedar_build} | {} / {} | {} / {} | {cedar} | {authorize} | {ratio} | {mismatches} |",
+            "| {} | {} | {cedar_build} | {} | {} | {cedar} | {authorize} | {ratio} | {mismatches} |",
             r.rules,
             ms(r.index_build),
-            ns(r.by_id.p50),
-            ns(r.by_id.p99),
-            ns(r.by_name.p50),
-            ns(r.by_name.p99),
+            kept(&r.by_id),
+            kept(&r.by_name),
         );
     }
     println!(
@@ -1628,7 +1649,7 @@ fn main() {
     for r in &rows {
         let (cedar, ratio, dropped) = match &r.cedar {
             Some(c) => (
-                format!("{} / {}", ns(c.check.all_p50), ns(c.check.all_p99)),
+                every(&c.check),
                 format!(
                     "{:.1}× / {:.1}×",
                     c.check.all_p50 / r.by_name.all_p50,
@@ -1639,28 +1660,24 @@ fn main() {
             None => ("–".into(), "–".into(), "–".into()),
         };
         println!(
-            "| {} | {} / {} | {} / {} | {cedar} | {ratio} | {:.1}%, {dropped} |",
+            "| {} | {} | {} | {cedar} | {ratio} | {:.1}%, {dropped} |",
             r.rules,
-            ns(r.by_id.all_p50),
-            ns(r.by_id.all_p99),
-            ns(r.by_name.all_p50),
-            ns(r.by_name.all_p99),
+            every(&r.by_id),
+            every(&r.by_name),
             r.by_name.dropped * 100.0,
         );
     }
     println!(
         "\nThe same {} uniform requests at every size (default denies included):\n\n| rules | ours by id p50 / p99 | ours by name p50 / p99 |",
-        run_shape().0
+        shape.requests
     );
     println!("|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {} / {} | {} / {} |",
+            "| {} | {} | {} |",
             r.rules,
-            ns(r.same_by_id.p50),
-            ns(r.same_by_id.p99),
-            ns(r.same_by_name.p50),
-            ns(r.same_by_name.p99),
+            kept(&r.same_by_id),
+            kept(&r.same_by_name)
         );
     }
     if let Some(r) = rows.first() {
