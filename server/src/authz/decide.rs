@@ -529,7 +529,7 @@ fn level<T: Tracer>(
             let layer = source.layer(index);
             for (i, word) in cell.iter().enumerate() {
                 let pid = word_pid(*word);
-                if principals.pids.binary_search(&pid).is_err() {
+                if !principals.holds(pid) {
                     continue;
                 }
                 let permitted = word_allows(*word);

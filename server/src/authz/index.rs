@@ -231,8 +231,11 @@ fn mask_bit(pid: Pid) -> u32 {
 
 impl PidMask {
     /// The mask of `pids`.
-    pub fn of(pids: &[Pid]) -> PidMask {
-        PidMask(pids.iter().fold(0, |mask, pid| mask | 1 << mask_bit(*pid)))
+    pub fn of(pids: impl IntoIterator<Item = Pid>) -> PidMask {
+        PidMask(
+            pids.into_iter()
+                .fold(0, |mask, pid| mask | 1 << mask_bit(pid)),
+        )
     }
 
     /// Whether `pid` may be in the set (false: it certainly is not).
@@ -254,7 +257,7 @@ impl<'a> PidSet<'a> {
     pub fn new(pids: &'a [Pid]) -> PidSet<'a> {
         PidSet {
             pids,
-            mask: PidMask::of(pids),
+            mask: PidMask::of(pids.iter().copied()),
         }
     }
 
@@ -718,11 +721,8 @@ impl AuthzIndex {
             words.clear();
             words.extend(rules.iter().map(|(_, _, w)| *w));
             instance_sources[i] = add_source(&mut arena, &mut cells, &words);
-            let pids: Vec<Pid> = cell(&words, visibility_key)
-                .iter()
-                .map(|w| word_pid(*w))
-                .collect();
-            instance_visibility[i] = PidMask::of(&pids);
+            instance_visibility[i] =
+                PidMask::of(cell(&words, visibility_key).iter().map(|w| word_pid(*w)));
         }
         let mut collections = vec![Source::default(); Collection::ALL.len()];
         for (c, rules) in collection_rules.iter_mut().enumerate() {
@@ -1029,8 +1029,8 @@ fn build_users(
             h.user = u32::try_from(users.len()).unwrap_or(NONE);
         }
         user_hot.push(UserHot {
-            principal_mask: PidMask::of(&principals),
-            visibility_mask: PidMask::of(&visibility),
+            principal_mask: PidMask::of(principals.iter().copied()),
+            visibility_mask: PidMask::of(visibility.iter().copied()),
             start: u32::try_from(user_pids.len()).unwrap_or(NONE),
             principals: u32::try_from(principals.len()).unwrap_or(0),
             visibility: u32::try_from(visibility.len()).unwrap_or(0),

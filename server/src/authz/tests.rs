@@ -1431,10 +1431,10 @@ fn principal_sets_answer_as_a_search_would() {
             .collect();
         if other.iter().any(|p| pids.binary_search(p).is_ok()) {
             assert!(
-                set.may_meet(PidMask::of(&other)),
+                set.may_meet(PidMask::of(other.iter().copied())),
                 "{other:?} meets {pids:?}"
             );
         }
-        assert!(!set.may_meet(PidMask::of(&[])));
+        assert!(!set.may_meet(PidMask::of([])));
     }
 }
