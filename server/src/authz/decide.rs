@@ -15,7 +15,7 @@ use ironworx_entity::vocab::{
 };
 
 use crate::authz::index::{
-    ANY_RID, AuthzIndex, EntityIdx, Hot, PidSet, Rid, Rules, Word, cell_key, word_allows, word_pid,
+    ANY_RID, AuthzIndex, EntityIdx, Hot, Pid, PidSet, Rid, Row, Rules, Word, word_allows, word_pid,
 };
 
 /// The services a user may always call on its own User entity (contract section 4, item 3).
@@ -496,80 +496,19 @@ fn level<T: Tracer>(
         return None;
     }
     for &(rid, row) in rows.iter() {
-        let cell = rules.cell(cell_key(kind, rid));
-        if cell.is_empty() {
-            continue;
-        }
-        let mut allow: Option<usize> = None;
-        let mut deny: Option<usize> = None;
-        let mut hit = |i: usize, permitted: bool| {
-            let slot = if permitted { &mut allow } else { &mut deny };
-            *slot = Some(slot.map_or(i, |j| j.min(i)));
+        let found = match rules.row(kind, rid) {
+            Row::Words(cell) => {
+                let rule = |w: Word| (word_pid(w), word_allows(w));
+                row_outcome(index, cell, rule, source, principals, kind, row, tracer)
+            }
+            Row::Entries(cell, packing) => {
+                let rule = |e: u32| (packing.pid(e), e & 1 == 1);
+                row_outcome(index, cell, rule, source, principals, kind, row, tracer)
+            }
         };
-        // A cell not much longer than the caller's principals is walked, each rule tested
-        // against the principals; a longer one is binary-searched for each principal.
-        if cell.len() <= 2 * principals.pids.len() + 8 {
-            for (i, word) in cell.iter().enumerate() {
-                if principals.holds(word_pid(*word)) {
-                    hit(i, word_allows(*word));
-                }
-            }
-        } else {
-            for pid in principals.pids {
-                if let Ok(i) = cell.binary_search_by_key(pid, |w| word_pid(*w)) {
-                    hit(i, word_allows(cell[i]));
-                }
-            }
+        if found.is_some() {
+            return found;
         }
-        let decisive = deny.or(allow);
-        let Some(decisive) = decisive else {
-            continue;
-        };
-        if T::ENABLED {
-            let layer = source.layer(index);
-            for (i, word) in cell.iter().enumerate() {
-                let pid = word_pid(*word);
-                if !principals.holds(pid) {
-                    continue;
-                }
-                let permitted = word_allows(*word);
-                let (ptype, pname) = index.principal(pid);
-                let is_decisive = i == decisive;
-                let verb = if permitted { "allows" } else { "denies" };
-                let mut detail = format!(
-                    "{} {pname} {verb} {kind}{} on {}",
-                    ptype,
-                    if row == ANY_RESOURCE {
-                        String::new()
-                    } else {
-                        format!(" for {row}")
-                    },
-                    layer.describe()
-                );
-                if is_decisive && !permitted && allow.is_some() {
-                    detail.push_str("; inside one row a deny beats an allow");
-                } else if !is_decisive {
-                    detail.push_str("; overruled by the deny in the same row");
-                }
-                tracer.step(Step {
-                    layer: layer.clone(),
-                    principal: Some((ptype, pname.to_owned())),
-                    resource: row.to_owned(),
-                    effect: if permitted {
-                        StepEffect::Allow
-                    } else {
-                        StepEffect::Deny
-                    },
-                    decisive: is_decisive,
-                    detail,
-                });
-            }
-        }
-        return Some(if deny.is_some() {
-            Outcome::Deny
-        } else {
-            Outcome::Allow
-        });
     }
     if T::ENABLED {
         let layer = source.layer(index);
@@ -586,6 +525,94 @@ fn level<T: Tracer>(
         });
     }
     None
+}
+
+/// Looks at one row (its rules sorted by principal; `rule` reads the principal and allow bit of
+/// one): the outcome when a rule names one of `principals`, a deny beating an allow.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the hot path passes plain values instead of building a context per row"
+)]
+fn row_outcome<E: Copy, T: Tracer>(
+    index: &AuthzIndex,
+    cell: &[E],
+    rule: impl Fn(E) -> (Pid, bool),
+    source: Source,
+    principals: PidSet<'_>,
+    kind: PermissionKind,
+    row: &str,
+    tracer: &mut T,
+) -> Option<Outcome> {
+    if cell.is_empty() {
+        return None;
+    }
+    let mut allow: Option<usize> = None;
+    let mut deny: Option<usize> = None;
+    let mut hit = |i: usize, permitted: bool| {
+        let slot = if permitted { &mut allow } else { &mut deny };
+        *slot = Some(slot.map_or(i, |j| j.min(i)));
+    };
+    // A row not much longer than the caller's principals is walked, each rule tested against
+    // the principals; a longer one is binary-searched for each principal.
+    if cell.len() <= 2 * principals.pids.len() + 8 {
+        for (i, entry) in cell.iter().enumerate() {
+            let (pid, permitted) = rule(*entry);
+            if principals.holds(pid) {
+                hit(i, permitted);
+            }
+        }
+    } else {
+        for pid in principals.pids {
+            if let Ok(i) = cell.binary_search_by_key(pid, |e| rule(*e).0) {
+                hit(i, rule(cell[i]).1);
+            }
+        }
+    }
+    let decisive = deny.or(allow)?;
+    if T::ENABLED {
+        let layer = source.layer(index);
+        for (i, entry) in cell.iter().enumerate() {
+            let (pid, permitted) = rule(*entry);
+            if !principals.holds(pid) {
+                continue;
+            }
+            let (ptype, pname) = index.principal(pid);
+            let is_decisive = i == decisive;
+            let verb = if permitted { "allows" } else { "denies" };
+            let mut detail = format!(
+                "{} {pname} {verb} {kind}{} on {}",
+                ptype,
+                if row == ANY_RESOURCE {
+                    String::new()
+                } else {
+                    format!(" for {row}")
+                },
+                layer.describe()
+            );
+            if is_decisive && !permitted && allow.is_some() {
+                detail.push_str("; inside one row a deny beats an allow");
+            } else if !is_decisive {
+                detail.push_str("; overruled by the deny in the same row");
+            }
+            tracer.step(Step {
+                layer: layer.clone(),
+                principal: Some((ptype, pname.to_owned())),
+                resource: row.to_owned(),
+                effect: if permitted {
+                    StepEffect::Allow
+                } else {
+                    StepEffect::Deny
+                },
+                decisive: is_decisive,
+                detail,
+            });
+        }
+    }
+    Some(if deny.is_some() {
+        Outcome::Deny
+    } else {
+        Outcome::Allow
+    })
 }
 
 /// The visibility gate: the entity, its templates' instance visibility, or its collection must

@@ -15,6 +15,11 @@
 //! - All runs live in one arena. An entity's run starts with its levels (for a Thing: its
 //!   template chain, then its shapes), followed by its own rules, so one or two cache lines hold
 //!   everything a Thing contributes to a check.
+//! - A template's or shape's instance rules, which a check reads for every Thing that inherits
+//!   them, are packed tighter: 32-bit entries grouped by permission kind (`KindBlocks`), so
+//!   a level reads one kind's short block, and the rules of every template and shape take
+//!   under half the room of words with cell tables. A source too large for that keeps its run
+//!   and a cell table.
 //! - Per entity, a 32-byte [`Hot`] record holds where its run is, its owner and, for a user,
 //!   where its principal sets are. Names, ids and explanation texts sit apart, in
 //!   [`EntityNode`] and [`UserNode`].
@@ -121,6 +126,9 @@ pub enum Rules<'a> {
     Run(&'a [Word]),
     /// A cell table (a power-of-two number of slots) over the source's sorted run.
     Table(&'a [CellSlot], &'a [Word]),
+    /// Blocks by kind (`KindBlocks`): the source's entries, where each kind's block ends, and
+    /// how its entries are packed.
+    Kinds(&'a [u32], &'a [u16; KINDS], Packing),
 }
 
 impl<'a> Rules<'a> {
@@ -129,12 +137,33 @@ impl<'a> Rules<'a> {
         match self {
             Rules::Run(run) => run.is_empty(),
             Rules::Table(slots, _) => slots.is_empty(),
+            Rules::Kinds(entries, ..) => entries.is_empty(),
         }
     }
 
-    /// The rules of cell `key` ([`cell_key`]), sorted by principal.
-    pub fn cell(&self, key: u64) -> &'a [Word] {
+    /// The rules of row `rid` of permission `kind`, sorted by principal.
+    pub fn row(&self, kind: PermissionKind, rid: Rid) -> Row<'a> {
+        let Rules::Kinds(entries, ends, packing) = *self else {
+            return Row::Words(self.cell(cell_key(kind, rid)));
+        };
+        let k = kind as usize;
+        let start = k.checked_sub(1).map_or(0, |p| usize::from(ends[p]));
+        let block = entries.get(start..usize::from(ends[k])).unwrap_or(&[]);
+        let lo = if rid == ANY_RID {
+            0
+        } else {
+            block.partition_point(|e| packing.rid(*e) < rid)
+        };
+        let rest = block.get(lo..).unwrap_or(&[]);
+        let len = rest.partition_point(|e| packing.rid(*e) == rid);
+        Row::Entries(rest.get(..len).unwrap_or(&[]), packing)
+    }
+
+    /// The rules of cell `key` ([`cell_key`]) of a run or a table, sorted by principal (empty
+    /// for blocks by kind, which [`Rules::row`] reads).
+    fn cell(&self, key: u64) -> &'a [Word] {
         match *self {
+            Rules::Kinds(..) => &[],
             Rules::Run(run) => cell(run, key),
             Rules::Table(slots, run) => {
                 let Ok(key) = u32::try_from(key) else {
@@ -167,6 +196,90 @@ impl<'a> Rules<'a> {
             }
         }
     }
+}
+
+/// One row of a source as a check reads it: rule words, or the entries of blocks by kind.
+#[derive(Clone, Copy, Debug)]
+pub enum Row<'a> {
+    /// Rule words of a run or a table.
+    Words(&'a [Word]),
+    /// Entries of a kind's block, and how they are packed.
+    Entries(&'a [u32], Packing),
+}
+
+/// How the entries of blocks by kind pack a rule into 32 bits: the resource id above the
+/// principal, the principal above the allow bit. One packing serves a whole index, sized to its
+/// largest principal and resource ids; a sort of entries sorts a kind's rules by resource,
+/// then principal, so the `*` row (resource id 0) comes first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Packing {
+    shift: u32,
+    pid_mask: u32,
+}
+
+impl Packing {
+    /// The packing for principal ids up to `max_pid` and resource ids up to `max_rid`, when
+    /// both fit in one 32-bit entry.
+    fn fitting(max_pid: Pid, max_rid: Rid) -> Option<Packing> {
+        let pid_bits = Pid::BITS - max_pid.leading_zeros();
+        let rid_bits = Rid::BITS - max_rid.leading_zeros();
+        (pid_bits + rid_bits < u32::BITS).then(|| Packing {
+            shift: pid_bits + 1,
+            pid_mask: u32::MAX.checked_shr(u32::BITS - pid_bits).unwrap_or(0),
+        })
+    }
+
+    fn pack(self, word: Word) -> u32 {
+        let rid = word_cell(word) & u64::from(RID_MAX);
+        // `fitting` checked that the resource id and principal fit above the allow bit.
+        let rid = u32::try_from(rid).unwrap_or(0);
+        rid << self.shift | word_pid(word) << 1 | u32::from(word_allows(word))
+    }
+
+    /// The resource id of an entry.
+    pub fn rid(self, entry: u32) -> Rid {
+        entry >> self.shift
+    }
+
+    /// The principal of an entry.
+    pub fn pid(self, entry: u32) -> Pid {
+        entry >> 1 & self.pid_mask
+    }
+
+    /// Whether an entry allows.
+    pub fn allows(self, entry: u32) -> bool {
+        entry & 1 == 1
+    }
+}
+
+/// How many permission kinds there are: a source laid out by kind has one block for each.
+pub const KINDS: usize = PermissionKind::ALL.len();
+
+/// Where the rules of a template or shape are, laid out by kind so that a level reads one
+/// short block, usually one or two cache lines: per kind (in [`PermissionKind`] order), its
+/// rules as 32-bit entries ([`Packing`]), sorted, so the `*` row first. An empty kind takes no
+/// room. `ends[k]` is where kind `k`'s block ends, counted in entries from `base`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct KindBlocks {
+    base: u32,
+    ends: [u16; KINDS],
+}
+
+/// Appends one source's sorted rules as blocks by kind; `None` (and nothing appended) when
+/// there are more than `u16::MAX` of them.
+fn add_kind_blocks(entries: &mut Vec<u32>, rules: &[Word], packing: Packing) -> Option<KindBlocks> {
+    let mut ends = [0u16; KINDS];
+    let mut rest = rules;
+    let mut end = 0usize;
+    for (k, e) in ends.iter_mut().enumerate() {
+        let len = rest.partition_point(|w| (word_cell(*w) >> RID_BITS) as usize == k);
+        rest = rest.get(len..).unwrap_or(&[]);
+        end += len;
+        *e = u16::try_from(end).ok()?;
+    }
+    let base = u32::try_from(entries.len()).ok()?;
+    entries.extend(rules.iter().map(|w| packing.pack(*w)));
+    Some(KindBlocks { base, ends })
 }
 
 /// Runs longer than this get a cell table.
@@ -501,6 +614,10 @@ pub struct AuthzIndex {
     arena: Vec<Word>,
     /// The cell tables of sources with many rules.
     cells: Vec<CellSlot>,
+    /// The blocks by kind of templates and shapes.
+    entries: Vec<u32>,
+    /// How those blocks pack their entries.
+    packing: Packing,
 }
 
 /// Where the rules of a template, shape or collection are: a short sorted run, or a table.
@@ -508,6 +625,7 @@ pub struct AuthzIndex {
 enum Source {
     Run(Span),
     Table(CellTable),
+    Kinds(KindBlocks),
 }
 
 impl Default for Source {
@@ -709,10 +827,21 @@ impl AuthzIndex {
         }
         drop(own);
         let mut cells = Vec::new();
+        let mut entries = Vec::new();
         let mut words = Vec::new();
         let mut instance_sources = vec![Source::default(); facts.entities.len()];
         let mut instance_visibility = vec![PidMask::default(); facts.entities.len()];
         let visibility_key = cell_key(PermissionKind::Visibility, ANY_RID);
+        // Blocks by kind when every instance rule's principal and resource fit one entry;
+        // otherwise (millions of principals and resources at once) cell tables.
+        let (max_pid, max_rid) = instance
+            .iter()
+            .flatten()
+            .fold((0, 0), |(pid, rid), (_, _, w)| {
+                let w_rid = u32::try_from(word_cell(*w) & u64::from(RID_MAX)).unwrap_or(RID_MAX);
+                (pid.max(word_pid(*w)), rid.max(w_rid))
+            });
+        let packing = Packing::fitting(max_pid, max_rid);
         for (i, rules) in instance.iter_mut().enumerate() {
             if rules.is_empty() {
                 continue;
@@ -720,7 +849,11 @@ impl AuthzIndex {
             sorted_run(rules);
             words.clear();
             words.extend(rules.iter().map(|(_, _, w)| *w));
-            instance_sources[i] = add_source(&mut arena, &mut cells, &words);
+            let blocks = packing.and_then(|p| add_kind_blocks(&mut entries, &words, p));
+            instance_sources[i] = match blocks {
+                Some(blocks) => Source::Kinds(blocks),
+                None => add_source(&mut arena, &mut cells, &words),
+            };
             instance_visibility[i] =
                 PidMask::of(cell(&words, visibility_key).iter().map(|w| word_pid(*w)));
         }
@@ -746,6 +879,8 @@ impl AuthzIndex {
             collections,
             arena,
             cells,
+            entries,
+            packing: packing.unwrap_or_default(),
         };
         let (users, user_hot, user_pids) =
             build_users(facts, &idx_of_id, &entities, &mut names, &mut index.hot);
@@ -815,7 +950,7 @@ impl AuthzIndex {
         )
     }
 
-    fn rules(&self, source: Option<&Source>) -> Rules<'_> {
+    fn rules<'a>(&'a self, source: Option<&'a Source>) -> Rules<'a> {
         match source {
             Some(Source::Run(span)) => Rules::Run(span.of(&self.arena)),
             Some(Source::Table(table)) => {
@@ -825,6 +960,15 @@ impl AuthzIndex {
                         .get(start..start + table.slots as usize)
                         .unwrap_or(&[]),
                     table.run.of(&self.arena),
+                )
+            }
+            Some(Source::Kinds(blocks)) => {
+                let start = blocks.base as usize;
+                let len = blocks.ends.last().map_or(0, |end| usize::from(*end));
+                Rules::Kinds(
+                    self.entries.get(start..start + len).unwrap_or(&[]),
+                    &blocks.ends,
+                    self.packing,
                 )
             }
             None => Rules::Run(&[]),
@@ -1049,4 +1193,118 @@ fn build_users(
         });
     }
     (users, user_hot, user_pids)
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    /// What a row holds, as (principal, allow) in order.
+    fn listed(row: Row<'_>) -> Vec<(Pid, bool)> {
+        match row {
+            Row::Words(cell) => cell
+                .iter()
+                .map(|w| (word_pid(*w), word_allows(*w)))
+                .collect(),
+            Row::Entries(cell, packing) => cell
+                .iter()
+                .map(|e| (packing.pid(*e), packing.allows(*e)))
+                .collect(),
+        }
+    }
+
+    /// Random sorted rule words, one per (kind, resource, principal).
+    fn random_rules(rng: &mut StdRng, count: usize, rids: Rid, pids: Pid) -> Vec<Word> {
+        let mut words: Vec<Word> = (0..count)
+            .map(|_| {
+                let kind = PermissionKind::ALL[rng.random_range(0..KINDS)];
+                let rid = if rng.random_bool(0.5) {
+                    ANY_RID
+                } else {
+                    rng.random_range(1..rids)
+                };
+                pack(kind, rid, rng.random_range(0..pids), rng.random_bool(0.7))
+            })
+            .collect();
+        words.sort_unstable();
+        words.dedup_by_key(|w| *w >> 1);
+        words
+    }
+
+    fn check_every_row(rules: Rules<'_>, words: &[Word], rids: Rid) {
+        for &kind in PermissionKind::ALL {
+            for rid in 0..rids + 1 {
+                let expected: Vec<(Pid, bool)> = words
+                    .iter()
+                    .filter(|w| word_cell(**w) == cell_key(kind, rid))
+                    .map(|w| (word_pid(*w), word_allows(*w)))
+                    .collect();
+                assert_eq!(listed(rules.row(kind, rid)), expected, "{kind} {rid}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_layout_answers_a_row_as_a_filter_of_the_rules_would() {
+        let mut rng = StdRng::seed_from_u64(0x5EED_0006);
+        for round in 0..400 {
+            let count = [0, 1, 5, 17, 60, 400][round % 6];
+            // Narrow and wide principal ids, so entries are packed at several widths.
+            let pids = [50, 1 << 16, 1 << 24][round % 3];
+            let words = random_rules(&mut rng, count, 12, pids);
+            let packing = Packing::fitting(pids - 1, 12).expect("fits");
+            let mut entries = vec![u32::MAX; round % 3];
+            let blocks = add_kind_blocks(&mut entries, &words, packing).expect("fits");
+            let start = blocks.base as usize;
+            let len = usize::from(blocks.ends[KINDS - 1]);
+            check_every_row(
+                Rules::Kinds(&entries[start..start + len], &blocks.ends, packing),
+                &words,
+                12,
+            );
+            check_every_row(Rules::Run(&words), &words, 12);
+            let mut arena = Vec::new();
+            let mut cells = Vec::new();
+            let source = add_source(&mut arena, &mut cells, &words);
+            let index = AuthzIndex {
+                arena,
+                cells,
+                ..AuthzIndex::default()
+            };
+            check_every_row(index.rules(Some(&source)), &words, 12);
+        }
+    }
+
+    #[test]
+    fn entries_are_packed_only_when_principal_and_resource_fit() {
+        assert!(Packing::fitting(0, 0).is_some());
+        assert!(Packing::fitting((1 << 20) - 1, (1 << 11) - 1).is_some());
+        assert_eq!(Packing::fitting(1 << 20, (1 << 11) - 1), None);
+        assert_eq!(Packing::fitting(Pid::MAX, 0), None);
+        let packing = Packing::fitting((1 << 20) - 1, (1 << 11) - 1).expect("fits");
+        let word = pack(
+            PermissionKind::ServiceInvoke,
+            (1 << 11) - 1,
+            (1 << 20) - 1,
+            true,
+        );
+        let entry = packing.pack(word);
+        assert_eq!(packing.rid(entry), (1 << 11) - 1);
+        assert_eq!(packing.pid(entry), (1 << 20) - 1);
+        assert!(packing.allows(entry));
+    }
+
+    #[test]
+    fn a_source_too_large_for_blocks_by_kind_is_left_to_a_cell_table() {
+        let mut rng = StdRng::seed_from_u64(0x5EED_0007);
+        // More rules than 16-bit block ends can count.
+        let words = random_rules(&mut rng, 80_000, 40, 1 << 20);
+        let packing = Packing::fitting(1 << 20, 40).expect("fits");
+        let mut entries = vec![7];
+        assert_eq!(add_kind_blocks(&mut entries, &words, packing), None);
+        assert_eq!(entries, [7], "nothing is left behind");
+    }
 }

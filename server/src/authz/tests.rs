@@ -1252,6 +1252,90 @@ fn a_long_template_chain_keeps_its_order() {
     );
 }
 
+/// Instance rules that blocks by kind cannot hold are kept in cell tables, and Things are
+/// decided from them as from any other template: a template with more rules than a block
+/// counts, and a model whose rules name so many principals and resources that an entry
+/// cannot pack both.
+#[test]
+fn templates_beyond_blocks_by_kind_decide_as_small_ones() {
+    type Ghosts = fn(usize) -> (String, String, String);
+    let one_big: Ghosts = |i| ("Big".into(), format!("p{}", i % 50), format!("ghost{i}"));
+    let many_names: Ghosts = |i| {
+        (
+            format!("Ghosts{}", i % 1000),
+            format!("p{i}"),
+            format!("ghost{i}"),
+        )
+    };
+    for ghosts in [one_big, many_names] {
+        let mut m = Model::visible_to_everyone(Model::new());
+        m.user("u").group("G", &["u"]);
+        m.template("Big", "").template("Small", "Big");
+        for t in 0..1000 {
+            m.template(&format!("Ghosts{t}"), "");
+        }
+        m.thing("T", "Small", &[], None);
+        for i in 0..70_000 {
+            let (template, resource, principal) = ghosts(i);
+            m.rule(
+                ThingTemplates,
+                &template,
+                true,
+                PropertyRead,
+                &resource,
+                User,
+                &principal,
+                true,
+            );
+        }
+        m.rule(
+            ThingTemplates,
+            "Big",
+            true,
+            PropertyRead,
+            "p7",
+            User,
+            "u",
+            true,
+        )
+        .rule(
+            ThingTemplates,
+            "Big",
+            true,
+            ServiceInvoke,
+            "*",
+            Group,
+            "G",
+            false,
+        )
+        .rule(
+            ThingTemplates,
+            "Big",
+            true,
+            ServiceInvoke,
+            "s",
+            User,
+            "u",
+            true,
+        );
+        let ix = m.index();
+        let layer = || "ThingTemplateInstance".to_owned();
+        assert_eq!(
+            ask(&ix, "u", (Things, "T"), PropertyRead, "p7"),
+            (Allow, layer())
+        );
+        assert_eq!(ask(&ix, "u", (Things, "T"), PropertyRead, "p8").0, Deny);
+        assert_eq!(
+            ask(&ix, "u", (Things, "T"), ServiceInvoke, "s"),
+            (Allow, layer())
+        );
+        assert_eq!(
+            ask(&ix, "u", (Things, "T"), ServiceInvoke, "t"),
+            (Deny, layer())
+        );
+    }
+}
+
 /// Random models with template chains (cycles and dangling bases included), shapes on
 /// templates and Things, and rules of every kind at every level: the hot path and the
 /// explanation always give the same outcome.
