@@ -19,6 +19,11 @@
 //! percentiles, for every engine alike; the figures over every batch are printed as well. The
 //! engines take turns round by round, so noise from a shared machine falls on both.
 //!
+//! Flatness (how the check's p99 grows from the smallest to the largest size) is a ratio between
+//! sizes, so it is measured the same way: after every size has been run beside Cedar, each
+//! size's index and samples are kept, and ours is timed again with the sizes taking turns, pass
+//! by pass (`AUTHZ_BENCH_ROUNDS` × 4 rounds).
+//!
 //! Run: `cargo bench -p ironworx-server --features bench-cedar --bench authz`.
 
 use std::collections::{HashMap, HashSet};
@@ -1387,7 +1392,55 @@ impl RunShape {
     }
 }
 
-fn run_size(model: &Model, rules: usize, cedar_max: usize, shape: RunShape) -> Row {
+/// What one size keeps for the phase in which the sizes take turns: its index and samples.
+struct Held {
+    rules: usize,
+    index: AuthzIndex,
+    samples: Vec<Sample>,
+    uniform: Vec<Sample>,
+}
+
+/// Ours at one size in the phase in which the sizes take turns.
+#[derive(Default)]
+struct TurnSamples {
+    by_id: Samples,
+    by_name: Samples,
+    same_by_id: Samples,
+    same_by_name: Samples,
+}
+
+/// Ours at every size, the sizes taking turns pass by pass, so that the machine's noise falls
+/// on every size alike and their ratio is measured side by side, as Cedar's ratio to ours is:
+/// each round times, size after size, one pass of each of ours by id and by name on the mixed
+/// and on the uniform sample. Round 0 warms up.
+fn sizes_taking_turns(held: &[Held], rounds: usize) -> Vec<(usize, [Dist; 4])> {
+    let mut turns: Vec<TurnSamples> = held.iter().map(|_| TurnSamples::default()).collect();
+    for round in 0..=rounds {
+        let record = round > 0;
+        for (k, t) in held.iter().zip(turns.iter_mut()) {
+            for (requests, by_id, by_name) in [
+                (&k.samples, &mut t.by_id, &mut t.by_name),
+                (&k.uniform, &mut t.same_by_id, &mut t.same_by_name),
+            ] {
+                time_round(requests.len(), record.then_some(by_id), |i| {
+                    by_id_check(&k.index, &requests[i])
+                });
+                time_round(requests.len(), record.then_some(by_name), |i| {
+                    by_name_check(&k.index, &requests[i])
+                });
+            }
+        }
+    }
+    held.iter()
+        .zip(turns)
+        .map(|(k, t)| {
+            let dists = [t.by_id, t.by_name, t.same_by_id, t.same_by_name].map(dist);
+            (k.rules, dists)
+        })
+        .collect()
+}
+
+fn run_size(model: &Model, rules: usize, cedar_max: usize, shape: RunShape) -> (Row, Held) {
     let t = Instant::now();
     let facts = with_rules(model, rules);
     let generated = t.elapsed();
@@ -1510,7 +1563,6 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize, shape: RunShape) -> R
             }
         }
     }
-    drop(uniform);
     let (by_id, by_name) = (dist(by_id), dist(by_name));
     let (same_by_id, same_by_name) = (dist(same_by_id), dist(same_by_name));
     let cedar = cedar.map(|(side, requests, build, mismatches, errors, checked)| {
@@ -1539,7 +1591,7 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize, shape: RunShape) -> R
         show(&same_by_name)
     );
     println!("load average {}", load());
-    Row {
+    let row = Row {
         rules: rule_count,
         index_build,
         index_entities: index.entity_count(),
@@ -1548,7 +1600,14 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize, shape: RunShape) -> R
         same_by_id,
         same_by_name,
         cedar,
-    }
+    };
+    let held = Held {
+        rules: rule_count,
+        index,
+        samples,
+        uniform,
+    };
+    (row, held)
 }
 
 /// Ours by id: the user and the Thing already resolved.
@@ -1604,10 +1663,18 @@ fn main() {
         model.things.len(),
         shape.requests,
     );
-    let rows: Vec<Row> = sizes
+    let (rows, held): (Vec<Row>, Vec<Held>) = sizes
         .iter()
         .map(|rules| run_size(&model, *rules, cedar_max, shape))
-        .collect();
+        .unzip();
+    let turns_rounds = shape.rounds * OUR_PASSES;
+    println!(
+        "\n## ours, the sizes taking turns: {turns_rounds} rounds; load average {}",
+        load()
+    );
+    let turns = sizes_taking_turns(&held, turns_rounds);
+    drop(held);
+    println!("load average {}", load());
 
     println!(
         "\n| rules | index build | Cedar build | ours by id p50 / p99 | ours by name p50 / p99 | Cedar (request + is_authorized) p50 / p99 | Cedar is_authorized alone p50 / p99 | Cedar ÷ ours by name, p50 / p99 | mismatches |"
@@ -1700,32 +1767,45 @@ fn main() {
             );
         }
     }
-    if let (Some(first), Some(last)) = (rows.first(), rows.last())
-        && rows.len() > 1
+    println!(
+        "\nOurs, the sizes taking turns pass by pass ({turns_rounds} measured rounds):\n\n| rules | mixed, by id p50 / p99 | mixed, by name p50 / p99 | same requests, by id p50 / p99 | same requests, by name p50 / p99 |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    for (rules, d) in &turns {
+        println!(
+            "| {rules} | {} | {} | {} | {} |",
+            kept(&d[0]),
+            kept(&d[1]),
+            kept(&d[2]),
+            kept(&d[3])
+        );
+    }
+    if let (Some((first_rules, first)), Some((last_rules, last))) = (turns.first(), turns.last())
+        && turns.len() > 1
     {
-        for (what, id_of, name_of) in [
-            (
-                "the mixed sample",
-                (|r: &Row| r.by_id) as fn(&Row) -> Dist,
-                (|r: &Row| r.by_name) as fn(&Row) -> Dist,
-            ),
-            (
-                "the same requests at every size",
-                |r: &Row| r.same_by_id,
-                |r: &Row| r.same_by_name,
-            ),
+        for (what, id, name) in [
+            ("the mixed sample", 0, 1),
+            ("the same requests at every size", 2, 3),
         ] {
-            let by_id = id_of(last).p99 / id_of(first).p99;
-            let by_name = name_of(last).p99 / name_of(first).p99;
+            let by_id = last[id].p99 / first[id].p99;
+            let by_name = last[name].p99 / first[name].p99;
             let verdict = if by_id <= 1.5 && by_name <= 1.5 {
                 "met"
             } else {
                 "missed"
             };
             println!(
-                "flatness on {what}, p99 at {} rules ÷ p99 at {} rules: by id {by_id:.2}, by name {by_name:.2} (goal ≤ 1.5: {verdict})",
-                last.rules, first.rules,
+                "flatness on {what}, sizes taking turns, p99 at {last_rules} rules ÷ p99 at {first_rules} rules: by id {by_id:.2}, by name {by_name:.2} (goal ≤ 1.5: {verdict})",
             );
         }
+    }
+    if let (Some(first), Some(last)) = (rows.first(), rows.last())
+        && rows.len() > 1
+    {
+        let by_id = last.by_id.p99 / first.by_id.p99;
+        let by_name = last.by_name.p99 / first.by_name.p99;
+        println!(
+            "(the same ratio from the sizes measured one after the other, beside Cedar: by id {by_id:.2}, by name {by_name:.2})"
+        );
     }
 }
