@@ -234,29 +234,20 @@ fn bypass<T: Tracer>(
 /// The rows a level looks at, in order: the named resource (when some rule names it), then `*`.
 #[derive(Clone, Copy)]
 struct Rows<'a> {
-    rows: [(Rid, &'a str); 2],
-    len: usize,
+    named: Option<(Rid, &'a str)>,
 }
 
 impl<'a> Rows<'a> {
-    const ANY: Rows<'static> = Rows {
-        rows: [(ANY_RID, ANY_RESOURCE), (ANY_RID, ANY_RESOURCE)],
-        len: 1,
-    };
+    const ANY: Rows<'static> = Rows { named: None };
 
     /// The rows for `resource`. A name no rule mentions has an empty row, which is skipped.
     fn of(index: &AuthzIndex, resource: &'a str) -> Rows<'a> {
         match index.resource_id(resource) {
             Some(rid) if rid != ANY_RID => Rows {
-                rows: [(rid, resource), (ANY_RID, ANY_RESOURCE)],
-                len: 2,
+                named: Some((rid, resource)),
             },
             _ => Rows::ANY,
         }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &(Rid, &'a str)> {
-        self.rows.iter().take(self.len)
     }
 }
 
@@ -494,14 +485,16 @@ fn level<T: Tracer>(
     if rules.is_empty() && !T::ENABLED {
         return None;
     }
-    for &(rid, row) in rows.iter() {
-        let found = match rules.row(kind, rid) {
+    let [named, star] = rules.rows(kind, rows.named.map_or(ANY_RID, |(rid, _)| rid));
+    let named = rows.named.map(|(_, name)| (named, name));
+    for (found, row) in named.into_iter().chain([(star, ANY_RESOURCE)]) {
+        let found = match found {
             Row::Words(cell) => {
                 let rule = |w: Word| (word_pid(w), word_allows(w));
                 row_outcome(index, cell, rule, source, principals, kind, row, tracer)
             }
             Row::Entries(cell, packing) => {
-                let rule = |e: u32| (packing.pid(e), e & 1 == 1);
+                let rule = |e: u32| (packing.pid(e), packing.allows(e));
                 row_outcome(index, cell, rule, source, principals, kind, row, tracer)
             }
         };

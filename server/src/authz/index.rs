@@ -141,22 +141,33 @@ impl<'a> Rules<'a> {
         }
     }
 
-    /// The rules of row `rid` of permission `kind`, sorted by principal.
-    pub fn row(&self, kind: PermissionKind, rid: Rid) -> Row<'a> {
+    /// The rules of row `rid` of permission `kind` (empty when `rid` is `*`), then those of its
+    /// `*` row, each sorted by principal.
+    pub fn rows(&self, kind: PermissionKind, rid: Rid) -> [Row<'a>; 2] {
         let Rules::Kinds(entries, ends, packing) = *self else {
-            return Row::Words(self.cell(cell_key(kind, rid)));
+            let named = if rid == ANY_RID {
+                &[]
+            } else {
+                self.cell(cell_key(kind, rid))
+            };
+            return [named, self.cell(cell_key(kind, ANY_RID))].map(Row::Words);
         };
         let k = kind as usize;
         let start = k.checked_sub(1).map_or(0, |p| usize::from(ends[p]));
         let block = entries.get(start..usize::from(ends[k])).unwrap_or(&[]);
-        let lo = if rid == ANY_RID {
-            0
-        } else {
-            block.partition_point(|e| packing.rid(*e) < rid)
+        let Some((&stars, rest)) = block.split_first() else {
+            return [Row::Entries(&[], packing); 2];
         };
-        let rest = block.get(lo..).unwrap_or(&[]);
-        let len = rest.partition_point(|e| packing.rid(*e) == rid);
-        Row::Entries(rest.get(..len).unwrap_or(&[]), packing)
+        let (star, named) = rest.split_at((stars as usize).min(rest.len()));
+        let named = if rid == ANY_RID {
+            &[]
+        } else {
+            let lo = named.partition_point(|e| packing.rid(*e) < rid);
+            let rest = named.get(lo..).unwrap_or(&[]);
+            let len = rest.iter().take_while(|e| packing.rid(**e) == rid).count();
+            rest.get(..len).unwrap_or(&[])
+        };
+        [named, star].map(|row| Row::Entries(row, packing))
     }
 
     /// The rules of cell `key` ([`cell_key`]) of a run or a table, sorted by principal (empty
@@ -256,9 +267,10 @@ impl Packing {
 pub const KINDS: usize = PermissionKind::ALL.len();
 
 /// Where the rules of a template or shape are, laid out by kind so that a level reads one
-/// short block, usually one or two cache lines: per kind (in [`PermissionKind`] order), its
-/// rules as 32-bit entries ([`Packing`]), sorted, so the `*` row first. An empty kind takes no
-/// room. `ends[k]` is where kind `k`'s block ends, counted in entries from `base`.
+/// short block, usually one or two cache lines: per kind (in [`PermissionKind`] order), the
+/// count of its `*` rules, then its rules as 32-bit entries ([`Packing`]), sorted, so the `*`
+/// row first. An empty kind takes no room. `ends[k]` is where kind `k`'s block ends, counted
+/// in entries from `base`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct KindBlocks {
     base: u32,
@@ -266,20 +278,33 @@ struct KindBlocks {
 }
 
 /// Appends one source's sorted rules as blocks by kind; `None` (and nothing appended) when
-/// there are more than `u16::MAX` of them.
+/// there are too many of them for 16-bit block ends.
 fn add_kind_blocks(entries: &mut Vec<u32>, rules: &[Word], packing: Packing) -> Option<KindBlocks> {
+    let base = entries.len();
     let mut ends = [0u16; KINDS];
     let mut rest = rules;
-    let mut end = 0usize;
-    for (k, e) in ends.iter_mut().enumerate() {
-        let len = rest.partition_point(|w| (word_cell(*w) >> RID_BITS) as usize == k);
-        rest = rest.get(len..).unwrap_or(&[]);
-        end += len;
-        *e = u16::try_from(end).ok()?;
+    let mut fill = || -> Option<()> {
+        for (k, end) in ends.iter_mut().enumerate() {
+            let len = rest.partition_point(|w| (word_cell(*w) >> RID_BITS) as usize == k);
+            let (block, after) = rest.split_at(len);
+            rest = after;
+            if !block.is_empty() {
+                let stars = block.partition_point(|w| word_cell(*w) & u64::from(RID_MAX) == 0);
+                entries.push(u32::try_from(stars).ok()?);
+                entries.extend(block.iter().map(|w| packing.pack(*w)));
+            }
+            *end = u16::try_from(entries.len() - base).ok()?;
+        }
+        rest.is_empty().then_some(())
+    };
+    if fill().is_none() {
+        entries.truncate(base);
+        return None;
     }
-    let base = u32::try_from(entries.len()).ok()?;
-    entries.extend(rules.iter().map(|w| packing.pack(*w)));
-    Some(KindBlocks { base, ends })
+    Some(KindBlocks {
+        base: u32::try_from(base).ok()?,
+        ends,
+    })
 }
 
 /// A level entry of an entity's run ([`AuthzIndex::levels`]) as the template or shape it names.
@@ -1281,7 +1306,18 @@ mod layout_tests {
                     .filter(|w| word_cell(**w) == cell_key(kind, rid))
                     .map(|w| (word_pid(*w), word_allows(*w)))
                     .collect();
-                assert_eq!(listed(rules.row(kind, rid)), expected, "{kind} {rid}");
+                let [named, star] = rules.rows(kind, rid);
+                let any: Vec<(Pid, bool)> = words
+                    .iter()
+                    .filter(|w| word_cell(**w) == cell_key(kind, ANY_RID))
+                    .map(|w| (word_pid(*w), word_allows(*w)))
+                    .collect();
+                assert_eq!(listed(star), any, "{kind} *");
+                if rid == ANY_RID {
+                    assert_eq!(listed(named), [], "{kind}: no named row for *");
+                } else {
+                    assert_eq!(listed(named), expected, "{kind} {rid}");
+                }
             }
         }
     }
