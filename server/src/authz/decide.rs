@@ -15,8 +15,7 @@ use ironworx_entity::vocab::{
 };
 
 use crate::authz::index::{
-    ANY_RID, AuthzIndex, EntityIdx, Hot, Pid, PidSet, Rid, Row, Rules, Word, level_idx,
-    word_allows, word_pid,
+    ANY_RID, AuthzIndex, EntityIdx, Hot, Pid, PidSet, Rid, Row, Rules, Word, word_allows, word_pid,
 };
 
 /// The services a user may always call on its own User entity (contract section 4, item 3).
@@ -373,8 +372,8 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
         };
         let sources = templates
             .iter()
-            .map(|t| Source::Template(level_idx(*t)))
-            .chain(shapes.iter().map(|s| Source::Shape(level_idx(*s))));
+            .map(|t| Source::Template(*t))
+            .chain(shapes.iter().map(|s| Source::Shape(*s)));
         for source in sources {
             let rules = match source {
                 Source::Template(t) | Source::Shape(t) => index.instance_rules(t),
@@ -626,7 +625,7 @@ fn visible<T: Tracer>(
         .levels(e)
         .0
         .iter()
-        .map(|t| level_idx(*t))
+        .copied()
         .filter(|t| T::ENABLED || user_visibility.may_meet(index.instance_visibility(*t)))
         .map(|t| (Source::Template(t), index.instance_rules(t)));
     let rules = index.collection_rules(e.collection);

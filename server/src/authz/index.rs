@@ -9,17 +9,17 @@
 //! reads sits in a few compact, contiguous arrays, so a check costs a handful of cache lines.
 //!
 //! - A rule is one `u64` ([`Word`]): permission kind, resource id, principal and allow bit. A
-//!   rule source (an entity's own rules, a template's or shape's instance rules, a collection)
-//!   is a sorted run of words, so a cell (kind, resource) is a contiguous sub-run sorted by
-//!   principal, found by binary search.
-//! - All runs live in one arena. An entity's run starts with its levels (for a Thing: its
-//!   template chain, then its shapes), followed by its own rules, so one or two cache lines hold
-//!   everything a Thing contributes to a check.
-//! - A template's or shape's instance rules, which a check reads for every Thing that inherits
-//!   them, are packed tighter: 32-bit entries grouped by permission kind (`KindBlocks`), so
-//!   a level reads one kind's short block, and the rules of every template and shape take
-//!   under half the room of words with cell tables. A source too large for that keeps its run
-//!   and a cell table.
+//!   rule source is a sorted run of words, so a cell (kind, resource) is a contiguous sub-run
+//!   sorted by principal, found by binary search; a collection with many rules adds a cell
+//!   table.
+//! - What a check reads for every request is packed tighter, as 32-bit entries ([`Packing`])
+//!   whenever the index's principal and resource ids fit them (as words otherwise):
+//!   - an entity's run holds its levels (for a Thing: its template chain, then its shapes),
+//!     followed by its own rules, so one cache line usually holds everything a Thing
+//!     contributes to a check;
+//!   - a template's or shape's instance rules, which a check reads for every Thing that
+//!     inherits them, are grouped by permission kind (`KindBlocks`), so a level reads one
+//!     kind's short block. A source too large for that keeps a run of words and a cell table.
 //! - Per entity, a 32-byte [`Hot`] record holds where its run is, its owner and, for a user,
 //!   where its principal sets are. Names, ids and explanation texts sit apart, in
 //!   [`EntityNode`] and [`UserNode`].
@@ -129,6 +129,8 @@ pub enum Rules<'a> {
     /// Blocks by kind (`KindBlocks`): the source's entries, where each kind's block ends, and
     /// how its entries are packed.
     Kinds(&'a [u32], &'a [u16; KINDS], Packing),
+    /// A short sorted run of entries that carry their kind.
+    Packed(&'a [u32], Packing),
 }
 
 impl<'a> Rules<'a> {
@@ -137,20 +139,38 @@ impl<'a> Rules<'a> {
         match self {
             Rules::Run(run) => run.is_empty(),
             Rules::Table(slots, _) => slots.is_empty(),
-            Rules::Kinds(entries, ..) => entries.is_empty(),
+            Rules::Kinds(entries, ..) | Rules::Packed(entries, _) => entries.is_empty(),
         }
     }
 
     /// The rules of row `rid` of permission `kind` (empty when `rid` is `*`), then those of its
     /// `*` row, each sorted by principal.
     pub fn rows(&self, kind: PermissionKind, rid: Rid) -> [Row<'a>; 2] {
-        let Rules::Kinds(entries, ends, packing) = *self else {
-            let named = if rid == ANY_RID {
-                &[]
-            } else {
-                self.cell(cell_key(kind, rid))
-            };
-            return [named, self.cell(cell_key(kind, ANY_RID))].map(Row::Words);
+        let (entries, ends, packing) = match *self {
+            Rules::Kinds(entries, ends, packing) => (entries, ends, packing),
+            Rules::Packed(run, packing) => {
+                let row = |rid: Rid| {
+                    let cell = packing.cell_of(kind, rid);
+                    let lo = run.partition_point(|e| packing.cell(*e) < cell);
+                    let rest = run.get(lo..).unwrap_or(&[]);
+                    let len = rest.partition_point(|e| packing.cell(*e) == cell);
+                    Row::Entries(rest.get(..len).unwrap_or(&[]), packing)
+                };
+                let named = if rid == ANY_RID {
+                    Row::Entries(&[], packing)
+                } else {
+                    row(rid)
+                };
+                return [named, row(ANY_RID)];
+            }
+            Rules::Run(_) | Rules::Table(..) => {
+                let named = if rid == ANY_RID {
+                    &[]
+                } else {
+                    self.cell(cell_key(kind, rid))
+                };
+                return [named, self.cell(cell_key(kind, ANY_RID))].map(Row::Words);
+            }
         };
         let k = kind as usize;
         let start = k.checked_sub(1).map_or(0, |p| usize::from(ends[p]));
@@ -162,9 +182,9 @@ impl<'a> Rules<'a> {
         let named = if rid == ANY_RID {
             &[]
         } else {
-            let lo = named.partition_point(|e| packing.rid(*e) < rid);
+            let lo = named.partition_point(|e| packing.cell(*e) < rid);
             let rest = named.get(lo..).unwrap_or(&[]);
-            let len = rest.iter().take_while(|e| packing.rid(**e) == rid).count();
+            let len = rest.iter().take_while(|e| packing.cell(**e) == rid).count();
             rest.get(..len).unwrap_or(&[])
         };
         [named, star].map(|row| Row::Entries(row, packing))
@@ -174,7 +194,7 @@ impl<'a> Rules<'a> {
     /// for blocks by kind, which [`Rules::row`] reads).
     fn cell(&self, key: u64) -> &'a [Word] {
         match *self {
-            Rules::Kinds(..) => &[],
+            Rules::Kinds(..) | Rules::Packed(..) => &[],
             Rules::Run(run) => cell(run, key),
             Rules::Table(slots, run) => {
                 let Ok(key) = u32::try_from(key) else {
@@ -218,37 +238,58 @@ pub enum Row<'a> {
     Entries(&'a [u32], Packing),
 }
 
-/// How the entries of blocks by kind pack a rule into 32 bits: the resource id above the
-/// principal, the principal above the allow bit. One packing serves a whole index, sized to its
-/// largest principal and resource ids; a sort of entries sorts a kind's rules by resource,
-/// then principal, so the `*` row (resource id 0) comes first.
+/// How 32-bit entries pack a rule: its cell above the principal, the principal above the allow
+/// bit. In blocks by kind the cell is the resource id (the block says the kind); in an entity's
+/// own run it is the kind above the resource id. One packing of each sort serves a whole index,
+/// sized to the largest principal and resource ids it holds; a sort of entries sorts rules by
+/// cell, then principal, so a kind's `*` row (resource id 0) comes first.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Packing {
     shift: u32,
     pid_mask: u32,
+    /// Where the kind sits in the cell, when the entries carry it.
+    kind_shift: Option<u32>,
 }
 
+/// Bits for the permission kind in an entry that carries it.
+const KIND_BITS: u32 = u64::BITS - RID_SHIFT - RID_BITS;
+
 impl Packing {
-    /// The packing for principal ids up to `max_pid` and resource ids up to `max_rid`, when
-    /// both fit in one 32-bit entry.
-    fn fitting(max_pid: Pid, max_rid: Rid) -> Option<Packing> {
+    /// The packing for principal ids up to `max_pid` and resource ids up to `max_rid` (and the
+    /// kind, when `with_kind`), when all of it fits one 32-bit entry.
+    fn fitting(max_pid: Pid, max_rid: Rid, with_kind: bool) -> Option<Packing> {
         let pid_bits = Pid::BITS - max_pid.leading_zeros();
         let rid_bits = Rid::BITS - max_rid.leading_zeros();
-        (pid_bits + rid_bits < u32::BITS).then(|| Packing {
+        let kind_bits = if with_kind { KIND_BITS } else { 0 };
+        (pid_bits + rid_bits + kind_bits < u32::BITS).then(|| Packing {
             shift: pid_bits + 1,
             pid_mask: u32::MAX.checked_shr(u32::BITS - pid_bits).unwrap_or(0),
+            kind_shift: with_kind.then_some(rid_bits),
         })
     }
 
-    fn pack(self, word: Word) -> u32 {
-        let rid = word_cell(word) & u64::from(RID_MAX);
-        // `fitting` checked that the resource id and principal fit above the allow bit.
-        let rid = u32::try_from(rid).unwrap_or(0);
-        rid << self.shift | word_pid(word) << 1 | u32::from(word_allows(word))
+    /// The cell of (kind, resource id) as entries of this packing carry it.
+    fn cell_of(self, kind: PermissionKind, rid: Rid) -> u32 {
+        match self.kind_shift {
+            Some(at) => (kind as u32) << at | rid,
+            None => rid,
+        }
     }
 
-    /// The resource id of an entry.
-    pub fn rid(self, entry: u32) -> Rid {
+    fn pack(self, word: Word) -> u32 {
+        let key = word_cell(word);
+        // `fitting` checked that the cell and the principal fit above the allow bit.
+        let rid = u32::try_from(key & u64::from(RID_MAX)).unwrap_or(0);
+        let kind = u32::try_from(key >> RID_BITS).unwrap_or(0);
+        let cell = match self.kind_shift {
+            Some(at) => kind << at | rid,
+            None => rid,
+        };
+        cell << self.shift | word_pid(word) << 1 | u32::from(word_allows(word))
+    }
+
+    /// The cell of an entry: its resource id in blocks by kind.
+    pub fn cell(self, entry: u32) -> u32 {
         entry >> self.shift
     }
 
@@ -307,11 +348,6 @@ fn add_kind_blocks(entries: &mut Vec<u32>, rules: &[Word], packing: Packing) -> 
     })
 }
 
-/// A level entry of an entity's run ([`AuthzIndex::levels`]) as the template or shape it names.
-pub fn level_idx(word: Word) -> EntityIdx {
-    EntityIdx::try_from(word).unwrap_or(EntityIdx::MAX)
-}
-
 /// Runs longer than this get a cell table.
 const TABLE_MIN: usize = 16;
 
@@ -340,9 +376,11 @@ fn span(start: usize, len: usize) -> Span {
 #[derive(Clone, Copy, Debug)]
 #[repr(align(32))]
 pub struct Hot {
-    /// Start of the entity's run in the arena: its levels, then its own rules.
+    /// Start of the entity's run: its levels, then (when the index packs them) its own rules.
     run: u32,
-    /// How many own rules follow the levels.
+    /// Where its own rules start in the word arena, or `NONE` when they follow its levels.
+    own_words: u32,
+    /// How many own rules it has.
     own: u32,
     /// The owning user, or `NONE`.
     owner: EntityIdx,
@@ -640,7 +678,12 @@ pub struct AuthzIndex {
     instance_visibility: Vec<PidMask>,
     /// Per collection (by `Collection as usize`): its rules.
     collections: Vec<Source>,
-    /// Every run: entity levels and own rules, instance rules, collection rules.
+    /// Every entity's run: its levels, then its own rules when they are packed.
+    runs: Vec<u32>,
+    /// How own rules are packed in the runs.
+    own_packing: Packing,
+    /// Rule words: own rules that are not packed, instance rules too many for blocks by kind,
+    /// collection rules.
     arena: Vec<Word>,
     /// The cell tables of sources with many rules.
     cells: Vec<CellSlot>,
@@ -698,6 +741,14 @@ fn add_source(arena: &mut Vec<Word>, cells: &mut Vec<CellSlot>, rules: &[Word]) 
         run,
         start: u32::try_from(table_start).unwrap_or(NONE),
         slots: u32::try_from(slots).unwrap_or(0),
+    })
+}
+
+/// The largest principal and resource ids among rules.
+fn max_ids<'a>(rules: impl Iterator<Item = &'a (u64, usize, Word)>) -> (Pid, Rid) {
+    rules.fold((0, 0), |(pid, rid), (_, _, w)| {
+        let w_rid = u32::try_from(word_cell(*w) & u64::from(RID_MAX)).unwrap_or(RID_MAX);
+        (pid.max(word_pid(*w)), rid.max(w_rid))
     })
 }
 
@@ -832,17 +883,34 @@ impl AuthzIndex {
             }
         }
 
+        // An entity's own rules follow its levels as entries when every own rule's principal,
+        // resource and kind fit one; otherwise (millions of principals and resources at once)
+        // they are words in the arena.
+        let (max_pid, max_rid) = max_ids(own.iter().flatten());
+        let own_packing = Packing::fitting(max_pid, max_rid, true);
         let mut arena: Vec<Word> = Vec::new();
+        let mut runs: Vec<u32> = Vec::new();
         let mut hot = Vec::with_capacity(facts.entities.len());
         for (i, e) in facts.entities.iter().enumerate() {
             let (chain, shapes) = &levels[i];
-            let run = arena.len();
-            arena.extend(chain.iter().chain(shapes).map(|t| u64::from(*t)));
+            let run = runs.len();
+            runs.extend(chain.iter().chain(shapes));
             let rules = &mut own[i];
             sorted_run(rules);
-            arena.extend(rules.iter().map(|(_, _, w)| *w));
+            let own_words = match own_packing {
+                Some(packing) => {
+                    runs.extend(rules.iter().map(|(_, _, w)| packing.pack(*w)));
+                    NONE
+                }
+                None => {
+                    let start = arena.len();
+                    arena.extend(rules.iter().map(|(_, _, w)| *w));
+                    u32::try_from(start).unwrap_or(NONE)
+                }
+            };
             hot.push(Hot {
                 run: u32::try_from(run).unwrap_or(NONE),
+                own_words,
                 own: u32::try_from(rules.len()).unwrap_or(0),
                 owner: e
                     .owner
@@ -864,14 +932,8 @@ impl AuthzIndex {
         let visibility_key = cell_key(PermissionKind::Visibility, ANY_RID);
         // Blocks by kind when every instance rule's principal and resource fit one entry;
         // otherwise (millions of principals and resources at once) cell tables.
-        let (max_pid, max_rid) = instance
-            .iter()
-            .flatten()
-            .fold((0, 0), |(pid, rid), (_, _, w)| {
-                let w_rid = u32::try_from(word_cell(*w) & u64::from(RID_MAX)).unwrap_or(RID_MAX);
-                (pid.max(word_pid(*w)), rid.max(w_rid))
-            });
-        let packing = Packing::fitting(max_pid, max_rid);
+        let (max_pid, max_rid) = max_ids(instance.iter().flatten());
+        let packing = Packing::fitting(max_pid, max_rid, false);
         for (i, rules) in instance.iter_mut().enumerate() {
             if rules.is_empty() {
                 continue;
@@ -907,6 +969,8 @@ impl AuthzIndex {
             instance: instance_sources,
             instance_visibility,
             collections,
+            runs,
+            own_packing: own_packing.unwrap_or_default(),
             arena,
             cells,
             entries,
@@ -958,13 +1022,13 @@ impl AuthzIndex {
     }
 
     /// The levels of a Thing: its template chain nearest first, and its shapes.
-    pub fn levels(&self, hot: &Hot) -> (&[Word], &[Word]) {
+    pub fn levels(&self, hot: &Hot) -> (&[EntityIdx], &[EntityIdx]) {
         let start = hot.run as usize;
         let templates = usize::from(hot.templates);
         let shapes = usize::from(hot.shapes);
         (
-            self.arena.get(start..start + templates).unwrap_or(&[]),
-            self.arena
+            self.runs.get(start..start + templates).unwrap_or(&[]),
+            self.runs
                 .get(start + templates..start + templates + shapes)
                 .unwrap_or(&[]),
         )
@@ -972,11 +1036,15 @@ impl AuthzIndex {
 
     /// The entity's own rules.
     pub fn own_rules(&self, hot: &Hot) -> Rules<'_> {
+        let own = hot.own as usize;
+        if hot.own_words != NONE {
+            let start = hot.own_words as usize;
+            return Rules::Run(self.arena.get(start..start + own).unwrap_or(&[]));
+        }
         let start = hot.run as usize + usize::from(hot.templates) + usize::from(hot.shapes);
-        Rules::Run(
-            self.arena
-                .get(start..start + hot.own as usize)
-                .unwrap_or(&[]),
+        Rules::Packed(
+            self.runs.get(start..start + own).unwrap_or(&[]),
+            self.own_packing,
         )
     }
 
@@ -1017,8 +1085,8 @@ impl AuthzIndex {
     /// another level after level, and the walk then finds the blocks in cache.
     pub fn warm_levels(&self, hot: &Hot, kind: PermissionKind, visibility: bool) -> u32 {
         let (templates, shapes) = self.levels(hot);
-        let block = |idx: Word, kind: PermissionKind| {
-            let Some(Source::Kinds(blocks)) = self.instance.get(level_idx(idx) as usize) else {
+        let block = |idx: EntityIdx, kind: PermissionKind| {
+            let Some(Source::Kinds(blocks)) = self.instance.get(idx as usize) else {
                 return 0;
             };
             let k = kind as usize;
@@ -1328,9 +1396,10 @@ mod layout_tests {
         for round in 0..400 {
             let count = [0, 1, 5, 17, 60, 400][round % 6];
             // Narrow and wide principal ids, so entries are packed at several widths.
-            let pids = [50, 1 << 16, 1 << 24][round % 3];
+            let pids = [50, 1 << 16, 1 << 22][round % 3];
             let words = random_rules(&mut rng, count, 12, pids);
-            let packing = Packing::fitting(pids - 1, 12).expect("fits");
+            let packing = Packing::fitting(pids - 1, 12, false).expect("fits");
+            let own_packing = Packing::fitting(pids - 1, 12, true).expect("fits");
             let mut entries = vec![u32::MAX; round % 3];
             let blocks = add_kind_blocks(&mut entries, &words, packing).expect("fits");
             let start = blocks.base as usize;
@@ -1341,6 +1410,8 @@ mod layout_tests {
                 12,
             );
             check_every_row(Rules::Run(&words), &words, 12);
+            let packed: Vec<u32> = words.iter().map(|w| own_packing.pack(*w)).collect();
+            check_every_row(Rules::Packed(&packed, own_packing), &words, 12);
             let mut arena = Vec::new();
             let mut cells = Vec::new();
             let source = add_source(&mut arena, &mut cells, &words);
@@ -1354,22 +1425,27 @@ mod layout_tests {
     }
 
     #[test]
-    fn entries_are_packed_only_when_principal_and_resource_fit() {
-        assert!(Packing::fitting(0, 0).is_some());
-        assert!(Packing::fitting((1 << 20) - 1, (1 << 11) - 1).is_some());
-        assert_eq!(Packing::fitting(1 << 20, (1 << 11) - 1), None);
-        assert_eq!(Packing::fitting(Pid::MAX, 0), None);
-        let packing = Packing::fitting((1 << 20) - 1, (1 << 11) - 1).expect("fits");
+    fn entries_are_packed_only_when_principal_resource_and_kind_fit() {
+        assert!(Packing::fitting(0, 0, true).is_some());
+        assert!(Packing::fitting((1 << 20) - 1, (1 << 11) - 1, false).is_some());
+        assert_eq!(Packing::fitting(1 << 20, (1 << 11) - 1, false), None);
+        assert_eq!(Packing::fitting(Pid::MAX, 0, false), None);
+        assert!(Packing::fitting((1 << 20) - 1, (1 << 7) - 1, true).is_some());
+        assert_eq!(Packing::fitting((1 << 20) - 1, (1 << 11) - 1, true), None);
         let word = pack(
-            PermissionKind::ServiceInvoke,
-            (1 << 11) - 1,
+            PermissionKind::Visibility,
+            (1 << 7) - 1,
             (1 << 20) - 1,
             true,
         );
-        let entry = packing.pack(word);
-        assert_eq!(packing.rid(entry), (1 << 11) - 1);
-        assert_eq!(packing.pid(entry), (1 << 20) - 1);
-        assert!(packing.allows(entry));
+        for (with_kind, rids) in [(false, (1 << 11) - 1), (true, (1 << 7) - 1)] {
+            let packing = Packing::fitting((1 << 20) - 1, rids, with_kind).expect("fits");
+            let entry = packing.pack(word);
+            let cell = packing.cell_of(PermissionKind::Visibility, (1 << 7) - 1);
+            assert_eq!(packing.cell(entry), cell);
+            assert_eq!(packing.pid(entry), (1 << 20) - 1);
+            assert!(packing.allows(entry));
+        }
     }
 
     #[test]
@@ -1377,7 +1453,7 @@ mod layout_tests {
         let mut rng = StdRng::seed_from_u64(0x5EED_0007);
         // More rules than 16-bit block ends can count.
         let words = random_rules(&mut rng, 80_000, 40, 1 << 20);
-        let packing = Packing::fitting(1 << 20, 40).expect("fits");
+        let packing = Packing::fitting(1 << 20, 40, false).expect("fits");
         let mut entries = vec![7];
         assert_eq!(add_kind_blocks(&mut entries, &words, packing), None);
         assert_eq!(entries, [7], "nothing is left behind");

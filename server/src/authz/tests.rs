@@ -1252,35 +1252,49 @@ fn a_long_template_chain_keeps_its_order() {
     );
 }
 
-/// Instance rules that blocks by kind cannot hold are kept in cell tables, and Things are
-/// decided from them as from any other template: a template with more rules than a block
-/// counts, and a model whose rules name so many principals and resources that an entry
-/// cannot pack both.
+/// Rules that 32-bit entries cannot hold are kept as words, and decided as any others: a
+/// template with more instance rules than a block by kind counts, a model whose instance rules
+/// name so many principals and resources that an entry cannot pack both, and one whose
+/// Things' own rules do.
 #[test]
-fn templates_beyond_blocks_by_kind_decide_as_small_ones() {
-    type Ghosts = fn(usize) -> (String, String, String);
-    let one_big: Ghosts = |i| ("Big".into(), format!("p{}", i % 50), format!("ghost{i}"));
-    let many_names: Ghosts = |i| {
+fn rules_beyond_packed_entries_decide_as_packed_ones() {
+    type Ghost = fn(usize) -> (Collection, String, String, String);
+    let one_big: Ghost = |i| {
+        let (resource, principal) = (format!("p{}", i % 50), format!("ghost{i}"));
+        (ThingTemplates, "Big".into(), resource, principal)
+    };
+    let many_names: Ghost = |i| {
         (
+            ThingTemplates,
             format!("Ghosts{}", i % 1000),
             format!("p{i}"),
             format!("ghost{i}"),
         )
     };
-    for ghosts in [one_big, many_names] {
+    let crowded_things: Ghost = |i| {
+        (
+            Things,
+            format!("Crowd{}", i % 1000),
+            format!("p{i}"),
+            format!("ghost{i}"),
+        )
+    };
+    for ghost in [one_big, many_names, crowded_things] {
         let mut m = Model::visible_to_everyone(Model::new());
         m.user("u").group("G", &["u"]);
         m.template("Big", "").template("Small", "Big");
         for t in 0..1000 {
             m.template(&format!("Ghosts{t}"), "");
+            m.thing(&format!("Crowd{t}"), "", &[], None);
         }
         m.thing("T", "Small", &[], None);
         for i in 0..70_000 {
-            let (template, resource, principal) = ghosts(i);
+            let (collection, entity, resource, principal) = ghost(i);
+            let instance = collection == ThingTemplates;
             m.rule(
-                ThingTemplates,
-                &template,
-                true,
+                collection,
+                &entity,
+                instance,
                 PropertyRead,
                 &resource,
                 User,
@@ -1317,7 +1331,9 @@ fn templates_beyond_blocks_by_kind_decide_as_small_ones() {
             User,
             "u",
             true,
-        );
+        )
+        .rule(Things, "T", false, PropertyWrite, "*", Group, "G", true)
+        .rule(Things, "T", false, PropertyWrite, "w", User, "u", false);
         let ix = m.index();
         let layer = || "ThingTemplateInstance".to_owned();
         assert_eq!(
@@ -1332,6 +1348,15 @@ fn templates_beyond_blocks_by_kind_decide_as_small_ones() {
         assert_eq!(
             ask(&ix, "u", (Things, "T"), ServiceInvoke, "t"),
             (Deny, layer())
+        );
+        let own = || "Entity".to_owned();
+        assert_eq!(
+            ask(&ix, "u", (Things, "T"), PropertyWrite, "v"),
+            (Allow, own())
+        );
+        assert_eq!(
+            ask(&ix, "u", (Things, "T"), PropertyWrite, "w"),
+            (Deny, own())
         );
     }
 }
