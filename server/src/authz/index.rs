@@ -1078,40 +1078,6 @@ impl AuthzIndex {
         self.rules(self.instance.get(idx as usize))
     }
 
-    /// Reads the first and last entry of `kind`'s block in each template and shape of a Thing
-    /// (and of the Visibility block of its templates when `visibility` is set), and returns
-    /// them folded into one value. A check calls it before it walks the levels: the loads do
-    /// not depend on one another, so their cache misses overlap instead of following one
-    /// another level after level, and the walk then finds the blocks in cache.
-    pub fn warm_levels(&self, hot: &Hot, kind: PermissionKind, visibility: bool) -> u32 {
-        let (templates, shapes) = self.levels(hot);
-        let block = |idx: EntityIdx, kind: PermissionKind| {
-            let Some(Source::Kinds(blocks)) = self.instance.get(idx as usize) else {
-                return 0;
-            };
-            let k = kind as usize;
-            let start = k.checked_sub(1).map_or(0, |p| usize::from(blocks.ends[p]));
-            let end = usize::from(blocks.ends[k]);
-            if start == end {
-                return 0;
-            }
-            let base = blocks.base as usize;
-            let first = self.entries.get(base + start).copied().unwrap_or(0);
-            first ^ self.entries.get(base + end - 1).copied().unwrap_or(0)
-        };
-        let mut folded = 0;
-        for t in templates {
-            folded ^= block(*t, kind);
-            if visibility {
-                folded ^= block(*t, PermissionKind::Visibility);
-            }
-        }
-        for s in shapes {
-            folded ^= block(*s, kind);
-        }
-        folded
-    }
-
     /// The mask of the principals the instance visibility rules of a template name.
     pub fn instance_visibility(&self, idx: EntityIdx) -> PidMask {
         self.instance_visibility
