@@ -326,7 +326,6 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
             return Outcome::Allow;
         }
         let gated = !user.group || request.kind == PermissionKind::Visibility;
-
         if idx != request.user && gated && !visible(index, idx, e, user_visibility, request, tracer)
         {
             return Outcome::NotVisible;

@@ -149,19 +149,9 @@ impl<'a> Rules<'a> {
         let (entries, ends, packing) = match *self {
             Rules::Kinds(entries, ends, packing) => (entries, ends, packing),
             Rules::Packed(run, packing) => {
-                let row = |rid: Rid| {
-                    let cell = packing.cell_of(kind, rid);
-                    let lo = run.partition_point(|e| packing.cell(*e) < cell);
-                    let rest = run.get(lo..).unwrap_or(&[]);
-                    let len = rest.partition_point(|e| packing.cell(*e) == cell);
-                    Row::Entries(rest.get(..len).unwrap_or(&[]), packing)
-                };
-                let named = if rid == ANY_RID {
-                    Row::Entries(&[], packing)
-                } else {
-                    row(rid)
-                };
-                return [named, row(ANY_RID)];
+                let row = |rid: Rid| packing.row(run, packing.cell_of(kind, rid));
+                let named = if rid == ANY_RID { &[] } else { row(rid) };
+                return [named, row(ANY_RID)].map(|row| Row::Entries(row, packing));
             }
             Rules::Run(_) | Rules::Table(..) => {
                 let named = if rid == ANY_RID {
@@ -182,16 +172,13 @@ impl<'a> Rules<'a> {
         let named = if rid == ANY_RID {
             &[]
         } else {
-            let lo = named.partition_point(|e| packing.cell(*e) < rid);
-            let rest = named.get(lo..).unwrap_or(&[]);
-            let len = rest.iter().take_while(|e| packing.cell(**e) == rid).count();
-            rest.get(..len).unwrap_or(&[])
+            packing.row(named, rid)
         };
         [named, star].map(|row| Row::Entries(row, packing))
     }
 
     /// The rules of cell `key` ([`cell_key`]) of a run or a table, sorted by principal (empty
-    /// for blocks by kind, which [`Rules::row`] reads).
+    /// for entries, which [`Rules::rows`] reads).
     fn cell(&self, key: u64) -> &'a [Word] {
         match *self {
             Rules::Kinds(..) | Rules::Packed(..) => &[],
@@ -234,7 +221,7 @@ impl<'a> Rules<'a> {
 pub enum Row<'a> {
     /// Rule words of a run or a table.
     Words(&'a [Word]),
-    /// Entries of a kind's block, and how they are packed.
+    /// Entries of a kind's block or of an entity's run, and how they are packed.
     Entries(&'a [u32], Packing),
 }
 
@@ -270,8 +257,12 @@ impl Packing {
 
     /// The cell of (kind, resource id) as entries of this packing carry it.
     fn cell_of(self, kind: PermissionKind, rid: Rid) -> u32 {
+        self.cell_bits(kind as u32, rid)
+    }
+
+    fn cell_bits(self, kind: u32, rid: Rid) -> u32 {
         match self.kind_shift {
-            Some(at) => (kind as u32) << at | rid,
+            Some(at) => kind << at | rid,
             None => rid,
         }
     }
@@ -281,11 +272,15 @@ impl Packing {
         // `fitting` checked that the cell and the principal fit above the allow bit.
         let rid = u32::try_from(key & u64::from(RID_MAX)).unwrap_or(0);
         let kind = u32::try_from(key >> RID_BITS).unwrap_or(0);
-        let cell = match self.kind_shift {
-            Some(at) => kind << at | rid,
-            None => rid,
-        };
-        cell << self.shift | word_pid(word) << 1 | u32::from(word_allows(word))
+        self.cell_bits(kind, rid) << self.shift | word_pid(word) << 1 | u32::from(word_allows(word))
+    }
+
+    /// The entries of `cell` in a sorted run of entries.
+    fn row(self, run: &[u32], cell: u32) -> &[u32] {
+        let lo = run.partition_point(|e| self.cell(*e) < cell);
+        let rest = run.get(lo..).unwrap_or(&[]);
+        rest.get(..rest.partition_point(|e| self.cell(*e) == cell))
+            .unwrap_or(&[])
     }
 
     /// The cell of an entry: its resource id in blocks by kind.
@@ -693,7 +688,8 @@ pub struct AuthzIndex {
     packing: Packing,
 }
 
-/// Where the rules of a template, shape or collection are: a short sorted run, or a table.
+/// Where the rules of a template, shape or collection are: a short sorted run, a table, or
+/// blocks by kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Source {
     Run(Span),

@@ -1335,29 +1335,23 @@ fn rules_beyond_packed_entries_decide_as_packed_ones() {
         .rule(Things, "T", false, PropertyWrite, "*", Group, "G", true)
         .rule(Things, "T", false, PropertyWrite, "w", User, "u", false);
         let ix = m.index();
-        let layer = || "ThingTemplateInstance".to_owned();
-        assert_eq!(
-            ask(&ix, "u", (Things, "T"), PropertyRead, "p7"),
-            (Allow, layer())
-        );
-        assert_eq!(ask(&ix, "u", (Things, "T"), PropertyRead, "p8").0, Deny);
-        assert_eq!(
-            ask(&ix, "u", (Things, "T"), ServiceInvoke, "s"),
-            (Allow, layer())
-        );
-        assert_eq!(
-            ask(&ix, "u", (Things, "T"), ServiceInvoke, "t"),
-            (Deny, layer())
-        );
-        let own = || "Entity".to_owned();
-        assert_eq!(
-            ask(&ix, "u", (Things, "T"), PropertyWrite, "v"),
-            (Allow, own())
-        );
-        assert_eq!(
-            ask(&ix, "u", (Things, "T"), PropertyWrite, "w"),
-            (Deny, own())
-        );
+        let template = Some("ThingTemplateInstance");
+        let own = Some("Entity");
+        let cases = [
+            (PropertyRead, "p7", Allow, template),
+            (PropertyRead, "p8", Deny, None),
+            (ServiceInvoke, "s", Allow, template),
+            (ServiceInvoke, "t", Deny, template),
+            (PropertyWrite, "v", Allow, own),
+            (PropertyWrite, "w", Deny, own),
+        ];
+        for (kind, resource, outcome, layer) in cases {
+            let (got, got_layer) = ask(&ix, "u", (Things, "T"), kind, resource);
+            assert_eq!(got, outcome, "{kind} {resource}");
+            if let Some(layer) = layer {
+                assert_eq!(got_layer, layer, "{kind} {resource}");
+            }
+        }
     }
 }
 
