@@ -1400,13 +1400,36 @@ struct Held {
     uniform: Vec<Sample>,
 }
 
-/// Ours at one size in the phase in which the sizes take turns.
+/// Ours at one size: by id and by name, on the mixed and on the uniform sample.
 #[derive(Default)]
-struct TurnSamples {
+struct OurSamples {
     by_id: Samples,
     by_name: Samples,
     same_by_id: Samples,
     same_by_name: Samples,
+}
+
+impl OurSamples {
+    /// One pass of ours by id and by name on the mixed sample, then on the uniform one,
+    /// recorded when `record` (a warm-up pass is not).
+    fn pass(&mut self, index: &AuthzIndex, samples: &[Sample], uniform: &[Sample], record: bool) {
+        for (requests, by_id, by_name) in [
+            (samples, &mut self.by_id, &mut self.by_name),
+            (uniform, &mut self.same_by_id, &mut self.same_by_name),
+        ] {
+            time_round(requests.len(), record.then_some(by_id), |i| {
+                by_id_check(index, &requests[i])
+            });
+            time_round(requests.len(), record.then_some(by_name), |i| {
+                by_name_check(index, &requests[i])
+            });
+        }
+    }
+
+    /// By id and by name on the mixed sample, then on the uniform one.
+    fn dists(self) -> [Dist; 4] {
+        [self.by_id, self.by_name, self.same_by_id, self.same_by_name].map(dist)
+    }
 }
 
 /// Ours at every size, the sizes taking turns pass by pass, so that the machine's noise falls
@@ -1414,29 +1437,15 @@ struct TurnSamples {
 /// each round times, size after size, one pass of each of ours by id and by name on the mixed
 /// and on the uniform sample. Round 0 warms up.
 fn sizes_taking_turns(held: &[Held], rounds: usize) -> Vec<(usize, [Dist; 4])> {
-    let mut turns: Vec<TurnSamples> = held.iter().map(|_| TurnSamples::default()).collect();
+    let mut turns: Vec<OurSamples> = held.iter().map(|_| OurSamples::default()).collect();
     for round in 0..=rounds {
-        let record = round > 0;
         for (k, t) in held.iter().zip(turns.iter_mut()) {
-            for (requests, by_id, by_name) in [
-                (&k.samples, &mut t.by_id, &mut t.by_name),
-                (&k.uniform, &mut t.same_by_id, &mut t.same_by_name),
-            ] {
-                time_round(requests.len(), record.then_some(by_id), |i| {
-                    by_id_check(&k.index, &requests[i])
-                });
-                time_round(requests.len(), record.then_some(by_name), |i| {
-                    by_name_check(&k.index, &requests[i])
-                });
-            }
+            t.pass(&k.index, &k.samples, &k.uniform, round > 0);
         }
     }
     held.iter()
         .zip(turns)
-        .map(|(k, t)| {
-            let dists = [t.by_id, t.by_name, t.same_by_id, t.same_by_name].map(dist);
-            (k.rules, dists)
-        })
+        .map(|(k, t)| (k.rules, t.dists()))
         .collect()
 }
 
@@ -1531,13 +1540,8 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize, shape: RunShape) -> (
     // each round is one pass of Cedar (request + is_authorized), one of Cedar's is_authorized on
     // prebuilt requests, and OUR_PASSES passes of ours by id and by name. Round 0 warms up.
     let n = samples.len();
-    let (mut by_id, mut by_name, mut cedar_check, mut cedar_authorize) = (
-        Samples::default(),
-        Samples::default(),
-        Samples::default(),
-        Samples::default(),
-    );
-    let (mut same_by_id, mut same_by_name) = (Samples::default(), Samples::default());
+    let (mut cedar_check, mut cedar_authorize) = (Samples::default(), Samples::default());
+    let mut ours = OurSamples::default();
     for round in 0..=shape.rounds {
         let record = round > 0;
         if let Some((side, requests, ..)) = &cedar {
@@ -1550,21 +1554,10 @@ fn run_size(model: &Model, rules: usize, cedar_max: usize, shape: RunShape) -> (
             });
         }
         for _ in 0..OUR_PASSES {
-            for (requests, by_id, by_name) in [
-                (&samples, &mut by_id, &mut by_name),
-                (&uniform, &mut same_by_id, &mut same_by_name),
-            ] {
-                time_round(requests.len(), record.then_some(by_id), |i| {
-                    by_id_check(&index, &requests[i])
-                });
-                time_round(requests.len(), record.then_some(by_name), |i| {
-                    by_name_check(&index, &requests[i])
-                });
-            }
+            ours.pass(&index, &samples, &uniform, record);
         }
     }
-    let (by_id, by_name) = (dist(by_id), dist(by_name));
-    let (same_by_id, same_by_name) = (dist(same_by_id), dist(same_by_name));
+    let [by_id, by_name, same_by_id, same_by_name] = ours.dists();
     let cedar = cedar.map(|(side, requests, build, mismatches, errors, checked)| {
         drop(requests);
         drop(side);
