@@ -354,7 +354,11 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
                 tracer,
             )
         };
-        if let Some(outcome) = look(Source::Entity(idx), index.own_rules(e), tracer) {
+        if let Some(outcome) = look(
+            Source::Entity(idx),
+            index.own_rules(e, request.kind),
+            tracer,
+        ) {
             return outcome;
         }
         if T::ENABLED {
@@ -463,11 +467,13 @@ fn join_or(items: &[String]) -> String {
 }
 
 /// Looks at one level: the named resource row, then `*`. Returns the outcome when the level
-/// names one of `principals`.
+/// names one of `principals`. A level without a rule of `kind` is passed over here, without a
+/// call, unless an explanation wants its step.
 #[expect(
     clippy::too_many_arguments,
     reason = "the hot path passes plain values instead of building a context per level"
 )]
+#[inline(always)]
 fn level<T: Tracer>(
     index: &AuthzIndex,
     rules: Rules<'_>,
@@ -478,9 +484,30 @@ fn level<T: Tracer>(
     rows: Rows<'_>,
     tracer: &mut T,
 ) -> Option<Outcome> {
-    if rules.is_empty() && !T::ENABLED {
+    if !T::ENABLED && !rules.may_hold(kind) {
         return None;
     }
+    level_rows(
+        index, rules, source, principals, kind, resource, rows, tracer,
+    )
+}
+
+/// [`level`] for a level that may hold a rule of `kind`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the hot path passes plain values instead of building a context per level"
+)]
+#[inline(never)]
+fn level_rows<T: Tracer>(
+    index: &AuthzIndex,
+    rules: Rules<'_>,
+    source: Source,
+    principals: PidSet<'_>,
+    kind: PermissionKind,
+    resource: &str,
+    rows: Rows<'_>,
+    tracer: &mut T,
+) -> Option<Outcome> {
     let [named, star] = rules.rows(kind, rows.named.map_or(ANY_RID, |(rid, _)| rid));
     let named = rows.named.map(|(_, name)| (named, name));
     for (found, row) in named.into_iter().chain([(star, ANY_RESOURCE)]) {
@@ -614,7 +641,10 @@ fn visible<T: Tracer>(
     tracer: &mut T,
 ) -> bool {
     let mut trace = Vec::new();
-    let own = std::iter::once((Source::Entity(idx), index.own_rules(e)));
+    let own = std::iter::once((
+        Source::Entity(idx),
+        index.own_rules(e, PermissionKind::Visibility),
+    ));
     // Only Things have templates among their levels. The hot path passes over a template whose
     // visibility rules cannot name the user (its mask meets none of the user's); an
     // explanation looks at every template.

@@ -143,6 +143,18 @@ impl<'a> Rules<'a> {
         }
     }
 
+    /// Whether the source may hold a rule of permission `kind` (false: it certainly does not).
+    pub fn may_hold(&self, kind: PermissionKind) -> bool {
+        match self {
+            Rules::Kinds(_, ends, _) => {
+                let k = kind as usize;
+                let start = k.checked_sub(1).map_or(0, |p| ends[p]);
+                ends[k] > start
+            }
+            _ => !self.is_empty(),
+        }
+    }
+
     /// The rules of row `rid` of permission `kind` (empty when `rid` is `*`), then those of its
     /// `*` row, each sorted by principal.
     pub fn rows(&self, kind: PermissionKind, rid: Rid) -> [Row<'a>; 2] {
@@ -385,6 +397,8 @@ pub struct Hot {
     templates: u16,
     /// How many shapes follow them (Things only).
     shapes: u16,
+    /// Bit `kind` is set when some own rule is of that kind.
+    own_kinds: u16,
     /// Its collection.
     pub collection: Collection,
 }
@@ -396,27 +410,25 @@ impl Hot {
     }
 }
 
-/// A 64-bit summary of a principal set: bit `mask_bit(pid)` is set for each member, so a rule
-/// naming a principal whose bit is clear is passed over without searching the set.
+/// A 64-bit summary of a principal set: bit `pid % 64` is set for each member, so a rule
+/// naming a principal whose bit is clear is passed over without searching the set. Principals
+/// are numbered in the order they are met, so the low bits spread a user's few principals.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PidMask(u64);
-
-fn mask_bit(pid: Pid) -> u32 {
-    pid.wrapping_mul(0x9E37_79B1) >> 26
-}
 
 impl PidMask {
     /// The mask of `pids`.
     pub fn of(pids: impl IntoIterator<Item = Pid>) -> PidMask {
         PidMask(
             pids.into_iter()
-                .fold(0, |mask, pid| mask | 1 << mask_bit(pid)),
+                .fold(0, |mask, pid| mask | 1u64.wrapping_shl(pid)),
         )
     }
 
-    /// Whether `pid` may be in the set (false: it certainly is not).
+    /// Whether `pid` may be in the set (false: it certainly is not). A shift by `pid` takes
+    /// its low six bits, so the test is one shift and one `and`.
     fn may_hold(&self, pid: Pid) -> bool {
-        (self.0 >> mask_bit(pid)) & 1 == 1
+        self.0.wrapping_shr(pid) & 1 == 1
     }
 }
 
@@ -476,6 +488,8 @@ pub struct UserHot {
 
 // A check reads one cache line of each record.
 const _: () = assert!(size_of::<Hot>() == 32 && size_of::<UserHot>() == 32);
+// `Hot::own_kinds` has a bit per kind.
+const _: () = assert!(KINDS <= u16::BITS as usize);
 
 /// One entity in the index: what requests and explanations name.
 #[derive(Clone, Debug)]
@@ -916,6 +930,9 @@ impl AuthzIndex {
                 user: NONE,
                 templates: u16::try_from(chain.len()).unwrap_or(u16::MAX),
                 shapes: u16::try_from(shapes.len()).unwrap_or(u16::MAX),
+                own_kinds: rules.iter().fold(0, |kinds, (_, _, w)| {
+                    kinds | 1u16.wrapping_shl((word_cell(*w) >> RID_BITS) as u32)
+                }),
                 collection: e.collection,
             });
         }
@@ -1030,8 +1047,12 @@ impl AuthzIndex {
         )
     }
 
-    /// The entity's own rules.
-    pub fn own_rules(&self, hot: &Hot) -> Rules<'_> {
+    /// The entity's own rules of permission `kind` (and perhaps others); none when it has no
+    /// rule of that kind.
+    pub fn own_rules(&self, hot: &Hot, kind: PermissionKind) -> Rules<'_> {
+        if hot.own_kinds.wrapping_shr(kind as u32) & 1 == 0 {
+            return Rules::Run(&[]);
+        }
         let own = hot.own as usize;
         if hot.own_words != NONE {
             let start = hot.own_words as usize;
