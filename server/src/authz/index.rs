@@ -59,6 +59,12 @@ const RID_SHIFT: u32 = 33;
 const RID_BITS: u32 = 27;
 const RID_MAX: Rid = (1 << RID_BITS) - 1;
 
+/// The permission kind of a rule word, as a number (`PermissionKind as u32`).
+fn word_kind(word: Word) -> u32 {
+    // The kind sits above the resource id in the top bits, so it fits 32 bits.
+    (word_cell(word) >> RID_BITS) as u32
+}
+
 /// The cell key (kind, resource) of a rule word, as [`cell_key`] spells it.
 pub fn word_cell(word: Word) -> u64 {
     word >> RID_SHIFT
@@ -146,11 +152,7 @@ impl<'a> Rules<'a> {
     /// Whether the source may hold a rule of permission `kind` (false: it certainly does not).
     pub fn may_hold(&self, kind: PermissionKind) -> bool {
         match self {
-            Rules::Kinds(_, ends, _) => {
-                let k = kind as usize;
-                let start = k.checked_sub(1).map_or(0, |p| ends[p]);
-                ends[k] > start
-            }
+            Rules::Kinds(_, ends, _) => !kind_block(ends, kind).is_empty(),
             _ => !self.is_empty(),
         }
     }
@@ -174,9 +176,7 @@ impl<'a> Rules<'a> {
                 return [named, self.cell(cell_key(kind, ANY_RID))].map(Row::Words);
             }
         };
-        let k = kind as usize;
-        let start = k.checked_sub(1).map_or(0, |p| usize::from(ends[p]));
-        let block = entries.get(start..usize::from(ends[k])).unwrap_or(&[]);
+        let block = entries.get(kind_block(ends, kind)).unwrap_or(&[]);
         let Some((&stars, rest)) = block.split_first() else {
             return [Row::Entries(&[], packing); 2];
         };
@@ -314,6 +314,13 @@ impl Packing {
 /// How many permission kinds there are: a source laid out by kind has one block for each.
 pub const KINDS: usize = PermissionKind::ALL.len();
 
+/// Where kind `kind`'s block sits among a source's entries, from its blocks' ends.
+fn kind_block(ends: &[u16; KINDS], kind: PermissionKind) -> std::ops::Range<usize> {
+    let k = kind as usize;
+    let start = k.checked_sub(1).map_or(0, |p| usize::from(ends[p]));
+    start..usize::from(ends[k])
+}
+
 /// Where the rules of a template or shape are, laid out by kind so that a level reads one
 /// short block, usually one or two cache lines: per kind (in [`PermissionKind`] order), the
 /// count of its `*` rules, then its rules as 32-bit entries ([`Packing`]), sorted, so the `*`
@@ -333,7 +340,7 @@ fn add_kind_blocks(entries: &mut Vec<u32>, rules: &[Word], packing: Packing) -> 
     let mut rest = rules;
     let mut fill = || -> Option<()> {
         for (k, end) in ends.iter_mut().enumerate() {
-            let len = rest.partition_point(|w| (word_cell(*w) >> RID_BITS) as usize == k);
+            let len = rest.partition_point(|w| word_kind(*w) as usize == k);
             let (block, after) = rest.split_at(len);
             rest = after;
             if !block.is_empty() {
@@ -931,7 +938,7 @@ impl AuthzIndex {
                 templates: u16::try_from(chain.len()).unwrap_or(u16::MAX),
                 shapes: u16::try_from(shapes.len()).unwrap_or(u16::MAX),
                 own_kinds: rules.iter().fold(0, |kinds, (_, _, w)| {
-                    kinds | 1u16.wrapping_shl((word_cell(*w) >> RID_BITS) as u32)
+                    kinds | 1u16.wrapping_shl(word_kind(*w))
                 }),
                 collection: e.collection,
             });
