@@ -4,6 +4,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_model;
+mod m20261204_000001_fact_changes;
 
 /// Applies every migration of the model.
 pub struct Migrator;
@@ -11,6 +12,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_model::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_model::Migration),
+            Box::new(m20261204_000001_fact_changes::Migration),
+        ]
     }
 }

@@ -6,6 +6,9 @@
 //! (c) the product import of the file as `ironworx import` runs it: two reading passes, plan,
 //!     apply (one transaction, index invalidation);
 //! (d) for comparison, the one-pass import of the file read whole (as the HTTP imports do).
+//! Then, on the database (c) wrote, what a refresh of the authorization index costs: (e) every
+//! fact read, (f) turned into facts, (g) the index built; and (h) the refresh after one rule
+//! changed, which reads only that entity's rules.
 //! Reports seconds, the ratios c / (a + b) and d / (a + b), and the peak memory of (c) and (d)
 //! each run alone in a child process: its `VmHWM`, reset (`/proc/self/clear_refs`) once the
 //! database is migrated and bootstrapped, so that the peak is the import's.
@@ -26,6 +29,8 @@ use ironworx_importer::model::{
 use ironworx_importer::plan::{Mode, PlanOptions};
 use ironworx_importer::xml_write::{WriteOptions, write_single_file};
 use ironworx_importer::{Limits, source};
+use ironworx_server::authz::AuthzIndex;
+use ironworx_server::security::{Security, facts_from_rows, read_snapshot};
 use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, DatabaseConnection, TransactionTrait};
 use serde_json::json;
 
@@ -474,6 +479,7 @@ async fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut notes = Vec::new();
+    let mut refreshes = Vec::new();
     for backend in &backends {
         let t = Instant::now();
         let parsed = bare_parse(&path);
@@ -493,6 +499,7 @@ async fn main() {
         let t = Instant::now();
         product_import(&db, &path).await;
         let import = t.elapsed().as_secs_f64();
+        refreshes.push(refresh_cost(backend.name, &db).await);
         db.close().await.ok();
         backend.drop(name).await;
 
@@ -529,4 +536,63 @@ async fn main() {
     for note in notes {
         println!("{note}");
     }
+    println!();
+    println!(
+        "Index refresh on the imported database (what the first request after a security change waits for):"
+    );
+    println!();
+    println!(
+        "| backend | entities | rules | (e) read facts s | (f) facts from rows s | (g) index build s | e + f + g s | (h) refresh after one rule change s |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for row in refreshes {
+        println!("{row}");
+    }
+}
+
+/// (e)–(g): what a refresh of the authorization index costs on the imported database, step by
+/// step: every fact read in one read-only snapshot, turned into facts, and the index built.
+async fn refresh_cost(backend: &str, db: &DatabaseConnection) -> String {
+    let t = Instant::now();
+    let rows = read_snapshot(db).await.expect("read facts");
+    let read = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let facts = facts_from_rows(rows);
+    let convert = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let index = AuthzIndex::build(&facts);
+    let build = t.elapsed().as_secs_f64();
+    assert_eq!(index.entity_count(), facts.entities.len());
+    // (h): one rule changed on one Thing, then the next request's refresh, which reads only
+    // that Thing's rules.
+    let security = Security::load(db.clone()).await.expect("load");
+    let thing =
+        ironworx_entity::queries::entities::get_entity(db, Collection::Things, "Thing0000007")
+            .await
+            .expect("thing");
+    let change = rule(
+        PermissionKind::PropertyWrite,
+        "p1",
+        PrincipalType::Group,
+        "Group7",
+        true,
+    );
+    ironworx_entity::queries::permissions::set_entity_rule(db, thing.id, false, &change.rule)
+        .await
+        .expect("rule");
+    let t = Instant::now();
+    let index = security.current().await.expect("refresh");
+    let changed = t.elapsed().as_secs_f64();
+    assert_eq!(
+        security.partial_refresh_count(),
+        1,
+        "the refresh read only what changed"
+    );
+    assert_eq!(index.entity_count(), facts.entities.len());
+    format!(
+        "| {backend} | {} | {} | {read:.2} | {convert:.2} | {build:.2} | {:.2} | {changed:.3} |",
+        facts.entities.len(),
+        facts.entity_rules.len() + facts.collection_rules.len(),
+        read + convert + build
+    )
 }

@@ -5,17 +5,22 @@
 //! with the sequence ([`Security::current_at`]) does not read it again. On PostgreSQL a LISTEN
 //! on the change channel rebuilds the index as soon as another process commits, so requests
 //! rarely pay for it; the sequence check stays, so a lost notification can never leave a stale
-//! allow.
+//! allow. A rebuild reads only the rules of the entities a change touched when the database's
+//! own record of changes (`fact_changes`, filled by triggers) says that is all that changed;
+//! otherwise it reads every fact.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use ironworx_entity::queries::facts::{FactRows, read_fact_rows};
+use ironworx_entity::queries::facts::{FactChanges, FactRows, read_fact_changes, read_fact_rows};
 use ironworx_entity::queries::{QueryError, audit};
 use ironworx_entity::vocab::Collection;
-use sea_orm::{AccessMode, DatabaseConnection, DbBackend, IsolationLevel, TransactionTrait};
+use sea_orm::{
+    AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel,
+    TransactionTrait,
+};
 
 use crate::authz::{AuthzIndex, EntityFact, Facts, UnitFact};
 
@@ -37,19 +42,25 @@ pub enum SecurityError {
 pub struct Security {
     db: DatabaseConnection,
     index: ArcSwap<AuthzIndex>,
-    rebuild: tokio::sync::Mutex<()>,
+    /// Held while the index is brought up to date; holds the facts the current index was
+    /// built from, so that a change that touched only some entities' rules is applied by
+    /// reading those rules alone (`None` after a failed refresh: the next one reads everything).
+    rebuild: tokio::sync::Mutex<Option<Facts>>,
     rebuilds: AtomicU64,
+    partial: AtomicU64,
 }
 
 impl Security {
     /// Reads the model and builds the first index.
     pub async fn load(db: DatabaseConnection) -> Result<Arc<Security>, SecurityError> {
-        let index = build(&db).await?;
+        let facts = facts_from_rows(read_snapshot(&db).await?);
+        let (index, facts) = build(facts).await?;
         Ok(Arc::new(Security {
             db,
             index: ArcSwap::from_pointee(index),
-            rebuild: tokio::sync::Mutex::new(()),
+            rebuild: tokio::sync::Mutex::new(Some(facts)),
             rebuilds: AtomicU64::new(1),
+            partial: AtomicU64::new(0),
         }))
     }
 
@@ -72,14 +83,44 @@ impl Security {
         self.refresh(sequence).await
     }
 
-    /// Rebuilds the index unless another task already brought it to `at_least`.
+    /// Rebuilds the index unless another task already brought it to `at_least`. When the
+    /// database can say that only some entities' rules changed since the index was built
+    /// ([`read_fact_changes`]), only those rules are read; otherwise every fact is.
     pub async fn refresh(&self, at_least: i64) -> Result<Arc<AuthzIndex>, SecurityError> {
-        let _guard = self.rebuild.lock().await;
+        let mut kept = self.rebuild.lock().await;
         let index = self.index.load_full();
         if index.sequence() >= at_least {
             return Ok(index);
         }
-        let fresh = Arc::new(build(&self.db).await?);
+        let (fresh, facts) = match kept.take() {
+            Some(mut facts) => match read_changes(&self.db, index.sequence()).await? {
+                FactChanges::Rules {
+                    sequence,
+                    entities,
+                    rules,
+                } => {
+                    self.partial.fetch_add(1, Ordering::Relaxed);
+                    if entities.is_empty() {
+                        // Nothing the index is built from changed (a password, a description).
+                        facts.sequence = sequence;
+                        blocking(move || index.at_sequence(sequence))
+                            .await
+                            .map(|fresh| (fresh, facts))?
+                    } else {
+                        facts.replace_rules(
+                            sequence,
+                            &entities,
+                            rules.into_iter().map(|r| (r.entity_id, r.instance, r.rule)),
+                        );
+                        build(facts).await?
+                    }
+                }
+                FactChanges::All(rows) => build(facts_from_rows(*rows)).await?,
+            },
+            None => build(facts_from_rows(read_snapshot(&self.db).await?)).await?,
+        };
+        let fresh = Arc::new(fresh);
+        *kept = Some(facts);
         self.index.store(fresh.clone());
         self.rebuilds.fetch_add(1, Ordering::Relaxed);
         crate::metrics::METRICS.index_rebuild();
@@ -95,6 +136,12 @@ impl Security {
     /// How many times the index was built since start.
     pub fn rebuild_count(&self) -> u64 {
         self.rebuilds.load(Ordering::Relaxed)
+    }
+
+    /// How many of those builds read only the rules that changed (or nothing, when a change
+    /// touched nothing the index is built from), not every fact.
+    pub fn partial_refresh_count(&self) -> u64 {
+        self.partial.load(Ordering::Relaxed)
     }
 
     /// On PostgreSQL, listens for changes committed by any process and rebuilds at once.
@@ -140,30 +187,51 @@ impl Security {
     }
 }
 
-/// Reads the facts in one read-only snapshot and builds the index off the async threads.
-async fn build(db: &DatabaseConnection) -> Result<AuthzIndex, SecurityError> {
-    let rows = match db.get_database_backend() {
-        DbBackend::Postgres => {
-            let txn = db
-                .begin_with_config(
-                    Some(IsolationLevel::RepeatableRead),
-                    Some(AccessMode::ReadOnly),
-                )
-                .await?;
-            let rows = read_fact_rows(&txn).await?;
-            txn.commit().await?;
-            rows
-        }
-        _ => {
-            let txn = db.begin().await?;
-            let rows = read_fact_rows(&txn).await?;
-            txn.commit().await?;
-            rows
-        }
-    };
-    tokio::task::spawn_blocking(move || AuthzIndex::build(&facts_from_rows(rows)))
+/// Builds the index off the async threads; gives the facts back.
+async fn build(facts: Facts) -> Result<(AuthzIndex, Facts), SecurityError> {
+    blocking(move || (AuthzIndex::build(&facts), facts)).await
+}
+
+/// Runs `work` (a build or a copy of an index) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, SecurityError> {
+    tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| SecurityError::Build(e.to_string()))
+}
+
+/// A read-only transaction that sees one snapshot of the database.
+async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, SecurityError> {
+    Ok(match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await?
+        }
+        _ => db.begin().await?,
+    })
+}
+
+/// Reads every fact the index is built from, in one read-only snapshot.
+pub async fn read_snapshot(db: &DatabaseConnection) -> Result<FactRows, SecurityError> {
+    let txn = snapshot(db).await?;
+    let rows = read_fact_rows(&txn).await?;
+    txn.commit().await?;
+    Ok(rows)
+}
+
+/// Reads what changed since change sequence `since`, in one read-only snapshot.
+pub async fn read_changes(
+    db: &DatabaseConnection,
+    since: i64,
+) -> Result<FactChanges, SecurityError> {
+    let txn = snapshot(db).await?;
+    let changes = read_fact_changes(&txn, since).await?;
+    txn.commit().await?;
+    Ok(changes)
 }
 
 /// Turns database rows into the plain facts the core decides from.

@@ -1,13 +1,18 @@
 //! Bulk reads of everything authorization decides from, for building the in-memory index:
-//! only the columns it needs, in one consistent snapshot when called inside a transaction.
+//! only the columns it needs, in one consistent snapshot when called inside a transaction; and
+//! the read of only what changed since a sequence value, when the database can say.
 
-use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
+use std::collections::BTreeSet;
+
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use crate::queries::QueryResult;
 use crate::queries::permissions::{self, EntityRule, Rule};
 use crate::schema::{
-    entities, group_members, implemented_shapes, organizational_unit_members, organizational_units,
-    thing_templates, things,
+    entities, fact_changes, group_members, implemented_shapes, organizational_unit_members,
+    organizational_units, thing_templates, things,
 };
 use crate::vocab::Collection;
 
@@ -125,5 +130,76 @@ pub async fn read_fact_rows<C: ConnectionTrait>(db: &C) -> QueryResult<FactRows>
         unit_members,
         entity_rules,
         collection_rules,
+    })
+}
+
+/// What changed since a sequence value: everything (read again whole), or the rules of a few
+/// entities.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FactChanges {
+    /// The database cannot say what changed, or too much did: every fact, read again.
+    All(Box<FactRows>),
+    /// Only rules of entities changed.
+    Rules {
+        /// The change sequence value the rows were read at.
+        sequence: i64,
+        /// The entities whose rules changed (each one's rules are all in `rules`).
+        entities: BTreeSet<i64>,
+        /// Every rule of those entities now, in the order a full read gives.
+        rules: Vec<EntityRule>,
+    },
+}
+
+/// Entities whose rules are read again at most; more than that reads everything.
+pub const CHANGED_ENTITIES_MAX: usize = 2_000;
+
+/// What changed since sequence value `since`, from `fact_changes` (which the database fills
+/// itself): the rules of the entities it names, or everything when it names anything else,
+/// when a change has not stamped its rows, when `since` is older than what it keeps, or when
+/// more than [`CHANGED_ENTITIES_MAX`] entities changed. Call it inside a transaction for a
+/// consistent snapshot.
+pub async fn read_fact_changes<C: ConnectionTrait>(db: &C, since: i64) -> QueryResult<FactChanges> {
+    let sequence = crate::queries::audit::current_sequence(db).await?;
+    let all = || async { Ok(FactChanges::All(Box::new(read_fact_rows(db).await?))) };
+    if since <= 0 || sequence - since > crate::queries::audit::FACT_CHANGES_KEPT {
+        return all().await;
+    }
+    // Something other than rules, or a change that did not stamp its rows: read everything.
+    let unknown = fact_changes::Entity::find()
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(fact_changes::Column::Seq.gt(since))
+                        .add(fact_changes::Column::EntityId.lte(0)),
+                )
+                .add(fact_changes::Column::Seq.is_null()),
+        )
+        .one(db)
+        .await?;
+    if unknown.is_some() {
+        return all().await;
+    }
+    let limit = u64::try_from(CHANGED_ENTITIES_MAX + 1).unwrap_or(u64::MAX);
+    let changed: BTreeSet<i64> = fact_changes::Entity::find()
+        .select_only()
+        .column(fact_changes::Column::EntityId)
+        .distinct()
+        .filter(fact_changes::Column::Seq.gt(since))
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    if changed.len() > CHANGED_ENTITIES_MAX {
+        return all().await;
+    }
+    let ids: Vec<i64> = changed.iter().copied().collect();
+    let rules = permissions::entity_rules_of(db, &ids).await?;
+    Ok(FactChanges::Rules {
+        sequence,
+        entities: changed,
+        rules,
     })
 }

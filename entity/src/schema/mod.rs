@@ -11,6 +11,7 @@ pub mod entities;
 pub mod entity_permissions;
 pub mod entity_tags;
 pub mod event_definitions;
+pub mod fact_changes;
 pub mod field_definitions;
 pub mod group_members;
 pub mod groups;

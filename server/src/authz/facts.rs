@@ -1,6 +1,8 @@
 //! The facts the authorization core decides from: plain values read from the model, with no
 //! database types, so the core can be built and tested without I/O.
 
+use std::collections::BTreeSet;
+
 use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::vocab::Collection;
 
@@ -51,4 +53,21 @@ pub struct Facts {
     pub entity_rules: Vec<(i64, bool, Rule)>,
     /// Rules on collections.
     pub collection_rules: Vec<(Collection, Rule)>,
+}
+
+impl Facts {
+    /// Replaces every rule of the entities `changed` (own and instance) with `rules`, all of
+    /// theirs as the database now holds them, in database order, read at change sequence
+    /// `sequence`. A source's rules keep their relative order, which is all the index reads
+    /// of their order.
+    pub fn replace_rules(
+        &mut self,
+        sequence: i64,
+        changed: &BTreeSet<i64>,
+        rules: impl IntoIterator<Item = (i64, bool, Rule)>,
+    ) {
+        self.entity_rules.retain(|(id, _, _)| !changed.contains(id));
+        self.entity_rules.extend(rules);
+        self.sequence = sequence;
+    }
 }

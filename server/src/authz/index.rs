@@ -1012,6 +1012,15 @@ impl AuthzIndex {
         self.sequence
     }
 
+    /// The same index at change sequence `sequence`, for changes that touched nothing it is
+    /// built from.
+    pub fn at_sequence(&self, sequence: i64) -> AuthzIndex {
+        AuthzIndex {
+            sequence,
+            ..self.clone()
+        }
+    }
+
     /// The entity `name` of `collection`, if it exists.
     pub fn lookup(&self, collection: Collection, name: &str) -> Option<EntityIdx> {
         let entities = &self.entities;
