@@ -43,9 +43,10 @@ pub struct Security {
     db: DatabaseConnection,
     index: ArcSwap<AuthzIndex>,
     /// Held while the index is brought up to date; holds the facts the current index was
-    /// built from, so that a change that touched only some entities' rules is applied by
-    /// reading those rules alone (`None` after a failed refresh: the next one reads everything).
-    rebuild: tokio::sync::Mutex<Option<Facts>>,
+    /// built from and the mark of their sequence value, so that a change that touched only
+    /// some entities' rules is applied by reading those rules alone (`None` after a failed
+    /// refresh: the next one reads everything).
+    rebuild: tokio::sync::Mutex<Option<(Facts, Option<i64>)>>,
     rebuilds: AtomicU64,
     partial: AtomicU64,
 }
@@ -53,12 +54,13 @@ pub struct Security {
 impl Security {
     /// Reads the model and builds the first index.
     pub async fn load(db: DatabaseConnection) -> Result<Arc<Security>, SecurityError> {
-        let facts = facts_from_rows(read_snapshot(&db).await?);
-        let (index, facts) = build(facts).await?;
+        let rows = read_snapshot(&db).await?;
+        let mark = rows.mark;
+        let (index, facts) = build(facts_from_rows(rows)).await?;
         Ok(Arc::new(Security {
             db,
             index: ArcSwap::from_pointee(index),
-            rebuild: tokio::sync::Mutex::new(Some(facts)),
+            rebuild: tokio::sync::Mutex::new(Some((facts, mark))),
             rebuilds: AtomicU64::new(1),
             partial: AtomicU64::new(0),
         }))
@@ -92,35 +94,53 @@ impl Security {
         if index.sequence() >= at_least {
             return Ok(index);
         }
-        let (fresh, facts) = match kept.take() {
-            Some(mut facts) => match read_changes(&self.db, index.sequence()).await? {
-                FactChanges::Rules {
-                    sequence,
-                    entities,
-                    rules,
-                } => {
-                    self.partial.fetch_add(1, Ordering::Relaxed);
-                    if entities.is_empty() {
-                        // Nothing the index is built from changed (a password, a description).
-                        facts.sequence = sequence;
-                        blocking(move || index.at_sequence(sequence))
-                            .await
-                            .map(|fresh| (fresh, facts))?
-                    } else {
-                        facts.replace_rules(
-                            sequence,
-                            &entities,
-                            rules.into_iter().map(|r| (r.entity_id, r.instance, r.rule)),
-                        );
-                        build(facts).await?
+        let read_all = |rows: FactRows| {
+            let mark = rows.mark;
+            (facts_from_rows(rows), mark)
+        };
+        let ((fresh, facts), mark) = match kept.take() {
+            Some((mut facts, mark)) => {
+                match read_changes(&self.db, index.sequence(), mark).await? {
+                    FactChanges::Rules {
+                        sequence,
+                        mark,
+                        entities,
+                        rules,
+                    } => {
+                        self.partial.fetch_add(1, Ordering::Relaxed);
+                        let fresh = if entities.is_empty() {
+                            // Nothing the index is built from changed (a password, a description).
+                            facts.sequence = sequence;
+                            tracing::debug!(
+                                sequence,
+                                "nothing the authorization index holds changed"
+                            );
+                            blocking(move || index.at_sequence(sequence))
+                                .await
+                                .map(|fresh| (fresh, facts))?
+                        } else {
+                            facts.replace_rules(
+                                sequence,
+                                &entities,
+                                rules.into_iter().map(|r| (r.entity_id, r.instance, r.rule)),
+                            );
+                            build(facts).await?
+                        };
+                        (fresh, mark)
+                    }
+                    FactChanges::All(rows) => {
+                        let (facts, mark) = read_all(*rows);
+                        (build(facts).await?, mark)
                     }
                 }
-                FactChanges::All(rows) => build(facts_from_rows(*rows)).await?,
-            },
-            None => build(facts_from_rows(read_snapshot(&self.db).await?)).await?,
+            }
+            None => {
+                let (facts, mark) = read_all(read_snapshot(&self.db).await?);
+                (build(facts).await?, mark)
+            }
         };
         let fresh = Arc::new(fresh);
-        *kept = Some(facts);
+        *kept = Some((facts, mark));
         self.index.store(fresh.clone());
         self.rebuilds.fetch_add(1, Ordering::Relaxed);
         crate::metrics::METRICS.index_rebuild();
@@ -133,7 +153,8 @@ impl Security {
         self.index.load_full()
     }
 
-    /// How many times the index was built since start.
+    /// How many times the index was brought up to date since start (built, or kept at a new
+    /// sequence when nothing it holds changed).
     pub fn rebuild_count(&self) -> u64 {
         self.rebuilds.load(Ordering::Relaxed)
     }
@@ -223,13 +244,15 @@ pub async fn read_snapshot(db: &DatabaseConnection) -> Result<FactRows, Security
     Ok(rows)
 }
 
-/// Reads what changed since change sequence `since`, in one read-only snapshot.
+/// Reads what changed since change sequence `since` (whose mark was `mark`), in one read-only
+/// snapshot.
 pub async fn read_changes(
     db: &DatabaseConnection,
     since: i64,
+    mark: Option<i64>,
 ) -> Result<FactChanges, SecurityError> {
     let txn = snapshot(db).await?;
-    let changes = read_fact_changes(&txn, since).await?;
+    let changes = read_fact_changes(&txn, since, mark).await?;
     txn.commit().await?;
     Ok(changes)
 }

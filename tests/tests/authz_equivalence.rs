@@ -21,6 +21,7 @@ use ironworx_server::authz::{Outcome, Request, Target, decide};
 use ironworx_server::security::Security;
 use ironworx_tests::{Backend, TestDb, backends, connect};
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use sea_orm::DatabaseConnection;
 
@@ -782,5 +783,60 @@ fn indexed_and_naive_evaluators_always_agree() {
         eprintln!(
             "{backend}: {total} decisions compared; {partial} refreshes read only changed rules"
         );
+    }
+}
+
+/// A refresh reads only changed rules when the database still holds the history the index saw,
+/// and everything when it does not (a restored backup, a promoted standby: the marks of the
+/// sequence values differ), with the same decisions either way.
+#[test]
+fn a_different_history_of_the_database_is_read_whole() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut runner = TestRunner::deterministic();
+    let m = model_strategy()
+        .new_tree(&mut runner)
+        .expect("model")
+        .current();
+    for backend in runtime.block_on(async { backends() }) {
+        runtime.block_on(async {
+            let test_db = TestDb::create(backend).await;
+            let db = connect(&test_db).await;
+            Migrator::up(&db, None).await.expect("migrations");
+            write_model(&db, &m).await;
+            let security = Security::load(db.clone()).await.expect("index");
+            // A PropertyRead rule on thing0 for user0, then the same rule denying.
+            let mut rule = RandomRule {
+                level: 0,
+                target: 0,
+                kind: 2,
+                resource: 0,
+                principal: 0,
+                allow: true,
+            };
+            assert_eq!(KINDS[rule.kind], PermissionKind::PropertyRead);
+            write_rule(&db, &m, &rule, false).await;
+            compare(backend, &db, &security, "after a rule change")
+                .await
+                .expect("same decisions");
+            assert_eq!(security.partial_refresh_count(), 1, "{backend}: read alone");
+            // The history the index saw is gone: its sequence value's mark is not the one it read.
+            use sea_orm::ConnectionTrait;
+            db.execute_unprepared("UPDATE fact_changes SET mark = mark + 1 WHERE entity_id = -1")
+                .await
+                .expect("other history");
+            rule.allow = false;
+            write_rule(&db, &m, &rule, false).await;
+            compare(
+                backend,
+                &db,
+                &security,
+                "after a rule change in another history",
+            )
+            .await
+            .expect("same decisions");
+            assert_eq!(security.partial_refresh_count(), 1, "{backend}: read whole");
+            db.close().await.expect("close");
+            test_db.drop_database().await;
+        });
     }
 }

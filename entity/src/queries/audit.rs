@@ -2,7 +2,6 @@
 //! sequence in the same transaction as the change, so the sequence orders commits: a node that has
 //! seen value `n` has seen every change up to `n`.
 
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, Statement,
@@ -10,7 +9,7 @@ use sea_orm::{
 use serde_json::Value as Json;
 
 use crate::queries::{QueryError, QueryResult, now_ms};
-use crate::schema::{audit_log, change_sequence, fact_changes};
+use crate::schema::{audit_log, change_sequence};
 
 pub use crate::schema::audit_log::Model as AuditRow;
 
@@ -62,8 +61,8 @@ pub async fn bump_sequence<C: ConnectionTrait>(db: &C) -> QueryResult<i64> {
         ))
         .await?
         .ok_or_else(|| QueryError::Refused("the change sequence row is missing".into()))?;
+    // A trigger stamps what the transaction touched with `value`, in this same statement.
     let value = row.try_get_by_index::<i64>(0)?;
-    stamp_fact_changes(db, value).await?;
     if backend == DbBackend::Postgres {
         // Delivered at commit, to every server process listening on this database.
         db.execute_raw(Statement::from_string(
@@ -73,49 +72,6 @@ pub async fn bump_sequence<C: ConnectionTrait>(db: &C) -> QueryResult<i64> {
         .await?;
     }
     Ok(value)
-}
-
-/// How many change sequence values `fact_changes` keeps: a process whose index is older than
-/// that reads every fact again.
-pub const FACT_CHANGES_KEPT: i64 = 1_000;
-
-/// Gives what this transaction's changes touched (the rows its triggers added to
-/// `fact_changes`) the sequence value `value`, and drops what is older than
-/// [`FACT_CHANGES_KEPT`] values. Other transactions' rows are not visible until they commit,
-/// and each stamps its own when it bumps. When something other than rules changed (a row for
-/// entity 0), one row says so in place of all of them: a reader reads everything anyway.
-async fn stamp_fact_changes<C: ConnectionTrait>(db: &C, value: i64) -> QueryResult<()> {
-    let pending = fact_changes::Column::Seq.is_null();
-    let anything = fact_changes::Entity::find()
-        .filter(pending.clone())
-        .filter(fact_changes::Column::EntityId.eq(0))
-        .one(db)
-        .await?
-        .is_some();
-    if anything {
-        fact_changes::Entity::delete_many()
-            .filter(pending)
-            .exec(db)
-            .await?;
-        fact_changes::ActiveModel {
-            seq: Set(Some(value)),
-            entity_id: Set(0),
-            ..Default::default()
-        }
-        .insert(db)
-        .await?;
-    } else {
-        fact_changes::Entity::update_many()
-            .col_expr(fact_changes::Column::Seq, Expr::value(value))
-            .filter(pending)
-            .exec(db)
-            .await?;
-    }
-    fact_changes::Entity::delete_many()
-        .filter(fact_changes::Column::Seq.lte(value - FACT_CHANGES_KEPT))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// The current change sequence value.

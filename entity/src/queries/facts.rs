@@ -21,6 +21,8 @@ use crate::vocab::Collection;
 pub struct FactRows {
     /// The change sequence value the rows were read at.
     pub sequence: i64,
+    /// The random mark of that value, when the database holds one ([`sequence_mark`]).
+    pub mark: Option<i64>,
     /// (id, collection, name, owner name).
     pub entities: Vec<(i64, String, String, Option<String>)>,
     /// (Thing id, ThingTemplate name).
@@ -45,6 +47,7 @@ pub struct FactRows {
 /// read first, so the rows are at least as new as it.
 pub async fn read_fact_rows<C: ConnectionTrait>(db: &C) -> QueryResult<FactRows> {
     let sequence = crate::queries::audit::current_sequence(db).await?;
+    let mark = sequence_mark(db, sequence).await?;
     let entities = entities::Entity::find()
         .select_only()
         .columns([
@@ -121,6 +124,7 @@ pub async fn read_fact_rows<C: ConnectionTrait>(db: &C) -> QueryResult<FactRows>
     }
     Ok(FactRows {
         sequence,
+        mark,
         entities,
         thing_templates,
         template_bases,
@@ -133,17 +137,32 @@ pub async fn read_fact_rows<C: ConnectionTrait>(db: &C) -> QueryResult<FactRows>
     })
 }
 
+/// The random mark the bump to `sequence` left (`fact_changes`, entity -1), if it is kept: two
+/// histories of one database (a restored backup, a promoted standby) that reach the same value
+/// tell apart by it.
+pub async fn sequence_mark<C: ConnectionTrait>(db: &C, sequence: i64) -> QueryResult<Option<i64>> {
+    Ok(fact_changes::Entity::find()
+        .filter(fact_changes::Column::Seq.eq(sequence))
+        .filter(fact_changes::Column::EntityId.eq(-1))
+        .one(db)
+        .await?
+        .and_then(|row| row.mark))
+}
+
 /// What changed since a sequence value: everything (read again whole), or the rules of a few
-/// entities.
+/// entities (none: nothing the index is built from changed).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FactChanges {
     /// The database cannot say what changed, or too much did: every fact, read again.
     All(Box<FactRows>),
-    /// Only rules of entities changed.
+    /// Only rules of entities changed, or nothing did.
     Rules {
         /// The change sequence value the rows were read at.
         sequence: i64,
-        /// The entities whose rules changed (each one's rules are all in `rules`).
+        /// Its mark ([`sequence_mark`]).
+        mark: Option<i64>,
+        /// The entities whose rules changed (each one's rules are all in `rules`); empty when
+        /// nothing the index is built from changed.
         entities: BTreeSet<i64>,
         /// Every rule of those entities now, in the order a full read gives.
         rules: Vec<EntityRule>,
@@ -153,25 +172,30 @@ pub enum FactChanges {
 /// Entities whose rules are read again at most; more than that reads everything.
 pub const CHANGED_ENTITIES_MAX: usize = 2_000;
 
-/// What changed since sequence value `since`, from `fact_changes` (which the database fills
-/// itself): the rules of the entities it names, or everything when it names anything else,
-/// when a change has not stamped its rows, when `since` is older than what it keeps, or when
-/// more than [`CHANGED_ENTITIES_MAX`] entities changed. Call it inside a transaction for a
-/// consistent snapshot.
-pub async fn read_fact_changes<C: ConnectionTrait>(db: &C, since: i64) -> QueryResult<FactChanges> {
+/// What changed since sequence value `since`, whose mark was `mark`, from `fact_changes`
+/// (which the database fills itself): the rules of the entities it names. Everything is read
+/// when it names anything else, when a change is not stamped yet, when the database no longer
+/// holds `since` with that mark (too old, or another history), or when more than
+/// [`CHANGED_ENTITIES_MAX`] entities changed. Call it inside a transaction for a consistent
+/// snapshot.
+pub async fn read_fact_changes<C: ConnectionTrait>(
+    db: &C,
+    since: i64,
+    mark: Option<i64>,
+) -> QueryResult<FactChanges> {
     let sequence = crate::queries::audit::current_sequence(db).await?;
     let all = || async { Ok(FactChanges::All(Box::new(read_fact_rows(db).await?))) };
-    if since <= 0 || sequence - since > crate::queries::audit::FACT_CHANGES_KEPT {
+    if since <= 0 || mark.is_none() || sequence_mark(db, since).await? != mark {
         return all().await;
     }
-    // Something other than rules, or a change that did not stamp its rows: read everything.
+    // Something other than rules, or a change not stamped yet: read everything.
     let unknown = fact_changes::Entity::find()
         .filter(
             Condition::any()
                 .add(
                     Condition::all()
                         .add(fact_changes::Column::Seq.gt(since))
-                        .add(fact_changes::Column::EntityId.lte(0)),
+                        .add(fact_changes::Column::EntityId.eq(0)),
                 )
                 .add(fact_changes::Column::Seq.is_null()),
         )
@@ -186,6 +210,7 @@ pub async fn read_fact_changes<C: ConnectionTrait>(db: &C, since: i64) -> QueryR
         .column(fact_changes::Column::EntityId)
         .distinct()
         .filter(fact_changes::Column::Seq.gt(since))
+        .filter(fact_changes::Column::EntityId.gt(0))
         .limit(limit)
         .into_tuple()
         .all(db)
@@ -199,6 +224,7 @@ pub async fn read_fact_changes<C: ConnectionTrait>(db: &C, since: i64) -> QueryR
     let rules = permissions::entity_rules_of(db, &ids).await?;
     Ok(FactChanges::Rules {
         sequence,
+        mark: sequence_mark(db, sequence).await?,
         entities: changed,
         rules,
     })

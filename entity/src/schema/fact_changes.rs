@@ -1,5 +1,7 @@
-//! What each security change touched: the entity whose rules changed, or 0 for anything else;
-//! `seq` is the change sequence value of the change's transaction (unset until it bumps).
+//! What security changes touched, filled by triggers: the entity whose rules changed, 0 for
+//! anything else, -1 for the marker of a sequence value (with its random `mark`). `seq` is the
+//! change sequence value of the first bump after the change (unset until then); a bump stamps
+//! every unstamped row it sees in the statement that bumps.
 
 use sea_orm::entity::prelude::*;
 
@@ -10,6 +12,7 @@ pub struct Model {
     pub id: i64,
     pub seq: Option<i64>,
     pub entity_id: i64,
+    pub mark: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
