@@ -153,24 +153,23 @@ fn postgres_functions() -> Vec<String> {
 /// changed entity and statement, not per rule), row triggers where an update must change a
 /// column to count.
 fn postgres_triggers() -> Vec<Trigger> {
-    let statement = |name: String, table: &'static str, event: &str, function: &str| {
-        // Transition tables, when the event names them, come after the table.
-        let (event, tables) = event.split_once(" REFERENCING ").unwrap_or((event, ""));
-        let tables = if tables.is_empty() {
-            String::new()
-        } else {
-            format!("REFERENCING {tables} ")
+    // `tables`: the transition tables the function reads, if any (one event per trigger then).
+    let statement =
+        |name: String, table: &'static str, event: &str, tables: &str, function: &str| {
+            let tables = if tables.is_empty() {
+                String::new()
+            } else {
+                format!("REFERENCING {tables} ")
+            };
+            Trigger {
+                create: format!(
+                    "CREATE TRIGGER {name} AFTER {event} ON {table} {tables}\
+                     FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+                ),
+                name,
+                table,
+            }
         };
-        Trigger {
-            create: format!(
-                "CREATE TRIGGER {name} AFTER {event} ON {table} {tables}\
-                 FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
-            ),
-            name,
-            table,
-        }
-    };
-    // A trigger with transition tables serves one event.
     let mut triggers: Vec<Trigger> = [
         ("insert", "INSERT", "NEW TABLE AS new_rows"),
         (
@@ -181,11 +180,12 @@ fn postgres_triggers() -> Vec<Trigger> {
         ("delete", "DELETE", "OLD TABLE AS old_rows"),
     ]
     .into_iter()
-    .map(|(tag, op, tables)| {
+    .map(|(tag, event, tables)| {
         statement(
             format!("fact_changes_entity_permissions_{tag}"),
             "entity_permissions",
-            &format!("{op} REFERENCING {tables}"),
+            event,
+            tables,
             "fact_changes_of_rules",
         )
     })
@@ -194,6 +194,7 @@ fn postgres_triggers() -> Vec<Trigger> {
         "fact_changes_entity_permissions_truncate".into(),
         "entity_permissions",
         "TRUNCATE",
+        "",
         "fact_changes_of_anything",
     ));
     for (table, columns) in WHOLE {
@@ -202,6 +203,7 @@ fn postgres_triggers() -> Vec<Trigger> {
                 format!("fact_changes_{table}"),
                 table,
                 "INSERT OR UPDATE OR DELETE OR TRUNCATE",
+                "",
                 "fact_changes_of_anything",
             ));
             continue;
@@ -210,6 +212,7 @@ fn postgres_triggers() -> Vec<Trigger> {
             format!("fact_changes_{table}"),
             table,
             "INSERT OR DELETE OR TRUNCATE",
+            "",
             "fact_changes_of_anything",
         ));
         let name = format!("fact_changes_{table}_update");

@@ -550,8 +550,9 @@ async fn main() {
     }
 }
 
-/// (e)–(g): what a refresh of the authorization index costs on the imported database, step by
-/// step: every fact read in one read-only snapshot, turned into facts, and the index built.
+/// (e)–(h): what a refresh of the authorization index costs on the imported database, step by
+/// step: every fact read in one read-only snapshot, turned into facts, the index built; then
+/// the refresh after one rule change.
 async fn refresh_cost(backend: &str, db: &DatabaseConnection) -> String {
     let t = Instant::now();
     let rows = read_snapshot(db).await.expect("read facts");

@@ -94,49 +94,36 @@ impl Security {
         if index.sequence() >= at_least {
             return Ok(index);
         }
-        let read_all = |rows: FactRows| {
-            let mark = rows.mark;
-            (facts_from_rows(rows), mark)
-        };
-        let ((fresh, facts), mark) = match kept.take() {
-            Some((mut facts, mark)) => {
-                match read_changes(&self.db, index.sequence(), mark).await? {
-                    FactChanges::Rules {
+        // Without kept facts there is no mark either, and the read is whole.
+        let (mut facts, mark) = kept.take().unwrap_or_default();
+        let (fresh, facts, mark) = match read_changes(&self.db, index.sequence(), mark).await? {
+            FactChanges::Rules {
+                sequence,
+                mark,
+                entities,
+                rules,
+            } => {
+                self.partial.fetch_add(1, Ordering::Relaxed);
+                let (fresh, facts) = if entities.is_empty() {
+                    // Nothing the index is built from changed (a password, a description).
+                    facts.sequence = sequence;
+                    tracing::debug!(sequence, "nothing the authorization index holds changed");
+                    let fresh = blocking(move || index.at_sequence(sequence)).await?;
+                    (fresh, facts)
+                } else {
+                    facts.replace_rules(
                         sequence,
-                        mark,
-                        entities,
-                        rules,
-                    } => {
-                        self.partial.fetch_add(1, Ordering::Relaxed);
-                        let fresh = if entities.is_empty() {
-                            // Nothing the index is built from changed (a password, a description).
-                            facts.sequence = sequence;
-                            tracing::debug!(
-                                sequence,
-                                "nothing the authorization index holds changed"
-                            );
-                            blocking(move || index.at_sequence(sequence))
-                                .await
-                                .map(|fresh| (fresh, facts))?
-                        } else {
-                            facts.replace_rules(
-                                sequence,
-                                &entities,
-                                rules.into_iter().map(|r| (r.entity_id, r.instance, r.rule)),
-                            );
-                            build(facts).await?
-                        };
-                        (fresh, mark)
-                    }
-                    FactChanges::All(rows) => {
-                        let (facts, mark) = read_all(*rows);
-                        (build(facts).await?, mark)
-                    }
-                }
+                        &entities,
+                        rules.into_iter().map(|r| (r.entity_id, r.instance, r.rule)),
+                    );
+                    build(facts).await?
+                };
+                (fresh, facts, mark)
             }
-            None => {
-                let (facts, mark) = read_all(read_snapshot(&self.db).await?);
-                (build(facts).await?, mark)
+            FactChanges::All(rows) => {
+                let mark = rows.mark;
+                let (fresh, facts) = build(facts_from_rows(*rows)).await?;
+                (fresh, facts, mark)
             }
         };
         let fresh = Arc::new(fresh);

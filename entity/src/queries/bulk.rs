@@ -20,7 +20,7 @@ use crate::schema::{
 use crate::vocab::Collection;
 
 /// Ids in one `IN (…)` list: far below every backend's bind-parameter limit.
-const IN_LIST: usize = 500;
+pub(crate) const IN_LIST: usize = 500;
 
 /// Inserts `rows` in multi-row statements of [`BATCH_ROWS`] (the caller leaves auto-increment
 /// ids unset).

@@ -101,6 +101,17 @@ pub struct EntityRule {
     pub rule: Rule,
 }
 
+impl EntityRule {
+    fn from_row(row: entity_permissions::Model) -> QueryResult<EntityRule> {
+        let (entity_id, instance) = (row.entity_id, row.instance);
+        Ok(EntityRule {
+            entity_id,
+            instance,
+            rule: Rule::from_entity_row(row)?,
+        })
+    }
+}
+
 fn cell_filter(entity_id: i64, instance: bool, rule: &Rule) -> Condition {
     Condition::all()
         .add(entity_permissions::Column::EntityId.eq(entity_id))
@@ -239,14 +250,7 @@ pub async fn all_entity_rules<C: ConnectionTrait>(db: &C) -> QueryResult<Vec<Ent
         .all(db)
         .await?
         .into_iter()
-        .map(|row| {
-            let (entity_id, instance) = (row.entity_id, row.instance);
-            Ok(EntityRule {
-                entity_id,
-                instance,
-                rule: Rule::from_entity_row(row)?,
-            })
-        })
+        .map(EntityRule::from_row)
         .collect()
 }
 
@@ -257,20 +261,14 @@ pub async fn entity_rules_of<C: ConnectionTrait>(
     ids: &[i64],
 ) -> QueryResult<Vec<EntityRule>> {
     let mut rules = Vec::new();
-    // Far below every backend's bind-parameter limit.
-    for chunk in ids.chunks(500) {
+    for chunk in ids.chunks(crate::queries::bulk::IN_LIST) {
         let rows = entity_permissions::Entity::find()
             .filter(entity_permissions::Column::EntityId.is_in(chunk.iter().copied()))
             .order_by_asc(entity_permissions::Column::Id)
             .all(db)
             .await?;
         for row in rows {
-            let (entity_id, instance) = (row.entity_id, row.instance);
-            rules.push(EntityRule {
-                entity_id,
-                instance,
-                rule: Rule::from_entity_row(row)?,
-            });
+            rules.push(EntityRule::from_row(row)?);
         }
     }
     Ok(rules)
