@@ -2,7 +2,8 @@
 //! for each question, on random models written through the shared queries, on SQLite and on
 //! PostgreSQL (when `IRONWORX_TEST_POSTGRES` is set): always the same decision, as loaded and
 //! after each of a few changes made once the index is loaded (rules added and removed, which
-//! the index reads alone, and memberships, which make it read everything).
+//! the index reads alone, and memberships, which make it read everything), and after rule
+//! changes on as many entities as a refresh reads alone, then on one more.
 
 use std::collections::BTreeSet;
 
@@ -834,6 +835,133 @@ fn a_different_history_of_the_database_is_read_whole() {
             )
             .await
             .expect("same decisions");
+            assert_eq!(security.partial_refresh_count(), 1, "{backend}: read whole");
+            db.close().await.expect("close");
+            test_db.drop_database().await;
+        });
+    }
+}
+
+/// A refresh reads the changed rules alone up to `CHANGED_ENTITIES_MAX` entities, and
+/// everything beyond: rules changed on one entity more than that are seen all the same, on the
+/// next question, with the same decisions as the naive evaluator.
+#[test]
+fn rules_of_more_entities_than_a_partial_read_takes_are_read_whole() {
+    use ironworx_entity::queries::facts::CHANGED_ENTITIES_MAX;
+    use sea_orm::TransactionTrait;
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut runner = TestRunner::deterministic();
+    let m = model_strategy()
+        .new_tree(&mut runner)
+        .expect("model")
+        .current();
+    for backend in runtime.block_on(async { backends() }) {
+        runtime.block_on(async {
+            let test_db = TestDb::create(backend).await;
+            let db = connect(&test_db).await;
+            Migrator::up(&db, None).await.expect("migrations");
+            write_model(&db, &m).await;
+            // A group in nothing, asked about as a subject: only the rules below can decide
+            // for it on these Things, before any collection rule.
+            let none = EntityFields::default();
+            groups::create_group(&db, "Bulk", &none)
+                .await
+                .expect("group");
+            let txn = db.begin().await.expect("begin");
+            let mut things = Vec::new();
+            for i in 0..=CHANGED_ENTITIES_MAX {
+                let name = format!("bulk{i}");
+                let row = models::create_thing(&txn, &name, &none, &ThingFields::default())
+                    .await
+                    .expect("thing");
+                things.push((row.id, name));
+            }
+            txn.commit().await.expect("commit");
+            let security = Security::load(db.clone()).await.expect("index");
+
+            // Rules on the first `n` Things, replacing the Bulk rules before, in one
+            // transaction that moves the change sequence once (as an import does).
+            let set = |n: usize, allow: bool| {
+                let (db, things) = (&db, &things);
+                async move {
+                    use ironworx_entity::schema::entity_permissions;
+                    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+                    let rule = Rule {
+                        kind: PermissionKind::PropertyRead,
+                        resource: RESOURCES[0].into(),
+                        principal_type: PrincipalType::Group,
+                        principal_name: "Bulk".into(),
+                        allow,
+                    };
+                    let txn = db.begin().await.expect("begin");
+                    entity_permissions::Entity::delete_many()
+                        .filter(entity_permissions::Column::PrincipalName.eq("Bulk"))
+                        .exec(&txn)
+                        .await
+                        .expect("delete");
+                    let rules: Vec<permissions::EntityRule> = things[..n]
+                        .iter()
+                        .map(|(id, _)| permissions::EntityRule {
+                            entity_id: *id,
+                            instance: false,
+                            rule: rule.clone(),
+                        })
+                        .collect();
+                    permissions::insert_entity_rules(&txn, &rules)
+                        .await
+                        .expect("rules");
+                    txn.commit().await.expect("commit");
+                }
+            };
+            let decisions = |n: usize| {
+                let (security, things) = (&security, &things);
+                async move {
+                    let index = security.current().await.expect("current");
+                    let bulk = index.lookup(Collection::Groups, "Bulk").expect("group");
+                    things[..n]
+                        .iter()
+                        .map(|(_, name)| {
+                            let thing = index.lookup(Collection::Things, name).expect("thing");
+                            decide(
+                                &index,
+                                &Request {
+                                    user: bulk,
+                                    target: Target::Entity(thing),
+                                    kind: PermissionKind::PropertyRead,
+                                    resource: RESOURCES[0],
+                                },
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                }
+            };
+
+            set(CHANGED_ENTITIES_MAX, true).await;
+            assert_eq!(
+                decisions(CHANGED_ENTITIES_MAX).await,
+                vec![Outcome::Allow; CHANGED_ENTITIES_MAX],
+                "{backend}: allowed on every Thing"
+            );
+            compare(
+                backend,
+                &db,
+                &security,
+                "after rules on the most entities read alone",
+            )
+            .await
+            .expect("same decisions");
+            assert_eq!(security.partial_refresh_count(), 1, "{backend}: read alone");
+
+            set(CHANGED_ENTITIES_MAX + 1, false).await;
+            assert_eq!(
+                decisions(CHANGED_ENTITIES_MAX + 1).await,
+                vec![Outcome::Deny; CHANGED_ENTITIES_MAX + 1],
+                "{backend}: denied on every Thing"
+            );
+            compare(backend, &db, &security, "after rules on one entity more")
+                .await
+                .expect("same decisions");
             assert_eq!(security.partial_refresh_count(), 1, "{backend}: read whole");
             db.close().await.expect("close");
             test_db.drop_database().await;
