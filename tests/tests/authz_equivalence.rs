@@ -3,7 +3,8 @@
 //! PostgreSQL (when `IRONWORX_TEST_POSTGRES` is set): always the same decision, as loaded and
 //! after each of a few changes made once the index is loaded (rules added and removed, which
 //! the index reads alone, and memberships, which make it read everything), and after rule
-//! changes on as many entities as a refresh reads alone, then on one more.
+//! changes on as many entities as a refresh reads alone, then on one more; and writers racing
+//! each other, each seeing its own change on its next question.
 
 use std::collections::BTreeSet;
 
@@ -967,4 +968,100 @@ fn rules_of_more_entities_than_a_partial_read_takes_are_read_whole() {
             test_db.drop_database().await;
         });
     }
+}
+
+/// Writers racing each other and the readers: each writer flips the rule on a Thing of its own
+/// and at once asks the index, while the others write, refresh and ask too. Every answer given
+/// after a commit holds that commit, whichever task's refresh read it.
+#[test]
+fn racing_writers_each_see_their_own_change_at_once() {
+    const WRITERS: usize = 3;
+    const FLIPS: usize = 30;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for backend in runtime.block_on(async { backends() }) {
+        runtime.block_on(async {
+            let test_db = TestDb::create(backend).await;
+            let db = connect(&test_db).await;
+            Migrator::up(&db, None).await.expect("migrations");
+            let none = EntityFields::default();
+            groups::create_group(&db, "Racers", &none)
+                .await
+                .expect("group");
+            let mut things = Vec::new();
+            for w in 0..WRITERS {
+                let name = format!("race{w}");
+                let row = models::create_thing(&db, &name, &none, &ThingFields::default())
+                    .await
+                    .expect("thing");
+                things.push((row.id, name));
+            }
+            let security = Security::load(db.clone()).await.expect("index");
+            let tasks: Vec<_> = things
+                .into_iter()
+                .map(|(id, name)| {
+                    let (db, security) = (db.clone(), security.clone());
+                    tokio::spawn(async move {
+                        for flip in 0..FLIPS {
+                            let allow = flip % 2 == 0;
+                            let rule = Rule {
+                                kind: PermissionKind::PropertyRead,
+                                resource: ANY_RESOURCE.into(),
+                                principal_type: PrincipalType::Group,
+                                principal_name: "Racers".into(),
+                                allow,
+                            };
+                            permissions::set_entity_rule(&db, id, false, &rule)
+                                .await
+                                .expect("rule");
+                            let index = security.current().await.expect("current");
+                            let racers = index.lookup(Collection::Groups, "Racers").expect("group");
+                            let thing = index.lookup(Collection::Things, &name).expect("thing");
+                            let outcome = decide(
+                                &index,
+                                &Request {
+                                    user: racers,
+                                    target: Target::Entity(thing),
+                                    kind: PermissionKind::PropertyRead,
+                                    resource: ANY_RESOURCE,
+                                },
+                            );
+                            let expected = if allow { Outcome::Allow } else { Outcome::Deny };
+                            assert_eq!(
+                                outcome, expected,
+                                "{backend}: {name}, flip {flip}: the answer after the commit"
+                            );
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.expect("writer");
+            }
+            compare_sequences(backend, &db, &security).await;
+            db.close().await.expect("close");
+            test_db.drop_database().await;
+        });
+    }
+}
+
+/// After the race: the index is at the database's change sequence, and refreshes read the
+/// changed rules alone (the path whose snapshot and stamps the race puts to the test).
+async fn compare_sequences(backend: Backend, db: &DatabaseConnection, security: &Security) {
+    let index = security.current().await.expect("current");
+    let sequence = ironworx_entity::queries::audit::current_sequence(db)
+        .await
+        .expect("sequence");
+    assert_eq!(
+        index.sequence(),
+        sequence,
+        "{backend}: index at the database's sequence"
+    );
+    assert!(
+        security.partial_refresh_count() > 0,
+        "{backend}: no refresh read the changed rules alone"
+    );
 }
