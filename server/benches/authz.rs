@@ -22,8 +22,8 @@
 //!   a batch during which the thread was switched out (another process took the CPU) is left
 //!   out, for every engine alike (the figures over every batch are printed as well). The p99 of
 //!   batch means moves with the machine's interrupts: the bench prints how often the thread is
-//!   held up for more than 2 µs and for how long (about 1,000 times a second, about 20 µs
-//!   each, on a 2-vCPU guest), and at that rate one batch in 20 to 50 of ours holds one.
+//!   held up for more than 2 µs and for how long (400 to 1,000 times a second, about 20 µs
+//!   each, on a 2-vCPU guest), and at that rate 1% to 6% of our batches hold one.
 //!
 //! Flatness (how the check's p99 grows from the smallest to the largest size) is a ratio between
 //! sizes, so it is measured the same way: after every size has been run beside Cedar, each
@@ -1406,8 +1406,8 @@ impl RunShape {
 /// One pass over the `n` requests with each call timed on its own (the clock read between two
 /// calls closes one and opens the next); records each call's nanoseconds, less the clock's own
 /// cost `clock_ns`, in `out` (a warm-up pass passes `None`). An interrupt of the machine lands
-/// on one call, not on a batch of 64: a batch of ours lasts 15 to 70 µs, so at about 1,000
-/// hold-ups a second one batch in 15 to 70 holds one, and the p99 of batch means is then the
+/// on one call, not on a batch of 64: a batch of ours lasts 15 to 70 µs, so at 400 to 1,000
+/// hold-ups a second 1% to 6% of the batches hold one, and the p99 of batch means is then the
 /// hold-up spread over 64 calls.
 fn time_calls(
     n: usize,
