@@ -648,12 +648,36 @@ fn dedup(mut v: Vec<String>) -> Vec<String> {
 
 /// Every decision of the current index against the naive evaluator: how many were compared,
 /// or the first that differs.
-async fn compare(
+/// A new database on `backend` with every migration applied.
+async fn fresh_database(backend: Backend) -> (TestDb, DatabaseConnection) {
+    let test_db = TestDb::create(backend).await;
+    let db = connect(&test_db).await;
+    Migrator::up(&db, None).await.expect("migrations");
+    (test_db, db)
+}
+
+/// Closes and drops a database of [`fresh_database`].
+async fn drop_database(test_db: TestDb, db: DatabaseConnection) {
+    db.close().await.expect("close");
+    test_db.drop_database().await;
+}
+
+/// The first model the strategy draws, the same at every run.
+fn fixed_model() -> RandomModel {
+    let mut runner = TestRunner::deterministic();
+    model_strategy()
+        .new_tree(&mut runner)
+        .expect("model")
+        .current()
+}
+
+/// The current index, which must be at the database's change sequence.
+async fn caught_up(
     backend: Backend,
     db: &DatabaseConnection,
     security: &Security,
     when: &str,
-) -> Result<usize, String> {
+) -> Result<std::sync::Arc<ironworx_server::authz::AuthzIndex>, String> {
     let index = security.current().await.expect("current");
     let sequence = ironworx_entity::queries::audit::current_sequence(db)
         .await
@@ -664,6 +688,37 @@ async fn compare(
             index.sequence()
         ));
     }
+    Ok(index)
+}
+
+/// What the index says of group `group`, asked about as a subject, reading `resource` of Thing
+/// `thing`.
+fn group_reads(
+    index: &ironworx_server::authz::AuthzIndex,
+    group: &str,
+    thing: &str,
+    resource: &str,
+) -> Outcome {
+    let subject = index.lookup(Collection::Groups, group).expect("group");
+    let thing = index.lookup(Collection::Things, thing).expect("thing");
+    decide(
+        index,
+        &Request {
+            user: subject,
+            target: Target::Entity(thing),
+            kind: PermissionKind::PropertyRead,
+            resource,
+        },
+    )
+}
+
+async fn compare(
+    backend: Backend,
+    db: &DatabaseConnection,
+    security: &Security,
+    when: &str,
+) -> Result<usize, String> {
+    let index = caught_up(backend, db, security, when).await?;
     let mut checked = 0;
     let targets: Vec<_> = (0..THINGS)
         .map(|t| (Collection::Things, format!("thing{t}")))
@@ -712,9 +767,7 @@ struct Compared {
 }
 
 async fn check_case(backend: Backend, m: &RandomModel) -> Result<Compared, TestCaseError> {
-    let test_db = TestDb::create(backend).await;
-    let db = connect(&test_db).await;
-    Migrator::up(&db, None).await.expect("migrations");
+    let (test_db, db) = fresh_database(backend).await;
     write_model(&db, m).await;
     let security = Security::load(db.clone()).await.expect("index");
     let mut result = compare(backend, &db, &security, "as loaded").await;
@@ -739,8 +792,7 @@ async fn check_case(backend: Backend, m: &RandomModel) -> Result<Compared, TestC
             .map(|n| n + before);
     }
     let partial_refreshes = security.partial_refresh_count();
-    db.close().await.expect("close");
-    test_db.drop_database().await;
+    drop_database(test_db, db).await;
     match result {
         Ok(decisions) => Ok(Compared {
             decisions,
@@ -794,16 +846,10 @@ fn indexed_and_naive_evaluators_always_agree() {
 #[test]
 fn a_different_history_of_the_database_is_read_whole() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let mut runner = TestRunner::deterministic();
-    let m = model_strategy()
-        .new_tree(&mut runner)
-        .expect("model")
-        .current();
+    let m = fixed_model();
     for backend in runtime.block_on(async { backends() }) {
         runtime.block_on(async {
-            let test_db = TestDb::create(backend).await;
-            let db = connect(&test_db).await;
-            Migrator::up(&db, None).await.expect("migrations");
+            let (test_db, db) = fresh_database(backend).await;
             write_model(&db, &m).await;
             let security = Security::load(db.clone()).await.expect("index");
             // A PropertyRead rule on thing0 for user0, then the same rule denying.
@@ -837,8 +883,7 @@ fn a_different_history_of_the_database_is_read_whole() {
             .await
             .expect("same decisions");
             assert_eq!(security.partial_refresh_count(), 1, "{backend}: read whole");
-            db.close().await.expect("close");
-            test_db.drop_database().await;
+            drop_database(test_db, db).await;
         });
     }
 }
@@ -852,16 +897,10 @@ fn rules_of_more_entities_than_a_partial_read_takes_are_read_whole() {
     use sea_orm::TransactionTrait;
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let mut runner = TestRunner::deterministic();
-    let m = model_strategy()
-        .new_tree(&mut runner)
-        .expect("model")
-        .current();
+    let m = fixed_model();
     for backend in runtime.block_on(async { backends() }) {
         runtime.block_on(async {
-            let test_db = TestDb::create(backend).await;
-            let db = connect(&test_db).await;
-            Migrator::up(&db, None).await.expect("migrations");
+            let (test_db, db) = fresh_database(backend).await;
             write_model(&db, &m).await;
             // A group in nothing, asked about as a subject: only the rules below can decide
             // for it on these Things, before any collection rule.
@@ -919,21 +958,9 @@ fn rules_of_more_entities_than_a_partial_read_takes_are_read_whole() {
                 let (security, things) = (&security, &things);
                 async move {
                     let index = security.current().await.expect("current");
-                    let bulk = index.lookup(Collection::Groups, "Bulk").expect("group");
                     things[..n]
                         .iter()
-                        .map(|(_, name)| {
-                            let thing = index.lookup(Collection::Things, name).expect("thing");
-                            decide(
-                                &index,
-                                &Request {
-                                    user: bulk,
-                                    target: Target::Entity(thing),
-                                    kind: PermissionKind::PropertyRead,
-                                    resource: RESOURCES[0],
-                                },
-                            )
-                        })
+                        .map(|(_, name)| group_reads(&index, "Bulk", name, RESOURCES[0]))
                         .collect::<Vec<_>>()
                 }
             };
@@ -964,8 +991,7 @@ fn rules_of_more_entities_than_a_partial_read_takes_are_read_whole() {
                 .await
                 .expect("same decisions");
             assert_eq!(security.partial_refresh_count(), 1, "{backend}: read whole");
-            db.close().await.expect("close");
-            test_db.drop_database().await;
+            drop_database(test_db, db).await;
         });
     }
 }
@@ -984,9 +1010,7 @@ fn racing_writers_each_see_their_own_change_at_once() {
         .expect("runtime");
     for backend in runtime.block_on(async { backends() }) {
         runtime.block_on(async {
-            let test_db = TestDb::create(backend).await;
-            let db = connect(&test_db).await;
-            Migrator::up(&db, None).await.expect("migrations");
+            let (test_db, db) = fresh_database(backend).await;
             let none = EntityFields::default();
             groups::create_group(&db, "Racers", &none)
                 .await
@@ -1018,17 +1042,7 @@ fn racing_writers_each_see_their_own_change_at_once() {
                                 .await
                                 .expect("rule");
                             let index = security.current().await.expect("current");
-                            let racers = index.lookup(Collection::Groups, "Racers").expect("group");
-                            let thing = index.lookup(Collection::Things, &name).expect("thing");
-                            let outcome = decide(
-                                &index,
-                                &Request {
-                                    user: racers,
-                                    target: Target::Entity(thing),
-                                    kind: PermissionKind::PropertyRead,
-                                    resource: ANY_RESOURCE,
-                                },
-                            );
+                            let outcome = group_reads(&index, "Racers", &name, ANY_RESOURCE);
                             let expected = if allow { Outcome::Allow } else { Outcome::Deny };
                             assert_eq!(
                                 outcome, expected,
@@ -1041,27 +1055,16 @@ fn racing_writers_each_see_their_own_change_at_once() {
             for task in tasks {
                 task.await.expect("writer");
             }
-            compare_sequences(backend, &db, &security).await;
-            db.close().await.expect("close");
-            test_db.drop_database().await;
+            caught_up(backend, &db, &security, "after the race")
+                .await
+                .expect("caught up");
+            // Refreshes read the changed rules alone: the path whose snapshot and stamps the
+            // race puts to the test.
+            assert!(
+                security.partial_refresh_count() > 0,
+                "{backend}: no refresh read the changed rules alone"
+            );
+            drop_database(test_db, db).await;
         });
     }
-}
-
-/// After the race: the index is at the database's change sequence, and refreshes read the
-/// changed rules alone (the path whose snapshot and stamps the race puts to the test).
-async fn compare_sequences(backend: Backend, db: &DatabaseConnection, security: &Security) {
-    let index = security.current().await.expect("current");
-    let sequence = ironworx_entity::queries::audit::current_sequence(db)
-        .await
-        .expect("sequence");
-    assert_eq!(
-        index.sequence(),
-        sequence,
-        "{backend}: index at the database's sequence"
-    );
-    assert!(
-        security.partial_refresh_count() > 0,
-        "{backend}: no refresh read the changed rules alone"
-    );
 }
