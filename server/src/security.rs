@@ -5,16 +5,19 @@
 //! with the sequence ([`Security::current_at`]) does not read it again. On PostgreSQL a LISTEN
 //! on the change channel rebuilds the index as soon as another process commits, so requests
 //! rarely pay for it; the sequence check stays, so a lost notification can never leave a stale
-//! allow. A rebuild reads only the rules of the entities a change touched when the database's
-//! own record of changes (`fact_changes`, filled by triggers) says that is all that changed;
-//! otherwise it reads every fact.
+//! allow. A refresh reads only the rules of the entities a change touched when the database's
+//! own record of changes (`fact_changes`, filled by triggers) says that is all that changed,
+//! and patches the index with them (a build from every fact when a patch cannot lay them out);
+//! otherwise it reads every fact and builds.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use ironworx_entity::queries::facts::{FactChanges, FactRows, read_fact_changes, read_fact_rows};
+use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::queries::{QueryError, audit};
 use ironworx_entity::vocab::Collection;
 use sea_orm::{
@@ -49,6 +52,7 @@ pub struct Security {
     rebuild: tokio::sync::Mutex<Option<(Facts, Option<i64>)>>,
     rebuilds: AtomicU64,
     partial: AtomicU64,
+    patched: AtomicU64,
 }
 
 impl Security {
@@ -63,6 +67,7 @@ impl Security {
             rebuild: tokio::sync::Mutex::new(Some((facts, mark))),
             rebuilds: AtomicU64::new(1),
             partial: AtomicU64::new(0),
+            patched: AtomicU64::new(0),
         }))
     }
 
@@ -87,7 +92,8 @@ impl Security {
 
     /// Rebuilds the index unless another task already brought it to `at_least`. When the
     /// database can say that only some entities' rules changed since the index was built
-    /// ([`read_fact_changes`]), only those rules are read; otherwise every fact is.
+    /// ([`read_fact_changes`]), only those rules are read and patched in; otherwise every fact
+    /// is read and the index built.
     pub async fn refresh(&self, at_least: i64) -> Result<Arc<AuthzIndex>, SecurityError> {
         let mut kept = self.rebuild.lock().await;
         let index = self.index.load_full();
@@ -111,12 +117,16 @@ impl Security {
                     let fresh = blocking(move || index.at_sequence(sequence)).await?;
                     (fresh, facts)
                 } else {
-                    facts.replace_rules(
-                        sequence,
-                        &entities,
-                        rules.into_iter().map(|r| (r.entity_id, r.instance, r.rule)),
-                    );
-                    build(facts).await?
+                    let rules: Vec<_> = rules
+                        .into_iter()
+                        .map(|r| (r.entity_id, r.instance, r.rule))
+                        .collect();
+                    let (fresh, facts, patched) =
+                        patch(index, facts, sequence, entities, rules).await?;
+                    if patched {
+                        self.patched.fetch_add(1, Ordering::Relaxed);
+                    }
+                    (fresh, facts)
                 };
                 (fresh, facts, mark)
             }
@@ -150,6 +160,12 @@ impl Security {
     /// touched nothing the index is built from), not every fact.
     pub fn partial_refresh_count(&self) -> u64 {
         self.partial.load(Ordering::Relaxed)
+    }
+
+    /// How many of those read only changed rules and patched them into the index, instead of
+    /// building it from every fact.
+    pub fn patched_refresh_count(&self) -> u64 {
+        self.patched.load(Ordering::Relaxed)
     }
 
     /// On PostgreSQL, listens for changes committed by any process and rebuilds at once.
@@ -193,6 +209,33 @@ impl Security {
             }
         }
     }
+}
+
+/// Patches `index` off the async threads after the rules of the entities `changed` became
+/// `rules` (their rules now, in database order), or builds from the changed facts when a
+/// patch cannot; gives the changed facts back, and whether it patched.
+async fn patch(
+    index: Arc<AuthzIndex>,
+    mut facts: Facts,
+    sequence: i64,
+    changed: BTreeSet<i64>,
+    rules: Vec<(i64, bool, Rule)>,
+) -> Result<(AuthzIndex, Facts, bool), SecurityError> {
+    blocking(move || {
+        let patched = index.patch_rules(sequence, &changed, &rules);
+        facts.replace_rules(sequence, &changed, rules);
+        match patched {
+            Some(patched) => (patched, facts, true),
+            None => {
+                tracing::debug!(
+                    sequence,
+                    "rule change not patched; building from every fact"
+                );
+                (AuthzIndex::build(&facts), facts, false)
+            }
+        }
+    })
+    .await
 }
 
 /// Builds the index off the async threads; gives the facts back.

@@ -764,6 +764,7 @@ async fn compare(
 struct Compared {
     decisions: usize,
     partial_refreshes: u64,
+    patched_refreshes: u64,
 }
 
 async fn check_case(backend: Backend, m: &RandomModel) -> Result<Compared, TestCaseError> {
@@ -792,11 +793,13 @@ async fn check_case(backend: Backend, m: &RandomModel) -> Result<Compared, TestC
             .map(|n| n + before);
     }
     let partial_refreshes = security.partial_refresh_count();
+    let patched_refreshes = security.patched_refresh_count();
     drop_database(test_db, db).await;
     match result {
         Ok(decisions) => Ok(Compared {
             decisions,
             partial_refreshes,
+            patched_refreshes,
         }),
         Err(m) => Err(TestCaseError::fail(m)),
     }
@@ -815,6 +818,7 @@ fn indexed_and_naive_evaluators_always_agree() {
         });
         let total = std::sync::atomic::AtomicUsize::new(0);
         let partial = std::sync::atomic::AtomicU64::new(0);
+        let patched = std::sync::atomic::AtomicU64::new(0);
         let result = runner.run(&model_strategy(), |m| {
             let compared = runtime.block_on(check_case(backend, &m))?;
             total.fetch_add(compared.decisions, std::sync::atomic::Ordering::Relaxed);
@@ -822,9 +826,17 @@ fn indexed_and_naive_evaluators_always_agree() {
                 compared.partial_refreshes,
                 std::sync::atomic::Ordering::Relaxed,
             );
+            patched.fetch_add(
+                compared.patched_refreshes,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             Ok(())
         });
-        let (total, partial) = (total.into_inner(), partial.into_inner());
+        let (total, partial, patched) = (
+            total.into_inner(),
+            partial.into_inner(),
+            patched.into_inner(),
+        );
         if let Err(e) = result {
             panic!("{e}");
         }
@@ -834,8 +846,10 @@ fn indexed_and_naive_evaluators_always_agree() {
             partial > 0,
             "{backend}: no refresh read only the changed rules"
         );
+        // ... and patched into the index from before the change, not built again.
+        assert!(patched > 0, "{backend}: no refresh patched the index");
         eprintln!(
-            "{backend}: {total} decisions compared; {partial} refreshes read only changed rules"
+            "{backend}: {total} decisions compared; {partial} refreshes read only changed rules, {patched} of them patched"
         );
     }
 }

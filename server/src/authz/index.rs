@@ -1,4 +1,6 @@
-//! The in-memory authorization index: built from [`Facts`] in one pass, immutable afterwards.
+//! The in-memory authorization index: built from [`Facts`] in one pass, immutable afterwards;
+//! a change to some entities' rules gives a new index patched from it (`patch`), which shares
+//! every array the change did not touch.
 //! Every principal name is interned to a small integer, and so is every resource name a rule
 //! mentions; each user carries its sorted principal set (itself and every group it is in,
 //! transitively) and its visibility set (the organizations it belongs to and every unit at or
@@ -30,12 +32,15 @@ use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
+use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::vocab::{
     ANY_RESOURCE, Collection, PermissionKind, PrincipalType, builtin, unit_principal_name,
 };
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use crate::authz::facts::Facts;
+
+mod patch;
 
 /// An interned principal.
 pub type Pid = u32;
@@ -285,6 +290,18 @@ impl Packing {
         let rid = u32::try_from(key & u64::from(RID_MAX)).unwrap_or(0);
         let kind = u32::try_from(key >> RID_BITS).unwrap_or(0);
         self.cell_bits(kind, rid) << self.shift | word_pid(word) << 1 | u32::from(word_allows(word))
+    }
+
+    /// Whether `word`'s principal, resource and kind fit this packing's entries.
+    fn fits(self, word: Word) -> bool {
+        let key = word_cell(word);
+        let rid = key & u64::from(RID_MAX);
+        let cell = match self.kind_shift {
+            Some(at) if rid >> at != 0 => return false,
+            Some(at) => (key >> RID_BITS) << at | rid,
+            None => rid,
+        };
+        word_pid(word) <= self.pid_mask && (cell << self.shift) >> u32::BITS == 0
     }
 
     /// The entries of `cell` in a sorted run of entries.
@@ -655,6 +672,26 @@ impl Names {
         pid
     }
 
+    /// `rule` as a word, its principal and resource interned.
+    fn intern_word(&mut self, rule: &Rule) -> Word {
+        let pid = self.intern(rule.principal_type, &rule.principal_name);
+        let rid = self.intern_resource(&rule.resource);
+        pack(rule.kind, rid, pid, rule.allow)
+    }
+
+    /// `rule` as a word, when its principal and resource are interned already.
+    fn word(&self, rule: &Rule) -> Option<Word> {
+        let pid = *self
+            .principal_ids
+            .get(&(rule.principal_type, rule.principal_name.as_str().into()))?;
+        let rid = if rule.resource == ANY_RESOURCE {
+            ANY_RID
+        } else {
+            *self.resource_ids.get(rule.resource.as_str())?
+        };
+        Some(pack(rule.kind, rid, pid, rule.allow))
+    }
+
     fn intern_resource(&mut self, resource: &str) -> Rid {
         if resource == ANY_RESOURCE {
             return ANY_RID;
@@ -686,27 +723,29 @@ pub struct AuthzIndex {
     /// The principal sets of every user, then its visibility set.
     user_pids: Arc<Vec<Pid>>,
     /// Per entity: where its run is.
-    hot: Vec<Hot>,
+    hot: Arc<[Hot]>,
     /// Per entity: its instance rules (templates and shapes).
-    instance: Vec<Source>,
+    instance: Arc<[Source]>,
     /// Per entity: the mask of the principals its instance visibility rules name, so that the
     /// visibility gate passes over a template none of whose visibility rules can name the user.
-    instance_visibility: Vec<PidMask>,
+    instance_visibility: Arc<[PidMask]>,
     /// Per collection (by `Collection as usize`): its rules.
-    collections: Vec<Source>,
+    collections: Arc<[Source]>,
     /// Every entity's run: its levels, then its own rules when they are packed.
-    runs: Vec<u32>,
-    /// How own rules are packed in the runs.
-    own_packing: Packing,
+    runs: Arc<[u32]>,
+    /// How own rules are packed in the runs; `None`: they are words in the arena.
+    own_packing: Option<Packing>,
     /// Rule words: own rules that are not packed, instance rules too many for blocks by kind,
     /// collection rules.
-    arena: Vec<Word>,
+    arena: Arc<[Word]>,
     /// The cell tables of sources with many rules.
-    cells: Vec<CellSlot>,
+    cells: Arc<[CellSlot]>,
     /// The blocks by kind of templates and shapes.
-    entries: Vec<u32>,
-    /// How those blocks pack their entries.
-    packing: Packing,
+    entries: Arc<[u32]>,
+    /// How those blocks pack their entries; `None`: instance rules are runs of words.
+    packing: Option<Packing>,
+    /// How many entries, words and cell slots of the arrays above patches left unreachable.
+    garbage: usize,
 }
 
 /// Where the rules of a template, shape or collection are: a short sorted run, a table, or
@@ -759,6 +798,66 @@ fn add_source(arena: &mut Vec<Word>, cells: &mut Vec<CellSlot>, rules: &[Word]) 
         start: u32::try_from(table_start).unwrap_or(NONE),
         slots: u32::try_from(slots).unwrap_or(0),
     })
+}
+
+impl Source {
+    /// How many entries, words and cell slots the source takes.
+    fn size(&self) -> usize {
+        match self {
+            Source::Run(span) => span.len as usize,
+            Source::Table(table) => table.run.len as usize + table.slots as usize,
+            Source::Kinds(blocks) => blocks.ends.last().map_or(0, |end| usize::from(*end)),
+        }
+    }
+}
+
+/// Appends an entity's own rules (sorted): as entries after its levels when `packing` (the
+/// index's packing of own rules) is given, which the caller has just appended to `runs`; else
+/// as words in the arena. Returns where its words start, or `NONE` when they are packed.
+fn add_own(
+    runs: &mut Vec<u32>,
+    arena: &mut Vec<Word>,
+    rules: &[(u64, usize, Word)],
+    packing: Option<Packing>,
+) -> u32 {
+    match packing {
+        Some(packing) => {
+            runs.extend(rules.iter().map(|(_, _, w)| packing.pack(*w)));
+            NONE
+        }
+        None => {
+            let start = arena.len();
+            arena.extend(rules.iter().map(|(_, _, w)| *w));
+            u32::try_from(start).unwrap_or(NONE)
+        }
+    }
+}
+
+/// The kinds present among rules, a bit per kind.
+fn kinds_of(rules: &[(u64, usize, Word)]) -> u16 {
+    rules.iter().fold(0, |kinds, (_, _, w)| {
+        kinds | 1u16.wrapping_shl(word_kind(*w))
+    })
+}
+
+/// Appends the instance rules (sorted words) of a template or shape: blocks by kind when
+/// `packing` (the index's packing of blocks) is given and they fit 16-bit block ends, else a
+/// run with a cell table when long. Returns the source and the mask of the principals its
+/// visibility rules name.
+fn add_instance(
+    entries: &mut Vec<u32>,
+    arena: &mut Vec<Word>,
+    cells: &mut Vec<CellSlot>,
+    words: &[Word],
+    packing: Option<Packing>,
+) -> (Source, PidMask) {
+    let blocks = packing.and_then(|p| add_kind_blocks(entries, words, p));
+    let source = match blocks {
+        Some(blocks) => Source::Kinds(blocks),
+        None => add_source(arena, cells, words),
+    };
+    let visibility = cell(words, cell_key(PermissionKind::Visibility, ANY_RID));
+    (source, PidMask::of(visibility.iter().map(|w| word_pid(*w))))
 }
 
 /// The largest principal and resource ids among rules.
@@ -879,9 +978,7 @@ impl AuthzIndex {
             let Some(&i) = idx_of_id.get(entity_id) else {
                 continue;
             };
-            let pid = names.intern(rule.principal_type, &rule.principal_name);
-            let rid = names.intern_resource(&rule.resource);
-            let word = pack(rule.kind, rid, pid, rule.allow);
+            let word = names.intern_word(rule);
             let list = if *is_instance {
                 &mut instance[i as usize]
             } else {
@@ -892,9 +989,7 @@ impl AuthzIndex {
         let mut collection_rules: Vec<Vec<(u64, usize, Word)>> =
             vec![Vec::new(); Collection::ALL.len()];
         for (order, (collection, rule)) in facts.collection_rules.iter().enumerate() {
-            let pid = names.intern(rule.principal_type, &rule.principal_name);
-            let rid = names.intern_resource(&rule.resource);
-            let word = pack(rule.kind, rid, pid, rule.allow);
+            let word = names.intern_word(rule);
             if let Some(list) = collection_rules.get_mut(*collection as usize) {
                 list.push((word >> 1, order, word));
             }
@@ -914,17 +1009,7 @@ impl AuthzIndex {
             runs.extend(chain.iter().chain(shapes));
             let rules = &mut own[i];
             sorted_run(rules);
-            let own_words = match own_packing {
-                Some(packing) => {
-                    runs.extend(rules.iter().map(|(_, _, w)| packing.pack(*w)));
-                    NONE
-                }
-                None => {
-                    let start = arena.len();
-                    arena.extend(rules.iter().map(|(_, _, w)| *w));
-                    u32::try_from(start).unwrap_or(NONE)
-                }
-            };
+            let own_words = add_own(&mut runs, &mut arena, rules, own_packing);
             hot.push(Hot {
                 run: u32::try_from(run).unwrap_or(NONE),
                 own_words,
@@ -937,9 +1022,7 @@ impl AuthzIndex {
                 user: NONE,
                 templates: u16::try_from(chain.len()).unwrap_or(u16::MAX),
                 shapes: u16::try_from(shapes.len()).unwrap_or(u16::MAX),
-                own_kinds: rules.iter().fold(0, |kinds, (_, _, w)| {
-                    kinds | 1u16.wrapping_shl(word_kind(*w))
-                }),
+                own_kinds: kinds_of(rules),
                 collection: e.collection,
             });
         }
@@ -949,7 +1032,6 @@ impl AuthzIndex {
         let mut words = Vec::new();
         let mut instance_sources = vec![Source::default(); facts.entities.len()];
         let mut instance_visibility = vec![PidMask::default(); facts.entities.len()];
-        let visibility_key = cell_key(PermissionKind::Visibility, ANY_RID);
         // Blocks by kind when every instance rule's principal and resource fit one entry;
         // otherwise (millions of principals and resources at once) cell tables.
         let (max_pid, max_rid) = max_ids(instance.iter().flatten());
@@ -961,13 +1043,8 @@ impl AuthzIndex {
             sorted_run(rules);
             words.clear();
             words.extend(rules.iter().map(|(_, _, w)| *w));
-            let blocks = packing.and_then(|p| add_kind_blocks(&mut entries, &words, p));
-            instance_sources[i] = match blocks {
-                Some(blocks) => Source::Kinds(blocks),
-                None => add_source(&mut arena, &mut cells, &words),
-            };
-            instance_visibility[i] =
-                PidMask::of(cell(&words, visibility_key).iter().map(|w| word_pid(*w)));
+            (instance_sources[i], instance_visibility[i]) =
+                add_instance(&mut entries, &mut arena, &mut cells, &words, packing);
         }
         let mut collections = vec![Source::default(); Collection::ALL.len()];
         for (c, rules) in collection_rules.iter_mut().enumerate() {
@@ -977,34 +1054,28 @@ impl AuthzIndex {
             collections[c] = add_source(&mut arena, &mut cells, &words);
         }
 
-        let mut index = AuthzIndex {
-            sequence: facts.sequence,
-            names: Arc::new(Names::default()),
-            entities: Arc::new(Vec::new()),
-            by_name: Arc::new(Vec::new()),
-            users: Arc::new(Vec::new()),
-            user_hot: Arc::new(Vec::new()),
-            user_pids: Arc::new(Vec::new()),
-            hot,
-            instance: instance_sources,
-            instance_visibility,
-            collections,
-            runs,
-            own_packing: own_packing.unwrap_or_default(),
-            arena,
-            cells,
-            entries,
-            packing: packing.unwrap_or_default(),
-        };
         let (users, user_hot, user_pids) =
-            build_users(facts, &idx_of_id, &entities, &mut names, &mut index.hot);
-        index.names = Arc::new(names);
-        index.entities = Arc::new(entities);
-        index.by_name = Arc::new(by_name);
-        index.users = Arc::new(users);
-        index.user_hot = Arc::new(user_hot);
-        index.user_pids = Arc::new(user_pids);
-        index
+            build_users(facts, &idx_of_id, &entities, &mut names, &mut hot);
+        AuthzIndex {
+            sequence: facts.sequence,
+            names: Arc::new(names),
+            entities: Arc::new(entities),
+            by_name: Arc::new(by_name),
+            users: Arc::new(users),
+            user_hot: Arc::new(user_hot),
+            user_pids: Arc::new(user_pids),
+            hot: hot.into(),
+            instance: instance_sources.into(),
+            instance_visibility: instance_visibility.into(),
+            collections: collections.into(),
+            runs: runs.into(),
+            own_packing,
+            arena: arena.into(),
+            cells: cells.into(),
+            entries: entries.into(),
+            packing,
+            garbage: 0,
+        }
     }
 
     /// The change sequence value the index was built at.
@@ -1013,7 +1084,7 @@ impl AuthzIndex {
     }
 
     /// The same index at change sequence `sequence`, for changes that touched nothing it is
-    /// built from.
+    /// built from. It shares every array with this one.
     pub fn at_sequence(&self, sequence: i64) -> AuthzIndex {
         AuthzIndex {
             sequence,
@@ -1077,7 +1148,7 @@ impl AuthzIndex {
         let start = hot.run as usize + usize::from(hot.templates) + usize::from(hot.shapes);
         Rules::Packed(
             self.runs.get(start..start + own).unwrap_or(&[]),
-            self.own_packing,
+            self.own_packing.unwrap_or_default(),
         )
     }
 
@@ -1099,7 +1170,7 @@ impl AuthzIndex {
                 Rules::Kinds(
                     self.entries.get(start..start + len).unwrap_or(&[]),
                     &blocks.ends,
-                    self.packing,
+                    self.packing.unwrap_or_default(),
                 )
             }
             None => Rules::Run(&[]),
@@ -1415,8 +1486,8 @@ mod layout_tests {
             let mut cells = Vec::new();
             let source = add_source(&mut arena, &mut cells, &words);
             let index = AuthzIndex {
-                arena,
-                cells,
+                arena: arena.into(),
+                cells: cells.into(),
                 ..AuthzIndex::default()
             };
             check_every_row(index.rules(Some(&source)), &words, 12);

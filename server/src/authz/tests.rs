@@ -3,10 +3,14 @@
 
 use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::vocab::{Collection, PermissionKind, PrincipalType};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use crate::authz::decide::{Outcome, Request, StepEffect, Target, decide, explain};
 use crate::authz::facts::{EntityFact, Facts, UnitFact};
 use crate::authz::index::{AuthzIndex, Pid, PidMask, PidSet};
+
+mod patch;
 
 use Collection::{ThingShapes, ThingTemplates, Things, Users};
 use PermissionKind::{
@@ -1358,15 +1362,22 @@ fn rules_beyond_packed_entries_decide_as_packed_ones() {
 /// Random models with template chains (cycles and dangling bases included), shapes on
 /// templates and Things, and rules of every kind at every level: the hot path and the
 /// explanation always give the same outcome.
-#[test]
-fn decide_and_explain_agree_on_random_models() {
-    use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
+/// A random model of a few users, nested groups, one organization with units, templates with
+/// chains (some dangling) and shapes, and Things; rules come from [`RandomModel::rule`].
+struct RandomModel {
+    m: Model,
+    users: Vec<String>,
+    groups: Vec<String>,
+    shapes: Vec<String>,
+    templates: Vec<String>,
+    things: Vec<String>,
+}
 
-    const RESOURCES: &[&str] = &["*", "a", "b"];
-    let mut rng = StdRng::seed_from_u64(0x5EED_0004);
-    let mut checked = 0usize;
-    for _ in 0..300 {
+/// Resources rules name; requests also ask for `c`, which no rule names.
+const RANDOM_RESOURCES: &[&str] = &["*", "a", "b"];
+
+impl RandomModel {
+    fn new(rng: &mut StdRng) -> RandomModel {
         let mut m = Model::new();
         let users: Vec<String> = (0..4).map(|i| format!("u{i}")).collect();
         for u in &users {
@@ -1422,58 +1433,46 @@ fn decide_and_explain_agree_on_random_models() {
                 .collect();
             m.thing(x, &template, &own, None);
         }
-        let principal = |rng: &mut StdRng, kind: PermissionKind| match kind {
+        RandomModel {
+            m,
+            users,
+            groups,
+            shapes,
+            templates,
+            things,
+        }
+    }
+
+    /// A random rule: visibility rules name the organizations and units, the others a user or
+    /// a group.
+    fn rule(&self, rng: &mut StdRng) -> Rule {
+        let kind = PermissionKind::ALL[rng.random_range(0..PermissionKind::ALL.len())];
+        let (principal_type, principal_name) = match kind {
             Visibility => match rng.random_range(0..4) {
                 0 => (Organization, "P".to_owned()),
                 1 => (Organization, "Everyone".to_owned()),
                 2 => (OrganizationalUnit, "P:P1".to_owned()),
                 _ => (OrganizationalUnit, "P:P2".to_owned()),
             },
-            _ => {
-                if rng.random_bool(0.4) {
-                    (User, users[rng.random_range(0..users.len())].clone())
-                } else {
-                    (Group, groups[rng.random_range(0..groups.len())].clone())
-                }
-            }
+            _ if rng.random_bool(0.4) => (User, pick(rng, &self.users)),
+            _ => (Group, pick(rng, &self.groups)),
         };
-        for _ in 0..rng.random_range(0..40) {
-            let kind = PermissionKind::ALL[rng.random_range(0..PermissionKind::ALL.len())];
-            let resource = RESOURCES[rng.random_range(0..RESOURCES.len())];
-            let (ptype, pname) = principal(&mut rng, kind);
-            let allow = rng.random_bool(0.6);
-            match rng.random_range(0..10) {
-                0..=3 => {
-                    let t = templates[rng.random_range(0..templates.len())].clone();
-                    m.rule(
-                        ThingTemplates,
-                        &t,
-                        true,
-                        kind,
-                        resource,
-                        ptype,
-                        &pname,
-                        allow,
-                    );
-                }
-                4..=6 => {
-                    let s = shapes[rng.random_range(0..shapes.len())].clone();
-                    m.rule(ThingShapes, &s, true, kind, resource, ptype, &pname, allow);
-                }
-                7 | 8 => {
-                    let x = things[rng.random_range(0..things.len())].clone();
-                    m.rule(Things, &x, false, kind, resource, ptype, &pname, allow);
-                }
-                _ => {
-                    m.coll_rule(Things, kind, resource, ptype, &pname, allow);
-                }
-            }
+        Rule {
+            kind,
+            resource: pick(rng, RANDOM_RESOURCES),
+            principal_type,
+            principal_name,
+            allow: rng.random_bool(0.6),
         }
-        let ix = m.index();
-        for u in &users {
-            let user = ix.lookup(Users, u).expect("user");
-            for x in &things {
-                let thing = ix.lookup(Things, x).expect("thing");
+    }
+
+    /// Every request of every user on every Thing, for every kind and resource.
+    fn requests(&self, index: &AuthzIndex) -> Vec<(String, Request<'static>)> {
+        let mut requests = Vec::new();
+        for u in &self.users {
+            let user = index.lookup(Users, u).expect("user");
+            for x in &self.things {
+                let thing = index.lookup(Things, x).expect("thing");
                 for &kind in PermissionKind::ALL {
                     for resource in ["*", "a", "b", "c"] {
                         let request = Request {
@@ -1482,17 +1481,44 @@ fn decide_and_explain_agree_on_random_models() {
                             kind,
                             resource,
                         };
-                        let (outcome, _) = explain(&ix, &request);
-                        assert_eq!(
-                            decide(&ix, &request),
-                            outcome,
-                            "{u} {kind} {resource} on {x}: {:#?}",
-                            m.facts
-                        );
-                        checked += 1;
+                        requests.push((format!("{u} {kind} {resource} on {x}"), request));
                     }
                 }
             }
+        }
+        requests
+    }
+}
+
+fn pick<T: ToString>(rng: &mut StdRng, items: &[T]) -> String {
+    items[rng.random_range(0..items.len())].to_string()
+}
+
+#[test]
+fn decide_and_explain_agree_on_random_models() {
+    let mut rng = StdRng::seed_from_u64(0x5EED_0004);
+    let mut checked = 0usize;
+    for _ in 0..300 {
+        let mut r = RandomModel::new(&mut rng);
+        for _ in 0..rng.random_range(0..40) {
+            let rule = r.rule(&mut rng);
+            let (collection, entity, instance) = match rng.random_range(0..10) {
+                0..=3 => (ThingTemplates, pick(&mut rng, &r.templates), true),
+                4..=6 => (ThingShapes, pick(&mut rng, &r.shapes), true),
+                7 | 8 => (Things, pick(&mut rng, &r.things), false),
+                _ => {
+                    r.m.facts.collection_rules.push((Things, rule));
+                    continue;
+                }
+            };
+            let id = r.m.id_of(collection, &entity);
+            r.m.facts.entity_rules.push((id, instance, rule));
+        }
+        let ix = r.m.index();
+        for (what, request) in r.requests(&ix) {
+            let (outcome, _) = explain(&ix, &request);
+            assert_eq!(decide(&ix, &request), outcome, "{what}: {:#?}", r.m.facts);
+            checked += 1;
         }
     }
     assert!(checked > 100_000);
@@ -1500,9 +1526,6 @@ fn decide_and_explain_agree_on_random_models() {
 
 #[test]
 fn principal_sets_answer_as_a_search_would() {
-    use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
-
     let mut rng = StdRng::seed_from_u64(0x5EED_0005);
     for round in 0..2_000 {
         // Small and large sets (a large one is binary-searched), dense and sparse principals.
