@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_model;
 mod m20261204_000001_fact_changes;
+mod m20261205_000001_fact_changes_of_rows;
 
 /// Applies every migration of the model.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_model::Migration),
             Box::new(m20261204_000001_fact_changes::Migration),
+            Box::new(m20261205_000001_fact_changes_of_rows::Migration),
         ]
     }
 }

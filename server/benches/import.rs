@@ -8,7 +8,7 @@
 //! (d) for comparison, the one-pass import of the file read whole (as the HTTP imports do).
 //! Then, on the database (c) wrote, what a refresh of the authorization index costs: (e) every
 //! fact read, (f) turned into facts, (g) the index built; and (h) the refresh after one rule
-//! changed, which reads only that entity's rules.
+//! changed, which reads only that entity's rules and patches them into the index.
 //! Reports seconds, the ratios c / (a + b) and d / (a + b), and the peak memory of (c) and (d)
 //! each run alone in a child process: its `VmHWM`, reset (`/proc/self/clear_refs`) once the
 //! database is migrated and bootstrapped, so that the peak is the import's.
@@ -588,6 +588,11 @@ async fn refresh_cost(backend: &str, db: &DatabaseConnection) -> String {
         security.partial_refresh_count(),
         1,
         "the refresh read only what changed"
+    );
+    assert_eq!(
+        security.patched_refresh_count(),
+        1,
+        "the refresh patched the index"
     );
     assert_eq!(index.entity_count(), facts.entities.len());
     format!(

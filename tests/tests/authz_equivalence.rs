@@ -854,6 +854,76 @@ fn indexed_and_naive_evaluators_always_agree() {
     }
 }
 
+/// A statement that changes no row of a table the index is built from is no change: the next
+/// refresh reads nothing again (on PostgreSQL, whose triggers there fire once per statement,
+/// as on SQLite, whose triggers fire per row). A statement that changes a row of such a table
+/// makes the next refresh read everything, with the same decisions as the naive evaluator.
+#[test]
+fn statements_that_change_no_row_are_no_change() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    const NO_ROW: &[&str] = &[
+        "INSERT INTO group_members SELECT * FROM group_members WHERE 1 = 0",
+        "UPDATE group_members SET group_id = group_id WHERE 1 = 0",
+        "DELETE FROM group_members WHERE 1 = 0",
+        "UPDATE collection_permissions SET allow = allow WHERE 1 = 0",
+        "DELETE FROM collection_permissions WHERE 1 = 0",
+        "UPDATE implemented_shapes SET ordinal = ordinal WHERE 1 = 0",
+        "DELETE FROM organizational_unit_members WHERE 1 = 0",
+        "DELETE FROM organizational_units WHERE 1 = 0",
+        "INSERT INTO things SELECT * FROM things WHERE 1 = 0",
+        "DELETE FROM thing_templates WHERE 1 = 0",
+        "DELETE FROM entities WHERE 1 = 0",
+    ];
+    const SOME_ROW: &[&str] = &[
+        "UPDATE collection_permissions SET allow = allow",
+        "DELETE FROM group_members WHERE id = (SELECT MIN(id) FROM group_members)",
+    ];
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let m = fixed_model();
+    for backend in runtime.block_on(async { backends() }) {
+        runtime.block_on(async {
+            let (test_db, db) = fresh_database(backend).await;
+            write_model(&db, &m).await;
+            let security = Security::load(db.clone()).await.expect("index");
+            let write = |statement: &'static str| {
+                let db = db.clone();
+                async move {
+                    let txn = db.begin().await.expect("begin");
+                    txn.execute_unprepared(statement).await.expect(statement);
+                    ironworx_entity::queries::audit::bump_sequence(&txn)
+                        .await
+                        .expect("bump");
+                    txn.commit().await.expect("commit");
+                }
+            };
+            for (i, statement) in NO_ROW.iter().enumerate() {
+                write(statement).await;
+                caught_up(backend, &db, &security, statement)
+                    .await
+                    .expect("caught up");
+                assert_eq!(
+                    security.partial_refresh_count(),
+                    i as u64 + 1,
+                    "{backend}: `{statement}` made the refresh read everything"
+                );
+            }
+            for statement in SOME_ROW {
+                write(statement).await;
+                compare(backend, &db, &security, statement)
+                    .await
+                    .expect("same decisions");
+                assert_eq!(
+                    security.partial_refresh_count(),
+                    NO_ROW.len() as u64,
+                    "{backend}: `{statement}` changed a row and was read alone"
+                );
+            }
+            drop_database(test_db, db).await;
+        });
+    }
+}
+
 /// A refresh reads only changed rules when the database still holds the history the index saw,
 /// and everything when it does not (a restored backup, a promoted standby: the marks of the
 /// sequence values differ), with the same decisions either way.

@@ -272,6 +272,17 @@ impl Packing {
         })
     }
 
+    /// The packing of a build, whose rules name principal ids up to `max_pid` and resource
+    /// ids up to `max_rid`, in an index that will hold at most `principals` principals: room
+    /// for twice as many principals and resources when that fits, so that a patch naming a
+    /// principal or resource the build did not meet still fits; else exactly the ids at hand.
+    fn roomy(max_pid: Pid, max_rid: Rid, principals: usize, with_kind: bool) -> Option<Packing> {
+        let pids = max_pid.max(Pid::try_from(principals).unwrap_or(Pid::MAX));
+        let room = |max: u32| max.saturating_mul(2).saturating_add(1);
+        Packing::fitting(room(pids), room(max_rid), with_kind)
+            .or_else(|| Packing::fitting(max_pid, max_rid, with_kind))
+    }
+
     /// The cell of (kind, resource id) as entries of this packing carry it.
     fn cell_of(self, kind: PermissionKind, rid: Rid) -> u32 {
         self.cell_bits(kind as u32, rid)
@@ -997,9 +1008,11 @@ impl AuthzIndex {
 
         // An entity's own rules follow its levels as entries when every own rule's principal,
         // resource and kind fit one; otherwise (millions of principals and resources at once)
-        // they are words in the arena.
+        // they are words in the arena. Every principal the index will hold: those rules name,
+        // and at most every user, group, organization and unit.
+        let principals = names.principal_names.len() + facts.entities.len() + facts.units.len();
         let (max_pid, max_rid) = max_ids(own.iter().flatten());
-        let own_packing = Packing::fitting(max_pid, max_rid, true);
+        let own_packing = Packing::roomy(max_pid, max_rid, principals, true);
         let mut arena: Vec<Word> = Vec::new();
         let mut runs: Vec<u32> = Vec::new();
         let mut hot = Vec::with_capacity(facts.entities.len());
@@ -1035,7 +1048,7 @@ impl AuthzIndex {
         // Blocks by kind when every instance rule's principal and resource fit one entry;
         // otherwise (millions of principals and resources at once) cell tables.
         let (max_pid, max_rid) = max_ids(instance.iter().flatten());
-        let packing = Packing::fitting(max_pid, max_rid, false);
+        let packing = Packing::roomy(max_pid, max_rid, principals, false);
         for (i, rules) in instance.iter_mut().enumerate() {
             if rules.is_empty() {
                 continue;
