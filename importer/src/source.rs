@@ -52,19 +52,30 @@ fn collect(
 /// returned export holds everything but the entities (header, notes, collection and listed
 /// rules), merged as [`read_path`] merges them.
 pub fn read_path_with(path: &Path, limits: &Limits, sink: Sink<'_>) -> Result<Export, ImportError> {
-    let shown = path.display().to_string();
-    let meta = fs::metadata(path).map_err(|e| ImportError::io(&shown, e))?;
+    read_path_as(path, &path.display().to_string(), limits, sink)
+}
+
+/// [`read_path_with`] for a file that messages call `shown` (an upload saved under a name of
+/// the server's own is called by the name it was uploaded as); its extension chooses the
+/// format, as for [`read_bytes`].
+pub fn read_path_as(
+    path: &Path,
+    shown: &str,
+    limits: &Limits,
+    sink: Sink<'_>,
+) -> Result<Export, ImportError> {
+    let meta = fs::metadata(path).map_err(|e| ImportError::io(shown, e))?;
     if meta.is_dir() {
         return read_folder(path, limits, sink);
     }
     if meta.len() > limits.max_file_bytes {
-        return Err(too_big(&shown, limits.max_file_bytes));
+        return Err(too_big(shown, limits.max_file_bytes));
     }
-    let kind = FileKind::of(&shown).ok_or_else(|| unsupported(&shown))?;
-    let file = File::open(path).map_err(|e| ImportError::io(&shown, e))?;
+    let kind = FileKind::of(shown).ok_or_else(|| unsupported(shown))?;
+    let file = File::open(path).map_err(|e| ImportError::io(shown, e))?;
     match kind {
-        FileKind::Zip => read_zip(file, &shown, limits, sink),
-        kind => read_single(kind, file, &shown, limits, sink).map(|(export, _)| export),
+        FileKind::Zip => read_zip(file, shown, limits, sink),
+        kind => read_single(kind, file, shown, limits, sink).map(|(export, _)| export),
     }
 }
 

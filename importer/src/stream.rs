@@ -6,8 +6,9 @@
 //! transaction of the import. Memory stays bounded by the non-Thing entities and a few chunks,
 //! however many Things the source holds.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use ironworx_entity::vocab::Collection;
 use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 
@@ -15,6 +16,7 @@ use crate::apply::{self, ENTITY_CHUNK, KeySecrets, Report, ThingStream};
 use crate::error::ImportError;
 use crate::gather::Gather;
 use crate::limits::Limits;
+use crate::model::{CollectionRule, Export, ListedRules};
 use crate::plan::{self, PlanOptions, PlannedThing, Streamed};
 use crate::source;
 
@@ -32,19 +34,104 @@ pub async fn import_path(
     secrets: &dyn KeySecrets,
     actor: &str,
 ) -> Result<Report, ImportError> {
-    let first_path = path.to_path_buf();
-    let first_limits = *limits;
-    let (rest, gather) = blocking(move || first_pass(&first_path, &first_limits)).await??;
+    let source = Source::path(path);
+    let first = read_first(&source, limits).await?;
+    import_read(db, &source, limits, first, options, secrets, actor).await
+}
+
+/// A source read twice: its path, and what messages call it.
+#[derive(Clone, Debug)]
+pub struct Source {
+    path: PathBuf,
+    shown: String,
+}
+
+impl Source {
+    /// The file, folder or zip archive at `path`, called by its path.
+    pub fn path(path: &Path) -> Source {
+        Source {
+            path: path.to_path_buf(),
+            shown: path.display().to_string(),
+        }
+    }
+
+    /// A file saved at `path` that messages call `shown`, whose extension chooses the format
+    /// (an upload, saved under a name of the server's own).
+    pub fn upload(path: &Path, shown: &str) -> Source {
+        Source {
+            path: path.to_path_buf(),
+            shown: shown.to_owned(),
+        }
+    }
+
+    fn read(&self, limits: &Limits, sink: source::Sink<'_>) -> Result<Export, ImportError> {
+        source::read_path_as(&self.path, &self.shown, limits, sink)
+    }
+}
+
+/// What the first pass read, before anything is planned or written: enough to check what the
+/// import would write (the caller's rights) without holding the Things.
+#[derive(Debug)]
+pub struct FirstPass {
+    rest: Export,
+    gather: Gather,
+}
+
+impl FirstPass {
+    /// Every entity the source holds, as (collection, name), sorted.
+    pub fn entities(&self) -> Vec<(Collection, &str)> {
+        let mut keys: Vec<(Collection, &str)> = self
+            .gather
+            .by_key
+            .keys()
+            .map(|(c, n)| (*c, n.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// The collection rules it holds (a storage tree's permissions file).
+    pub fn collection_rules(&self) -> &[CollectionRule] {
+        &self.rest.collection_rules
+    }
+
+    /// The entity rules a permissions file lists.
+    pub fn listed_rules(&self) -> &[ListedRules] {
+        &self.rest.listed_rules
+    }
+}
+
+/// The first pass over `source`: every entity gathered (the Things summarized), and the rest of
+/// the export. As with an export read whole, an error of the reader comes before a refused
+/// entity.
+pub async fn read_first(source: &Source, limits: &Limits) -> Result<FirstPass, ImportError> {
+    let source = source.clone();
+    let limits = *limits;
+    let (rest, gather) = blocking(move || first_pass(&source, &limits)).await??;
+    Ok(FirstPass { rest, gather })
+}
+
+/// Plans what the first pass read and applies it in one transaction, reading the Things of
+/// `source` again (it must not have changed; a Thing that did is refused).
+pub async fn import_read(
+    db: &DatabaseConnection,
+    source: &Source,
+    limits: &Limits,
+    first: FirstPass,
+    options: PlanOptions,
+    secrets: &dyn KeySecrets,
+    actor: &str,
+) -> Result<Report, ImportError> {
     let known = apply::known(db).await?;
-    let (plan, streamed) = plan::plan_gathered(gather, rest, &known, options)?;
+    let (plan, streamed) = plan::plan_gathered(first.gather, first.rest, &known, options)?;
     drop(known);
 
     let names = streamed.names();
     let (sender, chunks) = mpsc::channel(CHUNKS_AHEAD);
-    let second_path = path.to_path_buf();
+    let second = source.clone();
     let second_limits = *limits;
     let reader = tokio::task::spawn_blocking(move || {
-        second_pass(&second_path, &second_limits, streamed, &sender);
+        second_pass(&second, &second_limits, streamed, &sender);
     });
     let result =
         apply::apply_streamed(db, plan, ThingStream { names, chunks }, secrets, actor).await;
@@ -62,12 +149,11 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ImportError::Db(format!("the reader stopped: {e}")))
 }
 
-/// The first pass: every entity gathered (the Things summarized), and the rest of the export.
-/// As with an export read whole, an error of the reader comes before a refused entity.
-fn first_pass(path: &Path, limits: &Limits) -> Result<(crate::model::Export, Gather), ImportError> {
+/// The first pass: every entity gathered, and the rest of the export.
+fn first_pass(source: &Source, limits: &Limits) -> Result<(Export, Gather), ImportError> {
     let mut gather = Gather::two_pass();
     let mut refused: Option<ImportError> = None;
-    let rest = source::read_path_with(path, limits, &mut |entity| {
+    let rest = source.read(limits, &mut |entity| {
         if refused.is_none()
             && let Err(err) = gather.push(entity)
         {
@@ -83,24 +169,25 @@ fn first_pass(path: &Path, limits: &Limits) -> Result<(crate::model::Export, Gat
 
 /// The second pass: the Things planned as they are read, sent in chunks; an error is sent last.
 fn second_pass(
-    path: &Path,
+    source: &Source,
     limits: &Limits,
     mut streamed: Streamed,
     sender: &mpsc::Sender<Result<Vec<PlannedThing>, ImportError>>,
 ) {
     let stopped = || ImportError::Db("the import stopped".into());
     let mut chunk: Vec<PlannedThing> = Vec::with_capacity(ENTITY_CHUNK);
-    let read = source::read_path_with(path, limits, &mut |entity| {
-        if let Some(planned) = streamed.take(entity)? {
-            chunk.push(planned);
-            if chunk.len() == ENTITY_CHUNK {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(ENTITY_CHUNK));
-                sender.blocking_send(Ok(full)).map_err(|_| stopped())?;
+    let read = source
+        .read(limits, &mut |entity| {
+            if let Some(planned) = streamed.take(entity)? {
+                chunk.push(planned);
+                if chunk.len() == ENTITY_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(ENTITY_CHUNK));
+                    sender.blocking_send(Ok(full)).map_err(|_| stopped())?;
+                }
             }
-        }
-        Ok(())
-    })
-    .and_then(|_| streamed.finish(&path.display().to_string()));
+            Ok(())
+        })
+        .and_then(|_| streamed.finish(&source.shown));
     let last = match read {
         Ok(()) if chunk.is_empty() => return,
         Ok(()) => Ok(chunk),

@@ -10,6 +10,7 @@ use ironworx_importer::apply::{KeySecrets, Report};
 use ironworx_importer::extract::{ExtractOptions, Filter};
 use ironworx_importer::model::Export;
 use ironworx_importer::plan::{Mode, PlanOptions};
+use ironworx_importer::stream::{self, FirstPass, Source};
 use ironworx_importer::twx_tree::TreeOptions;
 use ironworx_importer::xml_write::WriteOptions;
 use ironworx_importer::{ImportError, Limits, storage, twx, xml_write};
@@ -114,6 +115,30 @@ pub async fn import_path(
         ironworx_importer::stream::import_path(db, path, limits, options, &secrets, actor).await;
     crate::metrics::METRICS.import_job(result.is_ok());
     result
+}
+
+/// Imports `source` in two passes and one transaction, as [`import_path`], once `check` has
+/// approved what the first pass read (the caller's rights): nothing is planned or written when
+/// it refuses. `error` turns an import's error into the caller's.
+pub async fn import_checked<E>(
+    db: &DatabaseConnection,
+    source: &Source,
+    limits: &Limits,
+    options: PlanOptions,
+    actor: &str,
+    check: impl FnOnce(&FirstPass) -> Result<(), E>,
+    error: impl Fn(ImportError) -> E,
+) -> Result<Report, E> {
+    let _slot = import_slots()
+        .acquire()
+        .await
+        .map_err(|e| error(ImportError::Db(e.to_string())))?;
+    let first = stream::read_first(source, limits).await.map_err(&error)?;
+    check(&first)?;
+    let secrets = ServerSecrets::load(db).await.map_err(&error)?;
+    let result = stream::import_read(db, source, limits, first, options, &secrets, actor).await;
+    crate::metrics::METRICS.import_job(result.is_ok());
+    result.map_err(error)
 }
 
 /// Reads the model chosen by `filter` for an export in `mode`.

@@ -2,7 +2,10 @@
 //! `Resources/SourceControlFunctions` (storage mode, on folders of the storage repository) and
 //! `GET /Thingworx/Exporter/<Collection>/<Name>` (one entity as XML). An import needs
 //! design-time Create on every collection it writes into and Update on every entity it replaces;
-//! writing collection-level rules needs a security administrator; an export needs Read.
+//! writing collection-level rules needs a security administrator; an export needs Read. Imports
+//! run in two passes: an upload is saved to a temporary file as it arrives, the first pass reads
+//! what the import would write, the rights are checked on that, and only then is it planned and
+//! applied, the Things read again, so memory does not grow with the Things of an export.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -10,10 +13,10 @@ use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use futures_util::StreamExt as _;
 use ironworx_entity::vocab::{Collection, PermissionKind};
+use ironworx_importer::ImportError;
 use ironworx_importer::extract::Filter;
-use ironworx_importer::model::Export;
 use ironworx_importer::plan::{Mode, PlanOptions};
-use ironworx_importer::{ImportError, source};
+use ironworx_importer::stream::{FirstPass, Source};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -40,10 +43,10 @@ pub fn import_error(err: ImportError) -> ApiError {
     }
 }
 
-/// Checks that the caller may write everything `export` holds.
-fn authorize_import(guard: &Guard, export: &Export, mode: Mode) -> Result<(), ApiError> {
-    let mut collections: Vec<Collection> = export.entities.iter().map(|e| e.collection).collect();
-    collections.sort();
+/// Checks that the caller may write everything the first pass of an import read.
+fn authorize_import(guard: &Guard, read: &FirstPass, mode: Mode) -> Result<(), ApiError> {
+    let entities = read.entities();
+    let mut collections: Vec<Collection> = entities.iter().map(|(c, _)| *c).collect();
     collections.dedup();
     for collection in collections {
         guard.require(Target::Collection(collection), PermissionKind::Create, "*")?;
@@ -66,17 +69,17 @@ fn authorize_import(guard: &Guard, export: &Export, mode: Mode) -> Result<(), Ap
         }
         Ok(())
     };
-    for e in &export.entities {
-        may_update(e.collection, &e.name)?;
+    for (collection, name) in entities {
+        may_update(collection, name)?;
     }
     if mode == Mode::Storage {
         // Collection rules are a security administrator's; the entity rules a permissions
         // file lists need Update on each entity they change, like the entity itself.
-        if !export.collection_rules.is_empty() {
+        if !read.collection_rules().is_empty() {
             guard.require_security_admin("collection permissions")?;
         }
         if !guard.is_security_admin() {
-            for listed in &export.listed_rules {
+            for listed in read.listed_rules() {
                 may_update(listed.collection, &listed.name)?;
             }
         }
@@ -123,7 +126,36 @@ pub async fn importer(
         )));
     }
     let limits = state.config.limits.import();
-    let mut upload: Option<(String, Vec<u8>)> = None;
+    let upload = save_upload(&mut payload, limits.max_file_bytes)
+        .await?
+        .ok_or_else(|| ApiError::BadRequest("missing multipart field 'file'".into()))?;
+    let (name, file) = upload;
+    let report = transfer::import_checked(
+        &state.db,
+        &Source::upload(file.path(), &name),
+        &limits,
+        PlanOptions {
+            mode: Mode::File,
+            strict: false,
+        },
+        &guard.caller.name,
+        |read| authorize_import(&guard, read, Mode::File),
+        import_error,
+    )
+    .await?;
+    drop(file);
+    Ok(HttpResponse::Ok().json(report_json(&report)))
+}
+
+/// Saves the multipart field `file` to a temporary file (removed when dropped), at most
+/// `max_bytes` of it, and gives the name it was uploaded as; `None` without such a field.
+async fn save_upload(
+    payload: &mut Multipart,
+    max_bytes: u64,
+) -> Result<Option<(String, tempfile::NamedTempFile)>, ApiError> {
+    use tokio::io::AsyncWriteExt as _;
+
+    let mut upload = None;
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(|e| ApiError::BadRequest(format!("bad upload: {e}")))?;
         if field.name() != Some("file") {
@@ -134,35 +166,21 @@ pub async fn importer(
             .and_then(|d| d.get_filename())
             .unwrap_or("upload.xml")
             .to_owned();
-        let mut bytes = Vec::new();
+        let saved = tempfile::NamedTempFile::new().map_err(ApiError::internal)?;
+        let mut file = tokio::fs::File::from_std(saved.reopen().map_err(ApiError::internal)?);
+        let mut written: u64 = 0;
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("bad upload: {e}")))?;
-            if (bytes.len() + chunk.len()) as u64 > limits.max_file_bytes {
-                return Err(ApiError::TooLarge(limits.max_file_bytes));
+            written += chunk.len() as u64;
+            if written > max_bytes {
+                return Err(ApiError::TooLarge(max_bytes));
             }
-            bytes.extend_from_slice(&chunk);
+            file.write_all(&chunk).await.map_err(ApiError::internal)?;
         }
-        upload = Some((name, bytes));
+        file.flush().await.map_err(ApiError::internal)?;
+        upload = Some((name, saved));
     }
-    let (name, bytes) =
-        upload.ok_or_else(|| ApiError::BadRequest("missing multipart field 'file'".into()))?;
-    let export = web::block(move || source::read_bytes(&name, &bytes, &limits))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(import_error)?;
-    authorize_import(&guard, &export, Mode::File)?;
-    let report = transfer::import(
-        &state.db,
-        export,
-        PlanOptions {
-            mode: Mode::File,
-            strict: false,
-        },
-        &guard.caller.name,
-    )
-    .await
-    .map_err(import_error)?;
-    Ok(HttpResponse::Ok().json(report_json(&report)))
+    Ok(upload)
 }
 
 /// `GET /Thingworx/Exporter/<Collection>/<Name>`: one entity as a single-file XML export.
@@ -279,22 +297,19 @@ async fn import_source_controlled(
         )));
     }
     let limits = state.config.limits.import();
-    let export = web::block(move || source::read_path(&folder, &limits))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(import_error)?;
-    authorize_import(guard, &export, Mode::Storage)?;
-    let report = transfer::import(
+    let report = transfer::import_checked(
         &state.db,
-        export,
+        &Source::path(&folder),
+        &limits,
         PlanOptions {
             mode: Mode::Storage,
             strict: params.strict.unwrap_or(false),
         },
         &guard.caller.name,
+        |read| authorize_import(guard, read, Mode::Storage),
+        import_error,
     )
-    .await
-    .map_err(import_error)?;
+    .await?;
     Ok(report_json(&report))
 }
 
