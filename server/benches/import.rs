@@ -5,10 +5,12 @@
 //!     property values; multi-row statements in one transaction);
 //! (c) the product import of the file as `ironworx import` runs it: two reading passes, plan,
 //!     apply (one transaction, index invalidation);
-//! (d) for comparison, the one-pass import of the file read whole (as the HTTP imports do).
+//! (d) for comparison, the one-pass import of the file read whole.
 //! Then, on the database (c) wrote, what a refresh of the authorization index costs: (e) every
 //! fact read, (f) turned into facts, (g) the index built; and (h) the refresh after one rule
-//! changed, which reads only that entity's rules and patches them into the index.
+//! changed, which reads only that entity's rules and patches them into the index. Last, (i) the
+//! same file through `POST /Thingworx/Importer` on the server binary (SQLite), uploaded by curl,
+//! with the server process's peak memory.
 //! Reports seconds, the ratios c / (a + b) and d / (a + b), and the peak memory of (c) and (d)
 //! each run alone in a child process: its `VmHWM`, reset (`/proc/self/clear_refs`) once the
 //! database is migrated and bootstrapped, so that the peak is the import's.
@@ -16,6 +18,7 @@
 //! Run: `cargo bench -p ironworx-server --bench import` (`IRONWORX_BENCH_THINGS=N` to resize)
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use ironworx_entity::queries::bulk::insert_all;
@@ -368,7 +371,12 @@ impl Backend {
 
 /// A `/proc/self/status` figure in KiB (`VmHWM`, `VmRSS`).
 fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    process_kib("/proc/self/status", field)
+}
+
+/// A `kB` field of a process's status file.
+fn process_kib(status: &str, field: &str) -> u64 {
+    std::fs::read_to_string(status)
         .ok()
         .and_then(|s| {
             s.lines()
@@ -536,6 +544,10 @@ async fn main() {
     for note in notes {
         println!("{note}");
     }
+    let (seconds, before, peak) = http_import(&path);
+    println!(
+        "(i) HTTP import (POST /Thingworx/Importer, the server binary on SQLite, curl uploading): {seconds:.2} s; server resident once listening {before:.0} MB, peak {peak:.0} MB"
+    );
     println!();
     println!(
         "Index refresh on the imported database (what the first request after a security change waits for):"
@@ -548,6 +560,52 @@ async fn main() {
     for row in refreshes {
         println!("{row}");
     }
+}
+
+/// (i): the file through `POST /Thingworx/Importer` on the server binary (SQLite in a data
+/// directory of its own, the upload sent by curl): seconds, and the server's resident size
+/// once it listens and its peak once the import has answered, in MB.
+fn http_import(path: &Path) -> (f64, f64, f64) {
+    use std::io::BufRead as _;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let password = "bench-Administrator-password-1";
+    let mut server = Command::new(env!("CARGO_BIN_EXE_ironworx"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("IRONWORX_ADMIN_PASSWORD", password)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server");
+    let stdout = server.stdout.take().expect("stdout");
+    let url = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("ironworx listening on ").map(str::to_owned))
+        .expect("the server listens");
+    let status = format!("/proc/{}/status", server.id());
+    let before = process_kib(&status, "VmRSS:");
+    let t = Instant::now();
+    let out = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "-u"])
+        .arg(format!("Administrator:{password}"))
+        .args(["-H", "X-XSRF-TOKEN: TWX-XSRF-TOKEN-VALUE", "-F"])
+        .arg(format!("file=@{}", path.display()))
+        .arg(format!("{url}/Thingworx/Importer?purpose=import"))
+        .output()
+        .expect("curl");
+    let seconds = t.elapsed().as_secs_f64();
+    let peak = process_kib(&status, "VmHWM:");
+    server.kill().ok();
+    server.wait().ok();
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && body.contains("\"status\":\"success\""),
+        "the HTTP import failed: {body} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (seconds, before as f64 / 1024.0, peak as f64 / 1024.0)
 }
 
 /// (e)–(h): what a refresh of the authorization index costs on the imported database, step by
