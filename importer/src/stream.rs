@@ -112,7 +112,8 @@ pub async fn read_first(source: &Source, limits: &Limits) -> Result<FirstPass, I
 }
 
 /// Plans what the first pass read and applies it in one transaction, reading the Things of
-/// `source` again (it must not have changed; a Thing that did is refused).
+/// `source` again. The source must not change between the passes: a Thing added or removed
+/// since the first pass is refused, and a Thing's content is what the second reading finds.
 pub async fn import_read(
     db: &DatabaseConnection,
     source: &Source,

@@ -50,6 +50,7 @@ use ironworx_server::authz::{
     UnitFact, decide, explain,
 };
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 const USERS: usize = 10_000;
@@ -750,6 +751,9 @@ fn sample_requests(
             outcome,
         });
     }
+    // The classes fill at different rates: shuffled, every batch holds the mix, not only the
+    // classes filled last.
+    samples.shuffle(&mut rng);
     samples
 }
 

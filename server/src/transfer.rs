@@ -106,18 +106,11 @@ pub async fn import_path(
     options: PlanOptions,
     actor: &str,
 ) -> Result<Report, ImportError> {
-    let _slot = import_slots()
-        .acquire()
-        .await
-        .map_err(|e| ImportError::Db(e.to_string()))?;
-    let secrets = ServerSecrets::load(db).await?;
-    let result =
-        ironworx_importer::stream::import_path(db, path, limits, options, &secrets, actor).await;
-    crate::metrics::METRICS.import_job(result.is_ok());
-    result
+    let source = Source::path(path);
+    import_checked(db, &source, limits, options, actor, |_| Ok(()), |e| e).await
 }
 
-/// Imports `source` in two passes and one transaction, as [`import_path`], once `check` has
+/// Imports `source` in two passes and one transaction, as [`import_path`] does, once `check` has
 /// approved what the first pass read (the caller's rights): nothing is planned or written when
 /// it refuses. `error` turns an import's error into the caller's.
 pub async fn import_checked<E>(

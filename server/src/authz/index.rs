@@ -1,6 +1,6 @@
 //! The in-memory authorization index: built from [`Facts`] in one pass, immutable afterwards;
 //! a change to some entities' rules gives a new index patched from it (`patch`), which shares
-//! every array the change did not touch.
+//! every array the patch did not write to.
 //! Every principal name is interned to a small integer, and so is every resource name a rule
 //! mentions; each user carries its sorted principal set (itself and every group it is in,
 //! transitively) and its visibility set (the organizations it belongs to and every unit at or
@@ -255,6 +255,13 @@ pub struct Packing {
     kind_shift: Option<u32>,
 }
 
+/// How many principals and resources an index holds at most, for the room its packing leaves.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    principals: usize,
+    resources: usize,
+}
+
 /// Bits for the permission kind in an entry that carries it.
 const KIND_BITS: u32 = u64::BITS - RID_SHIFT - RID_BITS;
 
@@ -272,14 +279,16 @@ impl Packing {
         })
     }
 
-    /// The packing of a build, whose rules name principal ids up to `max_pid` and resource
-    /// ids up to `max_rid`, in an index that will hold at most `principals` principals: room
-    /// for twice as many principals and resources when that fits, so that a patch naming a
-    /// principal or resource the build did not meet still fits; else exactly the ids at hand.
-    fn roomy(max_pid: Pid, max_rid: Rid, principals: usize, with_kind: bool) -> Option<Packing> {
-        let pids = max_pid.max(Pid::try_from(principals).unwrap_or(Pid::MAX));
+    /// The packing of a build whose rules name principal ids up to `max_pid` and resource ids
+    /// up to `max_rid`, in an index that holds `held`: room for twice the principals and
+    /// resources it holds when that fits, else for as many, so that a patch naming a principal
+    /// or resource its rules did not name still fits; else exactly the ids at hand.
+    fn roomy(max_pid: Pid, max_rid: Rid, held: Held, with_kind: bool) -> Option<Packing> {
+        let pids = max_pid.max(Pid::try_from(held.principals).unwrap_or(Pid::MAX));
+        let rids = max_rid.max(Rid::try_from(held.resources).unwrap_or(Rid::MAX));
         let room = |max: u32| max.saturating_mul(2).saturating_add(1);
-        Packing::fitting(room(pids), room(max_rid), with_kind)
+        Packing::fitting(room(pids), room(rids), with_kind)
+            .or_else(|| Packing::fitting(pids, rids, with_kind))
             .or_else(|| Packing::fitting(max_pid, max_rid, with_kind))
     }
 
@@ -1009,10 +1018,21 @@ impl AuthzIndex {
         // An entity's own rules follow its levels as entries when every own rule's principal,
         // resource and kind fit one; otherwise (millions of principals and resources at once)
         // they are words in the arena. Every principal the index will hold: those rules name,
-        // and at most every user, group, organization and unit.
-        let principals = names.principal_names.len() + facts.entities.len() + facts.units.len();
+        // and at most every user, group, organization and unit; every resource any rule names.
+        let principal_entities = facts.entities.iter().filter(|e| {
+            matches!(
+                e.collection,
+                Collection::Users | Collection::Groups | Collection::Organizations
+            )
+        });
+        let held = Held {
+            principals: names.principal_names.len()
+                + principal_entities.count()
+                + facts.units.len(),
+            resources: names.resource_ids.len(),
+        };
         let (max_pid, max_rid) = max_ids(own.iter().flatten());
-        let own_packing = Packing::roomy(max_pid, max_rid, principals, true);
+        let own_packing = Packing::roomy(max_pid, max_rid, held, true);
         let mut arena: Vec<Word> = Vec::new();
         let mut runs: Vec<u32> = Vec::new();
         let mut hot = Vec::with_capacity(facts.entities.len());
@@ -1048,7 +1068,7 @@ impl AuthzIndex {
         // Blocks by kind when every instance rule's principal and resource fit one entry;
         // otherwise (millions of principals and resources at once) cell tables.
         let (max_pid, max_rid) = max_ids(instance.iter().flatten());
-        let packing = Packing::roomy(max_pid, max_rid, principals, false);
+        let packing = Packing::roomy(max_pid, max_rid, held, false);
         for (i, rules) in instance.iter_mut().enumerate() {
             if rules.is_empty() {
                 continue;

@@ -1356,6 +1356,35 @@ fn rules_beyond_packed_entries_decide_as_packed_ones() {
                 assert_eq!(got_layer, layer, "{kind} {resource}");
             }
         }
+        // The rules of T and Big patched (every rule for u or G turned around), in whatever
+        // layout the case forced: the patched index decides as a build of the changed facts.
+        let changed = std::collections::BTreeSet::from([
+            m.id_of(Things, "T"),
+            m.id_of(ThingTemplates, "Big"),
+        ]);
+        let mut rules: Vec<_> = m
+            .facts
+            .entity_rules
+            .iter()
+            .filter(|(id, _, _)| changed.contains(id))
+            .cloned()
+            .collect();
+        for (_, _, rule) in &mut rules {
+            if rule.principal_name == "u" || rule.principal_name == "G" {
+                rule.allow = !rule.allow;
+            }
+        }
+        let sequence = ix.sequence() + 1;
+        let patched = ix.patch_rules(sequence, &changed, &rules).expect("patched");
+        m.facts.replace_rules(sequence, &changed, rules);
+        let built = m.index();
+        for (kind, resource, outcome, _) in cases {
+            let got = ask(&patched, "u", (Things, "T"), kind, resource);
+            assert_eq!(got, ask(&built, "u", (Things, "T"), kind, resource));
+            if outcome == Allow {
+                assert_eq!(got.0, Deny, "{kind} {resource} turned around");
+            }
+        }
     }
 }
 
@@ -1466,18 +1495,28 @@ impl RandomModel {
         }
     }
 
-    /// Every request of every user on every Thing, for every kind and resource.
+    /// Every request of every user on every Thing, template, shape and user, for every kind
+    /// and resource.
     fn requests(&self, index: &AuthzIndex) -> Vec<(String, Request<'static>)> {
+        let targets: Vec<(Collection, &String)> = [
+            (Things, &self.things),
+            (ThingTemplates, &self.templates),
+            (ThingShapes, &self.shapes),
+            (Users, &self.users),
+        ]
+        .into_iter()
+        .flat_map(|(c, names)| names.iter().map(move |n| (c, n)))
+        .collect();
         let mut requests = Vec::new();
         for u in &self.users {
             let user = index.lookup(Users, u).expect("user");
-            for x in &self.things {
-                let thing = index.lookup(Things, x).expect("thing");
+            for (collection, x) in &targets {
+                let target = index.lookup(*collection, x).expect("target");
                 for &kind in PermissionKind::ALL {
                     for resource in ["*", "a", "b", "c"] {
                         let request = Request {
                             user,
-                            target: Target::Entity(thing),
+                            target: Target::Entity(target),
                             kind,
                             resource,
                         };

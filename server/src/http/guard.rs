@@ -41,6 +41,20 @@ impl Guard {
         })
     }
 
+    /// The same caller over the index as it is now, for a request that waited (an upload):
+    /// its rights are decided on changes made while it waited.
+    pub async fn current(self, state: &AppState) -> Result<Guard, ApiError> {
+        let index = state.security.current().await.map_err(ApiError::internal)?;
+        let user = index
+            .lookup(Collection::Users, &self.caller.name)
+            .ok_or_else(|| ApiError::Unauthorized("the user no longer exists".into()))?;
+        Ok(Guard {
+            user,
+            index,
+            ..self
+        })
+    }
+
     /// The entity `name` of the collection named `collection`, when it exists and the caller
     /// may see it; otherwise 404, whichever the reason.
     pub fn visible_entity(

@@ -126,10 +126,12 @@ pub async fn importer(
         )));
     }
     let limits = state.config.limits.import();
-    let upload = save_upload(&mut payload, limits.max_file_bytes)
+    let upload = save_upload(&mut payload, &state.config.data_dir, limits.max_file_bytes)
         .await?
         .ok_or_else(|| ApiError::BadRequest("missing multipart field 'file'".into()))?;
     let (name, file) = upload;
+    // Rights are decided on the model as it is once the upload is in.
+    let guard = guard.current(&state).await?;
     let report = transfer::import_checked(
         &state.db,
         &Source::upload(file.path(), &name),
@@ -147,10 +149,11 @@ pub async fn importer(
     Ok(HttpResponse::Ok().json(report_json(&report)))
 }
 
-/// Saves the multipart field `file` to a temporary file (removed when dropped), at most
-/// `max_bytes` of it, and gives the name it was uploaded as; `None` without such a field.
+/// Saves the multipart field `file` to a temporary file in `dir` (removed when dropped), at
+/// most `max_bytes` of it, and gives the name it was uploaded as; `None` without such a field.
 async fn save_upload(
     payload: &mut Multipart,
+    dir: &Path,
     max_bytes: u64,
 ) -> Result<Option<(String, tempfile::NamedTempFile)>, ApiError> {
     use tokio::io::AsyncWriteExt as _;
@@ -166,7 +169,10 @@ async fn save_upload(
             .and_then(|d| d.get_filename())
             .unwrap_or("upload.xml")
             .to_owned();
-        let saved = tempfile::NamedTempFile::new().map_err(ApiError::internal)?;
+        let saved = tempfile::Builder::new()
+            .prefix(".upload-")
+            .tempfile_in(dir)
+            .map_err(ApiError::internal)?;
         let mut file = tokio::fs::File::from_std(saved.reopen().map_err(ApiError::internal)?);
         let mut written: u64 = 0;
         while let Some(chunk) = field.next().await {

@@ -1,6 +1,7 @@
 //! Patching the index after a change that touched only some entities' rules: their runs and
-//! instance sources are written again at the ends of the arrays, every other array is shared
-//! with the index patched, and the result decides as a build from the changed facts would.
+//! instance sources are written again at the ends of copies of the arrays they live in, every
+//! array a patch does not write to is shared with the index patched, and the result decides
+//! as a build from the changed facts would.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,7 +57,7 @@ impl AuthzIndex {
             let list = if *is_instance { instance } else { own };
             list.push((word >> 1, order, word));
         }
-        let mut hot = self.hot.to_vec();
+        let mut hot = None;
         let mut instance = None;
         let mut instance_visibility = None;
         let (mut runs, mut arena, mut cells, mut entries) = (None, None, None, None);
@@ -64,7 +65,7 @@ impl AuthzIndex {
         let mut words = Vec::new();
         for (idx, mut own, mut inherited) in listed.into_values() {
             let i = idx as usize;
-            let before = *hot.get(i)?;
+            let before = *self.hot.get(i)?;
             if before.own > 0 || !own.is_empty() {
                 sorted_run(&mut own);
                 if let Some(packing) = self.own_packing
@@ -72,19 +73,21 @@ impl AuthzIndex {
                 {
                     return None;
                 }
-                let runs = grown(&mut runs, &self.runs);
-                let arena = grown(&mut arena, &self.arena);
-                let h = hot.get_mut(i)?;
+                let h = grown(&mut hot, &self.hot).get_mut(i)?;
                 if self.own_packing.is_some() {
                     // The run moves: its levels, then the new own rules.
+                    let runs = grown(&mut runs, &self.runs);
                     let (templates, shapes) = self.levels(&before);
                     h.run = u32::try_from(runs.len()).ok()?;
                     runs.extend(templates.iter().chain(shapes));
                     garbage += templates.len() + shapes.len() + before.own as usize;
+                    h.own_words = add_own(runs, &mut Vec::new(), &own, self.own_packing);
                 } else {
+                    // The run stays; the own rules are words in the arena.
+                    let arena = grown(&mut arena, &self.arena);
                     garbage += before.own as usize;
+                    h.own_words = add_own(&mut Vec::new(), arena, &own, self.own_packing);
                 }
-                h.own_words = add_own(runs, arena, &own, self.own_packing);
                 h.own = u32::try_from(own.len()).ok()?;
                 h.own_kinds = kinds_of(&own);
             }
@@ -121,7 +124,7 @@ impl AuthzIndex {
                 Cow::Borrowed(_) => Arc::clone(&self.names),
                 Cow::Owned(names) => Arc::new(names),
             },
-            hot: hot.into(),
+            hot: settled(hot, &self.hot),
             instance: settled(instance, &self.instance),
             instance_visibility: settled(instance_visibility, &self.instance_visibility),
             runs: settled(runs, &self.runs),

@@ -55,7 +55,7 @@ fn patched_indexes_decide_and_explain_as_builds_do() {
     let mut rng = StdRng::seed_from_u64(0x5EED_0009);
     let (mut patched_count, mut refused) = (0usize, 0usize);
     let mut checked = 0usize;
-    for _ in 0..60 {
+    for _ in 0..30 {
         let mut r = RandomModel::new(&mut rng);
         for _ in 0..rng.random_range(0..30) {
             let rule = r.rule(&mut rng);
