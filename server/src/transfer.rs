@@ -15,7 +15,7 @@ use ironworx_importer::twx_tree::TreeOptions;
 use ironworx_importer::xml_write::WriteOptions;
 use ironworx_importer::{ImportError, Limits, storage, twx, xml_write};
 use sea_orm::DatabaseConnection;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::auth::seal::Sealer;
 
@@ -106,32 +106,38 @@ pub async fn import_path(
     options: PlanOptions,
     actor: &str,
 ) -> Result<Report, ImportError> {
+    let slot = import_slot().await?;
     let source = Source::path(path);
-    import_checked(db, &source, limits, options, actor, |_| Ok(()), |e| e).await
+    import_checked(slot, db, &source, limits, options, actor, |_| Ok(())).await
 }
 
-/// Imports `source` in two passes and one transaction, as [`import_path`] does, once `check` has
-/// approved what the first pass read (the caller's rights): nothing is planned or written when
-/// it refuses. `error` turns an import's error into the caller's.
-pub async fn import_checked<E>(
+/// One of the import slots of this process: held from an upload's first byte to the end of
+/// its import, so that uploads waiting on disk are as few as the imports that may run.
+pub async fn import_slot() -> Result<SemaphorePermit<'static>, ImportError> {
+    import_slots()
+        .acquire()
+        .await
+        .map_err(|e| ImportError::Db(e.to_string()))
+}
+
+/// Imports `source` in two passes and one transaction, as [`import_path`] does, in the import
+/// slot `_slot`, once `check` has approved what the first pass read (the caller's rights):
+/// nothing is planned or written when it refuses.
+pub async fn import_checked<E: From<ImportError>>(
+    _slot: SemaphorePermit<'static>,
     db: &DatabaseConnection,
     source: &Source,
     limits: &Limits,
     options: PlanOptions,
     actor: &str,
     check: impl FnOnce(&FirstPass) -> Result<(), E>,
-    error: impl Fn(ImportError) -> E,
 ) -> Result<Report, E> {
-    let _slot = import_slots()
-        .acquire()
-        .await
-        .map_err(|e| error(ImportError::Db(e.to_string())))?;
-    let first = stream::read_first(source, limits).await.map_err(&error)?;
+    let first = stream::read_first(source, limits).await?;
     check(&first)?;
-    let secrets = ServerSecrets::load(db).await.map_err(&error)?;
+    let secrets = ServerSecrets::load(db).await?;
     let result = stream::import_read(db, source, limits, first, options, &secrets, actor).await;
     crate::metrics::METRICS.import_job(result.is_ok());
-    result.map_err(error)
+    result.map_err(E::from)
 }
 
 /// Reads the model chosen by `filter` for an export in `mode`.

@@ -43,6 +43,12 @@ pub fn import_error(err: ImportError) -> ApiError {
     }
 }
 
+impl From<ImportError> for ApiError {
+    fn from(err: ImportError) -> ApiError {
+        import_error(err)
+    }
+}
+
 /// Checks that the caller may write everything the first pass of an import read.
 fn authorize_import(guard: &Guard, read: &FirstPass, mode: Mode) -> Result<(), ApiError> {
     let entities = read.entities();
@@ -126,6 +132,9 @@ pub async fn importer(
         )));
     }
     let limits = state.config.limits.import();
+    // The slot is taken before the upload is saved: at most as many uploads wait on disk as
+    // imports may run.
+    let slot = transfer::import_slot().await.map_err(import_error)?;
     let upload = save_upload(&mut payload, &state.config.data_dir, limits.max_file_bytes)
         .await?
         .ok_or_else(|| ApiError::BadRequest("missing multipart field 'file'".into()))?;
@@ -133,6 +142,7 @@ pub async fn importer(
     // Rights are decided on the model as it is once the upload is in.
     let guard = guard.current(&state).await?;
     let report = transfer::import_checked(
+        slot,
         &state.db,
         &Source::upload(file.path(), &name),
         &limits,
@@ -142,7 +152,6 @@ pub async fn importer(
         },
         &guard.caller.name,
         |read| authorize_import(&guard, read, Mode::File),
-        import_error,
     )
     .await?;
     drop(file);
@@ -304,6 +313,7 @@ async fn import_source_controlled(
     }
     let limits = state.config.limits.import();
     let report = transfer::import_checked(
+        transfer::import_slot().await.map_err(import_error)?,
         &state.db,
         &Source::path(&folder),
         &limits,
@@ -313,7 +323,6 @@ async fn import_source_controlled(
         },
         &guard.caller.name,
         |read| authorize_import(guard, read, Mode::Storage),
-        import_error,
     )
     .await?;
     Ok(report_json(&report))
