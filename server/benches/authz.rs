@@ -1577,13 +1577,8 @@ fn sizes_taking_turns(held: &[Held], rounds: usize, clock_ns: f64) -> Vec<(usize
 /// index, against the build from every fact. Each patch first decides as a build from the
 /// changed facts does, for every user on the Things the change covers.
 fn patch_cost(facts: &Facts, index: &AuthzIndex, build: Duration) {
-    let collection_of = |id: i64| {
-        facts
-            .entities
-            .iter()
-            .find(|e| e.id == id)
-            .map(|e| (e.collection, e.name.as_str()))
-    };
+    let by_id: HashMap<i64, &EntityFact> = facts.entities.iter().map(|e| (e.id, e)).collect();
+    let collection_of = |id: i64| by_id.get(&id).map(|e| (e.collection, e.name.as_str()));
     for collection in [Collection::Things, Collection::ThingTemplates] {
         let Some((id, name)) = facts.entity_rules.iter().find_map(|(id, _, _)| {
             collection_of(*id)

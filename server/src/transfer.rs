@@ -82,10 +82,7 @@ pub async fn import(
     options: PlanOptions,
     actor: &str,
 ) -> Result<Report, ImportError> {
-    let _slot = import_slots()
-        .acquire()
-        .await
-        .map_err(|e| ImportError::Db(e.to_string()))?;
+    let _slot = import_slot().await?;
     let secrets = ServerSecrets::load(db).await?;
     let known = ironworx_importer::apply::known(db).await?;
     let result = match ironworx_importer::plan::plan(export, &known, options) {

@@ -646,8 +646,6 @@ fn dedup(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-/// Every decision of the current index against the naive evaluator: how many were compared,
-/// or the first that differs.
 /// A new database on `backend` with every migration applied.
 async fn fresh_database(backend: Backend) -> (TestDb, DatabaseConnection) {
     let test_db = TestDb::create(backend).await;
@@ -660,6 +658,24 @@ async fn fresh_database(backend: Backend) -> (TestDb, DatabaseConnection) {
 async fn drop_database(test_db: TestDb, db: DatabaseConnection) {
     db.close().await.expect("close");
     test_db.drop_database().await;
+}
+
+/// Runs `test` on every backend against a fresh database holding the fixed model and an index
+/// loaded from it, then drops the database.
+fn on_loaded_fixed_model(
+    test: impl AsyncFn(Backend, &DatabaseConnection, &Security, &RandomModel),
+) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let m = fixed_model();
+    for backend in runtime.block_on(async { backends() }) {
+        runtime.block_on(async {
+            let (test_db, db) = fresh_database(backend).await;
+            write_model(&db, &m).await;
+            let security = Security::load(db.clone()).await.expect("index");
+            test(backend, &db, &security, &m).await;
+            drop_database(test_db, db).await;
+        });
+    }
 }
 
 /// The first model the strategy draws, the same at every run.
@@ -712,6 +728,8 @@ fn group_reads(
     )
 }
 
+/// Every decision of the current index against the naive evaluator: how many were compared,
+/// or the first that differs.
 async fn compare(
     backend: Backend,
     db: &DatabaseConnection,
@@ -879,49 +897,41 @@ fn statements_that_change_no_row_are_no_change() {
         "UPDATE collection_permissions SET allow = allow",
         "DELETE FROM group_members WHERE id = (SELECT MIN(id) FROM group_members)",
     ];
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let m = fixed_model();
-    for backend in runtime.block_on(async { backends() }) {
-        runtime.block_on(async {
-            let (test_db, db) = fresh_database(backend).await;
-            write_model(&db, &m).await;
-            let security = Security::load(db.clone()).await.expect("index");
-            let write = |statement: &'static str| {
-                let db = db.clone();
-                async move {
-                    let txn = db.begin().await.expect("begin");
-                    txn.execute_unprepared(statement).await.expect(statement);
-                    ironworx_entity::queries::audit::bump_sequence(&txn)
-                        .await
-                        .expect("bump");
-                    txn.commit().await.expect("commit");
-                }
-            };
-            for (i, statement) in NO_ROW.iter().enumerate() {
-                write(statement).await;
-                caught_up(backend, &db, &security, statement)
+    on_loaded_fixed_model(async |backend, db, security, _| {
+        let write = |statement: &'static str| {
+            let db = db.clone();
+            async move {
+                let txn = db.begin().await.expect("begin");
+                txn.execute_unprepared(statement).await.expect(statement);
+                ironworx_entity::queries::audit::bump_sequence(&txn)
                     .await
-                    .expect("caught up");
-                assert_eq!(
-                    security.partial_refresh_count(),
-                    i as u64 + 1,
-                    "{backend}: `{statement}` made the refresh read everything"
-                );
+                    .expect("bump");
+                txn.commit().await.expect("commit");
             }
-            for statement in SOME_ROW {
-                write(statement).await;
-                compare(backend, &db, &security, statement)
-                    .await
-                    .expect("same decisions");
-                assert_eq!(
-                    security.partial_refresh_count(),
-                    NO_ROW.len() as u64,
-                    "{backend}: `{statement}` changed a row and was read alone"
-                );
-            }
-            drop_database(test_db, db).await;
-        });
-    }
+        };
+        for (i, statement) in NO_ROW.iter().enumerate() {
+            write(statement).await;
+            caught_up(backend, db, security, statement)
+                .await
+                .expect("caught up");
+            assert_eq!(
+                security.partial_refresh_count(),
+                i as u64 + 1,
+                "{backend}: `{statement}` made the refresh read everything"
+            );
+        }
+        for statement in SOME_ROW {
+            write(statement).await;
+            compare(backend, db, security, statement)
+                .await
+                .expect("same decisions");
+            assert_eq!(
+                security.partial_refresh_count(),
+                NO_ROW.len() as u64,
+                "{backend}: `{statement}` changed a row and was read alone"
+            );
+        }
+    });
 }
 
 /// A refresh reads only changed rules when the database still holds the history the index saw,
@@ -929,47 +939,39 @@ fn statements_that_change_no_row_are_no_change() {
 /// sequence values differ), with the same decisions either way.
 #[test]
 fn a_different_history_of_the_database_is_read_whole() {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let m = fixed_model();
-    for backend in runtime.block_on(async { backends() }) {
-        runtime.block_on(async {
-            let (test_db, db) = fresh_database(backend).await;
-            write_model(&db, &m).await;
-            let security = Security::load(db.clone()).await.expect("index");
-            // A PropertyRead rule on thing0 for user0, then the same rule denying.
-            let mut rule = RandomRule {
-                level: 0,
-                target: 0,
-                kind: 2,
-                resource: 0,
-                principal: 0,
-                allow: true,
-            };
-            assert_eq!(KINDS[rule.kind], PermissionKind::PropertyRead);
-            write_rule(&db, &m, &rule, false).await;
-            compare(backend, &db, &security, "after a rule change")
-                .await
-                .expect("same decisions");
-            assert_eq!(security.partial_refresh_count(), 1, "{backend}: read alone");
-            // The history the index saw is gone: its sequence value's mark is not the one it read.
-            use sea_orm::ConnectionTrait;
-            db.execute_unprepared("UPDATE fact_changes SET mark = mark + 1 WHERE entity_id = -1")
-                .await
-                .expect("other history");
-            rule.allow = false;
-            write_rule(&db, &m, &rule, false).await;
-            compare(
-                backend,
-                &db,
-                &security,
-                "after a rule change in another history",
-            )
+    on_loaded_fixed_model(async |backend, db, security, m| {
+        // A PropertyRead rule on thing0 for user0, then the same rule denying.
+        let mut rule = RandomRule {
+            level: 0,
+            target: 0,
+            kind: 2,
+            resource: 0,
+            principal: 0,
+            allow: true,
+        };
+        assert_eq!(KINDS[rule.kind], PermissionKind::PropertyRead);
+        write_rule(db, m, &rule, false).await;
+        compare(backend, db, security, "after a rule change")
             .await
             .expect("same decisions");
-            assert_eq!(security.partial_refresh_count(), 1, "{backend}: read whole");
-            drop_database(test_db, db).await;
-        });
-    }
+        assert_eq!(security.partial_refresh_count(), 1, "{backend}: read alone");
+        // The history the index saw is gone: its sequence value's mark is not the one it read.
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared("UPDATE fact_changes SET mark = mark + 1 WHERE entity_id = -1")
+            .await
+            .expect("other history");
+        rule.allow = false;
+        write_rule(db, m, &rule, false).await;
+        compare(
+            backend,
+            db,
+            security,
+            "after a rule change in another history",
+        )
+        .await
+        .expect("same decisions");
+        assert_eq!(security.partial_refresh_count(), 1, "{backend}: read whole");
+    });
 }
 
 /// A refresh reads the changed rules alone up to `CHANGED_ENTITIES_MAX` entities, and

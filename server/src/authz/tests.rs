@@ -1495,6 +1495,25 @@ impl RandomModel {
         }
     }
 
+    /// Adds `count` random rules: instance rules of templates and shapes, own rules of Things,
+    /// and one in ten on the Things collection.
+    fn place_rules(&mut self, rng: &mut StdRng, count: usize) {
+        for _ in 0..count {
+            let rule = self.rule(rng);
+            let (collection, entity, instance) = match rng.random_range(0..10) {
+                0..=3 => (ThingTemplates, pick(rng, &self.templates), true),
+                4..=6 => (ThingShapes, pick(rng, &self.shapes), true),
+                7 | 8 => (Things, pick(rng, &self.things), false),
+                _ => {
+                    self.m.facts.collection_rules.push((Things, rule));
+                    continue;
+                }
+            };
+            let id = self.m.id_of(collection, &entity);
+            self.m.facts.entity_rules.push((id, instance, rule));
+        }
+    }
+
     /// Every request of every user on every Thing, template, shape and user, for every kind
     /// and resource.
     fn requests(&self, index: &AuthzIndex) -> Vec<(String, Request<'static>)> {
@@ -1539,20 +1558,8 @@ fn decide_and_explain_agree_on_random_models() {
     let mut checked = 0usize;
     for _ in 0..300 {
         let mut r = RandomModel::new(&mut rng);
-        for _ in 0..rng.random_range(0..40) {
-            let rule = r.rule(&mut rng);
-            let (collection, entity, instance) = match rng.random_range(0..10) {
-                0..=3 => (ThingTemplates, pick(&mut rng, &r.templates), true),
-                4..=6 => (ThingShapes, pick(&mut rng, &r.shapes), true),
-                7 | 8 => (Things, pick(&mut rng, &r.things), false),
-                _ => {
-                    r.m.facts.collection_rules.push((Things, rule));
-                    continue;
-                }
-            };
-            let id = r.m.id_of(collection, &entity);
-            r.m.facts.entity_rules.push((id, instance, rule));
-        }
+        let count = rng.random_range(0..40);
+        r.place_rules(&mut rng, count);
         let ix = r.m.index();
         for (what, request) in r.requests(&ix) {
             let (outcome, _) = explain(&ix, &request);

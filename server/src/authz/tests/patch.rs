@@ -57,16 +57,8 @@ fn patched_indexes_decide_and_explain_as_builds_do() {
     let mut checked = 0usize;
     for _ in 0..30 {
         let mut r = RandomModel::new(&mut rng);
-        for _ in 0..rng.random_range(0..30) {
-            let rule = r.rule(&mut rng);
-            let (collection, entity, instance) = match rng.random_range(0..3) {
-                0 => (ThingTemplates, pick(&mut rng, &r.templates), true),
-                1 => (ThingShapes, pick(&mut rng, &r.shapes), true),
-                _ => (Things, pick(&mut rng, &r.things), false),
-            };
-            let id = r.m.id_of(collection, &entity);
-            r.m.facts.entity_rules.push((id, instance, rule));
-        }
+        let count = rng.random_range(0..30);
+        r.place_rules(&mut rng, count);
         let mut index = r.m.index();
         for step in 0..12 {
             // Change the rules of one to four entities: Things' own rules, templates' and
