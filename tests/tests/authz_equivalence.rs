@@ -660,22 +660,29 @@ async fn drop_database(test_db: TestDb, db: DatabaseConnection) {
     test_db.drop_database().await;
 }
 
-/// Runs `test` on every backend against a fresh database holding the fixed model and an index
-/// loaded from it, then drops the database.
-fn on_loaded_fixed_model(
-    test: impl AsyncFn(Backend, &DatabaseConnection, &Security, &RandomModel),
-) {
+/// Runs `test` on every backend against a fresh database holding the fixed model, then drops
+/// the database.
+fn on_fixed_model(test: impl AsyncFn(Backend, &DatabaseConnection, &RandomModel)) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let m = fixed_model();
     for backend in runtime.block_on(async { backends() }) {
         runtime.block_on(async {
             let (test_db, db) = fresh_database(backend).await;
             write_model(&db, &m).await;
-            let security = Security::load(db.clone()).await.expect("index");
-            test(backend, &db, &security, &m).await;
+            test(backend, &db, &m).await;
             drop_database(test_db, db).await;
         });
     }
+}
+
+/// [`on_fixed_model`] with an index loaded from the model.
+fn on_loaded_fixed_model(
+    test: impl AsyncFn(Backend, &DatabaseConnection, &Security, &RandomModel),
+) {
+    on_fixed_model(async |backend, db, m| {
+        let security = Security::load(db.clone()).await.expect("index");
+        test(backend, db, &security, m).await;
+    });
 }
 
 /// The first model the strategy draws, the same at every run.
@@ -982,104 +989,97 @@ fn rules_of_more_entities_than_a_partial_read_takes_are_read_whole() {
     use ironworx_entity::queries::facts::CHANGED_ENTITIES_MAX;
     use sea_orm::TransactionTrait;
 
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let m = fixed_model();
-    for backend in runtime.block_on(async { backends() }) {
-        runtime.block_on(async {
-            let (test_db, db) = fresh_database(backend).await;
-            write_model(&db, &m).await;
-            // A group in nothing, asked about as a subject: only the rules below can decide
-            // for it on these Things, before any collection rule.
-            let none = EntityFields::default();
-            groups::create_group(&db, "Bulk", &none)
+    on_fixed_model(async |backend, db, _| {
+        // A group in nothing, asked about as a subject: only the rules below can decide
+        // for it on these Things, before any collection rule.
+        let none = EntityFields::default();
+        groups::create_group(db, "Bulk", &none)
+            .await
+            .expect("group");
+        let txn = db.begin().await.expect("begin");
+        let mut things = Vec::new();
+        for i in 0..=CHANGED_ENTITIES_MAX {
+            let name = format!("bulk{i}");
+            let row = models::create_thing(&txn, &name, &none, &ThingFields::default())
                 .await
-                .expect("group");
-            let txn = db.begin().await.expect("begin");
-            let mut things = Vec::new();
-            for i in 0..=CHANGED_ENTITIES_MAX {
-                let name = format!("bulk{i}");
-                let row = models::create_thing(&txn, &name, &none, &ThingFields::default())
+                .expect("thing");
+            things.push((row.id, name));
+        }
+        txn.commit().await.expect("commit");
+        let security = Security::load(db.clone()).await.expect("index");
+
+        // Rules on the first `n` Things, replacing the Bulk rules before, in one
+        // transaction that moves the change sequence once (as an import does).
+        let set = |n: usize, allow: bool| {
+            let (db, things) = (db, &things);
+            async move {
+                use ironworx_entity::schema::entity_permissions;
+                use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+                let rule = Rule {
+                    kind: PermissionKind::PropertyRead,
+                    resource: RESOURCES[0].into(),
+                    principal_type: PrincipalType::Group,
+                    principal_name: "Bulk".into(),
+                    allow,
+                };
+                let txn = db.begin().await.expect("begin");
+                entity_permissions::Entity::delete_many()
+                    .filter(entity_permissions::Column::PrincipalName.eq("Bulk"))
+                    .exec(&txn)
                     .await
-                    .expect("thing");
-                things.push((row.id, name));
+                    .expect("delete");
+                let rules: Vec<permissions::EntityRule> = things[..n]
+                    .iter()
+                    .map(|(id, _)| permissions::EntityRule {
+                        entity_id: *id,
+                        instance: false,
+                        rule: rule.clone(),
+                    })
+                    .collect();
+                permissions::insert_entity_rules(&txn, &rules)
+                    .await
+                    .expect("rules");
+                txn.commit().await.expect("commit");
             }
-            txn.commit().await.expect("commit");
-            let security = Security::load(db.clone()).await.expect("index");
+        };
+        let decisions = |n: usize| {
+            let (security, things) = (&security, &things);
+            async move {
+                let index = security.current().await.expect("current");
+                things[..n]
+                    .iter()
+                    .map(|(_, name)| group_reads(&index, "Bulk", name, RESOURCES[0]))
+                    .collect::<Vec<_>>()
+            }
+        };
 
-            // Rules on the first `n` Things, replacing the Bulk rules before, in one
-            // transaction that moves the change sequence once (as an import does).
-            let set = |n: usize, allow: bool| {
-                let (db, things) = (&db, &things);
-                async move {
-                    use ironworx_entity::schema::entity_permissions;
-                    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-                    let rule = Rule {
-                        kind: PermissionKind::PropertyRead,
-                        resource: RESOURCES[0].into(),
-                        principal_type: PrincipalType::Group,
-                        principal_name: "Bulk".into(),
-                        allow,
-                    };
-                    let txn = db.begin().await.expect("begin");
-                    entity_permissions::Entity::delete_many()
-                        .filter(entity_permissions::Column::PrincipalName.eq("Bulk"))
-                        .exec(&txn)
-                        .await
-                        .expect("delete");
-                    let rules: Vec<permissions::EntityRule> = things[..n]
-                        .iter()
-                        .map(|(id, _)| permissions::EntityRule {
-                            entity_id: *id,
-                            instance: false,
-                            rule: rule.clone(),
-                        })
-                        .collect();
-                    permissions::insert_entity_rules(&txn, &rules)
-                        .await
-                        .expect("rules");
-                    txn.commit().await.expect("commit");
-                }
-            };
-            let decisions = |n: usize| {
-                let (security, things) = (&security, &things);
-                async move {
-                    let index = security.current().await.expect("current");
-                    things[..n]
-                        .iter()
-                        .map(|(_, name)| group_reads(&index, "Bulk", name, RESOURCES[0]))
-                        .collect::<Vec<_>>()
-                }
-            };
+        set(CHANGED_ENTITIES_MAX, true).await;
+        assert_eq!(
+            decisions(CHANGED_ENTITIES_MAX).await,
+            vec![Outcome::Allow; CHANGED_ENTITIES_MAX],
+            "{backend}: allowed on every Thing"
+        );
+        compare(
+            backend,
+            db,
+            &security,
+            "after rules on the most entities read alone",
+        )
+        .await
+        .expect("same decisions");
+        assert_eq!(security.partial_refresh_count(), 1, "{backend}: read alone");
 
-            set(CHANGED_ENTITIES_MAX, true).await;
-            assert_eq!(
-                decisions(CHANGED_ENTITIES_MAX).await,
-                vec![Outcome::Allow; CHANGED_ENTITIES_MAX],
-                "{backend}: allowed on every Thing"
-            );
-            compare(
-                backend,
-                &db,
-                &security,
-                "after rules on the most entities read alone",
-            )
+        set(CHANGED_ENTITIES_MAX + 1, false).await;
+        assert_eq!(
+            decisions(CHANGED_ENTITIES_MAX + 1).await,
+            vec![Outcome::Deny; CHANGED_ENTITIES_MAX + 1],
+            "{backend}: denied on every Thing"
+        );
+        compare(backend, db, &security, "after rules on one entity more")
             .await
             .expect("same decisions");
-            assert_eq!(security.partial_refresh_count(), 1, "{backend}: read alone");
-
-            set(CHANGED_ENTITIES_MAX + 1, false).await;
-            assert_eq!(
-                decisions(CHANGED_ENTITIES_MAX + 1).await,
-                vec![Outcome::Deny; CHANGED_ENTITIES_MAX + 1],
-                "{backend}: denied on every Thing"
-            );
-            compare(backend, &db, &security, "after rules on one entity more")
-                .await
-                .expect("same decisions");
-            assert_eq!(security.partial_refresh_count(), 1, "{backend}: read whole");
-            drop_database(test_db, db).await;
-        });
-    }
+        assert_eq!(security.partial_refresh_count(), 1, "{backend}: read whole");
+    });
 }
 
 /// Writers racing each other and the readers: each writer flips the rule on a Thing of its own
