@@ -9,14 +9,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use ironworx_entity::queries::audit::{self, Change};
 use ironworx_entity::queries::bulk::{self, insert_all};
 use ironworx_entity::queries::groups::all_memberships;
-use ironworx_entity::queries::{now_ms, users::ARGON2ID};
+use ironworx_entity::queries::now_ms;
 use ironworx_entity::schema::{
-    application_keys, collection_permissions, configuration_tables, data_shapes, entities,
-    entity_permissions, entity_tags, event_definitions, field_definitions, group_members, groups,
-    implemented_shapes, localization_tokens, organizational_unit_members, organizational_units,
-    organizations, property_definitions, property_values, service_definitions,
-    service_implementations, subscriptions, thing_shapes, thing_templates, things,
-    user_extension_values, users, vocabulary_terms,
+    collection_permissions, configuration_tables, data_shapes, entities, entity_permissions,
+    entity_tags, event_definitions, field_definitions, group_members, groups, implemented_shapes,
+    localization_tokens, organizational_unit_members, organizational_units, organizations,
+    property_definitions, property_values, service_definitions, service_implementations,
+    subscriptions, thing_shapes, thing_templates, things, user_extension_values, vocabulary_terms,
 };
 use ironworx_entity::vocab::{Collection, MemberType, PrincipalType, Tag};
 use sea_orm::{
@@ -25,10 +24,15 @@ use sea_orm::{
 };
 use serde_json::{Map, Value as Json, json};
 
+use crate::caller::Caller;
 use crate::error::ImportError;
+
+mod trusted;
+
 use crate::model::{Definitions, Entity, EntityRule, Kind};
 use crate::plan::{Dropped, Membership, Plan, PlannedThing};
 use crate::stored;
+use trusted::{WriteContext, write_app_key, write_user};
 
 /// How application-key secrets are stored: the server hashes and seals them.
 pub trait KeySecrets: Sync {
@@ -81,15 +85,16 @@ fn db_err(err: impl std::fmt::Display) -> ImportError {
     ImportError::Db(err.to_string())
 }
 
-/// Applies `plan` in one transaction; `actor` is recorded in the audit log.
+/// Applies `plan` in one transaction, writing what `caller` may set (its name is recorded in
+/// the audit log).
 pub async fn apply(
     db: &DatabaseConnection,
     plan: Plan,
     secrets: &dyn KeySecrets,
-    actor: &str,
+    caller: &Caller<'_>,
 ) -> Result<Report, ImportError> {
     let txn = db.begin().await.map_err(db_err)?;
-    let report = apply_in(&txn, plan, secrets, actor).await?;
+    let report = apply_in(&txn, plan, secrets, caller).await?;
     txn.commit().await.map_err(db_err)?;
     Ok(report)
 }
@@ -108,10 +113,10 @@ pub async fn apply_streamed(
     plan: Plan,
     stream: ThingStream,
     secrets: &dyn KeySecrets,
-    actor: &str,
+    caller: &Caller<'_>,
 ) -> Result<Report, ImportError> {
     let txn = db.begin().await.map_err(db_err)?;
-    let report = apply_with(&txn, plan, Some(stream), secrets, actor).await?;
+    let report = apply_with(&txn, plan, Some(stream), secrets, caller).await?;
     txn.commit().await.map_err(db_err)?;
     Ok(report)
 }
@@ -121,9 +126,9 @@ pub async fn apply_in<C: ConnectionTrait>(
     db: &C,
     plan: Plan,
     secrets: &dyn KeySecrets,
-    actor: &str,
+    caller: &Caller<'_>,
 ) -> Result<Report, ImportError> {
-    apply_with(db, plan, None, secrets, actor).await
+    apply_with(db, plan, None, secrets, caller).await
 }
 
 async fn apply_with<C: ConnectionTrait>(
@@ -131,7 +136,7 @@ async fn apply_with<C: ConnectionTrait>(
     plan: Plan,
     stream: Option<ThingStream>,
     secrets: &dyn KeySecrets,
-    actor: &str,
+    caller: &Caller<'_>,
 ) -> Result<Report, ImportError> {
     let mut report = Report {
         dropped: plan.dropped.clone(),
@@ -174,7 +179,7 @@ async fn apply_with<C: ConnectionTrait>(
     let mut writer = Writer {
         existing,
         none: HashMap::new(),
-        secrets,
+        ctx: WriteContext::new(secrets, caller),
         ids: &mut ids,
         vocabularies: &mut vocabularies,
         report: &mut report,
@@ -187,6 +192,12 @@ async fn apply_with<C: ConnectionTrait>(
         writer.stream(db, stream, expected_things).await?;
     }
     writer.entities(db, entities).await?;
+    let Writer {
+        ctx,
+        report: written,
+        ..
+    } = writer;
+    ctx.report(written);
     vocabularies.write(db).await?;
     write_memberships(db, &memberships, &mut report).await?;
     write_rules(db, &rules, &ids, &mut report).await?;
@@ -203,7 +214,7 @@ async fn apply_with<C: ConnectionTrait>(
     report.change_sequence = audit::record(
         db,
         &Change {
-            actor: actor.to_owned(),
+            actor: caller.name.clone(),
             action: "Import".into(),
             detail: Some(detail),
             ..Change::default()
@@ -218,7 +229,8 @@ struct Writer<'a> {
     /// The entities that exist already, per collection.
     existing: HashMap<Collection, HashMap<String, i64>>,
     none: HashMap<String, i64>,
-    secrets: &'a dyn KeySecrets,
+    /// Secrets, the caller and the owners the import names.
+    ctx: WriteContext<'a>,
     /// The ids of the entities written (whose rules and memberships come last).
     ids: &'a mut HashMap<(Collection, String), i64>,
     vocabularies: &'a mut Vocabularies,
@@ -249,7 +261,7 @@ impl Writer<'_> {
                 collection,
                 &chunk,
                 known,
-                self.secrets,
+                &mut self.ctx,
                 self.ids,
                 self.report,
             )
@@ -281,7 +293,7 @@ impl Writer<'_> {
                 collection,
                 &group,
                 known,
-                self.secrets,
+                &mut self.ctx,
                 &mut chunk_ids,
                 self.report,
             )
@@ -310,7 +322,7 @@ async fn write_collection<C: ConnectionTrait>(
     collection: Collection,
     group: &[Entity],
     known: &HashMap<String, i64>,
-    secrets: &dyn KeySecrets,
+    ctx: &mut WriteContext<'_>,
     ids: &mut HashMap<(Collection, String), i64>,
     report: &mut Report,
 ) -> Result<(), ImportError> {
@@ -337,10 +349,11 @@ async fn write_collection<C: ConnectionTrait>(
         .iter()
         .filter(|e| !existing.contains_key(&e.name))
         .collect();
-    let rows: Vec<entities::Model> = new
-        .iter()
-        .map(|e| entity_row(e, 0, now, false))
-        .collect::<Result<_, _>>()?;
+    let mut rows: Vec<entities::Model> = Vec::with_capacity(new.len());
+    for e in &new {
+        let owner = ctx.owner_of_new(db, e).await?;
+        rows.push(entity_row(e, 0, now, false, owner)?);
+    }
     let created = bulk::insert_entities(db, collection, rows).await?;
     for (name, id) in &created {
         ids.insert((collection, name.clone()), *id);
@@ -351,7 +364,10 @@ async fn write_collection<C: ConnectionTrait>(
     for e in group {
         if let Some(&id) = existing.get(&e.name) {
             let old = existing_rows.get(&id);
-            let row = entity_row(e, id, now, old.is_some_and(|o| o.is_system))?;
+            let owner = ctx
+                .owner_of_replaced(db, e, old.and_then(|o| o.owner_id))
+                .await?;
+            let row = entity_row(e, id, now, old.is_some_and(|o| o.is_system), owner)?;
             let mut active = sea_orm::IntoActiveModel::into_active_model(row).reset_all();
             active.id = Unchanged(id);
             active.created_at = NotSet;
@@ -372,7 +388,7 @@ async fn write_collection<C: ConnectionTrait>(
             continue;
         };
         let is_new = !existing.contains_key(&e.name);
-        parts.add(e, id, is_new, secrets, db, report).await?;
+        parts.add(e, id, is_new, ctx, db, report).await?;
     }
     parts.write(db).await?;
     Ok(())
@@ -387,12 +403,14 @@ fn tags_text(e: &Entity) -> Result<(String, Vec<Tag>), ImportError> {
     Ok((Tag::join_list(&tags), tags))
 }
 
-/// The entity row of `e` (content holds its extras and what its kind keeps without a table).
+/// The entity row of `e` (content holds its extras and what its kind keeps without a table),
+/// owned by the principal of id `owner_id`.
 fn entity_row(
     e: &Entity,
     id: i64,
     now: i64,
     is_system: bool,
+    owner_id: Option<i64>,
 ) -> Result<entities::Model, ImportError> {
     let (tags, _) = tags_text(e)?;
     let mut kind_fields = Map::new();
@@ -407,8 +425,7 @@ fn entity_row(
         documentation_content: e.common.documentation_content.clone(),
         tags,
         project_name: e.common.project_name.clone(),
-        owner_name: e.common.owner.as_ref().map(|(_, n)| n.clone()),
-        owner_type: e.common.owner.as_ref().map(|(t, _)| t.clone()),
+        owner_id,
         home_mashup: e.common.home_mashup.clone(),
         avatar: (!e.common.avatar.is_empty()).then(|| e.common.avatar.clone()),
         aspects: (!e.common.aspects.is_empty()).then(|| Json::Object(e.common.aspects.clone())),
@@ -457,7 +474,7 @@ impl Parts {
         e: &Entity,
         id: i64,
         is_new: bool,
-        secrets: &dyn KeySecrets,
+        ctx: &WriteContext<'_>,
         db: &C,
         report: &mut Report,
     ) -> Result<(), ImportError> {
@@ -575,7 +592,7 @@ impl Parts {
                         last_update_time: Set(x.last_update_time),
                     });
                 }
-                write_user(db, e, u, id, is_new, report).await?;
+                write_user(db, e, u, id, is_new, ctx.caller, report).await?;
             }
             Kind::Group(g) => {
                 let row = groups::ActiveModel {
@@ -591,7 +608,9 @@ impl Parts {
                 }
             }
             Kind::Organization(o) => write_organization(db, e, o, id).await?,
-            Kind::ApplicationKey(k) => write_app_key(db, e, k, id, secrets, report).await?,
+            Kind::ApplicationKey(k) => {
+                write_app_key(db, e, k, id, ctx, report).await?;
+            }
             Kind::LocalizationTable(t) => {
                 // Tokens are merged, never deleted: a token of the import replaces its namesake.
                 let known: HashMap<String, i64> = localization_tokens::Entity::find()
@@ -775,102 +794,6 @@ where
     Ok(())
 }
 
-async fn write_user<C: ConnectionTrait>(
-    db: &C,
-    e: &Entity,
-    u: &crate::model::User,
-    id: i64,
-    is_new: bool,
-    report: &mut Report,
-) -> Result<(), ImportError> {
-    let old = if is_new {
-        None
-    } else {
-        users::Entity::find_by_id(id).one(db).await?
-    };
-    let password = u.password.as_ref().filter(|p| !p.hash.is_empty());
-    if let Some(p) = password
-        && p.algorithm != ironworx_entity::queries::users::PBKDF2_SHA512
-        && p.algorithm != ARGON2ID
-    {
-        return Err(ImportError::Invalid {
-            origin: e.origin.clone(),
-            entity: e.path(),
-            message: format!("unsupported password hash algorithm '{}'", p.algorithm),
-        });
-    }
-    let protected = e.name == ironworx_entity::vocab::builtin::ADMINISTRATOR;
-    let mut enabled = u.enabled;
-    if protected && !enabled {
-        report.warnings.push(format!(
-            "{}: {} cannot be disabled; it stays enabled",
-            e.origin,
-            e.path()
-        ));
-        enabled = true;
-    }
-    let now = now_ms();
-    let mut row = users::ActiveModel {
-        entity_id: Set(id),
-        enabled: Set(enabled),
-        mobile_mashup: Set(u.mobile_mashup.clone()),
-        scim_id: Set(u.scim_id.clone()),
-        scim_external_id: Set(u.scim_external_id.clone()),
-        language_preferences: Set(u.language_preferences.clone()),
-        ..Default::default()
-    };
-    if let Some(p) = password {
-        row.password_hash = Set(Some(p.hash.clone()));
-        row.password_algorithm = Set(p.algorithm.clone());
-        row.password_iterations = Set(p.iterations);
-        row.password_salt_bytes = Set(p.salt_bytes);
-        row.password_hash_bytes = Set(p.hash_bytes);
-        row.password_changed_at = Set(Some(now));
-    }
-    match old {
-        Some(_) => {
-            // A re-import keeps the password when the export carries none, and keeps the
-            // lockout state and counters the server maintains.
-            row.update(db).await?;
-        }
-        None => {
-            row.locked = Set(u.locked && !protected);
-            row.locked_until = Set(None);
-            row.login_allowed = Set(e.name != ironworx_entity::vocab::builtin::SYSTEM);
-            if password.is_none() {
-                row.password_hash = Set(None);
-                row.password_algorithm = Set(String::new());
-                row.password_iterations = Set(0);
-                row.password_salt_bytes = Set(0);
-                row.password_hash_bytes = Set(0);
-                row.password_changed_at = Set(None);
-            }
-            row.failed_login_count = Set(0);
-            row.failed_login_window_start = Set(None);
-            row.last_login_at = Set(None);
-            row.insert(db).await?;
-            // Every new user joins `Users`, as when created through the API.
-            if ironworx_entity::queries::entities::find_entity(
-                db,
-                Collection::Groups,
-                ironworx_entity::queries::users::ALL_USERS_GROUP,
-            )
-            .await?
-            .is_some()
-            {
-                ironworx_entity::queries::groups::add_member(
-                    db,
-                    ironworx_entity::queries::users::ALL_USERS_GROUP,
-                    &e.name,
-                    MemberType::User,
-                )
-                .await?;
-            }
-        }
-    }
-    Ok(())
-}
-
 async fn write_organization<C: ConnectionTrait>(
     db: &C,
     e: &Entity,
@@ -967,59 +890,6 @@ async fn write_organization<C: ConnectionTrait>(
     Ok(())
 }
 
-async fn write_app_key<C: ConnectionTrait>(
-    db: &C,
-    e: &Entity,
-    k: &crate::model::ApplicationKey,
-    id: i64,
-    secrets: &dyn KeySecrets,
-    report: &mut Report,
-) -> Result<(), ImportError> {
-    let user_id = if k.user_name.is_empty() {
-        None
-    } else {
-        match ironworx_entity::queries::entities::find_entity(db, Collection::Users, &k.user_name)
-            .await?
-        {
-            Some(u) => Some(u.id),
-            None => {
-                report.warnings.push(format!(
-                    "{}: {}: user '{}' is defined nowhere; the key acts as nobody until SetUserName",
-                    e.origin,
-                    e.path(),
-                    k.user_name
-                ));
-                None
-            }
-        }
-    };
-    let mut row = application_keys::ActiveModel {
-        entity_id: Set(id),
-        user_id: Set(user_id),
-        expiration_date: Set(k.expiration_date),
-        client_name: Set(k.client_name.clone()),
-        ip_whitelist: Set(k.ip_whitelist.clone()),
-        ..Default::default()
-    };
-    if !k.key_id.is_empty() {
-        row.key_hash = Set(Some(secrets.hash(&k.key_id)));
-        row.key_sealed = Set(secrets.seal(&k.key_id));
-    }
-    let old = application_keys::Entity::find_by_id(id).one(db).await?;
-    if old.is_some() {
-        row.update(db).await?;
-    } else {
-        if k.key_id.is_empty() {
-            // A blanked secret: the key exists but authenticates nobody until it is reset.
-            row.key_hash = Set(None);
-            row.key_sealed = Set(None);
-        }
-        row.last_used_at = Set(None);
-        row.insert(db).await?;
-    }
-    Ok(())
-}
-
 /// Tag vocabularies and terms that entities use but no vocabulary defines yet (dynamic
 /// vocabularies, as ThingWorx creates them).
 #[derive(Default)]
@@ -1061,8 +931,7 @@ impl Vocabularies {
                 documentation_content: String::new(),
                 tags: String::new(),
                 project_name: String::new(),
-                owner_name: None,
-                owner_type: None,
+                owner_id: None,
                 home_mashup: String::new(),
                 avatar: None,
                 aspects: None,

@@ -92,6 +92,21 @@ pub enum ImportError {
         /// The principals, `Type:Name`, comma separated.
         list: String,
     },
+    /// The caller may not set what the import holds: it lacks the right the REST service that
+    /// sets it would need (`permission` on `resource` in entity `name`).
+    #[error("{origin}: {entity}: not authorized for {permission} on {resource} in {name}")]
+    Forbidden {
+        /// Where it was read.
+        origin: Origin,
+        /// `Collection/Name`.
+        entity: String,
+        /// The permission (or service right) missing.
+        permission: String,
+        /// The resource it was asked on.
+        resource: String,
+        /// The entity's name.
+        name: String,
+    },
     /// The database refused a statement or could not be reached.
     #[error("database error while importing: {0}")]
     Db(String),

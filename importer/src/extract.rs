@@ -12,7 +12,7 @@ use ironworx_entity::schema::{
     service_implementations, subscriptions, thing_shapes, thing_templates, things,
     user_extension_values, users, vocabulary_terms,
 };
-use ironworx_entity::vocab::{Collection, MemberType, Tag};
+use ironworx_entity::vocab::{Collection, MemberType, PrincipalType, Tag};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Map, Value as Json};
 
@@ -209,8 +209,8 @@ pub async fn extract<C: ConnectionTrait>(
         )
         .await?;
 
-    // Names of principals, for memberships and key users (always the whole collections).
-    let principal_names: HashMap<i64, String> = entities::Entity::find()
+    // Principals, for memberships, key users and owners (always the whole collections).
+    let principals: HashMap<i64, (PrincipalType, String)> = entities::Entity::find()
         .filter(
             entities::Column::Collection
                 .is_in([Collection::Users.as_str(), Collection::Groups.as_str()]),
@@ -218,7 +218,14 @@ pub async fn extract<C: ConnectionTrait>(
         .all(db)
         .await?
         .into_iter()
-        .map(|r| (r.id, r.name))
+        .filter_map(|r| {
+            ironworx_entity::queries::entities::principal_of(&r.collection, r.name)
+                .map(|p| (r.id, p))
+        })
+        .collect();
+    let principal_names: HashMap<i64, String> = principals
+        .iter()
+        .map(|(id, (_, name))| (*id, name.clone()))
         .collect();
     let group_ids: Vec<i64> = rows
         .iter()
@@ -568,10 +575,10 @@ pub async fn extract<C: ConnectionTrait>(
                 tags: Tag::join_list(&tag_list),
                 project_name: row.project_name,
                 home_mashup: row.home_mashup,
-                owner: match (row.owner_type, row.owner_name) {
-                    (Some(t), Some(n)) => Some((t, n)),
-                    _ => None,
-                },
+                owner: row
+                    .owner_id
+                    .and_then(|o| principals.get(&o))
+                    .map(|(t, n)| (t.as_str().to_owned(), n.clone())),
                 avatar: row.avatar.unwrap_or_default(),
                 aspects: aspects(row.aspects),
                 last_modified_date: Some(row.last_modified_date),

@@ -4,6 +4,7 @@
 //! (one pass over an export in memory, or two over a source that can be read again).
 
 pub mod apply;
+pub mod caller;
 pub mod error;
 pub mod extract;
 pub mod gather;
@@ -21,6 +22,7 @@ pub mod values;
 pub mod xml_read;
 pub mod xml_write;
 
+pub use caller::Caller;
 pub use error::{ImportError, TwxError};
 pub use limits::Limits;
 pub use twx::{TwxLimits, read_twx, write_twx};

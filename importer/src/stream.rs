@@ -13,6 +13,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 
 use crate::apply::{self, ENTITY_CHUNK, KeySecrets, Report, ThingStream};
+use crate::caller::Caller;
 use crate::error::ImportError;
 use crate::gather::Gather;
 use crate::limits::Limits;
@@ -32,11 +33,11 @@ pub async fn import_path(
     limits: &Limits,
     options: PlanOptions,
     secrets: &dyn KeySecrets,
-    actor: &str,
+    caller: &Caller<'_>,
 ) -> Result<Report, ImportError> {
     let source = Source::path(path);
     let first = read_first(&source, limits).await?;
-    import_read(db, &source, limits, first, options, secrets, actor).await
+    import_read(db, &source, limits, first, options, secrets, caller).await
 }
 
 /// A source read twice: its path, and what messages call it.
@@ -121,7 +122,7 @@ pub async fn import_read(
     first: FirstPass,
     options: PlanOptions,
     secrets: &dyn KeySecrets,
-    actor: &str,
+    caller: &Caller<'_>,
 ) -> Result<Report, ImportError> {
     let known = apply::known(db).await?;
     let (plan, streamed) = plan::plan_gathered(first.gather, first.rest, &known, options)?;
@@ -135,7 +136,7 @@ pub async fn import_read(
         second_pass(&second, &second_limits, streamed, &sender);
     });
     let result =
-        apply::apply_streamed(db, plan, ThingStream { names, chunks }, secrets, actor).await;
+        apply::apply_streamed(db, plan, ThingStream { names, chunks }, secrets, caller).await;
     // The receiver is gone: a reader still running stops at its next chunk.
     reader.await.ok();
     result

@@ -9,7 +9,7 @@ use ironworx_importer::apply::{self, KeySecrets, Report};
 use ironworx_importer::extract::{ExtractOptions, Filter, extract};
 use ironworx_importer::plan::{self, Mode, PlanOptions};
 use ironworx_importer::xml_write::{WriteOptions, write_single_file};
-use ironworx_importer::{Limits, source, stream};
+use ironworx_importer::{Caller, Limits, source, stream};
 use ironworx_migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
@@ -142,7 +142,7 @@ async fn two_pass(db: &DatabaseConnection, path: &str) -> Result<Report, String>
         &Limits::default(),
         OPTIONS,
         &NoKeys,
-        "Administrator",
+        &Caller::full("Administrator"),
     )
     .await
     .map_err(|e| e.to_string())
@@ -153,7 +153,7 @@ async fn one_pass(db: &DatabaseConnection, path: &str) -> Result<Report, String>
         let export = source::read_path(Path::new(path), &Limits::default())?;
         let known = apply::known(db).await?;
         let plan = plan::plan(export, &known, OPTIONS)?;
-        apply::apply(db, plan, &NoKeys, "Administrator").await
+        apply::apply(db, plan, &NoKeys, &Caller::full("Administrator")).await
     };
     run.await
         .map_err(|e: ironworx_importer::ImportError| e.to_string())

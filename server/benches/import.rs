@@ -204,8 +204,7 @@ async fn bare_insert(db: &DatabaseConnection, export: &Export) {
             documentation_content: String::new(),
             tags: String::new(),
             project_name: String::new(),
-            owner_name: Some("Administrator".into()),
-            owner_type: Some("User".into()),
+            owner_id: None,
             home_mashup: String::new(),
             avatar: None,
             aspects: None,
@@ -281,7 +280,7 @@ async fn product_import(db: &DatabaseConnection, path: &Path) {
         path,
         &Limits::default(),
         OPTIONS,
-        "Administrator",
+        &ironworx_importer::Caller::full("Administrator"),
     )
     .await
     .expect("import");
@@ -307,9 +306,14 @@ fn things_count() -> usize {
 /// The one-pass import of the file read whole (memory comparison only).
 async fn one_pass_import(db: &DatabaseConnection, path: &Path) {
     let export = source::read_path(path, &Limits::default()).expect("read");
-    let report = ironworx_server::transfer::import(db, export, OPTIONS, "Administrator")
-        .await
-        .expect("import");
+    let report = ironworx_server::transfer::import(
+        db,
+        export,
+        OPTIONS,
+        &ironworx_importer::Caller::full("Administrator"),
+    )
+    .await
+    .expect("import");
     assert_written(&report);
 }
 

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ironworx_entity::queries::audit::{self, Change};
-use ironworx_entity::queries::entities::EntityFields;
+use ironworx_entity::queries::entities::{self, EntityFields};
 use ironworx_entity::queries::models::{self, TemplateFields};
 use ironworx_entity::queries::organizations::{self, LoginPage};
 use ironworx_entity::queries::permissions::{self, Rule};
@@ -104,10 +104,11 @@ pub async fn bootstrap(
     })
 }
 
+/// The fields of a built-in entity; `System` becomes its owner once that user exists.
 fn system_fields() -> EntityFields {
     EntityFields {
         is_system: true,
-        ..EntityFields::owned_by(builtin::SYSTEM)
+        ..EntityFields::default()
     }
 }
 
@@ -170,6 +171,8 @@ async fn create_builtins(
         models::create_thing_template(txn, template, &system_fields(), &TemplateFields::default())
             .await?;
     }
+    let system = users::get_user(txn, builtin::SYSTEM).await?;
+    entities::own_built_ins(txn, system.entity.id).await?;
     for collection in Collection::ALL {
         for kind in [
             PermissionKind::Create,

@@ -13,7 +13,7 @@ use ironworx_importer::plan::{Mode, PlanOptions};
 use ironworx_importer::stream::{self, FirstPass, Source};
 use ironworx_importer::twx_tree::TreeOptions;
 use ironworx_importer::xml_write::WriteOptions;
-use ironworx_importer::{ImportError, Limits, storage, twx, xml_write};
+use ironworx_importer::{Caller, ImportError, Limits, storage, twx, xml_write};
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -75,18 +75,18 @@ pub enum Format {
     Zip,
 }
 
-/// Plans and applies `export` in one transaction.
+/// Plans and applies `export` in one transaction, writing what `caller` may set.
 pub async fn import(
     db: &DatabaseConnection,
     export: Export,
     options: PlanOptions,
-    actor: &str,
+    caller: &Caller<'_>,
 ) -> Result<Report, ImportError> {
     let _slot = import_slot().await?;
     let secrets = ServerSecrets::load(db).await?;
     let known = ironworx_importer::apply::known(db).await?;
     let result = match ironworx_importer::plan::plan(export, &known, options) {
-        Ok(plan) => ironworx_importer::apply::apply(db, plan, &secrets, actor).await,
+        Ok(plan) => ironworx_importer::apply::apply(db, plan, &secrets, caller).await,
         Err(e) => Err(e),
     };
     crate::metrics::METRICS.import_job(result.is_ok());
@@ -101,11 +101,11 @@ pub async fn import_path(
     path: &Path,
     limits: &Limits,
     options: PlanOptions,
-    actor: &str,
+    caller: &Caller<'_>,
 ) -> Result<Report, ImportError> {
     let slot = import_slot().await?;
     let source = Source::path(path);
-    import_checked(slot, db, &source, limits, options, actor, |_| Ok(())).await
+    import_checked(slot, db, &source, limits, options, caller, |_| Ok(())).await
 }
 
 /// One of the import slots of this process: held from an upload's first byte to the end of
@@ -126,13 +126,13 @@ pub async fn import_checked<E: From<ImportError>>(
     source: &Source,
     limits: &Limits,
     options: PlanOptions,
-    actor: &str,
+    caller: &Caller<'_>,
     check: impl FnOnce(&FirstPass) -> Result<(), E>,
 ) -> Result<Report, E> {
     let first = stream::read_first(source, limits).await?;
     check(&first)?;
     let secrets = ServerSecrets::load(db).await?;
-    let result = stream::import_read(db, source, limits, first, options, &secrets, actor).await;
+    let result = stream::import_read(db, source, limits, first, options, &secrets, caller).await;
     crate::metrics::METRICS.import_job(result.is_ok());
     result.map_err(E::from)
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use ironworx_entity::vocab::{Collection, Tag, builtin};
+use ironworx_importer::Caller;
 use ironworx_importer::apply::Report;
 use ironworx_importer::extract::Filter;
 use ironworx_importer::plan::{Mode, PlanOptions};
@@ -84,7 +85,8 @@ pub async fn import(config: Config, args: ImportArgs) -> anyhow::Result<()> {
             mode: args.mode,
             strict: args.strict,
         },
-        builtin::ADMINISTRATOR,
+        // The command line works on the database directly: it restores everything.
+        &Caller::full(builtin::ADMINISTRATOR),
     )
     .await;
     bar.finish_and_clear();

@@ -190,7 +190,7 @@ pub async fn seed_principals(
             &txn,
             &NewAppKey {
                 name: format!("{name}Key"),
-                fields: EntityFields::owned_by(ADMIN_USER),
+                fields: EntityFields::default(),
                 key_hash: Some(ironworx_server::auth::app_key::key_hash(&key)),
                 key_sealed: None,
                 user_id: Some(record.entity.id),
@@ -241,4 +241,35 @@ pub async fn bump<C: sea_orm::ConnectionTrait>(db: &C, action: &str) {
     )
     .await
     .expect("record the change");
+}
+
+/// The multipart boundary of [`upload`].
+const BOUNDARY: &str = "ironworx-test-boundary-7f3a";
+
+/// `POST /Thingworx/Importer?purpose=import` by `caller`: `bytes` as the multipart field
+/// `file` called `file_name`, with the importer's XSRF header.
+///
+/// # Panics
+/// When the request cannot be sent.
+pub async fn upload(server: &TestServer, caller: &Caller, file_name: &str, bytes: &[u8]) -> Reply {
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; \
+         filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let builder = request(
+        server,
+        caller,
+        Method::POST,
+        "/Thingworx/Importer?purpose=import",
+    )
+    .header(
+        "Content-Type",
+        format!("multipart/form-data; boundary={BOUNDARY}"),
+    )
+    .header("X-XSRF-TOKEN", "TWX-XSRF-TOKEN-VALUE")
+    .body(body);
+    Reply::of(builder.send().await.expect("send the upload")).await
 }

@@ -44,7 +44,7 @@ pub async fn import(
             mode,
             strict: false,
         },
-        "Administrator",
+        &ironworx_importer::Caller::full("Administrator"),
     )
     .await
 }

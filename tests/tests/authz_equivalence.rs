@@ -211,7 +211,11 @@ async fn naive_entity(db: &DatabaseConnection, collection: Collection, name: &st
         );
     }
     NaiveEntity {
-        owner: entity.owner_name.clone(),
+        owner: entities::owner_of(db, &entity)
+            .await
+            .expect("owner")
+            .filter(|(kind, _)| *kind == PrincipalType::User)
+            .map(|(_, name)| name),
         own: permissions::entity_rules(db, entity.id, false)
             .await
             .expect("own"),
@@ -506,7 +510,13 @@ async fn write_model(db: &DatabaseConnection, m: &RandomModel) {
     }
     for (i, (template, shapes, owner)) in m.things.iter().enumerate() {
         let fields = match owner {
-            Some(o) => EntityFields::owned_by(&user(*o)),
+            Some(o) => EntityFields::owned_by(
+                entities::find_entity(db, Collection::Users, &user(*o))
+                    .await
+                    .expect("owner")
+                    .expect("the owner exists")
+                    .id,
+            ),
             None => EntityFields::default(),
         };
         let row = models::create_thing(

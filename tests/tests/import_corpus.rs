@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use ironworx_entity::schema::{collection_permissions, entities, entity_permissions};
 use ironworx_entity::vocab::Collection;
+use ironworx_importer::Caller;
 use ironworx_importer::apply::{Report, apply_in, known};
 use ironworx_importer::plan::{Mode, PlanOptions, plan};
 use ironworx_importer::{Limits, source};
@@ -462,7 +463,7 @@ async fn check(
         },
     )
     .unwrap_or_else(|e| panic!("{what}: plan failed: {e}"));
-    let report: Report = apply_in(&txn, plan, secrets, "Administrator")
+    let report: Report = apply_in(&txn, plan, secrets, &Caller::full("Administrator"))
         .await
         .unwrap_or_else(|e| panic!("{what}: apply failed: {e}"));
     let (rules_after, collection_after, per_after) = count_rows(&txn).await;

@@ -29,8 +29,7 @@ fn full_fields() -> EntityFields {
         documentation_content: "<p>docs</p>".into(),
         tags: "PTC:Simulator;Plant:Line 3".into(),
         project_name: "Simulator".into(),
-        owner_name: Some("Administrator".into()),
-        owner_type: Some("User".into()),
+        owner_id: None,
         home_mashup: "HomeMashup".into(),
         avatar: Some("iVBORw0KGgo=".into()),
         aspects: Some(json!({"isSystemObject": false, "isEditableSystemObject": true})),
@@ -57,7 +56,13 @@ async fn every_table_round_trips_on_every_backend() {
 }
 
 async fn entities_and_tags(conn: &DatabaseConnection) {
-    let fields = full_fields();
+    let owner = entities::insert_entity(conn, Collection::Mashups, "Owner.Mashup", &full_fields())
+        .await
+        .expect("insert owner");
+    let fields = EntityFields {
+        owner_id: Some(owner.id),
+        ..full_fields()
+    };
     let row = entities::insert_entity(conn, Collection::Mashups, "PTC.Home", &fields)
         .await
         .expect("insert entity");

@@ -1145,7 +1145,7 @@ impl Matrix<'_> {
                     name,
                     &EntityFields {
                         aspects: Some(json!({"dataShape": SHAPE})),
-                        ..EntityFields::owned_by("Administrator")
+                        ..EntityFields::default()
                     },
                     &ThingFields {
                         thing_template: template.into(),
@@ -1464,7 +1464,7 @@ async fn shared_fixtures(server: &TestServer, db: &DatabaseConnection) {
         &json!({"name": MEMBER, "password": PASSWORD}),
     )
     .await;
-    let shape = models::create_data_shape(db, SHAPE, &EntityFields::owned_by("Administrator"), "")
+    let shape = models::create_data_shape(db, SHAPE, &EntityFields::default(), "")
         .await
         .expect("data shape");
     parts::field_definitions::insert(

@@ -24,10 +24,9 @@ pub struct EntityFields {
     pub tags: String,
     /// The project the entity belongs to, or empty.
     pub project_name: String,
-    /// The owning user, which has every right on the entity.
-    pub owner_name: Option<String>,
-    /// The owner's principal type (`User`).
-    pub owner_type: Option<String>,
+    /// The id of the owning user (every right on the entity) or group; ownership follows
+    /// the principal's identity, never its name.
+    pub owner_id: Option<i64>,
     /// The mashup shown as the entity's home.
     pub home_mashup: String,
     /// A base64 image, when the entity has one.
@@ -43,11 +42,10 @@ pub struct EntityFields {
 }
 
 impl EntityFields {
-    /// Fields with only an owner set.
-    pub fn owned_by(owner: &str) -> Self {
+    /// Fields with only an owner set: the user (or group) of id `owner_id`.
+    pub fn owned_by(owner_id: i64) -> Self {
         EntityFields {
-            owner_name: Some(owner.to_owned()),
-            owner_type: Some(PrincipalType::User.as_str().to_owned()),
+            owner_id: Some(owner_id),
             ..EntityFields::default()
         }
     }
@@ -86,8 +84,7 @@ pub async fn insert_entity<C: ConnectionTrait>(
         documentation_content: Set(fields.documentation_content.clone()),
         tags: Set(Tag::join_list(&tags)),
         project_name: Set(fields.project_name.clone()),
-        owner_name: Set(fields.owner_name.clone()),
-        owner_type: Set(fields.owner_type.clone()),
+        owner_id: Set(fields.owner_id),
         home_mashup: Set(fields.home_mashup.clone()),
         avatar: Set(fields.avatar.clone()),
         aspects: Set(fields.aspects.clone()),
@@ -118,8 +115,7 @@ pub async fn update_entity<C: ConnectionTrait>(
         documentation_content: Set(fields.documentation_content.clone()),
         tags: Set(Tag::join_list(&tags)),
         project_name: Set(fields.project_name.clone()),
-        owner_name: Set(fields.owner_name.clone()),
-        owner_type: Set(fields.owner_type.clone()),
+        owner_id: Set(fields.owner_id),
         home_mashup: Set(fields.home_mashup.clone()),
         avatar: Set(fields.avatar.clone()),
         aspects: Set(fields.aspects.clone()),
@@ -146,8 +142,7 @@ pub fn fields_of(row: &EntityRow) -> EntityFields {
         documentation_content: row.documentation_content.clone(),
         tags: row.tags.clone(),
         project_name: row.project_name.clone(),
-        owner_name: row.owner_name.clone(),
-        owner_type: row.owner_type.clone(),
+        owner_id: row.owner_id,
         home_mashup: row.home_mashup.clone(),
         avatar: row.avatar.clone(),
         aspects: row.aspects.clone(),
@@ -327,17 +322,11 @@ pub async fn delete_entity<C: ConnectionTrait>(
     Ok(true)
 }
 
-/// Sets the owner of an entity.
-pub async fn set_owner<C: ConnectionTrait>(
-    db: &C,
-    id: i64,
-    owner_name: &str,
-    owner_type: PrincipalType,
-) -> QueryResult<()> {
+/// Sets the owner of an entity: the user or group of id `owner_id`.
+pub async fn set_owner<C: ConnectionTrait>(db: &C, id: i64, owner_id: i64) -> QueryResult<()> {
     entities::ActiveModel {
         id: sea_orm::ActiveValue::Unchanged(id),
-        owner_name: Set(Some(owner_name.to_owned())),
-        owner_type: Set(Some(owner_type.as_str().to_owned())),
+        owner_id: Set(Some(owner_id)),
         last_modified_date: Set(now_ms()),
         ..Default::default()
     }
@@ -345,6 +334,59 @@ pub async fn set_owner<C: ConnectionTrait>(
     .await?;
     crate::queries::audit::bump_sequence(db).await?;
     Ok(())
+}
+
+/// Makes `owner_id` the owner of every built-in entity that has none (at bootstrap, once the
+/// `System` user exists).
+pub async fn own_built_ins<C: ConnectionTrait>(db: &C, owner_id: i64) -> QueryResult<()> {
+    entities::Entity::update_many()
+        .col_expr(
+            entities::Column::OwnerId,
+            sea_orm::sea_query::Expr::value(owner_id),
+        )
+        .filter(entities::Column::IsSystem.eq(true))
+        .filter(entities::Column::OwnerId.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The owner of an entity row as a principal: its type (`User` or `Group`) and name; `None`
+/// without an owner.
+pub async fn owner_of<C: ConnectionTrait>(
+    db: &C,
+    row: &EntityRow,
+) -> QueryResult<Option<(PrincipalType, String)>> {
+    let Some(owner_id) = row.owner_id else {
+        return Ok(None);
+    };
+    Ok(entities::Entity::find_by_id(owner_id)
+        .one(db)
+        .await?
+        .and_then(|o| principal_of(&o.collection, o.name)))
+}
+
+/// The principal an owner row stands for: a user or a group (other collections own nothing).
+pub fn principal_of(collection: &str, name: String) -> Option<(PrincipalType, String)> {
+    match collection.parse::<Collection>().ok()? {
+        Collection::Users => Some((PrincipalType::User, name)),
+        Collection::Groups => Some((PrincipalType::Group, name)),
+        _ => None,
+    }
+}
+
+/// The id of the user (`User`) or group (`Group`) called `name`, for an owner.
+pub async fn owner_id_of<C: ConnectionTrait>(
+    db: &C,
+    owner_type: PrincipalType,
+    name: &str,
+) -> QueryResult<Option<i64>> {
+    let collection = match owner_type {
+        PrincipalType::User => Collection::Users,
+        PrincipalType::Group => Collection::Groups,
+        _ => return Ok(None),
+    };
+    Ok(find_entity(db, collection, name).await?.map(|e| e.id))
 }
 
 /// The names of the entities with these ids (missing ids are left out).

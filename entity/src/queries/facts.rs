@@ -23,8 +23,8 @@ pub struct FactRows {
     pub sequence: i64,
     /// The random mark of that value, when the database holds one ([`sequence_mark`]).
     pub mark: Option<i64>,
-    /// (id, collection, name, owner name).
-    pub entities: Vec<(i64, String, String, Option<String>)>,
+    /// (id, collection, name, owner id).
+    pub entities: Vec<(i64, String, String, Option<i64>)>,
     /// (Thing id, ThingTemplate name).
     pub thing_templates: Vec<(i64, String)>,
     /// (ThingTemplate id, base template name).
@@ -54,7 +54,7 @@ pub async fn read_fact_rows<C: ConnectionTrait>(db: &C) -> QueryResult<FactRows>
             entities::Column::Id,
             entities::Column::Collection,
             entities::Column::Name,
-            entities::Column::OwnerName,
+            entities::Column::OwnerId,
         ])
         .order_by_asc(entities::Column::Id)
         .into_tuple()

@@ -19,10 +19,8 @@ pub struct Model {
     pub tags: String,
     #[sea_orm(column_type = "Text")]
     pub project_name: String,
-    #[sea_orm(column_type = "Text", nullable)]
-    pub owner_name: Option<String>,
-    #[sea_orm(column_type = "Text", nullable)]
-    pub owner_type: Option<String>,
+    /// The owning user or group (cleared when it is deleted).
+    pub owner_id: Option<i64>,
     #[sea_orm(column_type = "Text")]
     pub home_mashup: String,
     #[sea_orm(column_type = "Text", nullable)]

@@ -15,8 +15,9 @@ pub struct EntityFact {
     pub collection: Collection,
     /// Its name.
     pub name: String,
-    /// The owning user's name, if any: the owner has every right on the entity.
-    pub owner: Option<String>,
+    /// The id of the owning principal, if any: an owning user has every right on the entity
+    /// (ownership follows the principal's identity, not its name).
+    pub owner: Option<i64>,
     /// For a Thing its ThingTemplate; for a ThingTemplate its base template; else empty.
     pub template: String,
     /// The ThingShapes it implements, in declaration order.

@@ -1049,8 +1049,12 @@ impl AuthzIndex {
                 own: u32::try_from(rules.len()).unwrap_or(0),
                 owner: e
                     .owner
-                    .as_deref()
-                    .and_then(|o| lookup(Collection::Users, o))
+                    .and_then(|o| idx_of_id.get(&o).copied())
+                    .filter(|&o| {
+                        entities
+                            .get(o as usize)
+                            .is_some_and(|n| n.collection == Collection::Users)
+                    })
                     .unwrap_or(NONE),
                 user: NONE,
                 templates: u16::try_from(chain.len()).unwrap_or(u16::MAX),

@@ -70,11 +70,13 @@ impl Model {
     ) -> i64 {
         let id = self.next;
         self.next += 1;
+        // The owner is named by the test and stored by identity, as the database does.
+        let owner = owner.map(|o| self.id_of(Users, o));
         self.facts.entities.push(EntityFact {
             id,
             collection,
             name: name.into(),
-            owner: owner.map(str::to_owned),
+            owner,
             template: template.into(),
             shapes: shapes.iter().map(|s| (*s).to_owned()).collect(),
         });

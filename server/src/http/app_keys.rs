@@ -137,7 +137,7 @@ async fn create(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
                 description: p.description.clone().unwrap_or_default(),
                 project_name: p.project_name.clone().unwrap_or_default(),
                 tags: p.tags.clone().unwrap_or_default(),
-                ..EntityFields::owned_by(&guard.caller.name)
+                ..EntityFields::owned_by(guard.caller.user_id)
             },
             key_hash: Some(key_hash(&key_id)),
             key_sealed: Some(state.auth.sealer.seal(&key_id).map_err(query_error)?),

@@ -311,21 +311,24 @@ async fn create_entity(
     if !project.is_empty() && !own_project {
         referenced(guard, Collection::Projects, &project)?;
     }
-    let owner = match p.owner_user_name.as_deref().filter(|o| !o.is_empty()) {
+    let (owner, owner_id) = match p.owner_user_name.as_deref().filter(|o| !o.is_empty()) {
         Some(owner) if owner != guard.caller.name => {
             guard.require_security_admin("entities owned by other users")?;
-            if guard.index.lookup(Collection::Users, owner).is_none() {
-                return Err(ApiError::BadRequest(format!("unknown user '{owner}'")));
-            }
-            owner.to_owned()
+            let id = guard
+                .index
+                .lookup(Collection::Users, owner)
+                .and_then(|idx| guard.index.entity(idx))
+                .map(|e| e.id)
+                .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{owner}'")))?;
+            (owner.to_owned(), id)
         }
-        _ => guard.caller.name.clone(),
+        _ => (guard.caller.name.clone(), guard.caller.user_id),
     };
     let mut fields = EntityFields {
         description: text_of(&p.description),
         tags,
         project_name: project,
-        ..EntityFields::owned_by(&owner)
+        ..EntityFields::owned_by(owner_id)
     };
     let mut detail = json!({ "owner": owner });
 
@@ -872,6 +875,7 @@ pub async fn save_entity(
         }
         _ => {}
     }
+    let user_services = |user: &str, service: &str| guard.may_invoke_user(user, service);
     let report = crate::transfer::import(
         &state.db,
         export,
@@ -879,7 +883,7 @@ pub async fn save_entity(
             mode: Mode::File,
             strict: false,
         },
-        &guard.caller.name,
+        &guard.import_caller(&user_services),
     )
     .await
     .map_err(import_error)?;

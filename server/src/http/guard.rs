@@ -8,6 +8,9 @@ use std::sync::Arc;
 use actix_web::HttpRequest;
 use ironworx_entity::vocab::{Collection, PermissionKind, builtin};
 
+use ironworx_importer::Caller as ImportCaller;
+use ironworx_importer::caller::UserServiceCheck;
+
 use crate::auth::{Caller, authenticate_current};
 use crate::authz::{AuthzIndex, EntityIdx, Outcome, Request, Target, decide};
 use crate::error::ApiError;
@@ -127,6 +130,27 @@ impl Guard {
                     .iter()
                     .any(|g| g == SECURITY_ADMINISTRATORS || g == builtin::ADMINISTRATORS)
         })
+    }
+
+    /// Whether the caller may run `service` on the user `name` (run-time ServiceInvoke).
+    pub fn may_invoke_user(&self, name: &str, service: &str) -> bool {
+        self.index
+            .lookup(Collection::Users, name)
+            .is_some_and(|idx| {
+                self.decide(Target::Entity(idx), PermissionKind::ServiceInvoke, service)
+                    == Outcome::Allow
+            })
+    }
+
+    /// The caller as the importer sees it: a security administrator restores everything an
+    /// export holds; anyone else sets no more than the REST services would let it, with
+    /// `user_services` (over [`Guard::may_invoke_user`]) deciding the user services.
+    pub fn import_caller<'a>(&self, user_services: &'a UserServiceCheck<'a>) -> ImportCaller<'a> {
+        if self.is_security_admin() {
+            ImportCaller::full(self.caller.name.clone())
+        } else {
+            ImportCaller::limited(self.caller.name.clone(), self.caller.user_id, user_services)
+        }
     }
 
     /// Requires the caller to be a security administrator.

@@ -155,15 +155,15 @@ async fn run(
                     Err(e) => return Err(ApiError::BadRequest(format!("parameter 'type': {e}"))),
                 },
             };
-            if !rules::principal_exists(&txn, owner_type, owner)
+            let Some(owner_id) = entities::owner_id_of(&txn, owner_type, owner)
                 .await
                 .map_err(query_error)?
-            {
+            else {
                 return Err(ApiError::BadRequest(format!(
                     "unknown principal: {owner_type} '{owner}'"
                 )));
-            }
-            entities::set_owner(&txn, id, owner, owner_type)
+            };
+            entities::set_owner(&txn, id, owner_id)
                 .await
                 .map_err(query_error)?;
             json!({ "owner": owner, "type": owner_type.as_str() })

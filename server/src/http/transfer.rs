@@ -34,10 +34,21 @@ pub const XSRF_VALUE: &str = "TWX-XSRF-TOKEN-VALUE";
 /// The repository used when a service names none.
 pub const DEFAULT_REPOSITORY: &str = "SystemRepository";
 
-/// Maps an importer error onto the API's: bad input is a 400 with the reason.
+/// Maps an importer error onto the API's: bad input is a 400 with the reason, a value the
+/// caller may not set a 403 naming the entity.
 pub fn import_error(err: ImportError) -> ApiError {
     match err {
         ImportError::Db(_) => ApiError::internal(err),
+        ImportError::Forbidden {
+            permission,
+            resource,
+            name,
+            entity,
+            ..
+        } => {
+            tracing::info!(entity = %entity, permission = %permission, resource = %resource, "import denied");
+            ApiError::forbidden(permission, resource, name)
+        }
         ImportError::Limit { .. } => ApiError::BadRequest(err.to_string()),
         other => ApiError::BadRequest(other.to_string()),
     }
@@ -141,6 +152,7 @@ pub async fn importer(
     let (name, file) = upload;
     // Rights are decided on the model as it is once the upload is in.
     let guard = guard.current(&state).await?;
+    let user_services = |user: &str, service: &str| guard.may_invoke_user(user, service);
     let report = transfer::import_checked(
         slot,
         &state.db,
@@ -150,7 +162,7 @@ pub async fn importer(
             mode: Mode::File,
             strict: false,
         },
-        &guard.caller.name,
+        &guard.import_caller(&user_services),
         |read| authorize_import(&guard, read, Mode::File),
     )
     .await?;
@@ -312,6 +324,7 @@ async fn import_source_controlled(
         )));
     }
     let limits = state.config.limits.import();
+    let user_services = |user: &str, service: &str| guard.may_invoke_user(user, service);
     let report = transfer::import_checked(
         transfer::import_slot().await.map_err(import_error)?,
         &state.db,
@@ -321,7 +334,7 @@ async fn import_source_controlled(
             mode: Mode::Storage,
             strict: params.strict.unwrap_or(false),
         },
-        &guard.caller.name,
+        &guard.import_caller(&user_services),
         |read| authorize_import(guard, read, Mode::Storage),
     )
     .await?;
