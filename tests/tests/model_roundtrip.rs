@@ -56,9 +56,14 @@ async fn every_table_round_trips_on_every_backend() {
 }
 
 async fn entities_and_tags(conn: &DatabaseConnection) {
-    let owner = entities::insert_entity(conn, Collection::Mashups, "Owner.Mashup", &full_fields())
-        .await
-        .expect("insert owner");
+    let owner = entities::insert_entity(
+        conn,
+        Collection::Mashups,
+        "Owner.Mashup",
+        &EntityFields::default(),
+    )
+    .await
+    .expect("insert owner");
     let fields = EntityFields {
         owner_id: Some(owner.id),
         ..full_fields()
