@@ -70,8 +70,15 @@ impl Model {
     ) -> i64 {
         let id = self.next;
         self.next += 1;
-        // The owner is named by the test and stored by identity, as the database does.
-        let owner = owner.map(|o| self.id_of(Users, o));
+        // The owner is named by the test and stored by identity, as the database does; an
+        // owner missing from the model is an id nothing has.
+        let owner = owner.map(|o| {
+            self.facts
+                .entities
+                .iter()
+                .find(|e| e.collection == Users && e.name == o)
+                .map_or(i64::MAX, |e| e.id)
+        });
         self.facts.entities.push(EntityFact {
             id,
             collection,
