@@ -138,7 +138,7 @@ fn generate_model() -> Model {
                    name: &str,
                    template: &str,
                    shapes: Vec<String>,
-                   owner: Option<String>| {
+                   owner: Option<i64>| {
         let id = next_id;
         next_id += 1;
         facts.entities.push(EntityFact {
@@ -408,7 +408,7 @@ fn generate_model() -> Model {
             }
         }
         let owner = if rng.random_bool(0.01) {
-            Some(users[*pick(&mut rng, &internal_users)].clone())
+            Some(user_ids[*pick(&mut rng, &internal_users)])
         } else {
             None
         };
@@ -1093,7 +1093,12 @@ fn build_cedar(facts: &Facts) -> CedarSide {
                 max_templates = max_templates.max(chain.len());
                 max_shapes = max_shapes.max(thing_shapes.len());
                 let mut attrs: Vec<(String, RestrictedExpression)> = Vec::new();
-                if let Some(owner) = e.owner.as_deref().filter(|o| users.contains_key(o)) {
+                if let Some(owner) = e
+                    .owner
+                    .and_then(|o| by_id.get(&o))
+                    .filter(|o| o.collection == Collection::Users && users.contains_key(o.name.as_str()))
+                    .map(|o| o.name.as_str())
+                {
                     attrs.push((
                         "owner".into(),
                         RestrictedExpression::new_entity_uid(uid(&types.user, owner)),
