@@ -93,23 +93,30 @@ pub enum ImportError {
         list: String,
     },
     /// The caller may not set what the import holds: it lacks the right the REST service that
-    /// sets it would need (`permission` on `resource` in entity `name`).
-    #[error("{origin}: {entity}: not authorized for {permission} on {resource} in {name}")]
-    Forbidden {
-        /// Where it was read.
-        origin: Origin,
-        /// `Collection/Name`.
-        entity: String,
-        /// The permission (or service right) missing.
-        permission: String,
-        /// The resource it was asked on.
-        resource: String,
-        /// The entity's name.
-        name: String,
-    },
+    /// sets it would need.
+    #[error(
+        "{}: {}: not authorized for {} on {} in {}",
+        .0.origin, .0.entity, .0.permission, .0.resource, .0.name
+    )]
+    Forbidden(Box<Refusal>),
     /// The database refused a statement or could not be reached.
     #[error("database error while importing: {0}")]
     Db(String),
+}
+
+/// What an import may not do for its caller: `permission` on `resource` in entity `name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Where it was read.
+    pub origin: Origin,
+    /// `Collection/Name`.
+    pub entity: String,
+    /// The permission (or service right) missing.
+    pub permission: String,
+    /// The resource it was asked on.
+    pub resource: String,
+    /// The entity's name.
+    pub name: String,
 }
 
 pub use crate::twx_error::TwxError;

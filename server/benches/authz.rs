@@ -1096,7 +1096,9 @@ fn build_cedar(facts: &Facts) -> CedarSide {
                 if let Some(owner) = e
                     .owner
                     .and_then(|o| by_id.get(&o))
-                    .filter(|o| o.collection == Collection::Users && users.contains_key(o.name.as_str()))
+                    .filter(|o| {
+                        o.collection == Collection::Users && users.contains_key(o.name.as_str())
+                    })
                     .map(|o| o.name.as_str())
                 {
                     attrs.push((

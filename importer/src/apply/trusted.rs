@@ -13,7 +13,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
 
 use super::{KeySecrets, Report};
 use crate::caller::Caller;
-use crate::error::ImportError;
+use crate::error::{ImportError, Refusal};
 use crate::model::{ApplicationKey, Entity, User};
 
 /// What every entity write of one import reads: the key secrets, the caller, and the owners
@@ -124,13 +124,13 @@ impl<'a> WriteContext<'a> {
 }
 
 fn forbidden(e: &Entity, permission: &str, resource: &str) -> ImportError {
-    ImportError::Forbidden {
+    ImportError::Forbidden(Box::new(Refusal {
         origin: e.origin.clone(),
         entity: e.path(),
         permission: permission.to_owned(),
         resource: resource.to_owned(),
         name: e.name.clone(),
-    }
+    }))
 }
 
 pub(super) async fn write_user<C: ConnectionTrait>(

@@ -39,15 +39,14 @@ pub const DEFAULT_REPOSITORY: &str = "SystemRepository";
 pub fn import_error(err: ImportError) -> ApiError {
     match err {
         ImportError::Db(_) => ApiError::internal(err),
-        ImportError::Forbidden {
-            permission,
-            resource,
-            name,
-            entity,
-            ..
-        } => {
-            tracing::info!(entity = %entity, permission = %permission, resource = %resource, "import denied");
-            ApiError::forbidden(permission, resource, name)
+        ImportError::Forbidden(refusal) => {
+            tracing::info!(
+                entity = %refusal.entity,
+                permission = %refusal.permission,
+                resource = %refusal.resource,
+                "import denied"
+            );
+            ApiError::forbidden(refusal.permission, refusal.resource, refusal.name)
         }
         ImportError::Limit { .. } => ApiError::BadRequest(err.to_string()),
         other => ApiError::BadRequest(other.to_string()),
