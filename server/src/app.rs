@@ -54,7 +54,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let server = HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::from_fn(crate::http::csrf::protect))
-            .wrap(actix_web::middleware::from_fn(crate::http::body_timeout::limit))
+            .wrap(actix_web::middleware::from_fn(
+                crate::http::body_timeout::limit,
+            ))
             .wrap(actix_web::middleware::from_fn(crate::http::headers::secure))
             .wrap(actix_web::middleware::from_fn(crate::metrics::track))
             .wrap(

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use ironworx_tests::forms::login;
 use ironworx_tests::{
-    ADMIN_PASSWORD, ADMIN_USER, ServerOptions, TestDb, TestServer, backends, create_user,
-    post_json,
+    ADMIN_PASSWORD, ADMIN_USER, ServerOptions, TestDb, TestServer, backends, create_user, post_json,
 };
 use reqwest::StatusCode;
 use serde_json::json;
@@ -55,8 +54,8 @@ async fn answer(stream: &mut TcpStream, within: Duration) -> Option<(u16, String
             Ok(Ok(0)) | Ok(Err(_)) => break,
             Ok(Ok(n)) => {
                 text.extend_from_slice(&buf[..n]);
-                let done = String::from_utf8_lossy(&text).contains("\r\n\r\n{")
-                    && text.ends_with(b"}");
+                let done =
+                    String::from_utf8_lossy(&text).contains("\r\n\r\n{") && text.ends_with(b"}");
                 if done {
                     break;
                 }
@@ -109,13 +108,19 @@ async fn storage_export_needs_a_security_administrator() {
         let server = TestServer::start(&db, &[]).await;
         let conn = ironworx_tests::connect(&db).await;
         create_user(&conn, "planter", PASSWORD).await;
-        let service = "/Thingworx/Resources/SourceControlFunctions/Services/ExportSourceControlledEntities";
+        let service =
+            "/Thingworx/Resources/SourceControlFunctions/Services/ExportSourceControlledEntities";
         let repository = server
             .data_dir()
             .join("ThingworxStorage/repository/SystemRepository");
 
-        let (status, body) =
-            post_json(&server, ("planter", PASSWORD), service, json!({"path": "planted"})).await;
+        let (status, body) = post_json(
+            &server,
+            ("planter", PASSWORD),
+            service,
+            json!({"path": "planted"}),
+        )
+        .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{backend}: {body}");
         assert!(
             body["message"]
@@ -194,16 +199,27 @@ async fn slow_uploads_do_not_hold_the_import_slots() {
 
         // Two slow uploads by the creator: the first stalls, the second is refused at once.
         let start = multipart_start("slow.xml");
-        let mut first = send_raw(&server, &upload_head(("creator", PASSWORD), 50_000_000), &start)
-            .await;
+        let mut first = send_raw(
+            &server,
+            &upload_head(("creator", PASSWORD), 50_000_000),
+            &start,
+        )
+        .await;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let mut second =
-            send_raw(&server, &upload_head(("creator", PASSWORD), 50_000_000), &start).await;
+        let mut second = send_raw(
+            &server,
+            &upload_head(("creator", PASSWORD), 50_000_000),
+            &start,
+        )
+        .await;
         let (status, text) = answer(&mut second, Duration::from_secs(10))
             .await
             .unwrap_or_else(|| panic!("{backend}: the second upload got no answer"));
         assert_eq!(status, 429, "{backend}: {text}");
-        assert!(text.contains("already has an import upload"), "{backend}: {text}");
+        assert!(
+            text.contains("already has an import upload"),
+            "{backend}: {text}"
+        );
 
         // The administrator's import neither waits for the slow upload nor times out.
         let started = Instant::now();
@@ -228,12 +244,19 @@ async fn slow_uploads_do_not_hold_the_import_slots() {
         let status = reply.status();
         let text = reply.text().await.expect("import body");
         assert_eq!(status, StatusCode::OK, "{backend}: {text}");
-        eprintln!("{backend}: the administrator's import took {:?}", started.elapsed());
+        eprintln!(
+            "{backend}: the administrator's import took {:?}",
+            started.elapsed()
+        );
 
         // A caller who may import nothing is refused before the upload is read: 50 MB
         // announced, a few bytes sent, and the 403 comes back at once.
-        let mut refused =
-            send_raw(&server, &upload_head(("nobody", PASSWORD), 50_000_000), &start).await;
+        let mut refused = send_raw(
+            &server,
+            &upload_head(("nobody", PASSWORD), 50_000_000),
+            &start,
+        )
+        .await;
         let (status, text) = answer(&mut refused, Duration::from_secs(5))
             .await
             .unwrap_or_else(|| panic!("{backend}: no answer before the upload was read"));
@@ -248,7 +271,10 @@ async fn slow_uploads_do_not_hold_the_import_slots() {
             .await
             .unwrap_or_else(|| panic!("{backend}: the stalled upload was never cut"));
         assert_eq!(status, 408, "{backend}: {text}");
-        assert!(text.contains("--body-idle-timeout-seconds"), "{backend}: {text}");
+        assert!(
+            text.contains("--body-idle-timeout-seconds"),
+            "{backend}: {text}"
+        );
 
         conn.close().await.ok();
         assert!(server.stop().await.success(), "{backend}");
@@ -284,7 +310,11 @@ async fn cross_site_requests_are_refused() {
             let res = req.send().await.expect("send");
             let status = res.status();
             let text = res.text().await.expect("body");
-            assert_eq!(status, StatusCode::FORBIDDEN, "{backend} {content_type:?}: {text}");
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{backend} {content_type:?}: {text}"
+            );
             assert!(text.contains("Content-Type: application/json"), "{text}");
             assert!(text.contains("X-Requested-With"), "{text}");
         }
@@ -294,7 +324,11 @@ async fn cross_site_requests_are_refused() {
             .send()
             .await
             .expect("send");
-        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{backend}: forged Thing made");
+        assert_eq!(
+            res.status(),
+            StatusCode::NOT_FOUND,
+            "{backend}: forged Thing made"
+        );
 
         // A script's header, or a JSON body type, passes.
         for (name, value, thing) in [
@@ -315,7 +349,10 @@ async fn cross_site_requests_are_refused() {
         let res = client
             .post(server.url(CREATE_THING))
             .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
-            .header("Content-Type", "application/vnd.ironworx+json; charset=utf-8")
+            .header(
+                "Content-Type",
+                "application/vnd.ironworx+json; charset=utf-8",
+            )
             .body(forged.replace("Forged", "BySuffix"))
             .send()
             .await
@@ -403,7 +440,9 @@ async fn cross_site_requests_are_refused() {
 async fn slow_clients_cannot_starve_the_server() {
     const SLOW: usize = 1100;
     const BODY_SECONDS: u64 = 4;
-    let (soft, hard) = rlimit::Resource::NOFILE.get().expect("read the open-file limit");
+    let (soft, hard) = rlimit::Resource::NOFILE
+        .get()
+        .expect("read the open-file limit");
     if hard < (SLOW as u64) * 2 {
         eprintln!("skipping: the open-file hard limit {hard} cannot hold {SLOW} connections");
         return;
@@ -526,7 +565,10 @@ async fn uploads_left_by_a_stopped_process_are_removed() {
     let server = TestServer::start_with(&db, ServerOptions::default().data_dir(data.path())).await;
     assert!(!stale.exists(), "the stopped process's uploads stay");
     assert!(!stray.exists(), "the stray upload stays");
-    assert!(live.join(".upload-part").exists(), "a live process's upload went");
+    assert!(
+        live.join(".upload-part").exists(),
+        "a live process's upload went"
+    );
     let own: Vec<_> = std::fs::read_dir(&uploads)
         .expect("uploads")
         .filter_map(Result::ok)

@@ -3,12 +3,12 @@
 //! what a cross-site form cannot send; and a 401 asks for Basic credentials only from a client
 //! that sent them.
 
+use actix_web::ResponseError as _;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::ResponseError as _;
 use actix_web::mime;
 
 use crate::auth::{APP_KEY_HEADER, SESSION_COOKIE};
@@ -32,7 +32,12 @@ pub const REFUSAL: &str = "a request that changes something and is authenticated
 /// Why `method path` with `headers` (and the session cookie when `has_session`) must be
 /// refused, if it must: a state-changing request authenticated by credentials a browser adds
 /// by itself, carrying neither a JSON body type nor a header only a script can add.
-pub fn refusal(method: &Method, path: &str, headers: &HeaderMap, has_session: bool) -> Option<ApiError> {
+pub fn refusal(
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    has_session: bool,
+) -> Option<ApiError> {
     let changes = matches!(
         *method,
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
@@ -100,11 +105,72 @@ pub async fn protect(
     let mut res = match refusal(req.method(), req.path(), req.headers(), has_session) {
         Some(refused) => {
             tracing::info!(method = %req.method(), path = %req.path(), "cross-site protection refused a request");
-            req.into_response(refused.error_response()).map_into_right_body()
+            req.into_response(refused.error_response())
+                .map_into_right_body()
         }
         None => next.call(req).await?.map_into_left_body(),
     };
     let status = res.status();
     challenge(res.headers_mut(), status, basic);
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(
+                header::HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        map
+    }
+
+    const PATH: &str = "/Thingworx/Resources/EntityServices/Services/CreateUser";
+
+    #[test]
+    fn ambient_credentials_need_json_or_a_script_header() {
+        let basic = ("authorization", "Basic YTpi");
+        for refused in [
+            headers(&[basic]),
+            headers(&[basic, ("content-type", "text/plain")]),
+            headers(&[basic, ("content-type", "application/x-www-form-urlencoded")]),
+        ] {
+            assert!(refusal(&Method::POST, PATH, &refused, false).is_some());
+        }
+        assert!(refusal(&Method::DELETE, PATH, &headers(&[]), true).is_some());
+        for allowed in [
+            headers(&[basic, ("content-type", "application/json; charset=utf-8")]),
+            headers(&[basic, ("content-type", "application/problem+json")]),
+            headers(&[basic, ("x-xsrf-token", "TWX-XSRF-TOKEN-VALUE")]),
+            headers(&[basic, ("x-requested-with", "XMLHttpRequest")]),
+            headers(&[basic, ("appkey", "k")]),
+            headers(&[("content-type", "text/plain")]),
+        ] {
+            assert!(refusal(&Method::POST, PATH, &allowed, false).is_none());
+        }
+        assert!(refusal(&Method::GET, PATH, &headers(&[basic]), true).is_none());
+        for own in OWN_CHECK {
+            assert!(refusal(&Method::POST, own, &headers(&[]), true).is_none());
+        }
+    }
+
+    #[test]
+    fn only_a_basic_client_is_challenged() {
+        let mut map = HeaderMap::new();
+        challenge(&mut map, StatusCode::UNAUTHORIZED, true);
+        assert_eq!(
+            map.get(header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok()),
+            Some(BASIC_CHALLENGE)
+        );
+        challenge(&mut map, StatusCode::UNAUTHORIZED, false);
+        assert!(!map.contains_key(header::WWW_AUTHENTICATE));
+        assert!(sends_basic(&headers(&[("authorization", "basic YTpi")])));
+        assert!(!sends_basic(&headers(&[("authorization", "Bearer x")])));
+    }
 }

@@ -175,11 +175,9 @@ impl UploadTicket {
     /// The ticket of `user`, unless the user already holds one.
     pub fn take(user: &str) -> Option<UploadTicket> {
         let mut uploaders = UPLOADERS.lock().unwrap_or_else(PoisonError::into_inner);
-        uploaders
-            .insert(user.to_owned())
-            .then(|| UploadTicket {
-                user: user.to_owned(),
-            })
+        uploaders.insert(user.to_owned()).then(|| UploadTicket {
+            user: user.to_owned(),
+        })
     }
 }
 
@@ -207,7 +205,10 @@ mod tests {
 
         let removed = sweep(data.path(), None).expect("sweep");
         assert!(removed.contains(&gone_dir), "{removed:?}");
-        assert!(removed.contains(&data.path().join(".upload-old")), "{removed:?}");
+        assert!(
+            removed.contains(&data.path().join(".upload-old")),
+            "{removed:?}"
+        );
         assert!(!gone_dir.exists());
         assert!(live.dir().join(".upload-y").exists());
     }
