@@ -1,16 +1,18 @@
-//! The `serve` and `migrate` commands: connect, migrate, bootstrap, listen, shut down.
+//! The `serve` and `migrate` commands: connect, migrate, bootstrap, listen (with the
+//! connection timeouts and cap of `--header-timeout-seconds` and the like), shut down.
 
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::ServiceResponse;
-use actix_web::http::StatusCode;
+use actix_web::http::{KeepAlive, StatusCode};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
 use crate::bootstrap::{BootstrapOutcome, bootstrap};
-use crate::config::{Config, redact_url};
+use crate::config::{Config, TransportSettings, redact_url};
 use crate::security::Security;
 use crate::state::AppState;
 
@@ -43,9 +45,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::relay::spawn(&state.db, &state.events);
     let limits = config.limits;
     crate::transfer::limit_concurrent_imports(limits.concurrent_imports);
+    let spool = crate::transfer::uploads::open(&config.data_dir)
+        .context("cannot prepare the upload folder")?;
+    let transport = limits.transport;
+    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let per_worker = connections_per_worker(connection_cap(&transport), workers);
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(crate::http::csrf::protect))
+            .wrap(actix_web::middleware::from_fn(
+                crate::http::body_timeout::limit,
+            ))
             .wrap(actix_web::middleware::from_fn(crate::http::headers::secure))
             .wrap(actix_web::middleware::from_fn(crate::metrics::track))
             .wrap(
@@ -57,6 +68,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .configure(|cfg| crate::http::routes(cfg, &limits))
     })
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+    .workers(workers)
+    .max_connections(per_worker)
+    .client_request_timeout(Duration::from_secs(transport.header_timeout_seconds))
+    .client_disconnect_timeout(Duration::from_secs(transport.disconnect_timeout_seconds))
+    .keep_alive(match transport.keep_alive_seconds {
+        0 => KeepAlive::Disabled,
+        seconds => KeepAlive::Timeout(Duration::from_secs(seconds)),
+    })
     .disable_signals()
     .bind(config.bind)
     .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -83,8 +102,53 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     });
     let result = running.await.context("HTTP server failed");
     tracing::info!("shutting down");
+    if let Err(err) = spool.remove() {
+        tracing::warn!(error = %err, "cannot remove the upload folder");
+    }
     db.close().await.context("cannot close the database pool")?;
     result
+}
+
+/// Open files a process needs besides its connections: database pool, listeners, uploads,
+/// logs.
+pub const FILES_BESIDES_CONNECTIONS: u64 = 1024;
+
+/// The connections this process may hold open: `--max-connections`, once the open-file limit
+/// is raised to fit it with [`FILES_BESIDES_CONNECTIONS`] to spare. When the hard limit does
+/// not allow that, fewer (and a warning): a process out of file descriptors can accept no
+/// connection at all, not even `/health`.
+fn connection_cap(transport: &TransportSettings) -> u64 {
+    let wanted = transport.max_connections;
+    let needed = wanted.saturating_add(FILES_BESIDES_CONNECTIONS);
+    let open_files = match rlimit::increase_nofile_limit(needed) {
+        Ok(open_files) => open_files,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read or raise the open-file limit");
+            return wanted;
+        }
+    };
+    if open_files >= needed {
+        tracing::debug!(open_files, max_connections = wanted, "open-file limit");
+        return wanted;
+    }
+    let cap = open_files
+        .saturating_sub(FILES_BESIDES_CONNECTIONS)
+        .max(open_files / 2)
+        .max(1);
+    tracing::warn!(
+        open_files,
+        max_connections = wanted,
+        cap,
+        "the open-file limit cannot hold --max-connections; connections are capped lower \
+         (raise the hard limit, e.g. LimitNOFILE, to lift it)"
+    );
+    cap.min(wanted)
+}
+
+/// `cap` connections spread over `workers` workers (each holds at least one).
+fn connections_per_worker(cap: u64, workers: usize) -> usize {
+    let workers = u64::try_from(workers.max(1)).unwrap_or(1);
+    usize::try_from(cap.div_ceil(workers).max(1)).unwrap_or(usize::MAX)
 }
 
 /// Gives a body refused by actix's size limit (before any handler ran) the API's error body.

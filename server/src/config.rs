@@ -260,6 +260,10 @@ pub struct LimitSettings {
         global = true
     )]
     pub concurrent_imports: u64,
+
+    /// Connection timeouts and the connection cap.
+    #[command(flatten)]
+    pub transport: TransportSettings,
 }
 
 impl Default for LimitSettings {
@@ -273,6 +277,7 @@ impl Default for LimitSettings {
             max_expanded_bytes: import.max_expanded_bytes,
             max_page_rows: crate::http::data::MAX_ITEMS,
             concurrent_imports: crate::transfer::CONCURRENT_IMPORTS as u64,
+            transport: TransportSettings::default(),
         }
     }
 }
@@ -290,6 +295,99 @@ impl LimitSettings {
             max_entries: self.max_archive_entries,
             max_expanded_bytes: self.max_expanded_bytes,
             ..ironworx_importer::Limits::default()
+        }
+    }
+}
+
+/// How long a client may take to send a request, and how many connections a process keeps
+/// open; a slow client is cut off (408) instead of holding a connection forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct TransportSettings {
+    /// Seconds a client has to send a request's headers once it connected (or sent its
+    /// previous request).
+    #[arg(
+        long,
+        env = "IRONWORX_HEADER_TIMEOUT_SECONDS",
+        default_value_t = TransportSettings::default().header_timeout_seconds,
+        value_parser = clap::value_parser!(u64).range(1..=300),
+        global = true
+    )]
+    pub header_timeout_seconds: u64,
+
+    /// Seconds an idle connection is kept open for a next request (0: closed after each
+    /// response).
+    #[arg(
+        long,
+        env = "IRONWORX_KEEP_ALIVE_SECONDS",
+        default_value_t = TransportSettings::default().keep_alive_seconds,
+        value_parser = clap::value_parser!(u64).range(0..=3600),
+        global = true
+    )]
+    pub keep_alive_seconds: u64,
+
+    /// Seconds a client has to close its side of a connection the server is closing.
+    #[arg(
+        long,
+        env = "IRONWORX_DISCONNECT_TIMEOUT_SECONDS",
+        default_value_t = TransportSettings::default().disconnect_timeout_seconds,
+        value_parser = clap::value_parser!(u64).range(1..=300),
+        global = true
+    )]
+    pub disconnect_timeout_seconds: u64,
+
+    /// Seconds a request body may pause between two parts before the request answers 408.
+    #[arg(
+        long,
+        env = "IRONWORX_BODY_IDLE_TIMEOUT_SECONDS",
+        default_value_t = TransportSettings::default().body_idle_timeout_seconds,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    pub body_idle_timeout_seconds: u64,
+
+    /// Seconds a request body (service call, property write, entity document) may take in
+    /// all before the request answers 408.
+    #[arg(
+        long,
+        env = "IRONWORX_BODY_TIMEOUT_SECONDS",
+        default_value_t = TransportSettings::default().body_timeout_seconds,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    pub body_timeout_seconds: u64,
+
+    /// Seconds an import upload may take in all before it answers 408.
+    #[arg(
+        long,
+        env = "IRONWORX_UPLOAD_TIMEOUT_SECONDS",
+        default_value_t = TransportSettings::default().upload_timeout_seconds,
+        value_parser = clap::value_parser!(u64).range(1..=86_400),
+        global = true
+    )]
+    pub upload_timeout_seconds: u64,
+
+    /// Connections one process keeps open at most (split evenly across its workers); more
+    /// wait in the listen queue. The open-file limit is raised to fit at start.
+    #[arg(
+        long,
+        env = "IRONWORX_MAX_CONNECTIONS",
+        default_value_t = TransportSettings::default().max_connections,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000),
+        global = true
+    )]
+    pub max_connections: u64,
+}
+
+impl Default for TransportSettings {
+    fn default() -> Self {
+        TransportSettings {
+            header_timeout_seconds: 5,
+            keep_alive_seconds: 5,
+            disconnect_timeout_seconds: 5,
+            body_idle_timeout_seconds: 20,
+            body_timeout_seconds: 60,
+            upload_timeout_seconds: 30 * 60,
+            max_connections: 10_000,
         }
     }
 }
@@ -488,6 +586,27 @@ mod tests {
             (5, 15)
         );
         assert_eq!(s.limits, LimitSettings::default());
+        assert_eq!(s.limits.transport, TransportSettings::default());
+        assert_eq!(
+            (
+                s.limits.transport.header_timeout_seconds,
+                s.limits.transport.body_timeout_seconds,
+                s.limits.transport.upload_timeout_seconds
+            ),
+            (5, 60, 1800)
+        );
+    }
+
+    #[test]
+    fn transport_limits_are_checked() {
+        assert!(
+            TestCli::try_parse_from(["test", "--body-idle-timeout-seconds", "0"]).is_err(),
+            "a zero idle timeout would cut every body"
+        );
+        assert!(TestCli::try_parse_from(["test", "--max-connections", "0"]).is_err());
+        let s = settings(&["--upload-timeout-seconds", "7", "--max-connections", "50"]);
+        assert_eq!(s.limits.transport.upload_timeout_seconds, 7);
+        assert_eq!(s.limits.transport.max_connections, 50);
     }
 
     #[test]

@@ -40,9 +40,18 @@ pub enum ApiError {
     /// The request body exceeds the configured limit (413); holds the limit in bytes.
     #[error("request body too large (the limit is {})", size_text(*.0))]
     TooLarge(u64),
+    /// A request refused whatever the caller's rights (403): what it lacks and what to send.
+    #[error("{0}")]
+    Refused(String),
+    /// The client took too long to send the request (408): names the limit that ran out.
+    #[error("{0}")]
+    Timeout(String),
     /// Too many failed logins from one address (429); retry after this many seconds.
     #[error("too many failed logins from this address; retry in {0} s")]
     TooManyRequests(u64),
+    /// The caller already has as many requests of this kind under way as it may (429): which.
+    #[error("{0}")]
+    Busy(String),
     /// Anything else (500). The cause is logged, not shown.
     #[error("internal server error")]
     Internal(#[source] BoxError),
@@ -83,7 +92,9 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "payload_too_large",
-            ApiError::TooManyRequests(_) => "too_many_requests",
+            ApiError::Refused(_) => "forbidden",
+            ApiError::Timeout(_) => "request_timeout",
+            ApiError::TooManyRequests(_) | ApiError::Busy(_) => "too_many_requests",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -104,7 +115,9 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Refused(_) => StatusCode::FORBIDDEN,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooManyRequests(_) | ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -114,13 +127,15 @@ impl ResponseError for ApiError {
             tracing::error!(error = %ErrorChain(cause.as_ref()), "request failed");
         }
         let mut response = HttpResponse::build(self.status_code());
+        // A 401 carries no Basic challenge here: only a client that sent Basic credentials
+        // gets one (`crate::http::csrf`), so a browser never offers cached credentials
+        // to a request it did not make itself.
         match self {
-            // Clients that can answer a challenge get one (ThingWorx does the same).
-            ApiError::Unauthorized(_) => {
-                response.insert_header(("WWW-Authenticate", "Basic realm=\"ThingWorx\""));
-            }
             ApiError::TooManyRequests(seconds) => {
                 response.insert_header(("Retry-After", seconds.to_string()));
+            }
+            ApiError::Timeout(_) => {
+                response.insert_header(("Connection", "close"));
             }
             _ => {}
         }
@@ -208,6 +223,24 @@ mod tests {
                 "payload_too_large",
                 "request body too large (the limit is 1 MiB)",
             ),
+            (
+                ApiError::Refused("send Content-Type: application/json".into()),
+                403,
+                "forbidden",
+                "send Content-Type: application/json",
+            ),
+            (
+                ApiError::Timeout("request body timeout".into()),
+                408,
+                "request_timeout",
+                "request body timeout",
+            ),
+            (
+                ApiError::Busy("an upload is under way".into()),
+                429,
+                "too_many_requests",
+                "an upload is under way",
+            ),
         ];
         for (err, status, code, message) in cases {
             let (got_status, body) = render(&err);
@@ -215,6 +248,12 @@ mod tests {
             assert_eq!(body["code"], code, "{err:?}");
             assert_eq!(body["message"], message, "{err:?}");
         }
+    }
+
+    #[test]
+    fn a_401_carries_no_challenge_of_its_own() {
+        let response = ApiError::Unauthorized("authentication required".into()).error_response();
+        assert!(!response.headers().contains_key("www-authenticate"));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Import and export as the server runs them for the command line and the HTTP API: read,
 //! plan, apply in one transaction; or extract and write in the chosen format and mode. At most
-//! a few imports run at once (each holds a write transaction).
+//! a few imports run at once (each holds a write transaction); where uploads wait and who may
+//! upload is [`uploads`].
+
+pub mod uploads;
 
 use std::io::{Cursor, Write};
 use std::path::Path;
@@ -108,8 +111,8 @@ pub async fn import_path(
     import_checked(slot, db, &source, limits, options, caller, |_| Ok(())).await
 }
 
-/// One of the import slots of this process: held from an upload's first byte to the end of
-/// its import, so that uploads waiting on disk are as few as the imports that may run.
+/// One of the import slots of this process, held for the whole of one import. An upload takes
+/// it once it is saved, so a slow upload never keeps another import waiting.
 pub async fn import_slot() -> Result<SemaphorePermit<'static>, ImportError> {
     import_slots()
         .acquire()

@@ -2285,8 +2285,8 @@ pub static OPERATIONS: &[Operation] = &[
         "/Thingworx/Resources/SourceControlFunctions/Services/ExportSourceControlledEntities",
         &[],
         TAG_TRANSFER,
-        "Storage-mode export of what the caller may read (collection rules for security \
-         administrators only)",
+        "Storage-mode export into the server's repository, which storage-mode imports trust: \
+         security administrators only, of what they may read, with the collection rules",
         &[
             opt("repositoryName", "STRING"),
             req("path", "STRING"),
@@ -2297,7 +2297,7 @@ pub static OPERATIONS: &[Operation] = &[
         Output::Document,
         Need {
             filtered_by: Some(PermissionKind::Read),
-            ..AUTHENTICATED
+            ..SECURITY_ADMIN
         },
     ),
     route(

@@ -1,7 +1,9 @@
 //! The HTTP surface: routes, request limits and their registration on the actix app.
 
 pub mod app_keys;
+pub mod body_timeout;
 pub mod catalog;
+pub mod csrf;
 pub mod data;
 pub mod entities;
 pub mod events;

@@ -25,6 +25,7 @@ use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::params::{parse_body, required};
 use crate::state::AppState;
+use crate::transfer::uploads::{self, UploadTicket};
 use crate::transfer::{self, Format};
 
 /// The header the ThingWorx importer expects (a fixed value, as Composer sends it).
@@ -124,6 +125,11 @@ fn report_json(report: &ironworx_importer::apply::Report) -> Value {
 }
 
 /// `POST /Thingworx/Importer?purpose=import`: a file-mode import of the multipart field `file`.
+///
+/// Everything cheap comes before the upload is read: the credentials, the XSRF header, whether
+/// the caller may import anything at all ([`may_import_something`]) and the caller's one upload
+/// at a time ([`UploadTicket`]). The upload is then saved (under the body deadlines of
+/// [`crate::http::body_timeout`]), and only then is an import slot taken.
 #[post("/Thingworx/Importer")]
 pub async fn importer(
     req: HttpRequest,
@@ -141,14 +147,20 @@ pub async fn importer(
             "missing header {XSRF_HEADER}: {XSRF_VALUE}"
         )));
     }
+    may_import_something(&guard)?;
+    let _ticket = UploadTicket::take(&guard.caller.name).ok_or_else(|| {
+        ApiError::Busy(format!(
+            "user {} already has an import upload under way; wait for it to finish",
+            guard.caller.name
+        ))
+    })?;
     let limits = state.config.limits.import();
-    // The slot is taken before the upload is saved: at most as many uploads wait on disk as
-    // imports may run.
-    let slot = transfer::import_slot().await.map_err(import_error)?;
-    let upload = save_upload(&mut payload, &state.config.data_dir, limits.max_file_bytes)
+    let spool = uploads::open(&state.config.data_dir).map_err(ApiError::internal)?;
+    let upload = save_upload(&mut payload, spool.dir(), limits.max_file_bytes)
         .await?
         .ok_or_else(|| ApiError::BadRequest("missing multipart field 'file'".into()))?;
     let (name, file) = upload;
+    let slot = transfer::import_slot().await.map_err(import_error)?;
     // Rights are decided on the model as it is once the upload is in.
     let guard = guard.current(&state).await?;
     let user_services = |user: &str, service: &str| guard.may_invoke_user(user, service);
@@ -167,6 +179,34 @@ pub async fn importer(
     .await?;
     drop(file);
     Ok(HttpResponse::Ok().json(report_json(&report)))
+}
+
+/// Refuses, before an upload is read, a caller who could import nothing whatever the file
+/// held: neither a security administrator nor allowed design-time Create on any collection.
+fn may_import_something(guard: &Guard) -> Result<(), ApiError> {
+    if guard.is_security_admin() {
+        return Ok(());
+    }
+    // Asked of the index directly: these questions are not decisions on the request, and
+    // counting them would flood the decision metrics.
+    let may_create = Collection::ALL.iter().any(|collection| {
+        let question = crate::authz::Request {
+            user: guard.user,
+            target: Target::Collection(*collection),
+            kind: PermissionKind::Create,
+            resource: "*",
+        };
+        crate::authz::decide(&guard.index, &question) == Outcome::Allow
+    });
+    if may_create {
+        return Ok(());
+    }
+    tracing::info!(user = %guard.caller.name, permission = "Create", "import denied");
+    Err(ApiError::forbidden(
+        PermissionKind::Create,
+        "*",
+        "any collection",
+    ))
 }
 
 /// Saves the multipart field `file` to a temporary file in `dir` (removed when dropped), at
@@ -190,7 +230,7 @@ async fn save_upload(
             .unwrap_or("upload.xml")
             .to_owned();
         let saved = tempfile::Builder::new()
-            .prefix(".upload-")
+            .prefix(uploads::UPLOAD_PREFIX)
             .tempfile_in(dir)
             .map_err(ApiError::internal)?;
         let mut file = tokio::fs::File::from_std(saved.reopen().map_err(ApiError::internal)?);
@@ -340,11 +380,15 @@ async fn import_source_controlled(
     Ok(report_json(&report))
 }
 
+/// `ExportSourceControlledEntities`: writes into the server's repository, which a later
+/// storage-mode import trusts, so only a security administrator may (checked before anything
+/// is read or written).
 async fn export_source_controlled(
     state: &AppState,
     guard: &Guard,
     body: &[u8],
 ) -> Result<Value, ApiError> {
+    guard.require_security_admin("ExportSourceControlledEntities")?;
     let params: SourceControlParams = parse_body(body)?;
     let repository = params
         .repository_name
