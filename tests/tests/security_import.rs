@@ -66,6 +66,18 @@ async fn logs_in(server: &TestServer, name: &str, password: &str) -> bool {
     reply.status == StatusCode::OK
 }
 
+/// `DELETE /Thingworx/Things/<name>` by `caller`, as a script sends it.
+async fn delete_thing(server: &TestServer, caller: &Caller, name: &str) -> Reply {
+    let builder = ironworx_tests::http::request(
+        server,
+        caller,
+        Method::DELETE,
+        &format!("/Thingworx/Things/{name}"),
+    )
+    .header("X-Requested-With", "XMLHttpRequest");
+    Reply::of(builder.send().await.expect("send the delete")).await
+}
+
 fn forbidden(reply: &Reply, message: &str) {
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
     assert!(reply.text.contains(message), "{message}: {}", reply.text);
@@ -270,15 +282,8 @@ async fn imports_do_not_hand_out_ownership() {
         )
         .await;
         warned(&reply, "was not applied");
-        let reply = send(
-            &server,
-            &updater,
-            Method::DELETE,
-            "/Thingworx/Things/Pump",
-            None,
-        )
-        .await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+        let reply = delete_thing(&server, &updater, "Pump").await;
+        forbidden(&reply, "Not authorized for Delete");
         let doc = send(
             &server,
             &Caller::admin(),
@@ -351,15 +356,8 @@ async fn ownership_follows_identity_not_name() {
 
         entity_services(&server, "DeleteUser", &json!({"name": "olduser"})).await;
         create_user(&conn, "olduser", PASSWORD).await;
-        let reply = send(
-            &server,
-            &olduser,
-            Method::DELETE,
-            "/Thingworx/Things/Legacy",
-            None,
-        )
-        .await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+        let reply = delete_thing(&server, &olduser, "Legacy").await;
+        forbidden(&reply, "Not authorized for Delete");
         let doc = send(
             &server,
             &Caller::admin(),
@@ -380,15 +378,8 @@ async fn ownership_follows_identity_not_name() {
         .await;
         warned(&reply, "owners defined nowhere");
         create_user(&conn, "ghost", PASSWORD).await;
-        let reply = send(
-            &server,
-            &user("ghost"),
-            Method::DELETE,
-            "/Thingworx/Things/Haunted",
-            None,
-        )
-        .await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+        let reply = delete_thing(&server, &user("ghost"), "Haunted").await;
+        forbidden(&reply, "Not authorized for Delete");
         conn.close().await.expect("close");
         (server, db)
     })
