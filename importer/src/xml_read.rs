@@ -4,6 +4,7 @@
 //! collection of a permission file) is collected into a compact tree at a time, converted and
 //! dropped.
 
+use std::collections::HashSet;
 use std::io::BufRead;
 
 use ironworx_entity::queries::permissions::Rule;
@@ -960,7 +961,8 @@ struct Ctx<'a> {
     entity: Label<'a>,
     line: u64,
     notes: &'a mut Vec<Note>,
-    notes_from: usize,
+    /// The messages of this entity's notes, so that each is noted once in constant time.
+    noted: HashSet<String>,
 }
 
 /// Names the entity (or collection) a [`Ctx`] converts; formatted only when a note or an
@@ -981,13 +983,12 @@ impl Label<'_> {
 
 impl<'a> Ctx<'a> {
     fn new(file: &'a str, entity: Label<'a>, line: u64, notes: &'a mut Vec<Note>) -> Self {
-        let notes_from = notes.len();
         Ctx {
             file,
             entity,
             line,
             notes,
-            notes_from,
+            noted: HashSet::new(),
         }
     }
 
@@ -1000,10 +1001,7 @@ impl<'a> Ctx<'a> {
 
     /// A note about this entity, once per distinct message.
     fn note(&mut self, message: String) {
-        if self.notes[self.notes_from..]
-            .iter()
-            .any(|n| n.message == message)
-        {
+        if !self.noted.insert(message.clone()) {
             return;
         }
         self.notes.push(Note {

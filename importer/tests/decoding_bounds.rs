@@ -205,3 +205,27 @@ fn a_bomb_inside_a_zip_archive_meets_the_same_bound() {
         other => panic!("expected the limit, got {other:?}"),
     }
 }
+
+#[test]
+fn many_distinct_dropped_elements_are_noted_in_linear_time() {
+    // One note per distinct element the model has no place for: 100 000 of them in one entity.
+    let mut xml =
+        String::from("<Entities><Things><Thing name=\"T\"><DesignTimePermissions><Create>");
+    for i in 0..100_000 {
+        xml.push_str(&format!("<x{i}/>"));
+    }
+    xml.push_str("</Create></DesignTimePermissions></Thing></Things></Entities>");
+    let started = std::time::Instant::now();
+    let export = source::read_bytes("many.xml", xml.as_bytes(), &Limits::default()).expect("read");
+    let elapsed = started.elapsed();
+    assert_eq!(export.entities.len(), 1);
+    assert!(
+        export.notes.len() >= 100_000,
+        "{} notes",
+        export.notes.len()
+    );
+    assert!(
+        elapsed < std::time::Duration::from_secs(10),
+        "reading took {elapsed:?}"
+    );
+}

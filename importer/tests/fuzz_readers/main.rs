@@ -178,6 +178,8 @@ fn main() {
 #[derive(Default)]
 struct Summary {
     executions: u64,
+    /// Inputs kept to mutate further: the seeds and the mutated inputs read without error.
+    pool: usize,
     elapsed: Duration,
     peak: u64,
     /// Unique failures: key (kind and place) → where the input was saved, and the detail.
@@ -188,11 +190,12 @@ impl Summary {
     fn print(&self, reader: Reader) {
         let secs = self.elapsed.as_secs_f64().max(0.001);
         println!(
-            "{}: {} executions in {:.0} s ({:.0} exec/s), peak allocation of one input {:.1} MiB, {} unique failure(s)",
+            "{}: {} executions in {:.0} s ({:.0} exec/s), {} inputs in the pool, peak allocation of one input {:.1} MiB, {} unique failure(s)",
             reader.name(),
             self.executions,
             secs,
             self.executions as f64 / secs,
+            self.pool,
             self.peak as f64 / (1024.0 * 1024.0),
             self.failures.len()
         );
@@ -296,6 +299,7 @@ fn run(reader: Reader, options: &Options, duration: Duration) -> Result<Summary,
         }
     }
     summary.elapsed = clock.elapsed();
+    summary.pool = pool.len();
     Ok(summary)
 }
 
