@@ -229,3 +229,44 @@ fn many_distinct_dropped_elements_are_noted_in_linear_time() {
         "reading took {elapsed:?}"
     );
 }
+
+/// An archive of nothing but a zip64 end record claiming `entries` entries in a central
+/// directory of `size` bytes at `offset`.
+fn zip64_claiming(entries: u64, size: u64, offset: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
+    out.extend_from_slice(&44u64.to_le_bytes());
+    out.extend_from_slice(&[45, 0, 45, 0]);
+    out.extend_from_slice(&[0; 8]); // this disk, the directory's disk
+    out.extend_from_slice(&entries.to_le_bytes());
+    out.extend_from_slice(&entries.to_le_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(&offset.to_le_bytes());
+    out.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes()); // where the zip64 end record is
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&[0xff; 4]);
+    out.extend_from_slice(&[0xff; 8]);
+    out.extend_from_slice(&[0; 2]);
+    out
+}
+
+#[test]
+fn claimed_zip_directory_sizes_allocate_nothing() {
+    for (entries, size, offset) in [
+        (1 << 34, 46 << 34, 1 << 40),
+        (u64::MAX, u64::MAX, u64::MAX),
+        (1 << 30, 46 << 30, 1 << 31),
+    ] {
+        let bytes = zip64_claiming(entries, size, offset);
+        let err = source::read_bytes("claims.zip", &bytes, &Limits::default())
+            .expect_err("an archive of claims");
+        assert!(
+            matches!(err, ImportError::Zip { .. } | ImportError::Limit { .. }),
+            "{err}"
+        );
+    }
+}

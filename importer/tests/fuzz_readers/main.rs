@@ -287,12 +287,10 @@ fn run(reader: Reader, options: &Options, duration: Duration) -> Result<Summary,
             None
         };
         match (failure, outcome) {
-            (Some((key, detail)), _) => {
-                if !summary.failures.contains_key(&key) {
-                    let saved = save(&options.out, reader, &input, summary.executions)?;
-                    eprintln!("{}: FAILURE {key}: {detail}", reader.name());
-                    summary.failures.insert(key, (saved, detail));
-                }
+            (Some((key, detail)), _) if !summary.failures.contains_key(&key) => {
+                let saved = save(&options.out, reader, &input, summary.executions)?;
+                eprintln!("{}: FAILURE {key}: {detail}", reader.name());
+                summary.failures.insert(key, (saved, detail));
             }
             (None, Ok(Ok(_))) if pool.len() < 512 => pool.push(input),
             _ => {}
