@@ -270,3 +270,28 @@ fn claimed_zip_directory_sizes_allocate_nothing() {
         );
     }
 }
+
+#[test]
+fn one_xml_entity_is_read_within_the_expanded_limit() {
+    // 100 000 empty elements in one entity: 500 KiB of XML, some 8 MiB as a tree.
+    let mut xml = String::from("<Entities><Things><Thing name=\"T\"><Extra>");
+    for _ in 0..100_000 {
+        xml.push_str("<x/>");
+    }
+    xml.push_str("</Extra></Thing></Things></Entities>");
+    let limits = Limits {
+        max_expanded_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    match source::read_bytes("wide.xml", xml.as_bytes(), &limits) {
+        Err(ImportError::Limit { file, what, limit }) => {
+            assert_eq!(file, "wide.xml");
+            assert!(what.contains("element read from line 1"), "{what}");
+            assert_eq!(limit, 1 << 20);
+        }
+        other => panic!("expected the limit, got {other:?}"),
+    }
+    let export = source::read_bytes("wide.xml", xml.as_bytes(), &Limits::default())
+        .expect("within the default limit");
+    assert_eq!(export.entities.len(), 1);
+}
