@@ -18,6 +18,7 @@ pub mod stream;
 pub mod twx;
 mod twx_error;
 pub mod twx_tree;
+pub mod twx_value;
 pub mod values;
 pub mod xml_read;
 pub mod xml_write;

@@ -13,8 +13,10 @@ use zip::ZipArchive;
 use crate::error::ImportError;
 use crate::limits::Limits;
 use crate::model::{Entity, Export, Note, Origin};
-use crate::twx::read_twx;
+use crate::twx::{TwxLimits, unframe};
+use crate::twx_error::TwxError;
 use crate::twx_tree::export_from_tree;
+use crate::twx_value;
 use crate::xml_read::read_xml_with;
 
 /// Where a reader hands each entity, in reading order; its error stops the reading.
@@ -91,7 +93,7 @@ pub fn read_bytes_with(
     }
     match FileKind::of(name).ok_or_else(|| unsupported(name))? {
         FileKind::Xml => read_xml_with(bytes, name, limits, sink),
-        FileKind::Twx => twx_export(bytes, name, limits, sink),
+        FileKind::Twx => twx_export(bytes, name, limits, limits.max_expanded_bytes, sink),
         FileKind::Zip => read_zip(Cursor::new(bytes), name, limits, sink),
     }
 }
@@ -135,23 +137,66 @@ fn too_big(file: &str, limit: u64) -> ImportError {
 }
 
 /// A `.twx` document is decoded whole (its tree is in memory anyway); its entities then go to
-/// `sink` one by one.
+/// `sink` one by one. Its payload and the tree decoded from it together take at most `budget`
+/// bytes (see [`crate::twx_value::cost`]), within [`Limits::max_expanded_bytes`]; the tree is
+/// nested at most [`Limits::max_depth`] deep.
 fn twx_export(
     reader: impl Read,
     label: &str,
     limits: &Limits,
+    budget: u64,
     sink: Sink<'_>,
 ) -> Result<Export, ImportError> {
-    let tree = read_twx(reader, &limits.twx).map_err(|source| ImportError::Twx {
-        file: label.to_owned(),
-        source,
-    })?;
+    let budget = usize::try_from(budget.min(limits.max_expanded_bytes)).unwrap_or(usize::MAX);
+    let twx_error = |source| twx_limit(label, limits, source);
+    let framing = TwxLimits {
+        max_decompressed_bytes: limits.twx.max_decompressed_bytes.min(budget),
+        ..limits.twx
+    };
+    let payload = unframe(reader, &framing).map_err(twx_error)?;
+    let tree_budget = limits
+        .twx
+        .max_tree_bytes
+        .min(budget.saturating_sub(payload.len()));
+    let depth = limits.twx.max_depth.min(limits.max_depth);
+    let tree = twx_value::decode(&payload, tree_budget, depth).map_err(twx_error)?;
+    drop(payload);
     let mut export = export_from_tree(&tree, label, limits)?;
     drop(tree);
     for entity in std::mem::take(&mut export.entities) {
         sink(entity)?;
     }
     Ok(export)
+}
+
+/// A `.twx` error as an import error: a limit reached as [`ImportError::Limit`], naming it.
+fn twx_limit(label: &str, limits: &Limits, source: TwxError) -> ImportError {
+    let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let (what, limit) = match &source {
+        TwxError::TooLarge { limit, .. } => (
+            "the decompressed size in bytes of the .twx payload",
+            as_u64(*limit),
+        ),
+        TwxError::TreeTooLarge { .. } => (
+            "the size in bytes of the decoded .twx document (its tree and payload, with what \
+             the archive expanded to before it)",
+            limits
+                .max_expanded_bytes
+                .min(as_u64(limits.twx.max_tree_bytes)),
+        ),
+        TwxError::TooDeep { limit } => ("the nesting depth of the .twx tree", as_u64(*limit)),
+        _ => {
+            return ImportError::Twx {
+                file: label.to_owned(),
+                source,
+            };
+        }
+    };
+    ImportError::Limit {
+        file: label.to_owned(),
+        what: what.into(),
+        limit,
+    }
 }
 
 /// A sink that counts what it passes on (the merge asks whether a file held entities).
@@ -215,14 +260,17 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
-/// Reads one `.xml` or `.twx` stream, refusing more than `cap` bytes, its entities going to
-/// `sink`. Returns the export (without entities), the bytes read and whether the stream held
-/// entities. A failure of the underlying reader becomes `on_io(message)`.
+/// Reads one `.xml` or `.twx` stream, refusing more than `cap` bytes (and a `.twx` document
+/// decoding to more than `expanded` bytes), its entities going to `sink`. Returns the export
+/// (without entities), the bytes read and whether the stream held entities. A failure of the
+/// underlying reader becomes `on_io(message)`.
+#[expect(clippy::too_many_arguments, reason = "each bound is its own argument")]
 fn read_capped(
     kind: FileKind,
     reader: impl Read,
     label: &str,
     cap: u64,
+    expanded: u64,
     limits: &Limits,
     on_io: impl FnOnce(String) -> ImportError,
     sink: Sink<'_>,
@@ -243,7 +291,7 @@ fn read_capped(
             limits,
             &mut sink,
         ),
-        FileKind::Twx => twx_export(&mut capped, label, limits, &mut sink),
+        FileKind::Twx => twx_export(&mut capped, label, limits, expanded, &mut sink),
         FileKind::Zip => Err(ImportError::Unsupported {
             path: label.to_owned(),
             message: "a zip archive inside a zip archive is not read".into(),
@@ -276,6 +324,7 @@ fn read_single(
         reader,
         label,
         limits.max_file_bytes,
+        limits.max_expanded_bytes,
         limits,
         |message| ImportError::io(label, io::Error::other(message)),
         sink,
@@ -546,6 +595,7 @@ fn read_zip<R: Read + Seek>(
             entry,
             &label,
             cap,
+            left,
             limits,
             |message| zip_error(zip_name, format!("entry '{relative}': {message}")),
             &mut *sink,

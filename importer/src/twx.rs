@@ -20,6 +20,7 @@ use std::io::{self, Read, Write};
 use serde_json::Value;
 
 use crate::twx_error::TwxError;
+use crate::twx_value;
 
 /// Magic bytes opening every block.
 pub const MAGIC: &[u8; 8] = b"LZ4Block";
@@ -55,6 +56,12 @@ pub struct TwxLimits {
     /// Largest total decompressed payload; reading stops with
     /// [`TwxError::TooLarge`] before a block would exceed it.
     pub max_decompressed_bytes: usize,
+    /// Largest memory the decoded tree may take, as [`crate::twx_value::cost`] charges it;
+    /// decoding stops with [`TwxError::TreeTooLarge`] once it would take more.
+    pub max_tree_bytes: usize,
+    /// Deepest nesting of containers in the decoded tree (the root container is depth 1);
+    /// decoding stops with [`TwxError::TooDeep`] past it.
+    pub max_depth: usize,
 }
 
 impl Default for TwxLimits {
@@ -62,6 +69,8 @@ impl Default for TwxLimits {
         Self {
             max_block_size: BLOCK_SIZE,
             max_decompressed_bytes: 512 * 1024 * 1024,
+            max_tree_bytes: 1024 * 1024 * 1024,
+            max_depth: 128,
         }
     }
 }
@@ -69,10 +78,11 @@ impl Default for TwxLimits {
 /// Reads a `.twx` file and decodes its Smile document into a JSON tree.
 ///
 /// Every block checksum is verified, the end block is required and nothing
-/// may follow it.
+/// may follow it. The payload is bounded by [`TwxLimits::max_decompressed_bytes`] and the tree
+/// by [`TwxLimits::max_tree_bytes`] and [`TwxLimits::max_depth`], whatever the file declares.
 pub fn read_twx<R: Read>(reader: R, limits: &TwxLimits) -> Result<Value, TwxError> {
     let payload = unframe(reader, limits)?;
-    serde_smile::from_slice::<Value>(&payload).map_err(TwxError::InvalidSmile)
+    twx_value::decode(&payload, limits.max_tree_bytes, limits.max_depth)
 }
 
 /// Encodes `value` as Smile and writes it as a `.twx` file.

@@ -127,6 +127,21 @@ pub enum TwxError {
         limit: usize,
     },
 
+    /// The decoded tree would take more memory than the configured limit (see
+    /// [`crate::twx_value::cost`]).
+    #[error("decoded .twx tree too large: it would take more than the limit of {limit} bytes")]
+    TreeTooLarge {
+        /// Configured maximum.
+        limit: usize,
+    },
+
+    /// The decoded tree nests containers deeper than the configured limit.
+    #[error("decoded .twx tree nested deeper than the limit of {limit} levels")]
+    TooDeep {
+        /// Configured maximum.
+        limit: usize,
+    },
+
     /// Bytes follow the end block.
     #[error("trailing data after the end block at byte offset {offset}")]
     TrailingData {

@@ -4,6 +4,7 @@
 //! collection of a permission file) is collected into a compact tree at a time, converted and
 //! dropped.
 
+use std::collections::HashSet;
 use std::io::BufRead;
 
 use ironworx_entity::queries::permissions::Rule;
@@ -54,6 +55,7 @@ pub fn read_xml_with<R: BufRead>(
     let mut builder = Builder::default();
     let mut export = Export::default();
     let max_depth = limits.max_depth.max(1);
+    let max_tree_bytes = usize::try_from(limits.max_expanded_bytes).unwrap_or(usize::MAX);
     loop {
         let (event, line) = match lexer.next() {
             Ok(x) => x,
@@ -77,6 +79,7 @@ pub fn read_xml_with<R: BufRead>(
                             builder: &mut builder,
                             file,
                             max_depth,
+                            max_tree_bytes,
                             universal_password,
                             sink: &mut *sink,
                         };
@@ -88,6 +91,7 @@ pub fn read_xml_with<R: BufRead>(
                             builder: &mut builder,
                             file,
                             max_depth,
+                            max_tree_bytes,
                             universal_password: false,
                             sink: &mut *sink,
                         };
@@ -546,6 +550,16 @@ struct Builder {
 }
 
 impl Builder {
+    /// The memory the tree being built takes, with the text not yet placed in it.
+    fn memory(&self) -> usize {
+        let tree = &self.tree;
+        let scratch: usize = self.scratch.iter().map(|s| s.text.capacity()).sum();
+        tree.strings.capacity()
+            + tree.nodes.capacity() * std::mem::size_of::<NodeData>()
+            + tree.attrs.capacity() * std::mem::size_of::<(Span, Span)>()
+            + scratch
+    }
+
     fn begin(&mut self) {
         self.tree.clear();
         self.stack.clear();
@@ -708,6 +722,8 @@ struct DocReader<'a, R> {
     builder: &'a mut Builder,
     file: &'a str,
     max_depth: usize,
+    /// The most memory one entity's tree may take ([`Builder::memory`]).
+    max_tree_bytes: usize,
     universal_password: bool,
     /// Where each entity goes once read.
     sink: &'a mut dyn FnMut(Entity) -> Result<(), ImportError>,
@@ -762,6 +778,16 @@ impl<R: BufRead> DocReader<'_, R> {
                         "malformed XML: the document ends inside an element",
                     ));
                 }
+            }
+            if builder.memory() > self.max_tree_bytes {
+                return Err(ImportError::Limit {
+                    file: file.to_owned(),
+                    what: format!(
+                        "the memory in bytes of the element read from line {} (its tree)",
+                        builder.tree.nodes.first().map_or(line, |n| n.line)
+                    ),
+                    limit: u64::try_from(self.max_tree_bytes).unwrap_or(u64::MAX),
+                });
             }
         }
     }
@@ -935,7 +961,8 @@ struct Ctx<'a> {
     entity: Label<'a>,
     line: u64,
     notes: &'a mut Vec<Note>,
-    notes_from: usize,
+    /// The messages of this entity's notes, so that each is noted once in constant time.
+    noted: HashSet<String>,
 }
 
 /// Names the entity (or collection) a [`Ctx`] converts; formatted only when a note or an
@@ -956,13 +983,12 @@ impl Label<'_> {
 
 impl<'a> Ctx<'a> {
     fn new(file: &'a str, entity: Label<'a>, line: u64, notes: &'a mut Vec<Note>) -> Self {
-        let notes_from = notes.len();
         Ctx {
             file,
             entity,
             line,
             notes,
-            notes_from,
+            noted: HashSet::new(),
         }
     }
 
@@ -975,10 +1001,7 @@ impl<'a> Ctx<'a> {
 
     /// A note about this entity, once per distinct message.
     fn note(&mut self, message: String) {
-        if self.notes[self.notes_from..]
-            .iter()
-            .any(|n| n.message == message)
-        {
+        if !self.noted.insert(message.clone()) {
             return;
         }
         self.notes.push(Note {

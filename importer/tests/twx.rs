@@ -319,6 +319,7 @@ fn huge_declared_size_fails_before_allocating() {
     let limits = TwxLimits {
         max_block_size: 1 << 25,
         max_decompressed_bytes: 1 << 20,
+        ..TwxLimits::default()
     };
     let data = header(0x2F, 1 << 20, 1 << 25, 0);
     let err = read_twx(&data[..], &limits).expect_err("over the payload limit");
