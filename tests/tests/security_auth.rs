@@ -7,7 +7,7 @@
 use ironworx_entity::queries::app_keys::{self, NewAppKey};
 use ironworx_entity::queries::users::{self, NewUser, PasswordRecord};
 use ironworx_server::auth::app_key::key_hash;
-use ironworx_tests::forms::{open_form, post_form};
+use ironworx_tests::forms::open_form;
 use ironworx_tests::{
     ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect, create_user, post_json,
 };

@@ -99,20 +99,28 @@ pub fn client_label(peer: Option<IpAddr>) -> String {
     peer.map(|ip| client_key(ip).to_string()).unwrap_or_default()
 }
 
-/// Refuses a password login of `user_id` from `peer` while the user is locked for that address.
+/// For a password login of `user_id` from `peer` whose credentials were verified before:
+/// refuses it while the user is locked for that address, else forgets the address's failures
+/// as any successful login does.
 pub async fn check_address(
     state: &AppState,
     user_id: i64,
     peer: Option<IpAddr>,
     now: i64,
 ) -> Result<(), ApiError> {
-    let row = login_failures::find(&state.db, user_id, &client_label(peer))
+    let client = client_label(peer);
+    let row = login_failures::find(&state.db, user_id, &client)
         .await
         .map_err(query_error)?;
-    if row.is_some_and(|row| login_failures::is_locked(&row, now)) {
-        return Err(ApiError::Unauthorized(LOCKED.into()));
+    match row {
+        Some(row) if login_failures::is_locked(&row, now) => {
+            Err(ApiError::Unauthorized(LOCKED.into()))
+        }
+        Some(_) => login_failures::clear(&state.db, user_id, &client)
+            .await
+            .map_err(query_error),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Checks a user name and password as a login does. See [`crate::auth::login_with_password`].
