@@ -333,8 +333,12 @@ mod tests {
     fn pbkdf2_iterations_above_the_limit_are_refused() {
         let limits = Limits::default();
         let mut gather = Gather::two_pass().limited(&limits);
-        gather.push(user("thingworx", 100_000)).expect("ThingWorx's count");
-        gather.push(user("owasp", 210_000)).expect("the default limit itself");
+        gather
+            .push(user("thingworx", 100_000))
+            .expect("ThingWorx's count");
+        gather
+            .push(user("owasp", 210_000))
+            .expect("the default limit itself");
         let err = gather
             .push(user("slowpoke", 10_000_000))
             .expect_err("above the limit")

@@ -5,8 +5,8 @@
 
 use base64::Engine;
 use ironworx_entity::queries::app_keys::{self, NewAppKey};
-use ironworx_entity::queries::login_failures;
 use ironworx_entity::queries::entities::EntityFields;
+use ironworx_entity::queries::login_failures;
 use ironworx_entity::queries::models::{self, ThingFields};
 use ironworx_entity::queries::permissions::{self, Rule};
 use ironworx_entity::queries::sessions::{self, NewSession};
@@ -190,7 +190,10 @@ async fn basic_credentials_lockout_and_imported_passwords() {
         assert_eq!(code, StatusCode::UNAUTHORIZED, "{backend}");
         assert!(body.contains("locked"), "{body}");
         let bob = users::get_user(&conn, "bob").await.expect("bob").user;
-        assert!(!bob.locked, "{backend}: failed logins set no administrative lock");
+        assert!(
+            !bob.locked,
+            "{backend}: failed logins set no administrative lock"
+        );
         let failures = login_failures::find(&conn, bob.entity_id, "127.0.0.1")
             .await
             .expect("failures")

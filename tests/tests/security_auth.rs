@@ -179,7 +179,10 @@ async fn a_disabled_user_answers_like_a_wrong_password() {
             assert!(body.contains("invalid user name or password"), "{body}");
             assert!(!body.contains("disabled"), "{backend}: {body}");
         }
-        assert_eq!(answers[0], answers[1], "{backend}: the password makes no difference");
+        assert_eq!(
+            answers[0], answers[1],
+            "{backend}: the password makes no difference"
+        );
         let forms = [
             form_from(&server, ATTACKER, right).await,
             form_from(&server, ATTACKER, wrong).await,
@@ -212,7 +215,12 @@ async fn a_disabled_user_answers_like_a_wrong_password() {
     }
 }
 
-async fn create(server: &TestServer, service: &str, name: &str, extra: Value) -> (StatusCode, String) {
+async fn create(
+    server: &TestServer,
+    service: &str,
+    name: &str,
+    extra: Value,
+) -> (StatusCode, String) {
     let mut params = extra;
     params["name"] = json!(name);
     let path = format!("/Thingworx/Resources/EntityServices/Services/{service}");
@@ -232,22 +240,54 @@ async fn look_alike_names_are_refused() {
         for (service, name, extra, says) in [
             ("CreateGroup", "Administrators\u{200B}", json!({}), "U+200B"),
             ("CreateGroup", "\u{202E}srotartsinimdA", json!({}), "U+202E"),
-            ("CreateUser", "Administrator\u{2060}", user.clone(), "U+2060"),
+            (
+                "CreateUser",
+                "Administrator\u{2060}",
+                user.clone(),
+                "U+2060",
+            ),
             ("CreateOrganization", "Acme\u{FEFF}", org.clone(), "U+FEFF"),
-            ("CreateThing", "Pump\u{E000}", json!({"thingTemplateName": "GenericThing"}), "U+E000"),
-            ("CreateGroup", "\u{FF21}dministrators", json!({}), "'Administrators'"),
+            (
+                "CreateThing",
+                "Pump\u{E000}",
+                json!({"thingTemplateName": "GenericThing"}),
+                "U+E000",
+            ),
+            (
+                "CreateGroup",
+                "\u{FF21}dministrators",
+                json!({}),
+                "'Administrators'",
+            ),
             ("CreateUser", "\u{FB01}nance", user.clone(), "'finance'"),
-            ("CreateThing", "Cafe\u{301}", json!({"thingTemplateName": "GenericThing"}), "'Café'"),
+            (
+                "CreateThing",
+                "Cafe\u{301}",
+                json!({"thingTemplateName": "GenericThing"}),
+                "'Café'",
+            ),
         ] {
             let (status, body) = create(&server, service, name, extra).await;
-            assert_eq!(status, StatusCode::BAD_REQUEST, "{backend} {service} {name:?}: {body}");
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{backend} {service} {name:?}: {body}"
+            );
             assert!(body.contains(says), "{backend} {service}: {body}");
         }
-        let (status, body) = create(&server, "CreateGroup", "\u{FF21}dministrators", json!({})).await;
-        assert!(status == StatusCode::BAD_REQUEST && body.contains("NFKC"), "{body}");
+        let (status, body) =
+            create(&server, "CreateGroup", "\u{FF21}dministrators", json!({})).await;
+        assert!(
+            status == StatusCode::BAD_REQUEST && body.contains("NFKC"),
+            "{body}"
+        );
         // What may be created: accented names in NFC and NFKC, non-Latin scripts.
         for (service, name, extra) in [
-            ("CreateThing", "Café", json!({"thingTemplateName": "GenericThing"})),
+            (
+                "CreateThing",
+                "Café",
+                json!({"thingTemplateName": "GenericThing"}),
+            ),
             ("CreateGroup", "Opérateurs", json!({})),
             ("CreateUser", "zoë", user.clone()),
         ] {
@@ -255,7 +295,8 @@ async fn look_alike_names_are_refused() {
             assert_eq!(status, StatusCode::OK, "{backend} {service} {name}: {body}");
         }
         // Typed at login in full-width letters, the name is found.
-        let (status, body) = basic_from(&server, OPERATOR, ("ｚｏë", "look-alike-password-1")).await;
+        let (status, body) =
+            basic_from(&server, OPERATOR, ("ｚｏë", "look-alike-password-1")).await;
         assert_eq!(status, StatusCode::OK, "{backend}: {body}");
         assert!(body.contains("zoë"), "{backend}: {body}");
 
@@ -268,8 +309,11 @@ const BOUNDARY: &str = "security-auth-boundary-4b1d";
 
 /// An import of one user carrying a PBKDF2 hash claiming `iterations`.
 fn user_export(name: &str, iterations: u32) -> Vec<u8> {
-    let hash = ironworx_server::auth::pbkdf2::hash("secret", &[9u8; 16], 1, 32)
-        .replacen("1:", &format!("{iterations}:"), 1);
+    let hash = ironworx_server::auth::pbkdf2::hash("secret", &[9u8; 16], 1, 32).replacen(
+        "1:",
+        &format!("{iterations}:"),
+        1,
+    );
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Entities build=\"b12\" majorVersion=\"9\" \
          minorVersion=\"3\" modelPersistenceProviderPackage=\"PostgresPersistenceProviderPackage\" \
@@ -326,9 +370,16 @@ async fn pbkdf2_iterations_are_bounded() {
         let server = TestServer::start(&db, &[]).await;
         let (status, body) = import(&server, user_export("slowpoke", 10_000_000)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{backend}: {body}");
-        assert!(body.contains("slowpoke") && body.contains("210000"), "{backend}: {body}");
+        assert!(
+            body.contains("slowpoke") && body.contains("210000"),
+            "{backend}: {body}"
+        );
         let (status, body) = import(&server, user_export("thingworx", 100_000)).await;
-        assert_eq!(status, StatusCode::OK, "{backend}: ThingWorx's own count: {body}");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{backend}: ThingWorx's own count: {body}"
+        );
 
         // Stored behind the server's back above the bound: refused with the right password.
         let conn = connect(&db).await;
@@ -348,8 +399,7 @@ async fn pbkdf2_iterations_are_bounded() {
         assert!(server.stop().await.success());
 
         // A server allowed more accepts it (and rehashes it to argon2id).
-        let server =
-            TestServer::start(&db, &[("IRONWORX_MAX_PBKDF2_ITERATIONS", "300000")]).await;
+        let server = TestServer::start(&db, &[("IRONWORX_MAX_PBKDF2_ITERATIONS", "300000")]).await;
         let (status, body) = basic_from(&server, OPERATOR, ("heavy", "heavy-password")).await;
         assert_eq!(status, StatusCode::OK, "{backend}: {body}");
         assert!(server.stop().await.success());

@@ -120,10 +120,7 @@ fn check(
         .chars()
         .find_map(|c| refused_category(c).map(|what| (c, what)))
     {
-        return Err(bad(format!(
-            "it contains U+{:04X}, {what}",
-            u32::from(c)
-        )));
+        return Err(bad(format!("it contains U+{:04X}, {what}", u32::from(c))));
     }
     if name.trim() != name {
         return Err(bad("it starts or ends with whitespace".into()));
@@ -312,7 +309,10 @@ mod tests {
             ] {
                 let text = err.to_string();
                 assert!(text.contains(code), "{text}");
-                assert!(!text.contains(bad), "the message shows the character: {text}");
+                assert!(
+                    !text.contains(bad),
+                    "the message shows the character: {text}"
+                );
             }
         }
     }

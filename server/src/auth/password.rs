@@ -65,9 +65,9 @@ pub async fn verify_stored(
     let password = password.to_owned();
     actix_web::web::block(move || {
         let verified = match &stored {
-            Some(p) if p.algorithm == users::ARGON2ID => Some(
-                crate::password::verify_password(&password, &p.hash),
-            ),
+            Some(p) if p.algorithm == users::ARGON2ID => {
+                Some(crate::password::verify_password(&password, &p.hash))
+            }
             Some(p) if p.algorithm == users::PBKDF2_SHA512 => {
                 crate::auth::pbkdf2::verify(&password, &p.hash, max_pbkdf2_iterations)
             }
@@ -96,7 +96,8 @@ pub fn login_name(name: &str) -> String {
 /// How the `login_failures` table names the client an attempt came from ([`client_key`];
 /// empty when the address is unknown).
 pub fn client_label(peer: Option<IpAddr>) -> String {
-    peer.map(|ip| client_key(ip).to_string()).unwrap_or_default()
+    peer.map(|ip| client_key(ip).to_string())
+        .unwrap_or_default()
 }
 
 /// For a password login of `user_id` from `peer` whose credentials were verified before:
@@ -194,7 +195,16 @@ pub async fn login_checked(
             return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
         }
     };
-    succeeded(state, &record, stored, password, &client, failures.is_some(), now).await?;
+    succeeded(
+        state,
+        &record,
+        stored,
+        password,
+        &client,
+        failures.is_some(),
+        now,
+    )
+    .await?;
     Ok((
         Caller {
             user_id: record.entity.id,

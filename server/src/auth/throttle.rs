@@ -45,8 +45,9 @@ impl Default for Throttle {
 
 impl Throttle {
     fn entry(&self, ip: IpAddr) -> std::sync::Arc<Mutex<(Instant, u32)>> {
-        self.failures
-            .get_with(client_key(ip), || std::sync::Arc::new(Mutex::new((Instant::now(), 0))))
+        self.failures.get_with(client_key(ip), || {
+            std::sync::Arc::new(Mutex::new((Instant::now(), 0)))
+        })
     }
 
     /// Refuses the attempt when `ip` already failed more than `limit` times this minute

@@ -109,7 +109,8 @@ async fn run(
                 &old,
                 state.config.limits.max_pbkdf2_iterations,
             )
-            .await? {
+            .await?
+            {
                 return Err(ApiError::BadRequest("the old password is wrong".into()));
             }
             let new = new_password(state, &p)?;
