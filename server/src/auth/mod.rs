@@ -139,12 +139,11 @@ async fn authenticate_basic(
     peer: Option<IpAddr>,
 ) -> Result<Caller, ApiError> {
     let (name, password) = basic_credentials(value)?;
-    let name = password::login_name(&name);
-    let key = state.auth.basic_key(&name, &password);
+    let key = state
+        .auth
+        .basic_key(&password::login_name(&name), &password);
     if let Some((user_id, changed_at)) = state.auth.basic.get(&key) {
-        let record = users::find_user(&state.db, &name)
-            .await
-            .map_err(ApiError::internal)?;
+        let record = password::find_login_user(state, &name).await?;
         if let Some(record) = record.filter(|r| {
             r.entity.id == user_id
                 && r.user.password_changed_at == changed_at

@@ -93,6 +93,24 @@ pub fn login_name(name: &str) -> String {
     normalize_principal_name(name)
 }
 
+/// The user a login names: the NFKC form of `typed` first, then `typed` itself when it differs
+/// (a user stored before names had to be in NFKC).
+pub async fn find_login_user(
+    state: &AppState,
+    typed: &str,
+) -> Result<Option<UserRecord>, ApiError> {
+    let name = login_name(typed);
+    let found = users::find_user(&state.db, &name)
+        .await
+        .map_err(ApiError::internal)?;
+    if found.is_some() || name == typed {
+        return Ok(found);
+    }
+    users::find_user(&state.db, typed)
+        .await
+        .map_err(ApiError::internal)
+}
+
 /// How the `login_failures` table names the client an attempt came from ([`client_key`];
 /// empty when the address is unknown).
 pub fn client_label(peer: Option<IpAddr>) -> String {
@@ -153,10 +171,7 @@ pub async fn login_checked(
     if let Some(ip) = peer {
         state.auth.throttle.check(ip, auth.login_rate_per_minute)?;
     }
-    let name = login_name(name);
-    let record = users::find_user(&state.db, &name)
-        .await
-        .map_err(ApiError::internal)?;
+    let record = find_login_user(state, name).await?;
     let now = now_ms();
     let client = client_label(peer);
     let failures = match &record {
@@ -176,12 +191,13 @@ pub async fn login_checked(
     }
     let stored = record.as_ref().and_then(|r| users::password_of(&r.user));
     let max_iterations = state.config.limits.max_pbkdf2_iterations;
-    if let Some(p) = &stored
+    if let Some(record) = &record
+        && let Some(p) = &stored
         && p.algorithm == users::PBKDF2_SHA512
         && crate::auth::pbkdf2::iterations(&p.hash).is_none_or(|n| n > max_iterations)
     {
         tracing::warn!(
-            user = %name,
+            user = %record.entity.name,
             limit = max_iterations,
             "the stored PBKDF2 hash is malformed or claims more iterations than \
              --max-pbkdf2-iterations; it never matches"
