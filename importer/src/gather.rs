@@ -7,11 +7,13 @@
 use std::collections::{HashMap, HashSet};
 
 use ironworx_entity::queries::entities::validate_name;
+use ironworx_entity::queries::users::PBKDF2_SHA512;
 use ironworx_entity::vocab::{
-    Collection, PermissionCategory, PrincipalType, Tag, split_unit_principal,
+    Collection, PermissionCategory, PrincipalType, Tag, UnitName, split_unit_principal,
 };
 
 use crate::error::ImportError;
+use crate::limits::Limits;
 use crate::model::{Entity, Kind, Origin};
 
 /// Where an entity key points.
@@ -56,6 +58,9 @@ pub struct Gather {
     principal_ids: HashMap<(PrincipalType, String), u32>,
     /// Later definitions that replaced earlier ones, in reading order.
     pub(crate) warnings: Vec<String>,
+    /// The most iterations an imported PBKDF2 hash may claim (`None`: the default of
+    /// [`Limits`]).
+    max_pbkdf2_iterations: Option<u32>,
 }
 
 impl Gather {
@@ -72,6 +77,14 @@ impl Gather {
         }
     }
 
+    /// Refuses users whose PBKDF2 hash claims more iterations than `limits` allow.
+    pub fn limited(self, limits: &Limits) -> Self {
+        Gather {
+            max_pbkdf2_iterations: Some(limits.max_pbkdf2_iterations),
+            ..self
+        }
+    }
+
     /// How many distinct entities were read.
     pub fn len(&self) -> usize {
         self.by_key.len()
@@ -85,6 +98,10 @@ impl Gather {
     /// Takes the next entity read; an entity that cannot be imported is refused.
     pub fn push(&mut self, entity: Entity) -> Result<(), ImportError> {
         validate(&entity)?;
+        let max_iterations = self
+            .max_pbkdf2_iterations
+            .unwrap_or_else(|| Limits::default().max_pbkdf2_iterations);
+        validate_password(&entity, max_iterations)?;
         let key = (entity.collection, entity.name.clone());
         match self.by_key.get(&key).copied() {
             Some(slot) => {
@@ -175,6 +192,39 @@ fn invalid(entity: &Entity, message: impl Into<String>) -> ImportError {
     }
 }
 
+/// Refuses a user whose imported PBKDF2 hash claims more than `max_iterations` iterations,
+/// in the hash itself (`iterations:salt:hash`) or in its stored iteration count.
+pub(crate) fn validate_password(e: &Entity, max_iterations: u32) -> Result<(), ImportError> {
+    let Kind::User(user) = &e.kind else {
+        return Ok(());
+    };
+    let Some(password) = &user.password else {
+        return Ok(());
+    };
+    if password.algorithm != PBKDF2_SHA512 {
+        return Ok(());
+    }
+    let in_hash = password
+        .hash
+        .split(':')
+        .next()
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    let claimed = in_hash
+        .unwrap_or(0)
+        .max(u64::try_from(password.iterations).unwrap_or(0));
+    if claimed > u64::from(max_iterations) {
+        return Err(invalid(
+            e,
+            format!(
+                "user '{}': its PBKDF2 password hash claims {claimed} iterations, more than the \
+                 limit of {max_iterations} (--max-pbkdf2-iterations)",
+                e.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses what cannot be imported: bad names, bad tags, rules that do not fit, a kind that
 /// does not match its collection.
 pub(crate) fn validate(e: &Entity) -> Result<(), ImportError> {
@@ -234,6 +284,7 @@ pub(crate) fn validate(e: &Entity) -> Result<(), ImportError> {
     if let Kind::Organization(org) = &e.kind {
         let names: HashSet<&str> = org.units.iter().map(|u| u.name.as_str()).collect();
         for unit in &org.units {
+            UnitName::parse(&unit.name).map_err(|err| invalid(e, err.to_string()))?;
             if let Some(parent) = &unit.parent
                 && !names.contains(parent.as_str())
                 && parent != &e.name
@@ -246,4 +297,63 @@ pub(crate) fn validate(e: &Entity) -> Result<(), ImportError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Common, PasswordHash, User};
+
+    fn user(name: &str, iterations: i32) -> Entity {
+        Entity {
+            collection: Collection::Users,
+            name: name.into(),
+            common: Common::default(),
+            rules: vec![],
+            configuration_tables: vec![],
+            kind: Kind::User(Box::new(User {
+                password: Some(PasswordHash {
+                    hash: format!("{iterations}:0a0b:0c0d"),
+                    algorithm: PBKDF2_SHA512.into(),
+                    iterations,
+                    salt_bytes: 2,
+                    hash_bytes: 2,
+                }),
+                ..User::default()
+            })),
+            extra: Default::default(),
+            origin: Origin {
+                file: "Users.xml".into(),
+                line: Some(3),
+            },
+        }
+    }
+
+    #[test]
+    fn pbkdf2_iterations_above_the_limit_are_refused() {
+        let limits = Limits::default();
+        let mut gather = Gather::two_pass().limited(&limits);
+        gather
+            .push(user("thingworx", 100_000))
+            .expect("ThingWorx's count");
+        gather
+            .push(user("owasp", 210_000))
+            .expect("the default limit itself");
+        let err = gather
+            .push(user("slowpoke", 10_000_000))
+            .expect_err("above the limit")
+            .to_string();
+        assert!(err.contains("slowpoke") && err.contains("210000"), "{err}");
+        let tight = Limits {
+            max_pbkdf2_iterations: 50_000,
+            ..Limits::default()
+        };
+        let err = Gather::new()
+            .limited(&tight)
+            .push(user("thingworx", 100_000))
+            .expect_err("above a lower limit")
+            .to_string();
+        assert!(err.contains("50000"), "{err}");
+        assert!(Gather::new().push(user("slowpoke", 10_000_000)).is_err());
+    }
 }

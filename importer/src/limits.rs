@@ -17,6 +17,9 @@ pub struct Limits {
     pub max_compression_ratio: u64,
     /// Limits of the `.twx` framing.
     pub twx: TwxLimits,
+    /// Most iterations an imported PBKDF2 password hash may claim (ThingWorx stores 100,000):
+    /// each guess at such a password costs one derivation, so a user carrying more is refused.
+    pub max_pbkdf2_iterations: u32,
 }
 
 impl Default for Limits {
@@ -28,6 +31,7 @@ impl Default for Limits {
             max_depth: 128,
             max_compression_ratio: 200,
             twx: TwxLimits::default(),
+            max_pbkdf2_iterations: 210_000,
         }
     }
 }

@@ -153,7 +153,7 @@ async fn blocking<T: Send + 'static>(
 
 /// The first pass: every entity gathered, and the rest of the export.
 fn first_pass(source: &Source, limits: &Limits) -> Result<(Export, Gather), ImportError> {
-    let mut gather = Gather::two_pass();
+    let mut gather = Gather::two_pass().limited(limits);
     let mut refused: Option<ImportError> = None;
     let rest = source.read(limits, &mut |entity| {
         if refused.is_none()

@@ -264,6 +264,20 @@ pub struct LimitSettings {
     /// Connection timeouts and the connection cap.
     #[command(flatten)]
     pub transport: TransportSettings,
+    /// Most iterations an imported PBKDF2 password hash may claim: an import carrying more is
+    /// refused, and a stored hash claiming more never matches at login (every guess at a
+    /// password costs one derivation).
+    #[arg(
+        long,
+        env = "IRONWORX_MAX_PBKDF2_ITERATIONS",
+        default_value_t = LimitSettings::default().max_pbkdf2_iterations,
+        value_parser = clap::value_parser!(u32).range(
+            i64::from(crate::auth::pbkdf2::MIN_ITERATIONS)
+                ..=i64::from(crate::auth::pbkdf2::MAX_ITERATIONS)
+        ),
+        global = true
+    )]
+    pub max_pbkdf2_iterations: u32,
 }
 
 impl Default for LimitSettings {
@@ -278,6 +292,7 @@ impl Default for LimitSettings {
             max_page_rows: crate::http::data::MAX_ITEMS,
             concurrent_imports: crate::transfer::CONCURRENT_IMPORTS as u64,
             transport: TransportSettings::default(),
+            max_pbkdf2_iterations: import.max_pbkdf2_iterations,
         }
     }
 }
@@ -294,6 +309,7 @@ impl LimitSettings {
             max_file_bytes: self.max_import_bytes,
             max_entries: self.max_archive_entries,
             max_expanded_bytes: self.max_expanded_bytes,
+            max_pbkdf2_iterations: self.max_pbkdf2_iterations,
             ..ironworx_importer::Limits::default()
         }
     }
@@ -595,6 +611,7 @@ mod tests {
             ),
             (5, 60, 1800)
         );
+        assert_eq!(s.limits.max_pbkdf2_iterations, 210_000);
     }
 
     #[test]
@@ -607,6 +624,18 @@ mod tests {
         let s = settings(&["--upload-timeout-seconds", "7", "--max-connections", "50"]);
         assert_eq!(s.limits.transport.upload_timeout_seconds, 7);
         assert_eq!(s.limits.transport.max_connections, 50);
+    }
+
+    #[test]
+    fn pbkdf2_bound_has_a_range() {
+        let s = settings(&["--max-pbkdf2-iterations", "100000"]);
+        assert_eq!(s.limits.import().max_pbkdf2_iterations, 100_000);
+        for bad in ["999", "1000001"] {
+            assert!(
+                TestCli::try_parse_from(["test", "--max-pbkdf2-iterations", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Authentication over HTTP: Basic, application keys and session tokens; every failure (wrong
 //! password, unknown user, locked, disabled, expired key, key from an address outside its
-//! whitelist, key in the URL, tampered or expired session token), lockout and throttling, and
-//! imported PBKDF2 passwords rehashed to argon2id.
+//! whitelist, key in the URL, tampered or expired session token), lockout for the client
+//! address and throttling, and imported PBKDF2 passwords rehashed to argon2id.
 
 use base64::Engine;
 use ironworx_entity::queries::app_keys::{self, NewAppKey};
 use ironworx_entity::queries::entities::EntityFields;
+use ironworx_entity::queries::login_failures;
 use ironworx_entity::queries::models::{self, ThingFields};
 use ironworx_entity::queries::permissions::{self, Rule};
 use ironworx_entity::queries::sessions::{self, NewSession};
@@ -180,7 +181,8 @@ async fn basic_credentials_lockout_and_imported_passwords() {
             StatusCode::UNAUTHORIZED
         );
 
-        // Three failures lock bob; then even the right password is refused.
+        // Three failures lock bob for this address (the test's); then even the right password
+        // is refused from here, while the administrative lock stays unset.
         for _ in 0..3 {
             assert_eq!(
                 status(basic(&server, "bob", "wrong")).await.0,
@@ -191,8 +193,16 @@ async fn basic_credentials_lockout_and_imported_passwords() {
         assert_eq!(code, StatusCode::UNAUTHORIZED, "{backend}");
         assert!(body.contains("locked"), "{body}");
         let bob = users::get_user(&conn, "bob").await.expect("bob").user;
-        assert!(bob.locked && bob.locked_until.is_some_and(|t| t > now_ms()));
-        users::set_locked(&conn, bob.entity_id, false, None)
+        assert!(
+            !bob.locked,
+            "{backend}: failed logins set no administrative lock"
+        );
+        let failures = login_failures::find(&conn, bob.entity_id, "127.0.0.1")
+            .await
+            .expect("failures")
+            .expect("a row for this address");
+        assert!(failures.locked_until.is_some_and(|t| t > now_ms()));
+        login_failures::clear_user(&conn, bob.entity_id)
             .await
             .expect("unlock");
         assert_eq!(
@@ -200,17 +210,23 @@ async fn basic_credentials_lockout_and_imported_passwords() {
             StatusCode::OK
         );
 
-        // Disabling a user refuses it at once, even with credentials verified a moment ago.
+        // Disabling a user refuses it at once, even with credentials verified a moment ago,
+        // and its password login answers like a wrong password.
         let alice = users::get_user(&conn, "alice").await.expect("alice");
         users::set_enabled(&conn, alice.entity.id, false)
             .await
             .expect("disable");
         let (code, body) = status(basic(&server, "alice", "alice-password")).await;
         assert_eq!(code, StatusCode::UNAUTHORIZED);
-        assert!(body.contains("disabled"), "{body}");
+        assert!(body.contains("invalid user name or password"), "{body}");
         users::set_enabled(&conn, alice.entity.id, true)
             .await
             .expect("enable");
+        // A success forgets this address's failures (the wrong password and the disabled try).
+        assert_eq!(
+            status(basic(&server, "alice", "alice-password")).await.0,
+            StatusCode::OK
+        );
         // A changed password invalidates the verified credentials at once.
         users::set_password(
             &conn,

@@ -38,6 +38,11 @@ async fn migrations_go_down_and_up_again() {
         assert_eq!(count(tables).await, 0, "{backend}: down left tables behind");
         Migrator::up(&db, None).await.expect("up again");
         assert!(count(tables).await > 0, "{backend}: up again made no table");
+        assert_eq!(
+            count("SELECT COUNT(*) FROM login_failures").await,
+            0,
+            "{backend}: the failed-login table is back, empty"
+        );
         // The change triggers are back: a statement that changes no row records nothing.
         db.execute_unprepared("DELETE FROM group_members WHERE 1 = 0")
             .await

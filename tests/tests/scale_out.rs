@@ -1,9 +1,9 @@
 //! Two server processes on one database behave as one server (contract §4 item 11): a session
 //! opened through one works on the other and a logout through one ends it on both; a lockout
-//! counted or set through one is enforced by the other; a property written through one is read
-//! through the other; an application key made through one works on the other until it is
-//! deleted through the first; on PostgreSQL, an event fired through one reaches the
-//! subscribers of the other.
+//! for a client address counted through one, or an administrator's lock set through one, is
+//! enforced by the other; a property written through one is read through the other; an
+//! application key made through one works on the other until it is deleted through the first;
+//! on PostgreSQL, an event fired through one reaches the subscribers of the other.
 
 use ironworx_entity::queries::models;
 use ironworx_tests::forms::login;
@@ -19,6 +19,10 @@ const ALICE: (&str, &str) = ("alice", "alice-password-1");
 const BOB: (&str, &str) = ("bob", "bob-password-123");
 const WHO_AM_I: &str = "/Thingworx/Resources/CurrentSessionInfo/Services/GetCurrentUser";
 const TEMPERATURE: &str = "/Thingworx/Things/Pump1/Properties/Temperature";
+/// The client address failed logins come from, and another one.
+const FAILING: &str = "203.0.113.5";
+const ELSEWHERE: &str = "198.51.100.5";
+const PROXY: (&str, &str) = ("IRONWORX_TRUSTED_PROXY_HEADER", "X-Forwarded-For");
 
 async fn ok(server: &TestServer, who: (&str, &str), path: &str, body: Value) -> Value {
     let (status, body) = ironworx_tests::post_json(server, who, path, body).await;
@@ -42,9 +46,15 @@ async fn whoami(server: &TestServer, name: header::HeaderName, value: &str) -> (
 }
 
 async fn basic(server: &TestServer, who: (&str, &str)) -> StatusCode {
+    basic_from(server, "192.0.2.1", who).await
+}
+
+/// Basic credentials from `client`, as the trusted proxy header says.
+async fn basic_from(server: &TestServer, client: &str, who: (&str, &str)) -> StatusCode {
     server
         .client()
         .post(server.url(WHO_AM_I))
+        .header("X-Forwarded-For", client)
         .basic_auth(who.0, Some(who.1))
         .json(&json!({}))
         .send()
@@ -57,8 +67,8 @@ async fn basic(server: &TestServer, who: (&str, &str)) -> StatusCode {
 async fn two_processes_share_sessions_lockouts_properties_and_keys() {
     for backend in backends() {
         let db = TestDb::create(backend).await;
-        let a = TestServer::start(&db, &[]).await;
-        let b = TestServer::start(&db, &[]).await;
+        let a = TestServer::start(&db, &[PROXY]).await;
+        let b = TestServer::start(&db, &[PROXY]).await;
         let conn = connect(&db).await;
         for (name, password) in [ALICE, BOB] {
             ironworx_tests::create_user(&conn, name, password).await;
@@ -98,18 +108,24 @@ async fn two_processes_share_sessions_lockouts_properties_and_keys() {
             "{backend}: logged out through B, refused by A"
         );
 
-        // Failed logins counted on A lock the user on B (5 within the window).
+        // Failed logins counted on A lock the user for their address on B (5 within the
+        // window); another address is not locked; an unlock through B frees the address on A.
         assert_eq!(basic(&b, BOB).await, StatusCode::OK, "{backend}");
         for _ in 0..5 {
             assert_eq!(
-                basic(&a, (BOB.0, "wrong-password")).await,
+                basic_from(&a, FAILING, (BOB.0, "wrong-password")).await,
                 StatusCode::UNAUTHORIZED
             );
         }
         assert_eq!(
-            basic(&b, BOB).await,
+            basic_from(&b, FAILING, BOB).await,
             StatusCode::UNAUTHORIZED,
             "{backend}: locked through A's counter, refused by B with the right password"
+        );
+        assert_eq!(
+            basic_from(&b, ELSEWHERE, BOB).await,
+            StatusCode::OK,
+            "{backend}: another address is not locked"
         );
         ok(
             &b,
@@ -119,7 +135,7 @@ async fn two_processes_share_sessions_lockouts_properties_and_keys() {
         )
         .await;
         assert_eq!(
-            basic(&a, BOB).await,
+            basic_from(&a, FAILING, BOB).await,
             StatusCode::OK,
             "{backend}: unlocked through B"
         );

@@ -9,7 +9,9 @@ use serde_json::{Value as Json, json};
 
 use crate::queries::{QueryError, QueryResult, now_ms, parts};
 use crate::schema::{entities, entity_tags, vocabulary_terms};
-use crate::vocab::{Collection, EntityName, PrincipalType, Tag, UserName};
+use crate::vocab::{
+    Collection, EntityName, GroupName, OrganizationName, PrincipalType, Tag, UserName,
+};
 
 pub use crate::schema::entities::Model as EntityRow;
 
@@ -51,12 +53,13 @@ impl EntityFields {
     }
 }
 
-/// Checks `name` against the naming rules of `collection` (users have stricter ones).
+/// Checks `name` against the naming rules of `collection` (principals have stricter ones).
 pub fn validate_name(collection: Collection, name: &str) -> QueryResult<()> {
-    if collection == Collection::Users {
-        UserName::parse(name)?;
-    } else {
-        EntityName::parse(name)?;
+    match collection {
+        Collection::Users => UserName::parse(name).map(drop)?,
+        Collection::Groups => GroupName::parse(name).map(drop)?,
+        Collection::Organizations => OrganizationName::parse(name).map(drop)?,
+        _ => EntityName::parse(name).map(drop)?,
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod entities;
 pub mod facts;
 pub mod groups;
 pub mod localization;
+pub mod login_failures;
 pub mod models;
 pub mod organizations;
 pub mod parts;

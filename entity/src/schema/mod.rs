@@ -17,6 +17,7 @@ pub mod group_members;
 pub mod groups;
 pub mod implemented_shapes;
 pub mod localization_tokens;
+pub mod login_failures;
 pub mod organizational_unit_members;
 pub mod organizational_units;
 pub mod organizations;

@@ -8,8 +8,8 @@ mod permission;
 
 pub use collection::Collection;
 pub use names::{
-    EntityName, MAX_NAME_LEN, MemberName, Tag, UnitName, UserName, split_unit_principal,
-    unit_principal_name,
+    EntityName, GroupName, MAX_NAME_LEN, MemberName, OrganizationName, Tag, UnitName, UserName,
+    normalize_principal_name, split_unit_principal, unit_principal_name,
 };
 pub use permission::{
     ANY_RESOURCE, Effect, MemberType, PermissionCategory, PermissionKind, PrincipalType,

@@ -95,8 +95,10 @@ pub fn dummy_hash() -> &'static str {
     })
 }
 
-/// Refuses a user that may not act now: nobody logs in as `System`, a disabled user is
-/// refused, a locked user is refused until its lock ends.
+/// Refuses a user that may not act now, whatever credential it holds: nobody logs in as
+/// `System`, a disabled user is refused, a user an administrator locked is refused until its
+/// lock ends. (A lock for one client address after failed logins refuses password logins
+/// only: see [`password::check_address`].)
 pub fn check_user_state(user: &users::UserRow, now: i64) -> Result<(), ApiError> {
     if !user.login_allowed {
         return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
@@ -105,7 +107,7 @@ pub fn check_user_state(user: &users::UserRow, now: i64) -> Result<(), ApiError>
         return Err(ApiError::Unauthorized("the user is disabled".into()));
     }
     if password::is_locked(user, now) {
-        return Err(ApiError::Unauthorized("the user is locked".into()));
+        return Err(ApiError::Unauthorized(password::LOCKED.into()));
     }
     Ok(())
 }
@@ -128,22 +130,29 @@ fn basic_credentials(value: &str) -> Result<(String, String), ApiError> {
 }
 
 /// Basic credentials: the full login check the first time, then the cache while the password
-/// stays the same; the user's state is checked on every request.
+/// stays the same; the user's state and the lock for this address are checked on every
+/// request. A user disabled since is checked in full again, so that it gets the answer of any
+/// wrong password.
 async fn authenticate_basic(
     state: &AppState,
     value: &str,
     peer: Option<IpAddr>,
 ) -> Result<Caller, ApiError> {
     let (name, password) = basic_credentials(value)?;
-    let key = state.auth.basic_key(&name, &password);
+    let key = state
+        .auth
+        .basic_key(&password::login_name(&name), &password);
     if let Some((user_id, changed_at)) = state.auth.basic.get(&key) {
-        let record = users::find_user(&state.db, &name)
-            .await
-            .map_err(ApiError::internal)?;
-        if let Some(record) =
-            record.filter(|r| r.entity.id == user_id && r.user.password_changed_at == changed_at)
-        {
-            check_user_state(&record.user, now_ms())?;
+        let record = password::find_login_user(state, &name).await?;
+        if let Some(record) = record.filter(|r| {
+            r.entity.id == user_id
+                && r.user.password_changed_at == changed_at
+                && r.user.enabled
+                && r.user.login_allowed
+        }) {
+            let now = now_ms();
+            check_user_state(&record.user, now)?;
+            password::check_address(state, record.entity.id, peer, now).await?;
             return Ok(Caller {
                 user_id: record.entity.id,
                 name: record.entity.name,
@@ -248,8 +257,9 @@ impl FromRequest for Caller {
     }
 }
 
-/// Checks a user name and password as a login does: lockout, throttling per address, and the
-/// rehash of an imported PBKDF2 password to argon2id on success.
+/// Checks a user name and password as a login does: lockout for the client address,
+/// throttling per address, and the rehash of an imported PBKDF2 password to argon2id on
+/// success.
 pub async fn login_with_password(
     state: &AppState,
     name: &str,

@@ -1,20 +1,28 @@
-//! Password logins: throttling per address, lockout per user (shared by every server process
-//! through the users table), argon2id and imported PBKDF2 verification, the rehash of an
-//! imported hash on success, and the password policy for new passwords.
+//! Password logins: throttling per address, lockout of a user for one client address (shared
+//! by every server process through the `login_failures` table), argon2id and imported PBKDF2
+//! verification, the rehash of an imported hash on success, and the password policy for new
+//! passwords. The administrative lock (`users.locked`) is set only by `LockUser` and imports.
 
 use std::net::IpAddr;
 
+use ironworx_entity::queries::login_failures::{self, Counted, FailurePolicy};
 use ironworx_entity::queries::users::{self, PasswordRecord, UserRecord};
 use ironworx_entity::queries::{QueryError, now_ms};
+use ironworx_entity::vocab::normalize_principal_name;
 use sea_orm::{DatabaseTransaction, DbBackend, EntityTrait, QuerySelect};
 
 use crate::auth::Caller;
+use crate::auth::throttle::client_key;
 use crate::config::AuthSettings;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The reason given for every bad user name or password, so the answer never tells which.
 pub const BAD_CREDENTIALS: &str = "invalid user name or password";
+
+/// The reason given to a password login from an address the user is locked for, and to any
+/// credential of a user an administrator locked.
+pub const LOCKED: &str = "the user is locked";
 
 /// The longest password accepted (ThingWorx 9: 128 characters).
 pub const MAX_PASSWORD_LEN: usize = 128;
@@ -46,32 +54,92 @@ pub async fn hash_new(password: &str) -> Result<PasswordRecord, ApiError> {
     Ok(PasswordRecord::argon2id(phc))
 }
 
-/// Whether `password` matches the stored record; an unknown user or a user without a password
-/// is checked against a dummy hash, so every answer costs the same.
+/// Whether `password` matches the stored record; an unknown user, a user without a password
+/// or a record that cannot be verified (malformed, or an imported PBKDF2 hash claiming more
+/// than `max_pbkdf2_iterations`) is checked against a dummy hash, so every answer costs the same.
 pub async fn verify_stored(
     stored: Option<PasswordRecord>,
     password: &str,
+    max_pbkdf2_iterations: u32,
 ) -> Result<bool, ApiError> {
     let password = password.to_owned();
-    actix_web::web::block(move || match stored {
-        Some(p) if p.algorithm == users::ARGON2ID => {
-            crate::password::verify_password(&password, &p.hash)
-        }
-        Some(p) if p.algorithm == users::PBKDF2_SHA512 => {
-            crate::auth::pbkdf2::verify(&password, &p.hash)
-        }
-        _ => {
+    actix_web::web::block(move || {
+        let verified = match &stored {
+            Some(p) if p.algorithm == users::ARGON2ID => {
+                Some(crate::password::verify_password(&password, &p.hash))
+            }
+            Some(p) if p.algorithm == users::PBKDF2_SHA512 => {
+                crate::auth::pbkdf2::verify(&password, &p.hash, max_pbkdf2_iterations)
+            }
+            _ => None,
+        };
+        verified.unwrap_or_else(|| {
             crate::password::verify_password(&password, crate::auth::dummy_hash());
             false
-        }
+        })
     })
     .await
     .map_err(ApiError::internal)
 }
 
-/// Whether the user is locked now (a lock with an end in the past no longer holds).
+/// Whether the user is locked by an administrator now (a lock with an end in the past no
+/// longer holds).
 pub fn is_locked(user: &users::UserRow, now: i64) -> bool {
     user.locked && user.locked_until.is_none_or(|until| until > now)
+}
+
+/// The user name as a login looks it up: in Unicode NFKC form, as principal names are stored.
+pub fn login_name(name: &str) -> String {
+    normalize_principal_name(name)
+}
+
+/// The user a login names: the NFKC form of `typed` first, then `typed` itself when it differs
+/// (a user stored before names had to be in NFKC).
+pub async fn find_login_user(
+    state: &AppState,
+    typed: &str,
+) -> Result<Option<UserRecord>, ApiError> {
+    let name = login_name(typed);
+    let found = users::find_user(&state.db, &name)
+        .await
+        .map_err(ApiError::internal)?;
+    if found.is_some() || name == typed {
+        return Ok(found);
+    }
+    users::find_user(&state.db, typed)
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// How the `login_failures` table names the client an attempt came from ([`client_key`];
+/// empty when the address is unknown).
+pub fn client_label(peer: Option<IpAddr>) -> String {
+    peer.map(|ip| client_key(ip).to_string())
+        .unwrap_or_default()
+}
+
+/// For a password login of `user_id` from `peer` whose credentials were verified before:
+/// refuses it while the user is locked for that address, else forgets the address's failures
+/// as any successful login does.
+pub async fn check_address(
+    state: &AppState,
+    user_id: i64,
+    peer: Option<IpAddr>,
+    now: i64,
+) -> Result<(), ApiError> {
+    let client = client_label(peer);
+    let row = login_failures::find(&state.db, user_id, &client)
+        .await
+        .map_err(query_error)?;
+    match row {
+        Some(row) if login_failures::is_locked(&row, now) => {
+            Err(ApiError::Unauthorized(LOCKED.into()))
+        }
+        Some(_) => login_failures::clear(&state.db, user_id, &client)
+            .await
+            .map_err(query_error),
+        None => Ok(()),
+    }
 }
 
 /// Checks a user name and password as a login does. See [`crate::auth::login_with_password`].
@@ -88,6 +156,11 @@ pub async fn login(
 
 /// Like [`login`], also answering when the user's password was last changed (what the cache of
 /// verified Basic credentials keys on).
+///
+/// A user locked by an administrator, or locked for this address after repeated failures, is
+/// refused with "the user is locked" whatever the password (without verifying it). Otherwise
+/// the password is verified (a dummy hash for an unknown user) and any refusal, a disabled user
+/// included, is the same "invalid user name or password", counted as a failure of this address.
 pub async fn login_checked(
     state: &AppState,
     name: &str,
@@ -98,28 +171,56 @@ pub async fn login_checked(
     if let Some(ip) = peer {
         state.auth.throttle.check(ip, auth.login_rate_per_minute)?;
     }
-    let record = users::find_user(&state.db, name)
-        .await
-        .map_err(ApiError::internal)?;
-    let stored = record.as_ref().and_then(|r| users::password_of(&r.user));
-    let matches = verify_stored(stored.clone(), password).await?;
+    let record = find_login_user(state, name).await?;
     let now = now_ms();
-    let Some(record) = record else {
-        failed(state, None, peer).await?;
-        return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
+    let client = client_label(peer);
+    let failures = match &record {
+        Some(record) => login_failures::find(&state.db, record.entity.id, &client)
+            .await
+            .map_err(query_error)?,
+        None => None,
     };
-    if is_locked(&record.user, now) {
+    if let Some(record) = &record
+        && (is_locked(&record.user, now)
+            || failures
+                .as_ref()
+                .is_some_and(|row| login_failures::is_locked(row, now)))
+    {
         failed(state, None, peer).await?;
-        return Err(ApiError::Unauthorized("the user is locked".into()));
+        return Err(ApiError::Unauthorized(LOCKED.into()));
     }
-    if !matches || !record.user.login_allowed {
-        failed(state, Some(&record), peer).await?;
-        return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
+    let stored = record.as_ref().and_then(|r| users::password_of(&r.user));
+    let max_iterations = state.config.limits.max_pbkdf2_iterations;
+    if let Some(record) = &record
+        && let Some(p) = &stored
+        && p.algorithm == users::PBKDF2_SHA512
+        && crate::auth::pbkdf2::iterations(&p.hash).is_none_or(|n| n > max_iterations)
+    {
+        tracing::warn!(
+            user = %record.entity.name,
+            limit = max_iterations,
+            "the stored PBKDF2 hash is malformed or claims more iterations than \
+             --max-pbkdf2-iterations; it never matches"
+        );
     }
-    if !record.user.enabled {
-        return Err(ApiError::Unauthorized("the user is disabled".into()));
-    }
-    succeeded(state, &record, stored, password, now).await?;
+    let matches = verify_stored(stored.clone(), password, max_iterations).await?;
+    let record = match record {
+        Some(r) if matches && r.user.login_allowed && r.user.enabled => r,
+        other => {
+            failed(state, other.as_ref(), peer).await?;
+            return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
+        }
+    };
+    succeeded(
+        state,
+        &record,
+        stored,
+        password,
+        &client,
+        failures.is_some(),
+        now,
+    )
+    .await?;
     Ok((
         Caller {
             user_id: record.entity.id,
@@ -141,7 +242,20 @@ async fn user_for_update(
     query.one(txn).await.map_err(ApiError::internal)
 }
 
-/// Counts a failed login: per address for throttling, per user for lockout.
+/// How long a window and a lock last, from the configuration.
+fn failure_policy(auth: &AuthSettings) -> FailurePolicy {
+    let ms = |minutes: u64| i64::try_from(minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
+    FailurePolicy {
+        attempts: auth.lockout_attempts,
+        window_ms: ms(auth.lockout_window_minutes),
+        lock_ms: match auth.lockout_minutes {
+            0 => None,
+            minutes => Some(ms(minutes)),
+        },
+    }
+}
+
+/// Counts a failed login: per address for throttling, per user and address for lockout.
 async fn failed(
     state: &AppState,
     record: Option<&UserRecord>,
@@ -158,52 +272,44 @@ async fn failed(
     if auth.lockout_attempts == 0 {
         return Ok(());
     }
-    let now = now_ms();
-    let window =
-        i64::try_from(auth.lockout_window_minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
+    let client = client_label(peer);
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
-    let Some(mut user) = user_for_update(&txn, record.entity.id).await? else {
-        return Ok(());
-    };
-    let fresh_window = user
-        .failed_login_window_start
-        .is_none_or(|start| now.saturating_sub(start) > window);
-    if fresh_window {
-        user.failed_login_count = 1;
-        user.failed_login_window_start = Some(now);
-    } else {
-        user.failed_login_count = user.failed_login_count.saturating_add(1);
-    }
-    let attempts = i32::try_from(auth.lockout_attempts).unwrap_or(i32::MAX);
-    if user.failed_login_count >= attempts && !is_locked(&user, now) {
-        user.locked = true;
-        user.locked_until =
-            match auth.lockout_minutes {
-                0 => None,
-                minutes => Some(now.saturating_add(
-                    i64::try_from(minutes.saturating_mul(60_000)).unwrap_or(i64::MAX),
-                )),
-            };
-        tracing::warn!(user = %record.entity.name, "user locked after repeated failed logins");
-    }
-    users::save_user(&txn, &user).await.map_err(query_error)?;
+    let counted = login_failures::record_failure(
+        &txn,
+        record.entity.id,
+        &client,
+        now_ms(),
+        failure_policy(auth),
+    )
+    .await
+    .map_err(query_error)?;
     txn.commit().await.map_err(ApiError::internal)?;
+    if counted == Counted::Locked {
+        tracing::warn!(
+            user = %record.entity.name,
+            client = %client,
+            "user locked for one client address after repeated failed logins"
+        );
+    }
     Ok(())
 }
 
-/// Records a successful login: clears the failure counter and an expired lock, and replaces an
-/// imported PBKDF2 hash by argon2id.
+/// Records a successful login: forgets this address's failures, clears an administrative lock
+/// whose end has passed, and replaces an imported PBKDF2 hash by argon2id.
 async fn succeeded(
     state: &AppState,
     record: &UserRecord,
     stored: Option<PasswordRecord>,
     password: &str,
+    client: &str,
+    had_failures: bool,
     now: i64,
 ) -> Result<(), ApiError> {
     let rehash = stored.is_some_and(|p| p.algorithm != users::ARGON2ID);
     let needs_write = rehash
+        || had_failures
         || record.user.failed_login_count != 0
         || record.user.locked
         || record
@@ -224,6 +330,11 @@ async fn succeeded(
     let Some(mut user) = user_for_update(&txn, record.entity.id).await? else {
         return Ok(());
     };
+    if had_failures {
+        login_failures::clear(&txn, record.entity.id, client)
+            .await
+            .map_err(query_error)?;
+    }
     user.failed_login_count = 0;
     user.failed_login_window_start = None;
     if user.locked && !is_locked(&user, now) {

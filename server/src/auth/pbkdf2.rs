@@ -5,38 +5,46 @@
 use sha2::Sha512;
 use subtle::ConstantTimeEq;
 
-/// The most iterations accepted from a stored hash (ThingWorx uses 100 000); a bound keeps a
-/// crafted import from turning a login into a denial of service.
-pub const MAX_ITERATIONS: u32 = 10_000_000;
+/// The highest bound `--max-pbkdf2-iterations` may be set to: every guess at a password costs
+/// one derivation, so a larger count would let anonymous wrong guesses use the CPU for seconds.
+pub const MAX_ITERATIONS: u32 = 1_000_000;
+
+/// The smallest bound `--max-pbkdf2-iterations` may be set to.
+pub const MIN_ITERATIONS: u32 = 1_000;
 
 /// The largest derived key accepted, in bytes.
 pub const MAX_HASH_BYTES: usize = 512;
 
-/// Whether `password` matches `stored` (`iterations:salt:hash`, both in hex). A malformed
-/// record never matches.
-pub fn verify(password: &str, stored: &str) -> bool {
+/// The iteration count a stored record claims, when it is readable.
+pub fn iterations(stored: &str) -> Option<u32> {
+    stored.split(':').next()?.parse().ok()
+}
+
+/// Whether `password` matches `stored` (`iterations:salt:hash`, both in hex); `None` when the
+/// record cannot be verified: malformed, or claiming more than `max_iterations` (or
+/// [`MAX_ITERATIONS`]). Such a record never matches and costs nothing here, so the caller
+/// verifies a dummy hash instead, as for an unknown user.
+pub fn verify(password: &str, stored: &str, max_iterations: u32) -> Option<bool> {
     let mut parts = stored.split(':');
     let (Some(iterations), Some(salt), Some(hash), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return false;
+        return None;
     };
-    let Ok(iterations) = iterations.parse::<u32>() else {
-        return false;
-    };
+    let iterations = iterations.parse::<u32>().ok()?;
     let (Ok(salt), Ok(expected)) = (hex::decode(salt), hex::decode(hash)) else {
-        return false;
+        return None;
     };
     if iterations == 0
-        || iterations > MAX_ITERATIONS
+        || iterations > max_iterations.min(MAX_ITERATIONS)
         || expected.is_empty()
         || expected.len() > MAX_HASH_BYTES
     {
-        return false;
+        return None;
     }
     let mut derived = vec![0u8; expected.len()];
     pbkdf2::pbkdf2_hmac::<Sha512>(password.as_bytes(), &salt, iterations, &mut derived);
-    derived.ct_eq(&expected).into()
+    Some(derived.ct_eq(&expected).into())
 }
 
 /// Hashes `password` the way ThingWorx does, for tests and tools: `iterations:salt:hash`.
@@ -57,11 +65,14 @@ mod tests {
     #[test]
     fn verifies_its_own_hashes_only() {
         let stored = hash("s3cret", &[7u8; 64], 1000, 64);
-        assert!(verify("s3cret", &stored));
-        assert!(!verify("s3cret!", &stored));
-        assert!(!verify("s3cret", "garbage"));
-        assert!(!verify("s3cret", "0:00:00"));
-        assert!(!verify("s3cret", &stored.replace("1000:", "99999999:")));
+        assert_eq!(verify("s3cret", &stored, 210_000), Some(true));
+        assert_eq!(verify("s3cret!", &stored, 210_000), Some(false));
+        assert_eq!(verify("s3cret", "garbage", 210_000), None);
+        assert_eq!(verify("s3cret", "0:00:00", 210_000), None);
+        let huge = stored.replace("1000:", "99999999:");
+        assert_eq!(verify("s3cret", &huge, u32::MAX), None);
+        assert_eq!(iterations(&stored), Some(1000));
+        assert_eq!(verify("s3cret", &stored, 999), None, "above the bound");
     }
 
     /// RFC 6070-style vector for PBKDF2-HMAC-SHA512 (password, salt, 1 iteration).

@@ -1,10 +1,12 @@
 //! The services of `Users/<u>`: passwords (`ChangePassword` on one's own user needs no grant,
 //! `AssignNewPassword` needs one), `EnableUser`/`DisableUser`, `LockUser`/`UnlockUser`,
 //! `GetGroups` and `SetLanguagePreferences`. A changed password or a disabled user ends that
-//! user's sessions at once; every change is audited.
+//! user's sessions at once; `UnlockUser` also lifts the locks failed logins set for single
+//! client addresses, while `IsLocked` answers the lock an administrator sets; every change is
+//! audited.
 
 use ironworx_entity::queries::audit::Change;
-use ironworx_entity::queries::{now_ms, sessions, users};
+use ironworx_entity::queries::{login_failures, now_ms, sessions, users};
 use ironworx_entity::vocab::{Collection, PermissionKind, builtin};
 use serde_json::{Value, json};
 
@@ -102,7 +104,13 @@ async fn run(
     let result = match service {
         "ChangePassword" => {
             let old = p.old_password.clone().unwrap_or_default();
-            if !verify_stored(users::password_of(&record.user), &old).await? {
+            if !verify_stored(
+                users::password_of(&record.user),
+                &old,
+                state.config.limits.max_pbkdf2_iterations,
+            )
+            .await?
+            {
                 return Err(ApiError::BadRequest("the old password is wrong".into()));
             }
             let new = new_password(state, &p)?;
@@ -151,6 +159,11 @@ async fn run(
             users::set_locked(&txn, id, lock, None)
                 .await
                 .map_err(query_error)?;
+            if !lock {
+                login_failures::clear_user(&txn, id)
+                    .await
+                    .map_err(query_error)?;
+            }
             json!({})
         }
         "SetLanguagePreferences" => {
