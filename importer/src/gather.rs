@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use ironworx_entity::queries::entities::validate_name;
-use ironworx_entity::queries::users::PBKDF2_SHA512;
+use ironworx_entity::queries::users::{ARGON2_MAX_COST, ARGON2ID, Argon2Cost, PBKDF2_SHA512};
 use ironworx_entity::vocab::{
     Collection, PermissionCategory, PrincipalType, Tag, UnitName, split_unit_principal,
 };
@@ -193,7 +193,8 @@ fn invalid(entity: &Entity, message: impl Into<String>) -> ImportError {
 }
 
 /// Refuses a user whose imported PBKDF2 hash claims more than `max_iterations` iterations,
-/// in the hash itself (`iterations:salt:hash`) or in its stored iteration count.
+/// in the hash itself (`iterations:salt:hash`) or in its stored iteration count, or whose
+/// argon2id hash states a cost above [`ARGON2_MAX_COST`].
 pub(crate) fn validate_password(e: &Entity, max_iterations: u32) -> Result<(), ImportError> {
     let Kind::User(user) = &e.kind else {
         return Ok(());
@@ -201,6 +202,19 @@ pub(crate) fn validate_password(e: &Entity, max_iterations: u32) -> Result<(), I
     let Some(password) = &user.password else {
         return Ok(());
     };
+    if password.algorithm == ARGON2ID {
+        if Argon2Cost::of(&password.hash).is_some_and(|c| c.is_bounded()) {
+            return Ok(());
+        }
+        let max = ARGON2_MAX_COST;
+        return Err(invalid(
+            e,
+            format!(
+                "user '{}': its argon2id password hash states no cost or more than the limit of                  m={},t={},p={}",
+                e.name, max.memory_kib, max.passes, max.lanes
+            ),
+        ));
+    }
     if password.algorithm != PBKDF2_SHA512 {
         return Ok(());
     }
@@ -355,5 +369,35 @@ mod tests {
             .to_string();
         assert!(err.contains("50000"), "{err}");
         assert!(Gather::new().push(user("slowpoke", 10_000_000)).is_err());
+    }
+
+    #[test]
+    fn argon2_costs_above_the_bound_are_refused() {
+        let argon2 = |name: &str, params: &str| {
+            let mut e = user(name, 0);
+            if let Kind::User(u) = &mut e.kind {
+                u.password = Some(PasswordHash {
+                    hash: format!("$argon2id$v=19${params}$c2FsdHNhbHQ$aGFzaGhhc2g"),
+                    algorithm: ARGON2ID.into(),
+                    ..PasswordHash::default()
+                });
+            }
+            e
+        };
+        let mut gather = Gather::new();
+        gather
+            .push(argon2("server", "m=19456,t=2,p=1"))
+            .expect("the server's own cost");
+        for (name, params) in [
+            ("greedy", "m=4194304,t=2,p=1"),
+            ("slow", "m=19456,t=99,p=1"),
+        ] {
+            let err = gather
+                .push(argon2(name, params))
+                .expect_err("above the bound")
+                .to_string();
+            assert!(err.contains(name) && err.contains("m=77824"), "{err}");
+        }
+        assert!(gather.push(argon2("garbled", "x=1")).is_err());
     }
 }

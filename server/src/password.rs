@@ -28,6 +28,13 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 
 /// Whether `password` matches the PHC string `hash`. A malformed hash never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
+    // A hash stating a cost above the bound (an import can carry any) never matches; the
+    // dummy hash is verified instead, so the answer costs the same.
+    if !ironworx_entity::queries::users::Argon2Cost::of(hash).is_some_and(|c| c.is_bounded()) {
+        tracing::warn!("an argon2id hash states a cost above the bound; it never matches");
+        let _ = Argon2::default().verify_password(password.as_bytes(), crate::auth::dummy_hash());
+        return false;
+    }
     Argon2::default()
         .verify_password(password.as_bytes(), hash)
         .is_ok()
@@ -68,6 +75,20 @@ mod tests {
         assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong horse", &hash));
+    }
+
+    /// A hash stating more memory or passes than the bound is never verified: with its cost
+    /// raised, the right password no longer matches (and verifying it costs what the dummy
+    /// hash costs, not the 4 GiB it states).
+    #[test]
+    fn costs_above_the_bound_never_match() {
+        let hash = hash_password("correct horse").expect("hashes");
+        for (from, to) in [("m=19456", "m=4194304"), ("t=2", "t=1000"), ("p=1", "p=64")] {
+            let costly = hash.replacen(from, to, 1);
+            assert_ne!(costly, hash);
+            assert!(!verify_password("correct horse", &costly), "{costly}");
+        }
+        assert!(!verify_password("correct horse", "$argon2id$v=19$nothing"));
     }
 
     #[test]

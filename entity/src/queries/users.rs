@@ -20,6 +20,56 @@ pub const PBKDF2_SHA512: &str = "PBKDF2WithHmacSHA512";
 /// The group every new user joins.
 pub const ALL_USERS_GROUP: &str = "Users";
 
+/// The most memory (KiB), passes and lanes an argon2id hash may state to be verified: four
+/// times the server's own memory and a few times its passes. A hash stating more (an import
+/// can carry any) is never verified, since every guess at its password would pay that cost.
+pub const ARGON2_MAX_COST: Argon2Cost = Argon2Cost {
+    memory_kib: 4 * 19_456,
+    passes: 8,
+    lanes: 4,
+};
+
+/// What an argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) states its cost to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Argon2Cost {
+    /// `m`: memory in KiB.
+    pub memory_kib: u64,
+    /// `t`: passes over the memory.
+    pub passes: u64,
+    /// `p`: lanes.
+    pub lanes: u64,
+}
+
+impl Argon2Cost {
+    /// The cost `phc` states; `None` when it states none that can be read.
+    pub fn of(phc: &str) -> Option<Argon2Cost> {
+        let params = phc.split('$').find(|part| part.starts_with("m="))?;
+        let mut cost = Argon2Cost {
+            memory_kib: 0,
+            passes: 0,
+            lanes: 0,
+        };
+        for pair in params.split(',') {
+            let (key, value) = pair.split_once('=')?;
+            let value: u64 = value.parse().ok()?;
+            match key {
+                "m" => cost.memory_kib = value,
+                "t" => cost.passes = value,
+                "p" => cost.lanes = value,
+                _ => {}
+            }
+        }
+        Some(cost)
+    }
+
+    /// Whether this cost stays within [`ARGON2_MAX_COST`].
+    pub fn is_bounded(&self) -> bool {
+        self.memory_kib <= ARGON2_MAX_COST.memory_kib
+            && self.passes <= ARGON2_MAX_COST.passes
+            && self.lanes <= ARGON2_MAX_COST.lanes
+    }
+}
+
 /// A stored password: the hash and the parameters needed to verify it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PasswordRecord {
