@@ -8,6 +8,7 @@ use ironworx_entity::queries::app_keys::{self, NewAppKey};
 use ironworx_entity::queries::users::{self, NewUser, PasswordRecord};
 use ironworx_server::auth::app_key::key_hash;
 use ironworx_tests::forms::open_form;
+use ironworx_tests::http::{Caller, upload};
 use ironworx_tests::{
     ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect, create_user, post_json,
 };
@@ -305,8 +306,6 @@ async fn look_alike_names_are_refused() {
     }
 }
 
-const BOUNDARY: &str = "security-auth-boundary-4b1d";
-
 /// An import of one user carrying a PBKDF2 hash claiming `iterations`.
 fn user_export(name: &str, iterations: u32) -> Vec<u8> {
     let hash = ironworx_server::auth::pbkdf2::hash("secret", &[9u8; 16], 1, 32).replacen(
@@ -322,32 +321,12 @@ fn user_export(name: &str, iterations: u32) -> Vec<u8> {
          passwordHashAlgorithm=\"PBKDF2WithHmacSHA512\" passwordHashIterationCount=\"{iterations}\" \
          passwordHashSaltSizeInBytes=\"16\" passwordHashSizeInBytes=\"32\"></User></Users></Entities>\n"
     );
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}.xml\"\r\n\
-         Content-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(xml.as_bytes());
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
+    xml.into_bytes()
 }
 
-async fn import(server: &TestServer, body: Vec<u8>) -> (StatusCode, String) {
-    let res = server
-        .client()
-        .post(server.url("/Thingworx/Importer?purpose=import"))
-        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
-        .header("X-XSRF-TOKEN", "TWX-XSRF-TOKEN-VALUE")
-        .header(
-            "Content-Type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    let status = res.status();
-    (status, res.text().await.expect("body"))
+async fn import(server: &TestServer, name: &str, xml: Vec<u8>) -> (StatusCode, String) {
+    let reply = upload(server, &Caller::admin(), &format!("{name}.xml"), &xml).await;
+    (reply.status, reply.text)
 }
 
 /// A PBKDF2 record claiming `iterations` for `password`.
@@ -368,13 +347,13 @@ async fn pbkdf2_iterations_are_bounded() {
     for backend in backends() {
         let db = TestDb::create(backend).await;
         let server = TestServer::start(&db, &[]).await;
-        let (status, body) = import(&server, user_export("slowpoke", 10_000_000)).await;
+        let (status, body) = import(&server, "slowpoke", user_export("slowpoke", 10_000_000)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{backend}: {body}");
         assert!(
             body.contains("slowpoke") && body.contains("210000"),
             "{backend}: {body}"
         );
-        let (status, body) = import(&server, user_export("thingworx", 100_000)).await;
+        let (status, body) = import(&server, "thingworx", user_export("thingworx", 100_000)).await;
         assert_eq!(
             status,
             StatusCode::OK,

@@ -1,13 +1,12 @@
 //! Decoding an upload stays within the configured limits whatever the file declares: a small
 //! `.twx` whose Smile document names one string again and again (a one-byte back-reference per
-//! string, compressed some 250 times by LZ4) is refused with a 400 naming the limit, while the server's memory stays
-//! bounded and it keeps answering.
+//! string, compressed some 250 times by LZ4) is refused with a 400 naming the limit, while the
+//! server's memory stays bounded and it keeps answering.
 
 use ironworx_importer::twx::frame;
-use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, ServerOptions, TestDb, TestServer, backends};
+use ironworx_tests::http::{Caller, Reply, upload};
+use ironworx_tests::{ServerOptions, TestDb, TestServer, backends};
 use reqwest::StatusCode;
-
-const BOUNDARY: &str = "ironworx-security-boundary-1c9e";
 
 /// The expanded-size limit the server runs with (16 MiB).
 const MAX_EXPANDED: u64 = 16 << 20;
@@ -32,34 +31,6 @@ fn twx_bomb() -> Vec<u8> {
     let mut out = Vec::new();
     frame(&shared_string_bomb(8 << 20), &mut out).expect("frame the bomb");
     out
-}
-
-fn multipart(file_name: &str, bytes: &[u8]) -> Vec<u8> {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
-
-async fn upload(server: &TestServer, file_name: &str, bytes: &[u8]) -> (StatusCode, String) {
-    let res = server
-        .client()
-        .post(server.url("/Thingworx/Importer?purpose=import"))
-        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
-        .header("X-XSRF-TOKEN", "TWX-XSRF-TOKEN-VALUE")
-        .header(
-            "Content-Type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .body(multipart(file_name, bytes))
-        .send()
-        .await
-        .expect("send the upload");
-    let status = res.status();
-    (status, res.text().await.expect("answer body"))
 }
 
 /// The peak resident memory of the server process, in KiB.
@@ -102,7 +73,9 @@ async fn decompression_bombs_are_refused_within_the_limits() {
 
         // Twice: memory used by the first refusal is not kept or doubled by the second.
         for _ in 0..2 {
-            let (status, body) = upload(&server, "bomb.twx", &twx).await;
+            let Reply {
+                status, text: body, ..
+            } = upload(&server, &Caller::admin(), "bomb.twx", &twx).await;
             let peak = peak_resident_kib(&server);
             println!("{backend:?}: peak resident memory {before} KiB before, {peak} KiB after");
             assert!(

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use ironworx_tests::forms::login;
+use ironworx_tests::http::{Caller, upload};
 use ironworx_tests::{
     ADMIN_PASSWORD, ADMIN_USER, ServerOptions, TestDb, TestServer, backends, create_user, post_json,
 };
@@ -76,14 +77,6 @@ fn upload_head((user, password): (&str, &str), length: usize) -> String {
          Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {length}\r\n\r\n",
         basic(user, password)
     )
-}
-
-/// The multipart body of a file `file_name` holding `bytes`.
-fn multipart(file_name: &str, bytes: &[u8]) -> Vec<u8> {
-    let mut body = multipart_start(file_name);
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
 }
 
 fn multipart_start(file_name: &str) -> Vec<u8> {
@@ -223,26 +216,13 @@ async fn slow_uploads_do_not_hold_the_import_slots() {
 
         // The administrator's import neither waits for the slow upload nor times out.
         let started = Instant::now();
-        let body = multipart("Imported1.xml", &xml);
         let reply = tokio::time::timeout(
             Duration::from_secs(15),
-            server
-                .client()
-                .post(server.url("/Thingworx/Importer?purpose=import"))
-                .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
-                .header("X-XSRF-TOKEN", "TWX-XSRF-TOKEN-VALUE")
-                .header(
-                    "Content-Type",
-                    format!("multipart/form-data; boundary={BOUNDARY}"),
-                )
-                .body(body)
-                .send(),
+            upload(&server, &Caller::admin(), "Imported1.xml", &xml),
         )
         .await
-        .unwrap_or_else(|_| panic!("{backend}: the administrator's import waited"))
-        .expect("import");
-        let status = reply.status();
-        let text = reply.text().await.expect("import body");
+        .unwrap_or_else(|_| panic!("{backend}: the administrator's import waited"));
+        let (status, text) = (reply.status, reply.text);
         assert_eq!(status, StatusCode::OK, "{backend}: {text}");
         eprintln!(
             "{backend}: the administrator's import took {:?}",

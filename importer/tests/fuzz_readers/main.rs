@@ -53,6 +53,13 @@ pub struct Input {
     pub files: Vec<(String, Vec<u8>)>,
 }
 
+impl Input {
+    /// The bytes of a one-file input (an XML, `.twx` or zip file).
+    fn single(&self) -> &[u8] {
+        self.files.first().map(|(_, b)| b.as_slice()).unwrap_or(&[])
+    }
+}
+
 const USAGE: &str = "\
 fuzz_readers [--reader xml|twx|zip|folder|all] [--seconds N] [--seed N] [--corpus DIR]
              [--out DIR] [--timeout-seconds N] [--max-memory BYTES]
@@ -317,12 +324,8 @@ fn write_input(work: &Path, reader: Reader, input: &Input, n: u64) -> Result<Pat
     match reader {
         Reader::Folder => write_tree(&path, input)?,
         _ => {
-            let bytes = input
-                .files
-                .first()
-                .map(|(_, b)| b.as_slice())
-                .unwrap_or(&[]);
-            std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(&path, input.single())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }
     Ok(path)
@@ -370,12 +373,8 @@ fn save(out: &Path, reader: Reader, input: &Input, n: u64) -> Result<PathBuf, St
         }
         _ => {
             let path = out.join(format!("{}-{n}.{}", reader.name(), extension(reader)));
-            let bytes = input
-                .files
-                .first()
-                .map(|(_, b)| b.as_slice())
-                .unwrap_or(&[]);
-            std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(&path, input.single())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             path
         }
     };
