@@ -128,7 +128,7 @@ impl ResponseError for ApiError {
         }
         let mut response = HttpResponse::build(self.status_code());
         // A 401 carries no Basic challenge here: only a client that sent Basic credentials
-        // gets one (`crate::http::csrf`), so a browser never offers cached credentials
+        // gets one (the CSRF middleware adds it), so a browser never offers cached credentials
         // to a request it did not make itself.
         match self {
             ApiError::TooManyRequests(seconds) => {
