@@ -8,6 +8,7 @@ mod m20261204_000001_fact_changes;
 mod m20261205_000001_fact_changes_of_rows;
 mod m20261207_000001_owner_ids;
 mod m20261207_000002_login_failures;
+mod m20261207_000003_model_changes;
 
 /// Applies every migration of the model.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_fact_changes_of_rows::Migration),
             Box::new(m20261207_000001_owner_ids::Migration),
             Box::new(m20261207_000002_login_failures::Migration),
+            Box::new(m20261207_000003_model_changes::Migration),
         ]
     }
 }

@@ -148,7 +148,10 @@ async fn main() {
     };
     let security = Security::load(db.clone()).await.expect("index");
     let auth = Arc::new(AuthState::load(&db).await.expect("auth"));
-    let state = AppState::new(db.clone(), Arc::new(config), security, auth);
+    let models = ironworx_server::model::Models::load(db.clone())
+        .await
+        .expect("model");
+    let state = AppState::new(db.clone(), Arc::new(config), security, models, auth);
     let cookie = state
         .auth
         .sessions

@@ -36,10 +36,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let auth = crate::auth::AuthState::load(&db)
         .await
         .context("cannot load the session keys")?;
+    let models = crate::model::Models::load(db.clone())
+        .await
+        .context("cannot read the Thing model")?;
     let state = AppState::new(
         db.clone(),
         Arc::new(config.clone()),
         security,
+        models,
         Arc::new(auth),
     );
     crate::relay::spawn(&state.db, &state.events);

@@ -11,6 +11,7 @@ pub mod error;
 pub mod explain_cmd;
 pub mod http;
 pub mod metrics;
+pub mod model;
 pub mod password;
 pub mod relay;
 pub mod security;

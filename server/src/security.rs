@@ -21,7 +21,7 @@ use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::queries::{QueryError, audit};
 use ironworx_entity::vocab::Collection;
 use sea_orm::{
-    AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel,
+    AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, IsolationLevel,
     TransactionTrait,
 };
 
@@ -253,22 +253,24 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// A read-only transaction that sees one snapshot of the database.
-async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, SecurityError> {
-    Ok(match db.get_database_backend() {
+pub(crate) async fn snapshot_transaction(
+    db: &DatabaseConnection,
+) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
         DbBackend::Postgres => {
             db.begin_with_config(
                 Some(IsolationLevel::RepeatableRead),
                 Some(AccessMode::ReadOnly),
             )
-            .await?
+            .await
         }
-        _ => db.begin().await?,
-    })
+        _ => db.begin().await,
+    }
 }
 
 /// Reads every fact the index is built from, in one read-only snapshot.
 pub async fn read_snapshot(db: &DatabaseConnection) -> Result<FactRows, SecurityError> {
-    let txn = snapshot(db).await?;
+    let txn = snapshot_transaction(db).await?;
     let rows = read_fact_rows(&txn).await?;
     txn.commit().await?;
     Ok(rows)
@@ -281,7 +283,7 @@ pub async fn read_changes(
     since: i64,
     mark: Option<i64>,
 ) -> Result<FactChanges, SecurityError> {
-    let txn = snapshot(db).await?;
+    let txn = snapshot_transaction(db).await?;
     let changes = read_fact_changes(&txn, since, mark).await?;
     txn.commit().await?;
     Ok(changes)

@@ -6,6 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::AuthState;
 use crate::config::Config;
+use crate::model::Models;
 use crate::security::Security;
 
 /// State shared by all workers: the database pool, the resolved configuration and the
@@ -21,6 +22,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The always-current authorization index.
     pub security: Arc<Security>,
+    /// The Thing model in memory, as current as the index.
+    pub models: Arc<Models>,
     /// Sessions, throttling and verified credentials.
     pub auth: Arc<AuthState>,
     /// Thing event firings and their subscribers in this process.
@@ -36,17 +39,20 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// State over `db`, `config`, the index kept by `security`, and `auth`.
+    /// State over `db`, `config`, the index kept by `security`, the model kept by `models`,
+    /// and `auth`.
     pub fn new(
         db: DatabaseConnection,
         config: Arc<Config>,
         security: Arc<Security>,
+        models: Arc<Models>,
         auth: Arc<AuthState>,
     ) -> Self {
         AppState {
             db,
             config,
             security,
+            models,
             auth,
             events: Arc::default(),
         }
@@ -77,7 +83,8 @@ pub(crate) async fn for_tests(
         limits: crate::config::LimitSettings::default(),
     };
     let security = Security::load(db.clone()).await.expect("index");
+    let models = Models::load(db.clone()).await.expect("model");
     let auth = AuthState::load(&db).await.expect("auth");
-    let state = AppState::new(db, Arc::new(config), security, Arc::new(auth));
+    let state = AppState::new(db, Arc::new(config), security, models, Arc::new(auth));
     (tmp, state)
 }

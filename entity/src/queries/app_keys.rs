@@ -12,7 +12,8 @@ use sea_orm::{
 };
 
 use crate::queries::credentials::{
-    CredentialUser, cached_statement, join_user_and_sequence, read_user_and_sequence, select_all,
+    CredentialUser, Sequences, cached_statement, join_user_and_sequence, read_user_and_sequence,
+    select_all,
 };
 use crate::queries::entities::{EntityFields, EntityRow, get_entity, insert_entity};
 use crate::queries::{QueryError, QueryResult};
@@ -121,8 +122,8 @@ pub struct KeyCredential {
     pub key: AppKeyRow,
     /// Its user.
     pub user: Option<CredentialUser>,
-    /// The change sequence read by the same statement.
-    pub sequence: i64,
+    /// The sequences read by the same statement.
+    pub sequence: Sequences,
 }
 
 const KEY_PREFIX: &str = "k_";

@@ -1,6 +1,6 @@
 //! The part of a credential lookup shared by application keys and sessions: the credential's
-//! user and the change sequence, joined into the statement that reads the credential, whose SQL
-//! is rendered once per backend.
+//! user, the change sequence and the value sequence, joined into the statement that reads the
+//! credential, whose SQL is rendered once per backend.
 
 use std::sync::OnceLock;
 
@@ -28,6 +28,19 @@ const USER_PREFIX: &str = "u_";
 const USER_NAME: &str = "e_name";
 const USER_COLLECTION: &str = "e_collection";
 const SEQUENCE: &str = "change_seq";
+const VALUE_SEQUENCE: &str = "value_seq";
+const VALUE_SEQUENCE_TABLE: &str = "value_sequence";
+
+/// The two counters a server process compares with what it holds in memory: the change
+/// sequence (every change to the security model and the Thing model) and the value sequence
+/// (every property value written).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sequences {
+    /// The change sequence value.
+    pub changes: i64,
+    /// The value sequence value.
+    pub values: i64,
+}
 
 /// The statement `build(value)` for `backend`. When `value` is its only bound value, its SQL
 /// is rendered once per backend (SQLite and PostgreSQL) and kept in `cache`, and only the value
@@ -65,7 +78,7 @@ pub(crate) fn select_all<E: EntityTrait>(query: &mut SelectStatement, prefix: &s
 }
 
 /// Adds to `query` the user whose entity id is `user_id` (its user row, name and collection)
-/// and the change sequence, read by the same statement. Both are outer joins: a missing user
+/// and both [`Sequences`], read by the same statement. All are outer joins: a missing user
 /// reads as none, a missing sequence row as 0 (as [`crate::queries::audit::current_sequence`]).
 pub(crate) fn join_user_and_sequence(query: &mut SelectStatement, user_id: Expr) {
     select_all::<users::Entity>(query, USER_PREFIX);
@@ -82,6 +95,10 @@ pub(crate) fn join_user_and_sequence(query: &mut SelectStatement, user_id: Expr)
             Expr::col((change_sequence::Entity, change_sequence::Column::Value)),
             Alias::new(SEQUENCE),
         )
+        .expr_as(
+            Expr::col((Alias::new(VALUE_SEQUENCE_TABLE), Alias::new("value"))),
+            Alias::new(VALUE_SEQUENCE),
+        )
         .left_join(
             users::Entity,
             Expr::col((users::Entity, users::Column::EntityId)).eq(user_id),
@@ -95,17 +112,22 @@ pub(crate) fn join_user_and_sequence(query: &mut SelectStatement, user_id: Expr)
             change_sequence::Entity,
             // A literal, not a bound value: the credential is the statement's only value.
             Expr::col((change_sequence::Entity, change_sequence::Column::Id)).eq(Expr::cust("1")),
+        )
+        .left_join(
+            Alias::new(VALUE_SEQUENCE_TABLE),
+            Expr::col((Alias::new(VALUE_SEQUENCE_TABLE), Alias::new("id"))).eq(Expr::cust("1")),
         );
 }
 
 /// Reads what [`join_user_and_sequence`] added to a row.
 pub(crate) fn read_user_and_sequence(
     row: &sea_orm::QueryResult,
-) -> QueryResult<(Option<CredentialUser>, i64)> {
+) -> QueryResult<(Option<CredentialUser>, Sequences)> {
     let user = Option::<UserRow>::from_query_result(row, USER_PREFIX)?;
     let name: Option<String> = row.try_get("", USER_NAME)?;
     let collection: Option<String> = row.try_get("", USER_COLLECTION)?;
     let sequence: Option<i64> = row.try_get("", SEQUENCE)?;
+    let values: Option<i64> = row.try_get("", VALUE_SEQUENCE)?;
     let user = match (user, name, collection) {
         (Some(user), Some(name), Some(collection)) => Some(CredentialUser {
             id: user.entity_id,
@@ -115,5 +137,30 @@ pub(crate) fn read_user_and_sequence(
         }),
         _ => None,
     };
-    Ok((user, sequence.unwrap_or(0)))
+    let sequences = Sequences {
+        changes: sequence.unwrap_or(0),
+        values: values.unwrap_or(0),
+    };
+    Ok((user, sequences))
+}
+
+/// Both [`Sequences`] now, in one statement (for a credential read without them).
+pub async fn read_sequences<C: sea_orm::ConnectionTrait>(db: &C) -> QueryResult<Sequences> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT (SELECT value FROM change_sequence WHERE id = 1) AS change_seq, \
+             (SELECT value FROM value_sequence WHERE id = 1) AS value_seq",
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Ok(Sequences::default());
+    };
+    let changes: Option<i64> = row.try_get("", SEQUENCE)?;
+    let values: Option<i64> = row.try_get("", VALUE_SEQUENCE)?;
+    Ok(Sequences {
+        changes: changes.unwrap_or(0),
+        values: values.unwrap_or(0),
+    })
 }

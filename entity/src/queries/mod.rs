@@ -20,6 +20,7 @@ pub mod permissions;
 pub mod sessions;
 pub mod settings;
 pub mod streams;
+pub mod thing_model;
 pub mod users;
 
 use std::time::{SystemTime, UNIX_EPOCH};

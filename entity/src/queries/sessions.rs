@@ -12,7 +12,8 @@ use sea_orm::{
 
 use crate::queries::QueryResult;
 use crate::queries::credentials::{
-    CredentialUser, cached_statement, join_user_and_sequence, read_user_and_sequence, select_all,
+    CredentialUser, Sequences, cached_statement, join_user_and_sequence, read_user_and_sequence,
+    select_all,
 };
 use crate::schema::sessions;
 
@@ -71,8 +72,8 @@ pub struct SessionCredential {
     pub session: SessionRow,
     /// Its user.
     pub user: Option<CredentialUser>,
-    /// The change sequence read by the same statement.
-    pub sequence: i64,
+    /// The sequences read by the same statement.
+    pub sequence: Sequences,
 }
 
 const SESSION_PREFIX: &str = "s_";

@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use ironworx_entity::queries::credentials::Sequences;
 use ironworx_entity::queries::{app_keys, now_ms};
 use ironworx_entity::vocab::Collection;
 use sha2::{Digest, Sha256};
@@ -97,13 +98,13 @@ pub fn whitelist_allows(list: &str, ip: Option<IpAddr>) -> bool {
 }
 
 /// Authenticates a request carrying application key `key_id` from `peer`: the caller, and the
-/// change sequence that the statement reading the key and its user read too (for
-/// [`crate::security::Security::current_at`]).
+/// sequences that the statement reading the key and its user read too (for
+/// [`crate::security::Security::current_at`] and the Thing model).
 pub async fn authenticate(
     state: &AppState,
     key_id: &str,
     peer: Option<IpAddr>,
-) -> Result<(Caller, i64), ApiError> {
+) -> Result<(Caller, Sequences), ApiError> {
     let invalid = || ApiError::Unauthorized("invalid application key".into());
     let found = app_keys::find_credential(&state.db, &key_hash(key_id))
         .await

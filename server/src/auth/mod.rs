@@ -18,6 +18,7 @@ use std::time::Duration;
 use actix_web::cookie::Cookie;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use base64::Engine;
+use ironworx_entity::queries::credentials::{Sequences, read_sequences};
 use ironworx_entity::queries::{QueryError, now_ms, users};
 use moka::sync::Cache;
 use sea_orm::DatabaseConnection;
@@ -183,26 +184,44 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller,
 
 /// Authenticates a request as [`authenticate`] does, and takes the authorization index current
 /// as of this request. An application key or a session is read by one statement together with
-/// its user and the change sequence, so the index needs no read of its own; Basic credentials
-/// read the sequence apart ([`crate::security::Security::current`]).
+/// its user and the sequences, so the index needs no read of its own; Basic credentials read
+/// the sequences apart, in one statement.
 pub async fn authenticate_current(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<(Caller, Arc<AuthzIndex>), ApiError> {
-    let (caller, sequence) = authenticate_at(req, state).await?;
-    let index = match sequence {
-        Some(sequence) => state.security.current_at(sequence).await,
-        None => state.security.current().await,
-    }
-    .map_err(ApiError::internal)?;
-    Ok((caller, index))
+    authenticate_sequenced(req, state)
+        .await
+        .map(|(caller, index, _)| (caller, index))
 }
 
-/// The caller, and the change sequence when the credential's statement read it.
+/// Authenticates a request as [`authenticate_current`] does, and returns the sequences the
+/// index was brought up to, for the Thing model ([`crate::model::Models`]) to be brought up to
+/// them too.
+pub async fn authenticate_sequenced(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(Caller, Arc<AuthzIndex>, Sequences), ApiError> {
+    let (caller, sequences) = authenticate_at(req, state).await?;
+    let sequences = match sequences {
+        Some(sequences) => sequences,
+        None => read_sequences(&state.db)
+            .await
+            .map_err(ApiError::internal)?,
+    };
+    let index = state
+        .security
+        .current_at(sequences.changes)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok((caller, index, sequences))
+}
+
+/// The caller, and the sequences when the credential's statement read them.
 async fn authenticate_at(
     req: &HttpRequest,
     state: &AppState,
-) -> Result<(Caller, Option<i64>), ApiError> {
+) -> Result<(Caller, Option<Sequences>), ApiError> {
     let peer = client_ip(req, &state.config.auth);
     let with_sequence = |(caller, sequence)| (caller, Some(sequence));
     if let Some(key) = req.headers().get(APP_KEY_HEADER) {

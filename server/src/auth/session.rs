@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use actix_web::cookie::{Cookie, SameSite};
 use base64::Engine;
+use ironworx_entity::queries::credentials::Sequences;
 use ironworx_entity::queries::sessions::{self, NewSession};
 use ironworx_entity::queries::{QueryError, now_ms, settings};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -117,10 +118,14 @@ impl Sessions {
         Ok(cookie(token, state.config.auth.secure_cookies))
     }
 
-    /// Verifies a session token and its row: the caller it stands for, and the change sequence
-    /// that the statement reading the session row and its user read too (for
-    /// [`crate::security::Security::current_at`]).
-    pub async fn verify(&self, state: &AppState, token: &str) -> Result<(Caller, i64), ApiError> {
+    /// Verifies a session token and its row: the caller it stands for, and the sequences that
+    /// the statement reading the session row and its user read too (for
+    /// [`crate::security::Security::current_at`] and the Thing model).
+    pub async fn verify(
+        &self,
+        state: &AppState,
+        token: &str,
+    ) -> Result<(Caller, Sequences), ApiError> {
         let invalid = || ApiError::Unauthorized("invalid or expired session".into());
         let claims = match self.verified.get(token) {
             Some(claims) => claims,

@@ -6,12 +6,13 @@
 use std::sync::Arc;
 
 use actix_web::HttpRequest;
+use ironworx_entity::queries::credentials::{Sequences, read_sequences};
 use ironworx_entity::vocab::{Collection, PermissionKind, builtin};
 
 use ironworx_importer::Caller as ImportCaller;
 use ironworx_importer::caller::UserServiceCheck;
 
-use crate::auth::{Caller, authenticate_current};
+use crate::auth::{Caller, authenticate_sequenced};
 use crate::authz::{AuthzIndex, EntityIdx, Outcome, Request, Target, decide};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -27,13 +28,15 @@ pub struct Guard {
     pub user: EntityIdx,
     /// The index, current as of this request.
     pub index: Arc<AuthzIndex>,
+    /// The sequences read for this request: the Thing model is brought up to them.
+    pub sequences: Sequences,
 }
 
 impl Guard {
     /// Authenticates the request and brings the index up to date.
     pub async fn of(req: &HttpRequest, state: &AppState) -> Result<Guard, ApiError> {
-        // An application key or a session is read with the change sequence in one statement.
-        let (caller, index) = authenticate_current(req, state).await?;
+        // An application key or a session is read with the sequences in one statement.
+        let (caller, index, sequences) = authenticate_sequenced(req, state).await?;
         let user = index
             .lookup(Collection::Users, &caller.name)
             .ok_or_else(|| ApiError::Unauthorized("the user no longer exists".into()))?;
@@ -41,19 +44,28 @@ impl Guard {
             caller,
             user,
             index,
+            sequences,
         })
     }
 
     /// The same caller over the index as it is now, for a request that waited (an upload):
     /// its rights are decided on changes made while it waited.
     pub async fn current(self, state: &AppState) -> Result<Guard, ApiError> {
-        let index = state.security.current().await.map_err(ApiError::internal)?;
+        let sequences = read_sequences(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
+        let index = state
+            .security
+            .current_at(sequences.changes)
+            .await
+            .map_err(ApiError::internal)?;
         let user = index
             .lookup(Collection::Users, &self.caller.name)
             .ok_or_else(|| ApiError::Unauthorized("the user no longer exists".into()))?;
         Ok(Guard {
             user,
             index,
+            sequences,
             ..self
         })
     }

@@ -24,9 +24,12 @@ use ironworx_entity::queries::now_ms;
 use ironworx_entity::vocab::PermissionKind;
 use serde_json::{Map, Value, json};
 
+use std::sync::Arc;
+
 use crate::authz::{EntityIdx, Outcome, Target};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
+use crate::model::{ThingDefinitions, ThingValues};
 use crate::state::AppState;
 
 #[cfg(feature = "bench-bare")]
@@ -84,24 +87,115 @@ async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let guard = Guard::of(req, state).await?;
     let (_, idx) = guard.visible_entity("Things", name)?;
-    if property == ALL {
-        let model = model::load(&state.db, name).await?;
-        return Ok(HttpResponse::Ok().json(readable_values(&guard, idx, &model)?));
+    if property != ALL {
+        guard.require(Target::Entity(idx), PermissionKind::PropertyRead, property)?;
     }
-    guard.require(Target::Entity(idx), PermissionKind::PropertyRead, property)?;
-    property_answer(state, name, property).await
+    let thing = thing_of(state, &guard, name).await?;
+    let answer = state
+        .models
+        .with_values(
+            thing.id,
+            guard.sequences.values,
+            |stored| -> Result<Value, ApiError> {
+                let properties = properties_of(&thing, stored);
+                if property == ALL {
+                    let readable: Vec<&PropertyInfo> = properties
+                        .iter()
+                        .filter(|p| {
+                            guard.decide(Target::Entity(idx), PermissionKind::PropertyRead, p.name)
+                                == Outcome::Allow
+                        })
+                        .collect();
+                    if readable.is_empty() {
+                        guard.require(Target::Entity(idx), PermissionKind::PropertyRead, ALL)?;
+                    }
+                    return Ok(info_table(&readable, stored));
+                }
+                let found = properties
+                    .iter()
+                    .find(|p| p.name == property)
+                    .ok_or(ApiError::NotFound)?;
+                Ok(info_table(&[found], stored))
+            },
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(answer?))
 }
 
-/// The answer to a read of the one property `property` of the Thing `name`, once the caller
-/// may read it: its one-row InfoTable, or 404 when the Thing has no such property.
-async fn property_answer(
+/// The Thing `name` from the model in memory, as current as the caller's index; 404 when it
+/// is not there (deleted since the index was read).
+async fn thing_of(
     state: &AppState,
+    guard: &Guard,
     name: &str,
-    property: &str,
-) -> Result<HttpResponse, ApiError> {
-    let model = model::load(&state.db, name).await?;
-    let found = model.property(property).ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(values_table(&[found])))
+) -> Result<Arc<ThingDefinitions>, ApiError> {
+    state
+        .models
+        .thing(name, guard.sequences)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::NotFound)
+}
+
+/// One property of a Thing as the value routes see it: from its effective definition, or, for
+/// a value stored without one (imported data), from the value.
+#[derive(Clone, Copy, Debug)]
+struct PropertyInfo<'a> {
+    name: &'a str,
+    base_type: &'a str,
+    aspects: Option<&'a Value>,
+}
+
+impl PropertyInfo<'_> {
+    /// Whether writes through the API are refused.
+    fn is_read_only(&self) -> bool {
+        self.aspects
+            .and_then(|a| a.get("isReadOnly"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+}
+
+/// Every property of `thing`: its effective definitions in order, then the values stored
+/// without a definition.
+fn properties_of<'a>(
+    thing: &'a ThingDefinitions,
+    stored: &'a ThingValues,
+) -> Vec<PropertyInfo<'a>> {
+    let defined = thing.properties.iter().map(|p| PropertyInfo {
+        name: &p.definition.name,
+        base_type: &p.definition.base_type,
+        aspects: p.definition.aspects.as_ref(),
+    });
+    let undefined = stored
+        .iter()
+        .filter(|(name, _)| thing.property(name).is_none())
+        .map(|(name, value)| PropertyInfo {
+            name,
+            base_type: &value.base_type,
+            aspects: None,
+        });
+    defined.chain(undefined).collect()
+}
+
+/// The one-row InfoTable of `properties` with their aspects and current values.
+fn info_table(properties: &[&PropertyInfo], stored: &ThingValues) -> Value {
+    let fields: Vec<(&str, &str, Value)> = properties
+        .iter()
+        .map(|p| (p.name, p.base_type, values::field_aspects(p.aspects)))
+        .collect();
+    let row: Map<String, Value> = properties
+        .iter()
+        .map(|p| {
+            let value = match stored.get(p.name) {
+                Some(held) => held.value.clone(),
+                None => values::default_value(p.base_type, p.aspects),
+            };
+            (p.name.to_owned(), value)
+        })
+        .collect();
+    values::table(&fields, vec![Value::Object(row)])
 }
 
 /// The one-row InfoTable of `properties` with their aspects.
@@ -186,7 +280,7 @@ async fn write(
         )));
     }
     let now = now_ms();
-    let entries = object
+    let entries: Vec<Entry> = object
         .into_iter()
         .map(|(name, value)| Entry {
             name,
@@ -195,17 +289,25 @@ async fn write(
             quality: "GOOD".to_owned(),
         })
         .collect();
+    let thing = thing_of(state, &guard, name).await?;
+    let writes = state
+        .models
+        .with_values(thing.id, guard.sequences.values, |stored| {
+            let properties = properties_of(&thing, stored);
+            let find = |name: &str| properties.iter().find(|p| p.name == name).copied();
+            if property != ALL && find(property).is_none() {
+                return Err(ApiError::NotFound);
+            }
+            check_writes(&guard, idx, &thing.name, find, entries)
+        })
+        .await
+        .map_err(ApiError::internal)??;
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
-    let model = model::load(&txn, name).await?;
-    if property != ALL && model.property(property).is_none() {
-        return Err(ApiError::NotFound);
-    }
-    let writes = prepare_writes(&guard, idx, &model, entries)?;
-    write_properties(&txn, &model, &writes).await?;
+    write_properties(&txn, thing.id, &writes).await?;
     txn.commit().await.map_err(ApiError::internal)?;
-    model::announce(state, &model, &writes);
+    model::announce(state, &thing.name, &writes);
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -218,13 +320,33 @@ struct Entry {
     quality: String,
 }
 
-/// Checks what a caller asks to write: PropertyWrite on every name first (one denial refuses
-/// everything), then that each property exists, is not read-only, and that each value fits its
-/// base type (400 otherwise). Nothing is written here.
+/// Checks what a caller asks to write to the Thing `idx` of the model `model`; see
+/// [`check_writes`].
 fn prepare_writes(
     guard: &Guard,
     idx: EntityIdx,
     model: &ThingModel,
+    entries: Vec<Entry>,
+) -> Result<Vec<PropertyWrite>, ApiError> {
+    let find = |name: &str| {
+        model.property(name).map(|p| PropertyInfo {
+            name: &p.name,
+            base_type: &p.base_type,
+            aspects: p.aspects(),
+        })
+    };
+    check_writes(guard, idx, model.name(), find, entries)
+}
+
+/// Checks what a caller asks to write to the Thing `thing`, whose properties `find` looks up:
+/// PropertyWrite on every name first (one denial refuses everything), then that each property
+/// exists, is not read-only, and that each value fits its base type (400 otherwise). Nothing
+/// is written here.
+fn check_writes<'a>(
+    guard: &Guard,
+    idx: EntityIdx,
+    thing: &str,
+    find: impl Fn(&str) -> Option<PropertyInfo<'a>>,
     entries: Vec<Entry>,
 ) -> Result<Vec<PropertyWrite>, ApiError> {
     for entry in &entries {
@@ -236,25 +358,20 @@ fn prepare_writes(
     }
     let mut writes: Vec<PropertyWrite> = Vec::with_capacity(entries.len());
     for entry in entries {
-        let property = model.property(&entry.name).ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "Thing '{}' has no property '{}'",
-                model.name(),
-                entry.name
-            ))
+        let property = find(&entry.name).ok_or_else(|| {
+            ApiError::BadRequest(format!("Thing '{thing}' has no property '{}'", entry.name))
         })?;
         if property.is_read_only() {
             return Err(ApiError::BadRequest(format!(
-                "property '{}' of Thing '{}' is read-only",
-                entry.name,
-                model.name()
+                "property '{}' of Thing '{thing}' is read-only",
+                entry.name
             )));
         }
-        let value = values::check(&property.base_type, entry.value)
+        let value = values::check(property.base_type, entry.value)
             .map_err(|why| ApiError::BadRequest(format!("property '{}': {why}", entry.name)))?;
         let write = PropertyWrite {
             name: entry.name,
-            base_type: property.base_type.clone(),
+            base_type: property.base_type.to_owned(),
             value,
             time: entry.time,
             quality: entry.quality,

@@ -251,7 +251,7 @@ pub struct PropertyWrite {
 /// every route goes through here, so that firing DataChange events is one addition.
 pub async fn write_properties<C: ConnectionTrait>(
     db: &C,
-    model: &ThingModel,
+    thing_id: i64,
     writes: &[PropertyWrite],
 ) -> Result<(), ApiError> {
     for write in writes {
@@ -259,7 +259,7 @@ pub async fn write_properties<C: ConnectionTrait>(
             db,
             &PropertyValueRow {
                 id: 0,
-                entity_id: model.id(),
+                entity_id: thing_id,
                 name: write.name.clone(),
                 base_type: write.base_type.clone(),
                 value: Some(write.value.clone()),
@@ -275,11 +275,11 @@ pub async fn write_properties<C: ConnectionTrait>(
 
 /// Fires a `DataChange` event for every written property, once the write is committed (a
 /// subscriber never hears of a value that was rolled back).
-pub fn announce(state: &crate::state::AppState, model: &ThingModel, writes: &[PropertyWrite]) {
+pub fn announce(state: &crate::state::AppState, thing: &str, writes: &[PropertyWrite]) {
     for write in writes {
         crate::http::events::publish(
             state,
-            model.name(),
+            thing,
             "DataChange",
             serde_json::json!({
                 "name": write.name,

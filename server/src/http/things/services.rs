@@ -254,9 +254,9 @@ async fn write_entries(
         .map_err(ApiError::internal)?;
     let model = model::load(&txn, name).await?;
     let writes = prepare_writes(guard, idx, &model, entries)?;
-    write_properties(&txn, &model, &writes).await?;
+    write_properties(&txn, model.id(), &writes).await?;
     txn.commit().await.map_err(ApiError::internal)?;
-    model::announce(state, &model, &writes);
+    model::announce(state, model.name(), &writes);
     Ok(())
 }
 
