@@ -24,7 +24,6 @@ use crate::authz::{Outcome, Request, Target, decide};
 use crate::error::ApiError;
 use crate::http::data::{check_row, rows_of, shape_fields};
 use crate::http::guard::Guard;
-use crate::http::permissions::query_error;
 use crate::security::Security;
 use crate::state::AppState;
 
@@ -127,33 +126,24 @@ async fn event_shape<C: sea_orm::ConnectionTrait>(
     thing: &str,
     event: &str,
 ) -> Result<Option<String>, ApiError> {
-    let (entity, row) = models::get_thing(db, thing).await.map_err(query_error)?;
-    let chain = models::template_chain(db, &row.thing_template)
-        .await
-        .map_err(query_error)?;
+    let (entity, row) = models::get_thing(db, thing).await?;
+    let chain = models::template_chain(db, &row.thing_template).await?;
     let mut owners = vec![entity.id];
     let mut shape_owners = vec![entity.id];
     for template in &chain {
-        let (t, _) = models::get_thing_template(db, template)
-            .await
-            .map_err(query_error)?;
+        let (t, _) = models::get_thing_template(db, template).await?;
         owners.push(t.id);
         shape_owners.push(t.id);
     }
     for owner in shape_owners {
-        for shape in models::implemented_shape_names(db, owner)
-            .await
-            .map_err(query_error)?
-        {
+        for shape in models::implemented_shape_names(db, owner).await? {
             if let Ok((s, _)) = models::get_thing_shape(db, &shape).await {
                 owners.push(s.id);
             }
         }
     }
     for owner in owners {
-        let definitions = parts::event_definitions::list(db, owner)
-            .await
-            .map_err(query_error)?;
+        let definitions = parts::event_definitions::list(db, owner).await?;
         if let Some(def) = definitions.into_iter().find(|d| d.name == event) {
             return Ok(Some(def.data_shape));
         }
