@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::http::events::{EventBus, Firing};
-use crate::metrics::METRICS;
+use crate::metrics::{METRICS, RelayOutcome};
 
 /// The channel firings travel on.
 pub const EVENT_CHANNEL: &str = "ironworx_events";
@@ -89,17 +89,6 @@ async fn send_loop(
             }
         }
     }
-}
-
-/// What became of a relayed message.
-#[derive(Clone, Copy, Debug)]
-pub enum RelayOutcome {
-    /// Notified to the other processes.
-    Sent,
-    /// Received from another process and handed to local subscribers.
-    Received,
-    /// Not relayed (queue full, database error, malformed message).
-    Dropped,
 }
 
 /// Joins serialized firings into JSON arrays of about [`PART_BYTES`] each; a firing longer

@@ -93,7 +93,7 @@ impl EventBus {
         if let Some(relay) = self.relay.get()
             && relay.try_send(Arc::clone(&firing)).is_err()
         {
-            crate::metrics::METRICS.event_relay(crate::relay::RelayOutcome::Dropped);
+            crate::metrics::METRICS.event_relay(crate::metrics::RelayOutcome::Dropped);
         }
         self.deliver(firing)
     }
