@@ -2,7 +2,7 @@
 //! subscriber on one process receives what is fired on any other. Each process sends its own
 //! firings with `NOTIFY` on [`EVENT_CHANNEL`] from a background task (never on the request
 //! path) and listens on the same channel; a firing from another process is handed to this
-//! process's [`crate::http::events::EventBus`], whose subscribers check their right against the
+//! process's [`crate::domain::events::EventBus`], whose subscribers check their right against the
 //! current index before each delivery, as for a local firing.
 //!
 //! A notification holds at most [`PART_BYTES`] of payload: small firings are batched into one,
@@ -19,7 +19,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Transac
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::http::events::{EventBus, Firing};
+use crate::domain::events::{EventBus, Firing};
 use crate::metrics::{METRICS, RelayOutcome};
 
 /// The channel firings travel on.
