@@ -30,9 +30,6 @@ use crate::http::infotable::infotable;
 use crate::http::params::parse_body;
 use crate::state::AppState;
 
-/// The most rows one call reads or writes by default (`--max-page-rows`; `maxItems` above it
-/// is a 400).
-pub const MAX_ITEMS: u64 = 10_000;
 /// `maxItems` when the caller gives none (ThingWorx's default).
 pub const DEFAULT_MAX_ITEMS: u64 = 500;
 /// The deepest nesting of `And`/`Or` a filter query may have.
@@ -1106,6 +1103,7 @@ fn compile_node<'c>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DEFAULT_MAX_PAGE_ROWS;
 
     fn columns(name: &str) -> Option<&'static str> {
         match name {
@@ -1172,15 +1170,15 @@ mod tests {
     #[test]
     fn max_items_is_bounded() {
         assert_eq!(
-            max_items(&None, MAX_ITEMS).expect("default"),
+            max_items(&None, DEFAULT_MAX_PAGE_ROWS).expect("default"),
             DEFAULT_MAX_ITEMS
         );
         assert_eq!(
-            max_items(&Some(json!(10_000)), MAX_ITEMS).expect("max"),
+            max_items(&Some(json!(10_000)), DEFAULT_MAX_PAGE_ROWS).expect("max"),
             10_000
         );
-        assert!(max_items(&Some(json!(10_001)), MAX_ITEMS).is_err());
-        assert!(max_items(&Some(json!(0)), MAX_ITEMS).is_err());
-        assert!(max_items(&Some(json!(1.5)), MAX_ITEMS).is_err());
+        assert!(max_items(&Some(json!(10_001)), DEFAULT_MAX_PAGE_ROWS).is_err());
+        assert!(max_items(&Some(json!(0)), DEFAULT_MAX_PAGE_ROWS).is_err());
+        assert!(max_items(&Some(json!(1.5)), DEFAULT_MAX_PAGE_ROWS).is_err());
     }
 }
