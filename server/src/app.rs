@@ -167,7 +167,7 @@ fn too_large<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRespon
     let (req, _) = res.into_parts();
     let limit = req
         .app_data::<web::Data<AppState>>()
-        .map_or(crate::http::JSON_LIMIT as u64, |state| {
+        .map_or(crate::config::DEFAULT_MAX_BODY_BYTES, |state| {
             state.config.limits.max_body_bytes
         });
     let answer = actix_web::ResponseError::error_response(&crate::error::ApiError::TooLarge(limit));

@@ -15,6 +15,26 @@ pub const DEFAULT_DATABASE_FILE: &str = "ironworx.db";
 /// Name of the default storage directory inside the data directory.
 pub const DEFAULT_STORAGE_DIR: &str = "ThingworxStorage";
 
+/// Largest request body accepted by every route but the importer, by default (1 MiB;
+/// `--max-body-bytes`).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
+
+/// The most rows one call reads or writes by default (`--max-page-rows`; `maxItems` above it
+/// is a 400).
+pub const DEFAULT_MAX_PAGE_ROWS: u64 = 10_000;
+
+/// Imports that may run at once in one process by default (`--concurrent-imports`); more wait
+/// for a slot.
+pub const DEFAULT_CONCURRENT_IMPORTS: u64 = 2;
+
+/// The highest bound `--max-pbkdf2-iterations` may be set to: every guess at a password costs
+/// one PBKDF2 derivation, so a larger count would let anonymous wrong guesses use the CPU for
+/// seconds.
+pub const PBKDF2_ITERATIONS_CEILING: u32 = 1_000_000;
+
+/// The smallest bound `--max-pbkdf2-iterations` may be set to.
+pub const PBKDF2_ITERATIONS_FLOOR: u32 = 1_000;
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum LogFormat {
@@ -272,8 +292,7 @@ pub struct LimitSettings {
         env = "IRONWORX_MAX_PBKDF2_ITERATIONS",
         default_value_t = LimitSettings::default().max_pbkdf2_iterations,
         value_parser = clap::value_parser!(u32).range(
-            i64::from(crate::auth::pbkdf2::MIN_ITERATIONS)
-                ..=i64::from(crate::auth::pbkdf2::MAX_ITERATIONS)
+            i64::from(PBKDF2_ITERATIONS_FLOOR)..=i64::from(PBKDF2_ITERATIONS_CEILING)
         ),
         global = true
     )]
@@ -281,16 +300,16 @@ pub struct LimitSettings {
 }
 
 impl Default for LimitSettings {
-    /// The defaults: those of the HTTP layer, the importer and the import queue.
+    /// The defaults: the constants above and those of the importer.
     fn default() -> Self {
         let import = ironworx_importer::Limits::default();
         LimitSettings {
-            max_body_bytes: crate::http::JSON_LIMIT as u64,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_import_bytes: import.max_file_bytes,
             max_archive_entries: import.max_entries,
             max_expanded_bytes: import.max_expanded_bytes,
-            max_page_rows: crate::http::data::MAX_ITEMS,
-            concurrent_imports: crate::transfer::CONCURRENT_IMPORTS as u64,
+            max_page_rows: DEFAULT_MAX_PAGE_ROWS,
+            concurrent_imports: DEFAULT_CONCURRENT_IMPORTS,
             transport: TransportSettings::default(),
             max_pbkdf2_iterations: import.max_pbkdf2_iterations,
         }

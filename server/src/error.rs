@@ -4,6 +4,8 @@ use std::fmt;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use ironworx_entity::queries::QueryError;
+use ironworx_importer::ImportError;
 use serde::Serialize;
 
 /// A boxed error behind an internal failure.
@@ -103,6 +105,42 @@ impl ApiError {
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
         ApiError::internal(err)
+    }
+}
+
+/// A refused query: validation problems are the caller's (400), a taken name a 409, a missing
+/// entity a 404 and a database failure a 500.
+impl From<QueryError> for ApiError {
+    fn from(err: QueryError) -> Self {
+        match err {
+            QueryError::Invalid(e) => ApiError::BadRequest(e.to_string()),
+            QueryError::Refused(m) => ApiError::BadRequest(m),
+            QueryError::Cycle { .. } => ApiError::BadRequest(err.to_string()),
+            QueryError::Conflict { name, .. } => ApiError::Conflict(name),
+            QueryError::NotFound { .. } => ApiError::NotFound,
+            QueryError::Db(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// A failed import or export: bad input is a 400 with the reason, a value the caller may not
+/// set a 403 naming the entity, a database failure a 500.
+impl From<ImportError> for ApiError {
+    fn from(err: ImportError) -> Self {
+        match err {
+            ImportError::Db(_) => ApiError::internal(err),
+            ImportError::Forbidden(refusal) => {
+                tracing::info!(
+                    entity = %refusal.entity,
+                    permission = %refusal.permission,
+                    resource = %refusal.resource,
+                    "import denied"
+                );
+                ApiError::forbidden(refusal.permission, refusal.resource, refusal.name)
+            }
+            ImportError::Limit { .. } => ApiError::BadRequest(err.to_string()),
+            other => ApiError::BadRequest(other.to_string()),
+        }
     }
 }
 

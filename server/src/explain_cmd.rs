@@ -4,9 +4,8 @@
 use anyhow::{Context, bail};
 use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind};
 
-use crate::authz::{AuthzIndex, Outcome, Request, Target, explain};
+use crate::authz::{AuthzIndex, Outcome, Request, Target, collection_of, explain, target_of};
 use crate::config::Config;
-use crate::http::explain::{collection_of, target_of};
 use crate::security::Security;
 
 /// What to explain.

@@ -1,4 +1,6 @@
 //! Ironworx server library: configuration, database, HTTP API, bootstrap and the command line.
+//! The modules form layers, from the command line down to configuration and errors; `layers`
+//! (a test) lists them and keeps every reference pointing down.
 
 pub mod app;
 pub mod auth;
@@ -7,9 +9,12 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod explain_cmd;
 pub mod http;
+#[cfg(test)]
+mod layers;
 pub mod metrics;
 pub mod model;
 pub mod password;

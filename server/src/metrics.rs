@@ -18,6 +18,18 @@ use prometheus_client::registry::Registry;
 
 use crate::authz::Outcome;
 
+/// What became of an event message relayed between server processes: the `outcome` label of
+/// `ironworx_event_relay_messages_total`, whose words this module owns.
+#[derive(Clone, Copy, Debug)]
+pub enum RelayOutcome {
+    /// Notified to the other processes.
+    Sent,
+    /// Received from another process and handed to local subscribers.
+    Received,
+    /// Not relayed (queue full, database error, malformed message).
+    Dropped,
+}
+
 /// Labels of a request count.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -160,11 +172,11 @@ impl Metrics {
     }
 
     /// Counts one event message relayed between processes.
-    pub fn event_relay(&self, outcome: crate::relay::RelayOutcome) {
+    pub fn event_relay(&self, outcome: RelayOutcome) {
         let outcome = match outcome {
-            crate::relay::RelayOutcome::Sent => "sent",
-            crate::relay::RelayOutcome::Received => "received",
-            crate::relay::RelayOutcome::Dropped => "dropped",
+            RelayOutcome::Sent => "sent",
+            RelayOutcome::Received => "received",
+            RelayOutcome::Dropped => "dropped",
         };
         self.relay.get_or_create(&OutcomeLabels { outcome }).inc();
     }

@@ -2,7 +2,7 @@
 //! subscriber on one process receives what is fired on any other. Each process sends its own
 //! firings with `NOTIFY` on [`EVENT_CHANNEL`] from a background task (never on the request
 //! path) and listens on the same channel; a firing from another process is handed to this
-//! process's [`crate::http::events::EventBus`], whose subscribers check their right against the
+//! process's [`crate::domain::events::EventBus`], whose subscribers check their right against the
 //! current index before each delivery, as for a local firing.
 //!
 //! A notification holds at most [`PART_BYTES`] of payload: small firings are batched into one,
@@ -19,8 +19,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Transac
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::http::events::{EventBus, Firing};
-use crate::metrics::METRICS;
+use crate::domain::events::{EventBus, Firing};
+use crate::metrics::{METRICS, RelayOutcome};
 
 /// The channel firings travel on.
 pub const EVENT_CHANNEL: &str = "ironworx_events";
@@ -89,17 +89,6 @@ async fn send_loop(
             }
         }
     }
-}
-
-/// What became of a relayed message.
-#[derive(Clone, Copy, Debug)]
-pub enum RelayOutcome {
-    /// Notified to the other processes.
-    Sent,
-    /// Received from another process and handed to local subscribers.
-    Received,
-    /// Not relayed (queue full, database error, malformed message).
-    Dropped,
 }
 
 /// Joins serialized firings into JSON arrays of about [`PART_BYTES`] each; a firing longer

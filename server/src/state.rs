@@ -27,7 +27,7 @@ pub struct AppState {
     /// Sessions, throttling and verified credentials.
     pub auth: Arc<AuthState>,
     /// Thing event firings and their subscribers in this process.
-    pub events: Arc<crate::http::events::EventBus>,
+    pub events: Arc<crate::domain::events::EventBus>,
 }
 
 impl std::fmt::Debug for AppState {

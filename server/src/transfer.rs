@@ -22,20 +22,21 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::auth::seal::Sealer;
 
-/// Imports that may run at once in one process by default (`--concurrent-imports`); more wait
-/// for a slot.
-pub const CONCURRENT_IMPORTS: usize = 2;
+/// Import slots of a process whose configuration never set them (`--concurrent-imports`).
+const DEFAULT_IMPORT_SLOTS: usize = crate::config::DEFAULT_CONCURRENT_IMPORTS as usize;
 
 static IMPORT_SLOTS: OnceLock<Semaphore> = OnceLock::new();
 
 /// Sets how many imports may run at once in this process; only before the first import.
 pub fn limit_concurrent_imports(slots: u64) {
-    let slots = usize::try_from(slots).unwrap_or(CONCURRENT_IMPORTS).max(1);
+    let slots = usize::try_from(slots)
+        .unwrap_or(DEFAULT_IMPORT_SLOTS)
+        .max(1);
     let _ = IMPORT_SLOTS.set(Semaphore::new(slots));
 }
 
 fn import_slots() -> &'static Semaphore {
-    IMPORT_SLOTS.get_or_init(|| Semaphore::new(CONCURRENT_IMPORTS))
+    IMPORT_SLOTS.get_or_init(|| Semaphore::new(DEFAULT_IMPORT_SLOTS))
 }
 
 /// Application-key secrets as the server stores them: a SHA-256 for authentication and the

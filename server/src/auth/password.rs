@@ -6,8 +6,8 @@
 use std::net::IpAddr;
 
 use ironworx_entity::queries::login_failures::{self, Counted, FailurePolicy};
+use ironworx_entity::queries::now_ms;
 use ironworx_entity::queries::users::{self, PasswordRecord, UserRecord};
-use ironworx_entity::queries::{QueryError, now_ms};
 use ironworx_entity::vocab::normalize_principal_name;
 use sea_orm::{DatabaseTransaction, DbBackend, EntityTrait, QuerySelect};
 
@@ -128,16 +128,12 @@ pub async fn check_address(
     now: i64,
 ) -> Result<(), ApiError> {
     let client = client_label(peer);
-    let row = login_failures::find(&state.db, user_id, &client)
-        .await
-        .map_err(query_error)?;
+    let row = login_failures::find(&state.db, user_id, &client).await?;
     match row {
         Some(row) if login_failures::is_locked(&row, now) => {
             Err(ApiError::Unauthorized(LOCKED.into()))
         }
-        Some(_) => login_failures::clear(&state.db, user_id, &client)
-            .await
-            .map_err(query_error),
+        Some(_) => Ok(login_failures::clear(&state.db, user_id, &client).await?),
         None => Ok(()),
     }
 }
@@ -175,9 +171,7 @@ pub async fn login_checked(
     let now = now_ms();
     let client = client_label(peer);
     let failures = match &record {
-        Some(record) => login_failures::find(&state.db, record.entity.id, &client)
-            .await
-            .map_err(query_error)?,
+        Some(record) => login_failures::find(&state.db, record.entity.id, &client).await?,
         None => None,
     };
     if let Some(record) = &record
@@ -283,8 +277,7 @@ async fn failed(
         now_ms(),
         failure_policy(auth),
     )
-    .await
-    .map_err(query_error)?;
+    .await?;
     txn.commit().await.map_err(ApiError::internal)?;
     if counted == Counted::Locked {
         tracing::warn!(
@@ -331,9 +324,7 @@ async fn succeeded(
         return Ok(());
     };
     if had_failures {
-        login_failures::clear(&txn, record.entity.id, client)
-            .await
-            .map_err(query_error)?;
+        login_failures::clear(&txn, record.entity.id, client).await?;
     }
     user.failed_login_count = 0;
     user.failed_login_window_start = None;
@@ -350,11 +341,7 @@ async fn succeeded(
         user.password_hash_bytes = 0;
         tracing::info!(user = %record.entity.name, "imported password rehashed with argon2id");
     }
-    users::save_user(&txn, &user).await.map_err(query_error)?;
+    users::save_user(&txn, &user).await?;
     txn.commit().await.map_err(ApiError::internal)?;
     Ok(())
-}
-
-fn query_error(err: QueryError) -> ApiError {
-    crate::http::permissions::query_error(err)
 }

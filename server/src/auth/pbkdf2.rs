@@ -5,12 +5,9 @@
 use sha2::Sha512;
 use subtle::ConstantTimeEq;
 
-/// The highest bound `--max-pbkdf2-iterations` may be set to: every guess at a password costs
-/// one derivation, so a larger count would let anonymous wrong guesses use the CPU for seconds.
-pub const MAX_ITERATIONS: u32 = 1_000_000;
-
-/// The smallest bound `--max-pbkdf2-iterations` may be set to.
-pub const MIN_ITERATIONS: u32 = 1_000;
+/// The most iterations a record may claim and still be verified, whatever
+/// `--max-pbkdf2-iterations` says (the ceiling of that setting).
+pub const MAX_ITERATIONS: u32 = crate::config::PBKDF2_ITERATIONS_CEILING;
 
 /// The largest derived key accepted, in bytes.
 pub const MAX_HASH_BYTES: usize = 512;

@@ -16,7 +16,6 @@ use crate::authz::{EntityIdx, Target};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::primitive;
-use crate::http::permissions::query_error;
 use crate::state::AppState;
 
 /// The parameters of the application key services.
@@ -119,8 +118,7 @@ async fn create(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
     let user_name = p.user.clone().unwrap_or_else(|| guard.caller.name.clone());
     check_key_user(guard, &user_name)?;
     let user = users::find_user(&state.db, &user_name)
-        .await
-        .map_err(query_error)?
+        .await?
         .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{user_name}'")))?;
     let whitelist = p.whitelist.clone().unwrap_or_default();
     validate_whitelist(&whitelist).map_err(ApiError::BadRequest)?;
@@ -140,15 +138,14 @@ async fn create(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
                 ..EntityFields::owned_by(guard.caller.user_id)
             },
             key_hash: Some(key_hash(&key_id)),
-            key_sealed: Some(state.auth.sealer.seal(&key_id).map_err(query_error)?),
+            key_sealed: Some(state.auth.sealer.seal(&key_id)?),
             user_id: Some(user.entity.id),
             expiration_date: Some(expiration),
             client_name: p.client_name.clone().unwrap_or_default(),
             ip_whitelist: whitelist.clone(),
         },
     )
-    .await
-    .map_err(query_error)?;
+    .await?;
     crate::http::write::commit_audited(
         txn,
         &Change {
@@ -177,9 +174,7 @@ async fn delete(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
-    entities::delete_entity(&txn, Collection::ApplicationKeys, &name)
-        .await
-        .map_err(query_error)?;
+    entities::delete_entity(&txn, Collection::ApplicationKeys, &name).await?;
     crate::http::write::commit_audited(
         txn,
         &Change {
@@ -234,14 +229,11 @@ async fn run(
         .entity(idx)
         .map(|e| e.name.clone())
         .ok_or(ApiError::NotFound)?;
-    let record = app_keys::get_app_key(&state.db, &name)
-        .await
-        .map_err(query_error)?;
+    let record = app_keys::get_app_key(&state.db, &name).await?;
     let mut key = record.key.clone();
     let user_name = match key.user_id {
         Some(id) => entities::find_entity_by_id(&state.db, id)
-            .await
-            .map_err(query_error)?
+            .await?
             .map(|e| e.name)
             .unwrap_or_default(),
         None => String::new(),
@@ -275,8 +267,7 @@ async fn run(
                 .ok_or_else(|| ApiError::BadRequest("missing parameter 'name'".into()))?;
             check_key_user(guard, &new_user)?;
             let user = users::find_user(&state.db, &new_user)
-                .await
-                .map_err(query_error)?
+                .await?
                 .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{new_user}'")))?;
             key.user_id = Some(user.entity.id);
         }
@@ -297,9 +288,7 @@ async fn run(
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
-    app_keys::save_app_key(&txn, &key)
-        .await
-        .map_err(query_error)?;
+    app_keys::save_app_key(&txn, &key).await?;
     crate::http::write::commit_audited(
         txn,
         &Change {

@@ -28,12 +28,8 @@ use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
 use crate::http::params::parse_body;
-use crate::http::permissions::query_error;
 use crate::state::AppState;
 
-/// The most rows one call reads or writes by default (`--max-page-rows`; `maxItems` above it
-/// is a 400).
-pub const MAX_ITEMS: u64 = 10_000;
 /// `maxItems` when the caller gives none (ThingWorx's default).
 pub const DEFAULT_MAX_ITEMS: u64 = 500;
 /// The deepest nesting of `And`/`Or` a filter query may have.
@@ -146,10 +142,8 @@ pub async fn data_kind<C: sea_orm::ConnectionTrait>(
     db: &C,
     name: &str,
 ) -> Result<Option<(EntityRow, DataKind, Vec<String>)>, ApiError> {
-    let (entity, thing) = models::get_thing(db, name).await.map_err(query_error)?;
-    let chain = models::template_chain(db, &thing.thing_template)
-        .await
-        .map_err(query_error)?;
+    let (entity, thing) = models::get_thing(db, name).await?;
+    let chain = models::template_chain(db, &thing.thing_template).await?;
     let kind = if chain.iter().any(|t| t == STREAM_TEMPLATE) {
         Some(DataKind::Stream)
     } else if chain.iter().any(|t| t == DATA_TABLE_TEMPLATE) {
@@ -292,9 +286,7 @@ async fn thing_fields(
         if shape.is_some() {
             break;
         }
-        let (row, _) = models::get_thing_template(db, template)
-            .await
-            .map_err(query_error)?;
+        let (row, _) = models::get_thing_template(db, template).await?;
         shape = shape_aspect(&row);
     }
     let shape = shape.ok_or_else(|| {
@@ -330,11 +322,9 @@ pub async fn shape_fields<C: sea_orm::ConnectionTrait>(
                     "data shape '{current}' does not exist"
                 )));
             }
-            Err(err) => return Err(query_error(err)),
+            Err(err) => return Err(err.into()),
         };
-        let mut rows = parts::field_definitions::list(db, row.id)
-            .await
-            .map_err(query_error)?;
+        let mut rows = parts::field_definitions::list(db, row.id).await?;
         rows.sort_by_key(|f| f.ordinal);
         levels.push(rows);
         current = shape.base_data_shape;
@@ -661,8 +651,7 @@ async fn add_stream_entry(
             entry_values: Some(Value::Object(values)),
         }],
     )
-    .await
-    .map_err(query_error)?;
+    .await?;
     txn.commit().await?;
     Ok(json!({}))
 }
@@ -693,9 +682,7 @@ async fn query_stream(
     };
     let mut rows = Vec::new();
     'pages: loop {
-        let entries = streams::stream_entries_page(&state.db, &page)
-            .await
-            .map_err(query_error)?;
+        let entries = streams::stream_entries_page(&state.db, &page).await?;
         for entry in &entries {
             page.after = Some((entry.entry_time, entry.id));
             if !has_tags(&entry.tags, &wanted_tags) {
@@ -731,9 +718,7 @@ async fn purge_stream(
     // Purges are always immediate; the flag is accepted for compatibility.
     flag(&p.immediate, "immediate")?;
     let txn = crate::db::begin_write(&state.db).await?;
-    data::purge_stream_entries(&txn, thing.id, from, to)
-        .await
-        .map_err(query_error)?;
+    data::purge_stream_entries(&txn, thing.id, from, to).await?;
     txn.commit().await?;
     Ok(json!({}))
 }
@@ -779,8 +764,7 @@ async fn add_or_update(
                 entry_values: Some(Value::Object(values)),
             },
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     }
     txn.commit().await?;
     Ok(json!({}))
@@ -816,9 +800,7 @@ async fn scan_table<C: sea_orm::ConnectionTrait>(
     let mut after = 0;
     let mut found = Vec::new();
     loop {
-        let page = streams::data_table_rows_page(db, thing.id, after, PAGE_ROWS)
-            .await
-            .map_err(query_error)?;
+        let page = streams::data_table_rows_page(db, thing.id, after, PAGE_ROWS).await?;
         for row in page.iter() {
             after = row.id;
             let record = table_record(thing, row);
@@ -875,9 +857,7 @@ async fn delete_entry(
     let wanted = wanted_values(thing, p)?;
     let key = thing.key(&wanted)?;
     let txn = crate::db::begin_write(&state.db).await?;
-    data::delete_data_table_row(&txn, thing.id, &key)
-        .await
-        .map_err(query_error)?;
+    data::delete_data_table_row(&txn, thing.id, &key).await?;
     txn.commit().await?;
     Ok(json!({}))
 }
@@ -896,9 +876,7 @@ async fn delete_entries(
     let txn = crate::db::begin_write(&state.db).await?;
     let found = scan_table(&txn, thing, u64::MAX, |row| matches_values(row, &wanted)).await?;
     for (row, _) in found {
-        data::delete_data_table_row(&txn, thing.id, &row.row_key)
-            .await
-            .map_err(query_error)?;
+        data::delete_data_table_row(&txn, thing.id, &row.row_key).await?;
     }
     txn.commit().await?;
     Ok(json!({}))
@@ -1125,6 +1103,7 @@ fn compile_node<'c>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DEFAULT_MAX_PAGE_ROWS;
 
     fn columns(name: &str) -> Option<&'static str> {
         match name {
@@ -1191,15 +1170,15 @@ mod tests {
     #[test]
     fn max_items_is_bounded() {
         assert_eq!(
-            max_items(&None, MAX_ITEMS).expect("default"),
+            max_items(&None, DEFAULT_MAX_PAGE_ROWS).expect("default"),
             DEFAULT_MAX_ITEMS
         );
         assert_eq!(
-            max_items(&Some(json!(10_000)), MAX_ITEMS).expect("max"),
+            max_items(&Some(json!(10_000)), DEFAULT_MAX_PAGE_ROWS).expect("max"),
             10_000
         );
-        assert!(max_items(&Some(json!(10_001)), MAX_ITEMS).is_err());
-        assert!(max_items(&Some(json!(0)), MAX_ITEMS).is_err());
-        assert!(max_items(&Some(json!(1.5)), MAX_ITEMS).is_err());
+        assert!(max_items(&Some(json!(10_001)), DEFAULT_MAX_PAGE_ROWS).is_err());
+        assert!(max_items(&Some(json!(0)), DEFAULT_MAX_PAGE_ROWS).is_err());
+        assert!(max_items(&Some(json!(1.5)), DEFAULT_MAX_PAGE_ROWS).is_err());
     }
 }

@@ -31,8 +31,6 @@ use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
 use crate::http::params::{parse_body, required};
-use crate::http::permissions::query_error;
-use crate::http::transfer::import_error;
 use crate::state::AppState;
 
 /// The base types a DataShape field may have.
@@ -304,7 +302,7 @@ async fn create_entity(
     )?;
     let p: CreateParams = parse_body(body)?;
     let name = required(&p.name, "name")?.to_owned();
-    entities::validate_name(collection, &name).map_err(query_error)?;
+    entities::validate_name(collection, &name)?;
     let tags = tags_text(&p.tags)?;
     let project = text_of(&p.project_name);
     let own_project = collection == Collection::Projects && project == name;
@@ -399,8 +397,7 @@ async fn create_entity(
                     ..ThingFields::default()
                 },
             )
-            .await
-            .map_err(query_error)?;
+            .await?;
         }
         Collection::ThingTemplates => {
             models::create_thing_template(
@@ -412,18 +409,13 @@ async fn create_entity(
                     ..TemplateFields::default()
                 },
             )
-            .await
-            .map_err(query_error)?;
+            .await?;
         }
         Collection::ThingShapes => {
-            models::create_thing_shape(&txn, &name, &fields, "")
-                .await
-                .map_err(query_error)?;
+            models::create_thing_shape(&txn, &name, &fields, "").await?;
         }
         Collection::DataShapes => {
-            let row = models::create_data_shape(&txn, &name, &fields, "")
-                .await
-                .map_err(query_error)?;
+            let row = models::create_data_shape(&txn, &name, &fields, "").await?;
             detail["fields"] = json!(data_fields.iter().map(|f| &f.name).collect::<Vec<_>>());
             let rows = data_fields
                 .into_iter()
@@ -432,9 +424,7 @@ async fn create_entity(
                     ..f
                 })
                 .collect();
-            parts::field_definitions::insert(&txn, rows)
-                .await
-                .map_err(query_error)?;
+            parts::field_definitions::insert(&txn, rows).await?;
         }
         Collection::Users => {
             users::create_user(
@@ -446,38 +436,28 @@ async fn create_entity(
                     ..NewUser::default()
                 },
             )
-            .await
-            .map_err(query_error)?;
+            .await?;
         }
         Collection::Groups => {
-            groups::create_group(&txn, &name, &fields)
-                .await
-                .map_err(query_error)?;
+            groups::create_group(&txn, &name, &fields).await?;
         }
         Collection::Organizations => {
             let row =
                 organizations::create_organization(&txn, &name, &fields, &LoginPage::default())
-                    .await
-                    .map_err(query_error)?;
+                    .await?;
             let top = text_of(&p.top_ou_name);
             let top_description = text_of(&p.top_ou_description);
             // The root unit carries the organization's name; another top unit name becomes
             // the unit right below it.
             if !top.is_empty() && top != name {
-                organizations::add_unit(&txn, &name, &name, &top, &top_description)
-                    .await
-                    .map_err(query_error)?;
+                organizations::add_unit(&txn, &name, &name, &top, &top_description).await?;
             } else if !top_description.is_empty() {
-                dependents::set_root_unit_description(&txn, row.id, &top_description)
-                    .await
-                    .map_err(query_error)?;
+                dependents::set_root_unit_description(&txn, row.id, &top_description).await?;
             }
             detail["topOUName"] = json!(if top.is_empty() { name.clone() } else { top });
         }
         _ => {
-            entities::insert_entity(&txn, collection, &name, &fields)
-                .await
-                .map_err(query_error)?;
+            entities::insert_entity(&txn, collection, &name, &fields).await?;
         }
     }
     let sequence = crate::http::write::commit_audited(
@@ -523,12 +503,8 @@ async fn refuse_delete<C: sea_orm::ConnectionTrait>(
         )));
     }
     let users = match collection {
-        Collection::ThingTemplates => dependents::template_dependents(db, &row.name)
-            .await
-            .map_err(query_error)?,
-        Collection::ThingShapes => dependents::shape_dependents(db, &row.name)
-            .await
-            .map_err(query_error)?,
+        Collection::ThingTemplates => dependents::template_dependents(db, &row.name).await?,
+        Collection::ThingShapes => dependents::shape_dependents(db, &row.name).await?,
         _ => Vec::new(),
     };
     if !users.is_empty() {
@@ -567,14 +543,10 @@ async fn delete_checked(
         .await
         .map_err(ApiError::internal)?;
     let row = entities::find_entity(&txn, collection, name)
-        .await
-        .map_err(query_error)?
+        .await?
         .ok_or(ApiError::NotFound)?;
     refuse_delete(&txn, collection, &row).await?;
-    if !entities::delete_entity(&txn, collection, name)
-        .await
-        .map_err(query_error)?
-    {
+    if !entities::delete_entity(&txn, collection, name).await? {
         return Err(ApiError::NotFound);
     }
     let sequence = crate::http::write::commit_audited(
@@ -610,8 +582,7 @@ async fn visible_rows(
     collection: Collection,
 ) -> Result<Vec<(EntityRow, Value)>, ApiError> {
     Ok(entities::list_entities(&state.db, collection)
-        .await
-        .map_err(query_error)?
+        .await?
         .into_iter()
         .filter(|row| visible(guard, collection, &row.name))
         .map(|row| {
@@ -755,9 +726,7 @@ async fn document(state: &AppState, collection: Collection, name: &str) -> Resul
         names: vec![name.to_owned()],
         ..Filter::default()
     };
-    let export = crate::transfer::extract(&state.db, &filter, Mode::File, true)
-        .await
-        .map_err(import_error)?;
+    let export = crate::transfer::extract(&state.db, &filter, Mode::File, true).await?;
     let tree = tree_from_export(
         &export,
         &TreeOptions {
@@ -856,8 +825,7 @@ pub async fn save_entity(
         &Value::Object(tree),
         "request body",
         &state.config.limits.import(),
-    )
-    .map_err(import_error)?;
+    )?;
     let [entity] = export.entities.as_slice() else {
         return Err(ApiError::BadRequest(
             "the request body must hold exactly one entity".into(),
@@ -885,8 +853,7 @@ pub async fn save_entity(
         },
         &guard.import_caller(&user_services),
     )
-    .await
-    .map_err(import_error)?;
+    .await?;
     refresh(&state, report.change_sequence).await?;
     Ok(HttpResponse::Ok().json(json!({})))
 }

@@ -8,7 +8,7 @@
 use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind};
 use serde_json::{Value, json};
 
-use crate::authz::{AuthzIndex, Outcome, Request, Step, Target, explain};
+use crate::authz::{Outcome, Request, Step, Target, collection_of, explain, target_of};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
@@ -24,23 +24,6 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("decisive", "BOOLEAN"),
     ("detail", "STRING"),
 ];
-
-/// Resolves an entity type given as a collection (`Things`) or an entity element (`Thing`).
-pub fn collection_of(entity_type: &str) -> Option<Collection> {
-    entity_type
-        .parse()
-        .ok()
-        .or_else(|| Collection::from_element_name(entity_type))
-}
-
-/// The target of an explanation: an entity, or a collection when no entity is named.
-pub fn target_of(index: &AuthzIndex, collection: Collection, name: &str) -> Option<Target> {
-    if name.is_empty() {
-        Some(Target::Collection(collection))
-    } else {
-        index.lookup(collection, name).map(Target::Entity)
-    }
-}
 
 /// The explanation as InfoTable rows.
 pub fn rows(steps: &[Step]) -> Vec<Value> {

@@ -16,7 +16,6 @@ use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::primitive;
 use crate::http::params::{parse_body, required};
-use crate::http::permissions::query_error;
 use crate::state::AppState;
 
 /// The parameters of the localization services.
@@ -67,9 +66,7 @@ async fn add_or_update(
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
-    localization::set_token(&txn, &table, name, &value)
-        .await
-        .map_err(query_error)?;
+    localization::set_token(&txn, &table, name, &value).await?;
     crate::http::write::commit_audited(
         txn,
         &Change {
@@ -101,8 +98,7 @@ pub async fn runtime_service(
     let token = required(&p.token, "token")?;
     let languages: Vec<String> = match service {
         "GetEffectiveToken" => users::get_user(&state.db, &guard.caller.name)
-            .await
-            .map_err(query_error)?
+            .await?
             .user
             .language_preferences
             .split(',')
@@ -118,10 +114,7 @@ pub async fn runtime_service(
         .map(String::as_str)
         .chain(["Default", "System"])
     {
-        if let Some(value) = localization::token(&state.db, table, token)
-            .await
-            .map_err(query_error)?
-        {
+        if let Some(value) = localization::token(&state.db, table, token).await? {
             return Ok(primitive("STRING", json!(value)));
         }
     }

@@ -23,7 +23,6 @@ use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
 use crate::http::params::{boolean, parse_body, required};
-use crate::http::permissions::query_error;
 use crate::state::AppState;
 
 /// The parameters of the membership services.
@@ -95,7 +94,7 @@ fn input_error(err: QueryError) -> ApiError {
         QueryError::NotFound { what, name } => {
             ApiError::BadRequest(format!("unknown {what} '{name}'"))
         }
-        other => query_error(other),
+        other => ApiError::from(other),
     }
 }
 
@@ -155,17 +154,12 @@ async fn run(
                     Err(e) => return Err(ApiError::BadRequest(format!("parameter 'type': {e}"))),
                 },
             };
-            let Some(owner_id) = entities::owner_id_of(&txn, owner_type, owner)
-                .await
-                .map_err(query_error)?
-            else {
+            let Some(owner_id) = entities::owner_id_of(&txn, owner_type, owner).await? else {
                 return Err(ApiError::BadRequest(format!(
                     "unknown principal: {owner_type} '{owner}'"
                 )));
             };
-            entities::set_owner(&txn, id, owner_id)
-                .await
-                .map_err(query_error)?;
+            entities::set_owner(&txn, id, owner_id).await?;
             json!({ "owner": owner, "type": owner_type.as_str() })
         }
         (Collection::Groups, "AddMember" | "DeleteMember") => {
@@ -243,9 +237,7 @@ async fn read(
 ) -> Result<Value, ApiError> {
     match (collection, service) {
         (Collection::Groups, "GetGroupMembers") => {
-            let members = groups::list_members(&state.db, name)
-                .await
-                .map_err(query_error)?;
+            let members = groups::list_members(&state.db, name).await?;
             Ok(infotable(
                 &[("name", "STRING"), ("type", "STRING")],
                 member_rows(members),
@@ -267,9 +259,7 @@ async fn read(
         }
         (Collection::Organizations, "GetOrganizationConnections") => {
             // Unit to child unit (`Organization`), then unit to member (`User` or `Group`).
-            let units = organizations::list_units(&state.db, name)
-                .await
-                .map_err(query_error)?;
+            let units = organizations::list_units(&state.db, name).await?;
             let mut rows = Vec::new();
             for unit in &units {
                 if let Some(parent) = &unit.parent {
@@ -277,9 +267,7 @@ async fn read(
                 }
             }
             for unit in &units {
-                let members = organizations::list_unit_members(&state.db, name, &unit.name)
-                    .await
-                    .map_err(query_error)?;
+                let members = organizations::list_unit_members(&state.db, name, &unit.name).await?;
                 for (member, kind) in members {
                     rows.push(
                         json!({ "from": unit.name, "to": member, "connectionType": kind.as_str() }),
@@ -349,10 +337,7 @@ async fn set_entity_permission(
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
-    if !rules::principal_exists(&txn, principal_type, principal)
-        .await
-        .map_err(query_error)?
-    {
+    if !rules::principal_exists(&txn, principal_type, principal).await? {
         return Err(ApiError::BadRequest(format!(
             "unknown principal: {principal_type} '{principal}'"
         )));
@@ -360,25 +345,17 @@ async fn set_entity_permission(
     let mut ids = std::collections::BTreeSet::new();
     if let Some(project) = project {
         if entities::find_entity(&txn, Collection::Projects, project)
-            .await
-            .map_err(query_error)?
+            .await?
             .is_none()
         {
             return Err(ApiError::BadRequest(format!("unknown project '{project}'")));
         }
-        for row in entities::list_project_entities(&txn, project)
-            .await
-            .map_err(query_error)?
-        {
+        for row in entities::list_project_entities(&txn, project).await? {
             ids.insert(row.id);
         }
     }
     for tag in &tags {
-        ids.extend(
-            entities::entity_ids_with_tag(&txn, tag)
-                .await
-                .map_err(query_error)?,
-        );
+        ids.extend(entities::entity_ids_with_tag(&txn, tag).await?);
     }
     let kinds: Vec<PermissionKind> = PermissionKind::ALL
         .iter()
@@ -394,9 +371,7 @@ async fn set_entity_permission(
                 principal_name: principal.to_owned(),
                 allow,
             };
-            rules::set_entity_rule(&txn, *id, false, &rule)
-                .await
-                .map_err(query_error)?;
+            rules::set_entity_rule(&txn, *id, false, &rule).await?;
         }
     }
     crate::http::write::commit_audited(

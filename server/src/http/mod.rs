@@ -30,10 +30,6 @@ use actix_web::web;
 
 use crate::error::ApiError;
 
-/// Largest request body accepted by every route but the importer, by default (1 MiB;
-/// `--max-body-bytes`).
-pub const JSON_LIMIT: usize = 1024 * 1024;
-
 /// Registers every route with the default limits.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     routes(cfg, &crate::config::LimitSettings::default());
@@ -145,7 +141,7 @@ mod tests {
     async fn json_limits_and_errors_use_api_error() {
         let app = test::init_service(App::new().configure(configure).service(echo)).await;
 
-        let big = serde_json::json!({ "x": "a".repeat(JSON_LIMIT) });
+        let big = serde_json::json!({ "x": "a".repeat(crate::config::LimitSettings::default().body_bytes()) });
         let res = test::call_service(
             &app,
             test::TestRequest::post()

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::{infotable, primitive};
 use crate::http::params::Params;
-use crate::http::permissions::{Scope, query_error};
+use crate::http::permissions::Scope;
 use crate::state::AppState;
 
 /// What a set service does.
@@ -103,9 +103,7 @@ pub async fn entity_service(
                 guard.require(Target::Entity(idx), PermissionKind::Read, ANY_RESOURCE)?;
             }
             let rules = in_category(
-                permissions::entity_rules(&state.db, id, instance)
-                    .await
-                    .map_err(query_error)?,
+                permissions::entity_rules(&state.db, id, instance).await?,
                 set.category,
             );
             Ok(match set.action {
@@ -136,9 +134,7 @@ pub async fn collection_service(
                         ApiError::BadRequest(e.to_string())
                     })?;
             let rules = in_category(
-                permissions::collection_rules(&state.db, collection)
-                    .await
-                    .map_err(query_error)?,
+                permissions::collection_rules(&state.db, collection).await?,
                 set.category,
             );
             Ok(table(set.category, &rules))
@@ -372,7 +368,7 @@ fn rules_from_json(
         )
         .collect();
     for rule in &rules {
-        rule.validate().map_err(query_error)?;
+        rule.validate()?;
     }
     Ok(rules)
 }
@@ -393,8 +389,7 @@ async fn replace(
         .await
         .map_err(ApiError::internal)?;
     permissions::replace_entity_rules(&txn, id, set.scope == Scope::Instance, set.category, rules)
-        .await
-        .map_err(query_error)?;
+        .await?;
     let sequence = crate::http::write::commit_audited(
         txn,
         &Change {

@@ -3,7 +3,6 @@
 //! shapes, `Collection…`), and the `Check…` services. Changes are written in one transaction with
 //! their audit row, and the index is rebuilt before the response, so the caller reads its write.
 
-use ironworx_entity::queries::QueryError;
 use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::permissions::{self, Rule};
 use ironworx_entity::vocab::{
@@ -117,28 +116,13 @@ fn rule_of(service: RuleService, p: &Params) -> Result<Rule, ApiError> {
         principal_name: principal,
         allow,
     };
-    rule.validate().map_err(query_error)?;
+    rule.validate()?;
     Ok(rule)
-}
-
-/// Maps a refused query onto the API: validation problems are the caller's (400).
-pub fn query_error(err: QueryError) -> ApiError {
-    match err {
-        QueryError::Invalid(e) => ApiError::BadRequest(e.to_string()),
-        QueryError::Refused(m) => ApiError::BadRequest(m),
-        QueryError::Cycle { .. } => ApiError::BadRequest(err.to_string()),
-        QueryError::Conflict { name, .. } => ApiError::Conflict(name),
-        QueryError::NotFound { .. } => ApiError::NotFound,
-        QueryError::Db(e) => ApiError::internal(e),
-    }
 }
 
 /// Refuses a rule naming a principal the model does not define (400).
 pub async fn require_principal(state: &AppState, rule: &Rule) -> Result<(), ApiError> {
-    if permissions::principal_exists(&state.db, rule.principal_type, &rule.principal_name)
-        .await
-        .map_err(query_error)?
-    {
+    if permissions::principal_exists(&state.db, rule.principal_type, &rule.principal_name).await? {
         return Ok(());
     }
     Err(ApiError::BadRequest(format!(
@@ -179,8 +163,7 @@ async fn write_rule(
             .await
             .map(|()| true),
         (None, false) => permissions::remove_collection_rule(&txn, collection, rule).await,
-    }
-    .map_err(query_error)?;
+    }?;
     let sequence = crate::http::write::commit_audited(
         txn,
         &Change {
@@ -370,21 +353,18 @@ async fn defined_resources(
         let defined: Vec<String> = match kind {
             PermissionKind::PropertyRead | PermissionKind::PropertyWrite => {
                 property_definitions::list(&state.db, owner)
-                    .await
-                    .map_err(query_error)?
+                    .await?
                     .into_iter()
                     .map(|d| d.name)
                     .collect()
             }
             PermissionKind::ServiceInvoke => service_definitions::list(&state.db, owner)
-                .await
-                .map_err(query_error)?
+                .await?
                 .into_iter()
                 .map(|d| d.name)
                 .collect(),
             _ => event_definitions::list(&state.db, owner)
-                .await
-                .map_err(query_error)?
+                .await?
                 .into_iter()
                 .map(|d| d.name)
                 .collect(),

@@ -35,31 +35,6 @@ pub const XSRF_VALUE: &str = "TWX-XSRF-TOKEN-VALUE";
 /// The repository used when a service names none.
 pub const DEFAULT_REPOSITORY: &str = "SystemRepository";
 
-/// Maps an importer error onto the API's: bad input is a 400 with the reason, a value the
-/// caller may not set a 403 naming the entity.
-pub fn import_error(err: ImportError) -> ApiError {
-    match err {
-        ImportError::Db(_) => ApiError::internal(err),
-        ImportError::Forbidden(refusal) => {
-            tracing::info!(
-                entity = %refusal.entity,
-                permission = %refusal.permission,
-                resource = %refusal.resource,
-                "import denied"
-            );
-            ApiError::forbidden(refusal.permission, refusal.resource, refusal.name)
-        }
-        ImportError::Limit { .. } => ApiError::BadRequest(err.to_string()),
-        other => ApiError::BadRequest(other.to_string()),
-    }
-}
-
-impl From<ImportError> for ApiError {
-    fn from(err: ImportError) -> ApiError {
-        import_error(err)
-    }
-}
-
 /// Checks that the caller may write everything the first pass of an import read.
 fn authorize_import(guard: &Guard, read: &FirstPass, mode: Mode) -> Result<(), ApiError> {
     let entities = read.entities();
@@ -160,7 +135,7 @@ pub async fn importer(
         .await?
         .ok_or_else(|| ApiError::BadRequest("missing multipart field 'file'".into()))?;
     let (name, file) = upload;
-    let slot = transfer::import_slot().await.map_err(import_error)?;
+    let slot = transfer::import_slot().await?;
     // Rights are decided on the model as it is once the upload is in.
     let guard = guard.current(&state).await?;
     let user_services = |user: &str, service: &str| guard.may_invoke_user(user, service);
@@ -265,10 +240,8 @@ pub async fn exporter(
         names: vec![name.clone()],
         ..Filter::default()
     };
-    let export = transfer::extract(&state.db, &filter, Mode::File, true)
-        .await
-        .map_err(import_error)?;
-    let bytes = transfer::to_bytes(&export, Mode::File, Format::Xml, true).map_err(import_error)?;
+    let export = transfer::extract(&state.db, &filter, Mode::File, true).await?;
+    let bytes = transfer::to_bytes(&export, Mode::File, Format::Xml, true)?;
     Ok(HttpResponse::Ok()
         .content_type("application/xml")
         .insert_header((
@@ -365,7 +338,7 @@ async fn import_source_controlled(
     let limits = state.config.limits.import();
     let user_services = |user: &str, service: &str| guard.may_invoke_user(user, service);
     let report = transfer::import_checked(
-        transfer::import_slot().await.map_err(import_error)?,
+        transfer::import_slot().await?,
         &state.db,
         &Source::path(&folder),
         &limits,
@@ -410,9 +383,7 @@ async fn export_source_controlled(
             ApiError::BadRequest(e.to_string())
         })?];
     }
-    let mut export = transfer::extract(&state.db, &filter, Mode::Storage, true)
-        .await
-        .map_err(import_error)?;
+    let mut export = transfer::extract(&state.db, &filter, Mode::Storage, true).await?;
     // Only what the caller may read; collection rules only for security administrators.
     export.entities.retain(|e| {
         guard
@@ -433,8 +404,7 @@ async fn export_source_controlled(
         transfer::write_to(&export, Mode::Storage, Format::Xml, true, &written)
     })
     .await
-    .map_err(ApiError::internal)?
-    .map_err(import_error)?;
+    .map_err(ApiError::internal)??;
     Ok(json!({
         "status": "success",
         "repositoryName": repository,

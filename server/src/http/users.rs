@@ -16,7 +16,6 @@ use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::{infotable, primitive};
 use crate::http::params::Params;
-use crate::http::permissions::query_error;
 use crate::state::AppState;
 
 /// The parameters of the user services.
@@ -91,9 +90,7 @@ async fn run(
         .entity(idx)
         .map(|e| e.name.clone())
         .ok_or(ApiError::NotFound)?;
-    let record = users::get_user(&state.db, &name)
-        .await
-        .map_err(query_error)?;
+    let record = users::get_user(&state.db, &name).await?;
     let id = record.entity.id;
     let protected = name == builtin::ADMINISTRATOR;
     let now = now_ms();
@@ -114,22 +111,14 @@ async fn run(
                 return Err(ApiError::BadRequest("the old password is wrong".into()));
             }
             let new = new_password(state, &p)?;
-            users::set_password(&txn, id, &hash_new(&new).await?, now)
-                .await
-                .map_err(query_error)?;
-            sessions::revoke_user_sessions(&txn, id, now)
-                .await
-                .map_err(query_error)?;
+            users::set_password(&txn, id, &hash_new(&new).await?, now).await?;
+            sessions::revoke_user_sessions(&txn, id, now).await?;
             json!({})
         }
         "AssignNewPassword" => {
             let new = new_password(state, &p)?;
-            users::set_password(&txn, id, &hash_new(&new).await?, now)
-                .await
-                .map_err(query_error)?;
-            sessions::revoke_user_sessions(&txn, id, now)
-                .await
-                .map_err(query_error)?;
+            users::set_password(&txn, id, &hash_new(&new).await?, now).await?;
+            sessions::revoke_user_sessions(&txn, id, now).await?;
             json!({})
         }
         "EnableUser" | "DisableUser" => {
@@ -139,13 +128,9 @@ async fn run(
                     "Administrator cannot be disabled".into(),
                 ));
             }
-            users::set_enabled(&txn, id, enable)
-                .await
-                .map_err(query_error)?;
+            users::set_enabled(&txn, id, enable).await?;
             if !enable {
-                sessions::revoke_user_sessions(&txn, id, now)
-                    .await
-                    .map_err(query_error)?;
+                sessions::revoke_user_sessions(&txn, id, now).await?;
             }
             json!({})
         }
@@ -156,13 +141,9 @@ async fn run(
                     "Administrator cannot be locked".into(),
                 ));
             }
-            users::set_locked(&txn, id, lock, None)
-                .await
-                .map_err(query_error)?;
+            users::set_locked(&txn, id, lock, None).await?;
             if !lock {
-                login_failures::clear_user(&txn, id)
-                    .await
-                    .map_err(query_error)?;
+                login_failures::clear_user(&txn, id).await?;
             }
             json!({})
         }
@@ -171,9 +152,7 @@ async fn run(
             if prefs.len() > 1024 || prefs.chars().any(char::is_control) {
                 return Err(ApiError::BadRequest("invalid language preferences".into()));
             }
-            users::set_language_preferences(&txn, id, &prefs)
-                .await
-                .map_err(query_error)?;
+            users::set_language_preferences(&txn, id, &prefs).await?;
             detail = json!({ "preferences": prefs });
             json!({})
         }
@@ -229,9 +208,7 @@ pub async fn current_session_info(
         "GetCurrentUserOrganizations" => names(&me.organizations, "ORGANIZATIONNAME"),
         "GetCurrentUserOrganizationalUnits" => names(&me.units, "STRING"),
         "GetCurrentUserLanguage" => {
-            let record = users::get_user(&state.db, &guard.caller.name)
-                .await
-                .map_err(query_error)?;
+            let record = users::get_user(&state.db, &guard.caller.name).await?;
             let first = record
                 .user
                 .language_preferences
@@ -252,15 +229,12 @@ pub async fn current_session_info(
                 guard.require_security_admin("sessions of other users")?;
             }
             let record = users::find_user(&state.db, &target)
-                .await
-                .map_err(query_error)?
+                .await?
                 .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{target}'")))?;
             let txn = crate::db::begin_write(&state.db)
                 .await
                 .map_err(ApiError::internal)?;
-            let ended = sessions::revoke_user_sessions(&txn, record.entity.id, now_ms())
-                .await
-                .map_err(query_error)?;
+            let ended = sessions::revoke_user_sessions(&txn, record.entity.id, now_ms()).await?;
             crate::http::write::commit_audited(
                 txn,
                 &Change {

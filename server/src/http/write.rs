@@ -5,11 +5,10 @@ use ironworx_entity::queries::audit::{self, Change};
 use sea_orm::DatabaseTransaction;
 
 use crate::error::ApiError;
-use crate::http::permissions::query_error;
 
 /// Appends `change` to the audit log inside `txn` and commits; the new change sequence value.
 pub async fn commit_audited(txn: DatabaseTransaction, change: &Change) -> Result<i64, ApiError> {
-    let sequence = audit::record(&txn, change).await.map_err(query_error)?;
+    let sequence = audit::record(&txn, change).await?;
     txn.commit().await.map_err(ApiError::internal)?;
     Ok(sequence)
 }

@@ -19,7 +19,6 @@ use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
 use crate::http::params::{self, parse_body};
-use crate::http::permissions::query_error;
 use crate::http::write::commit_audited;
 use crate::state::AppState;
 
@@ -148,7 +147,7 @@ where
 {
     let mut found: Vec<Sourced<T>> = Vec::new();
     for (definer, d) in model.definers.iter().enumerate() {
-        for definition in list(d.id).await.map_err(query_error)? {
+        for definition in list(d.id).await? {
             if !found
                 .iter()
                 .any(|s| name(&s.definition) == name(&definition))
@@ -363,9 +362,7 @@ async fn change(
     if events {
         let mut found = None;
         for (definer, d) in model.definers.iter().enumerate() {
-            let list = event_definitions::list(&txn, d.id)
-                .await
-                .map_err(query_error)?;
+            let list = event_definitions::list(&txn, d.id).await?;
             if list.iter().any(|e| e.name == name) {
                 found = Some(definer);
                 break;
@@ -392,26 +389,20 @@ async fn change(
                     aspects: Some(json!({})),
                 }],
             )
-            .await
-            .map_err(query_error)?;
+            .await?;
         } else {
             remove_own(found, 0, what, name, thing, &defined_by)?;
             let kept = event_definitions::list(&txn, id)
-                .await
-                .map_err(query_error)?
+                .await?
                 .into_iter()
                 .filter(|e| e.name != name)
                 .collect();
-            event_definitions::replace(&txn, id, kept)
-                .await
-                .map_err(query_error)?;
+            event_definitions::replace(&txn, id, kept).await?;
         }
     } else {
         let mut found = None;
         for (definer, d) in model.definers.iter().enumerate() {
-            let list = service_definitions::list(&txn, d.id)
-                .await
-                .map_err(query_error)?;
+            let list = service_definitions::list(&txn, d.id).await?;
             if list.iter().any(|s| s.name == name) {
                 found = Some(definer);
                 break;
@@ -448,19 +439,15 @@ async fn change(
                     parameters: Some(stored::fields_to_json(&parameters)),
                 }],
             )
-            .await
-            .map_err(query_error)?;
+            .await?;
         } else {
             remove_own(found, 0, what, name, thing, &defined_by)?;
             let kept = service_definitions::list(&txn, id)
-                .await
-                .map_err(query_error)?
+                .await?
                 .into_iter()
                 .filter(|s| s.name != name)
                 .collect();
-            service_definitions::replace(&txn, id, kept)
-                .await
-                .map_err(query_error)?;
+            service_definitions::replace(&txn, id, kept).await?;
         }
     }
     commit_audited(

@@ -14,7 +14,6 @@ use sea_orm::ConnectionTrait;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::http::permissions::query_error;
 use crate::http::things::values;
 
 /// An entity that contributes definitions to a Thing.
@@ -107,21 +106,15 @@ impl ThingModel {
 
 /// Loads the Thing `name` with its definers, effective properties and values.
 pub async fn load<C: ConnectionTrait>(db: &C, name: &str) -> Result<ThingModel, ApiError> {
-    let (entity, thing) = models::get_thing(db, name).await.map_err(query_error)?;
+    let (entity, thing) = models::get_thing(db, name).await?;
     let mut definers = vec![Definer {
         collection: Collection::Things,
         name: entity.name.clone(),
         id: entity.id,
     }];
     let mut templates = Vec::new();
-    for template in template_chain(db, &thing.thing_template)
-        .await
-        .map_err(query_error)?
-    {
-        if let Some(row) = find_entity(db, Collection::ThingTemplates, &template)
-            .await
-            .map_err(query_error)?
-        {
+    for template in template_chain(db, &thing.thing_template).await? {
+        if let Some(row) = find_entity(db, Collection::ThingTemplates, &template).await? {
             templates.push(Definer {
                 collection: Collection::ThingTemplates,
                 name: template,
@@ -131,10 +124,7 @@ pub async fn load<C: ConnectionTrait>(db: &C, name: &str) -> Result<ThingModel, 
     }
     let mut shape_names: Vec<String> = Vec::new();
     for owner in std::iter::once(entity.id).chain(templates.iter().map(|t| t.id)) {
-        for shape in implemented_shape_names(db, owner)
-            .await
-            .map_err(query_error)?
-        {
+        for shape in implemented_shape_names(db, owner).await? {
             if !shape_names.contains(&shape) {
                 shape_names.push(shape);
             }
@@ -142,10 +132,7 @@ pub async fn load<C: ConnectionTrait>(db: &C, name: &str) -> Result<ThingModel, 
     }
     definers.extend(templates);
     for shape in shape_names {
-        if let Some(row) = find_entity(db, Collection::ThingShapes, &shape)
-            .await
-            .map_err(query_error)?
-        {
+        if let Some(row) = find_entity(db, Collection::ThingShapes, &shape).await? {
             definers.push(Definer {
                 collection: Collection::ThingShapes,
                 name: shape,
@@ -154,14 +141,10 @@ pub async fn load<C: ConnectionTrait>(db: &C, name: &str) -> Result<ThingModel, 
         }
     }
 
-    let mut stored = property_values::list(db, entity.id)
-        .await
-        .map_err(query_error)?;
+    let mut stored = property_values::list(db, entity.id).await?;
     let mut properties: Vec<Property> = Vec::new();
     for (index, definer) in definers.iter().enumerate() {
-        let mut definitions = property_definitions::list(db, definer.id)
-            .await
-            .map_err(query_error)?;
+        let mut definitions = property_definitions::list(db, definer.id).await?;
         definitions.sort_by_key(|d| d.ordinal);
         for definition in definitions {
             if properties.iter().any(|p| p.name == definition.name) {
@@ -214,13 +197,10 @@ pub async fn defined_service<C: ConnectionTrait>(
     service: &str,
 ) -> Result<Option<DefinedService>, ApiError> {
     for (index, definer) in model.definers.iter().enumerate() {
-        let definitions = service_definitions::list(db, definer.id)
-            .await
-            .map_err(query_error)?;
+        let definitions = service_definitions::list(db, definer.id).await?;
         if definitions.iter().any(|d| d.name == service) {
             let implementation = service_implementations::list(db, definer.id)
-                .await
-                .map_err(query_error)?
+                .await?
                 .into_iter()
                 .find(|i| i.name == service);
             return Ok(Some(DefinedService {
@@ -267,8 +247,7 @@ pub async fn write_properties<C: ConnectionTrait>(
                 quality: write.quality.clone(),
             },
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     }
     Ok(())
 }

@@ -23,7 +23,6 @@ use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::{infotable, primitive};
 use crate::http::params::{self, parse_body};
-use crate::http::permissions::query_error;
 use crate::http::write::commit_audited;
 use crate::state::AppState;
 
@@ -206,24 +205,18 @@ async fn builtin(
             let txn = crate::db::begin_write(&state.db)
                 .await
                 .map_err(ApiError::internal)?;
-            let (entity, _) = models::get_thing(&txn, name).await.map_err(query_error)?;
-            models::set_thing_enabled(&txn, entity.id, enable)
-                .await
-                .map_err(query_error)?;
+            let (entity, _) = models::get_thing(&txn, name).await?;
+            models::set_thing_enabled(&txn, entity.id, enable).await?;
             commit_audited(txn, &change(guard, service, name, json!({}))).await?;
             json!({})
         }
         "RestartThing" => {
             // Nothing runs on behalf of a Thing yet, so a restart only confirms it exists.
-            models::get_thing(&state.db, name)
-                .await
-                .map_err(query_error)?;
+            models::get_thing(&state.db, name).await?;
             json!({})
         }
         "IsEnabled" => {
-            let (_, thing) = models::get_thing(&state.db, name)
-                .await
-                .map_err(query_error)?;
+            let (_, thing) = models::get_thing(&state.db, name).await?;
             primitive("BOOLEAN", json!(thing.enabled))
         }
         _ => return Err(ApiError::NotFound),
@@ -480,9 +473,7 @@ async fn add_definition(
             "property '{property}' (defined by {by})"
         )));
     }
-    let own = property_definitions::list(&txn, model.id())
-        .await
-        .map_err(query_error)?;
+    let own = property_definitions::list(&txn, model.id()).await?;
     let ordinal = own.iter().map(|d| d.ordinal + 1).max().unwrap_or(0);
     property_definitions::insert(
         &txn,
@@ -498,8 +489,7 @@ async fn add_definition(
             aspects: Some(Value::Object(aspects)),
         }],
     )
-    .await
-    .map_err(query_error)?;
+    .await?;
     commit_audited(
         txn,
         &change(
@@ -535,24 +525,16 @@ async fn remove_definition(
             "property '{property}' is defined by {by}, not by Thing '{thing}'; remove it there"
         )));
     }
-    let own = property_definitions::list(&txn, model.id())
-        .await
-        .map_err(query_error)?;
+    let own = property_definitions::list(&txn, model.id()).await?;
     if own.iter().any(|d| d.name == property) {
         let kept = own.into_iter().filter(|d| d.name != property).collect();
-        property_definitions::replace(&txn, model.id(), kept)
-            .await
-            .map_err(query_error)?;
+        property_definitions::replace(&txn, model.id(), kept).await?;
     }
     // Its value goes with it, so that a property added later under this name starts afresh.
-    let stored = property_values::list(&txn, model.id())
-        .await
-        .map_err(query_error)?;
+    let stored = property_values::list(&txn, model.id()).await?;
     if stored.iter().any(|v| v.name == property) {
         let kept = stored.into_iter().filter(|v| v.name != property).collect();
-        property_values::replace(&txn, model.id(), kept)
-            .await
-            .map_err(query_error)?;
+        property_values::replace(&txn, model.id(), kept).await?;
     }
     commit_audited(
         txn,

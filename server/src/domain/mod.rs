@@ -1,0 +1,4 @@
+//! ThingWorx behaviour below HTTP: what a Thing does, free of actix types, so the HTTP
+//! handlers, the command line and the event relay call the same code.
+
+pub mod events;
