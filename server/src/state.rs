@@ -88,3 +88,39 @@ pub(crate) async fn for_tests(
     let state = AppState::new(db, Arc::new(config), security, models, Arc::new(auth));
     (tmp, state)
 }
+
+impl crate::auth::AuthHost for AppState {
+    fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    fn auth(&self) -> &AuthState {
+        &self.auth
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn security(&self) -> &Security {
+        &self.security
+    }
+}
+
+impl crate::auth::AuthHost for actix_web::web::Data<AppState> {
+    fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    fn auth(&self) -> &AuthState {
+        &self.auth
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn security(&self) -> &Security {
+        &self.security
+    }
+}

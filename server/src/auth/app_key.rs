@@ -11,9 +11,9 @@ use ironworx_entity::queries::{app_keys, now_ms};
 use ironworx_entity::vocab::Collection;
 use sha2::{Digest, Sha256};
 
+use crate::auth::AuthHost;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// How often the last-use time of a key is written (at most once per this interval).
 pub const TOUCH_INTERVAL_MS: i64 = 60_000;
@@ -101,12 +101,12 @@ pub fn whitelist_allows(list: &str, ip: Option<IpAddr>) -> bool {
 /// sequences that the statement reading the key and its user read too (for
 /// [`crate::security::Security::current_at`] and the Thing model).
 pub async fn authenticate(
-    state: &AppState,
+    state: &impl AuthHost,
     key_id: &str,
     peer: Option<IpAddr>,
 ) -> Result<(Caller, Sequences), ApiError> {
     let invalid = || ApiError::Unauthorized("invalid application key".into());
-    let found = app_keys::find_credential(&state.db, &key_hash(key_id))
+    let found = app_keys::find_credential(state.db(), &key_hash(key_id))
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(invalid)?;
@@ -135,7 +135,7 @@ pub async fn authenticate(
         .last_used_at
         .is_none_or(|t| now.saturating_sub(t) > TOUCH_INTERVAL_MS)
     {
-        app_keys::touch_app_key(&state.db, key.entity_id, now)
+        app_keys::touch_app_key(state.db(), key.entity_id, now)
             .await
             .map_err(ApiError::internal)?;
     }

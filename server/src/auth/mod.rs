@@ -9,14 +9,12 @@ pub mod seal;
 pub mod session;
 pub mod throttle;
 
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix_web::cookie::Cookie;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{HttpRequest, http::header, web};
 use base64::Engine;
 use ironworx_entity::queries::credentials::{Sequences, read_sequences};
 use ironworx_entity::queries::{QueryError, now_ms, users};
@@ -25,9 +23,9 @@ use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 
 use crate::authz::AuthzIndex;
-use crate::config::AuthSettings;
+use crate::config::{AuthSettings, Config};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::security::Security;
 
 pub use password::BAD_CREDENTIALS;
 
@@ -44,6 +42,20 @@ pub struct Caller {
     pub user_id: i64,
     /// The user's name.
     pub name: String,
+}
+
+/// What authentication reads and keeps: the database, this process's authentication state,
+/// the configuration and the authorization index. The HTTP layer's state provides it, so
+/// authentication depends on these parts alone.
+pub trait AuthHost: Sync {
+    /// The connection pool.
+    fn db(&self) -> &DatabaseConnection;
+    /// Sessions, throttling and verified credentials of this process.
+    fn auth(&self) -> &AuthState;
+    /// The configuration the server was started with.
+    fn config(&self) -> &Config;
+    /// The always-current authorization index.
+    fn security(&self) -> &Security;
 }
 
 /// Authentication state of one server process: sessions, throttling, verified credentials.
@@ -135,15 +147,15 @@ fn basic_credentials(value: &str) -> Result<(String, String), ApiError> {
 /// request. A user disabled since is checked in full again, so that it gets the answer of any
 /// wrong password.
 async fn authenticate_basic(
-    state: &AppState,
+    state: &impl AuthHost,
     value: &str,
     peer: Option<IpAddr>,
 ) -> Result<Caller, ApiError> {
     let (name, password) = basic_credentials(value)?;
     let key = state
-        .auth
+        .auth()
         .basic_key(&password::login_name(&name), &password);
-    if let Some((user_id, changed_at)) = state.auth.basic.get(&key) {
+    if let Some((user_id, changed_at)) = state.auth().basic.get(&key) {
         let record = password::find_login_user(state, &name).await?;
         if let Some(record) = record.filter(|r| {
             r.entity.id == user_id
@@ -159,10 +171,10 @@ async fn authenticate_basic(
                 name: record.entity.name,
             });
         }
-        state.auth.basic.invalidate(&key);
+        state.auth().basic.invalidate(&key);
     }
     let (caller, changed_at) = password::login_checked(state, &name, &password, peer).await?;
-    state.auth.basic.insert(key, (caller.user_id, changed_at));
+    state.auth().basic.insert(key, (caller.user_id, changed_at));
     Ok(caller)
 }
 
@@ -178,7 +190,7 @@ fn query_app_key(req: &HttpRequest) -> Option<String> {
 
 /// Authenticates a request: an `appKey` header, then Basic credentials, then the session
 /// cookie. An `appKey` query parameter is refused unless the configuration allows it.
-pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+pub async fn authenticate(req: &HttpRequest, state: &impl AuthHost) -> Result<Caller, ApiError> {
     authenticate_at(req, state).await.map(|(caller, _)| caller)
 }
 
@@ -188,7 +200,7 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller,
 /// the sequences apart, in one statement.
 pub async fn authenticate_current(
     req: &HttpRequest,
-    state: &AppState,
+    state: &impl AuthHost,
 ) -> Result<(Caller, Arc<AuthzIndex>), ApiError> {
     authenticate_sequenced(req, state)
         .await
@@ -200,17 +212,17 @@ pub async fn authenticate_current(
 /// them too.
 pub async fn authenticate_sequenced(
     req: &HttpRequest,
-    state: &AppState,
+    state: &impl AuthHost,
 ) -> Result<(Caller, Arc<AuthzIndex>, Sequences), ApiError> {
     let (caller, sequences) = authenticate_at(req, state).await?;
     let sequences = match sequences {
         Some(sequences) => sequences,
-        None => read_sequences(&state.db)
+        None => read_sequences(state.db())
             .await
             .map_err(ApiError::internal)?,
     };
     let index = state
-        .security
+        .security()
         .current_at(sequences.changes)
         .await
         .map_err(ApiError::internal)?;
@@ -220,9 +232,9 @@ pub async fn authenticate_sequenced(
 /// The caller, and the sequences when the credential's statement read them.
 async fn authenticate_at(
     req: &HttpRequest,
-    state: &AppState,
+    state: &impl AuthHost,
 ) -> Result<(Caller, Option<Sequences>), ApiError> {
-    let peer = client_ip(req, &state.config.auth);
+    let peer = client_ip(req, &state.config().auth);
     let with_sequence = |(caller, sequence)| (caller, Some(sequence));
     if let Some(key) = req.headers().get(APP_KEY_HEADER) {
         let key = key
@@ -233,7 +245,7 @@ async fn authenticate_at(
             .map(with_sequence);
     }
     if let Some(key) = query_app_key(req) {
-        if !state.config.auth.allow_app_key_in_url {
+        if !state.config().auth.allow_app_key_in_url {
             return Err(ApiError::Unauthorized(
                 "application keys are not accepted in the URL; send the appKey header".into(),
             ));
@@ -252,7 +264,7 @@ async fn authenticate_at(
     }
     if let Some(cookie) = req.cookie(SESSION_COOKIE).filter(|c| !c.value().is_empty()) {
         return state
-            .auth
+            .auth()
             .sessions
             .verify(state, cookie.value())
             .await
@@ -261,26 +273,11 @@ async fn authenticate_at(
     Err(ApiError::Unauthorized("authentication required".into()))
 }
 
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal("application state missing"))?;
-            authenticate(&req, state).await
-        })
-    }
-}
-
 /// Checks a user name and password as a login does: lockout for the client address,
 /// throttling per address, and the rehash of an imported PBKDF2 password to argon2id on
 /// success.
 pub async fn login_with_password(
-    state: &AppState,
+    state: &impl AuthHost,
     name: &str,
     password: &str,
     peer: Option<IpAddr>,
@@ -290,24 +287,27 @@ pub async fn login_with_password(
 
 /// Opens a session for `caller` and returns the cookie that carries it.
 pub async fn open_session(
-    state: &AppState,
+    state: &impl AuthHost,
     caller: &Caller,
     organization: &str,
     peer: Option<IpAddr>,
 ) -> Result<Cookie<'static>, ApiError> {
     state
-        .auth
+        .auth()
         .sessions
         .open(state, caller, organization, peer)
         .await
 }
 
 /// Ends the session of `req`, if any, and returns the cookie that removes it from the browser.
-pub async fn end_session(state: &AppState, req: &HttpRequest) -> Result<Cookie<'static>, ApiError> {
+pub async fn end_session(
+    state: &impl AuthHost,
+    req: &HttpRequest,
+) -> Result<Cookie<'static>, ApiError> {
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
-        state.auth.sessions.end(state, cookie.value()).await?;
+        state.auth().sessions.end(state, cookie.value()).await?;
     }
-    Ok(session::removal_cookie(state.config.auth.secure_cookies))
+    Ok(session::removal_cookie(state.config().auth.secure_cookies))
 }
 
 /// The client address: the configured trusted proxy header when present, else the peer of the
@@ -330,6 +330,7 @@ pub fn client_ip(req: &HttpRequest, auth: &AuthSettings) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::AppState;
     use actix_web::test::TestRequest;
     use ironworx_entity::queries::app_keys::{self, NewAppKey};
     use ironworx_entity::queries::users::NewUser;

@@ -11,11 +11,11 @@ use ironworx_entity::queries::users::{self, PasswordRecord, UserRecord};
 use ironworx_entity::vocab::normalize_principal_name;
 use sea_orm::{DatabaseTransaction, DbBackend, EntityTrait, QuerySelect};
 
+use crate::auth::AuthHost;
 use crate::auth::Caller;
 use crate::auth::throttle::client_key;
 use crate::config::AuthSettings;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// The reason given for every bad user name or password, so the answer never tells which.
 pub const BAD_CREDENTIALS: &str = "invalid user name or password";
@@ -96,17 +96,17 @@ pub fn login_name(name: &str) -> String {
 /// The user a login names: the NFKC form of `typed` first, then `typed` itself when it differs
 /// (a user stored before names had to be in NFKC).
 pub async fn find_login_user(
-    state: &AppState,
+    state: &impl AuthHost,
     typed: &str,
 ) -> Result<Option<UserRecord>, ApiError> {
     let name = login_name(typed);
-    let found = users::find_user(&state.db, &name)
+    let found = users::find_user(state.db(), &name)
         .await
         .map_err(ApiError::internal)?;
     if found.is_some() || name == typed {
         return Ok(found);
     }
-    users::find_user(&state.db, typed)
+    users::find_user(state.db(), typed)
         .await
         .map_err(ApiError::internal)
 }
@@ -122,25 +122,25 @@ pub fn client_label(peer: Option<IpAddr>) -> String {
 /// refuses it while the user is locked for that address, else forgets the address's failures
 /// as any successful login does.
 pub async fn check_address(
-    state: &AppState,
+    state: &impl AuthHost,
     user_id: i64,
     peer: Option<IpAddr>,
     now: i64,
 ) -> Result<(), ApiError> {
     let client = client_label(peer);
-    let row = login_failures::find(&state.db, user_id, &client).await?;
+    let row = login_failures::find(state.db(), user_id, &client).await?;
     match row {
         Some(row) if login_failures::is_locked(&row, now) => {
             Err(ApiError::Unauthorized(LOCKED.into()))
         }
-        Some(_) => Ok(login_failures::clear(&state.db, user_id, &client).await?),
+        Some(_) => Ok(login_failures::clear(state.db(), user_id, &client).await?),
         None => Ok(()),
     }
 }
 
 /// Checks a user name and password as a login does. See [`crate::auth::login_with_password`].
 pub async fn login(
-    state: &AppState,
+    state: &impl AuthHost,
     name: &str,
     password: &str,
     peer: Option<IpAddr>,
@@ -158,20 +158,23 @@ pub async fn login(
 /// the password is verified (a dummy hash for an unknown user) and any refusal, a disabled user
 /// included, is the same "invalid user name or password", counted as a failure of this address.
 pub async fn login_checked(
-    state: &AppState,
+    state: &impl AuthHost,
     name: &str,
     password: &str,
     peer: Option<IpAddr>,
 ) -> Result<(Caller, Option<i64>), ApiError> {
-    let auth = &state.config.auth;
+    let auth = &state.config().auth;
     if let Some(ip) = peer {
-        state.auth.throttle.check(ip, auth.login_rate_per_minute)?;
+        state
+            .auth()
+            .throttle
+            .check(ip, auth.login_rate_per_minute)?;
     }
     let record = find_login_user(state, name).await?;
     let now = now_ms();
     let client = client_label(peer);
     let failures = match &record {
-        Some(record) => login_failures::find(&state.db, record.entity.id, &client).await?,
+        Some(record) => login_failures::find(state.db(), record.entity.id, &client).await?,
         None => None,
     };
     if let Some(record) = &record
@@ -184,7 +187,7 @@ pub async fn login_checked(
         return Err(ApiError::Unauthorized(LOCKED.into()));
     }
     let stored = record.as_ref().and_then(|r| users::password_of(&r.user));
-    let max_iterations = state.config.limits.max_pbkdf2_iterations;
+    let max_iterations = state.config().limits.max_pbkdf2_iterations;
     if let Some(record) = &record
         && let Some(p) = &stored
         && p.algorithm == users::PBKDF2_SHA512
@@ -251,15 +254,15 @@ fn failure_policy(auth: &AuthSettings) -> FailurePolicy {
 
 /// Counts a failed login: per address for throttling, per user and address for lockout.
 async fn failed(
-    state: &AppState,
+    state: &impl AuthHost,
     record: Option<&UserRecord>,
     peer: Option<IpAddr>,
 ) -> Result<(), ApiError> {
     crate::metrics::METRICS.login_failure();
     if let Some(ip) = peer {
-        state.auth.throttle.fail(ip);
+        state.auth().throttle.fail(ip);
     }
-    let auth = &state.config.auth;
+    let auth = &state.config().auth;
     let Some(record) = record else {
         return Ok(());
     };
@@ -267,7 +270,7 @@ async fn failed(
         return Ok(());
     }
     let client = client_label(peer);
-    let txn = crate::db::begin_write(&state.db)
+    let txn = crate::db::begin_write(state.db())
         .await
         .map_err(ApiError::internal)?;
     let counted = login_failures::record_failure(
@@ -292,7 +295,7 @@ async fn failed(
 /// Records a successful login: forgets this address's failures, clears an administrative lock
 /// whose end has passed, and replaces an imported PBKDF2 hash by argon2id.
 async fn succeeded(
-    state: &AppState,
+    state: &impl AuthHost,
     record: &UserRecord,
     stored: Option<PasswordRecord>,
     password: &str,
@@ -317,7 +320,7 @@ async fn succeeded(
     } else {
         None
     };
-    let txn = crate::db::begin_write(&state.db)
+    let txn = crate::db::begin_write(state.db())
         .await
         .map_err(ApiError::internal)?;
     let Some(mut user) = user_for_update(&txn, record.entity.id).await? else {

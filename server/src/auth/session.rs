@@ -18,9 +18,9 @@ use moka::sync::Cache;
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::AuthHost;
 use crate::auth::{Caller, SESSION_COOKIE};
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// The setting holding the key sessions are signed with (shared by every server process).
 pub const SIGNING_KEY_SETTING: &str = "session.signing_key";
@@ -78,7 +78,7 @@ impl Sessions {
     /// Opens a session and returns its cookie.
     pub async fn open(
         &self,
-        state: &AppState,
+        state: &impl AuthHost,
         caller: &Caller,
         organization: &str,
         peer: Option<IpAddr>,
@@ -86,7 +86,7 @@ impl Sessions {
         let now = now_ms();
         let max = i64::try_from(
             state
-                .config
+                .config()
                 .auth
                 .session_max_hours
                 .saturating_mul(3_600_000),
@@ -95,7 +95,7 @@ impl Sessions {
         let expires_at = now.saturating_add(max);
         let sid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<24>()?);
         sessions::open_session(
-            &state.db,
+            state.db(),
             &NewSession {
                 token_id: sid.clone(),
                 user_id: caller.user_id,
@@ -115,7 +115,7 @@ impl Sessions {
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(ApiError::internal)?;
-        Ok(cookie(token, state.config.auth.secure_cookies))
+        Ok(cookie(token, state.config().auth.secure_cookies))
     }
 
     /// Verifies a session token and its row: the caller it stands for, and the sequences that
@@ -123,7 +123,7 @@ impl Sessions {
     /// [`crate::security::Security::current_at`] and the Thing model).
     pub async fn verify(
         &self,
-        state: &AppState,
+        state: &impl AuthHost,
         token: &str,
     ) -> Result<(Caller, Sequences), ApiError> {
         let invalid = || ApiError::Unauthorized("invalid or expired session".into());
@@ -139,7 +139,7 @@ impl Sessions {
             }
         };
         let now = now_ms();
-        let found = sessions::find_credential(&state.db, &claims.sid)
+        let found = sessions::find_credential(state.db(), &claims.sid)
             .await
             .map_err(ApiError::internal)?
             .ok_or_else(invalid)?;
@@ -149,7 +149,7 @@ impl Sessions {
         }
         let idle = i64::try_from(
             state
-                .config
+                .config()
                 .auth
                 .session_idle_minutes
                 .saturating_mul(60_000),
@@ -164,7 +164,7 @@ impl Sessions {
             .ok_or_else(invalid)?;
         crate::auth::check_user_state(&user.user, now)?;
         if now.saturating_sub(row.last_seen_at) > TOUCH_INTERVAL_MS {
-            sessions::touch_session(&state.db, row.id, now)
+            sessions::touch_session(state.db(), row.id, now)
                 .await
                 .map_err(ApiError::internal)?;
         }
@@ -178,7 +178,7 @@ impl Sessions {
     }
 
     /// Ends the session carried by `token`, if it is one of ours.
-    pub async fn end(&self, state: &AppState, token: &str) -> Result<(), ApiError> {
+    pub async fn end(&self, state: &impl AuthHost, token: &str) -> Result<(), ApiError> {
         let validation = {
             let mut v = Validation::new(Algorithm::HS256);
             // An expired session can still be logged out of.
@@ -186,7 +186,7 @@ impl Sessions {
             v
         };
         if let Ok(data) = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation) {
-            sessions::revoke_session(&state.db, &data.claims.sid, now_ms())
+            sessions::revoke_session(state.db(), &data.claims.sid, now_ms())
                 .await
                 .map_err(ApiError::internal)?;
         }
