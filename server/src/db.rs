@@ -220,6 +220,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn unreadable_files_are_unreachable_and_refused_statements_are_not() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        // A directory where the file should be: it cannot be opened.
+        let dir = tmp.path().join("dir.db");
+        std::fs::create_dir(&dir).expect("dir");
+        let err = connect(&crate::config::sqlite_url(&dir).expect("url"))
+            .await
+            .expect_err("a directory is no database");
+        assert!(is_unreachable(&err), "{err}");
+        // A file that is not a database: it cannot be read.
+        let text = tmp.path().join("text.db");
+        std::fs::write(&text, vec![b'x'; 8192]).expect("write");
+        let err = connect(&crate::config::sqlite_url(&text).expect("url"))
+            .await
+            .expect_err("text is no database");
+        assert!(is_unreachable(&err), "{err}");
+
+        let url = crate::config::sqlite_url(&tmp.path().join("ok.db")).expect("url");
+        let db = connect(&url).await.expect("connects");
+        let err = db
+            .execute_unprepared("SELECT * FROM no_such_table")
+            .await
+            .expect_err("no such table");
+        assert!(!is_unreachable(&err), "{err}");
+        db.close().await.expect("closes");
+    }
+
+    #[tokio::test]
     async fn sqlite_migrate_is_idempotent_and_write_transactions_commit() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let url = crate::config::sqlite_url(&tmp.path().join("m.db")).expect("url");
