@@ -140,6 +140,9 @@ async fn main() {
         bind: "127.0.0.1:0".parse().expect("addr"),
         data_dir: dir.path().to_path_buf(),
         database_url: url,
+        database_timeout: std::time::Duration::from_millis(
+            ironworx_server::config::DEFAULT_DATABASE_TIMEOUT_MS,
+        ),
         storage_dir: dir.path().to_path_buf(),
         admin_password: None,
         log_format: LogFormat::Text,

@@ -217,7 +217,7 @@ pub async fn migrate(config: Config) -> anyhow::Result<()> {
 async fn connect_and_migrate(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
     let shown_url = redact_url(&config.database_url);
     tracing::info!(database = %shown_url, "connecting");
-    let db = crate::db::connect(&config.database_url)
+    let db = crate::db::connect_with_timeout(&config.database_url, config.database_timeout)
         .await
         .with_context(|| format!("cannot connect to {shown_url}"))?;
     crate::db::migrate(&db)

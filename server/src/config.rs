@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Environment variable holding the bootstrap password of `Administrator` (no flag: it must
 /// never appear in a process list or shell history).
@@ -34,6 +35,9 @@ pub const PBKDF2_ITERATIONS_CEILING: u32 = 1_000_000;
 
 /// The smallest bound `--max-pbkdf2-iterations` may be set to.
 pub const PBKDF2_ITERATIONS_FLOOR: u32 = 1_000;
+
+/// Default of `--database-timeout-ms`: how long a request waits for the database.
+pub const DEFAULT_DATABASE_TIMEOUT_MS: u64 = 3000;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -73,6 +77,17 @@ pub struct Settings {
     /// inside the data directory]
     #[arg(long, env = "IRONWORX_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+
+    /// Milliseconds a request waits for the database (a pooled or new connection, and the
+    /// check that an idle one still answers) before it answers 503 `database_unavailable`.
+    #[arg(
+        long,
+        env = "IRONWORX_DATABASE_TIMEOUT_MS",
+        default_value_t = DEFAULT_DATABASE_TIMEOUT_MS,
+        value_parser = clap::value_parser!(u64).range(100..=600_000),
+        global = true
+    )]
+    pub database_timeout_ms: u64,
 
     /// Directory of the storage-mode repositories (created when missing)
     /// [default: `ThingworxStorage` inside the data directory]
@@ -453,6 +468,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Database URL, with the SQLite default already filled in.
     pub database_url: String,
+    /// How long a request waits for the database (`--database-timeout-ms`).
+    pub database_timeout: Duration,
     /// Absolute storage directory (exists).
     pub storage_dir: PathBuf,
     /// Bootstrap password of `Administrator`; `None` lets bootstrap generate one.
@@ -471,6 +488,7 @@ impl fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("data_dir", &self.data_dir)
             .field("database_url", &redact_url(&self.database_url))
+            .field("database_timeout", &self.database_timeout)
             .field("storage_dir", &self.storage_dir)
             .field(
                 "admin_password",
@@ -510,6 +528,7 @@ impl Config {
             bind: settings.bind,
             data_dir,
             database_url,
+            database_timeout: Duration::from_millis(settings.database_timeout_ms),
             storage_dir,
             admin_password: admin_password.filter(|p| !p.is_empty()),
             log_format: settings.log_format,
@@ -643,6 +662,21 @@ mod tests {
         let s = settings(&["--upload-timeout-seconds", "7", "--max-connections", "50"]);
         assert_eq!(s.limits.transport.upload_timeout_seconds, 7);
         assert_eq!(s.limits.transport.max_connections, 50);
+    }
+
+    #[test]
+    fn database_timeout_has_a_default_and_a_range() {
+        if std::env::var_os("IRONWORX_DATABASE_TIMEOUT_MS").is_none() {
+            assert_eq!(settings(&[]).database_timeout_ms, 3000);
+        }
+        let s = settings(&["--database-timeout-ms", "1500"]);
+        assert_eq!(s.database_timeout_ms, 1500);
+        for bad in ["0", "99", "600001"] {
+            assert!(
+                TestCli::try_parse_from(["test", "--database-timeout-ms", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

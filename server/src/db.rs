@@ -24,14 +24,40 @@ pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// sharing one database (the ASCII bytes of `IRONWORX`).
 pub const MIGRATION_LOCK_KEY: i64 = 0x4952_4F4E_574F_5258;
 
+/// Opens a connection pool to `url` (`sqlite:…` or `postgres://…`) with the default
+/// `--database-timeout-ms`; see [`connect_with_timeout`].
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with_timeout(
+        url,
+        Duration::from_millis(crate::config::DEFAULT_DATABASE_TIMEOUT_MS),
+    )
+    .await
+}
+
+/// How long the first connection at start waits for a PostgreSQL server that refuses or does
+/// not answer yet (one starting next to this process), retrying.
+pub const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
 /// Opens a connection pool to `url` (`sqlite:…` or `postgres://…`).
+///
+/// `timeout` bounds how long a caller waits for a connection: one from the pool, a new one,
+/// and the ping that checks an idle one before it is handed out (so a connection the database
+/// dropped, or that no longer answers, is closed and replaced instead of being used). Past
+/// it the call fails with [`DbErr::ConnectionAcquire`], which [`is_unreachable`] recognises.
 ///
 /// SQLite connections use WAL journaling, `synchronous = NORMAL`, enforced foreign keys and a
 /// 5 s busy timeout; the file is created when missing. Statement logging is off.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect_with_timeout(
+    url: &str,
+    timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
-    options.sqlx_logging(false);
-    if is_postgres_url(url) {
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(timeout)
+        .test_before_acquire(true);
+    let postgres = is_postgres_url(url);
+    if postgres {
         options.max_connections(POSTGRES_MAX_CONNECTIONS);
     } else {
         options
@@ -46,14 +72,52 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     }
     // Switching a new SQLite file to WAL takes a lock that the busy timeout does not cover:
     // when another process is creating the same file at that moment, try again shortly.
-    let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+    let started = std::time::Instant::now();
     loop {
         match Database::connect(options.clone()).await {
-            Err(e) if is_locked(&e) && std::time::Instant::now() < deadline => {
+            Err(e) if is_locked(&e) && started.elapsed() < SQLITE_BUSY_TIMEOUT => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) if postgres && is_unreachable(&e) && started.elapsed() < STARTUP_WAIT => {
+                tracing::info!(error = %e, "database not reachable yet; waiting");
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
             result => return result,
         }
+    }
+}
+
+/// Whether `err` says the database cannot be reached, as opposed to refusing a statement: no
+/// connection within the timeout, a connection refused, reset or closed, an I/O error, a
+/// PostgreSQL server shutting down or refusing connections (SQLSTATE classes 08 and 57P, and
+/// 53300), a SQLite file that cannot be opened or read (`SQLITE_CANTOPEN`, `SQLITE_IOERR`,
+/// `SQLITE_NOTADB`) or a SQLite worker that stopped.
+pub fn is_unreachable(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error};
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
+        Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            match db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>() {
+                // SQLite's primary result code is the low byte of the extended one.
+                Some(_) => code
+                    .parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 10 | 14 | 26)),
+                None => code.starts_with("08") || code.starts_with("57P") || code == "53300",
+            }
+        }
+        _ => false,
     }
 }
 
@@ -152,6 +216,34 @@ mod tests {
         assert_eq!(pragma(&db, "synchronous").await, "1"); // NORMAL
         assert_eq!(pragma(&db, "foreign_keys").await, "1");
         assert_eq!(pragma(&db, "busy_timeout").await, "5000");
+        db.close().await.expect("closes");
+    }
+
+    #[tokio::test]
+    async fn unreadable_files_are_unreachable_and_refused_statements_are_not() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        // A directory where the file should be: it cannot be opened.
+        let dir = tmp.path().join("dir.db");
+        std::fs::create_dir(&dir).expect("dir");
+        let err = connect(&crate::config::sqlite_url(&dir).expect("url"))
+            .await
+            .expect_err("a directory is no database");
+        assert!(is_unreachable(&err), "{err}");
+        // A file that is not a database: it cannot be read.
+        let text = tmp.path().join("text.db");
+        std::fs::write(&text, vec![b'x'; 8192]).expect("write");
+        let err = connect(&crate::config::sqlite_url(&text).expect("url"))
+            .await
+            .expect_err("text is no database");
+        assert!(is_unreachable(&err), "{err}");
+
+        let url = crate::config::sqlite_url(&tmp.path().join("ok.db")).expect("url");
+        let db = connect(&url).await.expect("connects");
+        let err = db
+            .execute_unprepared("SELECT * FROM no_such_table")
+            .await
+            .expect_err("no such table");
+        assert!(!is_unreachable(&err), "{err}");
         db.close().await.expect("closes");
     }
 

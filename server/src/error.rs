@@ -54,6 +54,12 @@ pub enum ApiError {
     /// The caller already has as many requests of this kind under way as it may (429): which.
     #[error("{0}")]
     Busy(String),
+    /// The database cannot be reached (503): no connection within `--database-timeout-ms`,
+    /// a connection lost, a file that cannot be read. The cause is logged, not shown.
+    #[error(
+        "the database is unavailable (no answer within --database-timeout-ms); try again later"
+    )]
+    DatabaseUnavailable(#[source] BoxError),
     /// Anything else (500). The cause is logged, not shown.
     #[error("internal server error")]
     Internal(#[source] BoxError),
@@ -80,9 +86,14 @@ impl ApiError {
         }
     }
 
-    /// A 500 wrapping `err`.
+    /// A 500 wrapping `err`, or a 503 when `err` says the database cannot be reached
+    /// ([`database_unreachable`]).
     pub fn internal(err: impl Into<BoxError>) -> Self {
-        ApiError::Internal(err.into())
+        let err = err.into();
+        if database_unreachable(err.as_ref()) {
+            return ApiError::DatabaseUnavailable(err);
+        }
+        ApiError::Internal(err)
     }
 
     /// The stable machine-readable code of this error.
@@ -97,6 +108,7 @@ impl ApiError {
             ApiError::Refused(_) => "forbidden",
             ApiError::Timeout(_) => "request_timeout",
             ApiError::TooManyRequests(_) | ApiError::Busy(_) => "too_many_requests",
+            ApiError::DatabaseUnavailable(_) => "database_unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -156,13 +168,20 @@ impl ResponseError for ApiError {
             ApiError::Refused(_) => StatusCode::FORBIDDEN,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooManyRequests(_) | ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(cause) = self {
-            tracing::error!(error = %ErrorChain(cause.as_ref()), "request failed");
+        match self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = %ErrorChain(cause.as_ref()), "request failed");
+            }
+            ApiError::DatabaseUnavailable(cause) => {
+                tracing::warn!(error = %ErrorChain(cause.as_ref()), "database unavailable");
+            }
+            _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
         // A 401 carries no Basic challenge here: only a client that sent Basic credentials
@@ -182,6 +201,26 @@ impl ResponseError for ApiError {
             message: self.to_string(),
         })
     }
+}
+
+/// Whether `err`, or an error it was caused by, is a database error saying that the database
+/// cannot be reached ([`crate::db::is_unreachable`]); such a failure answers 503.
+pub fn database_unreachable(err: &(dyn std::error::Error + 'static)) -> bool {
+    use ironworx_entity::queries::QueryError;
+    let mut next = Some(err);
+    while let Some(err) = next {
+        let db = err.downcast_ref::<sea_orm::DbErr>().or_else(|| {
+            match err.downcast_ref::<QueryError>() {
+                Some(QueryError::Db(db)) => Some(db),
+                _ => None,
+            }
+        });
+        if db.is_some_and(crate::db::is_unreachable) {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// Displays an error followed by its sources, `a: b: c`.
@@ -286,6 +325,28 @@ mod tests {
             assert_eq!(body["code"], code, "{err:?}");
             assert_eq!(body["message"], message, "{err:?}");
         }
+    }
+
+    #[test]
+    fn an_unreachable_database_answers_503() {
+        use sea_orm::{ConnAcquireErr, DbErr};
+        let err = ApiError::from(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        let (status, body) = render(&err);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["code"], "database_unavailable");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("--database-timeout-ms")),
+            "{body}"
+        );
+        // Wrapped in a query error, as the shared queries return it.
+        let wrapped = ironworx_entity::queries::QueryError::Db(DbErr::ConnectionAcquire(
+            ConnAcquireErr::ConnectionClosed,
+        ));
+        assert_eq!(render(&ApiError::internal(wrapped)).0, 503);
+        // A statement the database refused stays a 500.
+        assert_eq!(render(&ApiError::from(DbErr::Custom("x".into()))).0, 500);
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub struct ExplainArgs {
 
 /// Reads the model from the configured database and prints the explanation.
 pub async fn run(config: Config, args: ExplainArgs) -> anyhow::Result<()> {
-    let db = crate::db::connect(&config.database_url)
+    let db = crate::db::connect_with_timeout(&config.database_url, config.database_timeout)
         .await
         .context("cannot open the database")?;
     let security = Security::load(db.clone())

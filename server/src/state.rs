@@ -76,6 +76,9 @@ pub(crate) async fn for_tests(
         bind: "127.0.0.1:0".parse().expect("addr"),
         data_dir: tmp.path().to_path_buf(),
         database_url: url,
+        database_timeout: std::time::Duration::from_millis(
+            crate::config::DEFAULT_DATABASE_TIMEOUT_MS,
+        ),
         storage_dir: tmp.path().to_path_buf(),
         admin_password: None,
         log_format: crate::config::LogFormat::Text,

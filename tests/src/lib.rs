@@ -30,6 +30,7 @@
 pub mod forms;
 pub mod http;
 pub mod model;
+pub mod proxy;
 pub mod sse;
 pub mod transfer;
 
@@ -380,6 +381,9 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
     /// Extra arguments after `serve`.
     pub args: Vec<String>,
+    /// Database URL to give the server instead of the [`TestDb`]'s own (for example through a
+    /// [`proxy::DbProxy`]).
+    pub database_url: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -389,6 +393,7 @@ impl Default for ServerOptions {
             data_dir: None,
             env: Vec::new(),
             args: Vec::new(),
+            database_url: None,
         }
     }
 }
@@ -409,6 +414,12 @@ impl ServerOptions {
     /// Adds an environment variable.
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Gives the server `url` instead of the database's own URL.
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(url.into());
         self
     }
 
@@ -497,7 +508,7 @@ impl TestServer {
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--database-url")
-            .arg(db.url())
+            .arg(options.database_url.as_deref().unwrap_or(db.url()))
             .args(&options.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

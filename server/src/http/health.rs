@@ -17,10 +17,14 @@ pub async fn health() -> HttpResponse {
 }
 
 /// 200 `{"status":"ok"}` while the database answers, 503 `{"status":"unavailable"}` otherwise.
+///
+/// The check reads the change sequence, as every request does: a ping alone would not touch a
+/// SQLite file, so a file that can no longer be read would still look ready.
 #[get("/ready")]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
-        Ok(Ok(())) => HttpResponse::Ok().json(json!({ "status": "ok" })),
+    let check = ironworx_entity::queries::audit::current_sequence(&state.db);
+    match tokio::time::timeout(READY_TIMEOUT, check).await {
+        Ok(Ok(_)) => HttpResponse::Ok().json(json!({ "status": "ok" })),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check failed");
             unavailable()
