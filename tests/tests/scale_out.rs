@@ -381,3 +381,169 @@ async fn events_fired_on_one_process_reach_subscribers_of_the_other() {
         db.drop_database().await;
     }
 }
+
+/// A template chain with a shape, and a Thing of it, as an export holds them; `extra` is
+/// spliced into the base template's property definitions (a newer version of it).
+fn chain_export(extra: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Entities majorVersion="9" minorVersion="3" schemaVersion="1000" universal="password">
+  <ThingShapes>
+    <ThingShape name="FreshShape">
+      <PropertyDefinitions>
+        <PropertyDefinition name="shaped" baseType="STRING" ordinal="1"/>
+      </PropertyDefinitions>
+    </ThingShape>
+  </ThingShapes>
+  <ThingTemplates>
+    <ThingTemplate name="FreshBase" baseThingTemplate="GenericThing">
+      <ThingShape>
+        <PropertyDefinitions>
+          <PropertyDefinition name="level" baseType="NUMBER" ordinal="1"/>
+          {extra}
+        </PropertyDefinitions>
+      </ThingShape>
+    </ThingTemplate>
+    <ThingTemplate name="FreshMid" baseThingTemplate="FreshBase">
+      <ImplementedShapes><ImplementedShape name="FreshShape" type="ThingShape"/></ImplementedShapes>
+    </ThingTemplate>
+  </ThingTemplates>
+  <Things>
+    <Thing name="FreshThing" thingTemplate="FreshMid" enabled="true"/>
+  </Things>
+</Entities>"#
+    )
+}
+
+/// The property `property` of `thing` through `server`: the status and the value.
+async fn property(server: &TestServer, thing: &str, property: &str) -> (StatusCode, Value) {
+    let res = server
+        .client()
+        .get(server.url(&format!("/Thingworx/Things/{thing}/Properties/{property}")))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .send()
+        .await
+        .expect("request");
+    let status = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    (status, body["rows"][0][property].clone())
+}
+
+async fn put_property(server: &TestServer, thing: &str, property: &str, value: Value) {
+    let res = server
+        .client()
+        .put(server.url(&format!("/Thingworx/Things/{thing}/Properties/{property}")))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .header("X-Requested-With", "XMLHttpRequest")
+        .json(&json!({ property: value }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::OK, "PUT {thing}.{property}");
+}
+
+/// Each process holds the Thing model in memory; a change made through one (an import of a
+/// newer template, a property definition added or removed, a value written, a Thing deleted
+/// and made again on another template) is what the other answers on its very next request.
+#[tokio::test]
+async fn the_thing_model_in_memory_is_current_on_both_processes() {
+    use ironworx_tests::http::{Caller, upload};
+    for backend in backends() {
+        let db = TestDb::create(backend).await;
+        let a = TestServer::start(&db, &[]).await;
+        let b = TestServer::start(&db, &[]).await;
+        let admin = Caller::admin();
+        let reply = upload(&a, &admin, "chain.xml", chain_export("").as_bytes()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{backend}: {}", reply.text);
+        // Through the chain: the base template's property and the shape of the middle one.
+        assert_eq!(
+            property(&b, "FreshThing", "level").await,
+            (StatusCode::OK, Value::Null),
+            "{backend}: no value and no default yet"
+        );
+        assert_eq!(property(&b, "FreshThing", "shaped").await.0, StatusCode::OK);
+        assert_eq!(
+            property(&b, "FreshThing", "added").await.0,
+            StatusCode::NOT_FOUND
+        );
+
+        // A newer version of the base template, imported through B, is read through A at
+        // once (A held the Thing since its first read).
+        assert_eq!(property(&a, "FreshThing", "level").await.0, StatusCode::OK);
+        let newer =
+            chain_export(r#"<PropertyDefinition name="added" baseType="STRING" ordinal="2"/>"#);
+        let reply = upload(&b, &admin, "chain.xml", newer.as_bytes()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{backend}: {}", reply.text);
+        assert_eq!(
+            property(&a, "FreshThing", "added").await,
+            (StatusCode::OK, Value::Null),
+            "{backend}: the template's new property, through A"
+        );
+
+        // Values written through one process, read through the other on the next request.
+        for round in 0..20 {
+            let (writer, reader) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+            put_property(writer, "FreshThing", "level", json!(round)).await;
+            assert_eq!(
+                property(reader, "FreshThing", "level").await,
+                (StatusCode::OK, json!(round as f64)),
+                "{backend}: round {round}"
+            );
+        }
+
+        // A property definition added to the Thing through A, removed through B.
+        let add = "/Thingworx/Things/FreshThing/Services/AddPropertyDefinition";
+        let (status, body) =
+            ironworx_tests::post_json(&a, ADMIN, add, json!({"name": "own", "type": "INTEGER"}))
+                .await;
+        assert_eq!(status, StatusCode::OK, "{backend}: {body}");
+        assert_eq!(
+            property(&b, "FreshThing", "own").await,
+            (StatusCode::OK, Value::Null),
+            "{backend}"
+        );
+        let remove = "/Thingworx/Things/FreshThing/Services/RemovePropertyDefinition";
+        let (status, body) =
+            ironworx_tests::post_json(&b, ADMIN, remove, json!({"name": "own"})).await;
+        assert_eq!(status, StatusCode::OK, "{backend}: {body}");
+        assert_eq!(
+            property(&a, "FreshThing", "own").await.0,
+            StatusCode::NOT_FOUND,
+            "{backend}"
+        );
+
+        // Deleted through A: gone on B; made again through B on the root template, without
+        // the chain's properties and without the old values, on A.
+        let services = "/Thingworx/Resources/EntityServices/Services";
+        ok(
+            &a,
+            ADMIN,
+            &format!("{services}/DeleteThing"),
+            json!({"name": "FreshThing"}),
+        )
+        .await;
+        assert_eq!(
+            property(&b, "FreshThing", "level").await.0,
+            StatusCode::NOT_FOUND,
+            "{backend}"
+        );
+        ok(
+            &b,
+            ADMIN,
+            &format!("{services}/CreateThing"),
+            json!({"name": "FreshThing", "thingTemplateName": "FreshBase"}),
+        )
+        .await;
+        assert_eq!(
+            property(&a, "FreshThing", "level").await,
+            (StatusCode::OK, Value::Null),
+            "{backend}: a new Thing does not keep the old Thing's value"
+        );
+        assert_eq!(
+            property(&a, "FreshThing", "shaped").await.0,
+            StatusCode::NOT_FOUND,
+            "{backend}: FreshBase implements no shape"
+        );
+        db.drop_database().await;
+    }
+}
