@@ -647,6 +647,16 @@ impl TestServer {
             .unwrap_or_else(|err| panic!("{err:#}"))
     }
 
+    /// Sends SIGKILL (no chance to finish anything) and waits for the process to end.
+    ///
+    /// # Panics
+    /// When the server was already stopped or cannot be waited for.
+    pub async fn kill(mut self) {
+        let mut child = self.child.take().expect("the server is running");
+        child.start_kill().expect("SIGKILL");
+        child.wait().await.expect("wait for the killed server");
+    }
+
     /// Like [`TestServer::stop`], returning the error.
     pub async fn try_stop(mut self) -> anyhow::Result<ExitStatus> {
         let mut child = self

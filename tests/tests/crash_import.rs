@@ -1,7 +1,7 @@
-//! A crash in the middle of an import: `ironworx import` killed with SIGKILL while its one
-//! transaction is writing leaves the database exactly as it was before the import (model and
-//! change sequence); a server started afterwards serves that model, and the same import then
-//! runs to the end.
+//! Crashes: `ironworx import` killed with SIGKILL while its one transaction is writing leaves
+//! the database exactly as it was before the import (model and change sequence); a server
+//! started afterwards serves that model, and the same import then runs to the end. A server
+//! killed with SIGKILL while clients write property values keeps every write it acknowledged.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -172,6 +172,96 @@ async fn sigkill_in_the_middle_of_an_import_leaves_the_database_as_it_was() {
             .count();
         assert_eq!(crash_things, THINGS, "{backend}");
         conn.close().await.expect("close");
+        db.drop_database().await;
+    }
+}
+
+/// Writers, one property each.
+const WRITERS: usize = 8;
+
+/// SIGKILL while eight clients write property values as fast as the server answers: after a
+/// restart, each property holds the last value the server acknowledged (200) to its writer,
+/// or the one that writer had in flight when the server died; never an older one.
+#[tokio::test]
+async fn sigkill_under_property_writes_loses_nothing_acknowledged() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use ironworx_tests::{ADMIN_USER, post_json};
+    use serde_json::json;
+
+    const ADMIN: (&str, &str) = (ADMIN_USER, ADMIN_PASSWORD);
+    for backend in backends() {
+        let db = TestDb::create(backend).await;
+        let server = TestServer::start(&db, &[]).await;
+        let services = "/Thingworx/Resources/EntityServices/Services/CreateThing";
+        let (status, body) = post_json(
+            &server,
+            ADMIN,
+            services,
+            json!({"name": "Tank", "thingTemplateName": "GenericThing"}),
+        )
+        .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{backend}: {body}");
+        for i in 0..WRITERS {
+            let (status, body) = post_json(
+                &server,
+                ADMIN,
+                "/Thingworx/Things/Tank/Services/AddPropertyDefinition",
+                json!({"name": format!("c{i}"), "type": "INTEGER"}),
+            )
+            .await;
+            assert_eq!(status, reqwest::StatusCode::OK, "{backend}: {body}");
+        }
+        let acked: Arc<Vec<AtomicI64>> =
+            Arc::new((0..WRITERS).map(|_| AtomicI64::new(0)).collect());
+        let mut writers = Vec::new();
+        for i in 0..WRITERS {
+            let client = server.client().clone();
+            let url = server.url(&format!("/Thingworx/Things/Tank/Properties/c{i}"));
+            let acked = Arc::clone(&acked);
+            writers.push(tokio::spawn(async move {
+                for n in 1_i64.. {
+                    let sent = client
+                        .put(&url)
+                        .basic_auth(ADMIN.0, Some(ADMIN.1))
+                        .header("X-Requested-With", "XMLHttpRequest")
+                        .json(&json!({ format!("c{i}"): n }))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(res) if res.status() == reqwest::StatusCode::OK => {
+                            acked[i].store(n, Ordering::SeqCst);
+                        }
+                        _ => return,
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        server.kill().await;
+        for writer in writers {
+            writer.await.expect("writer");
+        }
+        let server = TestServer::start(&db, &[]).await;
+        for (i, acked) in acked.iter().enumerate() {
+            let acked = acked.load(Ordering::SeqCst);
+            assert!(acked > 0, "{backend}: writer {i} got no write acknowledged");
+            let res = server
+                .client()
+                .get(server.url(&format!("/Thingworx/Things/Tank/Properties/c{i}")))
+                .basic_auth(ADMIN.0, Some(ADMIN.1))
+                .send()
+                .await
+                .expect("request");
+            let body: serde_json::Value = res.json().await.expect("json");
+            let kept = body["rows"][0][format!("c{i}")].as_i64().unwrap_or(0);
+            assert!(
+                kept == acked || kept == acked + 1,
+                "{backend}: c{i} holds {kept} after the kill; {acked} was acknowledged"
+            );
+        }
+        assert!(server.stop().await.success());
         db.drop_database().await;
     }
 }
