@@ -87,39 +87,7 @@ pub async fn connect_with_timeout(
     }
 }
 
-/// Whether `err` says the database cannot be reached, as opposed to refusing a statement: no
-/// connection within the timeout, a connection refused, reset or closed, an I/O error, a
-/// PostgreSQL server shutting down or refusing connections (SQLSTATE classes 08 and 57P, and
-/// 53300), a SQLite file that cannot be opened or read (`SQLITE_CANTOPEN`, `SQLITE_IOERR`,
-/// `SQLITE_NOTADB`) or a SQLite worker that stopped.
-pub fn is_unreachable(err: &DbErr) -> bool {
-    use sea_orm::{RuntimeErr, sqlx::Error};
-    let sqlx = match err {
-        DbErr::ConnectionAcquire(_) => return true,
-        DbErr::Conn(RuntimeErr::SqlxError(e))
-        | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
-        _ => return false,
-    };
-    match sqlx.as_ref() {
-        Error::Io(_)
-        | Error::Tls(_)
-        | Error::PoolTimedOut
-        | Error::PoolClosed
-        | Error::WorkerCrashed => true,
-        Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            match db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>() {
-                // SQLite's primary result code is the low byte of the extended one.
-                Some(_) => code
-                    .parse::<i32>()
-                    .is_ok_and(|c| matches!(c & 0xff, 10 | 14 | 26)),
-                None => code.starts_with("08") || code.starts_with("57P") || code == "53300",
-            }
-        }
-        _ => false,
-    }
-}
+pub use crate::error::is_unreachable;
 
 /// Applies every pending migration.
 ///

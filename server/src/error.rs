@@ -1,12 +1,11 @@
-//! The one error type of the HTTP API and its mapping to status codes and JSON bodies.
+//! The one error type below HTTP: why an operation failed, as the caller may be told. Query and
+//! import errors convert into it, so errors flow by `?`; the HTTP layer maps it to status codes
+//! and JSON bodies once (`http::error`).
 
 use std::fmt;
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 use ironworx_entity::queries::QueryError;
 use ironworx_importer::ImportError;
-use serde::Serialize;
 
 /// A boxed error behind an internal failure.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -63,13 +62,6 @@ pub enum ApiError {
     /// Anything else (500). The cause is logged, not shown.
     #[error("internal server error")]
     Internal(#[source] BoxError),
-}
-
-/// The JSON body of an error response.
-#[derive(Debug, Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: String,
 }
 
 impl ApiError {
@@ -156,55 +148,8 @@ impl From<ImportError> for ApiError {
     }
 }
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Refused(_) => StatusCode::FORBIDDEN,
-            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            ApiError::TooManyRequests(_) | ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            ApiError::Internal(cause) => {
-                tracing::error!(error = %ErrorChain(cause.as_ref()), "request failed");
-            }
-            ApiError::DatabaseUnavailable(cause) => {
-                tracing::warn!(error = %ErrorChain(cause.as_ref()), "database unavailable");
-            }
-            _ => {}
-        }
-        let mut response = HttpResponse::build(self.status_code());
-        // A 401 carries no Basic challenge here: only a client that sent Basic credentials
-        // gets one (the CSRF middleware adds it), so a browser never offers cached credentials
-        // to a request it did not make itself.
-        match self {
-            ApiError::TooManyRequests(seconds) => {
-                response.insert_header(("Retry-After", seconds.to_string()));
-            }
-            ApiError::Timeout(_) => {
-                response.insert_header(("Connection", "close"));
-            }
-            _ => {}
-        }
-        response.json(ErrorBody {
-            code: self.code(),
-            message: self.to_string(),
-        })
-    }
-}
-
 /// Whether `err`, or an error it was caused by, is a database error saying that the database
-/// cannot be reached ([`crate::db::is_unreachable`]); such a failure answers 503.
+/// cannot be reached ([`is_unreachable`]); such a failure answers 503.
 pub fn database_unreachable(err: &(dyn std::error::Error + 'static)) -> bool {
     use ironworx_entity::queries::QueryError;
     let mut next = Some(err);
@@ -215,7 +160,7 @@ pub fn database_unreachable(err: &(dyn std::error::Error + 'static)) -> bool {
                 _ => None,
             }
         });
-        if db.is_some_and(crate::db::is_unreachable) {
+        if db.is_some_and(is_unreachable) {
             return true;
         }
         next = err.source();
@@ -223,8 +168,42 @@ pub fn database_unreachable(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Whether `err` says the database cannot be reached, as opposed to refusing a statement: no
+/// connection within the timeout, a connection refused, reset or closed, an I/O error, a
+/// PostgreSQL server shutting down or refusing connections (SQLSTATE classes 08 and 57P, and
+/// 53300), a SQLite file that cannot be opened or read (`SQLITE_CANTOPEN`, `SQLITE_IOERR`,
+/// `SQLITE_NOTADB`) or a SQLite worker that stopped.
+pub fn is_unreachable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx::Error};
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
+        Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            match db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>() {
+                // SQLite's primary result code is the low byte of the extended one.
+                Some(_) => code
+                    .parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 10 | 14 | 26)),
+                None => code.starts_with("08") || code.starts_with("57P") || code == "53300",
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Displays an error followed by its sources, `a: b: c`.
-struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -246,131 +225,4 @@ pub fn size_text(bytes: u64) -> String {
         }
     }
     format!("{bytes} bytes")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use actix_web::body::MessageBody;
-
-    fn render(err: &ApiError) -> (StatusCode, serde_json::Value) {
-        let response = err.error_response();
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .try_into_bytes()
-            .expect("error bodies are in memory");
-        (
-            status,
-            serde_json::from_slice(&bytes).expect("error bodies are JSON"),
-        )
-    }
-
-    #[test]
-    fn mapping_follows_the_contract() {
-        let cases = [
-            (
-                ApiError::Unauthorized("user is locked".into()),
-                401,
-                "unauthorized",
-                "user is locked",
-            ),
-            (
-                ApiError::forbidden("PropertyRead", "temperature", "Pump1"),
-                403,
-                "forbidden",
-                "Not authorized for PropertyRead on temperature in Pump1",
-            ),
-            (ApiError::NotFound, 404, "not_found", "Entity Not Found"),
-            (
-                ApiError::BadRequest("unknown base type FOO".into()),
-                400,
-                "bad_request",
-                "unknown base type FOO",
-            ),
-            (
-                ApiError::Conflict("Pump1".into()),
-                409,
-                "conflict",
-                "Pump1 already exists",
-            ),
-            (
-                ApiError::TooLarge(1024 * 1024),
-                413,
-                "payload_too_large",
-                "request body too large (the limit is 1 MiB)",
-            ),
-            (
-                ApiError::Refused("send Content-Type: application/json".into()),
-                403,
-                "forbidden",
-                "send Content-Type: application/json",
-            ),
-            (
-                ApiError::Timeout("request body timeout".into()),
-                408,
-                "request_timeout",
-                "request body timeout",
-            ),
-            (
-                ApiError::Busy("an upload is under way".into()),
-                429,
-                "too_many_requests",
-                "an upload is under way",
-            ),
-        ];
-        for (err, status, code, message) in cases {
-            let (got_status, body) = render(&err);
-            assert_eq!(got_status.as_u16(), status, "{err:?}");
-            assert_eq!(body["code"], code, "{err:?}");
-            assert_eq!(body["message"], message, "{err:?}");
-        }
-    }
-
-    #[test]
-    fn an_unreachable_database_answers_503() {
-        use sea_orm::{ConnAcquireErr, DbErr};
-        let err = ApiError::from(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
-        let (status, body) = render(&err);
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(body["code"], "database_unavailable");
-        assert!(
-            body["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("--database-timeout-ms")),
-            "{body}"
-        );
-        // Wrapped in a query error, as the shared queries return it.
-        let wrapped = ironworx_entity::queries::QueryError::Db(DbErr::ConnectionAcquire(
-            ConnAcquireErr::ConnectionClosed,
-        ));
-        assert_eq!(render(&ApiError::internal(wrapped)).0, 503);
-        // A statement the database refused stays a 500.
-        assert_eq!(render(&ApiError::from(DbErr::Custom("x".into()))).0, 500);
-    }
-
-    #[test]
-    fn a_401_carries_no_challenge_of_its_own() {
-        let response = ApiError::Unauthorized("authentication required".into()).error_response();
-        assert!(!response.headers().contains_key("www-authenticate"));
-    }
-
-    #[test]
-    fn internal_errors_hide_their_cause() {
-        let err = ApiError::from(sea_orm::DbErr::Custom("secret table xyz broke".into()));
-        let (status, body) = render(&err);
-        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(body["code"], "internal");
-        assert_eq!(body["message"], "internal server error");
-        assert!(!body.to_string().contains("xyz"));
-    }
-
-    #[test]
-    fn error_chain_lists_sources() {
-        let err = ApiError::internal(std::io::Error::other("disk full"));
-        let ApiError::Internal(cause) = &err else {
-            panic!("internal expected");
-        };
-        assert_eq!(ErrorChain(cause.as_ref()).to_string(), "disk full");
-    }
 }

@@ -8,8 +8,8 @@
 //! | layer | modules | what they own |
 //! |---|---|---|
 //! | cli | `app`, `cli`, `transfer_cmd`, `explain_cmd` | the binary's edge: flags, commands, starting the server |
-//! | http | `http`, `state` | routes, handlers and the state they share |
-//! | domain | `domain`, `transfer`, `relay`, `bootstrap` | ThingWorx behaviour: events, import and export, the event relay between processes, the first administrator |
+//! | http | `http` | routes and handlers: parse, call the domain, render |
+//! | domain | `domain`, `state`, `transfer`, `relay`, `bootstrap` | ThingWorx behaviour: the caller's context, events, import and export, the event relay between processes, the first administrator; the services they share |
 //! | access | `security`, `model`, `auth`, `password` | the live index and model, callers and their credentials |
 //! | infra | `authz`, `db`, `metrics`, `telemetry` | the pure decision engine, the database, metrics and logs |
 //! | base | `config`, `error` | settings and the error type |
@@ -44,8 +44,8 @@ const LAYERS: &[(&str, Layer)] = &[
     ("transfer_cmd", Layer::Cli),
     ("explain_cmd", Layer::Cli),
     ("http", Layer::Http),
-    ("state", Layer::Http),
     ("domain", Layer::Domain),
+    ("state", Layer::Domain),
     ("transfer", Layer::Domain),
     ("relay", Layer::Domain),
     ("bootstrap", Layer::Domain),
@@ -295,6 +295,40 @@ fn no_module_uses_a_higher_layer() {
         }
     }
     assert!(problems.is_empty(), "layering:\n{}", problems.join("\n"));
+}
+
+/// Modules that hold no HTTP types, so every door can call them: the domain, the state they
+/// share, the live index and model, the decision engine, settings and errors.
+const WITHOUT_ACTIX: &[&str] = &[
+    "domain", "state", "security", "model", "authz", "config", "error",
+];
+
+#[test]
+fn the_domain_and_below_hold_no_http_types() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut problems = Vec::new();
+    for path in rust_files(&src) {
+        let relative = path.strip_prefix(&src).expect("under src");
+        let first = relative
+            .components()
+            .next()
+            .expect("a file name")
+            .as_os_str()
+            .to_string_lossy();
+        let module = first.strip_suffix(".rs").unwrap_or(&first);
+        if !WITHOUT_ACTIX.contains(&module) {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).expect("a readable source file");
+        if without_unit_tests(&code_only(&source)).contains("actix_web") {
+            problems.push(format!("server/src/{} uses actix_web", relative.display()));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "HTTP types below HTTP:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]

@@ -109,21 +109,3 @@ impl crate::auth::AuthHost for AppState {
         &self.security
     }
 }
-
-impl crate::auth::AuthHost for actix_web::web::Data<AppState> {
-    fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
-    fn auth(&self) -> &AuthState {
-        &self.auth
-    }
-
-    fn config(&self) -> &Config {
-        &self.config
-    }
-
-    fn security(&self) -> &Security {
-        &self.security
-    }
-}

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod csrf;
 pub mod data;
 pub mod entities;
+pub mod error;
 pub mod events;
 pub mod explain;
 pub mod guard;

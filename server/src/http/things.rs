@@ -16,26 +16,23 @@ mod bare;
 mod definitions;
 pub(crate) mod model;
 mod services;
-mod values;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::{HttpRequest, HttpResponse, web};
-use ironworx_entity::queries::now_ms;
 use ironworx_entity::vocab::PermissionKind;
 use serde_json::{Map, Value, json};
 
-use std::sync::Arc;
-
 use crate::authz::{EntityIdx, Outcome, Target};
+use crate::domain::things::{self, ALL, Entry, PropertyInfo, Selection, values};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
-use crate::model::{ThingDefinitions, ThingValues};
 use crate::state::AppState;
 
+pub use crate::domain::things::{PropertyWrite, store_values};
 #[cfg(feature = "bench-bare")]
 pub use bare::bare_property;
 pub use definitions::characteristic;
-pub use model::{PropertyWrite, ThingModel, write_properties};
+pub use model::ThingModel;
 pub use services::thing_service;
 
 /// The property routes of Things: `GET` and `PUT` on `/Thingworx/Things/<T>/Properties/<p>`,
@@ -58,9 +55,6 @@ impl HttpServiceFactory for get_property {
             .register(config);
     }
 }
-
-/// `*`: every property.
-const ALL: &str = "*";
 
 async fn read_property(
     req: HttpRequest,
@@ -86,116 +80,18 @@ async fn read(
     property: &str,
 ) -> Result<HttpResponse, ApiError> {
     let guard = Guard::of(req, state).await?;
-    let (_, idx) = guard.visible_entity("Things", name)?;
-    if property != ALL {
-        guard.require(Target::Entity(idx), PermissionKind::PropertyRead, property)?;
+    let which = selection(property);
+    let table = things::read_properties(state, &guard, name, which).await?;
+    Ok(HttpResponse::Ok().json(table))
+}
+
+/// `*` names every property.
+fn selection(property: &str) -> Selection<'_> {
+    if property == ALL {
+        Selection::All
+    } else {
+        Selection::One(property)
     }
-    let thing = thing_of(state, &guard, name).await?;
-    let answer = state
-        .models
-        .with_values(
-            thing.id,
-            guard.sequences.values,
-            |stored| -> Result<Value, ApiError> {
-                let properties = properties_of(&thing, stored);
-                if property == ALL {
-                    let readable: Vec<&PropertyInfo> = properties
-                        .iter()
-                        .filter(|p| {
-                            guard.decide(Target::Entity(idx), PermissionKind::PropertyRead, p.name)
-                                == Outcome::Allow
-                        })
-                        .collect();
-                    if readable.is_empty() {
-                        guard.require(Target::Entity(idx), PermissionKind::PropertyRead, ALL)?;
-                    }
-                    return Ok(info_table(&readable, stored));
-                }
-                let found = properties
-                    .iter()
-                    .find(|p| p.name == property)
-                    .ok_or(ApiError::NotFound)?;
-                Ok(info_table(&[found], stored))
-            },
-        )
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok().json(answer?))
-}
-
-/// The Thing `name` from the model in memory, as current as the caller's index; 404 when it
-/// is not there (deleted since the index was read).
-async fn thing_of(
-    state: &AppState,
-    guard: &Guard,
-    name: &str,
-) -> Result<Arc<ThingDefinitions>, ApiError> {
-    state
-        .models
-        .thing(name, guard.sequences)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or(ApiError::NotFound)
-}
-
-/// One property of a Thing as the value routes see it: from its effective definition, or, for
-/// a value stored without one (imported data), from the value.
-#[derive(Clone, Copy, Debug)]
-struct PropertyInfo<'a> {
-    name: &'a str,
-    base_type: &'a str,
-    aspects: Option<&'a Value>,
-}
-
-impl PropertyInfo<'_> {
-    /// Whether writes through the API are refused.
-    fn is_read_only(&self) -> bool {
-        self.aspects
-            .and_then(|a| a.get("isReadOnly"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    }
-}
-
-/// Every property of `thing`: its effective definitions in order, then the values stored
-/// without a definition.
-fn properties_of<'a>(
-    thing: &'a ThingDefinitions,
-    stored: &'a ThingValues,
-) -> Vec<PropertyInfo<'a>> {
-    let defined = thing.properties.iter().map(|p| PropertyInfo {
-        name: &p.definition.name,
-        base_type: &p.definition.base_type,
-        aspects: p.definition.aspects.as_ref(),
-    });
-    let undefined = stored
-        .iter()
-        .filter(|(name, _)| thing.property(name).is_none())
-        .map(|(name, value)| PropertyInfo {
-            name,
-            base_type: &value.base_type,
-            aspects: None,
-        });
-    defined.chain(undefined).collect()
-}
-
-/// The one-row InfoTable of `properties` with their aspects and current values.
-fn info_table(properties: &[&PropertyInfo], stored: &ThingValues) -> Value {
-    let fields: Vec<(&str, &str, Value)> = properties
-        .iter()
-        .map(|p| (p.name, p.base_type, values::field_aspects(p.aspects)))
-        .collect();
-    let row: Map<String, Value> = properties
-        .iter()
-        .map(|p| {
-            let value = match stored.get(p.name) {
-                Some(held) => held.value.clone(),
-                None => values::default_value(p.base_type, p.aspects),
-            };
-            (p.name.to_owned(), value)
-        })
-        .collect();
-    values::table(&fields, vec![Value::Object(row)])
 }
 
 /// The one-row InfoTable of `properties` with their aspects.
@@ -261,63 +157,22 @@ async fn write(
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
     let guard = Guard::of(req, state).await?;
+    let which = selection(property);
+    // Rights first: a caller without them learns nothing from the body's check.
     let (_, idx) = guard.visible_entity("Things", name)?;
-    if property != ALL {
+    if let Selection::One(property) = which {
         guard.require(Target::Entity(idx), PermissionKind::PropertyWrite, property)?;
     }
-    let object = match crate::http::params::json::<Value>(body) {
-        Ok(Value::Object(object)) => object,
-        Ok(_) => {
+    let values = match crate::http::params::json::<Value>(body)? {
+        Value::Object(values) => values,
+        _ => {
             return Err(ApiError::BadRequest(
                 "the body must be a JSON object of property values".into(),
             ));
         }
-        Err(e) => return Err(e),
     };
-    if property != ALL && (object.len() != 1 || !object.contains_key(property)) {
-        return Err(ApiError::BadRequest(format!(
-            "the body must be {{\"{property}\": <value>}}"
-        )));
-    }
-    let now = now_ms();
-    let entries: Vec<Entry> = object
-        .into_iter()
-        .map(|(name, value)| Entry {
-            name,
-            value,
-            time: now,
-            quality: "GOOD".to_owned(),
-        })
-        .collect();
-    let thing = thing_of(state, &guard, name).await?;
-    let writes = state
-        .models
-        .with_values(thing.id, guard.sequences.values, |stored| {
-            let properties = properties_of(&thing, stored);
-            let find = |name: &str| properties.iter().find(|p| p.name == name).copied();
-            if property != ALL && find(property).is_none() {
-                return Err(ApiError::NotFound);
-            }
-            check_writes(&guard, idx, &thing.name, find, entries)
-        })
-        .await
-        .map_err(ApiError::internal)??;
-    let txn = crate::db::begin_write(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    write_properties(&txn, thing.id, &writes).await?;
-    txn.commit().await.map_err(ApiError::internal)?;
-    model::announce(state, &thing.name, &writes);
+    things::write_properties(state, &guard, name, which, values).await?;
     Ok(HttpResponse::Ok().finish())
-}
-
-/// A value a caller asks to write, not yet checked.
-#[derive(Clone, Debug)]
-struct Entry {
-    name: String,
-    value: Value,
-    time: i64,
-    quality: String,
 }
 
 /// Checks what a caller asks to write to the Thing `idx` of the model `model`; see
@@ -335,53 +190,7 @@ fn prepare_writes(
             aspects: p.aspects(),
         })
     };
-    check_writes(guard, idx, model.name(), find, entries)
-}
-
-/// Checks what a caller asks to write to the Thing `thing`, whose properties `find` looks up:
-/// PropertyWrite on every name first (one denial refuses everything), then that each property
-/// exists, is not read-only, and that each value fits its base type (400 otherwise). Nothing
-/// is written here.
-fn check_writes<'a>(
-    guard: &Guard,
-    idx: EntityIdx,
-    thing: &str,
-    find: impl Fn(&str) -> Option<PropertyInfo<'a>>,
-    entries: Vec<Entry>,
-) -> Result<Vec<PropertyWrite>, ApiError> {
-    for entry in &entries {
-        guard.require(
-            Target::Entity(idx),
-            PermissionKind::PropertyWrite,
-            &entry.name,
-        )?;
-    }
-    let mut writes: Vec<PropertyWrite> = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let property = find(&entry.name).ok_or_else(|| {
-            ApiError::BadRequest(format!("Thing '{thing}' has no property '{}'", entry.name))
-        })?;
-        if property.is_read_only() {
-            return Err(ApiError::BadRequest(format!(
-                "property '{}' of Thing '{thing}' is read-only",
-                entry.name
-            )));
-        }
-        let value = values::check(property.base_type, entry.value)
-            .map_err(|why| ApiError::BadRequest(format!("property '{}': {why}", entry.name)))?;
-        let write = PropertyWrite {
-            name: entry.name,
-            base_type: property.base_type.to_owned(),
-            value,
-            time: entry.time,
-            quality: entry.quality,
-        };
-        match writes.iter_mut().find(|w| w.name == write.name) {
-            Some(earlier) => *earlier = write,
-            None => writes.push(write),
-        }
-    }
-    Ok(writes)
+    things::check_writes(guard, idx, model.name(), find, entries)
 }
 
 /// The 501 answer of a service the server cannot run.

@@ -219,3 +219,9 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| ModelError::Build(e.to_string()))
 }
+
+impl From<ModelError> for crate::error::ApiError {
+    fn from(err: ModelError) -> Self {
+        crate::error::ApiError::internal(err)
+    }
+}

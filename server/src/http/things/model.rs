@@ -1,9 +1,10 @@
 //! The effective model of one Thing as its run-time routes see it: the entities that define
 //! its properties and services (the Thing, its templates nearest first, its own shapes, then
 //! its templates' shapes), its effective property definitions (the first definition of a name
-//! wins) with their current values, and [`write_properties`], the one place values are written.
+//! wins) with their current values, read from the database for the routes that need every
+//! part of it (the property routes read the model in memory).
 
-use ironworx_entity::queries::data::{self, PropertyValueRow};
+use ironworx_entity::queries::data::PropertyValueRow;
 use ironworx_entity::queries::entities::find_entity;
 use ironworx_entity::queries::models::{self, ThingRow, implemented_shape_names, template_chain};
 use ironworx_entity::queries::parts::{
@@ -13,8 +14,8 @@ use ironworx_entity::vocab::Collection;
 use sea_orm::ConnectionTrait;
 use serde_json::Value;
 
+use crate::domain::things::values;
 use crate::error::ApiError;
-use crate::http::things::values;
 
 /// An entity that contributes definitions to a Thing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,64 +211,4 @@ pub async fn defined_service<C: ConnectionTrait>(
         }
     }
     Ok(None)
-}
-
-/// One checked value to write.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PropertyWrite {
-    /// The property.
-    pub name: String,
-    /// Its base type.
-    pub base_type: String,
-    /// The canonical value.
-    pub value: Value,
-    /// Its time (epoch ms).
-    pub time: i64,
-    /// Its quality (`GOOD`, …).
-    pub quality: String,
-}
-
-/// Writes checked values of the Thing inside the caller's transaction. Every property write of
-/// every route goes through here, so that firing DataChange events is one addition.
-pub async fn write_properties<C: ConnectionTrait>(
-    db: &C,
-    thing_id: i64,
-    writes: &[PropertyWrite],
-) -> Result<(), ApiError> {
-    for write in writes {
-        data::set_property_value(
-            db,
-            &PropertyValueRow {
-                id: 0,
-                entity_id: thing_id,
-                name: write.name.clone(),
-                base_type: write.base_type.clone(),
-                value: Some(write.value.clone()),
-                value_time: write.time,
-                quality: write.quality.clone(),
-            },
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Fires a `DataChange` event for every written property, once the write is committed (a
-/// subscriber never hears of a value that was rolled back).
-pub fn announce(state: &crate::state::AppState, thing: &str, writes: &[PropertyWrite]) {
-    for write in writes {
-        crate::http::events::publish(
-            state,
-            thing,
-            "DataChange",
-            serde_json::json!({
-                "name": write.name,
-                "newValue": {
-                    "value": write.value,
-                    "time": write.time,
-                    "quality": write.quality,
-                },
-            }),
-        );
-    }
 }

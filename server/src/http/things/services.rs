@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::model::{self, ThingModel};
-use super::{Entry, not_implemented, prepare_writes, readable_values, values, write_properties};
+use super::{Entry, not_implemented, prepare_writes, readable_values, store_values, values};
 use crate::authz::{EntityIdx, Target};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
@@ -247,9 +247,9 @@ async fn write_entries(
         .map_err(ApiError::internal)?;
     let model = model::load(&txn, name).await?;
     let writes = prepare_writes(guard, idx, &model, entries)?;
-    write_properties(&txn, model.id(), &writes).await?;
+    store_values(&txn, model.id(), &writes).await?;
     txn.commit().await.map_err(ApiError::internal)?;
-    model::announce(state, model.name(), &writes);
+    crate::domain::things::announce(state, model.name(), &writes);
     Ok(())
 }
 
