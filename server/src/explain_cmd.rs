@@ -1,11 +1,13 @@
 //! `ironworx explain`: prints why a user is allowed or denied, layer by layer, from the same
 //! evaluator and the same index the server uses.
 
-use anyhow::{Context, bail};
-use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind};
+use anyhow::Context;
+use ironworx_entity::vocab::{ANY_RESOURCE, PermissionKind};
 
-use crate::authz::{AuthzIndex, Outcome, Request, Target, collection_of, explain, target_of};
+use crate::authz::{AuthzIndex, Outcome, Target};
 use crate::config::Config;
+use crate::domain::explain::{Explanation, Question, explain};
+use crate::error::ApiError;
 use crate::security::Security;
 
 /// What to explain.
@@ -44,26 +46,26 @@ pub async fn run(config: Config, args: ExplainArgs) -> anyhow::Result<()> {
 
 /// The explanation as text: a verdict line, then one numbered line per rule looked at.
 pub fn render(index: &AuthzIndex, args: &ExplainArgs) -> anyhow::Result<String> {
-    let collection: Collection = collection_of(&args.entity_type)
-        .with_context(|| format!("unknown entity type '{}'", args.entity_type))?;
     let kind: PermissionKind = args.permission.parse()?;
-    if args.entity.is_empty() && kind != PermissionKind::Create {
-        bail!("--entity is required (only Create is asked of a whole collection)");
-    }
-    let user = index
-        .lookup(Collection::Users, &args.user)
-        .with_context(|| format!("unknown user '{}'", args.user))?;
-    let target = target_of(index, collection, &args.entity)
-        .with_context(|| format!("{collection} '{}' does not exist", args.entity))?;
-    let (outcome, steps) = explain(
-        index,
-        &Request {
-            user,
-            target,
-            kind,
-            resource: &args.resource,
-        },
-    );
+    let question = Question {
+        user: &args.user,
+        entity_type: &args.entity_type,
+        entity: &args.entity,
+        kind,
+        resource: &args.resource,
+    };
+    let Explanation {
+        outcome,
+        collection,
+        target,
+        steps,
+        ..
+    } = explain(index, &question).map_err(|e| match e {
+        ApiError::NotFound => {
+            anyhow::anyhow!("{} '{}' does not exist", args.entity_type, args.entity)
+        }
+        other => anyhow::anyhow!(other.to_string()),
+    })?;
     let what = match target {
         Target::Collection(c) => format!("{kind} on the {c} collection"),
         Target::Entity(_)

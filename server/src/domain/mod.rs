@@ -3,6 +3,7 @@
 
 pub mod ctx;
 pub mod events;
+pub mod explain;
 pub mod things;
 
 pub use ctx::Ctx;

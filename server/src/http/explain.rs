@@ -5,10 +5,11 @@
 //! administrator. A caller who cannot see the entity gets 404, as on every other route, so an
 //! explanation never reveals an entity.
 
-use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind};
+use ironworx_entity::vocab::PermissionKind;
 use serde_json::{Value, json};
 
-use crate::authz::{Outcome, Request, Step, Target, collection_of, explain, target_of};
+use crate::authz::Step;
+use crate::domain::explain::{Question, explain_as};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
@@ -45,49 +46,26 @@ pub fn rows(steps: &[Step]) -> Vec<Value> {
 
 /// Explains one decision.
 pub fn explain_permission(guard: &Guard, p: &Params) -> Result<Value, ApiError> {
-    let user_name = p
+    let user = p
         .user
         .as_deref()
         .filter(|u| !u.is_empty())
         .unwrap_or(&guard.caller.name);
-    let own = user_name == guard.caller.name;
-    if !own {
-        guard.require_security_admin("explanations of other users")?;
-    }
     let entity_type = params::required(&p.entity_type, "entityType")?;
-    let collection = collection_of(entity_type)
-        .ok_or_else(|| ApiError::BadRequest(format!("unknown entityType '{entity_type}'")))?;
     let kind = params::kind(&p.permission, "permission")?;
-    let name = p.entity_name.as_deref().unwrap_or("");
-    if name.is_empty() && kind != PermissionKind::Create {
+    let entity = p.entity_name.as_deref().unwrap_or("");
+    if entity.is_empty() && kind != PermissionKind::Create {
         return Err(ApiError::BadRequest(
             "missing parameter 'entityName' (only Create is asked of a whole collection)".into(),
         ));
     }
-    let target = target_of(&guard.index, collection, name).ok_or(ApiError::NotFound)?;
-    // The caller must see the entity itself before learning anything about it.
-    if matches!(target, Target::Entity(_))
-        && guard.decide(target, PermissionKind::Visibility, ANY_RESOURCE) != Outcome::Allow
-    {
-        return Err(ApiError::NotFound);
-    }
-    let user = guard
-        .index
-        .lookup(Collection::Users, user_name)
-        .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{user_name}'")))?;
-    let resource = p
-        .resource
-        .as_deref()
-        .filter(|r| !r.is_empty())
-        .unwrap_or(ANY_RESOURCE);
-    let (_, steps) = explain(
-        &guard.index,
-        &Request {
-            user,
-            target,
-            kind,
-            resource,
-        },
-    );
-    Ok(infotable(FIELDS, rows(&steps)))
+    let question = Question {
+        user,
+        entity_type,
+        entity,
+        kind,
+        resource: p.resource.as_deref().unwrap_or(""),
+    };
+    let explanation = explain_as(guard, &question)?;
+    Ok(infotable(FIELDS, rows(&explanation.steps)))
 }
