@@ -5,6 +5,7 @@
 
 use std::net::IpAddr;
 
+use futures_util::FutureExt;
 use ipnet::IpNet;
 use ironworx_entity::queries::credentials::Sequences;
 use ironworx_entity::queries::{app_keys, now_ms};
@@ -106,7 +107,15 @@ pub async fn authenticate(
     peer: Option<IpAddr>,
 ) -> Result<(Caller, Sequences), ApiError> {
     let invalid = || ApiError::Unauthorized("invalid application key".into());
-    let found = app_keys::find_credential(state.db(), &key_hash(key_id))
+    let hash = key_hash(key_id);
+    let db = state.db().clone();
+    let read = hash.clone();
+    let found = state
+        .auth()
+        .key_reads
+        .read(&hash, move || {
+            async move { app_keys::find_credential(&db, &read).await }.boxed()
+        })
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(invalid)?;

@@ -3,6 +3,7 @@
 //! locked user is refused at once, whichever credential it holds.
 
 pub mod app_key;
+pub mod fresh;
 pub mod password;
 pub mod pbkdf2;
 pub mod seal;
@@ -17,7 +18,7 @@ use actix_web::cookie::Cookie;
 use actix_web::{HttpRequest, http::header, web};
 use base64::Engine;
 use ironworx_entity::queries::credentials::{Sequences, read_sequences};
-use ironworx_entity::queries::{QueryError, now_ms, users};
+use ironworx_entity::queries::{QueryError, app_keys, now_ms, sessions, users};
 use moka::sync::Cache;
 use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
@@ -70,6 +71,10 @@ pub struct AuthState {
     /// the time its password was last changed, so a changed password is a miss.
     basic: Cache<[u8; 32], (i64, Option<i64>)>,
     pepper: [u8; 32],
+    /// Application key reads shared by concurrent requests carrying the same key.
+    key_reads: Arc<fresh::FreshReads<Option<app_keys::KeyCredential>>>,
+    /// Session reads shared by concurrent requests carrying the same session.
+    session_reads: Arc<fresh::FreshReads<Option<sessions::SessionCredential>>>,
 }
 
 impl AuthState {
@@ -86,6 +91,8 @@ impl AuthState {
                 .time_to_live(Duration::from_secs(600))
                 .build(),
             pepper,
+            key_reads: Arc::default(),
+            session_reads: Arc::default(),
         })
     }
 

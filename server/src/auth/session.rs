@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use actix_web::cookie::{Cookie, SameSite};
 use base64::Engine;
+use futures_util::FutureExt;
 use ironworx_entity::queries::credentials::Sequences;
 use ironworx_entity::queries::sessions::{self, NewSession};
 use ironworx_entity::queries::{QueryError, now_ms, settings};
@@ -139,7 +140,14 @@ impl Sessions {
             }
         };
         let now = now_ms();
-        let found = sessions::find_credential(state.db(), &claims.sid)
+        let db = state.db().clone();
+        let sid = claims.sid.clone();
+        let found = state
+            .auth()
+            .session_reads
+            .read(&claims.sid, move || {
+                async move { sessions::find_credential(&db, &sid).await }.boxed()
+            })
             .await
             .map_err(ApiError::internal)?
             .ok_or_else(invalid)?;
