@@ -1,22 +1,38 @@
-//! HTTP cost of an authorized property read, side by side in one run: the release `ironworx`
+//! HTTP throughput of the property routes, side by side in one run: the release `ironworx`
 //! binary (built with `bench-bare`) serves on loopback, and `wrk` on the same machine takes
-//! turns on `GET /Thingworx/Things/<T>/Properties/<p>` with an `appKey` header, the same route
-//! with a session cookie, and the bare route `GET /bench/bare/Things/<T>/Properties/<p>`, which
-//! does the same read and rendering without authentication or authorization. Everything the
-//! authorized calls need (a Thing with a property value, a user in a group granted PropertyRead
-//! on it, an application key, a form-login session) is made through the REST API first.
+//! turns on
+//!
+//! - (a) `GET /Thingworx/Things/<T>/Properties/<p>` with an `appKey` header;
+//! - (b) the same read with a session cookie from the form login;
+//! - (c) the bare route `GET /bench/bare` (`server/src/http/things/bare.rs`), which answers bytes
+//!   kept in memory: the driver first fetches the real authorized answer once, `PUT`s it to
+//!   `/bench/bare` and checks that `GET /bench/bare` answers the identical bytes, so (c) is
+//!   the same response without authentication, authorization, the model or the database;
+//! - `GET /health`, for reference;
+//! - (d) `PUT /Thingworx/Things/<T>/Properties/<q>` with an `appKey` header and the body
+//!   `{"<q>": n}`, `n` counting up per request (a wrk Lua script that also counts every answer
+//!   other than 200; the run fails on any).
+//!
+//! When `IRONWORX_BENCH_OLD_SERVER` names another `ironworx` binary (a build of earlier code),
+//! that binary serves too, on a database of its own set up the same way, and its (a) and (d)
+//! take turns with the others in the same rounds, for a side-by-side figure.
+//!
+//! Everything the authorized calls need (a Thing with two NUMBER properties and their values, a
+//! user in a group granted PropertyRead on one and PropertyWrite on the other, an application
+//! key, a form-login session) is made through the REST API first.
 //!
 //! Runs on SQLite, and on PostgreSQL as well when `IRONWORX_TEST_POSTGRES` holds an
-//! administrative URL (a database with a random name is created and dropped).
+//! administrative URL (a database with a random name is created and dropped per server).
 //!
 //! Run: `cargo bench -p ironworx-server --features bench-bare --bench http`
 //!
 //! Settings (environment): `IRONWORX_BENCH_SECONDS` per wrk run (10), `IRONWORX_BENCH_ROUNDS`
-//! (3), `IRONWORX_BENCH_CONNECTIONS` (32), `IRONWORX_BENCH_THREADS` (2).
+//! (3), `IRONWORX_BENCH_CONNECTIONS` (16), `IRONWORX_BENCH_THREADS` (2),
+//! `IRONWORX_BENCH_OLD_SERVER` (none).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,9 +47,17 @@ const READER: &str = "benchreader";
 const READER_PASSWORD: &str = "Bench-Reader-Password-7";
 const GROUP: &str = "BenchReaders";
 const THING: &str = "BenchPump";
+/// The property read.
 const PROPERTY: &str = "Pressure";
+/// The property written.
+const SETPOINT: &str = "Setpoint";
 const LISTENING: &str = "ironworx listening on http://";
 const STARTUP: Duration = Duration::from_secs(120);
+/// Goals of the reads' throughput against the bare route, per database.
+const GOAL_SQLITE: f64 = 0.3;
+const GOAL_POSTGRES: f64 = 0.2;
+/// Goal of the write throughput against the earlier code's.
+const GOAL_WRITE: f64 = 5.0;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -57,12 +81,13 @@ struct Load {
 struct Response {
     status: u16,
     headers: Vec<(String, String)>,
+    bytes: Vec<u8>,
     body: String,
 }
 
 impl Response {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
     }
 
     /// The value of cookie `name` set by this response.
@@ -122,16 +147,18 @@ fn request(
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect();
-    let mut body = raw[split + 4..].to_vec();
+    let mut bytes = raw[split + 4..].to_vec();
     if headers.iter().any(|(k, v)| {
         k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
     }) {
-        body = dechunk(&body);
+        bytes = dechunk(&bytes);
     }
+    let body = String::from_utf8_lossy(&bytes).into_owned();
     Response {
         status,
         headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
+        bytes,
+        body,
     }
 }
 
@@ -247,8 +274,8 @@ impl Drop for Server {
     }
 }
 
-fn start_server(db: &BenchDb, data_dir: &Path) -> Server {
-    let mut command = Command::new(SERVER);
+fn start_server(program: &Path, db: &BenchDb, data_dir: &Path) -> Server {
+    let mut command = Command::new(program);
     command
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
@@ -289,6 +316,19 @@ struct Credentials {
     session: String,
 }
 
+/// Writes `value` to `property` of the Thing as `header`'s holder; requires a 200.
+fn write_value(addr: &str, property: &str, value: f64, header: (&str, String)) {
+    let body = json!({ property: value }).to_string();
+    let res = request(
+        addr,
+        "PUT",
+        &format!("/Thingworx/Things/{THING}/Properties/{property}"),
+        &[header],
+        Some(("application/json", body.as_bytes())),
+    );
+    assert_eq!(res.status, 200, "write {property}: {}", res.body);
+}
+
 fn setup(addr: &str) -> Credentials {
     let entity_services = "/Thingworx/Resources/EntityServices/Services";
     admin_post(
@@ -297,20 +337,14 @@ fn setup(addr: &str) -> Credentials {
         json!({"name": THING, "thingTemplateName": "GenericThing"}),
     );
     let thing = format!("/Thingworx/Things/{THING}");
-    admin_post(
-        addr,
-        &format!("{thing}/Services/AddPropertyDefinition"),
-        json!({"name": PROPERTY, "type": "NUMBER", "description": "bar"}),
-    );
-    let value = json!({ PROPERTY: 3.5 }).to_string();
-    let res = request(
-        addr,
-        "PUT",
-        &format!("{thing}/Properties/{PROPERTY}"),
-        &[basic(ADMIN, ADMIN_PASSWORD)],
-        Some(("application/json", value.as_bytes())),
-    );
-    assert_eq!(res.status, 200, "write the value: {}", res.body);
+    for name in [PROPERTY, SETPOINT] {
+        admin_post(
+            addr,
+            &format!("{thing}/Services/AddPropertyDefinition"),
+            json!({"name": name, "type": "NUMBER", "description": "bar"}),
+        );
+        write_value(addr, name, 3.5, basic(ADMIN, ADMIN_PASSWORD));
+    }
     admin_post(
         addr,
         &format!("{entity_services}/CreateUser"),
@@ -326,12 +360,14 @@ fn setup(addr: &str) -> Credentials {
         &format!("/Thingworx/Groups/{GROUP}/Services/AddMember"),
         json!({"member": READER, "type": "User"}),
     );
-    admin_post(
-        addr,
-        &format!("{thing}/Services/AddRunTimePermission"),
-        json!({"principal": GROUP, "principalType": "Group", "resource": PROPERTY,
-               "type": "PropertyRead", "allow": true}),
-    );
+    for (resource, kind) in [(PROPERTY, "PropertyRead"), (SETPOINT, "PropertyWrite")] {
+        admin_post(
+            addr,
+            &format!("{thing}/Services/AddRunTimePermission"),
+            json!({"principal": GROUP, "principalType": "Group", "resource": resource,
+                   "type": kind, "allow": true}),
+        );
+    }
     let key = admin_post(
         addr,
         &format!("{entity_services}/CreateApplicationKey"),
@@ -363,17 +399,55 @@ fn setup(addr: &str) -> Credentials {
         login.body
     );
     let session = login.cookie("JSESSIONID").expect("a session cookie");
+    // The key's holder may write the setpoint (what the write load does).
+    write_value(addr, SETPOINT, 4.5, ("appKey", app_key.clone()));
     Credentials { app_key, session }
 }
 
 // ------------------------------------------------------------------------------------------
 // The runs.
 
-/// One way of reading the property.
+/// The wrk script of the write load: `PUT` with the body `{"<SETPOINT>": n}`, `n` counting up
+/// per request and thread, and a count of the answers other than 200, printed at the end.
+fn write_script() -> String {
+    format!(
+        r#"wrk.method = "PUT"
+wrk.headers["Content-Type"] = "application/json"
+local threads = {{}}
+function setup(thread)
+  table.insert(threads, thread)
+end
+function init(args)
+  counter = 0
+  not_ok = 0
+end
+function request()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, '{{"{SETPOINT}":' .. counter .. '}}')
+end
+function response(status, headers, body)
+  if status ~= 200 then
+    not_ok = not_ok + 1
+  end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do
+    total = total + thread:get("not_ok")
+  end
+  io.write(string.format("answers other than 200: %d\n", total))
+end
+"#
+    )
+}
+
+/// One load: a route, its credential and, for writes, the script.
 struct Variant {
-    name: &'static str,
+    name: String,
+    addr: String,
     path: String,
     header: Option<(&'static str, String)>,
+    script: Option<PathBuf>,
 }
 
 /// What one wrk run reports.
@@ -384,7 +458,7 @@ struct Run {
     requests: u64,
 }
 
-fn wrk(addr: &str, variant: &Variant, load: &Load, seconds: u64) -> Run {
+fn wrk(variant: &Variant, load: &Load, seconds: u64) -> Run {
     let mut command = Command::new("wrk");
     command.args([
         "--latency",
@@ -396,11 +470,16 @@ fn wrk(addr: &str, variant: &Variant, load: &Load, seconds: u64) -> Run {
         &format!("{seconds}s"),
         "--timeout",
         "5s",
+        "-H",
+        "Accept: application/json",
     ]);
     if let Some((name, value)) = &variant.header {
         command.args(["-H", &format!("{name}: {value}")]);
     }
-    command.arg(format!("http://{addr}{}", variant.path));
+    if let Some(script) = &variant.script {
+        command.arg("-s").arg(script);
+    }
+    command.arg(format!("http://{}{}", variant.addr, variant.path));
     let out = command.output().expect("run wrk (Debian package `wrk`)");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -410,11 +489,23 @@ fn wrk(addr: &str, variant: &Variant, load: &Load, seconds: u64) -> Run {
     );
     assert!(
         !text.contains("Non-2xx or 3xx responses"),
-        "{}: not every response was 200:\n{text}",
+        "{}: not every response was 2xx:\n{text}",
         variant.name
     );
     if let Some(line) = text.lines().find(|l| l.contains("Socket errors")) {
         panic!("{}: {line}\n{text}", variant.name);
+    }
+    if variant.script.is_some() {
+        let not_ok = text
+            .lines()
+            .find_map(|l| l.strip_prefix("answers other than 200:"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{}: the script reported nothing:\n{text}", variant.name));
+        assert_eq!(
+            not_ok, 0,
+            "{}: not every answer was 200:\n{text}",
+            variant.name
+        );
     }
     let field = |prefix: &str| {
         text.lines()
@@ -460,52 +551,188 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-fn bench(db: &BenchDb, load: &Load) {
+fn range(values: &[f64], digits: usize) -> String {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{lo:.digits$}–{hi:.digits$}")
+}
+
+/// The backend the servers run on.
+enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    fn database(&self, runtime: &tokio::runtime::Runtime, dir: &Path) -> BenchDb {
+        match self {
+            Backend::Sqlite => BenchDb::sqlite(dir),
+            Backend::Postgres(admin_url) => BenchDb::postgres(runtime, admin_url),
+        }
+    }
+
+    fn goal(&self) -> f64 {
+        match self {
+            Backend::Sqlite => GOAL_SQLITE,
+            Backend::Postgres(_) => GOAL_POSTGRES,
+        }
+    }
+}
+
+/// A server on a database of its own, set up.
+struct Serving {
+    server: Server,
+    credentials: Credentials,
+    _data: tempfile::TempDir,
+}
+
+fn serve(program: &Path, db: &BenchDb) -> Serving {
     let data = tempfile::tempdir().expect("data dir");
-    let server = start_server(db, data.path());
-    let addr = server.addr.clone();
-    let credentials = setup(&addr);
+    let server = start_server(program, db, data.path());
+    let credentials = setup(&server.addr);
+    Serving {
+        server,
+        credentials,
+        _data: data,
+    }
+}
 
+/// The indexes of the variants the summary relates.
+const BARE: usize = 0;
+const APP_KEY: usize = 1;
+const SESSION: usize = 2;
+const WRITE: usize = 4;
+const OLD_READ: usize = 5;
+const OLD_WRITE: usize = 6;
+
+fn bench(
+    runtime: &tokio::runtime::Runtime,
+    backend: &Backend,
+    old: Option<&Path>,
+    load: &Load,
+    dir: &Path,
+) {
+    let mut databases = Vec::new();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let new_dir = tempfile::tempdir_in(dir).expect("temp dir");
+        databases.push(backend.database(runtime, new_dir.path()));
+        let label = databases[0].label;
+        let new = serve(Path::new(SERVER), &databases[0]);
+        let old_dir = tempfile::tempdir_in(dir).expect("temp dir");
+        let old = old.map(|program| {
+            databases.push(backend.database(runtime, old_dir.path()));
+            serve(program, &databases[1])
+        });
+        run(label, backend.goal(), &new, old.as_ref(), load, dir);
+    }));
+    for db in &databases {
+        db.drop_database(runtime);
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn run(label: &str, goal: f64, new: &Serving, old: Option<&Serving>, load: &Load, dir: &Path) {
+    let addr = new.server.addr.clone();
+    let app_key = ("appKey", new.credentials.app_key.clone());
+    let session = ("Cookie", format!("JSESSIONID={}", new.credentials.session));
     let authorized = format!("/Thingworx/Things/{THING}/Properties/{PROPERTY}");
-    let variants = [
-        Variant {
-            name: "bare (no authentication)",
-            path: format!("/bench/bare/Things/{THING}/Properties/{PROPERTY}"),
-            header: None,
-        },
-        Variant {
-            name: "appKey header",
-            path: authorized.clone(),
-            header: Some(("appKey", credentials.app_key.clone())),
-        },
-        Variant {
-            name: "session cookie",
-            path: authorized.clone(),
-            header: Some(("Cookie", format!("JSESSIONID={}", credentials.session))),
-        },
-    ];
+    let written = format!("/Thingworx/Things/{THING}/Properties/{SETPOINT}");
 
-    // Every variant answers the same 200 body; the authorized route refuses a caller without
-    // credentials.
-    let bodies: Vec<String> = variants
-        .iter()
-        .map(|v| {
-            let headers: Vec<(&str, String)> = v.header.iter().cloned().collect();
-            let res = request(&addr, "GET", &v.path, &headers, None);
-            assert_eq!(res.status, 200, "{}: {}", v.name, res.body);
-            res.body
-        })
-        .collect();
-    assert!(
-        bodies.iter().all(|b| *b == bodies[0]),
-        "the variants answer differently: {bodies:?}"
+    // The bare route answers the bytes of the real authorized answer, and the two credentials
+    // get the same bytes; the authorized route refuses a caller without credentials.
+    let by_key = request(
+        &addr,
+        "GET",
+        &authorized,
+        std::slice::from_ref(&app_key),
+        None,
+    );
+    assert_eq!(by_key.status, 200, "appKey read: {}", by_key.body);
+    let by_session = request(
+        &addr,
+        "GET",
+        &authorized,
+        std::slice::from_ref(&session),
+        None,
+    );
+    assert_eq!(by_session.status, 200, "session read: {}", by_session.body);
+    assert_eq!(
+        by_key.bytes, by_session.bytes,
+        "the credentials read differently"
+    );
+    let kept = request(
+        &addr,
+        "PUT",
+        "/bench/bare",
+        &[],
+        Some(("application/json", &by_key.bytes)),
+    );
+    assert!(kept.status < 300, "PUT /bench/bare: {}", kept.status);
+    let bare = request(&addr, "GET", "/bench/bare", &[], None);
+    assert_eq!(bare.status, 200);
+    assert_eq!(
+        bare.bytes, by_key.bytes,
+        "GET /bench/bare does not answer the authorized bytes"
     );
     let anonymous = request(&addr, "GET", &authorized, &[], None);
     assert_eq!(anonymous.status, 401, "{}", anonymous.body);
-    println!("{}: every variant answers {}", db.label, bodies[0]);
+    println!(
+        "{label}: (a), (b) and (c) answer the same {} bytes: {}",
+        by_key.bytes.len(),
+        by_key.body
+    );
+
+    let script = dir.join("write.lua");
+    std::fs::write(&script, write_script()).expect("write the wrk script");
+    let variant = |name: &str, addr: &str, path: &str, header, script: Option<&Path>| Variant {
+        name: name.to_owned(),
+        addr: addr.to_owned(),
+        path: path.to_owned(),
+        header,
+        script: script.map(Path::to_path_buf),
+    };
+    let mut variants = vec![
+        variant("(c) bare route", &addr, "/bench/bare", None, None),
+        variant(
+            "(a) read, appKey",
+            &addr,
+            &authorized,
+            Some(app_key.clone()),
+            None,
+        ),
+        variant("(b) read, session", &addr, &authorized, Some(session), None),
+        variant("GET /health", &addr, "/health", None, None),
+        variant(
+            "(d) write, appKey",
+            &addr,
+            &written,
+            Some(app_key),
+            Some(&script),
+        ),
+    ];
+    if let Some(old) = old {
+        let key = ("appKey", old.credentials.app_key.clone());
+        let old_addr = old.server.addr.clone();
+        variants.push(variant(
+            "(a) read, appKey, earlier code",
+            &old_addr,
+            &authorized,
+            Some(key.clone()),
+            None,
+        ));
+        variants.push(variant(
+            "(d) write, appKey, earlier code",
+            &old_addr,
+            &written,
+            Some(key),
+            Some(&script),
+        ));
+    }
 
     for variant in &variants {
-        wrk(&addr, variant, load, 2);
+        wrk(variant, load, 2);
     }
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); variants.len()];
     let started = Instant::now();
@@ -513,10 +740,9 @@ fn bench(db: &BenchDb, load: &Load) {
         // The order turns each round so that no variant always follows the same one.
         for k in 0..variants.len() {
             let i = (k + usize::try_from(round).unwrap_or(0)) % variants.len();
-            let run = wrk(&addr, &variants[i], load, load.seconds);
+            let run = wrk(&variants[i], load, load.seconds);
             println!(
-                "{} round {}: {:<26} {:>9.0} req/s  p99 {:>7.2} ms  ({} requests)",
-                db.label,
+                "{label} round {}: {:<32} {:>9.0} req/s  p99 {:>7.2} ms  ({} requests)",
                 round + 1,
                 variants[i].name,
                 run.requests_per_sec,
@@ -526,9 +752,18 @@ fn bench(db: &BenchDb, load: &Load) {
             runs[i].push(run);
         }
     }
+    // The write load answered 200 every time (checked per run); the value it left reads back.
+    let last = request(
+        &addr,
+        "GET",
+        &written,
+        &[basic(ADMIN, ADMIN_PASSWORD)],
+        None,
+    );
+    assert_eq!(last.status, 200, "read back the setpoint: {}", last.body);
+
     println!(
-        "\n{} ({} rounds of {} s, wrk -t{} -c{}, {:.0} s):",
-        db.label,
+        "\n{label} ({} rounds of {} s, wrk -t{} -c{}, {:.0} s):",
         load.rounds,
         load.seconds,
         load.threads,
@@ -536,63 +771,98 @@ fn bench(db: &BenchDb, load: &Load) {
         started.elapsed().as_secs_f64()
     );
     println!(
-        "| variant | req/s (median) | req/s (range) | p99 ms (median) | p99 ms (range) | ratio to bare (per round) |"
+        "| load | req/s (median) | req/s (range) | p99 ms (median) | p99 ms (range) | ratio (median, per-round range) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
-    let bare = &runs[0];
-    for (variant, runs) in variants.iter().zip(&runs) {
-        let rates: Vec<f64> = runs.iter().map(|r| r.requests_per_sec).collect();
-        let p99s: Vec<f64> = runs.iter().map(|r| r.p99_ms).collect();
-        let ratios: Vec<f64> = runs
+    println!("|---|---:|---:|---:|---:|---|");
+    let ratio = |of: usize, to: usize| -> Vec<f64> {
+        runs[of]
             .iter()
-            .zip(bare)
+            .zip(&runs[to])
             .map(|(r, b)| r.requests_per_sec / b.requests_per_sec)
-            .collect();
-        let range = |v: &[f64], digits: usize| {
-            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            format!("{lo:.digits$}–{hi:.digits$}")
+            .collect()
+    };
+    for (i, (variant, runs_of)) in variants.iter().zip(&runs).enumerate() {
+        let rates: Vec<f64> = runs_of.iter().map(|r| r.requests_per_sec).collect();
+        let p99s: Vec<f64> = runs_of.iter().map(|r| r.p99_ms).collect();
+        let relation = match i {
+            APP_KEY | SESSION => {
+                let r = ratio(i, BARE);
+                format!(
+                    "{:.2} ({}) of (c); goal ≥ {goal}: {}",
+                    median(r.clone()),
+                    range(&r, 2),
+                    if median(r) >= goal { "met" } else { "MISSED" }
+                )
+            }
+            WRITE if old.is_some() => {
+                let r = ratio(WRITE, OLD_WRITE);
+                format!(
+                    "{:.2}× ({}) the earlier code's; goal ≥ {GOAL_WRITE}×: {}",
+                    median(r.clone()),
+                    range(&r, 2),
+                    if median(r) >= GOAL_WRITE {
+                        "met"
+                    } else {
+                        "MISSED"
+                    }
+                )
+            }
+            OLD_READ => {
+                let r = ratio(APP_KEY, OLD_READ);
+                format!("(a) is {:.2}× ({}) this", median(r.clone()), range(&r, 2))
+            }
+            _ => String::new(),
         };
         println!(
-            "| {} | {:.0} | {} | {:.2} | {} | {:.2} ({}) |",
+            "| {} | {:.0} | {} | {:.2} | {} | {relation} |",
             variant.name,
             median(rates.clone()),
             range(&rates, 0),
             median(p99s.clone()),
             range(&p99s, 2),
-            median(ratios.clone()),
-            range(&ratios, 2)
+        );
+    }
+    if old.is_none() {
+        println!(
+            "(no earlier code to compare the write with: IRONWORX_BENCH_OLD_SERVER is not set)"
         );
     }
     println!();
-    drop(server);
 }
 
 fn main() {
     let load = Load {
         seconds: env_or("IRONWORX_BENCH_SECONDS", 10),
         rounds: env_or("IRONWORX_BENCH_ROUNDS", 3),
-        connections: env_or("IRONWORX_BENCH_CONNECTIONS", 32),
+        connections: env_or("IRONWORX_BENCH_CONNECTIONS", 16),
         threads: env_or("IRONWORX_BENCH_THREADS", 2),
     };
+    let old = std::env::var_os("IRONWORX_BENCH_OLD_SERVER")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    bench(&BenchDb::sqlite(dir.path()), &load);
+    bench(
+        &runtime,
+        &Backend::Sqlite,
+        old.as_deref(),
+        &load,
+        dir.path(),
+    );
     match std::env::var("IRONWORX_TEST_POSTGRES")
         .ok()
         .filter(|u| !u.trim().is_empty())
     {
-        Some(admin_url) => {
-            let db = BenchDb::postgres(&runtime, &admin_url);
-            let result = std::panic::catch_unwind(|| bench(&db, &load));
-            db.drop_database(&runtime);
-            if let Err(panic) = result {
-                std::panic::resume_unwind(panic);
-            }
-        }
+        Some(admin_url) => bench(
+            &runtime,
+            &Backend::Postgres(admin_url),
+            old.as_deref(),
+            &load,
+            dir.path(),
+        ),
         None => println!("PostgreSQL skipped: IRONWORX_TEST_POSTGRES is not set"),
     }
 }
