@@ -6,6 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::AuthState;
 use crate::config::Config;
+use crate::domain::things::writer::ValueWriter;
 use crate::model::Models;
 use crate::security::Security;
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub security: Arc<Security>,
     /// The Thing model in memory, as current as the index.
     pub models: Arc<Models>,
+    /// Commits the property values of concurrent requests together.
+    pub values: ValueWriter,
     /// Sessions, throttling and verified credentials.
     pub auth: Arc<AuthState>,
     /// Thing event firings and their subscribers in this process.
@@ -49,6 +52,7 @@ impl AppState {
         auth: Arc<AuthState>,
     ) -> Self {
         AppState {
+            values: ValueWriter::start(db.clone()),
             db,
             config,
             security,

@@ -10,6 +10,7 @@
 //! sequence; each fires a `DataChange` event once committed.
 
 pub mod values;
+pub mod writer;
 
 use std::sync::Arc;
 
@@ -123,11 +124,7 @@ pub async fn write_properties(
             check_writes(ctx, idx, &thing.name, find, entries)
         })
         .await??;
-    let txn = crate::db::begin_write(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    store_values(&txn, thing.id, &writes).await?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    state.values.write(thing.id, writes.clone()).await?;
     announce(state, &thing.name, &writes);
     Ok(())
 }
