@@ -1,15 +1,188 @@
-//! `POST /Thingworx/<Collection>/<Name>/Services/<Service>`: the service dispatcher. Built-in
-//! resources (`Resources/CollectionFunctions`, `Resources/SecurityServices`) are answered here
-//! too; on an entity, a service the server does not know answers 404 like a missing entity.
+//! `POST /Thingworx/Resources/<Resource>/Services/<Service>` and
+//! `POST /Thingworx/<Collection>/<Name>/Services/<Service>`: the service dispatcher. Its table
+//! is the catalog (`http::catalog::OPERATIONS`): a call runs the handler family ([`Run`]) of
+//! the operation the catalog lists for that resource or collection and service name, and a
+//! service the catalog does not list there answers 404 without calling anything, like a
+//! missing entity.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use ironworx_entity::vocab::Collection;
 
+use crate::authz::EntityIdx;
 use crate::error::ApiError;
+use crate::http::catalog::{Method, OPERATIONS, Operation, Run};
 use crate::http::guard::Guard;
 use crate::http::params::Params;
-use crate::http::{app_keys, entities, explain, permission_sets, permissions, transfer, users};
+use crate::http::{
+    app_keys, data, entities, explain, localization, membership, permission_sets, permissions,
+    things, transfer, users,
+};
 use crate::state::AppState;
+
+/// The last path segment of an operation that stands for any service name (the services a
+/// Thing defines).
+const ANY_SERVICE: &str = "{service}";
+
+/// The dispatched operations of the catalog by place and service name.
+pub struct Places {
+    /// `Resources/<resource>` → service name → operation.
+    resources: HashMap<&'static str, HashMap<&'static str, &'static Operation>>,
+    /// Collection → service name (or [`ANY_SERVICE`]) → operation.
+    entities: HashMap<Collection, HashMap<&'static str, &'static Operation>>,
+}
+
+/// The catalog's POST services, indexed once.
+pub static PLACES: LazyLock<Places> = LazyLock::new(|| Places::of(OPERATIONS));
+
+impl Places {
+    /// Indexes every POST operation that does not run as its own route, on its collections and
+    /// those it is refused in. Panics on an operation whose path is not a service path, or on
+    /// two operations for one place and name.
+    pub fn of(operations: &'static [Operation]) -> Places {
+        let mut places = Places {
+            resources: HashMap::new(),
+            entities: HashMap::new(),
+        };
+        for op in operations
+            .iter()
+            .filter(|op| op.method == Method::Post && op.run != Run::Route)
+        {
+            let (head, service) = op
+                .path
+                .strip_prefix("/Thingworx/")
+                .and_then(|rest| rest.rsplit_once("/Services/"))
+                .unwrap_or_else(|| panic!("{}: not a service path", op.path));
+            let duplicate = match head.split_once('/') {
+                Some(("Resources", resource)) => places
+                    .resources
+                    .entry(resource)
+                    .or_default()
+                    .insert(service, op)
+                    .is_some(),
+                Some(("{collection}", "{name}")) => {
+                    let refused = op.refused_in.iter().filter(|c| !op.collections.contains(c));
+                    op.collections.iter().chain(refused).any(|collection| {
+                        places
+                            .entities
+                            .entry(*collection)
+                            .or_default()
+                            .insert(service, op)
+                            .is_some()
+                    })
+                }
+                Some((collection, "{name}")) => {
+                    let collection: Collection = collection
+                        .parse()
+                        .unwrap_or_else(|_| panic!("{}: unknown collection", op.path));
+                    places
+                        .entities
+                        .entry(collection)
+                        .or_default()
+                        .insert(service, op)
+                        .is_some()
+                }
+                _ => panic!("{}: not a service path", op.path),
+            };
+            assert!(!duplicate, "{}: listed twice for one place", op.path);
+        }
+        places
+    }
+
+    /// The operation of service `service` of resource `resource`.
+    pub fn resource(&self, resource: &str, service: &str) -> Option<&'static Operation> {
+        self.resources.get(resource)?.get(service).copied()
+    }
+
+    /// The operations that may answer service `service` of an entity of `collection`, in
+    /// order: the one listed under that name, then the collection's [`ANY_SERVICE`].
+    pub fn entity(&self, collection: Collection, service: &str) -> Vec<&'static Operation> {
+        let Some(services) = self.entities.get(&collection) else {
+            return Vec::new();
+        };
+        let mut found: Vec<&'static Operation> =
+            services.get(service).copied().into_iter().collect();
+        if let Some(any) = services.get(ANY_SERVICE)
+            && found.iter().all(|op| op.run != any.run)
+        {
+            found.push(any);
+        }
+        found
+    }
+}
+
+/// One service call: what every handler family is called with.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    state: &'a AppState,
+    guard: &'a Guard,
+    service: &'a str,
+    params: &'a Params,
+    body: &'a [u8],
+    /// The entity of an entity service (`None` for a resource).
+    entity: Option<(Collection, EntityIdx)>,
+}
+
+impl Call<'_> {
+    /// Runs `run`; `None` when the family declines the call (a Stream service on another
+    /// kind of Thing, an entity gone from the index, an entity family called on a resource).
+    async fn run(self, run: Run) -> Option<Result<HttpResponse, ApiError>> {
+        let Call {
+            state,
+            guard,
+            service,
+            params,
+            body,
+            entity,
+        } = self;
+        let result = match run {
+            Run::Route => return None,
+            Run::Permissions => {
+                let (collection, idx) = entity?;
+                permissions::entity_service(state, guard, collection, idx, service, params).await?
+            }
+            Run::PermissionSets => {
+                let (collection, idx) = entity?;
+                permission_sets::entity_service(state, guard, collection, idx, service, params)
+                    .await?
+            }
+            Run::Membership => {
+                let (collection, idx) = entity?;
+                membership::entity_service(state, guard, collection, idx, service, body).await?
+            }
+            Run::User => users::user_service(state, guard, entity?.1, service, body).await?,
+            Run::AppKey => app_keys::key_service(state, guard, entity?.1, service, body).await?,
+            Run::LocalizationTable => {
+                localization::table_service(state, guard, entity?.1, service, body).await?
+            }
+            Run::Data => data::thing_service(state, guard, entity?.1, service, body).await?,
+            // Thing services answer their own responses (a defined service is a 501).
+            Run::Thing => {
+                return things::thing_service(state, guard, entity?.1, service, body).await;
+            }
+            Run::Entities => entities::entity_services(state, guard, service, body).await?,
+            Run::AppKeyServices => app_keys::entity_services(state, guard, service, body).await?,
+            Run::MembershipServices => {
+                membership::entity_services(state, guard, service, body).await?
+            }
+            Run::CollectionPermissionSets => {
+                permission_sets::collection_service(state, guard, service, params).await?
+            }
+            Run::CollectionPermissions => {
+                permissions::collection_service(state, guard, service, params).await
+            }
+            Run::SourceControl => transfer::source_control(state, guard, service, body).await?,
+            Run::RuntimeLocalization => {
+                localization::runtime_service(state, guard, service, body).await
+            }
+            Run::CurrentSession => users::current_session_info(state, guard, service, params).await,
+            Run::Explain => explain::explain_permission(guard, params),
+        };
+        Some(result.map(|value| HttpResponse::Ok().json(value)))
+    }
+}
 
 /// Calls a service of a built-in resource.
 #[post("/Thingworx/Resources/{resource}/Services/{service}")]
@@ -22,43 +195,18 @@ pub async fn resource_service(
     let (resource, service) = path.into_inner();
     let guard = Guard::of(&req, &state).await?;
     let params = Params::parse(&body)?;
-    let result = match (resource.as_str(), service.as_str()) {
-        ("CollectionFunctions", service) => {
-            match permission_sets::collection_service(&state, &guard, service, &params).await {
-                Some(result) => result?,
-                None => permissions::collection_service(&state, &guard, service, &params).await?,
-            }
-        }
-        ("SecurityServices", "ExplainPermission") => explain::explain_permission(&guard, &params)?,
-        ("CurrentSessionInfo", service) => {
-            users::current_session_info(&state, &guard, service, &params).await?
-        }
-        ("SourceControlFunctions", service) => {
-            match transfer::source_control(&state, &guard, service, &body).await {
-                Some(result) => result?,
-                None => return Err(ApiError::NotFound),
-            }
-        }
-        ("RuntimeLocalizationFunctions", service) => {
-            crate::http::localization::runtime_service(&state, &guard, service, &body).await?
-        }
-        ("EntityServices", service) => {
-            let mut result = entities::entity_services(&state, &guard, service, &body).await;
-            if result.is_none() {
-                result = app_keys::entity_services(&state, &guard, service, &body).await;
-            }
-            if result.is_none() {
-                result =
-                    crate::http::membership::entity_services(&state, &guard, service, &body).await;
-            }
-            match result {
-                Some(result) => result?,
-                None => return Err(ApiError::NotFound),
-            }
-        }
-        _ => return Err(ApiError::NotFound),
+    let op = PLACES
+        .resource(&resource, &service)
+        .ok_or(ApiError::NotFound)?;
+    let call = Call {
+        state: &state,
+        guard: &guard,
+        service: &service,
+        params: &params,
+        body: &body,
+        entity: None,
     };
-    Ok(HttpResponse::Ok().json(result))
+    call.run(op.run).await.unwrap_or(Err(ApiError::NotFound))
 }
 
 /// Calls a service of an entity.
@@ -73,44 +221,18 @@ pub async fn entity_service(
     let guard = Guard::of(&req, &state).await?;
     let (collection, idx) = guard.visible_entity(&collection, &name)?;
     let params = Params::parse(&body)?;
-    let mut result =
-        permissions::entity_service(&state, &guard, collection, idx, &service, &params).await;
-    if result.is_none() {
-        result =
-            permission_sets::entity_service(&state, &guard, collection, idx, &service, &params)
-                .await;
+    let call = Call {
+        state: &state,
+        guard: &guard,
+        service: &service,
+        params: &params,
+        body: &body,
+        entity: Some((collection, idx)),
+    };
+    for op in PLACES.entity(collection, &service) {
+        if let Some(answer) = call.run(op.run).await {
+            return answer;
+        }
     }
-    if result.is_none() && collection == Collection::Users {
-        result = users::user_service(&state, &guard, idx, &service, &body).await;
-    }
-    if result.is_none() && collection == Collection::ApplicationKeys {
-        result = app_keys::key_service(&state, &guard, idx, &service, &body).await;
-    }
-    if result.is_none() && collection == Collection::LocalizationTables {
-        result =
-            crate::http::localization::table_service(&state, &guard, idx, &service, &body).await;
-    }
-    // Groups, Organizations and SetOwner on any entity.
-    if result.is_none() {
-        result = crate::http::membership::entity_service(
-            &state, &guard, collection, idx, &service, &body,
-        )
-        .await;
-    }
-    // Stream and DataTable services, before the other Thing services.
-    if result.is_none() && collection == Collection::Things {
-        result = crate::http::data::thing_service(&state, &guard, idx, &service, &body).await;
-    }
-    // Thing services answer their own responses (a user-defined service is a 501).
-    if result.is_none()
-        && collection == Collection::Things
-        && let Some(answer) =
-            crate::http::things::thing_service(&state, &guard, idx, &service, &body).await
-    {
-        return answer;
-    }
-    match result {
-        Some(result) => Ok(HttpResponse::Ok().json(result?)),
-        None => Err(ApiError::NotFound),
-    }
+    Err(ApiError::NotFound)
 }
