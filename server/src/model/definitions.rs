@@ -4,6 +4,7 @@
 //! property definitions (the first definition of a name wins). Pure: rows in, definitions out.
 
 use std::collections::{BTreeSet, HashSet};
+
 use std::sync::Arc;
 
 use ironworx_entity::queries::thing_model::{ModelRows, PropertyDefinitionRow};
@@ -18,26 +19,15 @@ pub struct DefinerRecord {
     /// `Things`, `ThingTemplates` or `ThingShapes`.
     pub collection: Collection,
     /// Its name.
-    pub name: String,
+    pub name: Arc<str>,
     /// A Thing's template, a template's base template (empty: none).
-    pub template: String,
+    pub template: Arc<str>,
     /// Whether a Thing is enabled (true for the others).
     pub enabled: bool,
     /// The shapes it implements, in declaration order.
-    pub shapes: Vec<String>,
+    pub shapes: Vec<Arc<str>>,
     /// Its own property definitions, in definition order.
     pub definitions: Vec<Arc<PropertyDefinitionRow>>,
-}
-
-/// One definer of a Thing, as its routes name it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Definer {
-    /// `Things`, `ThingTemplates` or `ThingShapes`.
-    pub collection: Collection,
-    /// Its name.
-    pub name: String,
-    /// Its entity id.
-    pub id: i64,
 }
 
 /// One effective property definition of a Thing.
@@ -49,27 +39,45 @@ pub struct EffectiveProperty {
     pub definer: usize,
 }
 
-/// A Thing's effective definitions.
+/// A Thing's effective definitions. Names and definers are shared with the records they come
+/// from, so a Thing costs little more than its own rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ThingDefinitions {
-    /// Its entity id.
-    pub id: i64,
-    /// Its name.
-    pub name: String,
-    /// Its template's name.
-    pub template: String,
-    /// Whether it is enabled.
-    pub enabled: bool,
     /// The Thing first, then its templates nearest first, its shapes, its templates' shapes.
-    pub definers: Vec<Definer>,
+    pub definers: Vec<Arc<DefinerRecord>>,
     /// Its effective properties, in definition order.
     pub properties: Vec<EffectiveProperty>,
     /// Every (collection, name) its definitions were resolved through, found or not: a change
     /// to an entity of one of these names changes this Thing.
-    looked_up: Vec<(Collection, String)>,
+    looked_up: Vec<(Collection, Arc<str>)>,
 }
 
 impl ThingDefinitions {
+    /// The Thing's own record.
+    fn own(&self) -> &DefinerRecord {
+        &self.definers[0]
+    }
+
+    /// Its entity id.
+    pub fn id(&self) -> i64 {
+        self.own().id
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.own().name
+    }
+
+    /// Its template's name.
+    pub fn template(&self) -> &str {
+        &self.own().template
+    }
+
+    /// Whether it is enabled.
+    pub fn enabled(&self) -> bool {
+        self.own().enabled
+    }
+
     /// The effective property `name`.
     pub fn property(&self, name: &str) -> Option<&EffectiveProperty> {
         self.properties.iter().find(|p| p.definition.name == name)
@@ -80,8 +88,8 @@ impl ThingDefinitions {
 #[derive(Clone, Debug, Default)]
 pub struct Definitions {
     definers: FxHashMap<i64, Arc<DefinerRecord>>,
-    names: FxHashMap<(Collection, String), i64>,
-    things: FxHashMap<String, Arc<ThingDefinitions>>,
+    names: FxHashMap<(Collection, Arc<str>), i64>,
+    things: FxHashMap<Arc<str>, Arc<ThingDefinitions>>,
 }
 
 impl Definitions {
@@ -101,7 +109,7 @@ impl Definitions {
             if let Some(thing) = definitions.resolve(id) {
                 definitions
                     .things
-                    .insert(thing.name.clone(), Arc::new(thing));
+                    .insert(Arc::clone(&thing.definers[0].name), Arc::new(thing));
             }
         }
         definitions
@@ -122,18 +130,18 @@ impl Definitions {
     /// ids of the Things whose definitions changed.
     pub fn patch(&self, changed: &BTreeSet<i64>, rows: ModelRows) -> (Definitions, BTreeSet<i64>) {
         let mut next = self.clone();
-        let mut touched: FxHashSet<(Collection, String)> = FxHashSet::default();
+        let mut touched: FxHashSet<(Collection, Arc<str>)> = FxHashSet::default();
         for id in changed {
             if let Some(old) = next.definers.remove(id) {
-                next.names.remove(&(old.collection, old.name.clone()));
-                touched.insert((old.collection, old.name.clone()));
+                next.names.remove(&(old.collection, Arc::clone(&old.name)));
+                touched.insert((old.collection, Arc::clone(&old.name)));
                 if old.collection == Collection::Things {
                     next.things.remove(&old.name);
                 }
             }
         }
         for record in records(rows) {
-            touched.insert((record.collection, record.name.clone()));
+            touched.insert((record.collection, Arc::clone(&record.name)));
             next.insert_definer(record);
         }
         // Things whose own entity changed, and Things resolved through a changed name.
@@ -150,14 +158,15 @@ impl Definitions {
             self.things
                 .values()
                 .filter(|t| t.looked_up.iter().any(|n| touched.contains(n)))
-                .map(|t| t.id),
+                .map(|t| t.id()),
         );
         for id in &affected {
             if let Some(old) = self.definers.get(id).filter(|_| !changed.contains(id)) {
                 next.things.remove(&old.name);
             }
             if let Some(thing) = next.resolve(*id) {
-                next.things.insert(thing.name.clone(), Arc::new(thing));
+                next.things
+                    .insert(Arc::clone(&thing.definers[0].name), Arc::new(thing));
             }
         }
         let mut changed_things: BTreeSet<i64> = affected;
@@ -173,7 +182,7 @@ impl Definitions {
         // Two entities never share a name in one collection; the newer row wins if they did.
         if let Some(previous) = self
             .names
-            .insert((record.collection, record.name.clone()), record.id)
+            .insert((record.collection, Arc::clone(&record.name)), record.id)
             .filter(|previous| *previous != record.id)
         {
             self.definers.remove(&previous);
@@ -181,9 +190,9 @@ impl Definitions {
         self.definers.insert(record.id, Arc::new(record));
     }
 
-    fn named(&self, collection: Collection, name: &str) -> Option<&Arc<DefinerRecord>> {
+    fn named(&self, collection: Collection, name: &Arc<str>) -> Option<&Arc<DefinerRecord>> {
         self.names
-            .get(&(collection, name.to_owned()))
+            .get(&(collection, Arc::clone(name)))
             .and_then(|id| self.definers.get(id))
     }
 
@@ -194,26 +203,26 @@ impl Definitions {
         let mut definers = vec![Arc::clone(thing)];
         // The template chain: a missing base ends it, a loop ends it where it loops.
         let mut seen: HashSet<&str> = HashSet::new();
-        let mut current = thing.template.as_str();
+        let mut current = &thing.template;
         while !current.is_empty() && seen.insert(current) {
-            looked_up.push((Collection::ThingTemplates, current.to_owned()));
+            looked_up.push((Collection::ThingTemplates, Arc::clone(current)));
             let Some(template) = self.named(Collection::ThingTemplates, current) else {
                 break;
             };
             definers.push(Arc::clone(template));
-            current = template.template.as_str();
+            current = &template.template;
         }
-        let mut shapes: Vec<&str> = Vec::new();
+        let mut shapes: Vec<&Arc<str>> = Vec::new();
         for definer in &definers {
             for shape in &definer.shapes {
-                if !shapes.contains(&shape.as_str()) {
+                if !shapes.contains(&shape) {
                     shapes.push(shape);
                 }
             }
         }
         let mut shape_definers = Vec::new();
         for shape in shapes {
-            looked_up.push((Collection::ThingShapes, shape.to_owned()));
+            looked_up.push((Collection::ThingShapes, Arc::clone(shape)));
             if let Some(record) = self.named(Collection::ThingShapes, shape) {
                 shape_definers.push(Arc::clone(record));
             }
@@ -231,19 +240,10 @@ impl Definitions {
                 }
             }
         }
+        properties.shrink_to_fit();
+        looked_up.shrink_to_fit();
         Some(ThingDefinitions {
-            id,
-            name: thing.name.clone(),
-            template: thing.template.clone(),
-            enabled: thing.enabled,
-            definers: definers
-                .iter()
-                .map(|d| Definer {
-                    collection: d.collection,
-                    name: d.name.clone(),
-                    id: d.id,
-                })
-                .collect(),
+            definers,
             properties,
             looked_up,
         })
@@ -252,6 +252,18 @@ impl Definitions {
 
 /// The definer records the rows describe.
 fn records(rows: ModelRows) -> Vec<DefinerRecord> {
+    // Template and shape names repeat across Things: one copy of each.
+    let mut names: FxHashSet<Arc<str>> = FxHashSet::default();
+    let mut intern = |name: String| -> Arc<str> {
+        match names.get(name.as_str()) {
+            Some(held) => Arc::clone(held),
+            None => {
+                let held: Arc<str> = Arc::from(name);
+                names.insert(Arc::clone(&held));
+                held
+            }
+        }
+    };
     let mut records: FxHashMap<i64, DefinerRecord> = FxHashMap::default();
     for row in rows.definers {
         let Ok(collection) = row.collection.parse::<Collection>() else {
@@ -262,8 +274,8 @@ fn records(rows: ModelRows) -> Vec<DefinerRecord> {
             DefinerRecord {
                 id: row.id,
                 collection,
-                name: row.name,
-                template: String::new(),
+                name: intern(row.name),
+                template: Arc::from(""),
                 enabled: true,
                 shapes: Vec::new(),
                 definitions: Vec::new(),
@@ -272,18 +284,18 @@ fn records(rows: ModelRows) -> Vec<DefinerRecord> {
     }
     for (id, template, enabled) in rows.things {
         if let Some(record) = records.get_mut(&id) {
-            record.template = template;
+            record.template = intern(template);
             record.enabled = enabled;
         }
     }
     for (id, base) in rows.templates {
         if let Some(record) = records.get_mut(&id) {
-            record.template = base;
+            record.template = intern(base);
         }
     }
     for (id, shape) in rows.shapes {
         if let Some(record) = records.get_mut(&id) {
-            record.shapes.push(shape);
+            record.shapes.push(intern(shape));
         }
     }
     for definition in rows.definitions {
@@ -291,7 +303,14 @@ fn records(rows: ModelRows) -> Vec<DefinerRecord> {
             record.definitions.push(Arc::new(definition));
         }
     }
-    records.into_values().collect()
+    records
+        .into_values()
+        .map(|mut record| {
+            record.shapes.shrink_to_fit();
+            record.definitions.shrink_to_fit();
+            record
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -347,7 +366,7 @@ mod tests {
     fn the_nearest_definition_wins() {
         let defs = Definitions::build(rows());
         let thing = defs.thing("T").expect("T");
-        let names: Vec<&str> = thing.definers.iter().map(|d| d.name.as_str()).collect();
+        let names: Vec<&str> = thing.definers.iter().map(|d| &*d.name).collect();
         assert_eq!(names, ["T", "A", "B", "S"]);
         let properties: Vec<(&str, usize)> = thing
             .properties

@@ -3,44 +3,37 @@
 //! one never replaces a newer one.
 
 use dashmap::DashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use indexmap::IndexMap;
 use ironworx_entity::queries::thing_model::StampedValue;
+use rustc_hash::FxHashSet;
 use serde_json::Value;
 
 /// One stored value.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredValue {
     /// The base type it was written with.
-    pub base_type: String,
+    pub base_type: Arc<str>,
     /// The value (`Null` when none was stored).
     pub value: Value,
     /// Its time (epoch ms).
     pub time: i64,
     /// Its quality.
-    pub quality: String,
+    pub quality: Arc<str>,
     /// The value sequence value that wrote it.
     seq: i64,
 }
 
-impl From<StampedValue> for StoredValue {
-    fn from(row: StampedValue) -> Self {
-        StoredValue {
-            base_type: row.base_type,
-            value: row.value.unwrap_or(Value::Null),
-            time: row.value_time,
-            quality: row.quality,
-            seq: row.seq,
-        }
-    }
-}
-
 /// The stored values of one Thing, by property name, in the order they were first stored.
-pub type ThingValues = IndexMap<String, StoredValue>;
+pub type ThingValues = IndexMap<Box<str>, StoredValue>;
 
 /// The values of the Things read so far, by Thing id.
 #[derive(Debug, Default)]
 pub struct ValueStore {
     things: DashMap<i64, ThingValues>,
+    /// Base types and qualities repeat across every value: one copy of each.
+    words: Mutex<FxHashSet<Arc<str>>>,
 }
 
 impl ValueStore {
@@ -54,12 +47,35 @@ impl ValueStore {
         self.things.get(&id)
     }
 
+    /// The shared copy of `word`.
+    fn word(&self, word: String) -> Arc<str> {
+        let mut words = self.words.lock().unwrap_or_else(PoisonError::into_inner);
+        match words.get(word.as_str()) {
+            Some(held) => Arc::clone(held),
+            None => {
+                let held: Arc<str> = Arc::from(word);
+                words.insert(Arc::clone(&held));
+                held
+            }
+        }
+    }
+
+    /// `row` as held, and its property's name.
+    fn stored(&self, row: StampedValue) -> (Box<str>, StoredValue) {
+        let value = StoredValue {
+            base_type: self.word(row.base_type),
+            value: row.value.unwrap_or(Value::Null),
+            time: row.value_time,
+            quality: self.word(row.quality),
+            seq: row.seq,
+        };
+        (row.name.into_boxed_str(), value)
+    }
+
     /// Holds `rows`, every stored value of Thing `id`.
     pub fn load(&self, id: i64, rows: Vec<StampedValue>) {
-        let values: ThingValues = rows
-            .into_iter()
-            .map(|row| (row.name.clone(), StoredValue::from(row)))
-            .collect();
+        let mut values: ThingValues = rows.into_iter().map(|row| self.stored(row)).collect();
+        values.shrink_to_fit();
         self.things.insert(id, values);
     }
 
@@ -69,11 +85,11 @@ impl ValueStore {
             let Some(mut values) = self.things.get_mut(&row.entity_id) else {
                 continue;
             };
-            match values.get_mut(&row.name) {
+            match values.get_mut(row.name.as_str()) {
                 Some(held) if held.seq >= row.seq => {}
-                Some(held) => *held = StoredValue::from(row),
-                None => {
-                    values.insert(row.name.clone(), StoredValue::from(row));
+                _ => {
+                    let (name, value) = self.stored(row);
+                    values.insert(name, value);
                 }
             }
         }

@@ -53,7 +53,7 @@ pub async fn read_properties(
     let thing = thing_of(state, ctx, thing).await?;
     state
         .models
-        .with_values(thing.id, ctx.sequences.values, |stored| {
+        .with_values(thing.id(), ctx.sequences.values, |stored| {
             let properties = properties_of(&thing, stored);
             match which {
                 Selection::All => {
@@ -113,7 +113,7 @@ pub async fn write_properties(
     let thing = thing_of(state, ctx, thing).await?;
     let writes = state
         .models
-        .with_values(thing.id, ctx.sequences.values, |stored| {
+        .with_values(thing.id(), ctx.sequences.values, |stored| {
             let properties = properties_of(&thing, stored);
             let find = |name: &str| properties.iter().find(|p| p.name == name).copied();
             if let Selection::One(property) = which
@@ -121,11 +121,11 @@ pub async fn write_properties(
             {
                 return Err(ApiError::NotFound);
             }
-            check_writes(ctx, idx, &thing.name, find, entries)
+            check_writes(ctx, idx, thing.name(), find, entries)
         })
         .await??;
-    state.values.write(thing.id, writes.clone()).await?;
-    announce(state, &thing.name, &writes);
+    state.values.write(thing.id(), writes.clone()).await?;
+    announce(state, thing.name(), &writes);
     Ok(())
 }
 
