@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use std::sync::Arc;
 
-use ironworx_entity::queries::thing_model::{ModelRows, PropertyDefinitionRow};
+use ironworx_entity::queries::thing_model::ModelRows;
 use ironworx_entity::vocab::Collection;
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -27,14 +27,26 @@ pub struct DefinerRecord {
     /// The shapes it implements, in declaration order.
     pub shapes: Vec<Arc<str>>,
     /// Its own property definitions, in definition order.
-    pub definitions: Vec<Arc<PropertyDefinitionRow>>,
+    pub definitions: Vec<Arc<PropertyDefinition>>,
+}
+
+/// A property definition as the model keeps it: names and base types shared, aspects shared
+/// between definitions that have the same ones.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PropertyDefinition {
+    /// Its name.
+    pub name: Arc<str>,
+    /// Its base type.
+    pub base_type: Arc<str>,
+    /// Its aspects.
+    pub aspects: Option<Arc<serde_json::Value>>,
 }
 
 /// One effective property definition of a Thing.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EffectiveProperty {
     /// The definition.
-    pub definition: Arc<PropertyDefinitionRow>,
+    pub definition: Arc<PropertyDefinition>,
     /// Index into [`ThingDefinitions::definers`] of the entity defining it.
     pub definer: usize,
 }
@@ -80,7 +92,7 @@ impl ThingDefinitions {
 
     /// The effective property `name`.
     pub fn property(&self, name: &str) -> Option<&EffectiveProperty> {
-        self.properties.iter().find(|p| p.definition.name == name)
+        self.properties.iter().find(|p| &*p.definition.name == name)
     }
 }
 
@@ -232,7 +244,7 @@ impl Definitions {
         let mut defined: FxHashSet<&str> = FxHashSet::default();
         for (index, definer) in definers.iter().enumerate() {
             for definition in &definer.definitions {
-                if defined.insert(definition.name.as_str()) {
+                if defined.insert(&definition.name) {
                     properties.push(EffectiveProperty {
                         definition: Arc::clone(definition),
                         definer: index,
@@ -298,10 +310,21 @@ fn records(rows: ModelRows) -> Vec<DefinerRecord> {
             record.shapes.push(intern(shape));
         }
     }
-    for definition in rows.definitions {
-        if let Some(record) = records.get_mut(&definition.entity_id) {
-            record.definitions.push(Arc::new(definition));
-        }
+    // Aspects repeat across definitions (the same defaults): one copy of each.
+    let mut aspects: FxHashMap<String, Arc<serde_json::Value>> = FxHashMap::default();
+    for row in rows.definitions {
+        let Some(record) = records.get_mut(&row.entity_id) else {
+            continue;
+        };
+        let shared = row.aspects.map(|value| {
+            let key = value.to_string();
+            Arc::clone(aspects.entry(key).or_insert_with(|| Arc::new(value)))
+        });
+        record.definitions.push(Arc::new(PropertyDefinition {
+            name: intern(row.name),
+            base_type: intern(row.base_type),
+            aspects: shared,
+        }));
     }
     records
         .into_values()
@@ -315,7 +338,7 @@ fn records(rows: ModelRows) -> Vec<DefinerRecord> {
 
 #[cfg(test)]
 mod tests {
-    use ironworx_entity::queries::thing_model::DefinerRow;
+    use ironworx_entity::queries::thing_model::{DefinerRow, PropertyDefinitionRow};
 
     use super::*;
 
@@ -371,7 +394,7 @@ mod tests {
         let properties: Vec<(&str, usize)> = thing
             .properties
             .iter()
-            .map(|p| (p.definition.name.as_str(), p.definer))
+            .map(|p| (&*p.definition.name, p.definer))
             .collect();
         assert_eq!(
             properties,

@@ -22,7 +22,9 @@ use ironworx_entity::queries::thing_model::{
 };
 use sea_orm::{DatabaseConnection, DbErr};
 
-pub use definitions::{DefinerRecord, Definitions, EffectiveProperty, ThingDefinitions};
+pub use definitions::{
+    DefinerRecord, Definitions, EffectiveProperty, PropertyDefinition, ThingDefinitions,
+};
 pub use values::{StoredValue, ThingValues};
 
 use values::ValueStore;

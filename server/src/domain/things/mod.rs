@@ -174,7 +174,7 @@ pub fn properties_of<'a>(
     let defined = thing.properties.iter().map(|p| PropertyInfo {
         name: &p.definition.name,
         base_type: &p.definition.base_type,
-        aspects: p.definition.aspects.as_ref(),
+        aspects: p.definition.aspects.as_deref(),
     });
     let undefined = stored
         .iter()
