@@ -94,6 +94,19 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// `path` (a file under `src`) relative to `src`, and the top-level module it belongs to.
+fn module_of<'a>(src: &Path, path: &'a Path) -> (&'a Path, String) {
+    let relative = path.strip_prefix(src).expect("under src");
+    let first = relative
+        .components()
+        .next()
+        .expect("a file name")
+        .as_os_str()
+        .to_string_lossy();
+    let module = first.strip_suffix(".rs").unwrap_or(&first).to_owned();
+    (relative, module)
+}
+
 /// `source` with comments, string literals and character literals blanked out (newlines
 /// kept), so that only code is left to search.
 fn code_only(source: &str) -> String {
@@ -242,14 +255,7 @@ fn no_module_uses_a_higher_layer() {
     let mut problems = Vec::new();
     let mut upward_seen = BTreeSet::new();
     for path in rust_files(&src) {
-        let relative = path.strip_prefix(&src).expect("under src");
-        let first = relative
-            .components()
-            .next()
-            .expect("a file name")
-            .as_os_str()
-            .to_string_lossy();
-        let module = first.strip_suffix(".rs").unwrap_or(&first).to_owned();
+        let (relative, module) = module_of(&src, &path);
         if module == "lib" || module == "main" {
             continue; // the crate roots declare the modules and run the binary
         }
@@ -308,15 +314,8 @@ fn the_domain_and_below_hold_no_http_types() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut problems = Vec::new();
     for path in rust_files(&src) {
-        let relative = path.strip_prefix(&src).expect("under src");
-        let first = relative
-            .components()
-            .next()
-            .expect("a file name")
-            .as_os_str()
-            .to_string_lossy();
-        let module = first.strip_suffix(".rs").unwrap_or(&first);
-        if !WITHOUT_ACTIX.contains(&module) {
+        let (relative, module) = module_of(&src, &path);
+        if !WITHOUT_ACTIX.contains(&module.as_str()) {
             continue;
         }
         let source = std::fs::read_to_string(&path).expect("a readable source file");
@@ -334,7 +333,7 @@ fn the_domain_and_below_hold_no_http_types() {
 #[test]
 fn references_are_read_from_code_only() {
     let source = r##"
-        use crate::config::Config; // crate::http in a comment
+        use crate::config::Config; // crate::app in a comment
         use crate::{db, error::ApiError};
         /// [`crate::relay`] in a doc comment
         /* crate::state in a block comment */

@@ -3,14 +3,10 @@
 //! ([`crate::domain::Ctx`]) what the caller may do.
 
 use actix_web::HttpRequest;
-use actix_web::web;
 use ironworx_entity::vocab::Collection;
-use sea_orm::DatabaseConnection;
 
-use crate::auth::{AuthHost, AuthState, authenticate_sequenced};
-use crate::config::Config;
+use crate::auth::authenticate_sequenced;
 use crate::error::ApiError;
-use crate::security::Security;
 use crate::state::AppState;
 
 pub use crate::domain::ctx::{Ctx as Guard, SECURITY_ADMINISTRATORS};
@@ -29,23 +25,5 @@ impl Guard {
             index,
             sequences,
         })
-    }
-}
-
-impl AuthHost for web::Data<AppState> {
-    fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
-    fn auth(&self) -> &AuthState {
-        &self.auth
-    }
-
-    fn config(&self) -> &Config {
-        &self.config
-    }
-
-    fn security(&self) -> &Security {
-        &self.security
     }
 }

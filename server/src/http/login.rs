@@ -465,7 +465,8 @@ async fn action_login(
     }
 
     let peer = client_ip(&req, &state.config.auth);
-    let caller = match login_with_password(&state, &form.user, &form.password, peer).await {
+    let caller = match login_with_password(state.get_ref(), &form.user, &form.password, peer).await
+    {
         Ok(caller) => caller,
         Err(ApiError::Unauthorized(reason)) => {
             return render_login(
@@ -504,7 +505,7 @@ async fn action_login(
         );
     }
 
-    let session = open_session(&state, &caller, &org.name, peer).await?;
+    let session = open_session(state.get_ref(), &caller, &org.name, peer).await?;
     let location = home_location(&state, &org.name).await?;
     tracing::info!(user = %caller.name, organization = %org.name, "form login");
     // A new CSRF token for the signed-in pages: the one of the login form is not reused.
@@ -532,7 +533,7 @@ async fn home_location(state: &AppState, organization: &str) -> Result<String, A
 /// `GET /Thingworx/Home[?org=<Org>]`: who is signed in, and a logout form. The organization
 /// shown is the one asked for when the user belongs to it, otherwise `Everyone`.
 async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let caller = match authenticate(&req, &state).await {
+    let caller = match authenticate(&req, state.get_ref()).await {
         Ok(caller) => caller,
         Err(ApiError::Unauthorized(_)) => return Ok(redirect(LOGIN_LOCATION, Vec::new())),
         Err(other) => return Err(other),
@@ -600,7 +601,7 @@ async fn logout(
         .map_err(ApiError::internal)?;
         return Ok(html(StatusCode::FORBIDDEN, body, Vec::new()));
     }
-    let removal = end_session(&state, &req).await?;
+    let removal = end_session(state.get_ref(), &req).await?;
     let organization = match form.organization.trim() {
         "" => EVERYONE,
         name => name,
