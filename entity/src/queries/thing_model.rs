@@ -45,8 +45,8 @@ pub struct DefinerRow {
 pub struct ModelRows {
     /// The Things, ThingTemplates and ThingShapes.
     pub definers: Vec<DefinerRow>,
-    /// Thing parts: (entity id, its template's name, enabled).
-    pub things: Vec<(i64, String, bool)>,
+    /// Thing parts: (entity id, its template's name).
+    pub things: Vec<(i64, String)>,
     /// ThingTemplate parts: (entity id, its base template's name).
     pub templates: Vec<(i64, String)>,
     /// Implemented shapes: (entity id, shape name), in declaration order per entity.
@@ -106,8 +106,7 @@ pub async fn read_model_rows<C: ConnectionTrait>(
         let mut thing_rows = things::Entity::find()
             .select_only()
             .column(things::Column::EntityId)
-            .column(things::Column::ThingTemplate)
-            .column(things::Column::Enabled);
+            .column(things::Column::ThingTemplate);
         let mut template_rows = thing_templates::Entity::find()
             .select_only()
             .column(thing_templates::Column::EntityId)
@@ -135,12 +134,8 @@ pub async fn read_model_rows<C: ConnectionTrait>(
         }
         rows.definers
             .extend(definers.into_model::<DefinerRow>().all(db).await?);
-        rows.things.extend(
-            thing_rows
-                .into_tuple::<(i64, String, bool)>()
-                .all(db)
-                .await?,
-        );
+        rows.things
+            .extend(thing_rows.into_tuple::<(i64, String)>().all(db).await?);
         rows.templates
             .extend(template_rows.into_tuple::<(i64, String)>().all(db).await?);
         rows.shapes

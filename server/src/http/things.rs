@@ -20,15 +20,14 @@ mod services;
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::{HttpRequest, HttpResponse, web};
 use ironworx_entity::vocab::PermissionKind;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::authz::{EntityIdx, Outcome, Target};
-use crate::domain::things::{self, ALL, Entry, PropertyInfo, Selection, values};
+use crate::authz::Target;
+use crate::domain::things::{self, ALL, Entry, Selection, values};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::state::AppState;
 
-pub use crate::domain::things::{PropertyWrite, store_values};
 #[cfg(feature = "bench-bare")]
 pub use bare::bare_property;
 pub use definitions::characteristic;
@@ -94,42 +93,6 @@ fn selection(property: &str) -> Selection<'_> {
     }
 }
 
-/// The one-row InfoTable of `properties` with their aspects.
-fn values_table(properties: &[&model::Property]) -> Value {
-    let fields: Vec<(&str, &str, Value)> = properties
-        .iter()
-        .map(|p| {
-            (
-                p.name.as_str(),
-                p.base_type.as_str(),
-                values::field_aspects(p.aspects()),
-            )
-        })
-        .collect();
-    let row: Map<String, Value> = properties
-        .iter()
-        .map(|p| (p.name.clone(), p.value()))
-        .collect();
-    values::table(&fields, vec![Value::Object(row)])
-}
-
-/// Every property the caller may read, as one row; 403 (PropertyRead on `*`) when it may read
-/// none of them.
-fn readable_values(guard: &Guard, idx: EntityIdx, model: &ThingModel) -> Result<Value, ApiError> {
-    let readable: Vec<&model::Property> = model
-        .properties
-        .iter()
-        .filter(|p| {
-            guard.decide(Target::Entity(idx), PermissionKind::PropertyRead, &p.name)
-                == Outcome::Allow
-        })
-        .collect();
-    if readable.is_empty() {
-        guard.require(Target::Entity(idx), PermissionKind::PropertyRead, ALL)?;
-    }
-    Ok(values_table(&readable))
-}
-
 async fn write_property(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -173,24 +136,6 @@ async fn write(
     };
     things::write_properties(state, &guard, name, which, values).await?;
     Ok(HttpResponse::Ok().finish())
-}
-
-/// Checks what a caller asks to write to the Thing `idx` of the model `model`; see
-/// [`check_writes`].
-fn prepare_writes(
-    guard: &Guard,
-    idx: EntityIdx,
-    model: &ThingModel,
-    entries: Vec<Entry>,
-) -> Result<Vec<PropertyWrite>, ApiError> {
-    let find = |name: &str| {
-        model.property(name).map(|p| PropertyInfo {
-            name: &p.name,
-            base_type: &p.base_type,
-            aspects: p.aspects(),
-        })
-    };
-    things::check_writes(guard, idx, model.name(), find, entries)
 }
 
 /// The 501 answer of a service the server cannot run.

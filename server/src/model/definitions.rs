@@ -22,8 +22,6 @@ pub struct DefinerRecord {
     pub name: Arc<str>,
     /// A Thing's template, a template's base template (empty: none).
     pub template: Arc<str>,
-    /// Whether a Thing is enabled (true for the others).
-    pub enabled: bool,
     /// The shapes it implements, in declaration order.
     pub shapes: Vec<Arc<str>>,
     /// Its own property definitions, in definition order.
@@ -78,16 +76,6 @@ impl ThingDefinitions {
     /// Its name.
     pub fn name(&self) -> &str {
         &self.own().name
-    }
-
-    /// Its template's name.
-    pub fn template(&self) -> &str {
-        &self.own().template
-    }
-
-    /// Whether it is enabled.
-    pub fn enabled(&self) -> bool {
-        self.own().enabled
     }
 
     /// The effective property `name`.
@@ -288,16 +276,14 @@ fn records(rows: ModelRows) -> Vec<DefinerRecord> {
                 collection,
                 name: intern(row.name),
                 template: Arc::from(""),
-                enabled: true,
                 shapes: Vec::new(),
                 definitions: Vec::new(),
             },
         );
     }
-    for (id, template, enabled) in rows.things {
+    for (id, template) in rows.things {
         if let Some(record) = records.get_mut(&id) {
             record.template = intern(template);
-            record.enabled = enabled;
         }
     }
     for (id, base) in rows.templates {
@@ -372,7 +358,7 @@ mod tests {
                 definer(3, Collection::ThingTemplates, "B"),
                 definer(4, Collection::ThingShapes, "S"),
             ],
-            things: vec![(1, "A".into(), true)],
+            things: vec![(1, "A".into())],
             templates: vec![(2, "B".into()), (3, "Missing".into())],
             shapes: vec![(3, "S".into()), (3, "Absent".into())],
             definitions: vec![

@@ -12,7 +12,7 @@ mod definitions;
 mod values;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use arc_swap::ArcSwap;
 use ironworx_entity::queries::QueryError;
@@ -63,8 +63,6 @@ pub struct Models {
     definitions_refresh: tokio::sync::Mutex<()>,
     /// Held while values are read from the database (a Thing's, or those written since).
     values_refresh: tokio::sync::Mutex<()>,
-    patches: AtomicU64,
-    builds: AtomicU64,
 }
 
 impl std::fmt::Debug for Models {
@@ -95,8 +93,6 @@ impl Models {
             value_mark: AtomicI64::new(sequences.values),
             definitions_refresh: tokio::sync::Mutex::new(()),
             values_refresh: tokio::sync::Mutex::new(()),
-            patches: AtomicU64::new(0),
-            builds: AtomicU64::new(1),
         }))
     }
 
@@ -127,7 +123,6 @@ impl Models {
                     let _values = self.values_refresh.lock().await;
                     self.values.forget(things);
                 }
-                self.patches.fetch_add(1, Ordering::Relaxed);
                 Held {
                     sequence,
                     definitions: Arc::new(definitions),
@@ -140,7 +135,6 @@ impl Models {
                     let _values = self.values_refresh.lock().await;
                     self.values.clear();
                 }
-                self.builds.fetch_add(1, Ordering::Relaxed);
                 Held {
                     sequence,
                     definitions: Arc::new(definitions),
@@ -197,20 +191,6 @@ impl Models {
             self.values.load(id, rows);
         }
         Ok(())
-    }
-
-    /// How many times the definitions were patched with the rows of the entities a change
-    /// touched, and how many times they were built from every row (the first load included).
-    pub fn refresh_counts(&self) -> (u64, u64) {
-        (
-            self.patches.load(Ordering::Relaxed),
-            self.builds.load(Ordering::Relaxed),
-        )
-    }
-
-    /// The change sequence value the definitions are current with.
-    pub fn held_sequence(&self) -> i64 {
-        self.held.load().sequence
     }
 }
 

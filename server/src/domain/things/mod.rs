@@ -110,6 +110,20 @@ pub async fn write_properties(
             quality: "GOOD".to_owned(),
         })
         .collect();
+    write_entries(state, ctx, thing, which, entries).await
+}
+
+/// Writes `entries` (each with its own time and quality) to the Thing `thing`: every one
+/// checked first (see the module), then all committed together; `which` names the one
+/// property the call is for, when it is for one.
+pub async fn write_entries(
+    state: &AppState,
+    ctx: &Ctx,
+    thing: &str,
+    which: Selection<'_>,
+    entries: Vec<Entry>,
+) -> Result<(), ApiError> {
+    let (_, idx) = ctx.visible_entity(Collection::Things.as_str(), thing)?;
     let thing = thing_of(state, ctx, thing).await?;
     let writes = state
         .models
@@ -223,7 +237,7 @@ pub struct Entry {
 /// PropertyWrite on every name first (one denial refuses everything), then that each property
 /// exists, is not read-only, and that each value fits its base type (400 otherwise). Nothing
 /// is written here.
-pub fn check_writes<'a>(
+fn check_writes<'a>(
     ctx: &Ctx,
     idx: EntityIdx,
     thing: &str,

@@ -17,8 +17,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::model::{self, ThingModel};
-use super::{Entry, not_implemented, prepare_writes, readable_values, store_values, values};
+use super::{Entry, not_implemented, values};
 use crate::authz::{EntityIdx, Target};
+use crate::domain::things::{self, Selection};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::{infotable, primitive};
@@ -151,10 +152,7 @@ async fn builtin(
     }
     let p: ThingParams = parse_body(body)?;
     let result = match service {
-        "GetPropertyValues" => {
-            let model = model::load(&state.db, name).await?;
-            readable_values(guard, idx, &model)?
-        }
+        "GetPropertyValues" => things::read_properties(state, guard, name, Selection::All).await?,
         "SetPropertyValues" => {
             let rows = table_rows(&p.values)?;
             let [row] = rows.as_slice() else {
@@ -173,13 +171,13 @@ async fn builtin(
                     quality: "GOOD".to_owned(),
                 })
                 .collect();
-            write_entries(state, guard, idx, name, entries).await?;
+            things::write_entries(state, guard, name, Selection::All, entries).await?;
             json!({})
         }
         "UpdatePropertyValues" => {
             let rows = table_rows(&p.values)?;
             let entries = rows.iter().map(named_vtq).collect::<Result<Vec<_>, _>>()?;
-            write_entries(state, guard, idx, name, entries).await?;
+            things::write_entries(state, guard, name, Selection::All, entries).await?;
             json!({})
         }
         "GetPropertyDefinitions" => {
@@ -232,25 +230,6 @@ fn change(guard: &Guard, action: &str, thing: &str, detail: Value) -> Change {
         target_name: thing.to_owned(),
         detail: Some(detail),
     }
-}
-
-/// Checks and writes `entries` in one transaction.
-async fn write_entries(
-    state: &AppState,
-    guard: &Guard,
-    idx: EntityIdx,
-    name: &str,
-    entries: Vec<Entry>,
-) -> Result<(), ApiError> {
-    let txn = crate::db::begin_write(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    let model = model::load(&txn, name).await?;
-    let writes = prepare_writes(guard, idx, &model, entries)?;
-    store_values(&txn, model.id(), &writes).await?;
-    txn.commit().await.map_err(ApiError::internal)?;
-    crate::domain::things::announce(state, model.name(), &writes);
-    Ok(())
 }
 
 /// The rows of an InfoTable parameter, given as an object or as its JSON text.
