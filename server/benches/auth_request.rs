@@ -150,7 +150,9 @@ async fn main() {
         limits: ironworx_server::config::LimitSettings::default(),
     };
     let security = Security::load(db.clone()).await.expect("index");
-    let auth = Arc::new(AuthState::load(&db).await.expect("auth"));
+    let reads =
+        ironworx_server::auth::reads::CredentialReads::new(db.clone(), config.database_timeout);
+    let auth = Arc::new(AuthState::load(&db, reads).await.expect("auth"));
     let models = ironworx_server::model::Models::load(db.clone())
         .await
         .expect("model");

@@ -33,7 +33,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("cannot build the authorization index")?;
     security.spawn_listener();
-    let auth = crate::auth::AuthState::load(&db)
+    let reads = crate::db::connect_credential_reads(&config.database_url, config.database_timeout)
+        .await
+        .context("cannot open the credential pool")?;
+    let reads = crate::auth::reads::CredentialReads::new(reads, config.database_timeout);
+    let auth = crate::auth::AuthState::load(&db, reads)
         .await
         .context("cannot load the session keys")?;
     let models = crate::model::Models::load(db.clone())

@@ -51,24 +51,50 @@ pub async fn connect_with_timeout(
     url: &str,
     timeout: Duration,
 ) -> Result<DatabaseConnection, DbErr> {
+    let max = if is_postgres_url(url) {
+        POSTGRES_MAX_CONNECTIONS
+    } else {
+        SQLITE_MAX_CONNECTIONS
+    };
+    open(url, timeout, max, true).await
+}
+
+/// Connections of the pool that reads credentials ([`connect_credential_reads`]).
+pub const CREDENTIAL_READ_CONNECTIONS: u32 = 8;
+
+/// Opens the pool that serves the one statement of an authenticated request (the credential
+/// with its user and the sequences). Its connections are not pinged before use, which saves a
+/// round trip per request; the caller bounds each statement by `timeout` and retries one that
+/// met a connection the database dropped (`crate::auth::reads`). A connection is still pinged
+/// when it goes back to the pool, and closed if it fails.
+pub async fn connect_credential_reads(
+    url: &str,
+    timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
+    open(url, timeout, CREDENTIAL_READ_CONNECTIONS, false).await
+}
+
+async fn open(
+    url: &str,
+    timeout: Duration,
+    max_connections: u32,
+    ping_before_use: bool,
+) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
     options
         .sqlx_logging(false)
         .acquire_timeout(timeout)
-        .test_before_acquire(true);
+        .test_before_acquire(ping_before_use)
+        .max_connections(max_connections);
     let postgres = is_postgres_url(url);
-    if postgres {
-        options.max_connections(POSTGRES_MAX_CONNECTIONS);
-    } else {
-        options
-            .max_connections(SQLITE_MAX_CONNECTIONS)
-            .map_sqlx_sqlite_opts(|opts| {
-                opts.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .foreign_keys(true)
-                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                    .create_if_missing(true)
-            });
+    if !postgres {
+        options.map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .create_if_missing(true)
+        });
     }
     // Switching a new SQLite file to WAL takes a lock that the busy timeout does not cover:
     // when another process is creating the same file at that moment, try again shortly.

@@ -91,7 +91,8 @@ pub(crate) async fn for_tests(
     };
     let security = Security::load(db.clone()).await.expect("index");
     let models = Models::load(db.clone()).await.expect("model");
-    let auth = AuthState::load(&db).await.expect("auth");
+    let reads = crate::auth::reads::CredentialReads::new(db.clone(), config.database_timeout);
+    let auth = AuthState::load(&db, reads).await.expect("auth");
     let state = AppState::new(db, Arc::new(config), security, models, Arc::new(auth));
     (tmp, state)
 }

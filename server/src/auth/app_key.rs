@@ -108,13 +108,21 @@ pub async fn authenticate(
 ) -> Result<(Caller, Sequences), ApiError> {
     let invalid = || ApiError::Unauthorized("invalid application key".into());
     let hash = key_hash(key_id);
-    let db = state.db().clone();
+    let reads = state.auth().reads.clone();
     let read = hash.clone();
     let found = state
         .auth()
         .key_reads
         .read(&hash, move || {
-            async move { app_keys::find_credential(&db, &read).await }.boxed()
+            async move {
+                reads
+                    .run(|db| {
+                        let read = &read;
+                        async move { app_keys::find_credential(&db, read).await }
+                    })
+                    .await
+            }
+            .boxed()
         })
         .await
         .map_err(ApiError::internal)?

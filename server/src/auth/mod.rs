@@ -6,6 +6,7 @@ pub mod app_key;
 pub mod fresh;
 pub mod password;
 pub mod pbkdf2;
+pub mod reads;
 pub mod seal;
 pub mod session;
 pub mod throttle;
@@ -75,11 +76,17 @@ pub struct AuthState {
     key_reads: Arc<fresh::FreshReads<Option<app_keys::KeyCredential>>>,
     /// Session reads shared by concurrent requests carrying the same session.
     session_reads: Arc<fresh::FreshReads<Option<sessions::SessionCredential>>>,
+    /// The pool those reads run on.
+    reads: reads::CredentialReads,
 }
 
 impl AuthState {
-    /// Loads the session signing key (creating it on the first start).
-    pub async fn load(db: &DatabaseConnection) -> Result<AuthState, QueryError> {
+    /// Loads the session signing key (creating it on the first start); credentials are read
+    /// through `reads`.
+    pub async fn load(
+        db: &DatabaseConnection,
+        reads: reads::CredentialReads,
+    ) -> Result<AuthState, QueryError> {
         let pepper = crate::password::random_bytes::<32>()
             .map_err(|e| QueryError::Refused(e.to_string()))?;
         Ok(AuthState {
@@ -93,6 +100,7 @@ impl AuthState {
             pepper,
             key_reads: Arc::default(),
             session_reads: Arc::default(),
+            reads,
         })
     }
 

@@ -140,13 +140,21 @@ impl Sessions {
             }
         };
         let now = now_ms();
-        let db = state.db().clone();
+        let reads = state.auth().reads.clone();
         let sid = claims.sid.clone();
         let found = state
             .auth()
             .session_reads
             .read(&claims.sid, move || {
-                async move { sessions::find_credential(&db, &sid).await }.boxed()
+                async move {
+                    reads
+                        .run(|db| {
+                            let sid = &sid;
+                            async move { sessions::find_credential(&db, sid).await }
+                        })
+                        .await
+                }
+                .boxed()
             })
             .await
             .map_err(ApiError::internal)?

@@ -4,6 +4,7 @@
 pub mod ctx;
 pub mod events;
 pub mod explain;
+pub mod need;
 pub mod things;
 
 pub use ctx::Ctx;

@@ -7,12 +7,12 @@ use ironworx_entity::queries::app_keys::{self, NewAppKey};
 use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::entities::{self, EntityFields};
 use ironworx_entity::queries::{now_ms, users};
-use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind};
+use ironworx_entity::vocab::Collection;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::app_key::{key_hash, validate_whitelist};
-use crate::authz::{EntityIdx, Target};
+use crate::authz::EntityIdx;
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::primitive;
@@ -81,14 +81,6 @@ fn default_expiration(state: &AppState) -> i64 {
     now_ms().saturating_add(lifetime)
 }
 
-/// The user a key may act as: the caller, or anyone for a security administrator.
-fn check_key_user(guard: &Guard, user: &str) -> Result<(), ApiError> {
-    if user != guard.caller.name {
-        guard.require_security_admin("application keys of other users")?;
-    }
-    Ok(())
-}
-
 /// `EntityServices/CreateApplicationKey` and `DeleteApplicationKey`.
 pub async fn entity_services(
     state: &AppState,
@@ -104,11 +96,6 @@ pub async fn entity_services(
 }
 
 async fn create(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, ApiError> {
-    guard.require(
-        Target::Collection(Collection::ApplicationKeys),
-        PermissionKind::Create,
-        ANY_RESOURCE,
-    )?;
     let p = KeyParams::parse(body)?;
     let name = p
         .name
@@ -116,7 +103,6 @@ async fn create(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::BadRequest("missing parameter 'name'".into()))?;
     let user_name = p.user.clone().unwrap_or_else(|| guard.caller.name.clone());
-    check_key_user(guard, &user_name)?;
     let user = users::find_user(&state.db, &user_name)
         .await?
         .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{user_name}'")))?;
@@ -169,8 +155,6 @@ async fn delete(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
         .clone()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::BadRequest("missing parameter 'name'".into()))?;
-    let (_, idx) = guard.visible_entity(Collection::ApplicationKeys.as_str(), &name)?;
-    guard.require(Target::Entity(idx), PermissionKind::Delete, ANY_RESOURCE)?;
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
@@ -222,7 +206,6 @@ async fn run(
     service: &str,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    guard.require(Target::Entity(idx), PermissionKind::ServiceInvoke, service)?;
     let p = KeyParams::parse(body)?;
     let name = guard
         .index
@@ -265,7 +248,6 @@ async fn run(
                 .clone()
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| ApiError::BadRequest("missing parameter 'name'".into()))?;
-            check_key_user(guard, &new_user)?;
             let user = users::find_user(&state.db, &new_user)
                 .await?
                 .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{new_user}'")))?;

@@ -10,6 +10,8 @@
 
 use ironworx_entity::vocab::{Collection, PermissionKind};
 
+pub use crate::domain::need::{Access, Check, NamedIn, Need, On, Res};
+
 /// An HTTP method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {
@@ -88,89 +90,6 @@ pub enum Output {
     /// 501 with `{code, message}`: the service exists but the server does not run its
     /// implementation (the documented success of a defined service once it is allowed).
     NotImplemented,
-}
-
-/// Where a permission is checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum On {
-    /// The entity the path names (`{collection}`/`{name}`, `Things/{name}`, …).
-    Path,
-    /// The entity a body parameter names.
-    Named {
-        /// The parameter holding the entity's name.
-        param: &'static str,
-        /// Its collection.
-        collection: NamedIn,
-    },
-    /// A whole collection.
-    Collection(Collection),
-    /// Each collection an imported file writes into.
-    ImportedCollections,
-    /// Each entity an imported file replaces.
-    ImportedEntities,
-}
-
-/// The collection of a named entity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NamedIn {
-    /// Always this collection.
-    Fixed(Collection),
-    /// The collection a parameter names (`Things` or `Thing`).
-    Param(&'static str),
-}
-
-/// The resource a run-time permission is checked on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Res {
-    /// `*` (design time and visibility always use it).
-    Any,
-    /// The name of the service called.
-    Service,
-    /// The value of a path parameter (`property`, `event`, `service`).
-    PathParam(&'static str),
-    /// Each property read or written, by name (`*` when reading and none is readable).
-    EachProperty,
-}
-
-/// One permission a call needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Check {
-    /// The permission.
-    pub kind: PermissionKind,
-    /// What it is checked on.
-    pub on: On,
-    /// The resource it is checked on.
-    pub resource: Res,
-    /// Whether a security administrator passes without it.
-    pub security_admin_bypass: bool,
-}
-
-/// Who may call at all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone, without credentials.
-    Public,
-    /// Any authenticated user (the checks still apply).
-    Authenticated,
-    /// Administrators and members of `SecurityAdministrators` only (the checks still apply).
-    SecurityAdministrator,
-}
-
-/// What a call needs: an access level, then every check, in the order the handler makes them.
-/// A missing or invisible entity is 404 before any other check; a denied check is 403.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Need {
-    /// Who may call at all.
-    pub access: Access,
-    /// The permissions checked, all required.
-    pub checks: &'static [Check],
-    /// A parameter naming a user: naming another user than the caller needs a security
-    /// administrator (omitting it means the caller).
-    pub subject: Option<&'static str>,
-    /// Whether a user calling it on its own User entity needs no grant.
-    pub self_service: bool,
-    /// The permission the results are filtered by (rows the caller lacks it on are left out).
-    pub filtered_by: Option<PermissionKind>,
 }
 
 /// The handler family that runs a service: `http::services` calls it for every operation listed

@@ -18,12 +18,12 @@ use ironworx_entity::queries::data::{self, DataTableRow, StreamEntryRow};
 use ironworx_entity::queries::entities::EntityRow;
 use ironworx_entity::queries::streams::{self, EntryPage};
 use ironworx_entity::queries::{QueryError, models, now_ms, parts};
-use ironworx_entity::vocab::{PermissionKind, Tag};
+use ironworx_entity::vocab::Tag;
 use ironworx_importer::values::{canonical, parse_date};
 use serde::Deserialize;
 use serde_json::{Map, Number, Value, json};
 
-use crate::authz::{EntityIdx, Target};
+use crate::authz::EntityIdx;
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
@@ -109,14 +109,15 @@ struct DataParams {
     immediate: Option<Value>,
 }
 
-/// Runs a Stream or DataTable service of Thing `idx`; `None` when `service` is not one, or
-/// the Thing is not of the kind the service belongs to.
+/// Runs a Stream or DataTable service of Thing `idx` once `allowed` passes; `None` when
+/// `service` is not one, or the Thing is not of the kind the service belongs to.
 pub async fn thing_service(
     state: &AppState,
     guard: &Guard,
     idx: EntityIdx,
     service: &str,
     body: &[u8],
+    allowed: impl FnOnce() -> Result<(), ApiError>,
 ) -> Option<Result<Value, ApiError>> {
     let wanted = if STREAM_SERVICES.contains(&service) {
         DataKind::Stream
@@ -130,9 +131,10 @@ pub async fn thing_service(
     };
     match data_kind(&state.db, &name).await {
         Err(err) => Some(Err(err)),
-        Ok(Some((entity, kind, chain))) if kind == wanted => {
-            Some(run(state, guard, idx, service, body, &entity, &chain).await)
-        }
+        Ok(Some((entity, kind, chain))) if kind == wanted => Some(match allowed() {
+            Ok(()) => run(state, guard, service, body, &entity, &chain).await,
+            Err(denied) => Err(denied),
+        }),
         Ok(_) => None,
     }
 }
@@ -157,13 +159,11 @@ pub async fn data_kind<C: sea_orm::ConnectionTrait>(
 async fn run(
     state: &AppState,
     guard: &Guard,
-    idx: EntityIdx,
     service: &str,
     body: &[u8],
     entity: &EntityRow,
     chain: &[String],
 ) -> Result<Value, ApiError> {
-    guard.require(Target::Entity(idx), PermissionKind::ServiceInvoke, service)?;
     let p: DataParams = parse_body(body)?;
     let fields = thing_fields(&state.db, entity, chain).await?;
     let thing = DataThing {

@@ -64,8 +64,11 @@ pub async fn fire(
     let (_, idx) = guard.visible_entity(Collection::Things.as_str(), &name)?;
     guard.require(Target::Entity(idx), PermissionKind::EventInvoke, &event)?;
     let shape = require_event(&state, &name, &event).await?;
-    let data: Value =
-        crate::http::params::parse_body::<Option<Value>>(&body)?.unwrap_or(Value::Null);
+    let data: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        crate::http::params::json(&body)?
+    };
     let rows = rows_of(&data)?;
     let row = match rows.as_slice() {
         [] => Map::new(),

@@ -8,10 +8,10 @@
 
 use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::{localization, users};
-use ironworx_entity::vocab::{Collection, PermissionKind};
+use ironworx_entity::vocab::Collection;
 use serde_json::{Value, json};
 
-use crate::authz::{EntityIdx, Target};
+use crate::authz::EntityIdx;
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::primitive;
@@ -52,9 +52,6 @@ async fn add_or_update(
     idx: EntityIdx,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    if !guard.is_security_admin() {
-        guard.require(Target::Entity(idx), PermissionKind::Update, "*")?;
-    }
     let p: LocalizationParams = parse_body(body)?;
     let name = required(&p.name, "name")?;
     let value = p.value.clone().unwrap_or_default();

@@ -18,7 +18,7 @@ use ironworx_entity::vocab::{
 };
 use serde_json::{Value, json};
 
-use crate::authz::{EntityIdx, Target};
+use crate::authz::EntityIdx;
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
@@ -106,14 +106,6 @@ fn member_type(p: &MembershipParams) -> Result<MemberType, ApiError> {
         })
 }
 
-/// Requires design-time `kind` on the entity, unless the caller is a security administrator.
-fn require_design(guard: &Guard, idx: EntityIdx, kind: PermissionKind) -> Result<(), ApiError> {
-    if guard.is_security_admin() {
-        return Ok(());
-    }
-    guard.require(Target::Entity(idx), kind, "*")
-}
-
 async fn run(
     state: &AppState,
     guard: &Guard,
@@ -130,13 +122,6 @@ async fn run(
         service,
         "GetGroupMembers" | "GetMembers" | "GetOrganizationConnections"
     );
-    if service == "SetOwner" {
-        guard.require_security_admin(&name)?;
-    } else if reading {
-        require_design(guard, idx, PermissionKind::Read)?;
-    } else {
-        require_design(guard, idx, PermissionKind::Update)?;
-    }
     if reading {
         return read(state, collection, &name, service, &p).await;
     }
@@ -319,7 +304,6 @@ async fn set_entity_permission(
     guard: &Guard,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    guard.require_security_admin("EntityServices")?;
     let p: MembershipParams = parse_body(body)?;
     let principal = required(&p.name, "name")?;
     let principal_type = match member_type(&p)? {

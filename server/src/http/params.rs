@@ -93,13 +93,51 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
 }
 
-/// Parses a service body into the parameters of one service: empty means all defaults,
-/// anything else must be a JSON object.
+/// Parses a service body into the parameters of one service: empty or `null` means all
+/// defaults, anything else must be a JSON object (never an array, which would fill a
+/// structure by position). A parameter given twice counts once, with its last value, as
+/// [`text_param`] reads it.
 pub fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+    match object(body)? {
+        None => Ok(T::default()),
+        Some(map) => T::deserialize(Value::Object(map))
+            .map_err(|e| ApiError::BadRequest(format!("malformed parameters: {e}"))),
     }
-    json(body)
+}
+
+/// The JSON object of a service body; `None` when the body is empty or `null`.
+fn object(body: &[u8]) -> Result<Option<serde_json::Map<String, Value>>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    match json::<Value>(body)? {
+        Value::Null => Ok(None),
+        Value::Object(map) => Ok(Some(map)),
+        other => Err(ApiError::BadRequest(format!(
+            "the parameters must be a JSON object, not {}",
+            kind_of(&other)
+        ))),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The text of parameter `name` of a service body, when the body is a JSON object holding it
+/// as a string (anything else is left to the service's own parsing to refuse).
+pub fn text_param(body: &[u8], name: &str) -> Option<String> {
+    match object(body).ok()??.remove(name)? {
+        Value::String(text) => Some(text),
+        _ => None,
+    }
 }
 
 /// A required text parameter.

@@ -126,9 +126,39 @@ struct Call<'a> {
 }
 
 impl Call<'_> {
-    /// Runs `run`; `None` when the family declines the call (a Stream service on another
-    /// kind of Thing, an entity gone from the index, an entity family called on a resource).
-    async fn run(self, run: Run) -> Option<Result<HttpResponse, ApiError>> {
+    /// Enforces what `op` needs ([`crate::domain::need`]) for this call. Where the catalog
+    /// lists the service only to be refused, its family refuses it as bad input whoever calls,
+    /// and nothing is checked.
+    fn enforce(&self, op: &Operation) -> Result<(), ApiError> {
+        let refused = self
+            .entity
+            .is_some_and(|(c, _)| op.refused_in.contains(&c) && !op.collections.contains(&c));
+        if refused {
+            return Ok(());
+        }
+        let body = self.body;
+        self.guard.enforce(
+            &op.need,
+            self.entity.map(|(_, idx)| idx),
+            self.service,
+            &|name| crate::http::params::text_param(body, name),
+        )
+    }
+
+    /// Enforces what `op` needs, then runs its family; `None` when the family declines the
+    /// call (a Stream service on another kind of Thing, an entity gone from the index, an
+    /// entity family called on a resource). The Stream and DataTable family enforces once it
+    /// knows the Thing is of its kind, so that another Thing answers as if it had no such
+    /// service.
+    async fn run(self, op: &Operation) -> Option<Result<HttpResponse, ApiError>> {
+        if op.run == Run::Route {
+            return None;
+        }
+        if op.run != Run::Data
+            && let Err(denied) = self.enforce(op)
+        {
+            return Some(Err(denied));
+        }
         let Call {
             state,
             guard,
@@ -137,7 +167,7 @@ impl Call<'_> {
             body,
             entity,
         } = self;
-        let result = match run {
+        let result = match op.run {
             Run::Route => return None,
             Run::Permissions => {
                 let (collection, idx) = entity?;
@@ -157,7 +187,10 @@ impl Call<'_> {
             Run::LocalizationTable => {
                 localization::table_service(state, guard, entity?.1, service, body).await?
             }
-            Run::Data => data::thing_service(state, guard, entity?.1, service, body).await?,
+            Run::Data => {
+                data::thing_service(state, guard, entity?.1, service, body, || self.enforce(op))
+                    .await?
+            }
             // Thing services answer their own responses (a defined service is a 501).
             Run::Thing => {
                 return things::thing_service(state, guard, entity?.1, service, body).await;
@@ -168,7 +201,7 @@ impl Call<'_> {
                 membership::entity_services(state, guard, service, body).await?
             }
             Run::CollectionPermissionSets => {
-                permission_sets::collection_service(state, guard, service, params).await?
+                permission_sets::collection_service(state, service, params).await?
             }
             Run::CollectionPermissions => {
                 permissions::collection_service(state, guard, service, params).await
@@ -206,7 +239,7 @@ pub async fn resource_service(
         body: &body,
         entity: None,
     };
-    call.run(op.run).await.unwrap_or(Err(ApiError::NotFound))
+    call.run(op).await.unwrap_or(Err(ApiError::NotFound))
 }
 
 /// Calls a service of an entity.
@@ -230,7 +263,7 @@ pub async fn entity_service(
         entity: Some((collection, idx)),
     };
     for op in PLACES.entity(collection, &service) {
-        if let Some(answer) = call.run(op.run).await {
+        if let Some(answer) = call.run(op).await {
             return answer;
         }
     }

@@ -11,7 +11,7 @@ use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::models;
 use ironworx_entity::queries::now_ms;
 use ironworx_entity::queries::parts::{property_definitions, property_values};
-use ironworx_entity::vocab::{ANY_RESOURCE, Collection, EntityName, PermissionKind};
+use ironworx_entity::vocab::{Collection, EntityName, PermissionKind};
 use ironworx_importer::values as typed;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -83,7 +83,7 @@ pub async fn thing_service(
 ) -> Option<Result<HttpResponse, ApiError>> {
     let name = guard.index.entity(idx)?.name.clone();
     if SERVICES.contains(&service) {
-        return Some(builtin(state, guard, idx, &name, service, body).await);
+        return Some(builtin(state, guard, &name, service, body).await);
     }
     if super::definitions::SERVICES.contains(&service) {
         return Some(
@@ -135,21 +135,10 @@ async fn user_defined(
 async fn builtin(
     state: &AppState,
     guard: &Guard,
-    idx: EntityIdx,
     name: &str,
     service: &str,
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
-    let target = Target::Entity(idx);
-    match service {
-        "GetPropertyDefinitions" | "GetPropertyDefinition" => {
-            guard.require(target, PermissionKind::Metadata, ANY_RESOURCE)?;
-        }
-        "AddPropertyDefinition" | "RemovePropertyDefinition" => {
-            guard.require(target, PermissionKind::Update, ANY_RESOURCE)?;
-        }
-        _ => guard.require(target, PermissionKind::ServiceInvoke, service)?,
-    }
     let p: ThingParams = parse_body(body)?;
     let result = match service {
         "GetPropertyValues" => things::read_properties(state, guard, name, Selection::All).await?,
