@@ -880,8 +880,8 @@ pub static OPERATIONS: &[Operation] = &[
         Method::Post,
         "/Thingworx/Logout",
         TAG_LOGIN,
-        "Ends the session and redirects to the login page; needs the CSRF field or the \
-         header X-Requested-With",
+        "Ends the session and redirects to the login page; needs the CSRF field, the \
+         header X-Requested-With or Content-Type: application/json",
         Body::Form,
         &[
             opt("x-csrf-id", "STRING"),

@@ -93,13 +93,19 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
 }
 
-/// Parses a service body into the parameters of one service: empty means all defaults,
-/// anything else must be a JSON object.
+/// Parses a service body into the parameters of one service: empty, or the JSON `null`
+/// (whitespace around it allowed), means all defaults, as ThingWorx takes it; anything else
+/// must be a JSON object.
 pub fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if is_no_parameters(body) {
         return Ok(T::default());
     }
     json(body)
+}
+
+/// Whether a service body carries no parameters: nothing but whitespace, or `null`.
+pub fn is_no_parameters(body: &[u8]) -> bool {
+    body.trim_ascii().is_empty() || body.trim_ascii() == b"null"
 }
 
 /// A required text parameter.
@@ -144,6 +150,16 @@ pub fn boolean(value: &Option<Value>, name: &str) -> Result<bool, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn null_and_nothing_mean_no_parameters() {
+        for body in ["", "  \n", "null", " null\r\n"] {
+            let p: Params = parse_body(body.as_bytes()).expect(body);
+            assert!(p.name.is_none(), "{body:?}");
+        }
+        assert!(parse_body::<Params>(b"nul").is_err());
+        assert!(parse_body::<Params>(b"[]").is_err());
+    }
 
     #[test]
     fn depth_is_bounded_outside_strings() {
