@@ -73,7 +73,9 @@ pub async fn read_properties(
                     let found = properties
                         .iter()
                         .find(|p| p.name == property)
-                        .ok_or(ApiError::NotFound)?;
+                        .ok_or_else(|| {
+                            ApiError::missing(Collection::Things, thing.name(), "property", property)
+                        })?;
                     Ok(info_table(&[found], stored))
                 }
             }
@@ -133,7 +135,12 @@ pub async fn write_entries(
             if let Selection::One(property) = which
                 && find(property).is_none()
             {
-                return Err(ApiError::NotFound);
+                return Err(ApiError::missing(
+                    Collection::Things,
+                    thing.name(),
+                    "property",
+                    property,
+                ));
             }
             check_writes(ctx, idx, thing.name(), find, entries)
         })
