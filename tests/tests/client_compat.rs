@@ -68,10 +68,21 @@ async fn electricimp_enable_thing_with_null_body_succeeds() {
             for body in ["null", " null\n"] {
                 let path = format!("/Thingworx/Things/Imp1/Services/{service}");
                 let reply = post_raw(&server, &admin, &path, body).await;
-                assert_eq!(reply.status, StatusCode::OK, "{backend} {service}: {}", reply.text);
+                assert_eq!(
+                    reply.status,
+                    StatusCode::OK,
+                    "{backend} {service}: {}",
+                    reply.text
+                );
             }
         }
-        let enabled = post_raw(&server, &admin, "/Thingworx/Things/Imp1/Services/IsEnabled", "null").await;
+        let enabled = post_raw(
+            &server,
+            &admin,
+            "/Thingworx/Things/Imp1/Services/IsEnabled",
+            "null",
+        )
+        .await;
         assert_eq!(enabled.json["rows"][0]["result"], json!(true), "{backend}");
         // A resource service and a property write after it, as the library's example does.
         let user = post_raw(
@@ -81,7 +92,11 @@ async fn electricimp_enable_thing_with_null_body_succeeds() {
             "null",
         )
         .await;
-        assert_eq!(user.json["rows"][0]["result"], json!(ADMIN_USER), "{backend}");
+        assert_eq!(
+            user.json["rows"][0]["result"],
+            json!(ADMIN_USER),
+            "{backend}"
+        );
         // `null` is no parameters, not an object: a service that needs one still says so.
         let missing = post_raw(
             &server,
@@ -91,7 +106,11 @@ async fn electricimp_enable_thing_with_null_body_succeeds() {
         )
         .await;
         assert_eq!(missing.status, StatusCode::BAD_REQUEST, "{backend}");
-        assert!(message(&missing).contains("'name'"), "{backend}: {}", missing.text);
+        assert!(
+            message(&missing).contains("'name'"),
+            "{backend}: {}",
+            missing.text
+        );
         finish(db, server).await;
     }
 }
@@ -103,7 +122,13 @@ async fn mcp_server_reads_one_definition_by_url() {
         let conn = connect(&db).await;
         let outsider = seed_principals(
             &conn,
-            &[("outsider".into(), Membership { users: false, ..Membership::PLAIN })],
+            &[(
+                "outsider".into(),
+                Membership {
+                    users: false,
+                    ..Membership::PLAIN
+                },
+            )],
             PASSWORD,
         )
         .await
@@ -133,21 +158,46 @@ async fn mcp_server_reads_one_definition_by_url() {
         )
         .await;
         let admin = Caller::admin();
-        let service = get(&server, &admin, "/Thingworx/Things/Pump1/ServiceDefinitions/Reset").await;
-        assert_eq!(service.status, StatusCode::OK, "{backend}: {}", service.text);
+        let service = get(
+            &server,
+            &admin,
+            "/Thingworx/Things/Pump1/ServiceDefinitions/Reset",
+        )
+        .await;
+        assert_eq!(
+            service.status,
+            StatusCode::OK,
+            "{backend}: {}",
+            service.text
+        );
         assert_eq!(service.json["name"], "Reset");
         assert!(
-            service.json["parameterDefinitions"].to_string().contains("reason"),
+            service.json["parameterDefinitions"]
+                .to_string()
+                .contains("reason"),
             "{backend}: {}",
             service.text
         );
         assert_eq!(service.json["sourceType"], "Thing");
-        let property =
-            get(&server, &admin, "/Thingworx/Things/Pump1/PropertyDefinitions/speed").await;
-        assert_eq!(property.status, StatusCode::OK, "{backend}: {}", property.text);
+        let property = get(
+            &server,
+            &admin,
+            "/Thingworx/Things/Pump1/PropertyDefinitions/speed",
+        )
+        .await;
+        assert_eq!(
+            property.status,
+            StatusCode::OK,
+            "{backend}: {}",
+            property.text
+        );
         assert_eq!(property.json["baseType"], "NUMBER");
-        let event =
-            get(&server, &admin, "/Thingworx/Things/Pump1/EventDefinitions/Overheated").await;
+        let event = get(
+            &server,
+            &admin,
+            "/Thingworx/Things/Pump1/EventDefinitions/Overheated",
+        )
+        .await;
         assert_eq!(event.status, StatusCode::OK, "{backend}: {}", event.text);
         // A definition the Thing lacks is named in the 404.
         let inherited = get(
@@ -163,10 +213,24 @@ async fn mcp_server_reads_one_definition_by_url() {
             "{backend}"
         );
         // An invisible Thing answers exactly as a missing one.
-        let hidden = get(&server, &outsider, "/Thingworx/Things/Pump1/ServiceDefinitions/Reset").await;
-        let missing = get(&server, &outsider, "/Thingworx/Things/Nope/ServiceDefinitions/Reset").await;
+        let hidden = get(
+            &server,
+            &outsider,
+            "/Thingworx/Things/Pump1/ServiceDefinitions/Reset",
+        )
+        .await;
+        let missing = get(
+            &server,
+            &outsider,
+            "/Thingworx/Things/Nope/ServiceDefinitions/Reset",
+        )
+        .await;
         assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{backend}");
-        assert_eq!((hidden.status, hidden.text), (missing.status, missing.text), "{backend}");
+        assert_eq!(
+            (hidden.status, hidden.text),
+            (missing.status, missing.text),
+            "{backend}"
+        );
         conn.close().await.expect("close");
         finish(db, server).await;
     }
@@ -180,7 +244,12 @@ async fn templates_and_shapes_are_modelled_over_rest_and_reach_their_things_at_o
         let plain = seed_principals(&conn, &[("plain".into(), Membership::PLAIN)], PASSWORD)
             .await
             .remove(0);
-        entity_services(&server, "CreateThingTemplate", &json!({"name": "PumpTemplate", "baseThingTemplateName": "GenericThing"})).await;
+        entity_services(
+            &server,
+            "CreateThingTemplate",
+            &json!({"name": "PumpTemplate", "baseThingTemplateName": "GenericThing"}),
+        )
+        .await;
         entity_services(&server, "CreateThingShape", &json!({"name": "LabelShape"})).await;
         create_thing(&server, "Pump7", "PumpTemplate").await;
         create_thing(&server, "Other7", "GenericThing").await;
@@ -207,10 +276,23 @@ async fn templates_and_shapes_are_modelled_over_rest_and_reach_their_things_at_o
             Some(&json!({"speed": 42})),
         )
         .await;
-        assert_eq!(written.status, StatusCode::OK, "{backend}: {}", written.text);
-        let defs = admin_call(&server, &format!("{template}/GetPropertyDefinitions"), &json!({})).await;
+        assert_eq!(
+            written.status,
+            StatusCode::OK,
+            "{backend}: {}",
+            written.text
+        );
+        let defs = admin_call(
+            &server,
+            &format!("{template}/GetPropertyDefinitions"),
+            &json!({}),
+        )
+        .await;
         assert_eq!(defs.json["rows"][0]["name"], "speed", "{backend}");
-        assert_eq!(defs.json["rows"][0]["sourceType"], "ThingTemplate", "{backend}");
+        assert_eq!(
+            defs.json["rows"][0]["sourceType"], "ThingTemplate",
+            "{backend}"
+        );
 
         admin_call(
             &server,
@@ -224,17 +306,40 @@ async fn templates_and_shapes_are_modelled_over_rest_and_reach_their_things_at_o
             &json!({"name": "Stalled", "dataShape": "GenericStringList"}),
         )
         .await;
-        let services =
-            admin_call(&server, "/Thingworx/Things/Pump7/Services/GetServiceDefinitions", &json!({})).await;
-        assert!(services.text.contains("Calibrate"), "{backend}: {}", services.text);
+        let services = admin_call(
+            &server,
+            "/Thingworx/Things/Pump7/Services/GetServiceDefinitions",
+            &json!({}),
+        )
+        .await;
+        assert!(
+            services.text.contains("Calibrate"),
+            "{backend}: {}",
+            services.text
+        );
         let metadata = admin_call(&server, &format!("{template}/GetMetadata"), &json!({})).await;
-        assert!(metadata.json["eventDefinitions"]["Stalled"].is_object(), "{backend}: {}", metadata.text);
-        let thing_metadata =
-            admin_call(&server, "/Thingworx/Things/Pump7/Services/GetMetadataAsJSON", &json!({})).await;
-        assert_eq!(thing_metadata.json["propertyDefinitions"]["speed"]["sourceName"], "PumpTemplate");
+        assert!(
+            metadata.json["eventDefinitions"]["Stalled"].is_object(),
+            "{backend}: {}",
+            metadata.text
+        );
+        let thing_metadata = admin_call(
+            &server,
+            "/Thingworx/Things/Pump7/Services/GetMetadataAsJSON",
+            &json!({}),
+        )
+        .await;
+        assert_eq!(
+            thing_metadata.json["propertyDefinitions"]["speed"]["sourceName"],
+            "PumpTemplate"
+        );
 
-        let implementing =
-            admin_call(&server, &format!("{template}/GetImplementingThings"), &json!({})).await;
+        let implementing = admin_call(
+            &server,
+            &format!("{template}/GetImplementingThings"),
+            &json!({}),
+        )
+        .await;
         let names: Vec<&str> = implementing.json["rows"]
             .as_array()
             .expect("rows")
@@ -248,18 +353,47 @@ async fn templates_and_shapes_are_modelled_over_rest_and_reach_their_things_at_o
             &json!({}),
         )
         .await;
-        assert_eq!(with_data.json["rows"][0]["speed"], json!(42.0), "{backend}: {}", with_data.text);
+        assert_eq!(
+            with_data.json["rows"][0]["speed"],
+            json!(42.0),
+            "{backend}: {}",
+            with_data.text
+        );
 
         // A shape is modelled the same way.
         let shape = "/Thingworx/ThingShapes/LabelShape/Services";
-        admin_call(&server, &format!("{shape}/AddPropertyDefinition"), &json!({"name": "label", "type": "STRING"})).await;
-        let labels = admin_call(&server, &format!("{shape}/GetPropertyDefinition"), &json!({"name": "label"})).await;
-        assert_eq!(labels.json["rows"][0]["sourceType"], "ThingShape", "{backend}: {}", labels.text);
+        admin_call(
+            &server,
+            &format!("{shape}/AddPropertyDefinition"),
+            &json!({"name": "label", "type": "STRING"}),
+        )
+        .await;
+        let labels = admin_call(
+            &server,
+            &format!("{shape}/GetPropertyDefinition"),
+            &json!({"name": "label"}),
+        )
+        .await;
+        assert_eq!(
+            labels.json["rows"][0]["sourceType"], "ThingShape",
+            "{backend}: {}",
+            labels.text
+        );
 
         // Removing the template's property removes it, and its value, from the Thing.
-        admin_call(&server, &format!("{template}/RemovePropertyDefinition"), &json!({"name": "speed"})).await;
+        admin_call(
+            &server,
+            &format!("{template}/RemovePropertyDefinition"),
+            &json!({"name": "speed"}),
+        )
+        .await;
         let gone = get(&server, &admin, "/Thingworx/Things/Pump7/Properties/speed").await;
-        assert_eq!(gone.status, StatusCode::NOT_FOUND, "{backend}: {}", gone.text);
+        assert_eq!(
+            gone.status,
+            StatusCode::NOT_FOUND,
+            "{backend}: {}",
+            gone.text
+        );
         assert_eq!(message(&gone), "Thing 'Pump7' has no property 'speed'");
 
         // Modelling needs design-time Update, reading definitions Metadata.
@@ -271,9 +405,25 @@ async fn templates_and_shapes_are_modelled_over_rest_and_reach_their_things_at_o
             Some(&json!({"name": "x", "type": "STRING"})),
         )
         .await;
-        assert_eq!(denied.status, StatusCode::FORBIDDEN, "{backend}: {}", denied.text);
-        assert!(message(&denied).contains("Update"), "{backend}: {}", denied.text);
-        let denied = send(&server, &plain, Method::POST, &format!("{shape}/GetPropertyDefinitions"), Some(&json!({}))).await;
+        assert_eq!(
+            denied.status,
+            StatusCode::FORBIDDEN,
+            "{backend}: {}",
+            denied.text
+        );
+        assert!(
+            message(&denied).contains("Update"),
+            "{backend}: {}",
+            denied.text
+        );
+        let denied = send(
+            &server,
+            &plain,
+            Method::POST,
+            &format!("{shape}/GetPropertyDefinitions"),
+            Some(&json!({})),
+        )
+        .await;
         assert_eq!(denied.status, StatusCode::FORBIDDEN, "{backend}");
         conn.close().await.expect("close");
         finish(db, server).await;
@@ -287,7 +437,13 @@ async fn mcp_server_is_told_what_a_visible_thing_lacks() {
         let conn = connect(&db).await;
         let outsider = seed_principals(
             &conn,
-            &[("outsider".into(), Membership { users: false, ..Membership::PLAIN })],
+            &[(
+                "outsider".into(),
+                Membership {
+                    users: false,
+                    ..Membership::PLAIN
+                },
+            )],
             PASSWORD,
         )
         .await
@@ -296,18 +452,46 @@ async fn mcp_server_is_told_what_a_visible_thing_lacks() {
         let admin = Caller::admin();
         let service = post_raw(&server, &admin, "/Thingworx/Things/T1/Services/Foo", "{}").await;
         assert_eq!(service.status, StatusCode::NOT_FOUND, "{backend}");
-        assert_eq!(service.json, json!({"code": "not_found", "message": "Thing 'T1' has no service 'Foo'"}));
+        assert_eq!(
+            service.json,
+            json!({"code": "not_found", "message": "Thing 'T1' has no service 'Foo'"})
+        );
         let property = get(&server, &admin, "/Thingworx/Things/T1/Properties/nope").await;
-        assert_eq!(message(&property), "Thing 'T1' has no property 'nope'", "{backend}");
+        assert_eq!(
+            message(&property),
+            "Thing 'T1' has no property 'nope'",
+            "{backend}"
+        );
         let route = get(&server, &admin, "/Thingworx/Things/T1/Bogus/Deeper/Still").await;
         assert_eq!(route.status, StatusCode::NOT_FOUND, "{backend}");
-        assert_eq!(route.json["code"], "not_found", "{backend}: a JSON body: {}", route.text);
-        assert!(message(&route).contains("Thing 'T1' has no GET route"), "{backend}: {}", route.text);
+        assert_eq!(
+            route.json["code"], "not_found",
+            "{backend}: a JSON body: {}",
+            route.text
+        );
+        assert!(
+            message(&route).contains("Thing 'T1' has no GET route"),
+            "{backend}: {}",
+            route.text
+        );
         let characteristic = get(&server, &admin, "/Thingworx/Things/T1/Bogus").await;
-        assert!(message(&characteristic).contains("Bogus"), "{backend}: {}", characteristic.text);
-        let group_service =
-            post_raw(&server, &admin, "/Thingworx/Groups/Users/Services/Foo", "{}").await;
-        assert_eq!(message(&group_service), "Group 'Users' has no service 'Foo'", "{backend}");
+        assert!(
+            message(&characteristic).contains("Bogus"),
+            "{backend}: {}",
+            characteristic.text
+        );
+        let group_service = post_raw(
+            &server,
+            &admin,
+            "/Thingworx/Groups/Users/Services/Foo",
+            "{}",
+        )
+        .await;
+        assert_eq!(
+            message(&group_service),
+            "Group 'Users' has no service 'Foo'",
+            "{backend}"
+        );
 
         // Invisible and missing Things answer alike, naming nothing.
         for path in [
@@ -315,7 +499,11 @@ async fn mcp_server_is_told_what_a_visible_thing_lacks() {
             "/Thingworx/Things/NoSuchThing/Services/Foo",
         ] {
             let reply = post_raw(&server, &outsider, path, "{}").await;
-            assert_eq!(reply.json, json!({"code": "not_found", "message": "Entity Not Found"}), "{backend} {path}");
+            assert_eq!(
+                reply.json,
+                json!({"code": "not_found", "message": "Entity Not Found"}),
+                "{backend} {path}"
+            );
         }
         for path in [
             "/Thingworx/Things/T1/Properties/nope",
@@ -323,7 +511,11 @@ async fn mcp_server_is_told_what_a_visible_thing_lacks() {
             "/Thingworx/Things/NoSuchThing/Bogus/Deeper",
         ] {
             let reply = get(&server, &outsider, path).await;
-            assert_eq!(reply.json, json!({"code": "not_found", "message": "Entity Not Found"}), "{backend} {path}");
+            assert_eq!(
+                reply.json,
+                json!({"code": "not_found", "message": "Entity Not Found"}),
+                "{backend} {path}"
+            );
         }
         // A path outside every entity is a JSON 404 too.
         let nowhere = get(&server, &admin, "/nowhere").await;
@@ -345,8 +537,17 @@ async fn administrator_grants_service_invoke_on_a_resource() {
             &json!({"principal": "Users", "principalType": "Group", "resource": "*", "type": "ServiceInvoke", "allow": true}),
         )
         .await;
-        let rules = admin_call(&server, &format!("{resource}/GetRunTimePermissionsAsJSON"), &json!({})).await;
-        assert!(rules.text.contains("\"Users\""), "{backend}: {}", rules.text);
+        let rules = admin_call(
+            &server,
+            &format!("{resource}/GetRunTimePermissionsAsJSON"),
+            &json!({}),
+        )
+        .await;
+        assert!(
+            rules.text.contains("\"Users\""),
+            "{backend}: {}",
+            rules.text
+        );
         admin_call(
             &server,
             &format!("{resource}/DeleteRunTimePermission"),
@@ -364,9 +565,16 @@ async fn administrator_grants_service_invoke_on_a_resource() {
         .await;
         assert_eq!(visibility.status, StatusCode::OK);
         let listed = get(&server, &Caller::admin(), "/Thingworx/Resources").await;
-        assert!(listed.text.contains("CurrentSessionInfo"), "{backend}: {}", listed.text);
+        assert!(
+            listed.text.contains("CurrentSessionInfo"),
+            "{backend}: {}",
+            listed.text
+        );
         let unknown = post_raw(&server, &Caller::admin(), &format!("{resource}/Foo"), "{}").await;
-        assert_eq!(message(&unknown), "Resource 'CurrentSessionInfo' has no service 'Foo'");
+        assert_eq!(
+            message(&unknown),
+            "Resource 'CurrentSessionInfo' has no service 'Foo'"
+        );
         finish(db, server).await;
     }
 }
@@ -383,10 +591,22 @@ async fn thingworx_7_script_with_app_key_in_url_is_told_the_setting() {
             Caller::Key { key, .. } => key,
             other => panic!("a key caller, not {other:?}"),
         };
-        let reply = get(&server, &Caller::Anonymous, &format!("/Thingworx/Things?appKey={key}")).await;
+        let reply = get(
+            &server,
+            &Caller::Anonymous,
+            &format!("/Thingworx/Things?appKey={key}"),
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{backend}");
-        assert!(message(&reply).contains("--allow-app-key-in-url"), "{backend}: {}", reply.text);
-        assert!(message(&reply).contains("IRONWORX_ALLOW_APP_KEY_IN_URL"), "{backend}");
+        assert!(
+            message(&reply).contains("--allow-app-key-in-url"),
+            "{backend}: {}",
+            reply.text
+        );
+        assert!(
+            message(&reply).contains("IRONWORX_ALLOW_APP_KEY_IN_URL"),
+            "{backend}"
+        );
         conn.close().await.expect("close");
         finish(db, server).await;
     }
@@ -396,14 +616,27 @@ async fn thingworx_7_script_with_app_key_in_url_is_told_the_setting() {
 async fn thingworx_connect_in_a_browser_on_a_listed_origin_passes_cors() {
     const LISTED: &str = "https://app.example";
     for backend in backends() {
-        let (db, server) = start(backend, &[("IRONWORX_CORS_ALLOWED_ORIGINS", "https://app.example,http://localhost:3000")]).await;
+        let (db, server) = start(
+            backend,
+            &[(
+                "IRONWORX_CORS_ALLOWED_ORIGINS",
+                "https://app.example,http://localhost:3000",
+            )],
+        )
+        .await;
         let client = server.client();
         let preflight = |origin: &'static str| {
             client
-                .request(Method::OPTIONS, server.url("/Thingworx/Things/T/Properties/p"))
+                .request(
+                    Method::OPTIONS,
+                    server.url("/Thingworx/Things/T/Properties/p"),
+                )
                 .header(header::ORIGIN, origin)
                 .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT")
-                .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "appkey, content-type")
+                .header(
+                    header::ACCESS_CONTROL_REQUEST_HEADERS,
+                    "appkey, content-type",
+                )
                 .send()
         };
         let ok = preflight(LISTED).await.expect("preflight");
@@ -411,16 +644,32 @@ async fn thingworx_connect_in_a_browser_on_a_listed_origin_passes_cors() {
         let h = ok.headers();
         assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], LISTED);
         assert_eq!(h[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
-        let methods = h[header::ACCESS_CONTROL_ALLOW_METHODS].to_str().expect("text");
-        assert!(methods.contains("PUT") && methods.contains("POST"), "{methods}");
-        let allowed = h[header::ACCESS_CONTROL_ALLOW_HEADERS].to_str().expect("text").to_ascii_lowercase();
+        let methods = h[header::ACCESS_CONTROL_ALLOW_METHODS]
+            .to_str()
+            .expect("text");
+        assert!(
+            methods.contains("PUT") && methods.contains("POST"),
+            "{methods}"
+        );
+        let allowed = h[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .expect("text")
+            .to_ascii_lowercase();
         for name in ["appkey", "content-type", "x-xsrf-token", "authorization"] {
             assert!(allowed.contains(name), "{name} in {allowed}");
         }
         let refused = preflight("https://evil.example").await.expect("preflight");
         assert!(!refused.status().is_success(), "{backend}");
-        assert!(!refused.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
-        assert!(!refused.headers().contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS));
+        assert!(
+            !refused
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        );
+        assert!(
+            !refused
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+        );
 
         // The request itself: CORS headers for the listed origin only.
         for (origin, expected) in [(LISTED, true), ("https://evil.example", false)] {
@@ -432,8 +681,18 @@ async fn thingworx_connect_in_a_browser_on_a_listed_origin_passes_cors() {
                 .await
                 .expect("get");
             assert_eq!(res.status(), StatusCode::OK);
-            assert_eq!(res.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN), expected, "{origin}");
-            assert_eq!(res.headers().contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS), expected, "{origin}");
+            assert_eq!(
+                res.headers()
+                    .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+                expected,
+                "{origin}"
+            );
+            assert_eq!(
+                res.headers()
+                    .contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS),
+                expected,
+                "{origin}"
+            );
         }
         // CORS does not weaken the cross-site protection: a form-like post is still refused,
         // whatever the origin.
@@ -461,7 +720,10 @@ async fn thingworx_connect_in_a_browser_on_a_listed_origin_passes_cors() {
         .send()
         .await
         .expect("preflight");
-    assert!(!res.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    assert!(
+        !res.headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    );
     finish(db, server).await;
 }
 
@@ -478,9 +740,12 @@ async fn older_scripts_read_infotables_as_xml_csv_and_html() {
         .await;
         let admin = Caller::admin();
         let fetch = |accept: &'static str, method: Method, path: &'static str| {
-            let mut builder = request(&server, &admin, method.clone(), path).header(header::ACCEPT, accept);
+            let mut builder =
+                request(&server, &admin, method.clone(), path).header(header::ACCEPT, accept);
             if method == Method::POST {
-                builder = builder.header(header::CONTENT_TYPE, "application/json").body("{}");
+                builder = builder
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body("{}");
             }
             builder.send()
         };
@@ -496,16 +761,26 @@ async fn older_scripts_read_infotables_as_xml_csv_and_html() {
             ] {
                 let res = fetch(accept, method.clone(), path).await.expect("send");
                 assert_eq!(res.status(), StatusCode::OK, "{backend} {accept} {path}");
-                let content_type = res.headers()[header::CONTENT_TYPE].to_str().expect("text").to_owned();
+                let content_type = res.headers()[header::CONTENT_TYPE]
+                    .to_str()
+                    .expect("text")
+                    .to_owned();
                 assert!(content_type.starts_with(kind), "{accept}: {content_type}");
                 let body = res.text().await.expect("body");
                 match kind {
                     "text/xml" => {
                         assert!(body.contains("<InfoTable><DataShape><FieldDefinitions><FieldDefinition name=\"label\" baseType=\"STRING\""), "{body}");
-                        assert!(body.contains("<Row><label>a&lt;b,&quot;c&quot;</label></Row>"), "{body}");
+                        assert!(
+                            body.contains("<Row><label>a&lt;b,&quot;c&quot;</label></Row>"),
+                            "{body}"
+                        );
                     }
                     "text/csv" => assert_eq!(body, "label\r\n\"a<b,\"\"c\"\"\"\r\n"),
-                    "text/html" => assert!(body.contains("<th>label</th>") && body.contains("<td>a&lt;b,&quot;c&quot;</td>"), "{body}"),
+                    "text/html" => assert!(
+                        body.contains("<th>label</th>")
+                            && body.contains("<td>a&lt;b,&quot;c&quot;</td>"),
+                        "{body}"
+                    ),
                     _ => {
                         let json: Value = serde_json::from_str(&body).expect("JSON");
                         assert_eq!(json["rows"][0]["label"], "a<b,\"c\"");
@@ -514,13 +789,38 @@ async fn older_scripts_read_infotables_as_xml_csv_and_html() {
             }
         }
         // A list is an InfoTable too; errors and documents stay JSON.
-        let list = fetch("text/csv", Method::GET, "/Thingworx/Things").await.expect("list");
-        assert!(list.text().await.expect("body").starts_with("name,description,"));
-        let missing = fetch("text/xml", Method::GET, "/Thingworx/Things/Boiler/Properties/nope").await.expect("404");
+        let list = fetch("text/csv", Method::GET, "/Thingworx/Things")
+            .await
+            .expect("list");
+        assert!(
+            list.text()
+                .await
+                .expect("body")
+                .starts_with("name,description,")
+        );
+        let missing = fetch(
+            "text/xml",
+            Method::GET,
+            "/Thingworx/Things/Boiler/Properties/nope",
+        )
+        .await
+        .expect("404");
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-        assert!(missing.headers()[header::CONTENT_TYPE].to_str().expect("text").starts_with("application/json"));
-        let document = fetch("text/xml", Method::GET, "/Thingworx/Things/Boiler").await.expect("doc");
-        assert!(document.headers()[header::CONTENT_TYPE].to_str().expect("text").starts_with("application/json"));
+        assert!(
+            missing.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .expect("text")
+                .starts_with("application/json")
+        );
+        let document = fetch("text/xml", Method::GET, "/Thingworx/Things/Boiler")
+            .await
+            .expect("doc");
+        assert!(
+            document.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .expect("text")
+                .starts_with("application/json")
+        );
         finish(db, server).await;
     }
 }
@@ -538,7 +838,10 @@ async fn script_logs_out_with_a_json_body_and_the_session_cookie() {
                 .request(method, server.url(path))
                 .header(header::COOKIE, &cookie)
         };
-        let before = with_session(Method::GET, "/Thingworx/Things").send().await.expect("get");
+        let before = with_session(Method::GET, "/Thingworx/Things")
+            .send()
+            .await
+            .expect("get");
         assert_eq!(before.status(), StatusCode::OK, "{backend}");
         let out = with_session(Method::POST, "/Thingworx/Logout")
             .header(header::CONTENT_TYPE, "application/json")
@@ -547,8 +850,15 @@ async fn script_logs_out_with_a_json_body_and_the_session_cookie() {
             .await
             .expect("logout");
         assert!(out.status().is_redirection(), "{backend}: {}", out.status());
-        let after = with_session(Method::GET, "/Thingworx/Things").send().await.expect("get");
-        assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "{backend}: the session ended");
+        let after = with_session(Method::GET, "/Thingworx/Things")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(
+            after.status(),
+            StatusCode::UNAUTHORIZED,
+            "{backend}: the session ended"
+        );
         finish(db, server).await;
     }
 }
@@ -566,15 +876,29 @@ async fn stream_without_a_data_shape_answers_its_base_fields() {
             &json!({"source": "boiler", "tags": "Plant:North"}),
         )
         .await;
-        let entries =
-            admin_call(&server, &format!("{services}/GetStreamEntriesWithData"), &json!({})).await;
-        let fields = entries.json["dataShape"]["fieldDefinitions"].as_object().expect("fields");
+        let entries = admin_call(
+            &server,
+            &format!("{services}/GetStreamEntriesWithData"),
+            &json!({}),
+        )
+        .await;
+        let fields = entries.json["dataShape"]["fieldDefinitions"]
+            .as_object()
+            .expect("fields");
         for field in ["timestamp", "source", "sourceType", "location", "tags"] {
-            assert!(fields.contains_key(field), "{backend}: {field} in {}", entries.text);
+            assert!(
+                fields.contains_key(field),
+                "{backend}: {field} in {}",
+                entries.text
+            );
         }
         assert_eq!(entries.json["rows"][0]["source"], "boiler", "{backend}");
-        let queried =
-            admin_call(&server, &format!("{services}/QueryStreamEntriesWithData"), &json!({})).await;
+        let queried = admin_call(
+            &server,
+            &format!("{services}/QueryStreamEntriesWithData"),
+            &json!({}),
+        )
+        .await;
         assert_eq!(queried.json["rows"].as_array().map(Vec::len), Some(1));
         finish(db, server).await;
     }
@@ -593,16 +917,30 @@ async fn prometheus_scraper_gets_the_text_format_unless_it_asks_for_openmetrics(
         };
         for accept in [None, Some("text/plain;version=0.0.4;q=1,*/*;q=0.1")] {
             let res = scrape(accept).await.expect("scrape");
-            let kind = res.headers()[header::CONTENT_TYPE].to_str().expect("text").to_owned();
-            assert!(kind.starts_with("text/plain; version=0.0.4"), "{backend}: {kind}");
+            let kind = res.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .expect("text")
+                .to_owned();
+            assert!(
+                kind.starts_with("text/plain; version=0.0.4"),
+                "{backend}: {kind}"
+            );
             let body = res.text().await.expect("body");
             assert!(!body.contains("# EOF"), "{body}");
-            assert!(body.contains("# TYPE ironworx_http_requests_total counter"), "{body}");
+            assert!(
+                body.contains("# TYPE ironworx_http_requests_total counter"),
+                "{body}"
+            );
         }
-        let res = scrape(Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"))
-            .await
-            .expect("scrape");
-        let kind = res.headers()[header::CONTENT_TYPE].to_str().expect("text").to_owned();
+        let res = scrape(Some(
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        ))
+        .await
+        .expect("scrape");
+        let kind = res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .expect("text")
+            .to_owned();
         assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
         assert!(res.text().await.expect("body").ends_with("# EOF\n"));
         finish(db, server).await;
@@ -648,7 +986,12 @@ async fn ldalvik_reads_one_cache_time_form_and_writes_to_a_disabled_thing() {
         .expect("definition");
         ironworx_tests::http::bump(&conn, "ImportedDefinition").await;
         let admin = Caller::admin();
-        let defs = admin_call(&server, "/Thingworx/Things/Mixed/Services/GetPropertyDefinitions", &json!({})).await;
+        let defs = admin_call(
+            &server,
+            "/Thingworx/Things/Mixed/Services/GetPropertyDefinitions",
+            &json!({}),
+        )
+        .await;
         let cache_times: Vec<String> = defs.json["rows"]
             .as_array()
             .expect("rows")
@@ -666,7 +1009,13 @@ async fn ldalvik_reads_one_cache_time_form_and_writes_to_a_disabled_thing() {
             );
         }
         // The Thing was never enabled: a write is accepted (see the README, HTTP API).
-        let enabled = post_raw(&server, &admin, "/Thingworx/Things/Mixed/Services/IsEnabled", "").await;
+        let enabled = post_raw(
+            &server,
+            &admin,
+            "/Thingworx/Things/Mixed/Services/IsEnabled",
+            "",
+        )
+        .await;
         assert_eq!(enabled.json["rows"][0]["result"], json!(false));
         let written = send(
             &server,
@@ -676,7 +1025,12 @@ async fn ldalvik_reads_one_cache_time_form_and_writes_to_a_disabled_thing() {
             Some(&json!({"viaRest": 7})),
         )
         .await;
-        assert_eq!(written.status, StatusCode::OK, "{backend}: {}", written.text);
+        assert_eq!(
+            written.status,
+            StatusCode::OK,
+            "{backend}: {}",
+            written.text
+        );
         conn.close().await.expect("close");
         finish(db, server).await;
     }
@@ -700,8 +1054,11 @@ struct Recording {
 
 #[tokio::test]
 async fn recorded_client_requests_replay_with_their_statuses() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/client_replay.json"))
-        .expect("the recording");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/client_replay.json"
+    ))
+    .expect("the recording");
     let recording: Recording = serde_json::from_str(&text).expect("a recording");
     assert!(recording.steps.len() >= 20);
     for backend in backends() {
@@ -712,16 +1069,22 @@ async fn recorded_client_requests_replay_with_their_statuses() {
             &json!({"name": "ReplayKey", "user": ADMIN_USER}),
         )
         .await;
-        let key = created.json["rows"][0]["result"].as_str().expect("the key id").to_owned();
+        let key = created.json["rows"][0]["result"]
+            .as_str()
+            .expect("the key id")
+            .to_owned();
         use base64::Engine as _;
         let basic = format!(
             "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{ADMIN_USER}:{ADMIN_PASSWORD}"))
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{ADMIN_USER}:{ADMIN_PASSWORD}"))
         );
         let fill = |s: &str| s.replace("${APPKEY}", &key).replace("${BASIC}", &basic);
         for (n, step) in recording.steps.iter().enumerate() {
             let method = Method::from_bytes(step.method.as_bytes()).expect("a method");
-            let mut builder = server.client().request(method, server.url(&fill(&step.path)));
+            let mut builder = server
+                .client()
+                .request(method, server.url(&fill(&step.path)));
             for (name, value) in &step.headers {
                 builder = builder.header(name.as_str(), fill(value.as_str().unwrap_or_default()));
             }

@@ -489,7 +489,6 @@ const ALL: &[Collection] = Collection::ALL;
 /// Every collection: `Resources/{resource}/Services/…` answers the built-in resources' own
 /// services first, then these entity services of the Resource entity.
 const SECURABLE: &[Collection] = &[
-    Collection::Resources,
     Collection::Things,
     Collection::ThingTemplates,
     Collection::ThingShapes,
@@ -524,6 +523,7 @@ const SECURABLE: &[Collection] = &[
     Collection::NotificationDefinitions,
     Collection::DataAnalysisDefinitions,
     Collection::ThingGroups,
+    Collection::Resources,
 ];
 const INSTANCE_RULES: &[Collection] = &[Collection::ThingTemplates, Collection::ThingShapes];
 const TEMPLATES: &[Collection] = &[Collection::ThingTemplates];

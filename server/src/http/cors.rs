@@ -53,9 +53,9 @@ pub async fn cors(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let allowed: &[String] = req
-        .app_data::<web::Data<AppState>>()
-        .map_or(&[], |state| state.config.auth.cors_allowed_origins.as_slice());
+    let allowed: &[String] = req.app_data::<web::Data<AppState>>().map_or(&[], |state| {
+        state.config.auth.cors_allowed_origins.as_slice()
+    });
     let origin = listed(req.headers(), allowed).cloned();
     let preflight = req.method() == Method::OPTIONS
         && req
@@ -68,14 +68,8 @@ pub async fn cors(
                 let headers = response.headers_mut();
                 allow(headers, origin);
                 let fixed = HeaderValue::from_static;
-                headers.insert(
-                    header::ACCESS_CONTROL_ALLOW_METHODS,
-                    fixed(ALLOWED_METHODS),
-                );
-                headers.insert(
-                    header::ACCESS_CONTROL_ALLOW_HEADERS,
-                    fixed(ALLOWED_HEADERS),
-                );
+                headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, fixed(ALLOWED_METHODS));
+                headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, fixed(ALLOWED_HEADERS));
                 headers.insert(header::ACCESS_CONTROL_MAX_AGE, fixed(MAX_AGE));
                 response
             }
@@ -107,7 +101,10 @@ mod tests {
             HeaderValue::from_static("https://APP.example"),
         );
         assert!(listed(&headers, &allowed).is_some());
-        headers.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
         assert!(listed(&headers, &allowed).is_none());
         assert!(listed(&headers, &[]).is_none());
     }

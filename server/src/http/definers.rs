@@ -37,7 +37,9 @@ pub async fn entity_service(
         return None;
     }
     match service {
-        "GetImplementingThings" => Some(implementing_things(state, guard, (collection, idx), false).await),
+        "GetImplementingThings" => {
+            Some(implementing_things(state, guard, (collection, idx), false).await)
+        }
         "GetImplementingThingsWithData" => {
             Some(implementing_things(state, guard, (collection, idx), true).await)
         }
@@ -74,7 +76,10 @@ async fn implementing_things(
     guard.require(Target::Entity(idx), PermissionKind::Read, ANY_RESOURCE)?;
     let names: HashSet<String> = implementing(guard, idx)
         .into_iter()
-        .filter(|&t| guard.decide(Target::Entity(t), PermissionKind::Visibility, ANY_RESOURCE) == Outcome::Allow)
+        .filter(|&t| {
+            guard.decide(Target::Entity(t), PermissionKind::Visibility, ANY_RESOURCE)
+                == Outcome::Allow
+        })
         .filter_map(|t| guard.index.entity(t).map(|e| e.name.clone()))
         .collect();
     let rows: Vec<(String, Value)> = visible_rows(state, guard, Collection::Things)
@@ -84,7 +89,10 @@ async fn implementing_things(
         .map(|(row, json)| (row.name, json))
         .collect();
     if !with_data {
-        return Ok(infotable(LIST_FIELDS, rows.into_iter().map(|(_, j)| j).collect()));
+        return Ok(infotable(
+            LIST_FIELDS,
+            rows.into_iter().map(|(_, j)| j).collect(),
+        ));
     }
     let name = guard
         .index

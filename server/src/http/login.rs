@@ -588,8 +588,8 @@ async fn logout(
     form: Option<web::Form<LogoutForm>>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.map(web::Form::into_inner).unwrap_or_default();
-    let scripted = req.headers().contains_key("x-requested-with")
-        || crate::http::csrf::is_json(req.headers());
+    let scripted =
+        req.headers().contains_key("x-requested-with") || crate::http::csrf::is_json(req.headers());
     if !scripted && !csrf_matches(&req, &form.csrf) {
         tracing::info!("logout refused: the CSRF token is missing or does not match");
         let body = MessageTemplate {

@@ -94,7 +94,9 @@ fn parts(value: &Value) -> Option<(Vec<(&str, &str)>, &[Value])> {
             (
                 d.get("ordinal").and_then(Value::as_i64).unwrap_or(i64::MAX),
                 name.as_str(),
-                d.get("baseType").and_then(Value::as_str).unwrap_or("STRING"),
+                d.get("baseType")
+                    .and_then(Value::as_str)
+                    .unwrap_or("STRING"),
             )
         })
         .collect();
@@ -296,7 +298,7 @@ pub async fn accept(
         }
         None => head.set_body(bytes),
     };
-    Ok(ServiceResponse::new(request, response).map_into_right_body())
+    Ok(ServiceResponse::new(request, response.map_into_boxed_body()).map_into_right_body())
 }
 
 #[cfg(test)]
@@ -309,7 +311,10 @@ mod tests {
     fn accept_picks_the_preferred_supported_type() {
         assert_eq!(negotiate(None), Format::Json);
         assert_eq!(negotiate(Some("*/*")), Format::Json);
-        assert_eq!(negotiate(Some("application/json, text/plain, */*")), Format::Json);
+        assert_eq!(
+            negotiate(Some("application/json, text/plain, */*")),
+            Format::Json
+        );
         assert_eq!(negotiate(Some("text/xml")), Format::Xml);
         assert_eq!(negotiate(Some("application/xml")), Format::Xml);
         assert_eq!(negotiate(Some("text/csv")), Format::Csv);
@@ -319,7 +324,10 @@ mod tests {
             )),
             Format::Html
         );
-        assert_eq!(negotiate(Some("text/html;q=0.1, application/json")), Format::Json);
+        assert_eq!(
+            negotiate(Some("text/html;q=0.1, application/json")),
+            Format::Json
+        );
         assert_eq!(negotiate(Some("image/png")), Format::Json);
     }
 
@@ -327,11 +335,17 @@ mod tests {
     fn one_table_four_renderings() {
         let table = infotable(
             &[("name", "STRING"), ("value", "NUMBER")],
-            vec![json!({"name": "a<b, \"c\"", "value": 1.5}), json!({"name": "d"})],
+            vec![
+                json!({"name": "a<b, \"c\"", "value": 1.5}),
+                json!({"name": "d"}),
+            ],
         );
         assert!(render(Format::Json, &table).is_none());
         let xml = render(Format::Xml, &table).expect("xml");
-        assert!(xml.contains("<FieldDefinition name=\"name\" baseType=\"STRING\""), "{xml}");
+        assert!(
+            xml.contains("<FieldDefinition name=\"name\" baseType=\"STRING\""),
+            "{xml}"
+        );
         assert!(
             xml.contains("<Row><name>a&lt;b, &quot;c&quot;</name><value>1.5</value></Row>"),
             "{xml}"

@@ -151,7 +151,7 @@ pub async fn model_service(
     let name = guard.index.entity(idx)?.name.clone();
     let on = (collection, idx);
     if services::DEFINITION_SERVICES.contains(&service) {
-        return Some(services::property_definitions(state, guard, on, &name, service, body).await);
+        return Some(services::definition_service(state, guard, on, &name, service, body).await);
     }
     if definitions::SERVICES.contains(&service) {
         return Some(definitions::service(state, guard, on, &name, service, body).await);

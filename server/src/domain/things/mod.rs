@@ -70,12 +70,18 @@ pub async fn read_properties(
                     Ok(info_table(&readable, stored))
                 }
                 Selection::One(property) => {
-                    let found = properties
-                        .iter()
-                        .find(|p| p.name == property)
-                        .ok_or_else(|| {
-                            ApiError::missing(Collection::Things, thing.name(), "property", property)
-                        })?;
+                    let found =
+                        properties
+                            .iter()
+                            .find(|p| p.name == property)
+                            .ok_or_else(|| {
+                                ApiError::missing(
+                                    Collection::Things,
+                                    thing.name(),
+                                    "property",
+                                    property,
+                                )
+                            })?;
                     Ok(info_table(&[found], stored))
                 }
             }

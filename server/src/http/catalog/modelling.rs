@@ -5,11 +5,11 @@
 
 use ironworx_entity::vocab::{Collection, PermissionKind};
 
+use super::Run;
 use super::{
     ADD_EVENT, ADD_PROPERTY, ADD_SERVICE, Body, Method, NAME, NONE, Need, Operation, Output,
     TAG_THINGS, VISIBLE, design, needs, post, route, thing_service,
 };
-use super::Run;
 
 /// Modelling services of ThingTemplates and ThingShapes.
 pub const TAG_MODELLING: &str = "Templates and shapes";

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::model::{self, ThingModel};
 use super::values;
 use crate::authz::{EntityIdx, Target};
+use crate::domain::events::BUILTIN_EVENTS;
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
@@ -66,7 +67,9 @@ pub async fn service(
         guard.require(target, PermissionKind::Metadata, ANY_RESOURCE)?;
         let model = model::load_in(&state.db, collection, name).await?;
         return match service {
-            "GetServiceDefinitions" => Ok(services_table(&effective_services(state, &model).await?)),
+            "GetServiceDefinitions" => {
+                Ok(services_table(&effective_services(state, &model).await?))
+            }
             "GetEventDefinitions" => Ok(events_table(&effective_events(state, &model).await?)),
             _ => metadata(state, &model).await,
         };
@@ -141,8 +144,21 @@ pub async fn definition(
     let found = document
         .get_mut(key)
         .and_then(|definitions| definitions.get_mut(&item))
-        .map(Value::take)
-        .ok_or_else(|| ApiError::missing(Collection::Things, &name, what, &item))?;
+        .map(Value::take);
+    let found = match found {
+        Some(found) => found,
+        // The events every Thing has without defining them.
+        None if what == "event" && BUILTIN_EVENTS.contains(&item.as_str()) => json!({
+            "name": item,
+            "description": "",
+            "category": "",
+            "dataShape": "",
+            "isLocalOnly": false,
+            "aspects": {},
+            "isBuiltIn": true,
+        }),
+        None => return Err(ApiError::missing(Collection::Things, &name, what, &item)),
+    };
     Ok(HttpResponse::Ok().json(found))
 }
 

@@ -204,7 +204,7 @@ async fn builtin(
 
 /// Runs a property-definition service of the Thing (ThingTemplate, ThingShape) `idx`, named
 /// `name`: design-time Metadata to read, Update to change.
-pub(super) async fn property_definitions(
+pub(super) async fn definition_service(
     state: &AppState,
     guard: &Guard,
     (collection, idx): (Collection, EntityIdx),
@@ -550,7 +550,10 @@ async fn remove_definition(
     };
     for holder in holders {
         let held = model::load(&txn, &holder).await?;
-        if held.property(property).is_some_and(|p| p.definition.is_some()) {
+        if held
+            .property(property)
+            .is_some_and(|p| p.definition.is_some())
+        {
             continue;
         }
         let stored = property_values::list(&txn, held.id()).await?;
