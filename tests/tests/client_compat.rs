@@ -833,8 +833,7 @@ async fn script_logs_out_with_a_json_body_and_the_session_cookie() {
         let session = login.cookie("JSESSIONID").expect("a session").value.clone();
         let cookie = format!("JSESSIONID={session}");
         let with_session = |method: Method, path: &str| {
-            server
-                .client()
+            forms::browser()
                 .request(method, server.url(path))
                 .header(header::COOKIE, &cookie)
         };
@@ -928,7 +927,7 @@ async fn prometheus_scraper_gets_the_text_format_unless_it_asks_for_openmetrics(
             let body = res.text().await.expect("body");
             assert!(!body.contains("# EOF"), "{body}");
             assert!(
-                body.contains("# TYPE ironworx_http_requests_total counter"),
+                body.contains("# TYPE ironworx_authorization_decisions_total counter"),
                 "{body}"
             );
         }

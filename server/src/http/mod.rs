@@ -54,7 +54,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &crate::config::LimitSetting
         .service(transfer::importer)
         .service(transfer::exporter)
         .service(things::characteristic)
-        .service(things::definition)
+        .service(things::one_definition)
         .service(openapi::openapi_json)
         // Entity CRUD last: its `/Thingworx/{collection}[/{name}]` paths would match the
         // fixed paths registered above.

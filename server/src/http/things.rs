@@ -30,7 +30,7 @@ use crate::state::AppState;
 
 #[cfg(feature = "bench-bare")]
 pub use bare::bare_property;
-pub use definitions::{characteristic, definition};
+pub use definitions::{characteristic, one_definition};
 pub use model::ThingModel;
 pub use services::thing_service;
 

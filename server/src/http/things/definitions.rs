@@ -117,15 +117,15 @@ pub async fn characteristic(
 /// one effective definition, as the metadata document holds it (with its source), under the
 /// same rights as the list (design-time Metadata); a name the Thing lacks is a 404 naming it.
 #[get("/Thingworx/Things/{name}/{characteristic}/{item}")]
-pub async fn definition(
+pub async fn one_definition(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (name, characteristic, item) = path.into_inner();
+    let (name, listing, item) = path.into_inner();
     let guard = Guard::of(&req, &state).await?;
     let (_, idx) = guard.visible_entity(Collection::Things.as_str(), &name)?;
-    let (key, what) = match characteristic.as_str() {
+    let (key, what) = match listing.as_str() {
         "PropertyDefinitions" => ("propertyDefinitions", "property"),
         "ServiceDefinitions" => ("serviceDefinitions", "service"),
         "EventDefinitions" => ("eventDefinitions", "event"),
@@ -134,7 +134,7 @@ pub async fn definition(
                 Collection::Things,
                 &name,
                 "GET route",
-                &format!("{characteristic}/{item}"),
+                &format!("{listing}/{item}"),
             ));
         }
     };
