@@ -80,9 +80,11 @@ pub fn negotiate(accept: Option<&str>) -> Format {
     best.map_or(Format::Json, |(_, f)| f)
 }
 
-/// The fields of an InfoTable, by ordinal (then name), and its rows; `None` when `value` is
-/// not an InfoTable.
-fn parts(value: &Value) -> Option<(Vec<(&str, &str)>, &[Value])> {
+/// The fields of an InfoTable as (name, base type), by ordinal (then name).
+type Fields<'a> = Vec<(&'a str, &'a str)>;
+
+/// The fields of an InfoTable and its rows; `None` when `value` is not an InfoTable.
+fn parts(value: &Value) -> Option<(Fields<'_>, &[Value])> {
     let definitions = value
         .get("dataShape")?
         .get("fieldDefinitions")?
