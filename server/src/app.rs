@@ -62,10 +62,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let server = HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::from_fn(crate::http::csrf::protect))
+            .wrap(actix_web::middleware::from_fn(crate::http::render::accept))
             .wrap(actix_web::middleware::from_fn(
                 crate::http::body_timeout::limit,
             ))
             .wrap(actix_web::middleware::from_fn(crate::http::headers::secure))
+            .wrap(actix_web::middleware::from_fn(crate::http::cors::cors))
             .wrap(actix_web::middleware::from_fn(crate::metrics::track))
             .wrap(
                 actix_web::middleware::ErrorHandlers::new()

@@ -73,6 +73,7 @@ pub async fn bootstrap(
     data_dir: &Path,
 ) -> Result<BootstrapOutcome, BootstrapError> {
     if settings::get(db, MARKER).await?.is_some() {
+        ensure_resources(db).await?;
         return Ok(BootstrapOutcome::AlreadyDone);
     }
     let (password, generated) = match admin_password {
@@ -91,8 +92,10 @@ pub async fn bootstrap(
     let txn = crate::db::begin_write(db).await?;
     if !settings::set_once(&txn, MARKER, VERSION).await? {
         txn.rollback().await?;
+        ensure_resources(db).await?;
         return Ok(BootstrapOutcome::AlreadyDone);
     }
+    settings::set_once(&txn, RESOURCES_MARKER, "1").await?;
     create_builtins(&txn, PasswordRecord::argon2id(hash)).await?;
     if generated {
         write_password_file(data_dir, &password)?;
@@ -102,6 +105,53 @@ pub async fn bootstrap(
     Ok(BootstrapOutcome::Created {
         generated_password: generated.then_some(password),
     })
+}
+
+/// The setting that says the built-in Resources exist as entities (databases bootstrapped
+/// before they did get them at their next start).
+pub const RESOURCES_MARKER: &str = "bootstrap.resources";
+
+/// Creates the built-in Resources as entities, owned by `System`, in a database bootstrapped
+/// before they were; once (the marker is written first, so of two processes starting together
+/// the second finds it and changes nothing).
+async fn ensure_resources(db: &DatabaseConnection) -> Result<(), BootstrapError> {
+    if settings::get(db, RESOURCES_MARKER).await?.is_some() {
+        return Ok(());
+    }
+    let txn = crate::db::begin_write(db).await?;
+    if !settings::set_once(&txn, RESOURCES_MARKER, "1").await? {
+        txn.rollback().await?;
+        return Ok(());
+    }
+    let system = users::get_user(&txn, builtin::SYSTEM).await?;
+    for resource in builtin::RESOURCES {
+        if entities::find_entity(&txn, Collection::Resources, resource)
+            .await?
+            .is_none()
+        {
+            entities::insert_entity(
+                &txn,
+                Collection::Resources,
+                resource,
+                &EntityFields {
+                    owner_id: Some(system.entity.id),
+                    ..system_fields()
+                },
+            )
+            .await?;
+        }
+    }
+    audit::record(
+        &txn,
+        &Change {
+            actor: builtin::SYSTEM.into(),
+            action: "BootstrapResources".into(),
+            ..Change::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// The fields of a built-in entity; `System` becomes its owner once that user exists.
@@ -170,6 +220,9 @@ async fn create_builtins(
     for template in builtin::THING_TEMPLATES {
         models::create_thing_template(txn, template, &system_fields(), &TemplateFields::default())
             .await?;
+    }
+    for resource in builtin::RESOURCES {
+        entities::insert_entity(txn, Collection::Resources, resource, &system_fields()).await?;
     }
     let system = users::get_user(txn, builtin::SYSTEM).await?;
     entities::own_built_ins(txn, system.entity.id).await?;

@@ -211,6 +211,33 @@ pub struct AuthSettings {
         global = true
     )]
     pub secure_cookies: bool,
+
+    /// Origins (`scheme://host[:port]`, comma-separated) whose browser pages may call the
+    /// server with credentials (CORS); none by default.
+    #[arg(
+        long,
+        env = "IRONWORX_CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_parser = parse_origin,
+        global = true
+    )]
+    pub cors_allowed_origins: Vec<String>,
+}
+
+/// One CORS origin: `scheme://host[:port]`, without path, compared as browsers send it (lower
+/// case, no trailing slash).
+fn parse_origin(value: &str) -> Result<String, String> {
+    let origin = value.trim().trim_end_matches('/').to_ascii_lowercase();
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("'{value}' is not an origin (http:// or https:// expected)"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ', '*']) {
+        return Err(format!(
+            "'{value}' is not an origin (scheme://host[:port], no path or wildcard)"
+        ));
+    }
+    Ok(origin)
 }
 
 impl Default for AuthSettings {
@@ -227,6 +254,7 @@ impl Default for AuthSettings {
             trusted_proxy_header: None,
             login_rate_per_minute: 30,
             secure_cookies: false,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -650,6 +678,27 @@ mod tests {
             (5, 60, 1800)
         );
         assert_eq!(s.limits.max_pbkdf2_iterations, 210_000);
+    }
+
+    #[test]
+    fn cors_origins_are_a_comma_separated_list() {
+        if std::env::var_os("IRONWORX_CORS_ALLOWED_ORIGINS").is_none() {
+            assert!(settings(&[]).auth.cors_allowed_origins.is_empty());
+        }
+        let s = settings(&[
+            "--cors-allowed-origins",
+            "https://App.example, http://localhost:3000/",
+        ]);
+        assert_eq!(
+            s.auth.cors_allowed_origins,
+            ["https://app.example", "http://localhost:3000"]
+        );
+        for bad in ["*", "app.example", "https://app.example/path"] {
+            assert!(
+                TestCli::try_parse_from(["test", "--cors-allowed-origins", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub enum ApiError {
     /// The entity does not exist or is not visible to the caller (404). Never names it.
     #[error("Entity Not Found")]
     NotFound,
+    /// Something an entity the caller may see does not have (404): a service, property,
+    /// definition or route, named (`Thing 'T1' has no service 'Foo'`). A missing or invisible
+    /// entity is [`ApiError::NotFound`], never this.
+    #[error("{0}")]
+    Missing(String),
     /// Bad input: what is wrong (400).
     #[error("{0}")]
     BadRequest(String),
@@ -93,7 +98,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
-            ApiError::NotFound => "not_found",
+            ApiError::NotFound | ApiError::Missing(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "payload_too_large",
@@ -124,6 +129,22 @@ impl From<QueryError> for ApiError {
             QueryError::NotFound { .. } => ApiError::NotFound,
             QueryError::Db(e) => ApiError::internal(e),
         }
+    }
+}
+
+impl ApiError {
+    /// A 404 naming what the entity `entity` of `collection` (one the caller may see) lacks:
+    /// `what` (`service`, `property`, …) called `name`.
+    pub fn missing(
+        collection: ironworx_entity::vocab::Collection,
+        entity: &str,
+        what: &str,
+        name: &str,
+    ) -> Self {
+        ApiError::Missing(format!(
+            "{} '{entity}' has no {what} '{name}'",
+            collection.element_name()
+        ))
     }
 }
 

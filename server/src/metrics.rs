@@ -215,12 +215,59 @@ pub async fn track(
     Ok(res)
 }
 
-/// `GET /metrics`: the Prometheus text format (OpenMetrics 1.0, which Prometheus reads).
+/// The media type of the OpenMetrics text format.
+pub const OPENMETRICS: &str = "application/openmetrics-text";
+
+/// `GET /metrics`: the Prometheus text format 0.0.4, or OpenMetrics 1.0 when the scraper's
+/// `Accept` names `application/openmetrics-text`.
 #[get("/metrics")]
-pub async fn endpoint() -> HttpResponse {
+pub async fn endpoint(req: actix_web::HttpRequest) -> HttpResponse {
+    let openmetrics = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            accept
+                .split(',')
+                .any(|part| part.trim().to_ascii_lowercase().starts_with(OPENMETRICS))
+        });
+    if openmetrics {
+        return HttpResponse::Ok()
+            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+            .body(METRICS.render());
+    }
     HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(METRICS.render())
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(prometheus_text(&METRICS.render()))
+}
+
+/// The Prometheus text format 0.0.4 of an OpenMetrics exposition: no `# EOF` or `# UNIT`
+/// lines, and a counter family named after its `_total` samples.
+pub fn prometheus_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .filter(|name| !name.ends_with("_total"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => out.push_str(&line),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -248,5 +295,16 @@ mod tests {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
         assert!(text.ends_with("# EOF\n"));
+        let prometheus = prometheus_text(&text);
+        assert!(!prometheus.contains("# EOF"), "{prometheus}");
+        assert!(
+            prometheus.contains("# TYPE ironworx_login_failures_total counter"),
+            "{prometheus}"
+        );
+        assert!(prometheus.contains("ironworx_login_failures_total 1"));
+        assert!(
+            prometheus.contains("# TYPE ironworx_http_request_duration_seconds histogram"),
+            "{prometheus}"
+        );
     }
 }

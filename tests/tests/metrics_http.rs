@@ -18,6 +18,7 @@ async fn scrape(server: &TestServer) -> String {
     let res = server
         .client()
         .get(server.url("/metrics"))
+        .header("Accept", "application/openmetrics-text; version=1.0.0")
         .send()
         .await
         .expect("scrape");

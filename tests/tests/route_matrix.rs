@@ -220,6 +220,9 @@ enum Prepare {
     UnitMember,
     /// The fixture Thing defines the event `Happened`.
     Event,
+    /// The fixture template or shape, of this collection, defines the property `p1`, the
+    /// service [`DEFINED`] and the event `Happened`.
+    Definitions(&'static str),
 }
 
 struct Recipe {
@@ -281,7 +284,9 @@ fn recipe(op: &Op) -> Result<Recipe, String> {
             "/Thingworx/Things/{name}/Metadata"
             | "/Thingworx/Things/{name}/PropertyDefinitions"
             | "/Thingworx/Things/{name}/ServiceDefinitions"
-            | "/Thingworx/Things/{name}/EventDefinitions",
+            | "/Thingworx/Things/{name}/EventDefinitions"
+            | "/Thingworx/Things/{name}/PropertyDefinitions/{property}"
+            | "/Thingworx/Things/{name}/EventDefinitions/{event}",
         )
         | ("GET", "/Thingworx/Things/{name}/Events/{event}/Subscribe") => Some(Recipe {
             payload: Payload::None,
@@ -301,6 +306,10 @@ fn recipe(op: &Op) -> Result<Recipe, String> {
         ("POST", "/Thingworx/Things/{name}/Services/{service}") => {
             Some(plain(Fixture::Defined, json!({})))
         }
+        ("GET", "/Thingworx/Things/{name}/ServiceDefinitions/{service}") => Some(Recipe {
+            payload: Payload::None,
+            ..plain(Fixture::Defined, Value::Null)
+        }),
         ("POST", "/Thingworx/Importer") => Some(Recipe {
             payload: Payload::Upload,
             ..plain(Fixture::Entity("ThingShapes"), Value::Null)
@@ -422,8 +431,31 @@ fn recipe(op: &Op) -> Result<Recipe, String> {
         ("ApplicationKeys", _) => on(json!({})),
         ("LocalizationTables", "AddOrUpdateToken") => on(json!({"name": "tok", "value": "v"})),
         ("Things", s) => thing_recipe(s),
+        ("ThingTemplates" | "ThingShapes", s) => definer_recipe(entity, s),
         _ => Err(format!("no recipe for {} ({})", op.label(), op.id)),
     }
+}
+
+/// The modelling services of a ThingTemplate or ThingShape fixture.
+fn definer_recipe(entity: Fixture, service: &str) -> Result<Recipe, String> {
+    let body = match service {
+        "AddPropertyDefinition" => json!({"name": "q$u", "type": "NUMBER"}),
+        "AddServiceDefinition" => json!({"name": "S$u"}),
+        "AddEventDefinition" => json!({"name": "E$u", "dataShape": SHAPE}),
+        "GetPropertyDefinition" | "RemovePropertyDefinition" => json!({"name": "p1"}),
+        "RemoveServiceDefinition" => json!({"name": DEFINED}),
+        "RemoveEventDefinition" => json!({"name": "Happened"}),
+        _ => json!({}),
+    };
+    let Fixture::Entity(collection) = entity else {
+        return Err(format!("no template or shape fixture for {service}"));
+    };
+    Ok(Recipe {
+        fixture: entity,
+        payload: Payload::Json(body),
+        prepare: Prepare::Definitions(collection),
+        each: "*",
+    })
 }
 
 fn thing_recipe(service: &str) -> Result<Recipe, String> {
@@ -449,7 +481,9 @@ fn thing_recipe(service: &str) -> Result<Recipe, String> {
             json!({"values": {"rows": [{"name": "p1", "value": 6}]}}),
             "p1",
         ),
-        "GetServiceDefinitions" | "GetEventDefinitions" => make(thing, json!({}), "*"),
+        "GetServiceDefinitions" | "GetEventDefinitions" | "GetMetadata" | "GetMetadataAsJSON" => {
+            make(thing, json!({}), "*")
+        }
         "AddServiceDefinition" => make(thing, json!({"name": "S$u"}), "*"),
         "AddEventDefinition" => make(thing, json!({"name": "E$u", "dataShape": SHAPE}), "*"),
         "RemoveServiceDefinition" => make(Fixture::Defined, json!({"name": DEFINED}), "*"),
@@ -1192,6 +1226,22 @@ impl Matrix<'_> {
                     &json!({"name": "Happened", "dataShape": SHAPE}),
                 )
                 .await;
+            }
+            Prepare::Definitions(collection) => {
+                let base = format!("/Thingworx/{collection}/{fixture}/Services");
+                for (service, body) in [
+                    (
+                        "AddPropertyDefinition",
+                        json!({"name": "p1", "type": "NUMBER"}),
+                    ),
+                    ("AddServiceDefinition", json!({"name": DEFINED})),
+                    (
+                        "AddEventDefinition",
+                        json!({"name": "Happened", "dataShape": SHAPE}),
+                    ),
+                ] {
+                    admin_call(self.server, &format!("{base}/{service}"), &body).await;
+                }
             }
             Prepare::UnitMember => {
                 admin_call(

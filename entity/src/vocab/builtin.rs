@@ -36,3 +36,14 @@ pub const ORGANIZATIONS: &[(&str, &str)] = &[
 
 /// The built-in ThingTemplates (all root templates).
 pub const THING_TEMPLATES: &[&str] = &["GenericThing", "Stream", "DataTable", "RemoteThing"];
+
+/// Built-in Resources: the server answers their services itself, and they are entities of
+/// the collection `Resources` too, so that their permissions can be kept like any entity's.
+pub const RESOURCES: &[&str] = &[
+    "EntityServices",
+    "CollectionFunctions",
+    "CurrentSessionInfo",
+    "SecurityServices",
+    "RuntimeLocalizationFunctions",
+    "SourceControlFunctions",
+];

@@ -262,7 +262,10 @@ async fn authenticate_at(
     if let Some(key) = query_app_key(req) {
         if !state.config().auth.allow_app_key_in_url {
             return Err(ApiError::Unauthorized(
-                "application keys are not accepted in the URL; send the appKey header".into(),
+                "application keys are not accepted in the URL; send the appKey header (or \
+                 start the server with --allow-app-key-in-url / \
+                 IRONWORX_ALLOW_APP_KEY_IN_URL=true to accept ?appKey=)"
+                    .into(),
             ));
         }
         return app_key::authenticate(state, &key, peer)

@@ -10,7 +10,10 @@
 
 use ironworx_entity::vocab::{Collection, PermissionKind};
 
+mod modelling;
+
 pub use crate::domain::need::{Access, Check, NamedIn, Need, On, Res};
+pub use modelling::TAG_MODELLING;
 
 /// An HTTP method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -134,6 +137,9 @@ pub enum Run {
     CurrentSession,
     /// `http::explain::explain_permission`: `SecurityServices/ExplainPermission`.
     Explain,
+    /// `http::definers::entity_service`: the modelling services of ThingTemplates and
+    /// ThingShapes.
+    Definer,
 }
 
 /// One route or service.
@@ -398,8 +404,8 @@ const fn route(
 
 const NONE: &[Param] = &[];
 const ALL: &[Collection] = Collection::ALL;
-/// Every collection but `Resources`, whose paths `Resources/{resource}/Services/…` answer the
-/// built-in resources instead of the entity services.
+/// Every collection: `Resources/{resource}/Services/…` answers the built-in resources' own
+/// services first, then these entity services of the Resource entity.
 const SECURABLE: &[Collection] = &[
     Collection::Things,
     Collection::ThingTemplates,
@@ -435,6 +441,7 @@ const SECURABLE: &[Collection] = &[
     Collection::NotificationDefinitions,
     Collection::DataAnalysisDefinitions,
     Collection::ThingGroups,
+    Collection::Resources,
 ];
 const INSTANCE_RULES: &[Collection] = &[Collection::ThingTemplates, Collection::ThingShapes];
 const TEMPLATES: &[Collection] = &[Collection::ThingTemplates];
@@ -508,6 +515,41 @@ const CREATE_COMMON: &[Param] = &[
     opt("projectName", "PROJECTNAME"),
     opt("tags", "TAGS"),
     opt("ownerUserName", "USERNAME"),
+];
+
+/// `AddPropertyDefinition` of a Thing, ThingTemplate or ThingShape.
+const ADD_PROPERTY: &[Param] = &[
+    req("name", "STRING"),
+    req("type", "BASETYPENAME"),
+    opt("description", "STRING"),
+    opt("category", "STRING"),
+    opt("readOnly", "BOOLEAN"),
+    opt("persistent", "BOOLEAN"),
+    opt("logged", "BOOLEAN"),
+    opt("defaultValue", "STRING"),
+    opt("dataChangeType", "STRING"),
+    opt("dataChangeThreshold", "NUMBER"),
+    opt("dataShape", "DATASHAPENAME"),
+    opt("remote", "BOOLEAN"),
+    opt("remotePropertyName", "STRING"),
+    opt("timeout", "INTEGER"),
+    opt("pushType", "STRING"),
+    opt("pushThreshold", "NUMBER"),
+];
+/// `AddServiceDefinition` of a Thing, ThingTemplate or ThingShape.
+const ADD_SERVICE: &[Param] = &[
+    req("name", "STRING"),
+    opt("description", "STRING"),
+    opt("category", "STRING"),
+    opt("parameters", "INFOTABLE"),
+    opt("resultType", "INFOTABLE"),
+];
+/// `AddEventDefinition` of a Thing, ThingTemplate or ThingShape.
+const ADD_EVENT: &[Param] = &[
+    req("name", "STRING"),
+    opt("description", "STRING"),
+    opt("category", "STRING"),
+    req("dataShape", "DATASHAPENAME"),
 ];
 
 const RULE_NEED: Need = needs(&[VISIBLE, design_or_admin(PermissionKind::Update)]);
@@ -714,7 +756,14 @@ const TABLE_QUERY: &[Param] = &[
     opt("source", "STRING"),
 ];
 
-/// Every route and service the server answers.
+/// Every route and service the server answers: [`OPERATIONS`], then the modelling services of
+/// ThingTemplates and ThingShapes, Thing metadata services and single definitions
+/// (`catalog::modelling`).
+pub fn operations() -> impl Iterator<Item = &'static Operation> {
+    OPERATIONS.iter().chain(modelling::OPERATIONS)
+}
+
+/// The routes and services of this file (see [`operations`] for all of them).
 pub static OPERATIONS: &[Operation] = &[
     // --- server ------------------------------------------------------------------------------
     route(
@@ -799,8 +848,8 @@ pub static OPERATIONS: &[Operation] = &[
         Method::Post,
         "/Thingworx/Logout",
         TAG_LOGIN,
-        "Ends the session and redirects to the login page; needs the CSRF field or the \
-         header X-Requested-With",
+        "Ends the session and redirects to the login page; needs the CSRF field, the \
+         header X-Requested-With or Content-Type: application/json",
         Body::Form,
         &[
             opt("x-csrf-id", "STRING"),
@@ -1166,24 +1215,7 @@ pub static OPERATIONS: &[Operation] = &[
         "/Thingworx/Things/{name}/Services/AddPropertyDefinition",
         TAG_THINGS,
         "Adds a property to the Thing itself",
-        &[
-            req("name", "STRING"),
-            req("type", "BASETYPENAME"),
-            opt("description", "STRING"),
-            opt("category", "STRING"),
-            opt("readOnly", "BOOLEAN"),
-            opt("persistent", "BOOLEAN"),
-            opt("logged", "BOOLEAN"),
-            opt("defaultValue", "STRING"),
-            opt("dataChangeType", "STRING"),
-            opt("dataChangeThreshold", "NUMBER"),
-            opt("dataShape", "DATASHAPENAME"),
-            opt("remote", "BOOLEAN"),
-            opt("remotePropertyName", "STRING"),
-            opt("timeout", "INTEGER"),
-            opt("pushType", "STRING"),
-            opt("pushThreshold", "NUMBER"),
-        ],
+        ADD_PROPERTY,
         Output::Nothing,
         needs(&[VISIBLE, design(PermissionKind::Update)]),
     ),
@@ -1263,13 +1295,7 @@ pub static OPERATIONS: &[Operation] = &[
         "/Thingworx/Things/{name}/Services/AddServiceDefinition",
         TAG_THINGS,
         "Defines a service on the Thing itself (the server does not run it)",
-        &[
-            req("name", "STRING"),
-            opt("description", "STRING"),
-            opt("category", "STRING"),
-            opt("parameters", "INFOTABLE"),
-            opt("resultType", "INFOTABLE"),
-        ],
+        ADD_SERVICE,
         Output::Nothing,
         needs(&[VISIBLE, design(PermissionKind::Update)]),
     ),
@@ -1285,12 +1311,7 @@ pub static OPERATIONS: &[Operation] = &[
         "/Thingworx/Things/{name}/Services/AddEventDefinition",
         TAG_THINGS,
         "Defines an event on the Thing itself, its data typed by a data shape",
-        &[
-            req("name", "STRING"),
-            opt("description", "STRING"),
-            opt("category", "STRING"),
-            req("dataShape", "DATASHAPENAME"),
-        ],
+        ADD_EVENT,
         Output::Nothing,
         needs(&[VISIBLE, design(PermissionKind::Update)]),
     ),
@@ -2677,7 +2698,7 @@ mod tests {
     fn operations_are_unique_and_well_formed() {
         let mut routes = BTreeSet::new();
         let mut ids = BTreeSet::new();
-        for op in OPERATIONS {
+        for op in operations() {
             assert!(
                 routes.insert((op.method, op.path)),
                 "{} {} twice",
@@ -2734,13 +2755,13 @@ mod tests {
 
     #[test]
     fn every_service_names_the_family_that_runs_it() {
-        for op in OPERATIONS {
+        for op in operations() {
             let service = op.method == Method::Post && op.path.contains("/Services/");
             assert_eq!(service, op.run != Run::Route, "{}: {:?}", op.path, op.run);
         }
         // Indexing panics on a service path it cannot place or on a place listed twice.
         let places = &*crate::http::services::PLACES;
-        for op in OPERATIONS.iter().filter(|op| op.run != Run::Route) {
+        for op in operations().filter(|op| op.run != Run::Route) {
             let (head, service) = op.path.rsplit_once("/Services/").expect("service path");
             let found = match head.strip_prefix("/Thingworx/Resources/") {
                 Some(resource) => vec![places.resource(resource, service)],
@@ -2770,19 +2791,18 @@ mod tests {
     }
 
     #[test]
-    fn securable_is_every_collection_but_resources() {
-        let expected: Vec<Collection> = Collection::ALL
-            .iter()
-            .copied()
-            .filter(|c| *c != Collection::Resources)
-            .collect();
-        assert_eq!(SECURABLE, expected.as_slice());
+    fn securable_is_every_collection() {
+        let mut securable = SECURABLE.to_vec();
+        let mut all = Collection::ALL.to_vec();
+        securable.sort_by_key(|c| c.as_str());
+        all.sort_by_key(|c| c.as_str());
+        assert_eq!(securable, all);
     }
 
     #[test]
     fn rule_services_parse_as_the_dispatcher_parses_them() {
         use crate::http::permissions::{RuleService, Scope};
-        for op in OPERATIONS {
+        for op in operations() {
             let Some(service) = op.service() else {
                 continue;
             };
@@ -3005,7 +3025,7 @@ mod tests {
             names.insert(format!("Create{}", collection.element_name()));
             names.insert(format!("Delete{}", collection.element_name()));
         }
-        for op in OPERATIONS {
+        for op in operations() {
             if let Some(service) = op.service() {
                 names.insert(service.to_owned());
             }
@@ -3020,8 +3040,7 @@ mod tests {
         fixture: &str,
         collection: Option<Collection>,
     ) -> BTreeSet<&'static str> {
-        OPERATIONS
-            .iter()
+        operations()
             .filter(|op| op.method == Method::Post)
             .filter_map(|op| {
                 let service = op.service()?;
@@ -3033,7 +3052,16 @@ mod tests {
                             || (head == format!("/Thingworx/{}/{{name}}/Services/", c.as_str())
                                 && (op.tag == TAG_THINGS || fixture_of(op) == fixture))
                     }
-                    None => head == prefix,
+                    // A built-in resource is an entity of `Resources` too.
+                    None => {
+                        head == prefix
+                            || (head == "/Thingworx/{collection}/{name}/Services/"
+                                && (op.collections.contains(&Collection::Resources)
+                                    || op.refused_in.contains(&Collection::Resources))
+                                && ironworx_entity::vocab::builtin::RESOURCES.iter().any(|r| {
+                                    prefix == format!("/Thingworx/Resources/{r}/Services/")
+                                }))
+                    }
                 };
                 matches.then_some(service)
             })
@@ -3054,7 +3082,7 @@ mod tests {
         let mut problems: Vec<String> = Vec::new();
 
         // Forward: each operation, on each collection it lists, reaches a handler.
-        for op in OPERATIONS {
+        for op in operations() {
             for path in concrete_paths(op) {
                 let body = if op.body == Body::None { "" } else { "{}" };
                 let res =
@@ -3093,7 +3121,7 @@ mod tests {
         let names = candidates();
         let mut places: Vec<(String, BTreeSet<&'static str>)> = Vec::new();
         let mut resources: BTreeMap<&str, ()> = BTreeMap::new();
-        for op in OPERATIONS {
+        for op in operations() {
             if let Some(rest) = op.path.strip_prefix("/Thingworx/Resources/")
                 && let Some((resource, _)) = rest.split_once('/')
             {

@@ -56,8 +56,10 @@ pub fn refusal(
     Some(ApiError::Refused(REFUSAL.to_owned()))
 }
 
-/// Whether the body is declared JSON: `application/json` or `application/<name>+json`.
-fn is_json(headers: &HeaderMap) -> bool {
+/// Whether the body is declared JSON: `application/json` or `application/<name>+json`. No
+/// cross-site form can send that type, and a cross-site script can only after a CORS preflight
+/// that the server answers for listed origins only.
+pub fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -165,7 +165,18 @@ async fn run(
     chain: &[String],
 ) -> Result<Value, ApiError> {
     let p: DataParams = parse_body(body)?;
-    let fields = thing_fields(&state.db, entity, chain).await?;
+    let fields = match thing_fields(&state.db, entity, chain).await? {
+        Some(fields) => fields,
+        // A Stream without a data shape keeps the base fields only (timestamp, source,
+        // sourceType, location, tags).
+        None if STREAM_SERVICES.contains(&service) => Vec::new(),
+        None => {
+            return Err(ApiError::BadRequest(format!(
+                "Thing '{}' has no data shape",
+                entity.name
+            )));
+        }
+    };
     let thing = DataThing {
         id: entity.id,
         fields,
@@ -275,12 +286,13 @@ fn normalize(base_type: &str, value: Value) -> Value {
     }
 }
 
-/// The fields of the data shape of a Stream or DataTable Thing.
+/// The fields of the data shape of a Stream or DataTable Thing; `None` when neither it nor
+/// its templates name one.
 async fn thing_fields(
     db: &sea_orm::DatabaseConnection,
     entity: &EntityRow,
     chain: &[String],
-) -> Result<Vec<Field>, ApiError> {
+) -> Result<Option<Vec<Field>>, ApiError> {
     let mut shape = shape_aspect(entity);
     for template in chain {
         if shape.is_some() {
@@ -289,10 +301,10 @@ async fn thing_fields(
         let (row, _) = models::get_thing_template(db, template).await?;
         shape = shape_aspect(&row);
     }
-    let shape = shape.ok_or_else(|| {
-        ApiError::BadRequest(format!("Thing '{}' has no data shape", entity.name))
-    })?;
-    shape_fields(db, &shape).await
+    match shape {
+        Some(shape) => shape_fields(db, &shape).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 fn shape_aspect(entity: &EntityRow) -> Option<String> {

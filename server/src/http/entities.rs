@@ -570,7 +570,7 @@ fn tags_json(tags: &str) -> Value {
 
 /// The entities of `collection` the caller may see, as `EntitySummary`-like rows, in name
 /// order.
-async fn visible_rows(
+pub(crate) async fn visible_rows(
     state: &AppState,
     guard: &Guard,
     collection: Collection,
@@ -594,19 +594,19 @@ async fn visible_rows(
         .collect())
 }
 
+/// The fields of an entity list (`RootEntityList`).
+pub(crate) const LIST_FIELDS: &[(&str, &str)] = &[
+    ("name", "STRING"),
+    ("description", "STRING"),
+    ("tags", "TAGS"),
+    ("projectName", "PROJECTNAME"),
+    ("homeMashup", "MASHUPNAME"),
+    ("isSystemObject", "BOOLEAN"),
+    ("lastModifiedDate", "DATETIME"),
+];
+
 fn list_table(rows: Vec<Value>) -> Value {
-    infotable(
-        &[
-            ("name", "STRING"),
-            ("description", "STRING"),
-            ("tags", "TAGS"),
-            ("projectName", "PROJECTNAME"),
-            ("homeMashup", "MASHUPNAME"),
-            ("isSystemObject", "BOOLEAN"),
-            ("lastModifiedDate", "DATETIME"),
-        ],
-        rows,
-    )
+    infotable(LIST_FIELDS, rows)
 }
 
 /// `GET /Thingworx/<Collection>`: the entities of the collection the caller may see.

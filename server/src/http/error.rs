@@ -20,7 +20,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -96,6 +96,17 @@ mod tests {
                 "Not authorized for PropertyRead on temperature in Pump1",
             ),
             (ApiError::NotFound, 404, "not_found", "Entity Not Found"),
+            (
+                ApiError::missing(
+                    ironworx_entity::vocab::Collection::Things,
+                    "T1",
+                    "service",
+                    "Foo",
+                ),
+                404,
+                "not_found",
+                "Thing 'T1' has no service 'Foo'",
+            ),
             (
                 ApiError::BadRequest("unknown base type FOO".into()),
                 400,

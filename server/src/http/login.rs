@@ -580,14 +580,16 @@ struct LogoutForm {
 
 /// `POST /Thingworx/Logout`: ends the session and sends the browser to the login page of the
 /// organization named by the form (`Everyone` when none). A form must carry the CSRF token; a
-/// script may instead send `X-Requested-With` (which no other site can send without CORS).
+/// script may instead send `X-Requested-With` or a JSON body (`Content-Type:
+/// application/json`), which no other site can send without a CORS preflight.
 async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
     form: Option<web::Form<LogoutForm>>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.map(web::Form::into_inner).unwrap_or_default();
-    let scripted = req.headers().contains_key("x-requested-with");
+    let scripted =
+        req.headers().contains_key("x-requested-with") || crate::http::csrf::is_json(req.headers());
     if !scripted && !csrf_matches(&req, &form.csrf) {
         tracing::info!("logout refused: the CSRF token is missing or does not match");
         let body = MessageTemplate {

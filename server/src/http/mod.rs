@@ -3,8 +3,10 @@
 pub mod app_keys;
 pub mod body_timeout;
 pub mod catalog;
+pub mod cors;
 pub mod csrf;
 pub mod data;
+pub mod definers;
 pub mod entities;
 pub mod error;
 pub mod events;
@@ -20,6 +22,7 @@ pub mod openapi;
 pub mod params;
 pub mod permission_sets;
 pub mod permissions;
+pub mod render;
 pub mod services;
 pub mod things;
 pub mod transfer;
@@ -51,16 +54,48 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &crate::config::LimitSetting
         .service(transfer::importer)
         .service(transfer::exporter)
         .service(things::characteristic)
+        .service(things::one_definition)
         .service(openapi::openapi_json)
         // Entity CRUD last: its `/Thingworx/{collection}[/{name}]` paths would match the
         // fixed paths registered above.
         .service(entities::list_collection)
         .service(entities::read_entity)
         .service(entities::save_entity)
-        .service(entities::delete_entity);
+        .service(entities::delete_entity)
+        .default_service(web::to(unmatched));
     // Benchmark builds only: the property read without authentication, beside the real one.
     #[cfg(feature = "bench-bare")]
     cfg.service(things::bare_property);
+}
+
+/// Any request no route answers: a JSON 404. Under an entity the caller may see
+/// (`/Thingworx/<Collection>/<Name>/<rest>`) it names the route the entity lacks; a missing or
+/// invisible entity, or any other path, is the generic 404.
+async fn unmatched(
+    req: actix_web::HttpRequest,
+    state: web::Data<crate::state::AppState>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let under_entity = req
+        .path()
+        .strip_prefix("/Thingworx/")
+        .and_then(|rest| {
+            let mut parts = rest.splitn(3, '/');
+            Some((parts.next()?, parts.next()?, parts.next()?))
+        })
+        .filter(|(collection, name, rest)| {
+            !collection.is_empty() && !name.is_empty() && !rest.is_empty()
+        });
+    let Some((collection, name, rest)) = under_entity else {
+        return Err(ApiError::NotFound);
+    };
+    let guard = guard::Guard::of(&req, &state).await?;
+    let (collection, _) = guard.visible_entity(collection, name)?;
+    Err(ApiError::missing(
+        collection,
+        name,
+        &format!("{} route", req.method()),
+        rest,
+    ))
 }
 
 /// Raw body settings (service calls, property writes, entity documents): the same size limit

@@ -1,5 +1,5 @@
 //! `GET /Thingworx/openapi.json`: the OpenAPI 3.1 document of the whole API, rendered once from
-//! [`catalog::OPERATIONS`]. It is public, like the README that lists the same routes: it
+//! [`catalog::operations`]. It is public, like the README that lists the same routes: it
 //! describes the server, not the model (no entity names), and tools read it before they have
 //! credentials. Each operation carries `x-ironworx-permission`, what a caller needs.
 
@@ -27,7 +27,7 @@ use utoipa::openapi::{
 
 use crate::auth::{APP_KEY_HEADER, SESSION_COOKIE};
 use crate::http::catalog::{
-    Access, Body, Check, Method, NamedIn, OPERATIONS, On, Operation, Output, Param, Res,
+    Access, Body, Check, Method, NamedIn, On, Operation, Output, Param, Res, operations,
 };
 use crate::http::transfer::{XSRF_HEADER, XSRF_VALUE};
 
@@ -54,14 +54,14 @@ pub fn text() -> &'static str {
 /// The document.
 pub fn document() -> OpenApi {
     let mut paths = PathsBuilder::new();
-    for op in OPERATIONS {
+    for op in operations() {
         paths = paths.path(
             op.path,
             PathItem::new(http_method(op.method), operation(op)),
         );
     }
     let mut tags: Vec<&str> = Vec::new();
-    for op in OPERATIONS {
+    for op in operations() {
         if !tags.contains(&op.tag) {
             tags.push(op.tag);
         }
@@ -576,7 +576,7 @@ mod tests {
         let doc: Value = serde_json::from_str(text()).expect("the document is JSON");
         assert_eq!(doc["openapi"], "3.1.0");
         let mut count = 0;
-        for op in OPERATIONS {
+        for op in operations() {
             let method = op.method.as_str().to_ascii_lowercase();
             let rendered = &doc["paths"][op.path][&method];
             assert!(rendered.is_object(), "{method} {} is missing", op.path);

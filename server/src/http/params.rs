@@ -184,6 +184,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn null_and_nothing_mean_no_parameters() {
+        for body in ["", "  \n", "null", " null\r\n"] {
+            let p: Params = parse_body(body.as_bytes()).expect(body);
+            assert!(p.name.is_none(), "{body:?}");
+        }
+        assert!(parse_body::<Params>(b"nul").is_err());
+        // An array would fill the structure by position, past the checks that read the
+        // parameters by name.
+        let err = parse_body::<Params>(br#"["p", "User"]"#).expect_err("an array");
+        assert!(err.to_string().contains("JSON object"), "{err}");
+        assert_eq!(
+            text_param(br#"{"user": "a", "user": "b"}"#, "user").as_deref(),
+            Some("b")
+        );
+        let p: Params = parse_body(br#"{"user": "a", "user": "b"}"#).expect("parsed");
+        assert_eq!(
+            p.user.as_deref(),
+            Some("b"),
+            "the check and the service agree"
+        );
+    }
+
+    #[test]
     fn depth_is_bounded_outside_strings() {
         let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
         assert!(check_depth(deep(MAX_JSON_DEPTH).as_bytes()).is_ok());

@@ -2,8 +2,9 @@
 //! `POST /Thingworx/<Collection>/<Name>/Services/<Service>`: the service dispatcher. Its table
 //! is the catalog (`http::catalog::OPERATIONS`): a call runs the handler family ([`Run`]) of
 //! the operation the catalog lists for that resource or collection and service name, and a
-//! service the catalog does not list there answers 404 without calling anything, like a
-//! missing entity.
+//! service the catalog does not list there answers 404 without calling anything (naming the
+//! service when the caller may see the entity). A built-in resource is also an entity of
+//! `Resources`: a service its dispatcher does not list runs as an entity service of it.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -13,12 +14,12 @@ use ironworx_entity::vocab::Collection;
 
 use crate::authz::EntityIdx;
 use crate::error::ApiError;
-use crate::http::catalog::{Method, OPERATIONS, Operation, Run};
+use crate::http::catalog::{Method, Operation, Run, operations};
 use crate::http::guard::Guard;
 use crate::http::params::Params;
 use crate::http::{
-    app_keys, data, entities, explain, localization, membership, permission_sets, permissions,
-    things, transfer, users,
+    app_keys, data, definers, entities, explain, localization, membership, permission_sets,
+    permissions, things, transfer, users,
 };
 use crate::state::AppState;
 
@@ -35,19 +36,19 @@ pub struct Places {
 }
 
 /// The catalog's POST services, indexed once.
-pub static PLACES: LazyLock<Places> = LazyLock::new(|| Places::of(OPERATIONS));
+pub static PLACES: LazyLock<Places> = LazyLock::new(|| Places::of(operations()));
 
 impl Places {
     /// Indexes every POST operation that does not run as its own route, on its collections and
     /// those it is refused in. Panics on an operation whose path is not a service path, or on
     /// two operations for one place and name.
-    pub fn of(operations: &'static [Operation]) -> Places {
+    pub fn of(operations: impl IntoIterator<Item = &'static Operation>) -> Places {
         let mut places = Places {
             resources: HashMap::new(),
             entities: HashMap::new(),
         };
         for op in operations
-            .iter()
+            .into_iter()
             .filter(|op| op.method == Method::Post && op.run != Run::Route)
         {
             let (head, service) = op
@@ -126,6 +127,21 @@ struct Call<'a> {
 }
 
 impl Call<'_> {
+    /// Runs the first operation listed for the service on the call's entity (named `name`)
+    /// that answers; an entity the caller sees but that has no such service is a 404 naming
+    /// the service.
+    async fn on_entity(self, name: &str) -> Result<HttpResponse, ApiError> {
+        let Some((collection, _)) = self.entity else {
+            return Err(ApiError::NotFound);
+        };
+        for op in PLACES.entity(collection, self.service) {
+            if let Some(answer) = self.run(op).await {
+                return answer;
+            }
+        }
+        Err(ApiError::missing(collection, name, "service", self.service))
+    }
+
     /// Enforces what `op` needs ([`crate::domain::need`]) for this call. Where the catalog
     /// lists the service only to be refused, its family refuses it as bad input whoever calls,
     /// and nothing is checked.
@@ -212,12 +228,18 @@ impl Call<'_> {
             }
             Run::CurrentSession => users::current_session_info(state, guard, service, params).await,
             Run::Explain => explain::explain_permission(guard, params),
+            Run::Definer => {
+                let (collection, idx) = entity?;
+                definers::entity_service(state, guard, collection, idx, service, body).await?
+            }
         };
         Some(result.map(|value| HttpResponse::Ok().json(value)))
     }
 }
 
-/// Calls a service of a built-in resource.
+/// Calls a service of a built-in resource; any other service of `Resources/<resource>` is a
+/// service of the Resource entity of that name (its permissions, its owner), as on every
+/// collection.
 #[post("/Thingworx/Resources/{resource}/Services/{service}")]
 pub async fn resource_service(
     req: HttpRequest,
@@ -228,10 +250,7 @@ pub async fn resource_service(
     let (resource, service) = path.into_inner();
     let guard = Guard::of(&req, &state).await?;
     let params = Params::parse(&body)?;
-    let op = PLACES
-        .resource(&resource, &service)
-        .ok_or(ApiError::NotFound)?;
-    let call = Call {
+    let mut call = Call {
         state: &state,
         guard: &guard,
         service: &service,
@@ -239,7 +258,12 @@ pub async fn resource_service(
         body: &body,
         entity: None,
     };
-    call.run(op).await.unwrap_or(Err(ApiError::NotFound))
+    if let Some(op) = PLACES.resource(&resource, &service) {
+        return call.run(op).await.unwrap_or(Err(ApiError::NotFound));
+    }
+    let found = guard.visible_entity(Collection::Resources.as_str(), &resource)?;
+    call.entity = Some(found);
+    call.on_entity(&resource).await
 }
 
 /// Calls a service of an entity.
@@ -252,7 +276,7 @@ pub async fn entity_service(
 ) -> Result<HttpResponse, ApiError> {
     let (collection, name, service) = path.into_inner();
     let guard = Guard::of(&req, &state).await?;
-    let (collection, idx) = guard.visible_entity(&collection, &name)?;
+    let found = guard.visible_entity(&collection, &name)?;
     let params = Params::parse(&body)?;
     let call = Call {
         state: &state,
@@ -260,12 +284,7 @@ pub async fn entity_service(
         service: &service,
         params: &params,
         body: &body,
-        entity: Some((collection, idx)),
+        entity: Some(found),
     };
-    for op in PLACES.entity(collection, &service) {
-        if let Some(answer) = call.run(op).await {
-            return answer;
-        }
-    }
-    Err(ApiError::NotFound)
+    call.on_entity(&name).await
 }

@@ -30,7 +30,7 @@ use crate::state::AppState;
 
 #[cfg(feature = "bench-bare")]
 pub use bare::bare_property;
-pub use definitions::characteristic;
+pub use definitions::{characteristic, one_definition};
 pub use model::ThingModel;
 pub use services::thing_service;
 
@@ -136,6 +136,27 @@ async fn write(
     };
     things::write_properties(state, &guard, name, which, values).await?;
     Ok(HttpResponse::Ok().finish())
+}
+
+/// Runs a modelling service (property, service and event definitions, metadata) of the Thing,
+/// ThingTemplate or ThingShape `idx` of `collection`; `None` when `service` is not one (or the
+/// entity is gone from the index).
+pub async fn model_service(
+    state: &AppState,
+    guard: &Guard,
+    (collection, idx): (ironworx_entity::vocab::Collection, crate::authz::EntityIdx),
+    service: &str,
+    body: &[u8],
+) -> Option<Result<Value, ApiError>> {
+    let name = guard.index.entity(idx)?.name.clone();
+    let on = (collection, idx);
+    if services::DEFINITION_SERVICES.contains(&service) {
+        return Some(services::definition_service(state, guard, on, &name, service, body).await);
+    }
+    if definitions::SERVICES.contains(&service) {
+        return Some(definitions::service(state, guard, on, &name, service, body).await);
+    }
+    None
 }
 
 /// The 501 answer of a service the server cannot run.

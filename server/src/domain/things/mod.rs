@@ -70,10 +70,18 @@ pub async fn read_properties(
                     Ok(info_table(&readable, stored))
                 }
                 Selection::One(property) => {
-                    let found = properties
-                        .iter()
-                        .find(|p| p.name == property)
-                        .ok_or(ApiError::NotFound)?;
+                    let found =
+                        properties
+                            .iter()
+                            .find(|p| p.name == property)
+                            .ok_or_else(|| {
+                                ApiError::missing(
+                                    Collection::Things,
+                                    thing.name(),
+                                    "property",
+                                    property,
+                                )
+                            })?;
                     Ok(info_table(&[found], stored))
                 }
             }
@@ -133,7 +141,12 @@ pub async fn write_entries(
             if let Selection::One(property) = which
                 && find(property).is_none()
             {
-                return Err(ApiError::NotFound);
+                return Err(ApiError::missing(
+                    Collection::Things,
+                    thing.name(),
+                    "property",
+                    property,
+                ));
             }
             check_writes(ctx, idx, thing.name(), find, entries)
         })

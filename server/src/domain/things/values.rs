@@ -164,11 +164,29 @@ pub fn field_aspects(aspects: Option<&Value>) -> Value {
         "dataChangeType".into(),
         get("dataChangeType").unwrap_or_else(|| json!("VALUE")),
     );
-    out.insert("cacheTime".into(), get("cacheTime").unwrap_or(json!(0)));
+    out.insert(
+        "cacheTime".into(),
+        get("cacheTime").map_or(json!(0), |t| cache_time(&t)),
+    );
     if let Some(shape) = get("dataShape") {
         out.insert("dataShape".into(), shape);
     }
     Value::Object(out)
+}
+
+/// A `cacheTime` aspect in one JSON form whatever wrote it: a whole number of seconds is an
+/// integer (`0`, as a property added over REST has it), so an imported `0.0` reads the same.
+fn cache_time(value: &Value) -> Value {
+    let number = match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(text) => text.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match number {
+        Some(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => json!(n as i64),
+        Some(n) => json!(n),
+        None => json!(0),
+    }
 }
 
 /// An InfoTable whose fields are `(name, base type, aspects)`.
@@ -195,6 +213,17 @@ pub fn table(fields: &[(&str, &str, Value)], rows: Vec<Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_time_has_one_form() {
+        for given in [json!(0.0), json!(0), json!("0.0")] {
+            let aspects = json!({ "cacheTime": given });
+            assert_eq!(field_aspects(Some(&aspects))["cacheTime"], json!(0));
+        }
+        assert_eq!(field_aspects(None)["cacheTime"], json!(0));
+        let half = json!({ "cacheTime": 0.5 });
+        assert_eq!(field_aspects(Some(&half))["cacheTime"], json!(0.5));
+    }
 
     #[test]
     fn values_are_checked_per_base_type() {

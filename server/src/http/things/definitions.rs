@@ -1,6 +1,7 @@
-//! Service and event definitions of a Thing and its metadata: `GetServiceDefinitions`,
-//! `GetEventDefinitions` and the `GET …/Metadata`, `…/PropertyDefinitions`,
-//! `…/ServiceDefinitions`, `…/EventDefinitions` characteristics (design-time Metadata), and
+//! Service and event definitions of a Thing, ThingTemplate or ThingShape and its metadata:
+//! `GetServiceDefinitions`, `GetEventDefinitions`, `GetMetadata`, `GetMetadataAsJSON` and the
+//! Thing's `GET …/Metadata`, `…/PropertyDefinitions`, `…/ServiceDefinitions`,
+//! `…/EventDefinitions` characteristics (design-time Metadata), and
 //! `Add…`/`Remove…ServiceDefinition`, `Add…`/`Remove…EventDefinition` (design-time Update).
 //! Definitions are inherited like properties: the first definer that defines a name wins.
 
@@ -15,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::model::{self, ThingModel};
 use super::values;
 use crate::authz::{EntityIdx, Target};
+use crate::domain::events::BUILTIN_EVENTS;
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
@@ -26,6 +28,8 @@ use crate::state::AppState;
 pub const SERVICES: &[&str] = &[
     "GetServiceDefinitions",
     "GetEventDefinitions",
+    "GetMetadata",
+    "GetMetadataAsJSON",
     "AddServiceDefinition",
     "RemoveServiceDefinition",
     "AddEventDefinition",
@@ -47,30 +51,29 @@ struct DefinitionParams {
     data_shape: Option<String>,
 }
 
-/// Runs a definition service of the Thing `idx`.
+/// Runs a definition service of the Thing (ThingTemplate, ThingShape) `idx`, named `name`, of
+/// `collection`.
 pub async fn service(
     state: &AppState,
     guard: &Guard,
-    _idx: EntityIdx,
-    thing: &str,
+    (collection, _): (Collection, EntityIdx),
+    name: &str,
     service: &str,
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let p: DefinitionParams = parse_body(body)?;
-    match service {
-        "GetServiceDefinitions" | "GetEventDefinitions" => {
-            let model = model::load(&state.db, thing).await?;
-            if service == "GetServiceDefinitions" {
+    if service.starts_with("Get") {
+        let model = model::load_in(&state.db, collection, name).await?;
+        return match service {
+            "GetServiceDefinitions" => {
                 Ok(services_table(&effective_services(state, &model).await?))
-            } else {
-                Ok(events_table(&effective_events(state, &model).await?))
             }
-        }
-        _ => {
-            change(state, guard, thing, service, &p).await?;
-            Ok(json!({}))
-        }
+            "GetEventDefinitions" => Ok(events_table(&effective_events(state, &model).await?)),
+            _ => metadata(state, &model).await,
+        };
     }
+    change(state, guard, collection, name, service, &p).await?;
+    Ok(json!({}))
 }
 
 /// `GET /Thingworx/Things/<T>/{Metadata,PropertyDefinitions,ServiceDefinitions,EventDefinitions}`.
@@ -87,7 +90,12 @@ pub async fn characteristic(
         characteristic.as_str(),
         "Metadata" | "PropertyDefinitions" | "ServiceDefinitions" | "EventDefinitions"
     ) {
-        return Err(ApiError::NotFound);
+        return Err(ApiError::missing(
+            Collection::Things,
+            &name,
+            "GET route",
+            &characteristic,
+        ));
     }
     guard.require(Target::Entity(idx), PermissionKind::Metadata, ANY_RESOURCE)?;
     let model = model::load(&state.db, &name).await?;
@@ -100,6 +108,55 @@ pub async fn characteristic(
         _ => metadata(&state, &model).await?,
     };
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /Thingworx/Things/<T>/{PropertyDefinitions,ServiceDefinitions,EventDefinitions}/<d>`:
+/// one effective definition, as the metadata document holds it (with its source), under the
+/// same rights as the list (design-time Metadata); a name the Thing lacks is a 404 naming it.
+#[get("/Thingworx/Things/{name}/{characteristic}/{item}")]
+pub async fn one_definition(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, listing, item) = path.into_inner();
+    let guard = Guard::of(&req, &state).await?;
+    let (_, idx) = guard.visible_entity(Collection::Things.as_str(), &name)?;
+    let (key, what) = match listing.as_str() {
+        "PropertyDefinitions" => ("propertyDefinitions", "property"),
+        "ServiceDefinitions" => ("serviceDefinitions", "service"),
+        "EventDefinitions" => ("eventDefinitions", "event"),
+        _ => {
+            return Err(ApiError::missing(
+                Collection::Things,
+                &name,
+                "GET route",
+                &format!("{listing}/{item}"),
+            ));
+        }
+    };
+    guard.require(Target::Entity(idx), PermissionKind::Metadata, ANY_RESOURCE)?;
+    let model = model::load(&state.db, &name).await?;
+    let mut document = metadata(&state, &model).await?;
+    let found = document
+        .get_mut(key)
+        .and_then(|definitions| definitions.get_mut(&item))
+        .map(Value::take);
+    let found = match found {
+        Some(found) => found,
+        // The events every Thing has without defining them.
+        None if what == "event" && BUILTIN_EVENTS.contains(&item.as_str()) => json!({
+            "name": item,
+            "description": "",
+            "category": "",
+            "dataShape": "",
+            "isLocalOnly": false,
+            "aspects": {},
+            "isBuiltIn": true,
+        }),
+        None => return Err(ApiError::missing(Collection::Things, &name, what, &item)),
+    };
+    Ok(HttpResponse::Ok().json(found))
 }
 
 /// A definition with the definer it comes from.
@@ -264,10 +321,8 @@ async fn metadata(state: &AppState, model: &ThingModel) -> Result<Value, ApiErro
         value["sourceName"] = json!(name);
         events.insert(e.definition.name.clone(), value);
     }
-    Ok(json!({
+    let mut document = json!({
         "name": model.name(),
-        "thingTemplate": model.thing.thing_template,
-        "isEnabled": model.thing.enabled,
         "implementedShapes": model
             .definers
             .iter()
@@ -277,7 +332,12 @@ async fn metadata(state: &AppState, model: &ThingModel) -> Result<Value, ApiErro
         "propertyDefinitions": properties,
         "serviceDefinitions": services,
         "eventDefinitions": events,
-    }))
+    });
+    if let Some(thing) = &model.thing {
+        document["thingTemplate"] = json!(thing.thing_template);
+        document["isEnabled"] = json!(thing.enabled);
+    }
+    Ok(document)
 }
 
 /// The rows of an `INFOTABLE<FieldDefinition>` parameter (an InfoTable, or a plain list of
@@ -328,10 +388,12 @@ fn fields(value: Option<&Value>, name: &str) -> Result<Vec<FieldDefinition>, Api
         .collect()
 }
 
-/// Adds or removes one service or event definition of the Thing itself, audited.
+/// Adds or removes one service or event definition of the Thing (template, shape) itself,
+/// audited.
 async fn change(
     state: &AppState,
     guard: &Guard,
+    collection: Collection,
     thing: &str,
     service: &str,
     p: &DefinitionParams,
@@ -346,7 +408,7 @@ async fn change(
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
-    let model = model::load(&txn, thing).await?;
+    let model = model::load_in(&txn, collection, thing).await?;
     let id = model.id();
     let what = if events { "event" } else { "service" };
     let defined_by = |definer: usize| {
@@ -388,7 +450,7 @@ async fn change(
             )
             .await?;
         } else {
-            remove_own(found, 0, what, name, thing, &defined_by)?;
+            remove_own(found, what, name, (collection, thing), &defined_by)?;
             let kept = event_definitions::list(&txn, id)
                 .await?
                 .into_iter()
@@ -438,7 +500,7 @@ async fn change(
             )
             .await?;
         } else {
-            remove_own(found, 0, what, name, thing, &defined_by)?;
+            remove_own(found, what, name, (collection, thing), &defined_by)?;
             let kept = service_definitions::list(&txn, id)
                 .await?
                 .into_iter()
@@ -452,7 +514,7 @@ async fn change(
         &ironworx_entity::queries::audit::Change {
             actor: guard.caller.name.clone(),
             action: service.to_owned(),
-            target_collection: Collection::Things.as_str().to_owned(),
+            target_collection: collection.as_str().to_owned(),
             target_name: thing.to_owned(),
             detail: Some(json!({ "name": name })),
         },
@@ -461,21 +523,21 @@ async fn change(
     Ok(())
 }
 
-/// Only the Thing's own definitions can be removed from it: 404 when nothing defines the
-/// name, 400 when an inherited definer does.
-fn remove_own(
+/// Only the entity's own definitions (definer 0) can be removed from it: 404 when nothing
+/// defines the name, 400 when an inherited definer does.
+pub(super) fn remove_own(
     found: Option<usize>,
-    own: usize,
     what: &str,
     name: &str,
-    thing: &str,
+    (collection, entity): (Collection, &str),
     defined_by: &dyn Fn(usize) -> String,
 ) -> Result<(), ApiError> {
     match found {
-        None => Err(ApiError::NotFound),
-        Some(definer) if definer != own => Err(ApiError::BadRequest(format!(
-            "{what} '{name}' is defined by {}, not by Thing '{thing}'; remove it there",
-            defined_by(definer)
+        None => Err(ApiError::missing(collection, entity, what, name)),
+        Some(definer) if definer != 0 => Err(ApiError::BadRequest(format!(
+            "{what} '{name}' is defined by {}, not by {} '{entity}'; remove it there",
+            defined_by(definer),
+            collection.element_name()
         ))),
         Some(_) => Ok(()),
     }

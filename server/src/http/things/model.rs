@@ -2,7 +2,8 @@
 //! its properties and services (the Thing, its templates nearest first, its own shapes, then
 //! its templates' shapes), its effective property definitions (the first definition of a name
 //! wins) with their current values, read from the database for the routes that need every
-//! part of it (the property routes read the model in memory).
+//! part of it (the property routes read the model in memory). A ThingTemplate or ThingShape
+//! has the same model without a Thing part or values: what its implementing Things inherit.
 
 use ironworx_entity::queries::data::PropertyValueRow;
 use ironworx_entity::queries::entities::find_entity;
@@ -77,11 +78,12 @@ impl Property {
     }
 }
 
-/// A Thing with everything its property and service routes need.
+/// A Thing with everything its property and service routes need (or a ThingTemplate or
+/// ThingShape with what it passes on).
 #[derive(Clone, Debug)]
 pub struct ThingModel {
-    /// The Thing part (template, enabled).
-    pub thing: ThingRow,
+    /// The Thing part (template, enabled); `None` for a template or shape.
+    pub thing: Option<ThingRow>,
     /// The Thing first, then its templates nearest first, its shapes, its templates' shapes.
     pub definers: Vec<Definer>,
     /// Its effective properties, in definition order.
@@ -89,12 +91,19 @@ pub struct ThingModel {
 }
 
 impl ThingModel {
-    /// The Thing's database id.
+    /// The database id of the Thing (or template, or shape).
     pub fn id(&self) -> i64 {
-        self.thing.entity_id
+        self.definers.first().map_or(0, |d| d.id)
     }
 
-    /// The Thing's name.
+    /// The collection of the entity modelled (`Things`, `ThingTemplates`, `ThingShapes`).
+    pub fn collection(&self) -> Collection {
+        self.definers
+            .first()
+            .map_or(Collection::Things, |d| d.collection)
+    }
+
+    /// The Thing's (template's, shape's) name.
     pub fn name(&self) -> &str {
         self.definers.first().map_or("", |d| d.name.as_str())
     }
@@ -108,13 +117,69 @@ impl ThingModel {
 /// Loads the Thing `name` with its definers, effective properties and values.
 pub async fn load<C: ConnectionTrait>(db: &C, name: &str) -> Result<ThingModel, ApiError> {
     let (entity, thing) = models::get_thing(db, name).await?;
-    let mut definers = vec![Definer {
+    let own = Definer {
         collection: Collection::Things,
         name: entity.name.clone(),
         id: entity.id,
-    }];
+    };
+    let definers = definers_of(db, own, &thing.thing_template).await?;
+    let stored = property_values::list(db, entity.id).await?;
+    let properties = properties_of(db, &definers, stored).await?;
+    Ok(ThingModel {
+        thing: Some(thing),
+        definers,
+        properties,
+    })
+}
+
+/// Loads the entity `name` of `collection` that defines properties and services: a Thing
+/// ([`load`]), or a ThingTemplate (itself, its base templates, their shapes) or ThingShape
+/// with the definitions its implementing Things inherit from it.
+pub async fn load_in<C: ConnectionTrait>(
+    db: &C,
+    collection: Collection,
+    name: &str,
+) -> Result<ThingModel, ApiError> {
+    let definers = match collection {
+        Collection::Things => return load(db, name).await,
+        Collection::ThingTemplates => {
+            let (entity, template) = models::get_thing_template(db, name).await?;
+            let own = Definer {
+                collection,
+                name: entity.name.clone(),
+                id: entity.id,
+            };
+            definers_of(db, own, &template.base_thing_template).await?
+        }
+        Collection::ThingShapes => {
+            let (entity, _) = models::get_thing_shape(db, name).await?;
+            vec![Definer {
+                collection,
+                name: entity.name,
+                id: entity.id,
+            }]
+        }
+        _ => return Err(ApiError::NotFound),
+    };
+    let properties = properties_of(db, &definers, Vec::new()).await?;
+    Ok(ThingModel {
+        thing: None,
+        definers,
+        properties,
+    })
+}
+
+/// `own` first, then the templates of `template`'s chain nearest first, then the shapes
+/// `own` and those templates implement.
+async fn definers_of<C: ConnectionTrait>(
+    db: &C,
+    own: Definer,
+    template: &str,
+) -> Result<Vec<Definer>, ApiError> {
+    let entity_id = own.id;
+    let mut definers = vec![own];
     let mut templates = Vec::new();
-    for template in template_chain(db, &thing.thing_template).await? {
+    for template in template_chain(db, template).await? {
         if let Some(row) = find_entity(db, Collection::ThingTemplates, &template).await? {
             templates.push(Definer {
                 collection: Collection::ThingTemplates,
@@ -124,7 +189,7 @@ pub async fn load<C: ConnectionTrait>(db: &C, name: &str) -> Result<ThingModel, 
         }
     }
     let mut shape_names: Vec<String> = Vec::new();
-    for owner in std::iter::once(entity.id).chain(templates.iter().map(|t| t.id)) {
+    for owner in std::iter::once(entity_id).chain(templates.iter().map(|t| t.id)) {
         for shape in implemented_shape_names(db, owner).await? {
             if !shape_names.contains(&shape) {
                 shape_names.push(shape);
@@ -141,8 +206,16 @@ pub async fn load<C: ConnectionTrait>(db: &C, name: &str) -> Result<ThingModel, 
             });
         }
     }
+    Ok(definers)
+}
 
-    let mut stored = property_values::list(db, entity.id).await?;
+/// The effective properties of `definers` (the first definition of a name wins), with the
+/// values of `stored`; a stored value without a definition is a property of the Thing too.
+async fn properties_of<C: ConnectionTrait>(
+    db: &C,
+    definers: &[Definer],
+    mut stored: Vec<PropertyValueRow>,
+) -> Result<Vec<Property>, ApiError> {
     let mut properties: Vec<Property> = Vec::new();
     for (index, definer) in definers.iter().enumerate() {
         let mut definitions = property_definitions::list(db, definer.id).await?;
@@ -174,11 +247,7 @@ pub async fn load<C: ConnectionTrait>(db: &C, name: &str) -> Result<ThingModel, 
             stored: Some(value),
         });
     }
-    Ok(ThingModel {
-        thing,
-        definers,
-        properties,
-    })
+    Ok(properties)
 }
 
 /// A user-defined service of a Thing: its definition and, when there is one, its

@@ -1,8 +1,9 @@
 //! The services of `Things/<T>`: property values (`GetPropertyValues`, `SetPropertyValues`,
 //! `UpdatePropertyValues`; ServiceInvoke on the service, then PropertyRead or PropertyWrite on
 //! each property), property definitions (`GetPropertyDefinitions`, `GetPropertyDefinition`:
-//! design-time Metadata; `AddPropertyDefinition`, `RemovePropertyDefinition`: design-time Update),
-//! and the lifecycle (`EnableThing`, `DisableThing`, `RestartThing`, `IsEnabled`: ServiceInvoke).
+//! design-time Metadata; `AddPropertyDefinition`, `RemovePropertyDefinition`: design-time Update;
+//! ThingTemplates and ThingShapes have them too, and a change there reaches every implementing
+//! Thing), and the lifecycle (`EnableThing`, `DisableThing`, `RestartThing`, `IsEnabled`: ServiceInvoke).
 //! A service the Thing's definers define themselves (a `Script`, a query, …) is checked for
 //! ServiceInvoke and then answers 501: the server does not run service implementations.
 
@@ -27,15 +28,19 @@ use crate::http::params::{self, parse_body};
 use crate::http::write::commit_audited;
 use crate::state::AppState;
 
-/// The services every Thing has.
-const SERVICES: &[&str] = &[
-    "GetPropertyValues",
-    "SetPropertyValues",
-    "UpdatePropertyValues",
+/// The property-definition services every Thing, ThingTemplate and ThingShape has.
+pub(super) const DEFINITION_SERVICES: &[&str] = &[
     "GetPropertyDefinitions",
     "GetPropertyDefinition",
     "AddPropertyDefinition",
     "RemovePropertyDefinition",
+];
+
+/// The value and lifecycle services every Thing has.
+const SERVICES: &[&str] = &[
+    "GetPropertyValues",
+    "SetPropertyValues",
+    "UpdatePropertyValues",
     "EnableThing",
     "DisableThing",
     "RestartThing",
@@ -85,12 +90,10 @@ pub async fn thing_service(
     if SERVICES.contains(&service) {
         return Some(builtin(state, guard, &name, service, body).await);
     }
-    if super::definitions::SERVICES.contains(&service) {
-        return Some(
-            super::definitions::service(state, guard, idx, &name, service, body)
-                .await
-                .map(|v| HttpResponse::Ok().json(v)),
-        );
+    if let Some(answer) =
+        super::model_service(state, guard, (Collection::Things, idx), service, body).await
+    {
+        return Some(answer.map(|v| HttpResponse::Ok().json(v)));
     }
     user_defined(state, guard, idx, &name, service).await
 }
@@ -169,24 +172,6 @@ async fn builtin(
             things::write_entries(state, guard, name, Selection::All, entries).await?;
             json!({})
         }
-        "GetPropertyDefinitions" => {
-            let model = model::load(&state.db, name).await?;
-            definitions_table(&model, model.properties.iter().collect())
-        }
-        "GetPropertyDefinition" => {
-            let property = params::required(&p.name, "name")?;
-            let model = model::load(&state.db, name).await?;
-            let found = model.property(property).ok_or(ApiError::NotFound)?;
-            definitions_table(&model, vec![found])
-        }
-        "AddPropertyDefinition" => {
-            add_definition(state, guard, name, &p).await?;
-            json!({})
-        }
-        "RemovePropertyDefinition" => {
-            remove_definition(state, guard, name, &p).await?;
-            json!({})
-        }
         "EnableThing" | "DisableThing" => {
             let enable = service == "EnableThing";
             let txn = crate::db::begin_write(&state.db)
@@ -194,7 +179,11 @@ async fn builtin(
                 .map_err(ApiError::internal)?;
             let (entity, _) = models::get_thing(&txn, name).await?;
             models::set_thing_enabled(&txn, entity.id, enable).await?;
-            commit_audited(txn, &change(guard, service, name, json!({}))).await?;
+            commit_audited(
+                txn,
+                &change(guard, service, (Collection::Things, name), json!({})),
+            )
+            .await?;
             json!({})
         }
         "RestartThing" => {
@@ -211,12 +200,52 @@ async fn builtin(
     Ok(HttpResponse::Ok().json(result))
 }
 
-fn change(guard: &Guard, action: &str, thing: &str, detail: Value) -> Change {
+/// Runs a property-definition service of the Thing (ThingTemplate, ThingShape) `idx`, named
+/// `name`: design-time Metadata to read, Update to change.
+pub(super) async fn definition_service(
+    state: &AppState,
+    guard: &Guard,
+    (collection, idx): (Collection, EntityIdx),
+    name: &str,
+    service: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let p: ThingParams = parse_body(body)?;
+    match service {
+        "GetPropertyDefinitions" => {
+            let model = model::load_in(&state.db, collection, name).await?;
+            Ok(definitions_table(&model, model.properties.iter().collect()))
+        }
+        "GetPropertyDefinition" => {
+            let property = params::required(&p.name, "name")?;
+            let model = model::load_in(&state.db, collection, name).await?;
+            let found = model
+                .property(property)
+                .ok_or_else(|| ApiError::missing(collection, name, "property", property))?;
+            Ok(definitions_table(&model, vec![found]))
+        }
+        "AddPropertyDefinition" => {
+            add_definition(state, guard, (collection, name), &p).await?;
+            Ok(json!({}))
+        }
+        _ => {
+            remove_definition(state, guard, (collection, idx), name, &p).await?;
+            Ok(json!({}))
+        }
+    }
+}
+
+fn change(
+    guard: &Guard,
+    action: &str,
+    (collection, entity): (Collection, &str),
+    detail: Value,
+) -> Change {
     Change {
         actor: guard.caller.name.clone(),
         action: action.to_owned(),
-        target_collection: Collection::Things.as_str().to_owned(),
-        target_name: thing.to_owned(),
+        target_collection: collection.as_str().to_owned(),
+        target_name: entity.to_owned(),
         detail: Some(detail),
     }
 }
@@ -410,7 +439,7 @@ fn is_property_name(name: &str) -> bool {
 async fn add_definition(
     state: &AppState,
     guard: &Guard,
-    thing: &str,
+    (collection, thing): (Collection, &str),
     p: &ThingParams,
 ) -> Result<(), ApiError> {
     let property = params::required(&p.name, "name")?;
@@ -430,7 +459,7 @@ async fn add_definition(
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
-    let model = model::load(&txn, thing).await?;
+    let model = model::load_in(&txn, collection, thing).await?;
     if let Some(existing) = model.property(property) {
         let by = model
             .definers
@@ -463,7 +492,7 @@ async fn add_definition(
         &change(
             guard,
             "AddPropertyDefinition",
-            thing,
+            (collection, thing),
             json!({ "name": property, "type": base_type }),
         ),
     )
@@ -474,6 +503,7 @@ async fn add_definition(
 async fn remove_definition(
     state: &AppState,
     guard: &Guard,
+    (collection, idx): (Collection, EntityIdx),
     thing: &str,
     p: &ThingParams,
 ) -> Result<(), ApiError> {
@@ -481,35 +511,55 @@ async fn remove_definition(
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
-    let model = model::load(&txn, thing).await?;
-    let found = model.property(property).ok_or(ApiError::NotFound)?;
-    if found.definer != 0 {
-        let by = model
-            .definers
-            .get(found.definer)
-            .map(|d| format!("{} '{}'", d.kind(), d.name))
-            .unwrap_or_default();
-        return Err(ApiError::BadRequest(format!(
-            "property '{property}' is defined by {by}, not by Thing '{thing}'; remove it there"
-        )));
-    }
+    let model = model::load_in(&txn, collection, thing).await?;
+    let found = model.property(property).map(|p| p.definer);
+    super::definitions::remove_own(
+        found,
+        "property",
+        property,
+        (collection, thing),
+        &|definer| {
+            model
+                .definers
+                .get(definer)
+                .map(|d| format!("{} '{}'", d.kind(), d.name))
+                .unwrap_or_default()
+        },
+    )?;
     let own = property_definitions::list(&txn, model.id()).await?;
     if own.iter().any(|d| d.name == property) {
         let kept = own.into_iter().filter(|d| d.name != property).collect();
         property_definitions::replace(&txn, model.id(), kept).await?;
     }
-    // Its value goes with it, so that a property added later under this name starts afresh.
-    let stored = property_values::list(&txn, model.id()).await?;
-    if stored.iter().any(|v| v.name == property) {
-        let kept = stored.into_iter().filter(|v| v.name != property).collect();
-        property_values::replace(&txn, model.id(), kept).await?;
+    // Its value goes with it, so that a property added later under this name starts afresh:
+    // on the Thing, or on every implementing Thing left without a definition of it.
+    let holders = match collection {
+        Collection::Things => vec![thing.to_owned()],
+        _ => crate::http::definers::implementing(guard, idx)
+            .into_iter()
+            .filter_map(|t| guard.index.entity(t).map(|e| e.name.clone()))
+            .collect(),
+    };
+    for holder in holders {
+        let held = model::load(&txn, &holder).await?;
+        if held
+            .property(property)
+            .is_some_and(|p| p.definition.is_some())
+        {
+            continue;
+        }
+        let stored = property_values::list(&txn, held.id()).await?;
+        if stored.iter().any(|v| v.name == property) {
+            let kept = stored.into_iter().filter(|v| v.name != property).collect();
+            property_values::replace(&txn, held.id(), kept).await?;
+        }
     }
     commit_audited(
         txn,
         &change(
             guard,
             "RemovePropertyDefinition",
-            thing,
+            (collection, thing),
             json!({ "name": property }),
         ),
     )
