@@ -8,7 +8,12 @@
 //! (`http::openapi`) is rendered from it, and the route-by-permission test drives every route
 //! through it.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use ironworx_entity::vocab::{Collection, PermissionKind};
+
+use crate::error::ApiError;
 
 mod modelling;
 
@@ -761,6 +766,21 @@ const TABLE_QUERY: &[Param] = &[
 /// (`catalog::modelling`).
 pub fn operations() -> impl Iterator<Item = &'static Operation> {
     OPERATIONS.iter().chain(modelling::OPERATIONS)
+}
+
+/// What route `method path` needs, as the catalog declares it (`path` spelled as listed,
+/// e.g. `/Thingworx/{collection}/{name}`), for its handler to enforce. A route the catalog does
+/// not list needs what nobody holds: its handler answers 500 and does nothing.
+pub fn route_need(method: Method, path: &str) -> Result<&'static Need, ApiError> {
+    static ROUTES: LazyLock<HashMap<(Method, &'static str), &'static Need>> = LazyLock::new(|| {
+        operations()
+            .filter(|op| op.run == Run::Route)
+            .map(|op| ((op.method, op.path), &op.need))
+            .collect()
+    });
+    ROUTES.get(&(method, path)).copied().ok_or_else(|| {
+        ApiError::internal(format!("{} {path} is not in the catalog", method.as_str()))
+    })
 }
 
 /// The routes and services of this file (see [`operations`] for all of them).

@@ -28,6 +28,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::password::{check_policy, hash_new};
 use crate::authz::{Outcome, Target};
 use crate::error::ApiError;
+use crate::http::catalog::Method;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
 use crate::http::params::{parse_body, required};
@@ -91,6 +92,9 @@ pub const BASE_TYPES: &[&str] = &[
 ];
 
 /// The keys of a user document that carry a password hash; a saved document never sets them.
+/// The route of one entity document, as the catalog lists it.
+const ENTITY_ROUTE: &str = "/Thingworx/{collection}/{name}";
+
 const PASSWORD_KEYS: &[&str] = &[
     "passwordHash",
     "passwordHashAlgorithm",
@@ -521,9 +525,9 @@ async fn refuse_delete<C: sea_orm::ConnectionTrait>(
     Ok(())
 }
 
-/// Deletes entity `name` of the collection named `collection`: 404 when missing or invisible,
-/// 403 without design-time Delete (the owner needs none), 400 for a built-in entity or a
-/// template or shape still in use.
+/// Deletes entity `name` of the collection named `collection`, whose need the caller's door
+/// enforced (design-time Delete; the owner needs none): 404 when missing or invisible, 400 for
+/// a built-in entity or a template or shape still in use.
 async fn delete_checked(
     state: &AppState,
     guard: &Guard,
@@ -531,8 +535,7 @@ async fn delete_checked(
     collection: &str,
     name: &str,
 ) -> Result<(), ApiError> {
-    let (collection, idx) = guard.visible_entity(collection, name)?;
-    guard.require(Target::Entity(idx), PermissionKind::Delete, ANY_RESOURCE)?;
+    let (collection, _) = guard.visible_entity(collection, name)?;
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
@@ -745,7 +748,7 @@ pub async fn read_entity(
     let (collection, name) = path.into_inner();
     let guard = Guard::of(&req, &state).await?;
     let (collection, idx) = guard.visible_entity(&collection, &name)?;
-    guard.require(Target::Entity(idx), PermissionKind::Read, ANY_RESOURCE)?;
+    guard.enforce_route(Method::Get, ENTITY_ROUTE, Some(idx))?;
     Ok(HttpResponse::Ok().json(document(&state, collection, &name).await?))
 }
 
@@ -785,7 +788,7 @@ pub async fn save_entity(
     let (collection, name) = path.into_inner();
     let guard = Guard::of(&req, &state).await?;
     let (collection, idx) = guard.visible_entity(&collection, &name)?;
-    guard.require(Target::Entity(idx), PermissionKind::Update, ANY_RESOURCE)?;
+    guard.enforce_route(Method::Put, ENTITY_ROUTE, Some(idx))?;
     let mut doc = match crate::http::params::json::<Value>(&body) {
         Ok(Value::Object(doc)) => doc,
         Ok(_) => {
@@ -861,6 +864,8 @@ pub async fn delete_entity(
 ) -> Result<HttpResponse, ApiError> {
     let (collection, name) = path.into_inner();
     let guard = Guard::of(&req, &state).await?;
+    let (_, idx) = guard.visible_entity(&collection, &name)?;
+    guard.enforce_route(Method::Delete, ENTITY_ROUTE, Some(idx))?;
     delete_checked(&state, &guard, "Delete", &collection, &name).await?;
     Ok(HttpResponse::Ok().json(json!({})))
 }

@@ -6,7 +6,9 @@ use actix_web::HttpRequest;
 use ironworx_entity::vocab::Collection;
 
 use crate::auth::authenticate_sequenced;
+use crate::authz::EntityIdx;
 use crate::error::ApiError;
+use crate::http::catalog::{Method, route_need};
 use crate::state::AppState;
 
 pub use crate::domain::ctx::{Ctx as Guard, SECURITY_ADMINISTRATORS};
@@ -25,5 +27,16 @@ impl Guard {
             index,
             sequences,
         })
+    }
+
+    /// Enforces what the catalog declares for route `method path` on `entity` (the entity the
+    /// path names).
+    pub fn enforce_route(
+        &self,
+        method: Method,
+        path: &str,
+        entity: Option<EntityIdx>,
+    ) -> Result<(), ApiError> {
+        self.enforce(route_need(method, path)?, entity, "", &|_| None)
     }
 }

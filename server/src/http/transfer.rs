@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 use crate::authz::{Outcome, Target};
 use crate::error::ApiError;
+use crate::http::catalog::Method;
 use crate::http::guard::Guard;
 use crate::http::params::{parse_body, required};
 use crate::state::AppState;
@@ -234,7 +235,11 @@ pub async fn exporter(
     let (collection, name) = path.into_inner();
     let guard = Guard::of(&req, &state).await?;
     let (collection, idx) = guard.visible_entity(&collection, &name)?;
-    guard.require(Target::Entity(idx), PermissionKind::Read, "*")?;
+    guard.enforce_route(
+        Method::Get,
+        "/Thingworx/Exporter/{collection}/{name}",
+        Some(idx),
+    )?;
     let filter = Filter {
         collections: vec![collection],
         names: vec![name.clone()],

@@ -7,7 +7,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use ironworx_entity::queries::parts::{event_definitions, service_definitions};
-use ironworx_entity::vocab::{ANY_RESOURCE, Collection, EntityName, PermissionKind};
+use ironworx_entity::vocab::{Collection, EntityName};
 use ironworx_importer::model::FieldDefinition;
 use ironworx_importer::stored;
 use serde::Deserialize;
@@ -15,9 +15,10 @@ use serde_json::{Map, Value, json};
 
 use super::model::{self, ThingModel};
 use super::values;
-use crate::authz::{EntityIdx, Target};
+use crate::authz::EntityIdx;
 use crate::domain::events::BUILTIN_EVENTS;
 use crate::error::ApiError;
+use crate::http::catalog::Method;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
 use crate::http::params::{self, parse_body};
@@ -97,7 +98,11 @@ pub async fn characteristic(
             &characteristic,
         ));
     }
-    guard.require(Target::Entity(idx), PermissionKind::Metadata, ANY_RESOURCE)?;
+    guard.enforce_route(
+        Method::Get,
+        &format!("/Thingworx/Things/{{name}}/{characteristic}"),
+        Some(idx),
+    )?;
     let model = model::load(&state.db, &name).await?;
     let body = match characteristic.as_str() {
         "PropertyDefinitions" => {
@@ -122,10 +127,22 @@ pub async fn one_definition(
     let (name, listing, item) = path.into_inner();
     let guard = Guard::of(&req, &state).await?;
     let (_, idx) = guard.visible_entity(Collection::Things.as_str(), &name)?;
-    let (key, what) = match listing.as_str() {
-        "PropertyDefinitions" => ("propertyDefinitions", "property"),
-        "ServiceDefinitions" => ("serviceDefinitions", "service"),
-        "EventDefinitions" => ("eventDefinitions", "event"),
+    let (key, what, route) = match listing.as_str() {
+        "PropertyDefinitions" => (
+            "propertyDefinitions",
+            "property",
+            "/Thingworx/Things/{name}/PropertyDefinitions/{property}",
+        ),
+        "ServiceDefinitions" => (
+            "serviceDefinitions",
+            "service",
+            "/Thingworx/Things/{name}/ServiceDefinitions/{service}",
+        ),
+        "EventDefinitions" => (
+            "eventDefinitions",
+            "event",
+            "/Thingworx/Things/{name}/EventDefinitions/{event}",
+        ),
         _ => {
             return Err(ApiError::missing(
                 Collection::Things,
@@ -135,7 +152,7 @@ pub async fn one_definition(
             ));
         }
     };
-    guard.require(Target::Entity(idx), PermissionKind::Metadata, ANY_RESOURCE)?;
+    guard.enforce_route(Method::Get, route, Some(idx))?;
     let model = model::load(&state.db, &name).await?;
     let mut document = metadata(&state, &model).await?;
     let found = document
