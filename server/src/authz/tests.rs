@@ -447,7 +447,7 @@ fn visibility_gate() {
     );
 }
 
-/// The worked example of thingworx-spec §4.3: the collection denies ServiceInvoke, the
+/// ThingWorx's worked example of precedence: the collection denies ServiceInvoke, the
 /// template allows Service1, the Thing allows Service2: the user may run both.
 #[test]
 fn worked_example_collection_template_thing() {

@@ -2500,7 +2500,7 @@ mod tests {
     const TABLE: &str = "FixtureTable";
     const DEFINED: &str = "DefinedService";
 
-    /// Every service name of the ThingWorx 9.x declaration files (thingworx-spec.md, App. A).
+    /// Every service name ThingWorx 9.x declares for its entity types.
     const THINGWORX_SERVICES: &[&str] = &[
         "AddCollectionDesignTimePermission",
         "AddCollectionRunTimePermission",
