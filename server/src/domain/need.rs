@@ -1,7 +1,7 @@
 //! What an operation needs of its caller, declared once per operation (`http::catalog` lists
 //! them) and enforced from that declaration by [`Ctx::enforce`]: who may call at all, the
-//! permissions checked on the entities the call names (by its path or a parameter), and
-//! whether a user acting on itself needs no grant.
+//! permissions checked on the entities the call names (by its path or a parameter), and the
+//! services a user may call on its own User entity (which the evaluator grants).
 
 use ironworx_entity::vocab::{Collection, PermissionKind};
 
