@@ -96,7 +96,7 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// Parses a service body into the parameters of one service: empty or `null` means all
 /// defaults, anything else must be a JSON object (never an array, which would fill a
 /// structure by position). A parameter given twice counts once, with its last value, as
-/// [`text_param`] reads it.
+/// [`text_of`] reads it.
 pub fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     match object(body)? {
         None => Ok(T::default()),
@@ -106,7 +106,7 @@ pub fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiEr
 }
 
 /// The JSON object of a service body; `None` when the body is empty or `null`.
-fn object(body: &[u8]) -> Result<Option<serde_json::Map<String, Value>>, ApiError> {
+pub fn object(body: &[u8]) -> Result<Option<serde_json::Map<String, Value>>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -131,11 +131,11 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-/// The text of parameter `name` of a service body, when the body is a JSON object holding it
-/// as a string (anything else is left to the service's own parsing to refuse).
-pub fn text_param(body: &[u8], name: &str) -> Option<String> {
-    match object(body).ok()??.remove(name)? {
-        Value::String(text) => Some(text),
+/// The text of parameter `name` of a service body's [`object`], when it holds it as a string
+/// (anything else is left to the service's own parsing to refuse).
+pub fn text_of(object: &serde_json::Map<String, Value>, name: &str) -> Option<String> {
+    match object.get(name)? {
+        Value::String(text) => Some(text.clone()),
         _ => None,
     }
 }
@@ -194,10 +194,10 @@ mod tests {
         // parameters by name.
         let err = parse_body::<Params>(br#"["p", "User"]"#).expect_err("an array");
         assert!(err.to_string().contains("JSON object"), "{err}");
-        assert_eq!(
-            text_param(br#"{"user": "a", "user": "b"}"#, "user").as_deref(),
-            Some("b")
-        );
+        let object = object(br#"{"user": "a", "user": "b"}"#)
+            .expect("an object")
+            .expect("not empty");
+        assert_eq!(text_of(&object, "user").as_deref(), Some("b"));
         let p: Params = parse_body(br#"{"user": "a", "user": "b"}"#).expect("parsed");
         assert_eq!(
             p.user.as_deref(),

@@ -152,12 +152,17 @@ impl Call<'_> {
         if refused {
             return Ok(());
         }
-        let body = self.body;
+        // Parsed once for every parameter the need names; a body that is no object names none
+        // (its service refuses it).
+        let object = crate::http::params::object(self.body)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         self.guard.enforce(
             &op.need,
             self.entity.map(|(_, idx)| idx),
             self.service,
-            &|name| crate::http::params::text_param(body, name),
+            &|name| crate::http::params::text_of(&object, name),
         )
     }
 
