@@ -59,19 +59,20 @@ pub struct ExtractOptions {
     pub blank_secrets: bool,
 }
 
-/// The root attributes Ironworx writes (a ThingWorx 9.3 schema, which the readers of 8.x–10.x
-/// accept).
+/// The root attributes Ironworx writes, in the order ThingWorx's `.twx` has them: the export
+/// says ThingWorx 9.3 (schema 1134), the version whose model Ironworx emulates and whose
+/// format the readers of 8.x–10.x accept.
 pub fn header(blank_secrets: bool) -> Vec<(String, String)> {
     [
-        ("build", "b1"),
+        ("schemaVersion", "1134"),
         ("majorVersion", "9"),
         ("minorVersion", "3"),
+        ("revision", "0"),
+        ("build", "b1"),
         (
             "modelPersistenceProviderPackage",
             "PostgresPersistenceProviderPackage",
         ),
-        ("revision", "0"),
-        ("schemaVersion", "1134"),
         ("universal", if blank_secrets { "password" } else { "" }),
     ]
     .into_iter()

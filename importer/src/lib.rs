@@ -7,6 +7,7 @@ pub mod apply;
 pub mod caller;
 pub mod error;
 pub mod extract;
+pub mod extras;
 pub mod gather;
 pub mod limits;
 pub mod model;

@@ -127,11 +127,14 @@ pub fn content(extra: &Extra, kind_fields: Map<String, Json>) -> Option<Json> {
     (!o.is_empty()).then_some(Json::Object(o))
 }
 
-/// The extras kept in a `content` column.
+/// The extras kept in a `content` column, in the neutral form (rows written before it was
+/// introduced are converted as they are read).
 pub fn extra_of(content: Option<&Json>) -> Extra {
-    content
-        .and_then(|c| c.get("extra"))
-        .and_then(Json::as_object)
-        .cloned()
-        .unwrap_or_default()
+    crate::extras::normalize(
+        content
+            .and_then(|c| c.get("extra"))
+            .and_then(Json::as_object)
+            .cloned()
+            .unwrap_or_default(),
+    )
 }

@@ -53,13 +53,7 @@
 //! writer applies plain keys and pointers over what it builds, so a tree read and written back
 //! is the same tree. Real files need only plain keys; a note records every pointer kept.
 //!
-//! Extras read from XML are converted: `@attr` becomes key `attr` with its string value;
-//! `<Element>` becomes key `element` (first letter lowered) with the element converted
-//! generically: an element with neither attributes nor children is its text (a string);
-//! otherwise an object with its attributes (strings), its children under their lowered names
-//! (an array when a name repeats, or when a child is named like an attribute) and its text,
-//! when there is some, under `#text`. A repeated `<Element>` (an array of elements) becomes an
-//! array of elements converted so. XML extras never replace a key the writer already wrote.
+//! Extras are in the neutral form of [`crate::extras`], which is this tree's own form.
 
 use std::collections::BTreeMap;
 
@@ -76,6 +70,7 @@ use crate::model::{
     PropertyValue, ServiceDefinition, ServiceImplementation, Subscription, Term, Thing, ThingShape,
     ThingTemplate, Token, Unit, User, Vocabulary,
 };
+use crate::values;
 
 /// How [`tree_from_export`] writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -1063,29 +1058,13 @@ fn diff(original: &Map<String, Json>, written: &Map<String, Json>, prefix: &str,
     }
 }
 
-/// Applies the kept extras of an entity over what the writer built.
+/// Applies the kept extras of an entity over what the writer built (the neutral form of
+/// [`crate::extras`] is the `.twx` form: plain keys replace, pointers reach below).
 fn apply_extra(object: &mut Map<String, Json>, extra: &Extra) {
     let mut removals = Vec::new();
     for (key, value) in extra {
-        if let Some(name) = key.strip_prefix('@') {
-            if !object.contains_key(name) {
-                let text = value
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| value.to_string());
-                object.insert(name.to_owned(), Json::String(text));
-            }
-        } else if let Some(element) = key.strip_prefix('<').and_then(|k| k.strip_suffix('>')) {
-            let name = lower_camel(element);
-            if !object.contains_key(&name) {
-                object.insert(name, element_tree(value));
-            }
-        } else if let Some(pointer) = key.strip_prefix('-') {
-            if pointer.starts_with('/') {
-                removals.push(pointer);
-            } else {
-                object.insert(key.clone(), value.clone());
-            }
+        if let Some(pointer) = key.strip_prefix('-').filter(|p| p.starts_with('/')) {
+            removals.push(pointer);
         } else if key.starts_with('/') {
             set_pointer(object, key, value.clone());
         } else {
@@ -1134,67 +1113,34 @@ fn remove_pointer(object: &mut Map<String, Json>, pointer: &str) {
     current.shift_remove(last);
 }
 
-/// `ConfigurationChanges` → `configurationChanges`.
-fn lower_camel(name: &str) -> String {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
-/// The generic tree form of an XML element kept as [`crate::model::element_json`]; an array
-/// (a repeated element) converts item by item.
-fn element_tree(element: &Json) -> Json {
-    let object = match element {
-        Json::Object(object) => object,
-        Json::Array(items) => return Json::Array(items.iter().map(element_tree).collect()),
-        other => return other.clone(),
-    };
-    let text = object
-        .get("text")
-        .and_then(Json::as_str)
-        .unwrap_or_default();
-    let attributes = object.get("attributes").and_then(Json::as_object);
-    let children = object.get("children").and_then(Json::as_array);
-    if attributes.is_none_or(Map::is_empty) && children.is_none_or(Vec::is_empty) {
-        return Json::String(text.to_owned());
-    }
-    let mut out = Map::new();
-    for (key, value) in attributes.into_iter().flatten() {
-        out.insert(key.clone(), value.clone());
-    }
-    // A child named like an attribute or an earlier child joins it in an array, so that
-    // nothing is lost.
-    for child in children.into_iter().flatten() {
-        let name = lower_camel(child.get("name").and_then(Json::as_str).unwrap_or_default());
-        let converted = element_tree(child);
-        match out.get_mut(&name) {
-            Some(Json::Array(list)) => list.push(converted),
-            Some(existing) => {
-                let first = existing.take();
-                *existing = Json::Array(vec![first, converted]);
-            }
-            None => {
-                out.insert(name, converted);
-            }
-        }
-    }
-    if !text.is_empty() {
-        out.insert("#text".into(), Json::String(text.to_owned()));
-    }
-    Json::Object(out)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Writing
 // ---------------------------------------------------------------------------------------------
+
+/// The header keys in the order ThingWorx writes them at the root of a `.twx` tree.
+const HEADER_ORDER: &[&str] = &[
+    "schemaVersion",
+    "majorVersion",
+    "minorVersion",
+    "revision",
+    "build",
+    "modelPersistenceProviderPackage",
+    "universal",
+];
 
 /// Writes the `.twx` tree of an export (the inverse of [`export_from_tree`]). Deterministic.
 pub fn tree_from_export(export: &Export, options: &TreeOptions) -> Json {
     let profile = Profile::of(&export.header);
     let mut root = Map::new();
-    for (key, value) in &export.header {
+    let mut header: Vec<&(String, String)> = export.header.iter().collect();
+    // ThingWorx's order (an XML header comes in alphabetical order); other keys after.
+    header.sort_by_key(|(key, _)| {
+        HEADER_ORDER
+            .iter()
+            .position(|k| k == key)
+            .unwrap_or(HEADER_ORDER.len())
+    });
+    for (key, value) in header {
         root.insert(key.clone(), Json::String(value.clone()));
     }
     if options.blank_secrets {
@@ -1390,6 +1336,7 @@ fn kind_entries(
         Kind::DataShape(shape) => {
             entries.push(("baseDataShape", text(&shape.base_data_shape)));
             entries.push(("fieldDefinitions", fields_tree(&shape.fields)));
+            entries.push(("effectiveFieldDefinitions", effective_fields(&shape.fields)));
         }
         Kind::User(user) => {
             entries.push(("enabled", Json::Bool(user.enabled)));
@@ -1609,6 +1556,32 @@ fn fields_tree(fields: &[FieldDefinition]) -> Json {
     )
 }
 
+/// A DataShape's `effectiveFieldDefinitions` as ThingWorx writes them: its fields with their
+/// ordinals renumbered from 1 in ordinal order (fields of equal ordinal in the order of the
+/// written `fieldDefinitions` map). A base data shape's fields are not added (the export may not
+/// hold it); a file that has them keeps them as an extra.
+fn effective_fields(fields: &[FieldDefinition]) -> Json {
+    let mut map = fields_tree(fields);
+    hash_order(&mut map);
+    let Json::Object(mut map) = map else {
+        return map;
+    };
+    let mut order: Vec<(i64, String)> = map
+        .iter()
+        .map(|(name, f)| {
+            let ordinal = f.get("ordinal").and_then(Json::as_i64).unwrap_or_default();
+            (ordinal, name.clone())
+        })
+        .collect();
+    order.sort_by_key(|(ordinal, _)| *ordinal);
+    for (rank, (_, name)) in order.iter().enumerate() {
+        if let Some(Json::Object(f)) = map.get_mut(name) {
+            f.insert("ordinal".into(), Json::from(rank + 1));
+        }
+    }
+    Json::Object(map)
+}
+
 fn tables_tree(tables: &[ConfigurationTable], profile: Profile) -> Json {
     Json::Object(
         tables
@@ -1630,10 +1603,18 @@ fn tables_tree(tables: &[ConfigurationTable], profile: Profile) -> Json {
                     "dataShape",
                     Json::Object(object(vec![("fieldDefinitions", fields_tree(&t.fields))])),
                 ));
-                entries.push((
-                    "rows",
-                    Json::Array(t.rows.iter().cloned().map(Json::Object).collect()),
-                ));
+                // Only the cells of the table's fields, as ThingWorx writes them (XML rows may
+                // carry derived cells such as `accumulatedDataShape`).
+                let rows = t.rows.iter().map(|row| {
+                    let cells = row
+                        .iter()
+                        .filter(|(k, _)| {
+                            t.fields.is_empty() || t.fields.iter().any(|f| &f.name == *k)
+                        })
+                        .map(|(k, v)| (k.clone(), v.clone()));
+                    Json::Object(cells.collect())
+                });
+                entries.push(("rows", Json::Array(rows.collect())));
                 (t.name.clone(), Json::Object(object(entries)))
             })
             .collect(),
@@ -1761,12 +1742,28 @@ fn definitions_entries(definitions: &Definitions, profile: Profile) -> Vec<(&'st
     ]
 }
 
+/// A property value: `{value, timestamp, quality}`, except INFOTABLE and LOCATION values (an
+/// InfoTable is recognised by its shape when the base type is unknown) and values read without
+/// a quality, which are written bare (the only real `.twx` files holding
+/// INFOTABLE or LOCATION values write them so). A value whose base type is unknown (its
+/// property is defined outside the export) and that is still the text a reader kept is typed
+/// by [`values::infer`].
 fn value_tree(value: &PropertyValue) -> Json {
-    if value.quality.is_empty() {
-        return value.value.clone();
+    let typed = match (&value.value, value.base_type.as_str()) {
+        (Json::String(text), "") => values::infer(text),
+        (Json::String(text), base_type) => {
+            values::from_text(base_type, text).unwrap_or_else(|_| Json::String(text.clone()))
+        }
+        (other, _) => other.clone(),
+    };
+    let infotable = |v: &Json| v.get("dataShape").is_some() && v.get("rows").is_some();
+    let complex = matches!(value.base_type.as_str(), "INFOTABLE" | "LOCATION")
+        || (value.base_type.is_empty() && infotable(&typed));
+    if value.quality.is_empty() || complex {
+        return typed;
     }
     Json::Object(object(vec![
-        ("value", value.value.clone()),
+        ("value", typed),
         ("timestamp", Json::from(value.time)),
         ("quality", text(&value.quality)),
     ]))
@@ -1889,63 +1886,6 @@ mod tests {
         assert_eq!(object["a/b"]["c"], Json::from(1));
         remove_pointer(&mut object, "/a~1b/c");
         assert_eq!(object["a/b"], Json::Object(Map::new()));
-    }
-
-    #[test]
-    fn elements_convert_generically() {
-        let element = crate::model::element_json(
-            Some("PropertyBindings"),
-            vec![],
-            "",
-            vec![
-                crate::model::element_json(
-                    Some("PropertyBinding"),
-                    vec![("name".into(), "a".into())],
-                    "",
-                    vec![],
-                ),
-                crate::model::element_json(
-                    Some("PropertyBinding"),
-                    vec![("name".into(), "b".into())],
-                    "",
-                    vec![],
-                ),
-            ],
-        );
-        assert_eq!(
-            element_tree(&element),
-            serde_json::json!({"propertyBinding": [{"name": "a"}, {"name": "b"}]})
-        );
-        assert_eq!(lower_camel("ConfigurationChanges"), "configurationChanges");
-        let repeated = Json::Array(vec![
-            crate::model::element_json(
-                None,
-                vec![("name".into(), "a".into())],
-                "{\"x\":1}",
-                vec![],
-            ),
-            crate::model::element_json(None, vec![("name".into(), "b".into())], "", vec![]),
-            crate::model::element_json(None, vec![], "t", vec![]),
-        ]);
-        assert_eq!(
-            element_tree(&repeated),
-            serde_json::json!([{"name": "a", "#text": "{\"x\":1}"}, {"name": "b"}, "t"])
-        );
-        let clash = crate::model::element_json(
-            None,
-            vec![("name".into(), "a".into())],
-            "",
-            vec![crate::model::element_json(
-                Some("Name"),
-                vec![],
-                "b",
-                vec![],
-            )],
-        );
-        assert_eq!(
-            element_tree(&clash),
-            serde_json::json!({"name": ["a", "b"]})
-        );
     }
 
     fn unit(name: &str, parent: Option<&str>) -> Unit {

@@ -168,6 +168,33 @@ pub fn canonical(base_type: &str, value: Json) -> Result<Json, ValueError> {
     }
 }
 
+/// Types the text of a value whose base type nobody knows (a property a template outside the
+/// export defines), as ThingWorx's `.twx` would hold it: an ISO-8601 date becomes epoch
+/// milliseconds, booleans and numbers become JSON (see [`aspect_from_text`]), anything else
+/// stays a string.
+pub fn infer(text: &str) -> Json {
+    if text.contains('T')
+        && let Some(ms) = parse_date(text)
+    {
+        return Json::Number(ms.into());
+    }
+    aspect_from_text(text)
+}
+
+/// Aspects ThingWorx keeps as strings even when they read `true` or `false` (a Mashup's
+/// `isFlex`, a mashup parameter's `isMandatory`), as its `.twx` files hold them.
+const STRING_ASPECTS: &[&str] = &["isFlex", "isMandatory"];
+
+/// Types the aspect `name` written as text in XML: [`aspect_from_text`], except for the
+/// aspects ThingWorx keeps as strings.
+pub fn aspect(name: &str, text: &str) -> Json {
+    if STRING_ASPECTS.contains(&name) {
+        Json::String(text.to_owned())
+    } else {
+        aspect_from_text(text)
+    }
+}
+
 /// Types an aspect written as text in XML (`true`, `60.0`, `x`): booleans and numbers become
 /// JSON booleans and numbers (numbers with a `.` stay doubles), everything else stays a string.
 pub fn aspect_from_text(text: &str) -> Json {
@@ -244,6 +271,17 @@ mod tests {
         assert_eq!(from_text("NUMBER", ""), Ok(Json::Null));
         let loc = from_text("LOCATION", "1.5,2.5,0.0").expect("location");
         assert_eq!(from_text("LOCATION", &to_text("LOCATION", &loc)), Ok(loc));
+    }
+
+    #[test]
+    fn values_of_unknown_type_are_inferred() {
+        assert_eq!(
+            infer("2019-04-05T11:52:46.865Z"),
+            serde_json::json!(1_554_465_166_865_i64)
+        );
+        assert_eq!(infer("2005.0"), serde_json::json!(2005.0));
+        assert_eq!(infer("007"), serde_json::json!("007"));
+        assert_eq!(infer("Tuesday"), serde_json::json!("Tuesday"));
     }
 
     #[test]

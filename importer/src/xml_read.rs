@@ -16,6 +16,7 @@ use quick_xml::{Reader, XmlVersion};
 use serde_json::{Map, Value as Json};
 
 use crate::error::ImportError;
+use crate::extras;
 use crate::limits::Limits;
 use crate::model::{
     self, ApplicationKey, CollectionRule, Common, ConfigurationTable, DataShape, Definitions,
@@ -1179,14 +1180,10 @@ fn element_to_json(node: Node<'_>, with_name: bool) -> Json {
     )
 }
 
-/// Keeps an unknown child element in `extra`; a repeated name collects into an array.
+/// Keeps an unknown child element in `extra` in the neutral form ([`extras`]); a repeated name
+/// collects into an array.
 fn keep_element(extra: &mut Extra, node: Node<'_>) {
-    let name = node.name();
-    let mut key = String::with_capacity(name.len() + 2);
-    key.push('<');
-    key.push_str(name);
-    key.push('>');
-    let value = element_to_json(node, false);
+    let (key, value) = extras::from_xml_element(node.name(), &element_to_json(node, false));
     match extra.get_mut(&key) {
         None => {
             extra.insert(key, value);
@@ -1457,7 +1454,7 @@ fn read_field(ctx: &mut Ctx<'_>, node: Node<'_>) -> FieldDefinition {
                 Some(aspect) => {
                     field
                         .aspects
-                        .insert(aspect.to_owned(), values::aspect_from_text(value));
+                        .insert(aspect.to_owned(), values::aspect(aspect, value));
                 }
                 None => ctx.unplaced_attr(node.name(), key),
             },
@@ -1634,7 +1631,7 @@ fn read_property_definition(ctx: &mut Ctx<'_>, node: Node<'_>) -> PropertyDefini
             _ => match key.strip_prefix("aspect.") {
                 Some(aspect) => {
                     def.aspects
-                        .insert(aspect.to_owned(), values::aspect_from_text(value));
+                        .insert(aspect.to_owned(), values::aspect(aspect, value));
                 }
                 None => ctx.unplaced_attr(node.name(), key),
             },
@@ -1660,7 +1657,7 @@ fn read_service_definition(ctx: &mut Ctx<'_>, node: Node<'_>) -> ServiceDefiniti
             _ => match key.strip_prefix("aspect.") {
                 Some(aspect) => {
                     def.aspects
-                        .insert(aspect.to_owned(), values::aspect_from_text(value));
+                        .insert(aspect.to_owned(), values::aspect(aspect, value));
                 }
                 None => ctx.unplaced_attr(node.name(), key),
             },
@@ -1688,7 +1685,7 @@ fn read_event_definition(ctx: &mut Ctx<'_>, node: Node<'_>) -> EventDefinition {
             _ => match key.strip_prefix("aspect.") {
                 Some(aspect) => {
                     def.aspects
-                        .insert(aspect.to_owned(), values::aspect_from_text(value));
+                        .insert(aspect.to_owned(), values::aspect(aspect, value));
                 }
                 None => ctx.unplaced_attr(node.name(), key),
             },
@@ -1784,20 +1781,15 @@ fn read_nested_shape(
     defs: &mut Definitions,
     extra: &mut Extra,
 ) {
-    let mut kept = Vec::new();
     for (key, _) in shape.attrs() {
         ctx.unplaced_attr("ThingShape", key);
     }
     for child in shape.children() {
         if !read_definition_list(ctx, child, defs) && !child.is_empty() {
-            kept.push(element_to_json(child, true));
+            let (key, value) =
+                extras::nested_shape_part(child.name(), &element_to_json(child, false));
+            extra.insert(key, value);
         }
-    }
-    if !kept.is_empty() {
-        extra.insert(
-            "<ThingShape>".into(),
-            model::element_json(None, Vec::new(), "", kept),
-        );
     }
 }
 
@@ -2244,12 +2236,10 @@ fn convert_entity(
                 if let Some(aspect) = key.strip_prefix("aspect.") {
                     common
                         .aspects
-                        .insert(aspect.to_owned(), values::aspect_from_text(value));
+                        .insert(aspect.to_owned(), values::aspect(aspect, value));
                 } else if !kind_attr(&mut ctx, &mut kind, &mut password, element, key, value) {
-                    let mut name = String::with_capacity(key.len() + 1);
-                    name.push('@');
-                    name.push_str(key);
-                    extra.insert(name, Json::String(value.to_owned()));
+                    let (key, value) = extras::from_xml_attribute(key, value);
+                    extra.insert(key, value);
                 }
             }
         }
@@ -2408,8 +2398,8 @@ mod tests {
         let thing = &export.entities[0];
         assert_eq!(thing.common.description, "a&b\nc");
         assert_eq!(thing.common.avatar, "x&lt;");
-        assert_eq!(thing.extra["<Extra1>"]["text"], "  keep  ");
-        assert_eq!(thing.extra["<Extra2>"]["text"], "a < b");
+        assert_eq!(thing.extra["extra1"], "  keep  ");
+        assert_eq!(thing.extra["extra2"], "a < b");
         assert_eq!(thing.origin.line, Some(1));
     }
 

@@ -25,15 +25,10 @@
 //! normalisation. Control characters other than those three are not representable in XML 1.0:
 //! they are written as character references, which strict readers refuse.
 //!
-//! [`Extra`] is written as follows: `@name` keys as attributes of the entity (a modelled
-//! attribute of the same name wins); `<name>` keys as child elements at the end of the entity,
-//! from the element form of [`crate::model::element_json`] (an array writes the element once
-//! per item; a child without a `name` is written as `value`); plain keys (from `.twx` trees)
-//! with a generic mapping: a scalar becomes an attribute (strings as they are, numbers and
-//! booleans as JSON text, `null` as empty), an object becomes a child element whose scalar
-//! members are attributes and whose object and array members are child elements, an array
-//! repeats its element once per item (a scalar item becomes the element's text). Layouts A and B
-//! never write an extra whose name is not an XML name (that is an [`ImportError::Invalid`]).
+//! [`Extra`] is written in the XML form of its neutral form ([`crate::extras`]): scalars as
+//! attributes of the entity, lists and records as the elements ThingWorx writes, at the end of
+//! the entity (parts of the nested `ThingShape` inside it). Layouts A and B never write an extra
+//! whose name is not an XML name (that is an [`ImportError::Invalid`]).
 //! Unlike ThingWorx's source-control files, layout B keeps `<Owner>` and the kept
 //! `<ConfigurationChanges>`, so that a storage round trip loses nothing.
 //!
@@ -51,6 +46,7 @@ use ironworx_entity::vocab::{Collection, PermissionCategory, PermissionKind};
 use serde_json::{Map, Value as Json};
 
 use crate::error::ImportError;
+use crate::extras;
 use crate::model::{
     ApplicationKey, ConfigurationTable, DataShape, Definitions, Entity, EntityRule, Export,
     FieldDefinition, Group, Kind, LocalizationTable, Member, Organization, PropertyValue, Thing,
@@ -724,18 +720,15 @@ fn write_entity<W: Write>(
     }
     kind_attrs(&mut attrs, &e.kind, options);
     attrs.aspects(&c.aspects);
+    let mut kept = Vec::new();
     for (key, value) in &e.extra {
-        if let Some(name) = key.strip_prefix('@') {
-            if !is_xml_name(name) {
-                return Err(invalid(
-                    e,
-                    format!("the kept attribute '{name}' is not an XML name"),
-                ));
+        match extras::to_xml(key, value) {
+            extras::Xml::Attribute(text) => {
+                check_name(e, key, "kept attribute")?;
+                attrs.push(Cow::Borrowed(key.as_str()), Cow::Owned(text));
             }
-            attrs.push(Cow::Borrowed(name), Cow::Owned(scalar_text(value)));
-        } else if !key.starts_with('<') && !matches!(value, Json::Object(_) | Json::Array(_)) {
-            check_name(e, key, "kept key")?;
-            attrs.push(Cow::Borrowed(key.as_str()), Cow::Owned(scalar_text(value)));
+            extras::Xml::Elements(elements) => kept.extend(elements),
+            extras::Xml::None => {}
         }
     }
     let element = e.collection.element_name();
@@ -804,14 +797,8 @@ fn write_entity<W: Write>(
         Kind::Vocabulary(vocabulary) => terms(x, vocabulary),
     }
 
-    for (key, value) in &e.extra {
-        if let Some(name) = key.strip_prefix('<').and_then(|k| k.strip_suffix('>')) {
-            check_name(e, name, "kept element")?;
-            element_from_json(x, e, name, value)?;
-        } else if !key.starts_with('@') && matches!(value, Json::Object(_) | Json::Array(_)) {
-            check_name(e, key, "kept key")?;
-            generic_element(x, e, key, value)?;
-        }
+    for kept in &kept {
+        kept_element(x, e, kept)?;
     }
     x.end(element);
     Ok(())
@@ -828,8 +815,11 @@ fn kind_attrs<'a>(attrs: &mut Attrs<'a>, kind: &'a Kind, options: &WriteOptions)
                 .s("identifier", &t.identifier)
                 .s("valueStream", &t.value_stream)
                 .s("inheritedValueStream", &t.inherited_value_stream)
-                .s("thingPackage", &t.thing_package)
                 .s("effectiveThingPackage", &t.effective_thing_package);
+            // ThingWorx writes a Thing's own package only when it has one.
+            if !t.thing_package.is_empty() {
+                attrs.s("thingPackage", &t.thing_package);
+            }
         }
         Kind::ThingTemplate(t) => {
             attrs
@@ -913,15 +903,6 @@ fn kind_attrs<'a>(attrs: &mut Attrs<'a>, kind: &'a Kind, options: &WriteOptions)
         Kind::Vocabulary(v) => {
             attrs.b("isDynamic", v.is_dynamic);
         }
-    }
-}
-
-/// A scalar kept value as attribute text.
-fn scalar_text(value: &Json) -> String {
-    match value {
-        Json::String(s) => s.clone(),
-        Json::Null => String::new(),
-        other => other.to_string(),
     }
 }
 
@@ -1253,6 +1234,16 @@ fn nested_shape<W: Write>(
 ) -> Result<(), ImportError> {
     x.start("ThingShape", Attrs::new());
     definition_lists(x, e, d, options)?;
+    for (key, value) in &e.extra {
+        let Some(part) = key.strip_prefix(extras::NESTED_SHAPE) else {
+            continue;
+        };
+        if let extras::Xml::Elements(elements) = extras::to_xml(part, value) {
+            for kept in &elements {
+                kept_element(x, e, kept)?;
+            }
+        }
+    }
     x.end("ThingShape");
     Ok(())
 }
@@ -1456,81 +1447,26 @@ fn terms<W: Write>(x: &mut Xml<W>, v: &Vocabulary) {
 
 // ----- kept elements -----
 
-/// A kept `<name>` element in the element form of [`crate::model::element_json`]; an array
-/// repeats the element.
-fn element_from_json<W: Write>(
+/// An element of the XML form of a kept extra ([`extras::to_xml`]).
+fn kept_element<W: Write>(
     x: &mut Xml<W>,
     e: &Entity,
-    name: &str,
-    value: &Json,
+    element: &extras::Element,
 ) -> Result<(), ImportError> {
-    let object = match value {
-        Json::Array(items) => {
-            for item in items {
-                element_from_json(x, e, name, item)?;
-            }
-            return Ok(());
-        }
-        Json::Object(object) => object,
-        other => {
-            x.text_leaf(name, Attrs::new(), &scalar_text(other), TextMode::Cdata);
-            return Ok(());
-        }
-    };
+    check_name(e, &element.name, "kept element")?;
     let mut attrs = Attrs::new();
-    if let Some(Json::Object(list)) = object.get("attributes") {
-        for (key, value) in list {
-            check_name(e, key, "kept attribute")?;
-            attrs.push(Cow::Borrowed(key.as_str()), Cow::Owned(scalar_text(value)));
-        }
+    for (key, value) in &element.attributes {
+        check_name(e, key, "kept attribute")?;
+        attrs.push(Cow::Borrowed(key.as_str()), Cow::Borrowed(value.as_str()));
     }
-    x.start(name, attrs);
-    if let Some(text) = object.get("text") {
-        x.text(&scalar_text(text), TextMode::Cdata);
+    x.start(&element.name, attrs);
+    if let Some(text) = &element.text {
+        x.text(text, TextMode::Cdata);
     }
-    if let Some(Json::Array(children)) = object.get("children") {
-        for child in children {
-            let child_name = child.get("name").and_then(Json::as_str).unwrap_or("value");
-            check_name(e, child_name, "kept element")?;
-            element_from_json(x, e, child_name, child)?;
-        }
+    for child in &element.children {
+        kept_element(x, e, child)?;
     }
-    x.end(name);
-    Ok(())
-}
-
-/// A plain (`.twx`) kept key with the generic mapping of the module documentation.
-fn generic_element<W: Write>(
-    x: &mut Xml<W>,
-    e: &Entity,
-    name: &str,
-    value: &Json,
-) -> Result<(), ImportError> {
-    match value {
-        Json::Array(items) => {
-            for item in items {
-                generic_element(x, e, name, item)?;
-            }
-        }
-        Json::Object(object) => {
-            let mut attrs = Attrs::new();
-            for (key, member) in object {
-                if !matches!(member, Json::Object(_) | Json::Array(_)) {
-                    check_name(e, key, "kept key")?;
-                    attrs.push(Cow::Borrowed(key.as_str()), Cow::Owned(scalar_text(member)));
-                }
-            }
-            x.start(name, attrs);
-            for (key, member) in object {
-                if matches!(member, Json::Object(_) | Json::Array(_)) {
-                    check_name(e, key, "kept key")?;
-                    generic_element(x, e, key, member)?;
-                }
-            }
-            x.end(name);
-        }
-        scalar => x.text_leaf(name, Attrs::new(), &scalar_text(scalar), TextMode::Cdata),
-    }
+    x.end(&element.name);
     Ok(())
 }
 

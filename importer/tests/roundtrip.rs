@@ -15,9 +15,11 @@
 //! - storage: entities sorted by collection and name (one file each); rules the permissions file lists for an entity of the export are
 //!   compared with that entity's rules and then dropped;
 //! - `.twx`: entities grouped by collection (in model order inside one), no collection rules
-//!   and no listed rules; definition lists, fields, configuration
-//!   tables, implemented shapes and property values sorted by name (the tree keys them in a `HashMap`); XML extras (`@attr`, `<Element>`) are
-//!   compared in the plain-key form the tree mapping documents.
+//!   and no listed rules; INFOTABLE and LOCATION values without their time and quality (the
+//!   tree holds them bare, as ThingWorx does); definition lists, fields, configuration
+//!   tables, implemented shapes and property values sorted by name (the tree keys them in a `HashMap`).
+//!
+//! Extras are generated in the neutral form every format carries alike.
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -30,7 +32,7 @@ use ironworx_importer::model::{
     EntityRule, EventDefinition, Export, ExtensionValue, Extra, FieldDefinition, Group, Kind,
     ListedRules, LocalizationTable, Member, Organization, Origin, PasswordHash, PropertyDefinition,
     PropertyValue, ServiceDefinition, ServiceImplementation, Subscription, Term, Thing, ThingShape,
-    ThingTemplate, Token, Unit, User, Vocabulary, element_json,
+    ThingTemplate, Token, Unit, User, Vocabulary,
 };
 use ironworx_importer::values;
 use ironworx_importer::xml_write::{
@@ -574,51 +576,54 @@ fn organization(org_name: String) -> impl Strategy<Value = Organization> {
         })
 }
 
-/// Kept XML items: an attribute, an element with text, an element with children, a repeated
-/// element, an empty element.
-fn xml_extra() -> impl Strategy<Value = Extra> {
+/// Kept extras in the neutral form: a typed attribute, a text element, names, named texts, a
+/// list of records with a date, named records with aspects, an empty map.
+fn neutral_extra() -> impl Strategy<Value = Extra> {
     (
+        prop::option::of(prop::sample::select(vec![0.0, 2.5, 12.0])),
         prop::option::of(text()),
-        prop::option::of(text()),
-        prop::option::of((word(), text())),
+        prop::collection::vec(word(), 0..3),
         any::<bool>(),
+        prop::option::of((text(), word(), 0..2_000_000_000_000_i64)),
         any::<bool>(),
     )
-        .prop_map(|(attribute, content, child, repeated, empty)| {
-            let mut extra = Extra::new();
-            if let Some(v) = attribute {
-                extra.insert("@columns".into(), Json::String(v));
-            }
-            if let Some(v) = content {
+        .prop_map(
+            |(columns, content, templates, persistent, change, parameters)| {
+                let mut extra = Extra::new();
+                if let Some(v) = columns {
+                    extra.insert("columns".into(), json!(v));
+                }
+                if let Some(v) = content {
+                    extra.insert("content".into(), Json::String(v));
+                }
+                extra.insert("thingTemplates".into(), json!(templates));
+                if persistent {
+                    extra.insert(
+                        "persistentValues".into(),
+                        json!({"a": "{\"x\":1}", "b": ""}),
+                    );
+                }
+                if let Some((reason, user, timestamp)) = change {
+                    // An empty reason is left out, as ThingWorx's `.twx` leaves it out.
+                    let mut record =
+                        json!({"changeAction": "MODIFY", "user": user, "timestamp": timestamp});
+                    if !reason.is_empty() {
+                        record["changeReason"] = Json::String(reason);
+                    }
+                    extra.insert("configurationChanges".into(), json!([record]));
+                }
                 extra.insert(
-                    "<mashupContent>".into(),
-                    element_json(None, vec![], &v, vec![]),
+                    "parameterDefinitions".into(),
+                    if parameters {
+                        json!({"Link": {"name": "Link", "baseType": "HYPERLINK", "ordinal": 0,
+                                    "aspects": {"isMandatory": "false"}}})
+                    } else {
+                        json!({})
+                    },
                 );
-            }
-            if let Some((a, t)) = child {
-                let child = element_json(Some("ThingTemplate"), vec![], &a, vec![]);
-                extra.insert(
-                    "<ThingTemplates>".into(),
-                    element_json(None, vec![("kind".into(), t)], "", vec![child]),
-                );
-            }
-            if repeated {
-                extra.insert(
-                    "<PersistentValue>".into(),
-                    Json::Array(vec![
-                        element_json(None, vec![("name".into(), "a".into())], "{\"x\":1}", vec![]),
-                        element_json(None, vec![("name".into(), "b".into())], "", vec![]),
-                    ]),
-                );
-            }
-            if empty {
-                extra.insert(
-                    "<ParameterDefinitions>".into(),
-                    element_json(None, vec![], "", vec![]),
-                );
-            }
-            extra
-        })
+                extra
+            },
+        )
 }
 
 /// The shapes an entity implements: distinct names (the `.twx` form keys them by name).
@@ -805,7 +810,7 @@ fn entity_of(collection: Collection) -> BoxedStrategy<Entity> {
     let extra = if collection == Collection::Organizations {
         Just(Extra::new()).boxed()
     } else {
-        xml_extra().boxed()
+        neutral_extra().boxed()
     };
     (
         name(),
@@ -1011,64 +1016,6 @@ fn normal_definitions(d: &mut Definitions) {
     }
 }
 
-/// The `.twx` form of XML extras, as the tree mapping documents it.
-fn twx_extra(extra: &Extra) -> Extra {
-    fn element(value: &Json) -> Json {
-        match value {
-            Json::Array(items) => Json::Array(items.iter().map(element).collect()),
-            Json::Object(o) => {
-                let attributes = o.get("attributes").and_then(Json::as_object);
-                let children = o.get("children").and_then(Json::as_array);
-                let text = o.get("text").cloned().unwrap_or(json!(""));
-                if attributes.is_none_or(Map::is_empty) && children.is_none_or(Vec::is_empty) {
-                    return text;
-                }
-                let mut out = Map::new();
-                for (k, v) in attributes.into_iter().flatten() {
-                    out.insert(k.clone(), v.clone());
-                }
-                for child in children.into_iter().flatten() {
-                    let name = lower(child.get("name").and_then(Json::as_str).unwrap_or(""));
-                    let converted = element(child);
-                    match out.get_mut(&name) {
-                        Some(Json::Array(list)) => list.push(converted),
-                        Some(existing) => {
-                            let first = existing.take();
-                            *existing = Json::Array(vec![first, converted]);
-                        }
-                        None => {
-                            out.insert(name, converted);
-                        }
-                    }
-                }
-                if o.get("text").is_some() {
-                    out.insert("#text".into(), text);
-                }
-                Json::Object(out)
-            }
-            other => other.clone(),
-        }
-    }
-    fn lower(name: &str) -> String {
-        let mut chars = name.chars();
-        chars
-            .next()
-            .map(|c| c.to_lowercase().chain(chars).collect())
-            .unwrap_or_default()
-    }
-    let mut out = Extra::new();
-    for (key, value) in extra {
-        if let Some(attr) = key.strip_prefix('@') {
-            out.insert(attr.to_owned(), value.clone());
-        } else if let Some(name) = key.strip_prefix('<').and_then(|k| k.strip_suffix('>')) {
-            out.insert(lower(name), element(value));
-        } else {
-            out.insert(key.clone(), value.clone());
-        }
-    }
-    out
-}
-
 /// `.twx` keys definition lists, fields, configuration tables and implemented shapes by name
 /// in a Java `HashMap`, which loses their order: they are compared sorted by name.
 fn sort_named(e: &mut Entity) {
@@ -1123,7 +1070,6 @@ fn normalise(export: &Export, format: Format, types: &HashMap<(String, String), 
         sort_rules(&mut e.rules);
         normal_tables(&mut e.configuration_tables);
         if format == Format::Twx {
-            e.extra = twx_extra(&e.extra);
             sort_named(e);
         }
         let path = e.path();
@@ -1136,6 +1082,10 @@ fn normalise(export: &Export, format: Format, types: &HashMap<(String, String), 
                         .cloned()
                         .unwrap_or_else(|| v.base_type.clone());
                     normal_value(&base, &mut v.value);
+                    if format == Format::Twx && matches!(base.as_str(), "INFOTABLE" | "LOCATION") {
+                        v.time = 0;
+                        v.quality.clear();
+                    }
                     v.base_type = base;
                 }
             }

@@ -375,7 +375,7 @@ async fn create_entity(
             Some(other) => other.to_string(),
         };
         if !depends_on.is_empty() {
-            fields.content = Some(json!({ "extra": { "@dependsOn": depends_on } }));
+            fields.content = Some(json!({ "extra": { "dependsOn": depends_on } }));
         }
     }
 
