@@ -1556,6 +1556,10 @@ fn fields_tree(fields: &[FieldDefinition]) -> Json {
     )
 }
 
+/// Configuration-table cells ThingWorx's XML writes beside a row's fields and its `.twx` does
+/// not (a data table's `accumulatedDataShape`, derived from its `dataShape` cell).
+const DERIVED_CELLS: &[&str] = &["accumulatedDataShape"];
+
 /// A DataShape's `effectiveFieldDefinitions` as ThingWorx writes them: its fields with their
 /// ordinals renumbered from 1 in ordinal order (fields of equal ordinal in the order of the
 /// written `fieldDefinitions` map). A base data shape's fields are not added (the export may not
@@ -1574,12 +1578,16 @@ fn effective_fields(fields: &[FieldDefinition]) -> Json {
         })
         .collect();
     order.sort_by_key(|(ordinal, _)| *ordinal);
+    // Inserted in the new order, as ThingWorx builds the map (it decides the order of names
+    // that share a hash bucket).
+    let mut effective = Map::new();
     for (rank, (_, name)) in order.iter().enumerate() {
-        if let Some(Json::Object(f)) = map.get_mut(name) {
+        if let Some(Json::Object(mut f)) = map.remove(name) {
             f.insert("ordinal".into(), Json::from(rank + 1));
+            effective.insert(name.clone(), Json::Object(f));
         }
     }
-    Json::Object(map)
+    Json::Object(effective)
 }
 
 fn tables_tree(tables: &[ConfigurationTable], profile: Profile) -> Json {
@@ -1603,14 +1611,14 @@ fn tables_tree(tables: &[ConfigurationTable], profile: Profile) -> Json {
                     "dataShape",
                     Json::Object(object(vec![("fieldDefinitions", fields_tree(&t.fields))])),
                 ));
-                // Only the cells of the table's fields, as ThingWorx writes them (XML rows may
-                // carry derived cells such as `accumulatedDataShape`).
+                // Without the cells ThingWorx's XML adds to a row and its `.twx` leaves out
+                // (derived from the other cells) unless the table has a field of that name.
+                let derived =
+                    |k: &str| DERIVED_CELLS.contains(&k) && !t.fields.iter().any(|f| f.name == k);
                 let rows = t.rows.iter().map(|row| {
                     let cells = row
                         .iter()
-                        .filter(|(k, _)| {
-                            t.fields.is_empty() || t.fields.iter().any(|f| &f.name == *k)
-                        })
+                        .filter(|(k, _)| !derived(k))
                         .map(|(k, v)| (k.clone(), v.clone()));
                     Json::Object(cells.collect())
                 });

@@ -852,36 +852,26 @@ fn blanked_secrets_are_not_written() {
 }
 
 #[test]
-fn extras_from_xml_are_converted() {
-    let mut export = synthetic();
-    let thing = export.entities.last_mut().expect("a thing");
-    thing.extra.clear();
-    thing
-        .extra
-        .insert("@lockedTime".into(), json!("2018-02-20T21:40:47.329Z"));
-    thing.extra.insert(
-        "<PropertyBindings>".into(),
-        ironworx_importer::model::element_json(
-            None,
-            vec![],
-            "",
-            vec![ironworx_importer::model::element_json(
-                Some("PropertyBinding"),
-                vec![
-                    ("name".into(), "a".into()),
-                    ("sourceName".into(), "b".into()),
-                ],
-                "",
-                vec![],
-            )],
-        ),
-    );
+fn extras_read_from_xml_are_written_in_thingworx_shapes() {
+    let doc = r#"<Entities><Things><Thing name="T" thingTemplate="GenericThing" lockedTime="2018-02-20T21:40:47.329Z">
+        <PropertyBindings><PropertyBinding name="a" sourceName="b" sourceThingName="c"/></PropertyBindings>
+        <RemoteServiceBindings/>
+        <ConfigurationChanges><ConfigurationChange changeAction="CREATE" changeReason="" timestamp="1970-01-01T00:00:01.000Z" user="u"/></ConfigurationChanges>
+        </Thing></Things></Entities>"#;
+    let export = ironworx_importer::xml_read::read_xml(doc.as_bytes(), "t.xml", &Limits::default())
+        .expect("read");
     let tree = tree_from_export(&export, &TreeOptions::default());
     let written = &tree["Things"]["Thing"][0];
-    assert_eq!(written["lockedTime"], "2018-02-20T21:40:47.329Z");
+    assert_eq!(written["lockedTime"], json!(1_519_162_847_329_i64));
     assert_eq!(
         written["propertyBindings"],
-        json!({"propertyBinding": {"name": "a", "sourceName": "b"}})
+        json!({"a": {"name": "a", "sourceName": "b", "sourceThingName": "c"}})
+    );
+    assert_eq!(written["remoteServiceBindings"], json!({}));
+    // An empty change reason is left out, as ThingWorx's `.twx` leaves it out.
+    assert_eq!(
+        written["configurationChanges"],
+        json!([{"changeAction": "CREATE", "timestamp": 1000, "user": "u"}])
     );
 }
 
