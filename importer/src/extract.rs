@@ -57,6 +57,10 @@ pub struct ExtractOptions {
     /// Keep secrets out (ApplicationKey ids, password hashes), as `universal="password"`
     /// exports do.
     pub blank_secrets: bool,
+    /// The server's built-in entities too (its own users, groups, organizations, templates
+    /// and resources), which exports leave out as ThingWorx's do, unless the filter names
+    /// them.
+    pub include_system: bool,
 }
 
 /// The root attributes Ironworx writes, in the order ThingWorx's `.twx` has them: the export
@@ -107,6 +111,9 @@ pub async fn extract<C: ConnectionTrait>(
         query = query.filter(
             entities::Column::Collection.is_in(filter.collections.iter().map(|c| c.as_str())),
         );
+    }
+    if !options.include_system && filter.names.is_empty() {
+        query = query.filter(entities::Column::IsSystem.eq(false));
     }
     if let Some(project) = &filter.project {
         query = query.filter(entities::Column::ProjectName.eq(project.as_str()));

@@ -34,6 +34,8 @@ pub enum Command {
     Import(crate::transfer_cmd::ImportArgs),
     /// Export the model (or part of it) as XML, .twx or zip.
     Export(crate::transfer_cmd::ExportArgs),
+    /// Rewrite an export in another format (XML, .twx, storage folder or zip), no database.
+    Convert(crate::convert_cmd::ConvertArgs),
 }
 
 /// Parses the process arguments and runs the command; the process exit code.
@@ -51,6 +53,9 @@ pub fn run() -> ExitCode {
 /// Runs a parsed command line.
 pub fn execute(cli: Cli) -> anyhow::Result<()> {
     crate::telemetry::init(cli.settings.log_format)?;
+    if let Command::Convert(args) = &cli.command {
+        return crate::convert_cmd::run(args);
+    }
     let config = Config::resolve(cli.settings).context("invalid configuration")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -62,6 +67,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Explain(args) => runtime.block_on(crate::explain_cmd::run(config, args)),
         Command::Import(args) => runtime.block_on(crate::transfer_cmd::import(config, args)),
         Command::Export(args) => runtime.block_on(crate::transfer_cmd::export(config, args)),
+        Command::Convert(args) => crate::convert_cmd::run(&args),
     }
 }
 

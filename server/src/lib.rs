@@ -8,6 +8,7 @@ pub mod authz;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod convert_cmd;
 pub mod db;
 pub mod domain;
 pub mod error;

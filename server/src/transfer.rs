@@ -141,12 +141,14 @@ pub async fn import_checked<E: From<ImportError>>(
     result.map_err(E::from)
 }
 
-/// Reads the model chosen by `filter` for an export in `mode`.
+/// Reads the model chosen by `filter` for an export in `mode`; built-in entities only with
+/// `include_system` or when the filter names them.
 pub async fn extract(
     db: &DatabaseConnection,
     filter: &Filter,
     mode: Mode,
     blank_secrets: bool,
+    include_system: bool,
 ) -> Result<Export, ImportError> {
     let secrets = ServerSecrets::load(db).await?;
     ironworx_importer::extract::extract(
@@ -155,6 +157,7 @@ pub async fn extract(
         ExtractOptions {
             collection_rules: mode == Mode::Storage,
             blank_secrets,
+            include_system,
         },
         Some(&secrets),
     )

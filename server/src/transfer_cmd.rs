@@ -51,6 +51,9 @@ pub struct ExportArgs {
     /// Write password hashes and application key ids (never the default).
     #[arg(long)]
     pub include_secrets: bool,
+    /// Include the server's built-in entities (left out by default, as ThingWorx does).
+    #[arg(long)]
+    pub include_system: bool,
     /// The file (or folder) to write.
     pub out: PathBuf,
 }
@@ -156,7 +159,7 @@ pub async fn export(config: Config, args: ExportArgs) -> anyhow::Result<()> {
     };
     let bar = spinner("reading the model");
     let blank = !args.include_secrets;
-    let export = transfer::extract(&db, &filter, args.mode, blank).await?;
+    let export = transfer::extract(&db, &filter, args.mode, blank, args.include_system).await?;
     bar.set_message(format!("writing {} entities", export.entities.len()));
     let out = args.out.clone();
     let (mode, format) = (args.mode, args.format);

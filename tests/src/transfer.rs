@@ -69,7 +69,7 @@ pub async fn import_path(
 /// # Panics
 /// When the model cannot be read.
 pub async fn model(conn: &DatabaseConnection, mode: Mode) -> Export {
-    let mut export = ironworx_server::transfer::extract(conn, &Filter::default(), mode, true)
+    let mut export = ironworx_server::transfer::extract(conn, &Filter::default(), mode, true, true)
         .await
         .expect("extract the model");
     normalize(&mut export);

@@ -134,6 +134,87 @@ async fn import_and_export_from_the_command_line() {
             .as_array()
             .expect("templates");
         assert!(templates.iter().any(|t| t["name"] == "PTC.Simulator.TT"));
+        // The header in ThingWorx's order; the server's built-in entities left out.
+        let keys: Vec<&str> = decoded
+            .as_object()
+            .expect("root")
+            .keys()
+            .take(7)
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "schemaVersion",
+                "majorVersion",
+                "minorVersion",
+                "revision",
+                "build",
+                "modelPersistenceProviderPackage",
+                "universal"
+            ]
+        );
+        let names = |path: &Path| -> Vec<String> {
+            ironworx_importer::source::read_path(path, &Default::default())
+                .expect("read back")
+                .entities
+                .iter()
+                .map(|e| e.path())
+                .collect()
+        };
+        let plain = names(&out_dir.path().join("Entities.xml"));
+        assert!(
+            !plain
+                .iter()
+                .any(|p| p == "Users/Administrator" || p == "ThingTemplates/GenericThing"),
+            "{plain:?}"
+        );
+        let with_system = out_dir.path().join("System.xml");
+        let with_system = with_system.to_str().expect("utf-8");
+        let (ok, _, err) = run(
+            &db,
+            data.path(),
+            &[
+                "export",
+                "--mode",
+                "file",
+                "--format",
+                "xml",
+                "--include-system",
+                with_system,
+            ],
+        )
+        .await;
+        assert!(ok, "{err}");
+        let all = names(Path::new(with_system));
+        assert!(
+            all.iter().any(|p| p == "Users/Administrator")
+                && all.iter().any(|p| p == "ThingTemplates/GenericThing"),
+            "{all:?}"
+        );
+
+        // `convert` moves an export between formats without the database.
+        let converted = out_dir.path().join("Converted.xml");
+        let back = out_dir.path().join("Back.twx");
+        for (from, to) in [
+            (twx.as_path(), converted.as_path()),
+            (converted.as_path(), back.as_path()),
+        ] {
+            let out = tokio::process::Command::new(server_binary().expect("binary"))
+                .arg("convert")
+                .arg(from)
+                .arg(to)
+                .output()
+                .await
+                .expect("run convert");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).contains("converted"));
+        }
+        assert_eq!(names(&back), plain);
         db.drop_database().await;
     }
 }

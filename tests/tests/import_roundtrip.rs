@@ -74,7 +74,7 @@ async fn collection_rules_survive_storage_mode_only() {
         );
 
         // Storage mode, as a folder and as a zip: the same model, collection rules included.
-        let exported = transfer::extract(&first, &Default::default(), Mode::Storage, true)
+        let exported = transfer::extract(&first, &Default::default(), Mode::Storage, true, true)
             .await
             .expect("extract");
         let out = tempfile::tempdir().expect("tempdir");
@@ -207,7 +207,7 @@ async fn every_format_brings_back_the_model() {
                 .await
                 .unwrap_or_else(|e| panic!("{file}: {e}"));
             let original = model(&first, Mode::Storage).await;
-            let full = transfer::extract(&first, &Default::default(), Mode::Storage, false)
+            let full = transfer::extract(&first, &Default::default(), Mode::Storage, false, true)
                 .await
                 .expect("extract");
             for format in *formats {

@@ -2415,6 +2415,7 @@ pub static OPERATIONS: &[Operation] = &[
             opt("projectName", "PROJECTNAME"),
             opt("tags", "TAGS"),
             opt("collection", "STRING"),
+            opt("includeSystem", "BOOLEAN"),
         ],
         Output::Document,
         Need {

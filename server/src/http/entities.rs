@@ -723,7 +723,7 @@ async fn document(state: &AppState, collection: Collection, name: &str) -> Resul
         names: vec![name.to_owned()],
         ..Filter::default()
     };
-    let export = crate::transfer::extract(&state.db, &filter, Mode::File, true).await?;
+    let export = crate::transfer::extract(&state.db, &filter, Mode::File, true, true).await?;
     let tree = tree_from_export(
         &export,
         &TreeOptions {

@@ -245,7 +245,7 @@ pub async fn exporter(
         names: vec![name.clone()],
         ..Filter::default()
     };
-    let export = transfer::extract(&state.db, &filter, Mode::File, true).await?;
+    let export = transfer::extract(&state.db, &filter, Mode::File, true, true).await?;
     let bytes = transfer::to_bytes(&export, Mode::File, Format::Xml, true)?;
     Ok(HttpResponse::Ok()
         .content_type("application/xml")
@@ -266,6 +266,7 @@ struct SourceControlParams {
     tags: Option<String>,
     collection: Option<String>,
     strict: Option<bool>,
+    include_system: Option<bool>,
 }
 
 /// A folder of the storage repository: `<storage-dir>/repository/<repository>/<path>`.
@@ -387,7 +388,9 @@ async fn export_source_controlled(
             ApiError::BadRequest(e.to_string())
         })?];
     }
-    let mut export = transfer::extract(&state.db, &filter, Mode::Storage, true).await?;
+    let include_system = params.include_system.unwrap_or(false);
+    let mut export =
+        transfer::extract(&state.db, &filter, Mode::Storage, true, include_system).await?;
     // Only what the caller may read; collection rules only for security administrators.
     export.entities.retain(|e| {
         guard
