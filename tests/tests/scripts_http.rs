@@ -1,6 +1,7 @@
 //! Script services through the real server on SQLite and PostgreSQL: parameters and results of
 //! every base type, `me` and `Things[]` reads and writes, a service calling another Thing's
-//! service, InfoTables built from a data shape; a denied access inside a script (403, nothing
+//! service, InfoTables built from a data shape, a changed script, a template's script, the
+//! log; a denied access inside a script (403, nothing
 //! written), the System-user rule for wrapped calls, a thrown error that rolls back every
 //! write; an infinite loop, a memory hog and a call too deep stopped with the limit named while
 //! other requests are answered.
@@ -8,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use ironworx_entity::queries::entities::find_entity;
+use ironworx_entity::queries::parts::service_implementations;
 use ironworx_entity::vocab::Collection;
 use ironworx_tests::http::{Caller, Reply, admin_call, entity_services, send};
 use ironworx_tests::model::{data_shape, script_service};
@@ -133,7 +135,12 @@ async fn script_services_type_values_and_reach_things() {
         let cases = [
             ("NUMBER", json!(2.5), json!(2.5), "number"),
             ("INTEGER", json!(7), json!(7), "number"),
-            ("LONG", json!(3_000_000_000_i64), json!(3_000_000_000_i64), "number"),
+            (
+                "LONG",
+                json!(3_000_000_000_i64),
+                json!(3_000_000_000_i64),
+                "number",
+            ),
             ("STRING", json!("hello"), json!("hello"), "string"),
             ("THINGNAME", json!("Calc"), json!("Calc"), "string"),
             ("BOOLEAN", json!(true), json!(true), "boolean"),
@@ -166,22 +173,50 @@ async fn script_services_type_values_and_reach_things() {
             .await;
         }
         for (base_type, given, expected, kind) in &cases {
-            let echo = call(&server, &admin, "Calc", &format!("Echo{base_type}"), json!({"x": given})).await;
+            let echo = call(
+                &server,
+                &admin,
+                "Calc",
+                &format!("Echo{base_type}"),
+                json!({"x": given}),
+            )
+            .await;
             assert_eq!(result(&echo), expected, "{backend} {base_type}");
             assert_eq!(
                 echo.json["dataShape"]["fieldDefinitions"]["result"]["baseType"],
                 json!(base_type),
                 "{backend} {base_type}"
             );
-            let typed = call(&server, &admin, "Calc", &format!("Kind{base_type}"), json!({"x": given})).await;
+            let typed = call(
+                &server,
+                &admin,
+                "Calc",
+                &format!("Kind{base_type}"),
+                json!({"x": given}),
+            )
+            .await;
             assert_eq!(result(&typed), &json!(kind), "{backend} {base_type}");
         }
         // A parameter of the wrong type is refused before anything runs.
         let wrong = call(&server, &admin, "Calc", "EchoNUMBER", json!({"x": "warm"})).await;
-        assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{backend}: {}", wrong.text);
+        assert_eq!(
+            wrong.status,
+            StatusCode::BAD_REQUEST,
+            "{backend}: {}",
+            wrong.text
+        );
 
         // INFOTABLE: in as an InfoTable object, out with its data shape.
-        data_shape(&conn, "Reading", &[("name", "STRING", false), ("value", "NUMBER", false), ("at", "DATETIME", false)]).await;
+        data_shape(
+            &conn,
+            "Reading",
+            &[
+                ("name", "STRING", false),
+                ("value", "NUMBER", false),
+                ("at", "DATETIME", false),
+            ],
+        )
+        .await;
         ironworx_tests::http::bump(&conn, "CreateDataShape").await;
         service(
             &conn,
@@ -223,7 +258,12 @@ async fn script_services_type_values_and_reach_things() {
         );
 
         // `me` and `Things[]`: reads and writes, committed when the service returns.
-        thing(&server, "Counter", &[("count", "NUMBER"), ("label", "STRING")]).await;
+        thing(
+            &server,
+            "Counter",
+            &[("count", "NUMBER"), ("label", "STRING")],
+        )
+        .await;
         thing(&server, "Store", &[("value", "NUMBER")]).await;
         write(&server, "Counter", "count", json!(1)).await;
         service(
@@ -240,12 +280,32 @@ async fn script_services_type_values_and_reach_things() {
         .await;
         let bumped = call(&server, &admin, "Counter", "Bump", json!({})).await;
         assert_eq!(result(&bumped), &json!(20.0), "{backend}");
-        assert_eq!(read(&server, "Counter", "count").await, json!(2.0), "{backend}");
-        assert_eq!(read(&server, "Counter", "label").await, json!("bumped by Counter"), "{backend}");
-        assert_eq!(read(&server, "Store", "value").await, json!(20.0), "{backend}");
+        assert_eq!(
+            read(&server, "Counter", "count").await,
+            json!(2.0),
+            "{backend}"
+        );
+        assert_eq!(
+            read(&server, "Counter", "label").await,
+            json!("bumped by Counter"),
+            "{backend}"
+        );
+        assert_eq!(
+            read(&server, "Store", "value").await,
+            json!(20.0),
+            "{backend}"
+        );
 
         // A service calling another Thing's service and one of its own.
-        service(&conn, "Store", "Double", &[("x", "NUMBER")], "NUMBER", "result = x * 2;").await;
+        service(
+            &conn,
+            "Store",
+            "Double",
+            &[("x", "NUMBER")],
+            "NUMBER",
+            "result = x * 2;",
+        )
+        .await;
         service(
             &conn,
             "Counter",
@@ -257,19 +317,89 @@ async fn script_services_type_values_and_reach_things() {
         .await;
         let combined = call(&server, &admin, "Counter", "Combine", json!({"x": 21})).await;
         assert_eq!(result(&combined), &json!(72.0), "{backend}");
-        assert_eq!(read(&server, "Counter", "count").await, json!(3.0), "{backend}");
+        assert_eq!(
+            read(&server, "Counter", "count").await,
+            json!(3.0),
+            "{backend}"
+        );
 
-        // A changed script runs in its new form.
-        service(&conn, "Store", "Triple", &[("x", "NUMBER")], "NUMBER", "result = x * 3;").await;
+        // A changed script runs in its new form; without its code it no longer runs.
+        service(
+            &conn,
+            "Store",
+            "Triple",
+            &[("x", "NUMBER")],
+            "NUMBER",
+            "result = x * 3;",
+        )
+        .await;
         let first = call(&server, &admin, "Store", "Triple", json!({"x": 2})).await;
         assert_eq!(result(&first), &json!(6.0), "{backend}");
         let store = id_of(&conn, "Store").await;
-        ironworx_entity::queries::parts::service_implementations::replace(&conn, store, vec![])
+        let mut implementations = service_implementations::list(&conn, store)
+            .await
+            .expect("implementations");
+        for implementation in &mut implementations {
+            if implementation.name == "Triple"
+                && let Some(config) = implementation.configuration.as_mut()
+            {
+                config[0]["rows"][0]["code"] = json!("result = x * 4;");
+            }
+        }
+        service_implementations::replace(&conn, store, implementations)
+            .await
+            .expect("change the code");
+        ironworx_tests::http::bump(&conn, "UpdateServiceDefinition").await;
+        let changed = call(&server, &admin, "Store", "Triple", json!({"x": 2})).await;
+        assert_eq!(result(&changed), &json!(8.0), "{backend}");
+        service_implementations::replace(&conn, store, vec![])
             .await
             .expect("drop the implementations");
         ironworx_tests::http::bump(&conn, "RemoveServiceDefinition").await;
         let gone = call(&server, &admin, "Store", "Triple", json!({"x": 2})).await;
-        assert_eq!(gone.status, StatusCode::NOT_IMPLEMENTED, "{backend}: {}", gone.text);
+        assert_eq!(
+            gone.status,
+            StatusCode::NOT_IMPLEMENTED,
+            "{backend}: {}",
+            gone.text
+        );
+
+        // A service a template defines runs on its Things, with `me` the Thing called.
+        entity_services(
+            &server,
+            "CreateThingTemplate",
+            &json!({"name": "Machine", "baseThingTemplateName": "GenericThing"}),
+        )
+        .await;
+        let machine = find_entity(&conn, Collection::ThingTemplates, "Machine")
+            .await
+            .expect("read")
+            .expect("the template exists")
+            .id;
+        script_service(
+            &conn,
+            machine,
+            "WhoAmI",
+            &[],
+            "STRING",
+            "result = 'I am ' + me.name;",
+        )
+        .await;
+        entity_services(
+            &server,
+            "CreateThing",
+            &json!({"name": "Press1", "thingTemplateName": "Machine"}),
+        )
+        .await;
+        let who = call(&server, &admin, "Press1", "WhoAmI", json!({})).await;
+        assert_eq!(result(&who), &json!("I am Press1"), "{backend}");
+
+        // logger writes to the server log with the entity and the service.
+        let log = server.stderr();
+        assert!(
+            log.contains("built a table of 3 rows") && log.contains("Tables"),
+            "{backend}: {log}"
+        );
 
         drop(conn);
         finish(db, server).await;
@@ -316,7 +446,15 @@ async fn script_access_follows_the_callers_rights() {
              catch (e) { result = 'caught: ' + e.message; }",
         )
         .await;
-        service(&conn, "Line", "Peek", &[], "NUMBER", "result = Things['Secret'].value;").await;
+        service(
+            &conn,
+            "Line",
+            "Peek",
+            &[],
+            "NUMBER",
+            "result = Things['Secret'].value;",
+        )
+        .await;
         service(&conn, "Line", "Hidden", &[], "NOTHING", "me.count = 9;").await;
         service(
             &conn,
@@ -332,14 +470,27 @@ async fn script_access_follows_the_callers_rights() {
 
         // A denied access answers the direct call's 403, and nothing the script wrote stays.
         let denied = call(&server, &operator(), "Line", "Touch", json!({})).await;
-        assert_eq!(denied.status, StatusCode::FORBIDDEN, "{backend}: {}", denied.text);
+        assert_eq!(
+            denied.status,
+            StatusCode::FORBIDDEN,
+            "{backend}: {}",
+            denied.text
+        );
         assert_eq!(
             denied.json["message"],
             json!("Not authorized for PropertyWrite on value in Secret"),
             "{backend}"
         );
-        assert_eq!(read(&server, "Line", "count").await, json!(1.0), "{backend}");
-        assert_eq!(read(&server, "Secret", "value").await, json!(7.0), "{backend}");
+        assert_eq!(
+            read(&server, "Line", "count").await,
+            json!(1.0),
+            "{backend}"
+        );
+        assert_eq!(
+            read(&server, "Secret", "value").await,
+            json!(7.0),
+            "{backend}"
+        );
         // Caught, it is an error like any other.
         let caught = call(&server, &operator(), "Line", "Catch", json!({})).await;
         assert_eq!(
@@ -350,7 +501,12 @@ async fn script_access_follows_the_callers_rights() {
 
         // The System-user rule: a right System holds is enough inside a script, never outside.
         let peek = call(&server, &operator(), "Line", "Peek", json!({})).await;
-        assert_eq!(peek.status, StatusCode::FORBIDDEN, "{backend}: {}", peek.text);
+        assert_eq!(
+            peek.status,
+            StatusCode::FORBIDDEN,
+            "{backend}: {}",
+            peek.text
+        );
         grant(&server, "Secret", "System", "value", "PropertyRead").await;
         let peek = call(&server, &operator(), "Line", "Peek", json!({})).await;
         assert_eq!(result(&peek), &json!(7.0), "{backend}");
@@ -362,23 +518,49 @@ async fn script_access_follows_the_callers_rights() {
             None,
         )
         .await;
-        assert_eq!(direct.status, StatusCode::FORBIDDEN, "{backend}: {}", direct.text);
+        assert_eq!(
+            direct.status,
+            StatusCode::FORBIDDEN,
+            "{backend}: {}",
+            direct.text
+        );
         // Without ServiceInvoke the service does not run at all.
         let uninvited = call(&server, &operator(), "Line", "Hidden", json!({})).await;
-        assert_eq!(uninvited.status, StatusCode::FORBIDDEN, "{backend}: {}", uninvited.text);
-        assert_eq!(read(&server, "Line", "count").await, json!(1.0), "{backend}");
+        assert_eq!(
+            uninvited.status,
+            StatusCode::FORBIDDEN,
+            "{backend}: {}",
+            uninvited.text
+        );
+        assert_eq!(
+            read(&server, "Line", "count").await,
+            json!(1.0),
+            "{backend}"
+        );
 
         // A thrown error rolls back every write (the administrator may write both Things).
         let failed = call(&server, &Caller::admin(), "Line", "Fail", json!({})).await;
-        assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR, "{backend}");
+        assert_eq!(
+            failed.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{backend}"
+        );
         assert_eq!(
             failed.json,
             json!({"code": "script_error", "message": "nope", "entity": "Line",
                    "service": "Fail", "line": 3}),
             "{backend}"
         );
-        assert_eq!(read(&server, "Line", "count").await, json!(1.0), "{backend}");
-        assert_eq!(read(&server, "Secret", "value").await, json!(7.0), "{backend}");
+        assert_eq!(
+            read(&server, "Line", "count").await,
+            json!(1.0),
+            "{backend}"
+        );
+        assert_eq!(
+            read(&server, "Secret", "value").await,
+            json!(7.0),
+            "{backend}"
+        );
 
         drop(conn);
         finish(db, server).await;
@@ -394,7 +576,15 @@ async fn script_limits_stop_scripts_while_others_are_answered() {
         let admin = Caller::admin();
         thing(&server, "Busy", &[("count", "NUMBER")]).await;
         write(&server, "Busy", "count", json!(3)).await;
-        service(&conn, "Busy", "Spin", &[], "NOTHING", "me.count = 4;\nwhile (true) {}").await;
+        service(
+            &conn,
+            "Busy",
+            "Spin",
+            &[],
+            "NOTHING",
+            "me.count = 4;\nwhile (true) {}",
+        )
+        .await;
         service(
             &conn,
             "Busy",
@@ -404,20 +594,31 @@ async fn script_limits_stop_scripts_while_others_are_answered() {
             "var a = [];\nwhile (true) { a.push('x'.repeat(100000)); }",
         )
         .await;
-        service(&conn, "Busy", "Deep", &[], "NUMBER", "result = me.Deep() + 1;").await;
+        service(
+            &conn,
+            "Busy",
+            "Deep",
+            &[],
+            "NUMBER",
+            "result = me.Deep() + 1;",
+        )
+        .await;
 
         // The loop runs on its own thread: a property read is answered meanwhile.
         let started = Instant::now();
-        let (spin, answered) = tokio::join!(
-            call(&server, &admin, "Busy", "Spin", json!({})),
-            async {
+        let (spin, answered) =
+            tokio::join!(call(&server, &admin, "Busy", "Spin", json!({})), async {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 let value = read(&server, "Busy", "count").await;
                 (value, started.elapsed())
-            }
-        );
+            });
         assert_eq!(spin.status, StatusCode::INTERNAL_SERVER_ERROR, "{backend}");
-        assert_eq!(spin.json["code"], json!("script_limit"), "{backend}: {}", spin.text);
+        assert_eq!(
+            spin.json["code"],
+            json!("script_limit"),
+            "{backend}: {}",
+            spin.text
+        );
         assert_eq!(spin.json["limit"], json!("timeout"), "{backend}");
         assert!(
             spin.json["message"]
@@ -433,16 +634,30 @@ async fn script_limits_stop_scripts_while_others_are_answered() {
             answered.1
         );
         assert!(started.elapsed() >= Duration::from_secs(2), "{backend}");
-        assert_eq!(read(&server, "Busy", "count").await, json!(3.0), "{backend}");
+        assert_eq!(
+            read(&server, "Busy", "count").await,
+            json!(3.0),
+            "{backend}"
+        );
 
         let hog = call(&server, &admin, "Busy", "Hog", json!({})).await;
-        assert_eq!(hog.json["code"], json!("script_limit"), "{backend}: {}", hog.text);
+        assert_eq!(
+            hog.json["code"],
+            json!("script_limit"),
+            "{backend}: {}",
+            hog.text
+        );
         assert_eq!(hog.json["limit"], json!("memory"), "{backend}");
         assert_eq!(hog.json["entity"], json!("Busy"), "{backend}");
         assert_eq!(hog.json["service"], json!("Hog"), "{backend}");
 
         let deep = call(&server, &admin, "Busy", "Deep", json!({})).await;
-        assert_eq!(deep.json["code"], json!("script_limit"), "{backend}: {}", deep.text);
+        assert_eq!(
+            deep.json["code"],
+            json!("script_limit"),
+            "{backend}: {}",
+            deep.text
+        );
         assert_eq!(deep.json["limit"], json!("call depth"), "{backend}");
 
         // The server is still whole.

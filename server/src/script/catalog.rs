@@ -189,10 +189,7 @@ pub fn wrap(params: &[Param], code: &str) -> String {
     let mut source = String::from("(function (me, __params) {var result;");
     for param in params {
         if is_identifier(&param.name) {
-            source.push_str(&format!(
-                "var {0} = __params[\"{0}\"];",
-                param.name
-            ));
+            source.push_str(&format!("var {0} = __params[\"{0}\"];", param.name));
         }
     }
     source.push_str(code);
@@ -202,12 +199,56 @@ pub fn wrap(params: &[Param], code: &str) -> String {
 
 /// Words a parameter cannot be called in JavaScript.
 const RESERVED: &[&str] = &[
-    "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete",
-    "do", "else", "enum", "export", "extends", "false", "finally", "for", "function", "if",
-    "import", "in", "instanceof", "new", "null", "return", "super", "switch", "this", "throw",
-    "true", "try", "typeof", "var", "void", "while", "with", "yield", "let", "static",
-    "implements", "interface", "package", "private", "protected", "public", "await", "me",
-    "result", "arguments", "eval",
+    "break",
+    "case",
+    "catch",
+    "class",
+    "const",
+    "continue",
+    "debugger",
+    "default",
+    "delete",
+    "do",
+    "else",
+    "enum",
+    "export",
+    "extends",
+    "false",
+    "finally",
+    "for",
+    "function",
+    "if",
+    "import",
+    "in",
+    "instanceof",
+    "new",
+    "null",
+    "return",
+    "super",
+    "switch",
+    "this",
+    "throw",
+    "true",
+    "try",
+    "typeof",
+    "var",
+    "void",
+    "while",
+    "with",
+    "yield",
+    "let",
+    "static",
+    "implements",
+    "interface",
+    "package",
+    "private",
+    "protected",
+    "public",
+    "await",
+    "me",
+    "result",
+    "arguments",
+    "eval",
 ];
 
 /// Whether `name` can be a JavaScript variable (ASCII identifiers; others are left out).

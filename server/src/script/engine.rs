@@ -102,6 +102,15 @@ pub fn run(limits: Limits, plan: String, host: impl Host) -> Ended {
     if timed_out.load(Ordering::Relaxed) {
         return Ended::TimedOut;
     }
+    // When even the error could not be allocated, QuickJS throws `null`: a throw with the
+    // runtime's memory nearly all used is the memory limit, whatever was thrown.
+    if matches!(ended, Ended::Thrown { .. }) {
+        let usage = runtime.memory_usage();
+        let limit = i64::try_from(limits.memory_bytes).unwrap_or(i64::MAX);
+        if usage.malloc_size >= limit / 10 * 9 {
+            return Ended::OutOfMemory;
+        }
+    }
     ended
 }
 
@@ -152,10 +161,15 @@ fn thrown(ctx: &Ctx<'_>) -> Ended {
     if name == "InternalError" && message == "out of memory" {
         return Ended::OutOfMemory;
     }
-    if name == "RangeError" && message.contains("stack overflow") {
+    if name == "RangeError"
+        && (message.contains("stack overflow") || message.contains("call stack size exceeded"))
+    {
         return Ended::StackOverflow;
     }
-    let failure = object.get::<_, Option<f64>>("ironworxFailure").ok().flatten();
+    let failure = object
+        .get::<_, Option<f64>>("ironworxFailure")
+        .ok()
+        .flatten();
     let message = if name.is_empty() || name == "Error" {
         message
     } else {
@@ -260,7 +274,11 @@ mod tests {
     fn a_result_goes_to_the_host() {
         let (ended, calls) = run_code("result = 20 + 22;", 5);
         assert_eq!(ended, Ended::Returned);
-        assert!(calls.iter().any(|(op, arg)| op == "result" && arg.contains("42")));
+        assert!(
+            calls
+                .iter()
+                .any(|(op, arg)| op == "result" && arg.contains("42"))
+        );
         assert_eq!(calls.last().map(|(op, _)| op.as_str()), Some("leave"));
     }
 
@@ -279,9 +297,14 @@ mod tests {
 
     #[test]
     fn a_syntax_error_is_thrown() {
-        let (ended, _) = run_code("var = ;", 5);
-        assert!(
-            matches!(&ended, Ended::Thrown { message, .. } if message.starts_with("SyntaxError")),
+        let (ended, _) = run_code("var a = 1;\nvar = ;", 5);
+        let Ended::Thrown { message, stack, .. } = &ended else {
+            panic!("{ended:?}");
+        };
+        assert!(message.starts_with("SyntaxError"), "{ended:?}");
+        assert_eq!(
+            locate(stack),
+            Some(("T".to_owned(), "S".to_owned(), Some(2))),
             "{ended:?}"
         );
     }

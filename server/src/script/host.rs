@@ -222,7 +222,12 @@ impl<'a> Session<'a> {
 
     /// Requires `kind` on `resource` of entity `idx`: 404 when not visible, the caller's 403
     /// when neither the caller nor `System` holds it.
-    fn require(&self, idx: EntityIdx, kind: PermissionKind, resource: &str) -> Result<(), ApiError> {
+    fn require(
+        &self,
+        idx: EntityIdx,
+        kind: PermissionKind,
+        resource: &str,
+    ) -> Result<(), ApiError> {
         match self.permitted(Target::Entity(idx), kind, resource) {
             Outcome::Allow => Ok(()),
             Outcome::NotVisible => Err(ApiError::NotFound),
@@ -340,10 +345,9 @@ impl<'a> Session<'a> {
             })
             .await?;
         let Some((base_type, read_only)) = found else {
-            return Err(ApiError::BadRequest(format!(
-                "Thing '{thing}' has no property '{name}'"
-            ))
-            .into());
+            return Err(
+                ApiError::BadRequest(format!("Thing '{thing}' has no property '{name}'")).into(),
+            );
         };
         if read_only {
             return Err(ApiError::BadRequest(format!(
@@ -526,9 +530,15 @@ impl<'a> Session<'a> {
         let (thing, service) = self.current();
         let user = &self.ctx.caller.name;
         match level {
-            "error" => tracing::error!(entity = %thing, service = %service, user = %user, "{message}"),
-            "warn" => tracing::warn!(entity = %thing, service = %service, user = %user, "{message}"),
-            "info" => tracing::info!(entity = %thing, service = %service, user = %user, "{message}"),
+            "error" => {
+                tracing::error!(entity = %thing, service = %service, user = %user, "{message}")
+            }
+            "warn" => {
+                tracing::warn!(entity = %thing, service = %service, user = %user, "{message}")
+            }
+            "info" => {
+                tracing::info!(entity = %thing, service = %service, user = %user, "{message}")
+            }
             _ => tracing::debug!(entity = %thing, service = %service, user = %user, "{message}"),
         }
     }

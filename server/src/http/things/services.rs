@@ -126,7 +126,8 @@ async fn script(
     )
 }
 
-/// A service defined by the Thing, its templates or shapes: ServiceInvoke, then 501.
+/// A service defined by the Thing, its templates or shapes that does not run as a script:
+/// ServiceInvoke, then 501.
 async fn user_defined(
     state: &AppState,
     guard: &Guard,
@@ -153,7 +154,8 @@ async fn user_defined(
     let message = match defined.implementation {
         Some(i) => format!(
             "service '{service}' of Thing '{name}' (defined by {definer}) is implemented by a \
-             {} handler; this server does not run service implementations",
+             {} handler that this server does not run (it runs Script services whose code \
+             is in their `Script` configuration table)",
             i.handler_name
         ),
         None => format!(
