@@ -61,9 +61,15 @@ impl Prepared {
     }
 }
 
+/// A Thing's id and a service name.
+type Key = (i64, String);
+
+/// What a Thing's definers define under a name, and the change sequence it was read at.
+type Entry = (i64, Option<Arc<Prepared>>);
+
 /// The cache of prepared services of one process.
 pub struct Catalog {
-    cache: Cache<(i64, String), (i64, Option<Arc<Prepared>>)>,
+    cache: Cache<Key, Entry>,
 }
 
 impl Default for Catalog {
