@@ -397,7 +397,11 @@ async fn script_services_type_values_and_reach_things() {
         // logger writes to the server log with the entity and the service.
         let log = server.stderr();
         assert!(
-            log.contains("built a table of 3 rows") && log.contains("Tables"),
+            log.lines()
+                .any(|line| line.contains("built a table of 3 rows")
+                    && line.contains("Calc")
+                    && line.contains("Tables")
+                    && line.contains(ironworx_tests::ADMIN_USER)),
             "{backend}: {log}"
         );
 
@@ -422,7 +426,7 @@ async fn script_access_follows_the_callers_rights() {
         thing(&server, "Secret", &[("value", "NUMBER")]).await;
         write(&server, "Line", "count", json!(1)).await;
         write(&server, "Secret", "value", json!(7)).await;
-        for service in ["Touch", "Catch", "Peek", "Fail"] {
+        for service in ["Touch", "Catch", "Peek", "Fail", "Relay"] {
             grant(&server, "Line", OPERATOR, service, "ServiceInvoke").await;
         }
         grant(&server, "Line", OPERATOR, "*", "PropertyRead").await;
@@ -456,6 +460,24 @@ async fn script_access_follows_the_callers_rights() {
         )
         .await;
         service(&conn, "Line", "Hidden", &[], "NOTHING", "me.count = 9;").await;
+        service(
+            &conn,
+            "Line",
+            "Relay",
+            &[],
+            "STRING",
+            "me.count = 2;\nresult = Things['Secret'].Reveal({prefix: 'v='});",
+        )
+        .await;
+        service(
+            &conn,
+            "Secret",
+            "Reveal",
+            &[("prefix", "STRING")],
+            "STRING",
+            "result = prefix + me.value;",
+        )
+        .await;
         service(
             &conn,
             "Line",
@@ -536,6 +558,41 @@ async fn script_access_follows_the_callers_rights() {
             read(&server, "Line", "count").await,
             json!(1.0),
             "{backend}"
+        );
+
+        // A nested service call needs ServiceInvoke of the caller or System too.
+        let relay = call(&server, &operator(), "Line", "Relay", json!({})).await;
+        assert_eq!(
+            relay.status,
+            StatusCode::FORBIDDEN,
+            "{backend}: {}",
+            relay.text
+        );
+        assert_eq!(
+            relay.json["message"],
+            json!("Not authorized for ServiceInvoke on Reveal in Secret"),
+            "{backend}"
+        );
+        assert_eq!(
+            read(&server, "Line", "count").await,
+            json!(1.0),
+            "{backend}"
+        );
+        grant(&server, "Secret", "System", "Reveal", "ServiceInvoke").await;
+        let relay = call(&server, &operator(), "Line", "Relay", json!({})).await;
+        assert_eq!(result(&relay), &json!("v=7"), "{backend}");
+        assert_eq!(
+            read(&server, "Line", "count").await,
+            json!(2.0),
+            "{backend}"
+        );
+        write(&server, "Line", "count", json!(1)).await;
+        let direct = call(&server, &operator(), "Secret", "Reveal", json!({})).await;
+        assert_eq!(
+            direct.status,
+            StatusCode::FORBIDDEN,
+            "{backend}: {}",
+            direct.text
         );
 
         // A thrown error rolls back every write (the administrator may write both Things).
