@@ -3,8 +3,8 @@
 //! service, InfoTables built from a data shape, a changed script, a template's script, the
 //! log; a denied access inside a script (403, nothing
 //! written), the System-user rule for wrapped calls, a thrown error that rolls back every
-//! write; an infinite loop, a memory hog and a call too deep stopped with the limit named while
-//! other requests are answered.
+//! write; an infinite loop, a memory hog, a call too deep and a result too large stopped with
+//! the limit named while other requests are answered.
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,7 @@ async fn start(db: &TestDb) -> TestServer {
             ("IRONWORX_SCRIPT_TIMEOUT_SECONDS", "2"),
             ("IRONWORX_SCRIPT_MEMORY_MIB", "16"),
             ("IRONWORX_SCRIPT_MAX_CALL_DEPTH", "8"),
+            ("IRONWORX_SCRIPT_MAX_RESULT_BYTES", "65536"),
         ],
     )
     .await
@@ -254,6 +255,28 @@ async fn script_services_type_values_and_reach_things() {
         assert_eq!(
             tables.json["dataShape"]["fieldDefinitions"]["at"]["baseType"],
             json!("DATETIME"),
+            "{backend}"
+        );
+
+        service(
+            &conn,
+            "Calc",
+            "Finder",
+            &[],
+            "STRING",
+            "var t = DataShapes['Reading'].CreateValues();\n\
+             t.AddRow({name: 'a', value: 1}); t.AddRow({name: 'b', value: 2});\n\
+             t.AddRow({name: 'b', value: 3});\n\
+             var found = t.Find({name: 'b'});\n\
+             var deleted = t.Delete({name: 'b'});\n\
+             result = [found.value, deleted, t.getRowCount(), t.length,\n\
+                       JSON.stringify(t.ToJSON().rows), t.dataShape.fields.value.baseType].join('|');",
+        )
+        .await;
+        let finder = call(&server, &admin, "Calc", "Finder", json!({})).await;
+        assert_eq!(
+            result(&finder),
+            &json!("2|2|1|1|[{\"name\":\"a\",\"value\":1}]|NUMBER"),
             "{backend}"
         );
 
@@ -660,6 +683,15 @@ async fn script_limits_stop_scripts_while_others_are_answered() {
             "result = me.Deep() + 1;",
         )
         .await;
+        service(
+            &conn,
+            "Busy",
+            "Big",
+            &[],
+            "STRING",
+            "result = 'x'.repeat(100000);",
+        )
+        .await;
 
         // The loop runs on its own thread: a property read is answered meanwhile.
         let started = Instant::now();
@@ -716,6 +748,15 @@ async fn script_limits_stop_scripts_while_others_are_answered() {
             deep.text
         );
         assert_eq!(deep.json["limit"], json!("call depth"), "{backend}");
+
+        let big = call(&server, &admin, "Busy", "Big", json!({})).await;
+        assert_eq!(
+            big.json["code"],
+            json!("script_limit"),
+            "{backend}: {}",
+            big.text
+        );
+        assert_eq!(big.json["limit"], json!("result size"), "{backend}");
 
         // The server is still whole.
         let ok = send(&server, &admin, Method::GET, "/health", None).await;
