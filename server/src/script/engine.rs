@@ -102,15 +102,6 @@ pub fn run(limits: Limits, plan: String, host: impl Host) -> Ended {
     if timed_out.load(Ordering::Relaxed) {
         return Ended::TimedOut;
     }
-    // When even the error could not be allocated, QuickJS throws `null`: a throw with the
-    // runtime's memory nearly all used is the memory limit, whatever was thrown.
-    if matches!(ended, Ended::Thrown { .. }) {
-        let usage = runtime.memory_usage();
-        let limit = i64::try_from(limits.memory_bytes).unwrap_or(i64::MAX);
-        if usage.malloc_size >= limit / 10 * 9 {
-            return Ended::OutOfMemory;
-        }
-    }
     ended
 }
 
@@ -144,6 +135,11 @@ fn options(file: String, strict: bool) -> EvalOptions {
 /// What the pending exception says.
 fn thrown(ctx: &Ctx<'_>) -> Ended {
     let value: Value = ctx.catch();
+    // QuickJS throws `null` when it cannot even allocate its out-of-memory error (a script's
+    // own `throw null` reads the same; scripts do not throw `null`).
+    if value.is_null() {
+        return Ended::OutOfMemory;
+    }
     let Some(object) = value.as_object() else {
         let message = Coerced::<String>::from_js(ctx, value)
             .map(|c| c.0)
@@ -283,6 +279,21 @@ mod tests {
     }
 
     #[test]
+    fn a_script_cannot_change_what_the_prelude_uses() {
+        let (ended, calls) = run_code(
+            "JSON.parse = function () { return { v: 1 }; };\n\
+             JSON.stringify = function () { return '{}'; };\nresult = 5;",
+            5,
+        );
+        assert_eq!(ended, Ended::Returned);
+        assert!(
+            calls
+                .iter()
+                .any(|(op, arg)| op == "result" && arg.contains('5'))
+        );
+    }
+
+    #[test]
     fn a_throw_names_its_line() {
         let (ended, _) = run_code("var a = 1;\n\nthrow new Error('boom');", 5);
         let Ended::Thrown { message, stack, .. } = ended else {
@@ -313,8 +324,12 @@ mod tests {
     fn limits_stop_scripts() {
         let (ended, _) = run_code("while (true) {}", 1);
         assert_eq!(ended, Ended::TimedOut);
-        let (ended, _) = run_code("var a = []; while (true) { a.push('x'.repeat(1000)); }", 30);
-        assert_eq!(ended, Ended::OutOfMemory);
+        // Small allocations leave no room for the error (QuickJS throws `null`), large ones do.
+        for size in [1_000, 100_000] {
+            let code = format!("var a = []; while (true) {{ a.push('x'.repeat({size})); }}");
+            let (ended, _) = run_code(&code, 30);
+            assert_eq!(ended, Ended::OutOfMemory, "{size}");
+        }
         let (ended, _) = run_code("function f() { return f() + 1; } f();", 30);
         assert_eq!(ended, Ended::StackOverflow);
     }

@@ -10,13 +10,18 @@
     const compile = global.__ironworxCompile;
     delete global.__ironworxHost;
     delete global.__ironworxCompile;
+    // Taken now, so that a script replacing them changes nothing the prelude does.
+    const parse = JSON.parse;
+    const stringify = JSON.stringify;
+    const defineProperty = Object.defineProperty;
+    const ScriptError = Error;
 
     function host(op, arg) {
-        const answer = JSON.parse(rawHost(op, JSON.stringify(arg === undefined ? null : arg)));
+        const answer = parse(rawHost(op, stringify(arg === undefined ? null : arg)));
         if (answer.e !== undefined) {
-            const error = new Error(answer.e);
+            const error = new ScriptError(answer.e);
             if (answer.k !== undefined) {
-                Object.defineProperty(error, "ironworxFailure", { value: answer.k });
+                defineProperty(error, "ironworxFailure", { value: answer.k });
             }
             throw error;
         }
@@ -60,7 +65,7 @@
             this.rows = [];
         }
         ToJSON() {
-            return JSON.parse(JSON.stringify(this));
+            return parse(stringify(this));
         }
         toJSON() {
             return {
@@ -233,7 +238,7 @@
 
     // The server's entry: runs the outermost plan (its result goes to the server).
     return function main(planJson) {
-        const plan = JSON.parse(planJson);
+        const plan = parse(planJson);
         try {
             run(plan, true);
         } finally {
