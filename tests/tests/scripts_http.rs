@@ -1,7 +1,7 @@
 //! Script services through the real server on SQLite and PostgreSQL: parameters and results of
 //! every base type, `me` and `Things[]` reads and writes, a service calling another Thing's
-//! service, InfoTables built from a data shape, a changed script, a template's script, the
-//! log; a denied access inside a script (403, nothing
+//! service, InfoTables built from a data shape, a changed script, a template's script, a
+//! script added over REST, the log; a denied access inside a script (403, nothing
 //! written), the System-user rule for wrapped calls, a thrown error that rolls back every
 //! write; an infinite loop, a memory hog, a call too deep and a result too large stopped with
 //! the limit named while other requests are answered.
@@ -385,6 +385,42 @@ async fn script_services_type_values_and_reach_things() {
             StatusCode::NOT_IMPLEMENTED,
             "{backend}: {}",
             gone.text
+        );
+
+        // A Script service added over REST, as clients send one (`code` beside the signature).
+        admin_call(
+            &server,
+            "/Thingworx/Things/Store/Services/AddServiceDefinition",
+            &json!({
+                "name": "Greet",
+                "parameters": {"rows": [{"name": "who", "baseType": "STRING"}]},
+                "resultType": {"rows": [{"name": "result", "baseType": "STRING"}]},
+                "code": "result = 'Hello, ' + who + '!';",
+            }),
+        )
+        .await;
+        let greeting = call(&server, &admin, "Store", "Greet", json!({"who": "Ada"})).await;
+        assert_eq!(result(&greeting), &json!("Hello, Ada!"), "{backend}");
+        admin_call(
+            &server,
+            "/Thingworx/Things/Store/Services/RemoveServiceDefinition",
+            &json!({"name": "Greet"}),
+        )
+        .await;
+        let removed = call(&server, &admin, "Store", "Greet", json!({"who": "Ada"})).await;
+        assert_eq!(
+            removed.status,
+            StatusCode::NOT_FOUND,
+            "{backend}: {}",
+            removed.text
+        );
+        assert!(
+            service_implementations::list(&conn, store)
+                .await
+                .expect("implementations")
+                .iter()
+                .all(|i| i.name != "Greet"),
+            "{backend}"
         );
 
         // A service a template defines runs on its Things, with `me` the Thing called.

@@ -549,6 +549,7 @@ const ADD_SERVICE: &[Param] = &[
     opt("category", "STRING"),
     opt("parameters", "INFOTABLE"),
     opt("resultType", "INFOTABLE"),
+    opt("code", "STRING"),
 ];
 /// `AddEventDefinition` of a Thing, ThingTemplate or ThingShape.
 const ADD_EVENT: &[Param] = &[

@@ -1,5 +1,6 @@
 //! Which service a Thing's definers define under a name, prepared to run: its parameters and
-//! result type, its handler, and for a `Script` its code wrapped into a function. Prepared
+//! result type, its handler, and for a `Script` its code wrapped into a function; and the
+//! stored form of a Script implementation (`script_implementation`). Prepared
 //! services are cached per (Thing, service) with the change sequence they were read at; a
 //! request that carries a newer change sequence (any definition, template or shape changed
 //! since) reads the definition again, so a changed script is never run in its old form.
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use ironworx_entity::queries::parts::{service_definitions, service_implementations};
 use ironworx_entity::vocab::Collection;
+use ironworx_importer::model::{ConfigurationTable, FieldDefinition};
 use ironworx_importer::stored;
 use moka::sync::Cache;
 use serde_json::Value;
@@ -173,6 +175,35 @@ pub fn prepare(
         params,
         result_type,
         source,
+    }
+}
+
+/// The implementation of service `service` of entity `entity_id` by the Script `code`,
+/// stored as an import stores one (a `Script` configuration table with one `code` row).
+pub fn script_implementation(
+    entity_id: i64,
+    service: &str,
+    code: &str,
+) -> service_implementations::Model {
+    let mut row = serde_json::Map::new();
+    row.insert("code".to_owned(), Value::String(code.to_owned()));
+    let table = ConfigurationTable {
+        name: SCRIPT.to_owned(),
+        fields: vec![FieldDefinition {
+            name: "code".to_owned(),
+            base_type: "STRING".to_owned(),
+            ..FieldDefinition::default()
+        }],
+        rows: vec![row],
+        ..ConfigurationTable::default()
+    };
+    service_implementations::Model {
+        id: 0,
+        entity_id,
+        name: service.to_owned(),
+        description: String::new(),
+        handler_name: SCRIPT.to_owned(),
+        configuration: Some(stored::tables_to_json(&[table])),
     }
 }
 
@@ -340,5 +371,10 @@ mod tests {
         );
         let none = prepare("Thing 'T'".into(), &definition, None);
         assert!(!none.is_script());
+        let added = script_implementation(1, "Add", "result = x + 1;");
+        assert_eq!(
+            prepare("Thing 'T'".into(), &definition, Some(&added)).source,
+            prepared.source
+        );
     }
 }
