@@ -345,5 +345,10 @@ mod tests {
         assert_eq!(ended, Ended::Returned);
         let (ended, _) = run_code("import('os');", 5);
         assert_eq!(ended, Ended::Returned);
+        let (ended, _) = run_code("pause(1000);", 5);
+        assert!(
+            matches!(&ended, Ended::Thrown { message, .. } if message.contains("pause() is refused")),
+            "{ended:?}"
+        );
     }
 }

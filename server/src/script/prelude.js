@@ -228,6 +228,10 @@
         };
     }
 
+    global.pause = function () {
+        throw new ScriptError("pause() is refused: a script may not hold a server thread");
+    };
+
     global.logger = {
         trace: log("debug"),
         debug: log("debug"),
