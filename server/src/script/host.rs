@@ -16,6 +16,7 @@ use crate::domain::Ctx;
 use crate::domain::things::{PropertyWrite, properties_of, values};
 use crate::error::{ApiError, ScriptFailure};
 use crate::script::engine::file_of;
+use crate::script::typing;
 use crate::state::AppState;
 
 /// A service running in the invocation.
@@ -416,36 +417,21 @@ impl<'a> Session<'a> {
             .await?
             .ok_or_else(|| ApiError::missing(Collection::Things, thing, "service", service))?;
         let Some(source) = prepared.source.as_deref().filter(|_| prepared.is_script()) else {
-            let handler = if prepared.handler.is_empty() {
-                "no"
+            let how = if prepared.handler.is_empty() {
+                "has no implementation".to_owned()
             } else {
-                prepared.handler.as_str()
+                format!(
+                    "is implemented by a {} handler, which this server does not run",
+                    prepared.handler
+                )
             };
             return Err(Throw::Plain(format!(
-                "service '{service}' of Thing '{thing}' (defined by {}) has {handler} \
-                 implementation that this server runs; only Script services run",
+                "service '{service}' of Thing '{thing}' (defined by {}) {how}; only Script \
+                 services run",
                 prepared.definer
             )));
         };
-        let mut typed = Vec::with_capacity(prepared.params.len());
-        for param in &prepared.params {
-            let given = params.get(&param.name).cloned().unwrap_or(Value::Null);
-            let value = match (given, &param.default) {
-                (Value::Null, Some(default)) => values::default_value(
-                    &param.base_type,
-                    Some(&json!({ "defaultValue": default })),
-                ),
-                (Value::Null, None) => Value::Null,
-                (given, _) => values::check(&param.base_type, given).map_err(|why| {
-                    ApiError::BadRequest(format!("parameter '{}': {why}", param.name))
-                })?,
-            };
-            typed.push(json!({
-                "name": param.name,
-                "baseType": param.base_type,
-                "value": value,
-            }));
-        }
+        let typed = typing::params(&prepared.params, &params)?;
         self.frames.push(Frame {
             thing: thing.to_owned(),
             service: service.to_owned(),
@@ -484,7 +470,7 @@ impl<'a> Session<'a> {
             Value::Object(mut o) => o.remove("value").unwrap_or(Value::Null),
             _ => Value::Null,
         };
-        let typed = type_result(&frame.result_type, value).map_err(|why| {
+        let typed = typing::result(&frame.result_type, value).map_err(|why| {
             Throw::Plain(format!(
                 "the result of service '{}' of Thing '{}': {why}",
                 frame.service, frame.thing
@@ -559,72 +545,4 @@ impl<'a> Session<'a> {
 /// The text field `key` of `arg` (empty when absent).
 fn text<'v>(arg: &'v Value, key: &str) -> &'v str {
     arg.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// `value` as a result of `base_type`: `NOTHING` drops it, an INFOTABLE keeps its shape with
-/// DATETIME cells as epoch milliseconds, any other type is checked like a property value.
-pub fn type_result(base_type: &str, value: Value) -> Result<Value, String> {
-    match (base_type, value) {
-        ("NOTHING", _) => Ok(Value::Null),
-        (_, Value::Null) => Ok(Value::Null),
-        ("INFOTABLE", Value::Object(mut table)) => {
-            let fields = table
-                .get("dataShape")
-                .and_then(|s| s.get("fieldDefinitions"))
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            let rows = match table.remove("rows") {
-                Some(Value::Array(rows)) => rows,
-                None => Vec::new(),
-                Some(_) => return Err("an INFOTABLE's rows must be an array".into()),
-            };
-            let mut typed_rows = Vec::with_capacity(rows.len());
-            for row in rows {
-                let Value::Object(mut row) = row else {
-                    return Err("an INFOTABLE's rows must be objects".into());
-                };
-                for (name, field) in &fields {
-                    if field.get("baseType").and_then(Value::as_str) == Some("DATETIME")
-                        && let Some(cell) = row.get_mut(name)
-                    {
-                        let taken = std::mem::take(cell);
-                        *cell = values::check("DATETIME", taken)?;
-                    }
-                }
-                typed_rows.push(Value::Object(row));
-            }
-            Ok(json!({
-                "dataShape": { "fieldDefinitions": fields },
-                "rows": typed_rows,
-            }))
-        }
-        ("INFOTABLE", other) => Err(format!("{other} is not an INFOTABLE")),
-        (base_type, value) => values::check(base_type, value),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn results_are_typed() {
-        assert_eq!(type_result("NUMBER", json!(1)), Ok(json!(1.0)));
-        assert_eq!(
-            type_result("DATETIME", json!("1970-01-01T00:00:01.000Z")),
-            Ok(json!(1000))
-        );
-        assert_eq!(type_result("NOTHING", json!(3)), Ok(Value::Null));
-        assert!(type_result("INTEGER", json!("x")).is_err());
-        let table = json!({
-            "dataShape": {"fieldDefinitions": {"t": {"name": "t", "baseType": "DATETIME"}}},
-            "rows": [{"t": "1970-01-01T00:00:02.000Z"}],
-        });
-        assert_eq!(
-            type_result("INFOTABLE", table).map(|t| t["rows"][0]["t"].clone()),
-            Ok(json!(2000))
-        );
-        assert!(type_result("INFOTABLE", json!(3)).is_err());
-    }
 }

@@ -1,13 +1,14 @@
 //! Script services: a Thing service whose implementation is a `Script` runs in QuickJS
 //! (`engine`) on a blocking thread, under a time and a memory limit, against the script API of
 //! `prelude.js`; every access it makes is decided and carried out by the server (`host`) with
-//! the wrapped-call rule, its writes commit together when it returns, and what it returns is
-//! typed by its definition (`catalog`). A throw answers 500 `script_error` (or the 403/404 of
+//! the wrapped-call rule, its writes commit together when it returns, and its parameters and
+//! what it returns are typed by its definition (`catalog`, `typing`). A throw answers 500 `script_error` (or the 403/404 of
 //! a denied access), a limit 500 `script_limit`.
 
 pub mod catalog;
 pub mod engine;
 pub mod host;
+pub mod typing;
 
 use std::time::Duration;
 
