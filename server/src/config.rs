@@ -327,6 +327,9 @@ pub struct LimitSettings {
     /// Connection timeouts and the connection cap.
     #[command(flatten)]
     pub transport: TransportSettings,
+    /// The limits of one script service invocation.
+    #[command(flatten)]
+    pub script: ScriptSettings,
     /// Most iterations an imported PBKDF2 password hash may claim: an import carrying more is
     /// refused, and a stored hash claiming more never matches at login (every guess at a
     /// password costs one derivation).
@@ -354,6 +357,7 @@ impl Default for LimitSettings {
             max_page_rows: DEFAULT_MAX_PAGE_ROWS,
             concurrent_imports: DEFAULT_CONCURRENT_IMPORTS,
             transport: TransportSettings::default(),
+            script: ScriptSettings::default(),
             max_pbkdf2_iterations: import.max_pbkdf2_iterations,
         }
     }
@@ -466,6 +470,62 @@ impl Default for TransportSettings {
             body_timeout_seconds: 60,
             upload_timeout_seconds: 30 * 60,
             max_connections: 10_000,
+        }
+    }
+}
+
+/// The limits of one outermost script service invocation (with every service it calls): a
+/// script that passes one is stopped and the call answers 500 `script_limit` naming it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct ScriptSettings {
+    /// Seconds a script service invocation may run.
+    #[arg(
+        long,
+        env = "IRONWORX_SCRIPT_TIMEOUT_SECONDS",
+        default_value_t = ScriptSettings::default().script_timeout_seconds,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    pub script_timeout_seconds: u64,
+
+    /// Memory a script service invocation may allocate, in MiB.
+    #[arg(
+        long,
+        env = "IRONWORX_SCRIPT_MEMORY_MIB",
+        default_value_t = ScriptSettings::default().script_memory_mib,
+        value_parser = clap::value_parser!(u64).range(4..=4096),
+        global = true
+    )]
+    pub script_memory_mib: u64,
+
+    /// How deeply script services may call services (the outermost call is depth 1).
+    #[arg(
+        long,
+        env = "IRONWORX_SCRIPT_MAX_CALL_DEPTH",
+        default_value_t = ScriptSettings::default().script_max_call_depth,
+        value_parser = clap::value_parser!(u64).range(1..=256),
+        global = true
+    )]
+    pub script_max_call_depth: u64,
+
+    /// Largest result a script service may return, in bytes of JSON.
+    #[arg(
+        long,
+        env = "IRONWORX_SCRIPT_MAX_RESULT_BYTES",
+        default_value_t = ScriptSettings::default().script_max_result_bytes,
+        value_parser = clap::value_parser!(u64).range(1024..=(1024 * 1024 * 1024)),
+        global = true
+    )]
+    pub script_max_result_bytes: u64,
+}
+
+impl Default for ScriptSettings {
+    fn default() -> Self {
+        ScriptSettings {
+            script_timeout_seconds: 30,
+            script_memory_mib: 64,
+            script_max_call_depth: 32,
+            script_max_result_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -678,6 +738,13 @@ mod tests {
             (5, 60, 1800)
         );
         assert_eq!(s.limits.max_pbkdf2_iterations, 210_000);
+        assert_eq!(
+            (
+                s.limits.script.script_timeout_seconds,
+                s.limits.script.script_memory_mib
+            ),
+            (30, 64)
+        );
     }
 
     #[test]

@@ -64,9 +64,31 @@ pub enum ApiError {
         "the database is unavailable (no answer within --database-timeout-ms); try again later"
     )]
     DatabaseUnavailable(#[source] BoxError),
+    /// A script service threw or was stopped by a limit (500): what, where.
+    #[error("{}", .0.message)]
+    Script(Box<ScriptFailure>),
     /// Anything else (500). The cause is logged, not shown.
     #[error("internal server error")]
     Internal(#[source] BoxError),
+}
+
+/// Why a script service failed: an error it threw (`script_error`) or a limit that stopped it
+/// (`script_limit`), with the entity, service and line where it happened.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ScriptFailure {
+    /// The limit that stopped it (`timeout`, `memory`, `call depth`, `result size`, `stack`);
+    /// `None` for an error the script threw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    /// The message.
+    #[serde(skip)]
+    pub message: String,
+    /// The Thing whose service ran.
+    pub entity: String,
+    /// The service.
+    pub service: String,
+    /// The line of the script, when known.
+    pub line: Option<u32>,
 }
 
 impl ApiError {
@@ -106,6 +128,8 @@ impl ApiError {
             ApiError::Timeout(_) => "request_timeout",
             ApiError::TooManyRequests(_) | ApiError::Busy(_) => "too_many_requests",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
+            ApiError::Script(failure) if failure.limit.is_some() => "script_limit",
+            ApiError::Script(_) => "script_error",
             ApiError::Internal(_) => "internal",
         }
     }

@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | cli | `app`, `cli`, `transfer_cmd`, `explain_cmd`, `convert_cmd` | the binary's edge: flags, commands, starting the server |
 //! | http | `http` | routes and handlers: parse, call the domain, render |
-//! | domain | `domain`, `state`, `transfer`, `relay`, `bootstrap` | ThingWorx behaviour: the caller's context, events, import and export, the event relay between processes, the first administrator; the services they share |
+//! | domain | `domain`, `state`, `transfer`, `relay`, `bootstrap`, `script` | ThingWorx behaviour: the caller's context, events, import and export, the event relay between processes, the first administrator, script services; the services they share |
 //! | access | `security`, `model`, `auth`, `password` | the live index and model, callers and their credentials |
 //! | infra | `authz`, `db`, `metrics`, `telemetry` | the pure decision engine, the database, metrics and logs |
 //! | base | `config`, `error` | settings and the error type |
@@ -50,6 +50,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("transfer", Layer::Domain),
     ("relay", Layer::Domain),
     ("bootstrap", Layer::Domain),
+    ("script", Layer::Domain),
     ("security", Layer::Access),
     ("model", Layer::Access),
     ("auth", Layer::Access),

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod model;
 pub mod password;
 pub mod relay;
+pub mod script;
 pub mod security;
 pub mod state;
 pub mod telemetry;

@@ -31,6 +31,8 @@ pub struct AppState {
     pub auth: Arc<AuthState>,
     /// Thing event firings and their subscribers in this process.
     pub events: Arc<crate::domain::events::EventBus>,
+    /// The script services prepared to run.
+    pub scripts: Arc<crate::script::Catalog>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -59,6 +61,7 @@ impl AppState {
             models,
             auth,
             events: Arc::default(),
+            scripts: Arc::default(),
         }
     }
 }

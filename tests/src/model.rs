@@ -1,9 +1,11 @@
-//! Model fixtures written straight to the database: data shapes with their fields, and event
-//! definitions on an entity.
+//! Model fixtures written straight to the database: data shapes with their fields, event
+//! definitions and Script services on an entity.
 
 use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::{models, parts};
-use ironworx_entity::schema::{event_definitions, field_definitions};
+use ironworx_entity::schema::{
+    event_definitions, field_definitions, service_definitions, service_implementations,
+};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
@@ -54,4 +56,72 @@ pub async fn event_definition(
     )
     .await
     .expect("event");
+}
+
+/// The service `service` on the entity `entity_id`, implemented by the Script `code`, with
+/// `params` (name, base type) and a result of `result_type` (`NOTHING`: none), stored as an
+/// import stores them; then an audit row, so every server reads it again.
+///
+/// # Panics
+/// When the database refuses.
+pub async fn script_service(
+    db: &DatabaseConnection,
+    entity_id: i64,
+    service: &str,
+    params: &[(&str, &str)],
+    result_type: &str,
+    code: &str,
+) {
+    let fields: Vec<_> = params
+        .iter()
+        .zip(0..)
+        .map(|((name, base_type), ordinal)| {
+            json!({
+                "name": name, "baseType": base_type, "description": "",
+                "ordinal": ordinal, "aspects": {},
+            })
+        })
+        .collect();
+    parts::service_definitions::insert(
+        db,
+        vec![service_definitions::Model {
+            id: 0,
+            entity_id,
+            name: service.to_owned(),
+            description: String::new(),
+            category: String::new(),
+            is_allow_override: false,
+            is_local_only: false,
+            is_open: false,
+            is_private: false,
+            aspects: Some(json!({})),
+            result_type: Some(json!({
+                "name": "result", "baseType": result_type, "description": "",
+                "ordinal": 0, "aspects": {},
+            })),
+            parameters: Some(json!(fields)),
+        }],
+    )
+    .await
+    .expect("service definition");
+    parts::service_implementations::insert(
+        db,
+        vec![service_implementations::Model {
+            id: 0,
+            entity_id,
+            name: service.to_owned(),
+            description: String::new(),
+            handler_name: "Script".to_owned(),
+            configuration: Some(json!([{
+                "name": "Script", "description": "", "isMultiRow": false, "ordinal": 0,
+                "dataShapeName": "", "isHidden": false,
+                "fields": [{"name": "code", "baseType": "STRING", "description": "",
+                            "ordinal": 0, "aspects": {}}],
+                "rows": [{"code": code}],
+            }])),
+        }],
+    )
+    .await
+    .expect("service implementation");
+    crate::http::bump(db, "AddServiceDefinition").await;
 }

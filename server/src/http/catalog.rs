@@ -96,7 +96,8 @@ pub enum Output {
     /// 200 with an XML export.
     Xml,
     /// 501 with `{code, message}`: the service exists but the server does not run its
-    /// implementation (the documented success of a defined service once it is allowed).
+    /// implementation (the documented success of a defined service once it is allowed; a
+    /// `Script` runs and answers its result).
     NotImplemented,
 }
 
@@ -548,6 +549,7 @@ const ADD_SERVICE: &[Param] = &[
     opt("category", "STRING"),
     opt("parameters", "INFOTABLE"),
     opt("resultType", "INFOTABLE"),
+    opt("code", "STRING"),
 ];
 /// `AddEventDefinition` of a Thing, ThingTemplate or ThingShape.
 const ADD_EVENT: &[Param] = &[
@@ -1282,8 +1284,9 @@ pub static OPERATIONS: &[Operation] = &[
     thing_service(
         "/Thingworx/Things/{name}/Services/{service}",
         TAG_THINGS,
-        "A service the Thing, its templates or shapes define: 501 once allowed (the server \
-         does not run service implementations); 404 when nothing defines it",
+        "A service the Thing, its templates or shapes define: once allowed, a Script runs \
+         (200 with its result; 500 `script_error` or `script_limit`; the 403 of an access it \
+         may not make), any other implementation answers 501; 404 when nothing defines it",
         NONE,
         Output::NotImplemented,
         needs(&[

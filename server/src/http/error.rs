@@ -13,6 +13,9 @@ use crate::error::{ApiError, ErrorChain};
 struct ErrorBody<'a> {
     code: &'a str,
     message: String,
+    /// Where a script service failed (entity, service, line, limit).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    script: Option<&'a crate::error::ScriptFailure>,
 }
 
 impl ResponseError for ApiError {
@@ -28,7 +31,7 @@ impl ResponseError for ApiError {
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooManyRequests(_) | ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Script(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -55,9 +58,14 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
+        let script = match self {
+            ApiError::Script(failure) => Some(failure.as_ref()),
+            _ => None,
+        };
         response.json(ErrorBody {
             code: self.code(),
             message: self.to_string(),
+            script,
         })
     }
 }

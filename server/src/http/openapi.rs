@@ -458,7 +458,7 @@ fn responses(op: &Operation) -> utoipa::openapi::Responses {
         Output::NotImplemented => (
             "501",
             ResponseBuilder::new()
-                .description("The service exists and the caller may invoke it, but the server does not run service implementations")
+                .description("The service exists and the caller may invoke it, but the server does not run its implementation (a Script service runs and answers its result)")
                 .content(
                     "application/json",
                     json(RefOr::Ref(Ref::from_schema_name("Error"))),

@@ -15,10 +15,9 @@ pub const BATCH_MAX: usize = 256;
 /// Requests waiting for the writer at most; more wait to be queued.
 const QUEUE: usize = 4_096;
 
-/// One request's values.
+/// One request's values: the writes of each Thing, committed together.
 struct Job {
-    thing_id: i64,
-    writes: Vec<PropertyWrite>,
+    things: Vec<(i64, Vec<PropertyWrite>)>,
     done: oneshot::Sender<Result<(), ApiError>>,
 }
 
@@ -38,13 +37,15 @@ impl ValueWriter {
 
     /// Writes `writes` of the Thing `thing_id`; returns once they are committed.
     pub async fn write(&self, thing_id: i64, writes: Vec<PropertyWrite>) -> Result<(), ApiError> {
+        self.write_all(vec![(thing_id, writes)]).await
+    }
+
+    /// Writes the writes of every Thing of `things` (by id) in one transaction, all or
+    /// nothing; returns once they are committed.
+    pub async fn write_all(&self, things: Vec<(i64, Vec<PropertyWrite>)>) -> Result<(), ApiError> {
         let (done, answer) = oneshot::channel();
         self.jobs
-            .send(Job {
-                thing_id,
-                writes,
-                done,
-            })
+            .send(Job { things, done })
             .await
             .map_err(|_| ApiError::internal("the property value writer stopped"))?;
         answer
@@ -92,7 +93,9 @@ async fn commit(db: &DatabaseConnection, batch: &[Job]) -> Result<(), ApiError> 
         .await
         .map_err(ApiError::internal)?;
     for job in batch {
-        store_values(&txn, job.thing_id, &job.writes).await?;
+        for (thing_id, writes) in &job.things {
+            store_values(&txn, *thing_id, writes).await?;
+        }
     }
     txn.commit().await.map_err(ApiError::internal)?;
     Ok(())

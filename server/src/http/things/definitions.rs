@@ -6,7 +6,9 @@
 //! Definitions are inherited like properties: the first definer that defines a name wins.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use ironworx_entity::queries::parts::{event_definitions, service_definitions};
+use ironworx_entity::queries::parts::{
+    event_definitions, service_definitions, service_implementations,
+};
 use ironworx_entity::vocab::{Collection, EntityName};
 use ironworx_importer::model::FieldDefinition;
 use ironworx_importer::stored;
@@ -50,6 +52,8 @@ struct DefinitionParams {
     result_type: Option<Value>,
     /// The event's data shape.
     data_shape: Option<String>,
+    /// A service's JavaScript: it is implemented by a `Script` with this code.
+    code: Option<String>,
 }
 
 /// Runs a definition service of the Thing (ThingTemplate, ThingShape) `idx`, named `name`, of
@@ -516,6 +520,15 @@ async fn change(
                 }],
             )
             .await?;
+            if let Some(code) = p.code.as_deref() {
+                service_implementations::insert(
+                    &txn,
+                    vec![crate::script::catalog::script_implementation(
+                        id, name, code,
+                    )],
+                )
+                .await?;
+            }
         } else {
             remove_own(found, what, name, (collection, thing), &defined_by)?;
             let kept = service_definitions::list(&txn, id)
@@ -524,6 +537,12 @@ async fn change(
                 .filter(|s| s.name != name)
                 .collect();
             service_definitions::replace(&txn, id, kept).await?;
+            let kept = service_implementations::list(&txn, id)
+                .await?
+                .into_iter()
+                .filter(|i| i.name != name)
+                .collect();
+            service_implementations::replace(&txn, id, kept).await?;
         }
     }
     commit_audited(

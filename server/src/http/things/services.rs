@@ -4,8 +4,8 @@
 //! design-time Metadata; `AddPropertyDefinition`, `RemovePropertyDefinition`: design-time Update;
 //! ThingTemplates and ThingShapes have them too, and a change there reaches every implementing
 //! Thing), and the lifecycle (`EnableThing`, `DisableThing`, `RestartThing`, `IsEnabled`: ServiceInvoke).
-//! A service the Thing's definers define themselves (a `Script`, a query, …) is checked for
-//! ServiceInvoke and then answers 501: the server does not run service implementations.
+//! A service the Thing's definers define themselves is checked for ServiceInvoke; a `Script`
+//! then runs (`crate::script`), any other implementation (a query, …) answers 501.
 
 use actix_web::HttpResponse;
 use ironworx_entity::queries::audit::Change;
@@ -95,10 +95,39 @@ pub async fn thing_service(
     {
         return Some(answer.map(|v| HttpResponse::Ok().json(v)));
     }
+    if let Some(answer) = script(state, guard, idx, &name, service, body).await {
+        return Some(answer.map(|v| HttpResponse::Ok().json(v)));
+    }
     user_defined(state, guard, idx, &name, service).await
 }
 
-/// A service defined by the Thing, its templates or shapes: ServiceInvoke, then 501.
+/// A `Script` service of the Thing: ServiceInvoke, then it runs with the body's parameters;
+/// `None` when the Thing has no script service of that name.
+async fn script(
+    state: &AppState,
+    guard: &Guard,
+    idx: EntityIdx,
+    name: &str,
+    service: &str,
+    body: &[u8],
+) -> Option<Result<Value, ApiError>> {
+    match state.scripts.resolve(state, guard, name, service).await {
+        Ok(Some(prepared)) if prepared.is_script() => {}
+        Ok(_) => return None,
+        Err(e) => return Some(Err(e)),
+    }
+    Some(
+        async {
+            guard.require(Target::Entity(idx), PermissionKind::ServiceInvoke, service)?;
+            let params = params::object(body)?.unwrap_or_default();
+            crate::script::invoke(state, guard, name, service, params).await
+        }
+        .await,
+    )
+}
+
+/// A service defined by the Thing, its templates or shapes that does not run as a script:
+/// ServiceInvoke, then 501.
 async fn user_defined(
     state: &AppState,
     guard: &Guard,
@@ -125,7 +154,8 @@ async fn user_defined(
     let message = match defined.implementation {
         Some(i) => format!(
             "service '{service}' of Thing '{name}' (defined by {definer}) is implemented by a \
-             {} handler; this server does not run service implementations",
+             {} handler that this server does not run (it runs Script services whose code \
+             is in their `Script` configuration table)",
             i.handler_name
         ),
         None => format!(

@@ -1,0 +1,183 @@
+//! Script services: a Thing service whose implementation is a `Script` runs in QuickJS
+//! (`engine`) on a blocking thread, under a time and a memory limit, against the script API of
+//! `prelude.js`; every access it makes is decided and carried out by the server (`host`) with
+//! the wrapped-call rule, its writes commit together when it returns, and its parameters and
+//! what it returns are typed by its definition (`catalog`, `typing`). A throw answers 500 `script_error` (or the 403/404 of
+//! a denied access), a limit 500 `script_limit`.
+
+pub mod catalog;
+pub mod engine;
+pub mod host;
+pub mod typing;
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+pub use catalog::{Catalog, Prepared};
+
+use crate::domain::Ctx;
+use crate::domain::things::announce;
+use crate::error::ApiError;
+use crate::state::AppState;
+use engine::{Ended, Host, Limits};
+use host::Session;
+
+/// One question of the script thread to the server: an operation, its argument, where to
+/// answer.
+struct Ask {
+    op: String,
+    arg: String,
+    reply: std::sync::mpsc::SyncSender<String>,
+}
+
+/// The script thread's end of the bridge to the invocation's [`Session`].
+struct Bridge {
+    asks: mpsc::UnboundedSender<Ask>,
+}
+
+impl Host for Bridge {
+    fn call(&self, op: &str, arg: &str) -> String {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let ask = Ask {
+            op: op.to_owned(),
+            arg: arg.to_owned(),
+            reply,
+        };
+        if self.asks.send(ask).is_err() {
+            return json!({ "e": "the invocation was cancelled" }).to_string();
+        }
+        answer
+            .recv()
+            .unwrap_or_else(|_| json!({ "e": "the invocation was cancelled" }).to_string())
+    }
+
+    fn cancelled(&self) -> bool {
+        self.asks.is_closed()
+    }
+}
+
+/// Runs the script service `service` of Thing `thing` for the caller of `ctx` (who holds
+/// ServiceInvoke on it), with the parameters of `params`; its answer as the built-in services
+/// answer (an InfoTable, the field `result` for a primitive, `{}` for nothing).
+pub async fn invoke(
+    state: &AppState,
+    ctx: &Ctx,
+    thing: &str,
+    service: &str,
+    params: Map<String, Value>,
+) -> Result<Value, ApiError> {
+    let mut session = Session::new(state, ctx);
+    let plan = session.outermost(thing, service, params).await?;
+    let settings = state.config.limits.script;
+    let limits = Limits {
+        timeout: Duration::from_secs(settings.script_timeout_seconds),
+        memory_bytes: usize::try_from(settings.script_memory_mib.saturating_mul(1024 * 1024))
+            .unwrap_or(usize::MAX),
+    };
+    let (asks, mut questions) = mpsc::unbounded_channel();
+    let mut job = tokio::task::spawn_blocking(move || engine::run(limits, plan, Bridge { asks }));
+    let ended = loop {
+        tokio::select! {
+            Some(ask) = questions.recv() => {
+                let answer = session.answer(&ask.op, &ask.arg).await;
+                let _ = ask.reply.send(answer);
+            }
+            done = &mut job => break done.map_err(ApiError::internal)?,
+        }
+    };
+    let result_type = session.result_type().to_owned();
+    match ended {
+        Ended::Returned => {
+            let result = session.result().cloned().unwrap_or(Value::Null);
+            commit(state, session.into_pending()).await?;
+            Ok(answer(&result_type, result))
+        }
+        Ended::Thrown {
+            message,
+            stack,
+            failure,
+        } => {
+            if let Some(err) = failure.and_then(|k| session.take_failure(k)) {
+                return Err(err);
+            }
+            let (entity, service, line) = engine::locate(&stack)
+                .unwrap_or_else(|| (thing.to_owned(), service.to_owned(), None));
+            Err(ApiError::Script(Box::new(crate::error::ScriptFailure {
+                limit: None,
+                message,
+                entity,
+                service,
+                line,
+            })))
+        }
+        Ended::TimedOut => Err(outer_limit(
+            thing,
+            service,
+            "timeout",
+            format!(
+                "the script ran longer than {} s (--script-timeout-seconds) and was stopped",
+                settings.script_timeout_seconds
+            ),
+        )),
+        Ended::OutOfMemory => Err(outer_limit(
+            thing,
+            service,
+            "memory",
+            format!(
+                "the script needed more than {} MiB (--script-memory-mib) and was stopped",
+                settings.script_memory_mib
+            ),
+        )),
+        Ended::StackOverflow => Err(outer_limit(
+            thing,
+            service,
+            "stack",
+            "the script nested calls too deeply for the JavaScript stack".to_owned(),
+        )),
+        Ended::Unavailable(why) => Err(ApiError::internal(format!(
+            "the script engine could not start: {why}"
+        ))),
+    }
+}
+
+/// A `script_limit` of the outermost service.
+fn outer_limit(thing: &str, service: &str, limit: &str, message: String) -> ApiError {
+    ApiError::Script(Box::new(crate::error::ScriptFailure {
+        limit: Some(limit.to_owned()),
+        message,
+        entity: thing.to_owned(),
+        service: service.to_owned(),
+        line: None,
+    }))
+}
+
+/// The answer of a service of `result_type` that returned `value`.
+fn answer(result_type: &str, value: Value) -> Value {
+    match result_type {
+        "NOTHING" => json!({}),
+        "INFOTABLE" if value.is_object() => value,
+        "INFOTABLE" => json!({ "dataShape": { "fieldDefinitions": {} }, "rows": [] }),
+        base_type => crate::domain::things::values::table(
+            &[("result", base_type, json!({}))],
+            vec![json!({ "result": value })],
+        ),
+    }
+}
+
+/// Commits the writes of an invocation in one transaction, then fires their `DataChange`s.
+async fn commit(state: &AppState, pending: Vec<host::Pending>) -> Result<(), ApiError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let things = pending
+        .iter()
+        .map(|p| (p.thing_id, p.writes.clone()))
+        .collect();
+    state.values.write_all(things).await?;
+    for p in &pending {
+        announce(state, &p.thing, &p.writes);
+    }
+    Ok(())
+}
