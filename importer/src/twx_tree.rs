@@ -1304,7 +1304,7 @@ fn kind_entries(
             let values: Map<String, Json> = thing
                 .values
                 .iter()
-                .map(|v| (v.name.clone(), value_tree(v)))
+                .map(|v| (v.name.clone(), value_tree(v, &thing.definitions)))
                 .collect();
             entries.push(("thingProperties", Json::Object(values)));
         }
@@ -1756,8 +1756,14 @@ fn definitions_entries(definitions: &Definitions, profile: Profile) -> Vec<(&'st
 /// INFOTABLE or LOCATION values write them so). A value whose base type is unknown (its
 /// property is defined outside the export) and that is still the text a reader kept is typed
 /// by [`values::infer`].
-fn value_tree(value: &PropertyValue) -> Json {
-    let typed = match (&value.value, value.base_type.as_str()) {
+fn value_tree(value: &PropertyValue, own: &Definitions) -> Json {
+    // The Thing's own definition decides, as it does when the tree is read back.
+    let base_type = own
+        .properties
+        .iter()
+        .find(|p| p.name == value.name)
+        .map_or(value.base_type.as_str(), |p| p.base_type.as_str());
+    let typed = match (&value.value, base_type) {
         (Json::String(text), "") => values::infer(text),
         (Json::String(text), base_type) => {
             values::from_text(base_type, text).unwrap_or_else(|_| Json::String(text.clone()))
@@ -1765,8 +1771,8 @@ fn value_tree(value: &PropertyValue) -> Json {
         (other, _) => other.clone(),
     };
     let infotable = |v: &Json| v.get("dataShape").is_some() && v.get("rows").is_some();
-    let complex = matches!(value.base_type.as_str(), "INFOTABLE" | "LOCATION")
-        || (value.base_type.is_empty() && infotable(&typed));
+    let complex = matches!(base_type, "INFOTABLE" | "LOCATION")
+        || (base_type.is_empty() && infotable(&typed));
     if value.quality.is_empty() || complex {
         return typed;
     }

@@ -640,7 +640,15 @@ fn entity_of(collection: Collection) -> BoxedStrategy<Entity> {
             shape_names(),
             property_values(),
         )
-            .prop_map(|(a, b, definitions, implemented_shapes, values)| {
+            .prop_map(|(a, b, definitions, implemented_shapes, mut values)| {
+                // A value has the base type of its property's definition, as every reader
+                // gives it.
+                values.retain(|v| {
+                    definitions
+                        .properties
+                        .iter()
+                        .all(|p| p.name != v.name || p.base_type == v.base_type)
+                });
                 Kind::Thing(Box::new(Thing {
                     thing_template: a.0,
                     enabled: a.1,
