@@ -161,6 +161,10 @@ fn stem(path: &Path) -> String {
 /// shape check learnt from ThingWorx's own `.twx` files finds no type ThingWorx never writes and
 /// no ISO date where ThingWorx writes epoch milliseconds.
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn written_twx_has_thingworx_shapes() {
     let Some(shared) = shared() else { return };
     let out = out_dir("export-fidelity-shapes");
@@ -253,6 +257,10 @@ fn section_counts(report: &str) -> BTreeMap<String, usize> {
 /// ThingWorx's `.twx` of the CollectionWidget model and Ironworx's `.twx` of the same model read
 /// from ThingWorx's XML hold the same tree, up to the documented differences.
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn collection_widget_twx_from_xml_equals_thingworx_twx() {
     let Some(shared) = shared() else { return };
     let xml = read(&shared.join("corpus/xml/CollectionWidget__Entities.xml"));
@@ -325,6 +333,10 @@ fn clip(s: &str) -> String {
 /// XML written from ThingWorx's `.twx` files has the element and attribute paths the corpus XML
 /// has for the same collections (nothing a ThingWorx XML never holds).
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn xml_from_twx_has_thingworx_xml_shapes() {
     let Some(shared) = shared() else { return };
     let mut known = BTreeSet::new();
@@ -442,6 +454,10 @@ fn attribute_paths(
 
 /// Every corpus file survives XML → `.twx` → XML and `.twx` → XML → `.twx` with its content.
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn every_corpus_file_round_trips_between_formats() {
     let Some(shared) = shared() else { return };
     let mut failures = Vec::new();

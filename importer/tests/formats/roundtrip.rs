@@ -1333,6 +1333,10 @@ fn corpus_file(name: &str) -> std::path::PathBuf {
 
 /// A real layout-B file read, written back as layout B and read again gives the same model.
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn corpus_entity_file_round_trips() {
     let path = corpus_file("CostinWorkshop__Things_Shipyard.xml");
     let bytes = std::fs::read(&path).expect("read the corpus file");
@@ -1360,6 +1364,10 @@ fn corpus_entity_file_round_trips() {
 /// The writer imitates ThingWorx's layout B: the Group file of the corpus is reproduced byte
 /// for byte from its model.
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn corpus_group_file_is_reproduced() {
     let path = corpus_file("CostinWorkshop__Groups_Maint.General.xml");
     let bytes = std::fs::read(&path).expect("read the corpus file");
