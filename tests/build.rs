@@ -5,7 +5,8 @@
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(ironworx_corpus)");
     println!("cargo::rerun-if-env-changed=IRONWORX_REQUIRE_CORPUS");
-    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
+    let corpus = std::path::Path::new(&manifest).join("../../shared/corpus");
     println!("cargo::rerun-if-changed={}", corpus.display());
     if corpus.is_dir() {
         println!("cargo::rustc-cfg=ironworx_corpus");
