@@ -1,28 +1,20 @@
-//! Owns the import and export of ThingWorx files: readers and writers for every format (XML
-//! single files and storage trees, collection-permission files, binary `.twx`, zip archives),
-//! the format-neutral model they share, the pure plan step and the transactional apply step
-//! (one pass over an export in memory, or two over a source that can be read again).
+//! Owns the import and export of ThingWorx files, in three parts: the format-neutral model
+//! every format reads into and writes from (`model`), the readers and writers of every format
+//! (`formats`: XML single files and storage trees, collection-permission files, binary `.twx`,
+//! zip archives) and the pipeline (`pipeline`: the pure plan step and the transactional apply
+//! step, over an export in memory or a source read twice, and the extraction of exports).
+//! Each module is also reachable at the crate root (`ironworx_importer::xml_read`).
 
-pub mod apply;
-pub mod caller;
 pub mod error;
-pub mod extract;
-pub mod extras;
-pub mod gather;
+pub mod formats;
 pub mod limits;
 pub mod model;
-pub mod plan;
-pub mod source;
-pub mod storage;
-pub mod stored;
-pub mod stream;
-pub mod twx;
+pub mod pipeline;
 mod twx_error;
-pub mod twx_tree;
-pub mod twx_value;
-pub mod values;
-pub mod xml_read;
-pub mod xml_write;
+
+pub use formats::{source, storage, twx, twx_tree, twx_value, xml_read, xml_write};
+pub use model::{extras, values};
+pub use pipeline::{apply, caller, extract, gather, plan, stored, stream};
 
 pub use caller::Caller;
 pub use error::{ImportError, TwxError};

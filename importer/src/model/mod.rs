@@ -10,6 +10,9 @@
 //!   JSON string and the plan step converts it once the definitions are known;
 //! - what a format carries that the model has no field for is kept in [`Extra`], never dropped.
 
+pub mod extras;
+pub mod values;
+
 use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::vocab::{Collection, MemberType};
 use serde_json::{Map, Value as Json};
