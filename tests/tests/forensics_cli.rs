@@ -386,25 +386,23 @@ fn junit_summary(xml: &str) -> Junit {
     let mut in_failure = false;
     loop {
         match reader.read_event().unwrap_or_else(|e| panic!("malformed XML ({e}): {xml}")) {
-            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"testcase" => {
+            Event::Start(e) | Event::Empty(e) if e.name().0 == "testcase" => {
                 junit.testcases += 1;
             }
-            Event::Start(e) if e.name().as_ref() == b"failure" => {
+            Event::Start(e) if e.name().0 == "failure" => {
                 in_failure = true;
                 junit.failures.push(String::new());
             }
-            Event::End(e) if e.name().as_ref() == b"failure" => in_failure = false,
+            Event::End(e) if e.name().0 == "failure" => in_failure = false,
             Event::Text(t) if in_failure => {
-                let text = t.decode().expect("text");
-                let text = quick_xml::escape::unescape(&text).expect("unescape");
+                let text = t.xml10_content().into_owned();
                 if let Some(last) = junit.failures.last_mut() {
                     last.push_str(&text);
                 }
             }
             Event::GeneralRef(r) if in_failure => {
                 if let Some(last) = junit.failures.last_mut() {
-                    let name = String::from_utf8_lossy(&r);
-                    last.push_str(match name.as_ref() {
+                    last.push_str(match &*r {
                         "lt" => "<",
                         "gt" => ">",
                         "amp" => "&",
