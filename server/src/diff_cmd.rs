@@ -89,7 +89,9 @@ pub async fn load(config: &Config, source: &StateSource) -> anyhow::Result<Snaps
             db.close().await.context("cannot close the database")?;
             Ok(state)
         }
-        StateSource::Export(path) => Ok(snapshot::from_export(path, &config.limits.import()).await?),
+        StateSource::Export(path) => {
+            Ok(snapshot::from_export(path, &config.limits.import()).await?)
+        }
     }
 }
 
@@ -103,10 +105,7 @@ pub async fn run(config: Config, args: DiffArgs) -> anyhow::Result<()> {
     let changes = compare(&before_state, &after_state, &filter)?;
     let out = match args.format {
         Format::Text => text(&changes),
-        Format::Json => format!(
-            "{:#}\n",
-            json(&args.before, &args.after, &changes)
-        ),
+        Format::Json => format!("{:#}\n", json(&args.before, &args.after, &changes)),
     };
     print!("{out}");
     Ok(())
@@ -117,7 +116,8 @@ fn filter(args: &DiffArgs) -> anyhow::Result<Filter> {
         .entity_type
         .as_deref()
         .map(|t| {
-            crate::authz::collection_of(t).ok_or_else(|| anyhow::anyhow!("unknown entity type '{t}'"))
+            crate::authz::collection_of(t)
+                .ok_or_else(|| anyhow::anyhow!("unknown entity type '{t}'"))
         })
         .transpose()?;
     if args.entity.is_some() && collection.is_none() {
@@ -137,7 +137,11 @@ fn filter(args: &DiffArgs) -> anyhow::Result<Filter> {
 }
 
 fn allowed_word(decision: &Decision) -> &'static str {
-    if decision.allowed() { "allowed" } else { "denied" }
+    if decision.allowed() {
+        "allowed"
+    } else {
+        "denied"
+    }
 }
 
 fn rule_text(step: &Step) -> String {

@@ -41,7 +41,8 @@ pub async fn run(config: Config, args: VerifyArgs) -> anyhow::Result<bool> {
     let text = std::fs::read_to_string(&args.expectations)
         .with_context(|| format!("cannot read {}", args.expectations.display()))?;
     let file = args.expectations.display().to_string();
-    let expectations = parse(&text).with_context(|| format!("{file} is not a valid expectations file"))?;
+    let expectations =
+        parse(&text).with_context(|| format!("{file} is not a valid expectations file"))?;
     let source = parse_state(&args.against)?;
     let state = load(&config, &source).await?;
     let checks = check(&state, &expectations);
@@ -72,7 +73,11 @@ fn failure(check: &Check) -> Option<String> {
         Verdict::Met(_) => None,
         Verdict::Failed(explanation) => Some(format!(
             "expected {}, is {}",
-            if check.expectation.allowed { "allowed" } else { "denied" },
+            if check.expectation.allowed {
+                "allowed"
+            } else {
+                "denied"
+            },
             verdict(explanation.outcome)
         )),
         Verdict::Unknown(reason) => Some(reason.clone()),

@@ -6,11 +6,11 @@
 use std::path::Path;
 
 use ironworx_entity::queries::entities::EntityFields;
+use ironworx_entity::queries::groups;
 use ironworx_entity::queries::models::{self, ThingFields};
 use ironworx_entity::queries::parts::property_definitions;
 use ironworx_entity::queries::permissions::{self, Rule};
 use ironworx_entity::queries::users::{self, NewUser};
-use ironworx_entity::queries::groups;
 use ironworx_entity::vocab::{Effect, MemberType, PermissionKind, PrincipalType};
 use ironworx_tests::{ADMIN_PASSWORD, TestDb, backends, server_binary};
 use serde_json::Value;
@@ -170,7 +170,12 @@ async fn diff_lists_exactly_the_permissions_a_membership_change_took() {
             asked,
             vec![
                 ("bob", "Things/SensorDataStream", "PropertyRead", "*"),
-                ("bob", "Things/SensorDataStream", "PropertyRead", "temperature"),
+                (
+                    "bob",
+                    "Things/SensorDataStream",
+                    "PropertyRead",
+                    "temperature"
+                ),
             ],
             "{backend}: {out}"
         );
@@ -237,9 +242,17 @@ async fn diff_lists_exactly_the_permissions_a_membership_change_took() {
             assert_eq!(code, 0, "{filter:?}: {err}");
             assert_eq!(count(&out), expected, "{backend} {filter:?}: {out}");
         }
-        let (code, _, err) = run(&db, data.path(), &["diff", before, "live", "--group", "Nobody"]).await;
+        let (code, _, err) = run(
+            &db,
+            data.path(),
+            &["diff", before, "live", "--group", "Nobody"],
+        )
+        .await;
         assert_ne!(code, 0);
-        assert!(err.contains("group 'Nobody' exists in neither state"), "{err}");
+        assert!(
+            err.contains("group 'Nobody' exists in neither state"),
+            "{err}"
+        );
 
         // Past instants need the audit record, which cannot rebuild them yet.
         let (code, _, err) = run(
@@ -353,9 +366,10 @@ async fn verify_checks_expectations_and_explains_failures() {
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0]["user"], "bob");
         assert_eq!(failed[0]["actual"], "DENIED (403 Forbidden)");
-        assert!(failed[0]["explanation"]
-            .as_array()
-            .is_some_and(|s| s.iter().any(|s| s["decisive"] == true && s["layer"] == "Default")));
+        assert!(failed[0]["explanation"].as_array().is_some_and(|s| {
+            s.iter()
+                .any(|s| s["decisive"] == true && s["layer"] == "Default")
+        }));
 
         // JUnit: well-formed, one testcase per case, the failure with its explanation.
         let (code, out, _) = run(&db, data.path(), &["verify", file, "--format", "junit"]).await;
@@ -363,7 +377,10 @@ async fn verify_checks_expectations_and_explains_failures() {
         let junit = junit_summary(&out);
         assert_eq!(junit.testcases, 4, "{out}");
         assert_eq!(junit.failures.len(), 1, "{out}");
-        assert!(junit.failures[0].contains("expected allowed, is DENIED"), "{out}");
+        assert!(
+            junit.failures[0].contains("expected allowed, is DENIED"),
+            "{out}"
+        );
         assert!(junit.failures[0].contains("<= decides"), "{out}");
         assert!(out.contains("failures=\"1\""), "{out}");
         db.drop_database().await;
@@ -385,7 +402,10 @@ fn junit_summary(xml: &str) -> Junit {
     };
     let mut in_failure = false;
     loop {
-        match reader.read_event().unwrap_or_else(|e| panic!("malformed XML ({e}): {xml}")) {
+        match reader
+            .read_event()
+            .unwrap_or_else(|e| panic!("malformed XML ({e}): {xml}"))
+        {
             Event::Start(e) | Event::Empty(e) if e.name().0 == "testcase" => {
                 junit.testcases += 1;
             }
@@ -439,14 +459,20 @@ async fn verify_refuses_bad_files_with_the_line_and_fails_unknown_names() {
         let (code, out, err) = run(&db, data.path(), &["verify", &bad]).await;
         assert_ne!(code, 0);
         assert!(out.is_empty(), "{out}");
-        assert!(err.contains("bad.toml is not a valid expectations file: line 5:"), "{backend}: {err}");
+        assert!(
+            err.contains("bad.toml is not a valid expectations file: line 5:"),
+            "{backend}: {err}"
+        );
         let bad = write(
             "permission.toml",
             "[[expect]]\nuser = \"alice\"\nentity = \"Things/SensorDataStream\"\npermission = \"Execute\"\nallowed = true\n",
         );
         let (code, _, err) = run(&db, data.path(), &["verify", &bad]).await;
         assert_ne!(code, 0);
-        assert!(err.contains("line 4: unknown permission 'Execute'"), "{err}");
+        assert!(
+            err.contains("line 4: unknown permission 'Execute'"),
+            "{err}"
+        );
 
         let unknown = write(
             "unknown.toml",
@@ -454,7 +480,10 @@ async fn verify_refuses_bad_files_with_the_line_and_fails_unknown_names() {
         );
         let (code, out, _) = run(&db, data.path(), &["verify", &unknown]).await;
         assert_eq!(code, 1, "{backend}: {out}");
-        assert!(out.contains("ghost: Read on Things/SensorDataStream is denied: unknown user 'ghost'"), "{out}");
+        assert!(
+            out.contains("ghost: Read on Things/SensorDataStream is denied: unknown user 'ghost'"),
+            "{out}"
+        );
         assert!(out.contains("Things 'Nope' does not exist"), "{out}");
         assert!(out.contains("unknown group 'Nobody'"), "{out}");
         assert!(out.contains("expectations: 0 met, 3 failed"), "{out}");

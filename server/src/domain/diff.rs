@@ -151,7 +151,11 @@ pub fn compare(
 }
 
 /// The users of either state the filter keeps, by name.
-fn users(before: &Snapshot, after: &Snapshot, filter: &Filter) -> Result<BTreeSet<String>, DiffError> {
+fn users(
+    before: &Snapshot,
+    after: &Snapshot,
+    filter: &Filter,
+) -> Result<BTreeSet<String>, DiffError> {
     let mut names = BTreeSet::new();
     if let Some(group) = &filter.group
         && [before, after]
@@ -289,7 +293,11 @@ fn decision(side: &Snapshot, question: &Question, collection: Collection) -> Dec
             detail,
         },
     };
-    if side.index.lookup(Collection::Users, question.user).is_none() {
+    if side
+        .index
+        .lookup(Collection::Users, question.user)
+        .is_none()
+    {
         return absent(
             Outcome::Deny,
             format!("user {} does not exist here", question.user),

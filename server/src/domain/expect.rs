@@ -68,7 +68,10 @@ impl Expectation {
     /// `PropertyRead on temperature of Things/SensorDataStream is allowed`.
     pub fn describe(&self) -> String {
         let on = if self.permission.category() == PermissionCategory::RunTime {
-            format!("{} on {} of {}", self.permission, self.resource, self.entity_path)
+            format!(
+                "{} on {} of {}",
+                self.permission, self.resource, self.entity_path
+            )
         } else {
             format!("{} on {}", self.permission, self.entity_path)
         };
@@ -166,7 +169,7 @@ fn expectation(text: &str, raw: Raw) -> Result<Expectation, ExpectError> {
     ]
     .into_iter()
     .flatten()
-    .map(|s| at(s))
+    .map(at)
     .min()
     .unwrap_or(1);
     let fail = |line: usize, message: String| ExpectError { line, message };
@@ -181,13 +184,13 @@ fn expectation(text: &str, raw: Raw) -> Result<Expectation, ExpectError> {
         }
         (None, None) => return Err(fail(line, "missing user or group".into())),
     };
-    let permission: PermissionKind = raw
-        .permission
-        .get_ref()
-        .parse()
-        .map_err(|e: ironworx_entity::vocab::VocabError| {
-            fail(at(raw.permission.span()), e.to_string())
-        })?;
+    let permission: PermissionKind =
+        raw.permission
+            .get_ref()
+            .parse()
+            .map_err(|e: ironworx_entity::vocab::VocabError| {
+                fail(at(raw.permission.span()), e.to_string())
+            })?;
     let entity_line = at(raw.entity.span());
     let entity_path = raw.entity.into_inner();
     let (collection_text, name) = entity_path
@@ -202,12 +205,17 @@ fn expectation(text: &str, raw: Raw) -> Result<Expectation, ExpectError> {
     if name.is_empty() && permission != PermissionKind::Create {
         return Err(fail(
             entity_line,
-            format!("entity '{entity_path}' names no entity: only Create is asked of a whole collection (write <Collection>/<Name>)"),
+            format!(
+                "entity '{entity_path}' names no entity: only Create is asked of a whole collection (write <Collection>/<Name>)"
+            ),
         ));
     }
     let resource = match raw.resource {
         None => ANY_RESOURCE.to_owned(),
-        Some(r) if permission.category() != PermissionCategory::RunTime && r.get_ref() != ANY_RESOURCE => {
+        Some(r)
+            if permission.category() != PermissionCategory::RunTime
+                && r.get_ref() != ANY_RESOURCE =>
+        {
             return Err(fail(
                 at(r.span()),
                 format!("a resource is named only for run-time permissions, not {permission}"),
@@ -328,15 +336,23 @@ mod tests {
         let bad = |text: &str| parse(text).expect_err("refused");
         let syntax = bad("[[expect]]\nuser = \"a\"\nallowed = maybe\n");
         assert_eq!(syntax.line, 3, "{syntax}");
-        let permission = bad("[[expect]]\nuser = \"a\"\nentity = \"Things/T\"\npermission = \"Execute\"\nallowed = true\n");
+        let permission = bad(
+            "[[expect]]\nuser = \"a\"\nentity = \"Things/T\"\npermission = \"Execute\"\nallowed = true\n",
+        );
         assert_eq!(permission.line, 4);
         assert!(permission.message.contains("Execute"), "{permission}");
-        let typo = bad("[[expect]]\nuser = \"a\"\nentity = \"Things/T\"\npermission = \"Read\"\nalowed = true\n");
+        let typo = bad(
+            "[[expect]]\nuser = \"a\"\nentity = \"Things/T\"\npermission = \"Read\"\nalowed = true\n",
+        );
         assert!(typo.message.contains("alowed"), "{typo}");
-        let collection = bad("[[expect]]\nuser = \"a\"\nentity = \"Things\"\npermission = \"Read\"\nallowed = true\n");
+        let collection = bad(
+            "[[expect]]\nuser = \"a\"\nentity = \"Things\"\npermission = \"Read\"\nallowed = true\n",
+        );
         assert_eq!(collection.line, 3);
         assert!(bad("").message.contains("no [[expect]]"));
-        let both = bad("[[expect]]\nuser = \"a\"\ngroup = \"g\"\nentity = \"Things/T\"\npermission = \"Read\"\nallowed = true\n");
+        let both = bad(
+            "[[expect]]\nuser = \"a\"\ngroup = \"g\"\nentity = \"Things/T\"\npermission = \"Read\"\nallowed = true\n",
+        );
         assert_eq!(both.line, 3);
     }
 }
