@@ -169,16 +169,14 @@ pub fn canonical(base_type: &str, value: Json) -> Result<Json, ValueError> {
 }
 
 /// Types the text of a value whose base type nobody knows (a property a template outside the
-/// export defines), as ThingWorx's `.twx` would hold it: an ISO-8601 date becomes epoch
-/// milliseconds, booleans and numbers become JSON (see [`aspect_from_text`]), anything else
-/// stays a string.
+/// export defines), as ThingWorx's `.twx` would hold it, where that is unambiguous: an
+/// ISO-8601 date becomes epoch milliseconds; anything else stays the string it is (`"0"` may
+/// be a STRING).
 pub fn infer(text: &str) -> Json {
-    if text.contains('T')
-        && let Some(ms) = parse_date(text)
-    {
-        return Json::Number(ms.into());
+    match parse_date(text) {
+        Some(ms) if text.contains('T') => Json::Number(ms.into()),
+        _ => Json::String(text.to_owned()),
     }
-    aspect_from_text(text)
 }
 
 /// Aspects ThingWorx keeps as strings even when they read `true` or `false` (a Mashup's
@@ -279,8 +277,7 @@ mod tests {
             infer("2019-04-05T11:52:46.865Z"),
             serde_json::json!(1_554_465_166_865_i64)
         );
-        assert_eq!(infer("2005.0"), serde_json::json!(2005.0));
-        assert_eq!(infer("007"), serde_json::json!("007"));
+        assert_eq!(infer("2005.0"), serde_json::json!("2005.0"));
         assert_eq!(infer("Tuesday"), serde_json::json!("Tuesday"));
     }
 

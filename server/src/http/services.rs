@@ -1,6 +1,6 @@
 //! `POST /Thingworx/Resources/<Resource>/Services/<Service>` and
 //! `POST /Thingworx/<Collection>/<Name>/Services/<Service>`: the service dispatcher. Its table
-//! is the catalog (`http::catalog::OPERATIONS`): a call runs the handler family ([`Run`]) of
+//! is the catalog (`http::catalog::operations`): a call runs the handler family ([`Run`]) of
 //! the operation the catalog lists for that resource or collection and service name, and a
 //! service the catalog does not list there answers 404 without calling anything (naming the
 //! service when the caller may see the entity). A built-in resource is also an entity of

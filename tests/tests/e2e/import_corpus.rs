@@ -556,6 +556,10 @@ async fn check(
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 async fn every_corpus_file_imports_in_both_modes_on_every_backend() {
     for backend in backends() {
         let db = TestDb::create(backend).await;
@@ -589,6 +593,10 @@ async fn every_corpus_file_imports_in_both_modes_on_every_backend() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn the_table_covers_every_corpus_file() {
     let mut files: Vec<String> = std::fs::read_dir(corpus().join("xml"))
         .expect("corpus")

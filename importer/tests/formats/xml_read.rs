@@ -420,6 +420,10 @@ const ENTITY_FILES: &[Expect] = &[
 ];
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn every_entity_file_has_its_expected_counts() {
     for expect in ENTITY_FILES {
         let export = read_corpus(expect.file);
@@ -495,6 +499,10 @@ fn every_entity_file_has_its_expected_counts() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn every_corpus_xml_file_is_covered() {
     let mut files: Vec<String> = fs::read_dir(corpus_dir().join("xml"))
         .expect("read corpus")
@@ -510,6 +518,10 @@ fn every_corpus_xml_file_is_covered() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn header_in_file_order() {
     let export = read_corpus("CostinWorkshop__Groups_Maint.General.xml");
     let keys: Vec<&str> = export.header.iter().map(|(k, _)| k.as_str()).collect();
@@ -537,6 +549,10 @@ fn header_in_file_order() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn collection_permission_files() {
     let costin = read_corpus("CostinWorkshop__permissions_permissions.xml");
     assert!(costin.entities.is_empty() && costin.header.is_empty());
@@ -659,6 +675,10 @@ fn collection_permission_files() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn cdata_padding_is_trimmed_in_layout_b() {
     let export = read_corpus("CostinWorkshop__Things_Shipyard.xml");
     let shipyard = entity(&export, Collection::Things, "Shipyard");
@@ -713,6 +733,10 @@ fn cdata_padding_is_trimmed_in_layout_b() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn nested_groups_of_maint_general() {
     let export = read_corpus("CostinWorkshop__Groups_Maint.General.xml");
     let group = entity(&export, Collection::Groups, "Maint.General");
@@ -736,6 +760,10 @@ fn nested_groups_of_maint_general() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn organization_unit_tree_and_unit_principals() {
     let export = read_corpus("CostinWorkshop__Organizations_MarsInterstellarShipyardOrg.xml");
     let org_entity = entity(
@@ -798,6 +826,10 @@ fn organization_unit_tree_and_unit_principals() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn shipyard_per_resource_run_time_rules() {
     let export = read_corpus("CostinWorkshop__Things_Shipyard.xml");
     let shipyard = entity(&export, Collection::Things, "Shipyard");
@@ -832,6 +864,10 @@ fn shipyard_per_resource_run_time_rules() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn klee_extensions_and_language() {
     let export = read_corpus("CostinWorkshop__Users_klee.xml");
     let klee = entity(&export, Collection::Users, "klee");
@@ -872,6 +908,10 @@ fn klee_extensions_and_language() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn deny_entries_of_help_media() {
     let export = read_corpus("TestProject__MediaEntities_PTC.HelpInformation.Media.xml");
     let media = entity(
@@ -904,6 +944,10 @@ fn deny_entries_of_help_media() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn templates_shapes_keys_and_values() {
     let export = read_corpus("TestProject__ThingTemplates_PTC.Simulator.TT.xml");
     let tt = entity(&export, Collection::ThingTemplates, "PTC.Simulator.TT");
@@ -1051,6 +1095,10 @@ fn check_costin_export(export: &Export, prefix: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn storage_tree_as_folder() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (rel, bytes) in costin_tree() {
@@ -1095,6 +1143,10 @@ fn build_zip(files: &[(String, Vec<u8>)], with_dirs: bool) -> Vec<u8> {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn storage_tree_as_zip() {
     let bytes = build_zip(&costin_tree(), true);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1119,6 +1171,10 @@ fn storage_tree_as_zip() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn single_files_by_path_and_bytes() {
     let path = xml_path("TestProject__Groups_Users.xml");
     let export = read_path(&path, &Limits::default()).expect("read path");
@@ -1135,6 +1191,10 @@ fn single_files_by_path_and_bytes() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn twx_file_by_path() {
     let path = corpus_dir().join("twx/InternetOfThings__Entities.twx");
     let export = read_path(&path, &Limits::default()).expect("read .twx");
@@ -1280,6 +1340,10 @@ fn zip_bomb_is_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn truncated_zip_is_refused() {
     let bytes = build_zip(&costin_tree(), false);
     let cut = &bytes[..bytes.len() / 2];

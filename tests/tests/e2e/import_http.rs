@@ -55,6 +55,10 @@ async fn upload(
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 async fn import_and_export_over_http() {
     for backend in backends() {
         let db = TestDb::create(backend).await;

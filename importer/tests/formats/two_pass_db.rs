@@ -118,6 +118,7 @@ async fn snapshot(db: &DatabaseConnection) -> Vec<u8> {
         ExtractOptions {
             collection_rules: true,
             blank_secrets: true,
+            include_system: true,
         },
         None,
     )

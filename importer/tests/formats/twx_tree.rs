@@ -178,6 +178,10 @@ fn first_order_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn the_trees_are_the_reference_decodes() {
     for (name, tree, reference) in corpus() {
         assert!(
@@ -188,6 +192,10 @@ fn the_trees_are_the_reference_decodes() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn entity_counts_match_the_manifest_and_the_json() {
     for (name, tree, _) in corpus() {
         let decoded = name.replace(".twx", ".decoded.json");
@@ -205,6 +213,10 @@ fn entity_counts_match_the_manifest_and_the_json() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn property_value_counts_match_the_json() {
     for (name, tree, _) in corpus() {
         let mut expected = BTreeMap::new();
@@ -254,6 +266,10 @@ fn property_value_counts_match_the_json() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn corpus_round_trips_exactly() {
     for (name, tree, _) in corpus() {
         let export = read(&tree, &name);
@@ -297,6 +313,10 @@ fn corpus_round_trips_exactly() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn corpus_survives_write_twx_and_read_twx() {
     for (name, tree, _) in corpus() {
         let export = read(&tree, &name);
@@ -377,6 +397,10 @@ fn normal_value(value: &PropertyValue) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn twx_and_xml_exports_of_the_same_projects_agree() {
     use std::io::BufReader;
     let mut report = Vec::new();

@@ -186,6 +186,10 @@ fn assert_same(one: &Plan, two: &Plan, what: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn two_passes_plan_what_one_pass_plans() {
     let folder = source_folder();
     for mode in [Mode::File, Mode::Storage] {
@@ -231,6 +235,10 @@ fn two_passes_plan_what_one_pass_plans() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn two_passes_refuse_what_one_pass_refuses() {
     let folder = source_folder();
     let options = PlanOptions {
@@ -258,6 +266,10 @@ fn two_passes_refuse_what_one_pass_refuses() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 fn a_source_that_changes_between_the_passes_is_refused() {
     let folder = source_folder();
     let options = PlanOptions {

@@ -55,6 +55,10 @@ fn things_collection_rules(export: &Export) -> Vec<String> {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 async fn collection_rules_survive_storage_mode_only() {
     for backend in backends() {
         let tree = tempfile::tempdir().expect("tempdir");
@@ -180,6 +184,10 @@ fn through(export: &Export, format: &str, dir: &Path) -> Export {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 async fn every_format_brings_back_the_model() {
     // Each source is written in the formats of its family (XML-read extras through the XML
     // formats, .twx-read extras through .twx); the typed model goes through all of them.
@@ -244,6 +252,10 @@ async fn every_format_brings_back_the_model() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 async fn reimport_is_idempotent_and_newer_versions_replace() {
     for backend in backends() {
         let db = TestDb::create(backend).await;
@@ -317,6 +329,10 @@ const MALFORMED: &str =
     r#"<?xml version="1.0"?><Entities><Things><Thing name="x"></Things></Entities>"#;
 
 #[tokio::test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 async fn a_failing_import_leaves_the_database_as_it_was() {
     for backend in backends() {
         let db = TestDb::create(backend).await;

@@ -29,6 +29,10 @@ async fn run(db: &TestDb, data: &Path, args: &[&str]) -> (bool, String, String) 
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
 async fn import_and_export_from_the_command_line() {
     for backend in backends() {
         let db = TestDb::create(backend).await;

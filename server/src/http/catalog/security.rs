@@ -1,0 +1,99 @@
+//! The catalog's security and transfer services: SecurityServices, import and export. Listed with
+//! the rest by [`super::operations`].
+
+use super::*;
+
+/// The operations of this family, in the catalog's order.
+pub(super) static OPERATIONS: &[Operation] = &[
+    // --- security ----------------------------------------------------------------------------
+    post(
+        Run::Explain,
+        "/Thingworx/Resources/SecurityServices/Services/ExplainPermission",
+        &[],
+        TAG_SECURITY,
+        "Every rule the evaluator looked at for one decision, in order, and the one that \
+         decided",
+        &[
+            opt("user", "USERNAME"),
+            req("entityType", "STRING"),
+            opt("entityName", "STRING"),
+            req("permission", "STRING"),
+            opt("resource", "STRING"),
+        ],
+        Output::InfoTable("Explanation"),
+        needs_for(
+            &[check(
+                PermissionKind::Visibility,
+                On::Named {
+                    param: "entityName",
+                    collection: NamedIn::Param("entityType"),
+                },
+                Res::Any,
+            )],
+            "user",
+        ),
+    ),
+    // --- import and export -------------------------------------------------------------------
+    Operation {
+        method: Method::Post,
+        path: "/Thingworx/Importer",
+        run: Run::Route,
+        refused_in: &[],
+        collections: &[],
+        tag: TAG_TRANSFER,
+        summary: "File-mode import of the multipart field file (.xml, .twx, .zip), all or \
+                  nothing; needs the header X-XSRF-TOKEN: TWX-XSRF-TOKEN-VALUE",
+        body: Body::Multipart,
+        params: &[req("file", "BLOB")],
+        output: Output::Document,
+        need: needs(IMPORT_CHECKS),
+    },
+    post(
+        Run::SourceControl,
+        "/Thingworx/Resources/SourceControlFunctions/Services/ImportSourceControlledEntities",
+        &[],
+        TAG_TRANSFER,
+        "Storage-mode import of <storage-dir>/repository/<repositoryName>/<path>; collection \
+         rules in it, and entity rules its permissions file lists, need a security \
+         administrator",
+        &[
+            opt("repositoryName", "STRING"),
+            opt("path", "STRING"),
+            opt("strict", "BOOLEAN"),
+        ],
+        Output::Document,
+        needs(IMPORT_CHECKS),
+    ),
+    post(
+        Run::SourceControl,
+        "/Thingworx/Resources/SourceControlFunctions/Services/ExportSourceControlledEntities",
+        &[],
+        TAG_TRANSFER,
+        "Storage-mode export into the server's repository, which storage-mode imports trust: \
+         security administrators only, of what they may read, with the collection rules",
+        &[
+            opt("repositoryName", "STRING"),
+            req("path", "STRING"),
+            opt("projectName", "PROJECTNAME"),
+            opt("tags", "TAGS"),
+            opt("collection", "STRING"),
+            opt("includeSystem", "BOOLEAN"),
+        ],
+        Output::Document,
+        Need {
+            filtered_by: Some(PermissionKind::Read),
+            ..SECURITY_ADMIN
+        },
+    ),
+    route(
+        Method::Get,
+        "/Thingworx/Exporter/{collection}/{name}",
+        TAG_TRANSFER,
+        "One entity as a single-file XML export",
+        Body::None,
+        NONE,
+        Output::Xml,
+        needs(&[VISIBLE, design(PermissionKind::Read)]),
+    )
+    .in_collections(ALL),
+];
