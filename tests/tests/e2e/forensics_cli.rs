@@ -6,14 +6,14 @@
 use std::path::Path;
 
 use ironworx_entity::queries::entities::EntityFields;
-use ironworx_entity::queries::groups;
 use ironworx_entity::queries::models::{self, ThingFields};
 use ironworx_entity::queries::parts::property_definitions;
 use ironworx_entity::queries::permissions::{self, Rule};
 use ironworx_entity::queries::users::{self, NewUser};
-use ironworx_entity::vocab::{Effect, MemberType, PermissionKind, PrincipalType};
+use ironworx_entity::queries::{entities, groups};
+use ironworx_entity::vocab::{Collection, Effect, MemberType, PermissionKind, PrincipalType};
 use ironworx_tests::{ADMIN_PASSWORD, TestDb, backends, server_binary};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Runs the binary on `db`; (exit code, stdout, stderr).
 async fn run(db: &TestDb, data: &Path, args: &[&str]) -> (i32, String, String) {
@@ -222,6 +222,21 @@ async fn diff_lists_exactly_the_permissions_a_membership_change_took() {
         assert_eq!(code, 0);
         assert_eq!(json(&out)["changes"], diff["changes"], "{backend}: {out}");
 
+        // A binary .twx export (file mode: no collection rules, so the bootstrap's stay) of
+        // the live model reads back as the same state.
+        let twx = dir.path().join("now.twx");
+        let twx = twx.to_str().expect("utf-8");
+        let (code, _, err) = run(
+            &db,
+            data.path(),
+            &["export", "--mode", "file", "--format", "twx", twx],
+        )
+        .await;
+        assert_eq!(code, 0, "{err}");
+        let (code, out, err) = run(&db, data.path(), &["diff", twx, "live"]).await;
+        assert_eq!(code, 0, "{backend}: {err}");
+        assert_eq!(out, "no effective permission changed\n", "{backend}");
+
         // Filters.
         let count = |out: &str| json(out)["changes"].as_array().map_or(0, Vec::len);
         for (filter, expected) in [
@@ -253,6 +268,48 @@ async fn diff_lists_exactly_the_permissions_a_membership_change_took() {
             err.contains("group 'Nobody' exists in neither state"),
             "{err}"
         );
+
+        // A rule granted since: denied -> allowed, with the new rule after.
+        let conn = ironworx_tests::connect(&db).await;
+        let thing = entities::get_entity(&conn, Collection::Things, "SensorDataStream")
+            .await
+            .expect("thing");
+        permissions::set_entity_rule(
+            &conn,
+            thing.id,
+            false,
+            &Rule::any(
+                PermissionKind::PropertyWrite,
+                PrincipalType::User,
+                "alice",
+                Effect::Allow,
+            ),
+        )
+        .await
+        .expect("rule");
+        conn.close().await.expect("close");
+        let (code, out, err) = run(
+            &db,
+            data.path(),
+            &["diff", after, "live", "--format", "json"],
+        )
+        .await;
+        assert_eq!(code, 0, "{err}");
+        let gained = json(&out);
+        assert_eq!(
+            (&gained["lost"], &gained["gained"]),
+            (&json!(0), &json!(2)),
+            "{backend}: {out}"
+        );
+        for c in gained["changes"].as_array().expect("changes") {
+            assert_eq!(c["user"], "alice");
+            assert_eq!(c["permission"], "PropertyWrite");
+            assert_eq!(c["before"]["rule"]["layer"], "Default");
+            assert_eq!(c["after"]["allowed"], true);
+            assert_eq!(c["after"]["rule"]["layer"], "Entity");
+            assert_eq!(c["after"]["rule"]["principal"], "alice");
+            assert_eq!(c["after"]["rule"]["principalType"], "User");
+        }
 
         // Past instants need the audit record, which cannot rebuild them yet.
         let (code, _, err) = run(
@@ -296,6 +353,18 @@ user = "bob"
 entity = "Things/SensorDataStream"
 permission = "PropertyWrite"
 allowed = false
+
+[[expect]]
+user = "alice"
+entity = "Things"
+permission = "Create"
+allowed = false
+
+[[expect]]
+user = "alice"
+entity = "Things/SensorDataStream"
+permission = "Visibility"
+allowed = true
 "#;
 
 #[tokio::test]
@@ -323,14 +392,14 @@ async fn verify_checks_expectations_and_explains_failures() {
             let (code, out, err) =
                 run(&db, data.path(), &["verify", file, "--against", against]).await;
             assert_eq!(code, 0, "{backend} {against}: {out}{err}");
-            assert!(out.contains("expectations: 5 met, 0 failed"), "{out}");
+            assert!(out.contains("expectations: 7 met, 0 failed"), "{out}");
         }
 
         // bob leaves Operators: his read fails with the explanation, exit 1.
         remove_bob(&db).await;
         let (code, out, _) = run(&db, data.path(), &["verify", file]).await;
         assert_eq!(code, 1, "{backend}: {out}");
-        assert!(out.contains("expectations: 3 met, 1 failed"), "{out}");
+        assert!(out.contains("expectations: 5 met, 1 failed"), "{out}");
         let fail = out
             .lines()
             .position(|l| l.starts_with("FAIL"))
@@ -356,7 +425,7 @@ async fn verify_checks_expectations_and_explains_failures() {
         assert_eq!(code, 1);
         let report = json(&out);
         assert_eq!(report["failed"], 1);
-        assert_eq!(report["met"], 3);
+        assert_eq!(report["met"], 5);
         let failed: Vec<&Value> = report["results"]
             .as_array()
             .expect("results")
@@ -375,7 +444,7 @@ async fn verify_checks_expectations_and_explains_failures() {
         let (code, out, _) = run(&db, data.path(), &["verify", file, "--format", "junit"]).await;
         assert_eq!(code, 1);
         let junit = junit_summary(&out);
-        assert_eq!(junit.testcases, 4, "{out}");
+        assert_eq!(junit.testcases, 6, "{out}");
         assert_eq!(junit.failures.len(), 1, "{out}");
         assert!(
             junit.failures[0].contains("expected allowed, is DENIED"),

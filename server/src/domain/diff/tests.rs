@@ -207,3 +207,62 @@ fn a_thing_asks_about_what_its_templates_define() {
     );
     assert!(side.resources(idx, PermissionKind::EventInvoke).is_empty());
 }
+
+#[test]
+fn a_user_missing_on_one_side_is_denied_there_with_a_rule_saying_so() {
+    let before = state(true);
+    // The same model without bob: every question bob was allowed is lost.
+    let after = {
+        let side = state(false);
+        let mut entities: Vec<EntityFact> = Vec::new();
+        for (idx, collection, name) in side.entities() {
+            if name == "bob" {
+                continue;
+            }
+            let node = side.index.entity(idx).expect("entity");
+            entities.push(entity(
+                node.id,
+                collection,
+                name,
+                if name == "T" { "GenericThing" } else { "" },
+            ));
+        }
+        let facts = Facts {
+            entities,
+            memberships: vec![(1, 5), (2, 5)],
+            units: vec![UnitFact {
+                id: 100,
+                organization: 3,
+                name: "Everyone".into(),
+                parent: None,
+            }],
+            unit_members: vec![(100, 1)],
+            collection_rules: vec![(
+                Collection::Things,
+                Rule::any(
+                    PermissionKind::Visibility,
+                    PrincipalType::Organization,
+                    "Everyone",
+                    Effect::Allow,
+                ),
+            )],
+            ..Facts::default()
+        };
+        Snapshot::new(AuthzIndex::build(&facts), [])
+    };
+    let changes = compare(
+        &before,
+        &after,
+        &Filter {
+            user: Some("bob".into()),
+            ..Filter::default()
+        },
+    )
+    .expect("diff");
+    assert!(!changes.is_empty());
+    for change in &changes {
+        assert!(change.lost(), "{change:?}");
+        assert_eq!(change.after.rule.layer, Layer::Default);
+        assert_eq!(change.after.rule.detail, "user bob does not exist here");
+    }
+}
