@@ -55,7 +55,7 @@ pub async fn run(config: Config, args: VerifyArgs) -> anyhow::Result<bool> {
     Ok(checks.iter().all(Check::passed))
 }
 
-/// `line 8: bob: PropertyRead on temperature of Things/S is allowed`.
+/// `file.toml:8: bob: PropertyRead on temperature of Things/S should be allowed`.
 fn case_name(file: &str, check: &Check) -> String {
     let e = check.expectation;
     let who = match (&check.user, &e.subject) {

@@ -288,7 +288,7 @@ fn decision(side: &Snapshot, question: &Question, collection: Collection) -> Dec
             layer: Layer::Default,
             principal: None,
             resource: question.resource.to_owned(),
-            effect: StepEffect::None,
+            effect: StepEffect::Deny,
             decisive: true,
             detail,
         },

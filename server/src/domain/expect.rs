@@ -65,7 +65,7 @@ pub struct Expectation {
 }
 
 impl Expectation {
-    /// `PropertyRead on temperature of Things/SensorDataStream is allowed`.
+    /// `PropertyRead on temperature of Things/SensorDataStream should be allowed`.
     pub fn describe(&self) -> String {
         let on = if self.permission.category() == PermissionCategory::RunTime {
             format!(
@@ -76,7 +76,7 @@ impl Expectation {
             format!("{} on {}", self.permission, self.entity_path)
         };
         format!(
-            "{on} is {}",
+            "{on} should be {}",
             if self.allowed { "allowed" } else { "denied" }
         )
     }

@@ -406,7 +406,7 @@ async fn verify_checks_expectations_and_explains_failures() {
             .expect("a FAIL line");
         let lines: Vec<&str> = out.lines().collect();
         assert!(
-            lines[fail].contains(":16: bob: PropertyRead on temperature of Things/SensorDataStream is allowed: expected allowed, is DENIED (403 Forbidden)"),
+            lines[fail].contains(":16: bob: PropertyRead on temperature of Things/SensorDataStream should be allowed: expected allowed, is DENIED (403 Forbidden)"),
             "{out}"
         );
         assert!(
@@ -550,7 +550,9 @@ async fn verify_refuses_bad_files_with_the_line_and_fails_unknown_names() {
         let (code, out, _) = run(&db, data.path(), &["verify", &unknown]).await;
         assert_eq!(code, 1, "{backend}: {out}");
         assert!(
-            out.contains("ghost: Read on Things/SensorDataStream is denied: unknown user 'ghost'"),
+            out.contains(
+                "ghost: Read on Things/SensorDataStream should be denied: unknown user 'ghost'"
+            ),
             "{out}"
         );
         assert!(out.contains("Things 'Nope' does not exist"), "{out}");
