@@ -58,7 +58,11 @@ pub fn run() -> ExitCode {
 /// Runs a parsed command line; `Ok(false)` when the command ran and reports a failure
 /// (`verify` with an expectation that failed).
 pub fn execute(cli: Cli) -> anyhow::Result<bool> {
-    crate::telemetry::init(cli.settings.log_format)?;
+    let default_filter = match cli.command {
+        Command::Diff(_) | Command::Verify(_) => crate::telemetry::REPORT_FILTER,
+        _ => crate::telemetry::DEFAULT_FILTER,
+    };
+    crate::telemetry::init_with_default(cli.settings.log_format, default_filter)?;
     if let Command::Convert(args) = &cli.command {
         return crate::convert_cmd::run(args).map(|()| true);
     }
