@@ -1,0 +1,420 @@
+//! Stream and DataTable Things: their services (`AddStreamEntry`, `GetStreamEntriesWithData`,
+//! `QueryStreamEntriesWithData`, `PurgeStreamEntries`; `AddOrUpdateDataTableEntry`,
+//! `GetDataTableEntries`, `QueryDataTableEntries`, `DeleteDataTableEntries`,
+//! `DeleteDataTableEntry`), the data shape that types their values, and the ThingWorx filter
+//! query evaluated over their rows.
+//!
+//! A Thing is a Stream (a DataTable) when its template chain reaches the built-in template
+//! `Stream` (`DataTable`). Its data shape is the aspect `dataShape` of the Thing, or else of the
+//! nearest template in its chain that has one (the aspect an export writes as
+//! `aspect.dataShape`). Values are checked against the shape's base types before anything is
+//! written; data writes are transactional but not audited (the audit log and its change
+//! sequence are for model and security changes, which every node reloads).
+
+mod filter;
+mod params;
+mod results;
+mod stream_services;
+mod table_services;
+#[cfg(test)]
+mod tests;
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+use ironworx_entity::queries::data::{self, DataTableRow, StreamEntryRow};
+use ironworx_entity::queries::entities::EntityRow;
+use ironworx_entity::queries::streams::{self, EntryPage};
+use ironworx_entity::queries::{QueryError, models, now_ms, parts};
+use ironworx_entity::vocab::Tag;
+use ironworx_importer::values::{canonical, parse_date};
+use serde::Deserialize;
+use serde_json::{Map, Number, Value, json};
+
+use crate::authz::EntityIdx;
+use crate::error::ApiError;
+use crate::http::guard::Guard;
+use crate::http::infotable::infotable;
+use crate::http::params::parse_body;
+use crate::state::AppState;
+pub use filter::Filter;
+pub use filter::Op;
+pub use filter::compile;
+use filter::*;
+use params::*;
+use results::*;
+use stream_services::*;
+use table_services::*;
+
+/// `maxItems` when the caller gives none (ThingWorx's default).
+pub const DEFAULT_MAX_ITEMS: u64 = 500;
+/// The deepest nesting of `And`/`Or` a filter query may have.
+pub const MAX_QUERY_DEPTH: usize = 8;
+/// The most filter nodes one query may hold.
+pub const MAX_QUERY_NODES: usize = 256;
+/// Rows read from the database per page while filtering.
+const PAGE_ROWS: u64 = 1_000;
+/// The longest chain of base data shapes followed.
+const MAX_SHAPE_DEPTH: usize = 16;
+
+/// The built-in template of Stream Things.
+pub const STREAM_TEMPLATE: &str = "Stream";
+/// The built-in template of DataTable Things.
+pub const DATA_TABLE_TEMPLATE: &str = "DataTable";
+
+const STREAM_SERVICES: &[&str] = &[
+    "AddStreamEntry",
+    "GetStreamEntriesWithData",
+    "QueryStreamEntriesWithData",
+    "PurgeStreamEntries",
+];
+
+const TABLE_SERVICES: &[&str] = &[
+    "AddOrUpdateDataTableEntry",
+    "AddOrUpdateDataTableEntries",
+    "GetDataTableEntries",
+    "QueryDataTableEntries",
+    "DeleteDataTableEntries",
+    "DeleteDataTableEntry",
+];
+
+/// The columns every stream entry and data-table row carries besides its data-shape fields.
+const SYSTEM_COLUMNS: &[(&str, &str)] = &[
+    ("timestamp", "DATETIME"),
+    ("source", "STRING"),
+    ("sourceType", "STRING"),
+    ("location", "LOCATION"),
+    ("tags", "TAGS"),
+];
+
+/// Which kind of data Thing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    /// Appends timestamped entries.
+    Stream,
+    /// Keeps one row per primary key.
+    DataTable,
+}
+
+/// A field of a data shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// Its name.
+    pub name: String,
+    /// Its base type.
+    pub base_type: String,
+    /// Part of the primary key (DataTables).
+    pub primary_key: bool,
+}
+
+/// The parameters of the data services.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct DataParams {
+    timestamp: Option<Value>,
+    location: Option<Value>,
+    source: Option<String>,
+    source_type: Option<String>,
+    tags: Option<Value>,
+    values: Option<Value>,
+    max_items: Option<Value>,
+    start_date: Option<Value>,
+    end_date: Option<Value>,
+    oldest_first: Option<Value>,
+    query: Option<Value>,
+    immediate: Option<Value>,
+}
+
+/// Runs a Stream or DataTable service of Thing `idx` once `allowed` passes; `None` when
+/// `service` is not one, or the Thing is not of the kind the service belongs to.
+pub async fn thing_service(
+    state: &AppState,
+    guard: &Guard,
+    idx: EntityIdx,
+    service: &str,
+    body: &[u8],
+    allowed: impl FnOnce() -> Result<(), ApiError>,
+) -> Option<Result<Value, ApiError>> {
+    let wanted = if STREAM_SERVICES.contains(&service) {
+        DataKind::Stream
+    } else if TABLE_SERVICES.contains(&service) {
+        DataKind::DataTable
+    } else {
+        return None;
+    };
+    let Some(name) = guard.index.entity(idx).map(|e| e.name.clone()) else {
+        return Some(Err(ApiError::NotFound));
+    };
+    match data_kind(&state.db, &name).await {
+        Err(err) => Some(Err(err)),
+        Ok(Some((entity, kind, chain))) if kind == wanted => Some(match allowed() {
+            Ok(()) => run(state, guard, service, body, &entity, &chain).await,
+            Err(denied) => Err(denied),
+        }),
+        Ok(_) => None,
+    }
+}
+
+/// The kind of the Thing `name` (`None` for other Things), its entity row and template chain.
+pub async fn data_kind<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    name: &str,
+) -> Result<Option<(EntityRow, DataKind, Vec<String>)>, ApiError> {
+    let (entity, thing) = models::get_thing(db, name).await?;
+    let chain = models::template_chain(db, &thing.thing_template).await?;
+    let kind = if chain.iter().any(|t| t == STREAM_TEMPLATE) {
+        Some(DataKind::Stream)
+    } else if chain.iter().any(|t| t == DATA_TABLE_TEMPLATE) {
+        Some(DataKind::DataTable)
+    } else {
+        None
+    };
+    Ok(kind.map(|k| (entity, k, chain)))
+}
+
+async fn run(
+    state: &AppState,
+    guard: &Guard,
+    service: &str,
+    body: &[u8],
+    entity: &EntityRow,
+    chain: &[String],
+) -> Result<Value, ApiError> {
+    let p: DataParams = parse_body(body)?;
+    let fields = match thing_fields(&state.db, entity, chain).await? {
+        Some(fields) => fields,
+        // A Stream without a data shape keeps the base fields only (timestamp, source,
+        // sourceType, location, tags).
+        None if STREAM_SERVICES.contains(&service) => Vec::new(),
+        None => {
+            return Err(ApiError::BadRequest(format!(
+                "Thing '{}' has no data shape",
+                entity.name
+            )));
+        }
+    };
+    let thing = DataThing {
+        id: entity.id,
+        fields,
+    };
+    match service {
+        "AddStreamEntry" => add_stream_entry(state, guard, &thing, &p).await,
+        "GetStreamEntriesWithData" => query_stream(state, &thing, &p, false).await,
+        "QueryStreamEntriesWithData" => query_stream(state, &thing, &p, true).await,
+        "PurgeStreamEntries" => purge_stream(state, &thing, &p).await,
+        "AddOrUpdateDataTableEntry" | "AddOrUpdateDataTableEntries" => {
+            add_or_update(state, guard, &thing, &p).await
+        }
+        "GetDataTableEntries" => query_table(state, &thing, &p, false).await,
+        "QueryDataTableEntries" => query_table(state, &thing, &p, true).await,
+        "DeleteDataTableEntry" => delete_entry(state, &thing, &p).await,
+        "DeleteDataTableEntries" => delete_entries(state, &thing, &p).await,
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// A Stream or DataTable Thing and the fields of its data shape.
+struct DataThing {
+    id: i64,
+    fields: Vec<Field>,
+}
+
+impl DataThing {
+    fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The InfoTable columns of a result: the system columns, then the data-shape fields.
+    fn columns(&self) -> Vec<(&str, &str)> {
+        let mut columns: Vec<(&str, &str)> = SYSTEM_COLUMNS.to_vec();
+        for field in &self.fields {
+            if !columns.iter().any(|(name, _)| *name == field.name) {
+                columns.push((field.name.as_str(), field.base_type.as_str()));
+            }
+        }
+        columns
+    }
+
+    /// The base type of a column a query may name.
+    fn column_type(&self, name: &str) -> Option<&str> {
+        SYSTEM_COLUMNS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .or_else(|| self.field(name).map(|f| f.base_type.as_str()))
+    }
+
+    /// Checks a row of values against the data shape: every field must exist and its value
+    /// fit the field's base type. Returns the canonical values.
+    fn check_row(&self, row: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+        check_row(&self.fields, row)
+    }
+
+    /// The primary key of checked values, as stored (`row_key`).
+    fn key(&self, values: &Map<String, Value>) -> Result<String, ApiError> {
+        let key_fields: Vec<&Field> = self.fields.iter().filter(|f| f.primary_key).collect();
+        if key_fields.is_empty() {
+            return Err(ApiError::BadRequest(
+                "the data shape of this DataTable has no primary key field".into(),
+            ));
+        }
+        let mut key = Vec::with_capacity(key_fields.len());
+        for field in key_fields {
+            match values.get(&field.name) {
+                Some(v) if !v.is_null() && v.as_str() != Some("") => key.push(v.clone()),
+                _ => {
+                    return Err(ApiError::BadRequest(format!(
+                        "missing primary key field '{}'",
+                        field.name
+                    )));
+                }
+            }
+        }
+        Ok(Value::Array(key).to_string())
+    }
+}
+
+/// Checks `row` against `fields` (see [`DataThing::check_row`]); shared with event data.
+pub fn check_row(
+    fields: &[Field],
+    row: &Map<String, Value>,
+) -> Result<Map<String, Value>, ApiError> {
+    let mut checked = Map::new();
+    for (name, value) in row {
+        let field = fields.iter().find(|f| &f.name == name).ok_or_else(|| {
+            ApiError::BadRequest(format!("field '{name}' is not in the data shape"))
+        })?;
+        let value = canonical(&field.base_type, value.clone())
+            .map_err(|e| ApiError::BadRequest(format!("field '{name}': {e}")))?;
+        checked.insert(name.clone(), normalize(&field.base_type, value));
+    }
+    Ok(checked)
+}
+
+/// NUMBER values are doubles, so that `5` and `"5"` are the same value.
+fn normalize(base_type: &str, value: Value) -> Value {
+    match (&value, base_type) {
+        (Value::Number(n), "NUMBER") => n
+            .as_f64()
+            .and_then(Number::from_f64)
+            .map_or(value, Value::Number),
+        _ => value,
+    }
+}
+
+/// The fields of the data shape of a Stream or DataTable Thing; `None` when neither it nor
+/// its templates name one.
+async fn thing_fields(
+    db: &sea_orm::DatabaseConnection,
+    entity: &EntityRow,
+    chain: &[String],
+) -> Result<Option<Vec<Field>>, ApiError> {
+    let mut shape = shape_aspect(entity);
+    for template in chain {
+        if shape.is_some() {
+            break;
+        }
+        let (row, _) = models::get_thing_template(db, template).await?;
+        shape = shape_aspect(&row);
+    }
+    match shape {
+        Some(shape) => shape_fields(db, &shape).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+fn shape_aspect(entity: &EntityRow) -> Option<String> {
+    entity
+        .aspects
+        .as_ref()
+        .and_then(|a| a.get("dataShape"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// The fields of DataShape `name` with those of its base shapes (base fields first; a field
+/// the derived shape redefines keeps the derived definition).
+pub async fn shape_fields<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    name: &str,
+) -> Result<Vec<Field>, ApiError> {
+    let mut levels = Vec::new();
+    let mut seen = HashSet::new();
+    let mut current = name.to_owned();
+    while !current.is_empty() && levels.len() < MAX_SHAPE_DEPTH && seen.insert(current.clone()) {
+        let (row, shape) = match models::get_data_shape(db, &current).await {
+            Ok(found) => found,
+            Err(QueryError::NotFound { .. }) => {
+                return Err(ApiError::BadRequest(format!(
+                    "data shape '{current}' does not exist"
+                )));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let mut rows = parts::field_definitions::list(db, row.id).await?;
+        rows.sort_by_key(|f| f.ordinal);
+        levels.push(rows);
+        current = shape.base_data_shape;
+    }
+    let mut fields: Vec<Field> = Vec::new();
+    for level in levels.into_iter().rev() {
+        for row in level {
+            let primary_key = row
+                .aspects
+                .as_ref()
+                .and_then(|a| a.get("isPrimaryKey"))
+                .is_some_and(|v| v == &json!(true) || v == &json!("true"));
+            let field = Field {
+                name: row.name,
+                base_type: row.base_type,
+                primary_key,
+            };
+            match fields.iter_mut().find(|f| f.name == field.name) {
+                Some(existing) => *existing = field,
+                None => fields.push(field),
+            }
+        }
+    }
+    Ok(fields)
+}
+
+/// The rows of a `values` parameter: an InfoTable (`{"dataShape":…,"rows":[…]}`), one object,
+/// or either as JSON text.
+pub fn rows_of(value: &Value) -> Result<Vec<Map<String, Value>>, ApiError> {
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::String(text) if text.trim().is_empty() => Ok(Vec::new()),
+        Value::String(text) => {
+            let parsed: Value = serde_json::from_str(text)
+                .map_err(|e| ApiError::BadRequest(format!("parameter 'values': {e}")))?;
+            match parsed {
+                Value::String(_) => Err(ApiError::BadRequest(
+                    "parameter 'values' must be an object or an InfoTable".into(),
+                )),
+                other => rows_of(&other),
+            }
+        }
+        Value::Object(object)
+            if object.get("rows").is_some_and(Value::is_array)
+                && object.keys().all(|k| k == "rows" || k == "dataShape") =>
+        {
+            object
+                .get("rows")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|row| match row {
+                    Value::Object(r) => Ok(r.clone()),
+                    _ => Err(ApiError::BadRequest(
+                        "every row of 'values' must be an object".into(),
+                    )),
+                })
+                .collect()
+        }
+        Value::Object(object) => Ok(vec![object.clone()]),
+        _ => Err(ApiError::BadRequest(
+            "parameter 'values' must be an object or an InfoTable".into(),
+        )),
+    }
+}
