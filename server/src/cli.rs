@@ -30,6 +30,10 @@ pub enum Command {
     Migrate,
     /// Print why a user is allowed or denied a permission, layer by layer.
     Explain(crate::explain_cmd::ExplainArgs),
+    /// Print every effective permission that differs between two states (exports or `live`).
+    Diff(crate::diff_cmd::DiffArgs),
+    /// Check permission expectations (TOML) against `live` or an export; exit 1 when one fails.
+    Verify(crate::verify_cmd::VerifyArgs),
     /// Import a ThingWorx export: an .xml, .twx or .zip file, or a storage folder.
     Import(crate::transfer_cmd::ImportArgs),
     /// Export the model (or part of it) as XML, .twx or zip.
@@ -42,7 +46,8 @@ pub enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match execute(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
@@ -50,11 +55,16 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// Runs a parsed command line.
-pub fn execute(cli: Cli) -> anyhow::Result<()> {
-    crate::telemetry::init(cli.settings.log_format)?;
+/// Runs a parsed command line; `Ok(false)` when the command ran and reports a failure
+/// (`verify` with an expectation that failed).
+pub fn execute(cli: Cli) -> anyhow::Result<bool> {
+    let default_filter = match cli.command {
+        Command::Diff(_) | Command::Verify(_) => crate::telemetry::REPORT_FILTER,
+        _ => crate::telemetry::DEFAULT_FILTER,
+    };
+    crate::telemetry::init_with_default(cli.settings.log_format, default_filter)?;
     if let Command::Convert(args) = &cli.command {
-        return crate::convert_cmd::run(args);
+        return crate::convert_cmd::run(args).map(|()| true);
     }
     let config = Config::resolve(cli.settings).context("invalid configuration")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -62,12 +72,22 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     match cli.command {
-        Command::Serve => runtime.block_on(crate::app::serve(config)),
-        Command::Migrate => runtime.block_on(crate::app::migrate(config)),
-        Command::Explain(args) => runtime.block_on(crate::explain_cmd::run(config, args)),
-        Command::Import(args) => runtime.block_on(crate::transfer_cmd::import(config, args)),
-        Command::Export(args) => runtime.block_on(crate::transfer_cmd::export(config, args)),
-        Command::Convert(args) => crate::convert_cmd::run(&args),
+        Command::Serve => runtime.block_on(crate::app::serve(config)).map(|()| true),
+        Command::Migrate => runtime.block_on(crate::app::migrate(config)).map(|()| true),
+        Command::Explain(args) => runtime
+            .block_on(crate::explain_cmd::run(config, args))
+            .map(|()| true),
+        Command::Diff(args) => runtime
+            .block_on(crate::diff_cmd::run(config, args))
+            .map(|()| true),
+        Command::Verify(args) => runtime.block_on(crate::verify_cmd::run(config, args)),
+        Command::Import(args) => runtime
+            .block_on(crate::transfer_cmd::import(config, args))
+            .map(|()| true),
+        Command::Export(args) => runtime
+            .block_on(crate::transfer_cmd::export(config, args))
+            .map(|()| true),
+        Command::Convert(args) => crate::convert_cmd::run(&args).map(|()| true),
     }
 }
 

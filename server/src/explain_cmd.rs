@@ -78,12 +78,23 @@ pub fn render(index: &AuthzIndex, args: &ExplainArgs) -> anyhow::Result<String> 
         }
         Target::Entity(_) => format!("{kind} on {collection} {}", args.entity),
     };
-    let verdict = match outcome {
-        Outcome::Allow => "ALLOWED".to_owned(),
-        Outcome::Deny => "DENIED (403 Forbidden)".to_owned(),
-        Outcome::NotVisible => "NOT VISIBLE (404 Entity Not Found)".to_owned(),
-    };
-    let mut out = format!("{} asks {what}: {verdict}\n", args.user);
+    let mut out = format!("{} asks {what}: {}\n", args.user, verdict(outcome));
+    out.push_str(&steps_text(&steps, ""));
+    Ok(out)
+}
+
+/// The verdict as `ironworx explain` prints it.
+pub fn verdict(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Allow => "ALLOWED",
+        Outcome::Deny => "DENIED (403 Forbidden)",
+        Outcome::NotVisible => "NOT VISIBLE (404 Entity Not Found)",
+    }
+}
+
+/// One numbered line per rule looked at, each after `indent`; the deciding one marked.
+pub fn steps_text(steps: &[crate::authz::Step], indent: &str) -> String {
+    let mut out = String::new();
     for (i, step) in steps.iter().enumerate() {
         let principal = step
             .principal
@@ -91,7 +102,7 @@ pub fn render(index: &AuthzIndex, args: &ExplainArgs) -> anyhow::Result<String> 
             .map(|(t, n)| format!("{t} {n}"))
             .unwrap_or_else(|| "-".to_owned());
         out.push_str(&format!(
-            "{:>3}. {:<22} {:<32} {:<6} {:<5} {}{}\n",
+            "{indent}{:>3}. {:<22} {:<32} {:<6} {:<5} {}{}\n",
             i + 1,
             step.layer.label(),
             principal,
@@ -101,5 +112,5 @@ pub fn render(index: &AuthzIndex, args: &ExplainArgs) -> anyhow::Result<String> 
             if step.decisive { "  <= decides" } else { "" }
         ));
     }
-    Ok(out)
+    out
 }

@@ -7,7 +7,7 @@
 //!
 //! | layer | modules | what they own |
 //! |---|---|---|
-//! | cli | `app`, `cli`, `transfer_cmd`, `explain_cmd`, `convert_cmd` | the binary's edge: flags, commands, starting the server |
+//! | cli | `app`, `cli`, `transfer_cmd`, `explain_cmd`, `convert_cmd`, `diff_cmd`, `verify_cmd` | the binary's edge: flags, commands, starting the server |
 //! | http | `http` | routes and handlers: parse, call the domain, render |
 //! | domain | `domain`, `state`, `transfer`, `relay`, `bootstrap`, `script` | ThingWorx behaviour: the caller's context, events, import and export, the event relay between processes, the first administrator, script services; the services they share |
 //! | access | `security`, `model`, `auth`, `password` | the live index and model, callers and their credentials |
@@ -44,6 +44,8 @@ const LAYERS: &[(&str, Layer)] = &[
     ("transfer_cmd", Layer::Cli),
     ("explain_cmd", Layer::Cli),
     ("convert_cmd", Layer::Cli),
+    ("diff_cmd", Layer::Cli),
+    ("verify_cmd", Layer::Cli),
     ("http", Layer::Http),
     ("domain", Layer::Domain),
     ("state", Layer::Domain),

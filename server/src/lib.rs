@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod convert_cmd;
 pub mod db;
+pub mod diff_cmd;
 pub mod domain;
 pub mod error;
 pub mod explain_cmd;
@@ -26,6 +27,7 @@ pub mod state;
 pub mod telemetry;
 pub mod transfer;
 pub mod transfer_cmd;
+pub mod verify_cmd;
 
 pub use app::serve;
 pub use config::Config;

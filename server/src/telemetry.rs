@@ -9,6 +9,11 @@ use crate::config::LogFormat;
 /// Filter used when `RUST_LOG` is unset or empty: `info`, without PostgreSQL notices.
 pub const DEFAULT_FILTER: &str = "info,sqlx::postgres::notice=warn";
 
+/// Filter of the reporting commands (`diff`, `verify`) when `RUST_LOG` is unset or empty: their
+/// report is the output, and the throw-away databases they import exports into would log
+/// every migration.
+pub const REPORT_FILTER: &str = "warn";
+
 /// Why logging could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
@@ -22,9 +27,14 @@ pub enum TelemetryError {
 
 /// Installs the global subscriber: level from `RUST_LOG` (default `info`), output to stderr.
 pub fn init(format: LogFormat) -> Result<(), TelemetryError> {
+    init_with_default(format, DEFAULT_FILTER)
+}
+
+/// Installs the global subscriber: level from `RUST_LOG`, else `default`; output to stderr.
+pub fn init_with_default(format: LogFormat, default: &str) -> Result<(), TelemetryError> {
     let filter = match std::env::var(EnvFilter::DEFAULT_ENV) {
         Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(directives)?,
-        _ => EnvFilter::new(DEFAULT_FILTER),
+        _ => EnvFilter::new(default),
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bulk;
 pub mod credentials;
 pub mod data;
+pub mod defined;
 pub mod dependents;
 pub mod entities;
 pub mod facts;

@@ -2,9 +2,12 @@
 //! handlers, the command line and the event relay call the same code.
 
 pub mod ctx;
+pub mod diff;
 pub mod events;
+pub mod expect;
 pub mod explain;
 pub mod need;
+pub mod snapshot;
 pub mod things;
 
 pub use ctx::Ctx;

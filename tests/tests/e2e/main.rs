@@ -12,6 +12,7 @@ mod crash_import;
 mod data_http;
 mod entities_http;
 mod explain_cli;
+mod forensics_cli;
 mod import_cli;
 mod import_corpus;
 mod import_http;
