@@ -31,7 +31,7 @@ pub fn tree_from_export(export: &Export, options: &TreeOptions) -> Json {
     if options.blank_secrets {
         root.insert("universal".into(), Json::String("password".into()));
     }
-    let mut names: Vec<&str> = profile.collections().to_vec();
+    let mut names: Vec<&str> = profile.collections();
     for entity in &export.entities {
         let name = entity.collection.as_str();
         if !names.contains(&name) {
