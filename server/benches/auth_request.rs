@@ -22,7 +22,7 @@ use ironworx_entity::vocab::{Collection, Effect, PermissionKind, PrincipalType};
 use ironworx_server::auth::{AuthState, Caller, SESSION_COOKIE};
 use ironworx_server::authz::{Outcome, Request, Target, decide};
 use ironworx_server::config::{AuthSettings, Config, LogFormat};
-use ironworx_server::security::Security;
+use ironworx_server::live_index::Security;
 use ironworx_server::state::AppState;
 
 const PATH: &str = "/Thingworx/Things/Pump/Properties/Pressure";
@@ -77,7 +77,7 @@ async fn main() {
     ironworx_server::bootstrap::bootstrap(&db, Some("bench-admin-password"), dir.path())
         .await
         .expect("bootstrap");
-    let hash = ironworx_server::password::hash_password("bench-password-1").expect("hash");
+    let hash = ironworx_server::auth::hashing::hash_password("bench-password-1").expect("hash");
     let user = users::create_user(
         &db,
         &NewUser {

@@ -33,7 +33,7 @@ use ironworx_importer::plan::{Mode, PlanOptions};
 use ironworx_importer::xml_write::{WriteOptions, write_single_file};
 use ironworx_importer::{Limits, source};
 use ironworx_server::authz::AuthzIndex;
-use ironworx_server::security::{Security, facts_from_rows, read_snapshot};
+use ironworx_server::live_index::{Security, facts_from_rows, read_snapshot};
 use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, DatabaseConnection, TransactionTrait};
 use serde_json::json;
 

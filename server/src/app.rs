@@ -13,7 +13,7 @@ use anyhow::Context;
 
 use crate::bootstrap::{BootstrapOutcome, bootstrap};
 use crate::config::{Config, TransportSettings, redact_url};
-use crate::security::Security;
+use crate::live_index::Security;
 use crate::state::AppState;
 
 /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.

@@ -79,11 +79,11 @@ pub async fn bootstrap(
     let (password, generated) = match admin_password {
         Some("") => return Err(BootstrapError::EmptyPassword),
         Some(p) => (p.to_owned(), false),
-        None => (crate::password::generate_password(), true),
+        None => (crate::auth::hashing::generate_password(), true),
     };
     let hash = {
         let password = password.clone();
-        tokio::task::spawn_blocking(move || crate::password::hash_password(&password))
+        tokio::task::spawn_blocking(move || crate::auth::hashing::hash_password(&password))
             .await
             .map_err(|e| BootstrapError::Hash(e.to_string()))?
             .map_err(|e| BootstrapError::Hash(e.to_string()))?

@@ -8,7 +8,7 @@ use crate::authz::{AuthzIndex, Outcome, Target};
 use crate::config::Config;
 use crate::domain::explain::{Explanation, Question, explain};
 use crate::error::ApiError;
-use crate::security::Security;
+use crate::live_index::Security;
 
 /// What to explain.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]

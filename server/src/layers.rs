@@ -10,7 +10,7 @@
 //! | cli | `app`, `cli`, `transfer_cmd`, `explain_cmd`, `convert_cmd`, `diff_cmd`, `verify_cmd` | the binary's edge: flags, commands, starting the server |
 //! | http | `http` | routes and handlers: parse, call the domain, render |
 //! | domain | `domain`, `state`, `transfer`, `relay`, `bootstrap`, `script` | ThingWorx behaviour: the caller's context, events, import and export, the event relay between processes, the first administrator, script services; the services they share |
-//! | access | `security`, `model`, `auth`, `password` | the live index and model, callers and their credentials |
+//! | access | `live_index`, `model`, `auth` | the live index and model, callers and their credentials |
 //! | infra | `authz`, `db`, `metrics`, `telemetry` | the pure decision engine, the database, metrics and logs |
 //! | base | `config`, `error` | settings and the error type |
 //!
@@ -53,10 +53,9 @@ const LAYERS: &[(&str, Layer)] = &[
     ("relay", Layer::Domain),
     ("bootstrap", Layer::Domain),
     ("script", Layer::Domain),
-    ("security", Layer::Access),
+    ("live_index", Layer::Access),
     ("model", Layer::Access),
     ("auth", Layer::Access),
-    ("password", Layer::Access),
     ("authz", Layer::Infra),
     ("db", Layer::Infra),
     ("metrics", Layer::Infra),
@@ -310,7 +309,13 @@ fn no_module_uses_a_higher_layer() {
 /// Modules that hold no HTTP types, so every door can call them: the domain, the state they
 /// share, the live index and model, the decision engine, settings and errors.
 const WITHOUT_ACTIX: &[&str] = &[
-    "domain", "state", "security", "model", "authz", "config", "error",
+    "domain",
+    "state",
+    "live_index",
+    "model",
+    "authz",
+    "config",
+    "error",
 ];
 
 #[test]

@@ -19,10 +19,10 @@ pub mod http;
 mod layers;
 pub mod metrics;
 pub mod model;
-pub mod password;
+
+pub mod live_index;
 pub mod relay;
 pub mod script;
-pub mod security;
 pub mod state;
 pub mod telemetry;
 pub mod transfer;

@@ -7,8 +7,8 @@ use sea_orm::DatabaseConnection;
 use crate::auth::AuthState;
 use crate::config::Config;
 use crate::domain::things::writer::ValueWriter;
+use crate::live_index::Security;
 use crate::model::Models;
-use crate::security::Security;
 
 /// State shared by all workers: the database pool, the resolved configuration and the
 /// authorization index.

@@ -219,7 +219,7 @@ fn hash_of(password: &str) -> String {
     hashes
         .entry(password.to_owned())
         .or_insert_with(|| {
-            ironworx_server::password::hash_password(password).expect("hash the password")
+            ironworx_server::auth::hashing::hash_password(password).expect("hash the password")
         })
         .clone()
 }

@@ -328,7 +328,7 @@ pub fn server_binary() -> anyhow::Result<PathBuf> {
 /// # Panics
 /// When the user cannot be created.
 pub async fn create_user(db: &DatabaseConnection, name: &str, password: &str) {
-    let hash = ironworx_server::password::hash_password(password).expect("hash the password");
+    let hash = ironworx_server::auth::hashing::hash_password(password).expect("hash the password");
     ironworx_entity::queries::users::create_user(
         db,
         &ironworx_entity::queries::users::NewUser {

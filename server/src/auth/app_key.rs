@@ -100,7 +100,7 @@ pub fn whitelist_allows(list: &str, ip: Option<IpAddr>) -> bool {
 
 /// Authenticates a request carrying application key `key_id` from `peer`: the caller, and the
 /// sequences that the statement reading the key and its user read too (for
-/// [`crate::security::Security::current_at`] and the Thing model).
+/// [`crate::live_index::Security::current_at`] and the Thing model).
 pub async fn authenticate(
     state: &impl AuthHost,
     key_id: &str,

@@ -4,6 +4,7 @@
 
 pub mod app_key;
 pub mod fresh;
+pub mod hashing;
 pub mod password;
 pub mod pbkdf2;
 pub mod reads;
@@ -27,7 +28,7 @@ use sha2::{Digest, Sha256};
 use crate::authz::AuthzIndex;
 use crate::config::{AuthSettings, Config};
 use crate::error::ApiError;
-use crate::security::Security;
+use crate::live_index::Security;
 
 pub use password::BAD_CREDENTIALS;
 
@@ -87,7 +88,7 @@ impl AuthState {
         db: &DatabaseConnection,
         reads: reads::CredentialReads,
     ) -> Result<AuthState, QueryError> {
-        let pepper = crate::password::random_bytes::<32>()
+        let pepper = crate::auth::hashing::random_bytes::<32>()
             .map_err(|e| QueryError::Refused(e.to_string()))?;
         Ok(AuthState {
             sessions: session::Sessions::load(db).await?,
@@ -119,7 +120,8 @@ impl AuthState {
 pub fn dummy_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
     HASH.get_or_init(|| {
-        crate::password::hash_password(&crate::password::generate_password()).unwrap_or_default()
+        crate::auth::hashing::hash_password(&crate::auth::hashing::generate_password())
+            .unwrap_or_default()
     })
 }
 

@@ -47,7 +47,7 @@ pub fn check_policy(auth: &AuthSettings, password: &str) -> Result<(), ApiError>
 /// Hashes a new password with argon2id, off the async threads.
 pub async fn hash_new(password: &str) -> Result<PasswordRecord, ApiError> {
     let password = password.to_owned();
-    let phc = actix_web::web::block(move || crate::password::hash_password(&password))
+    let phc = actix_web::web::block(move || crate::auth::hashing::hash_password(&password))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
@@ -66,7 +66,7 @@ pub async fn verify_stored(
     actix_web::web::block(move || {
         let verified = match &stored {
             Some(p) if p.algorithm == users::ARGON2ID => {
-                Some(crate::password::verify_password(&password, &p.hash))
+                Some(crate::auth::hashing::verify_password(&password, &p.hash))
             }
             Some(p) if p.algorithm == users::PBKDF2_SHA512 => {
                 crate::auth::pbkdf2::verify(&password, &p.hash, max_pbkdf2_iterations)
@@ -74,7 +74,7 @@ pub async fn verify_stored(
             _ => None,
         };
         verified.unwrap_or_else(|| {
-            crate::password::verify_password(&password, crate::auth::dummy_hash());
+            crate::auth::hashing::verify_password(&password, crate::auth::dummy_hash());
             false
         })
     })

@@ -19,7 +19,7 @@ pub struct Sealer {
 }
 
 fn random<const N: usize>() -> Result<[u8; N], QueryError> {
-    crate::password::random_bytes().map_err(|e| QueryError::Refused(e.to_string()))
+    crate::auth::hashing::random_bytes().map_err(|e| QueryError::Refused(e.to_string()))
 }
 
 impl Sealer {

@@ -50,7 +50,7 @@ pub struct Sessions {
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
-    crate::password::random_bytes().map_err(ApiError::internal)
+    crate::auth::hashing::random_bytes().map_err(ApiError::internal)
 }
 
 impl Sessions {
@@ -121,7 +121,7 @@ impl Sessions {
 
     /// Verifies a session token and its row: the caller it stands for, and the sequences that
     /// the statement reading the session row and its user read too (for
-    /// [`crate::security::Security::current_at`] and the Thing model).
+    /// [`crate::live_index::Security::current_at`] and the Thing model).
     pub async fn verify(
         &self,
         state: &impl AuthHost,

@@ -134,11 +134,11 @@ impl Snapshot {
 
 /// Reads the state of the model in `db` now, in one read-only snapshot.
 pub async fn read(db: &DatabaseConnection) -> Result<Snapshot, SnapshotError> {
-    let txn = crate::security::snapshot_transaction(db).await?;
+    let txn = crate::live_index::snapshot_transaction(db).await?;
     let rows = read_fact_rows(&txn).await?;
     let definitions = all_defined(&txn).await?;
     txn.commit().await?;
-    let index = AuthzIndex::build(&crate::security::facts_from_rows(rows));
+    let index = AuthzIndex::build(&crate::live_index::facts_from_rows(rows));
     Ok(Snapshot::new(index, definitions))
 }
 
@@ -162,7 +162,7 @@ async fn import_and_read(
 ) -> Result<Snapshot, SnapshotError> {
     crate::db::migrate(db).await?;
     // Nobody logs in to this database: its Administrator gets a password no one sees.
-    let password = crate::password::generate_password();
+    let password = crate::auth::hashing::generate_password();
     crate::bootstrap::bootstrap(db, Some(&password), scratch)
         .await
         .map_err(|e| SnapshotError::Scratch(e.to_string()))?;

@@ -22,7 +22,7 @@ use crate::domain::events::{Firing, event_shape};
 use crate::error::ApiError;
 use crate::http::data::{check_row, rows_of, shape_fields};
 use crate::http::guard::Guard;
-use crate::security::Security;
+use crate::live_index::Security;
 use crate::state::AppState;
 
 /// How often an idle subscription gets a comment line (and its right is checked again).

@@ -364,7 +364,7 @@ fn image_type(bytes: &[u8]) -> Option<&'static str> {
 
 /// A new CSRF token: 32 bytes from the operating system's generator, base64url.
 fn new_csrf_token() -> Result<String, ApiError> {
-    let bytes = crate::password::random_bytes::<32>().map_err(ApiError::internal)?;
+    let bytes = crate::auth::hashing::random_bytes::<32>().map_err(ApiError::internal)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 

@@ -77,7 +77,7 @@ impl std::fmt::Debug for Models {
 impl Models {
     /// Reads every definition; values are read when a Thing's are first needed.
     pub async fn load(db: DatabaseConnection) -> Result<Arc<Models>, ModelError> {
-        let txn = crate::security::snapshot_transaction(&db).await?;
+        let txn = crate::live_index::snapshot_transaction(&db).await?;
         let sequences = read_sequences(&txn).await?;
         let rows = read_model_rows(&txn, None).await?;
         txn.commit().await?;
@@ -108,7 +108,7 @@ impl Models {
         if held.sequence >= changes {
             return Ok(held);
         }
-        let txn = crate::security::snapshot_transaction(&self.db).await?;
+        let txn = crate::live_index::snapshot_transaction(&self.db).await?;
         let fresh = match read_model_changes(&txn, held.sequence).await? {
             ModelChanges::Entities { sequence, entities } if entities.is_empty() => Held {
                 sequence,

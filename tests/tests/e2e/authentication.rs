@@ -38,7 +38,7 @@ async fn add_user(db: &DatabaseConnection, name: &str, password: PasswordRecord)
 }
 
 async fn argon(password: &str) -> PasswordRecord {
-    PasswordRecord::argon2id(ironworx_server::password::hash_password(password).expect("hash"))
+    PasswordRecord::argon2id(ironworx_server::auth::hashing::hash_password(password).expect("hash"))
 }
 
 /// Users alice, bob and legacy (an imported PBKDF2 hash), and a Thing every user may read.

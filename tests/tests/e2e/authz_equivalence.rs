@@ -20,7 +20,7 @@ use ironworx_entity::vocab::{
 };
 use ironworx_migration::{Migrator, MigratorTrait};
 use ironworx_server::authz::{Outcome, Request, Target, decide};
-use ironworx_server::security::Security;
+use ironworx_server::live_index::Security;
 use ironworx_tests::{Backend, TestDb, backends, connect};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;

@@ -440,7 +440,7 @@ async fn postgres_notifications_rebuild_the_index_of_other_servers() {
         return;
     }
     let db = TestDb::create(ironworx_tests::Backend::Postgres).await;
-    let debug = [("RUST_LOG", "info,ironworx_server::security=debug")];
+    let debug = [("RUST_LOG", "info,ironworx_server::live_index=debug")];
     let a = TestServer::start(&db, &debug).await;
     let b = TestServer::start(&db, &debug).await;
     let conn = connect(&db).await;

@@ -7,7 +7,7 @@ use ironworx_entity::queries::{
     audit, entities, groups, organizations, permissions, settings, users,
 };
 use ironworx_entity::vocab::{Collection, MemberType, PermissionKind, PrincipalType, builtin};
-use ironworx_server::password::verify_password;
+use ironworx_server::auth::hashing::verify_password;
 use ironworx_tests::{ServerOptions, TestDb, TestServer, backends, connect, server_binary};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 

@@ -109,7 +109,7 @@ async fn open_browser(webdriver: &str, chromium: &Path, profile: &Path) -> anyho
 }
 
 async fn seed(db: &DatabaseConnection) {
-    let hash = ironworx_server::password::hash_password(ALICE_PASSWORD).expect("hash");
+    let hash = ironworx_server::auth::hashing::hash_password(ALICE_PASSWORD).expect("hash");
     users::create_user(
         db,
         &NewUser {

@@ -386,7 +386,7 @@ async fn state() -> (tempfile::TempDir, AppState) {
 
 async fn seed(db: &sea_orm::DatabaseConnection) {
     let fields = EntityFields::default();
-    let hash = crate::password::hash_password(PASSWORD).expect("hash");
+    let hash = crate::auth::hashing::hash_password(PASSWORD).expect("hash");
     for name in [PROBE, FIXTURE] {
         users::create_user(
             db,
