@@ -143,6 +143,9 @@ pub enum Run {
     CurrentSession,
     /// `http::explain::explain_permission`: `SecurityServices/ExplainPermission`.
     Explain,
+    /// `http::diff::effective_permission_changes`:
+    /// `SecurityServices/GetEffectivePermissionChanges`.
+    PermissionDiff,
     /// `http::definers::entity_service`: the modelling services of ThingTemplates and
     /// ThingShapes.
     Definer,

@@ -7,6 +7,7 @@ pub mod cors;
 pub mod csrf;
 pub mod data;
 pub mod definers;
+pub mod diff;
 pub mod entities;
 pub mod error;
 pub mod events;

@@ -18,7 +18,7 @@ use crate::http::catalog::{Method, Operation, Run, operations};
 use crate::http::guard::Guard;
 use crate::http::params::Params;
 use crate::http::{
-    app_keys, data, definers, entities, explain, localization, membership, permission_sets,
+    app_keys, data, definers, diff, entities, explain, localization, membership, permission_sets,
     permissions, things, transfer, users,
 };
 use crate::state::AppState;
@@ -233,6 +233,7 @@ impl Call<'_> {
             }
             Run::CurrentSession => users::current_session_info(state, guard, service, params).await,
             Run::Explain => explain::explain_permission(guard, params),
+            Run::PermissionDiff => diff::effective_permission_changes(state, params).await,
             Run::Definer => {
                 let (collection, idx) = entity?;
                 definers::entity_service(state, guard, collection, idx, service, body).await?

@@ -368,6 +368,9 @@ fn recipe(op: &Op) -> Result<Recipe, String> {
                 json!({"user": "$self", "entityType": "Things", "entityName": "$fixture",
                        "permission": "PropertyRead"}),
             )),
+            ("SecurityServices", "GetEffectivePermissionChanges") => {
+                body(json!({"before": "live", "after": "live", "user": "$self"}))
+            }
             ("SourceControlFunctions", "ExportSourceControlledEntities") => {
                 body(json!({"path": "out$u"}))
             }
@@ -690,7 +693,8 @@ impl Matrix<'_> {
             };
             wanted.push((format!("M{n}b{i}"), membership));
         }
-        let sa_route = access == "securityAdministrator";
+        // Auditor routes refuse a plain user and accept a security administrator alike.
+        let sa_route = access.starts_with("securityAdministrator");
         let names = |suffix: &str| format!("M{n}{suffix}");
         if sa_route {
             wanted.push((names("x"), plain_membership));

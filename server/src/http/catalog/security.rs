@@ -33,6 +33,29 @@ pub(super) static OPERATIONS: &[Operation] = &[
             "user",
         ),
     ),
+    post(
+        Run::PermissionDiff,
+        "/Thingworx/Resources/SecurityServices/Services/GetEffectivePermissionChanges",
+        &[],
+        TAG_SECURITY,
+        "Every (user, entity, permission, resource) whose effective decision differs between \
+         two states of the model (`live`), with the rule that decided on each side; security \
+         administrators and members of Auditors",
+        &[
+            req("before", "STRING"),
+            req("after", "STRING"),
+            opt("user", "USERNAME"),
+            opt("group", "GROUPNAME"),
+            opt("entityType", "STRING"),
+            opt("entity", "STRING"),
+            opt("permission", "STRING"),
+        ],
+        Output::InfoTable("EffectivePermissionChange"),
+        Need {
+            access: Access::Auditor,
+            ..needs(&[])
+        },
+    ),
     // --- import and export -------------------------------------------------------------------
     Operation {
         method: Method::Post,
