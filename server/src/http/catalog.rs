@@ -146,6 +146,10 @@ pub enum Run {
     /// `http::diff::effective_permission_changes`:
     /// `SecurityServices/GetEffectivePermissionChanges`.
     PermissionDiff,
+    /// `http::audit::subsystem_service`: `Subsystems/AuditSubsystem` audit queries.
+    AuditSubsystem,
+    /// `http::audit::entity_history`: `QueryAuditHistory` on an entity.
+    AuditEntity,
     /// `http::definers::entity_service`: the modelling services of ThingTemplates and
     /// ThingShapes.
     Definer,

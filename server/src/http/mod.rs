@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, request limits and their registration on the actix app.
 
 pub mod app_keys;
+pub mod audit;
 pub mod body_timeout;
 pub mod catalog;
 pub mod cors;

@@ -310,6 +310,11 @@ fn recipe(op: &Op) -> Result<Recipe, String> {
             payload: Payload::None,
             ..plain(Fixture::Defined, Value::Null)
         }),
+        (
+            "POST",
+            "/Thingworx/Subsystems/AuditSubsystem/Services/QueryAuditHistory"
+            | "/Thingworx/Subsystems/AuditSubsystem/Services/QueryAuditHistoryWithQueryCriteria",
+        ) => Some(plain(Fixture::None, json!({"maxItems": 5}))),
         ("POST", "/Thingworx/Importer") => Some(Recipe {
             payload: Payload::Upload,
             ..plain(Fixture::Entity("ThingShapes"), Value::Null)
@@ -398,6 +403,7 @@ fn recipe(op: &Op) -> Result<Recipe, String> {
         {
             on(permission_body(s))
         }
+        (_, "QueryAuditHistory") => on(json!({"maxItems": 5})),
         (_, "SetOwner") => on(json!({"name": "Administrator", "type": "User"})),
         ("Groups", "AddMember") => on(json!({"member": MEMBER, "type": "User"})),
         ("Groups", "DeleteMember") => Ok(Recipe {
