@@ -34,6 +34,8 @@ pub enum Command {
     Diff(crate::diff_cmd::DiffArgs),
     /// Check permission expectations (TOML) against `live` or an export; exit 1 when one fails.
     Verify(crate::verify_cmd::VerifyArgs),
+    /// Print the audit record's entries, newest first.
+    Audit(crate::audit_cmd::AuditArgs),
     /// Import a ThingWorx export: an .xml, .twx or .zip file, or a storage folder.
     Import(crate::transfer_cmd::ImportArgs),
     /// Export the model (or part of it) as XML, .twx or zip.
@@ -59,7 +61,9 @@ pub fn run() -> ExitCode {
 /// (`verify` with an expectation that failed).
 pub fn execute(cli: Cli) -> anyhow::Result<bool> {
     let default_filter = match cli.command {
-        Command::Diff(_) | Command::Verify(_) => crate::telemetry::REPORT_FILTER,
+        Command::Diff(_) | Command::Verify(_) | Command::Audit(_) => {
+            crate::telemetry::REPORT_FILTER
+        }
         _ => crate::telemetry::DEFAULT_FILTER,
     };
     crate::telemetry::init_with_default(cli.settings.log_format, default_filter)?;
@@ -81,6 +85,9 @@ pub fn execute(cli: Cli) -> anyhow::Result<bool> {
             .block_on(crate::diff_cmd::run(config, args))
             .map(|()| true),
         Command::Verify(args) => runtime.block_on(crate::verify_cmd::run(config, args)),
+        Command::Audit(args) => runtime
+            .block_on(crate::audit_cmd::run(config, args))
+            .map(|()| true),
         Command::Import(args) => runtime
             .block_on(crate::transfer_cmd::import(config, args))
             .map(|()| true),

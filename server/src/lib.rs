@@ -3,6 +3,7 @@
 //! (a test) lists them and keeps every reference pointing down.
 
 pub mod app;
+pub mod audit_cmd;
 pub mod auth;
 pub mod authz;
 pub mod bootstrap;

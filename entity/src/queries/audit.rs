@@ -4,7 +4,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, Statement,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde_json::Value as Json;
 
@@ -88,6 +88,50 @@ pub async fn changes_since<C: ConnectionTrait>(db: &C, after: i64) -> QueryResul
     Ok(audit_log::Entity::find()
         .filter(audit_log::Column::ChangeSeq.gt(after))
         .order_by_asc(audit_log::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Which audit rows [`history`] reads: every field left empty keeps everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    /// Only rows recorded at or after this instant (milliseconds since the epoch).
+    pub since: Option<i64>,
+    /// Only rows recorded at or before this instant (milliseconds since the epoch).
+    pub until: Option<i64>,
+    /// Only changes made by this user.
+    pub actor: Option<String>,
+    /// Only changes of this entity (collection, name).
+    pub target: Option<(String, String)>,
+    /// Only rows older than this row id (the page before it).
+    pub before_id: Option<i64>,
+    /// At most this many rows.
+    pub limit: u64,
+}
+
+/// The audit rows `query` selects, newest first.
+pub async fn history<C: ConnectionTrait>(db: &C, query: &History) -> QueryResult<Vec<AuditRow>> {
+    let mut select = audit_log::Entity::find();
+    if let Some(since) = query.since {
+        select = select.filter(audit_log::Column::At.gte(since));
+    }
+    if let Some(until) = query.until {
+        select = select.filter(audit_log::Column::At.lte(until));
+    }
+    if let Some(actor) = &query.actor {
+        select = select.filter(audit_log::Column::Actor.eq(actor.as_str()));
+    }
+    if let Some((collection, name)) = &query.target {
+        select = select
+            .filter(audit_log::Column::TargetCollection.eq(collection.as_str()))
+            .filter(audit_log::Column::TargetName.eq(name.as_str()));
+    }
+    if let Some(before) = query.before_id {
+        select = select.filter(audit_log::Column::Id.lt(before));
+    }
+    Ok(select
+        .order_by_desc(audit_log::Column::Id)
+        .limit(query.limit)
         .all(db)
         .await?)
 }

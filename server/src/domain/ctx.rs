@@ -18,6 +18,8 @@ use crate::state::AppState;
 
 /// The group whose members manage permissions everywhere, like administrators.
 pub const SECURITY_ADMINISTRATORS: &str = "SecurityAdministrators";
+/// The built-in group whose members may read the forensic record (diffs, audit queries).
+pub const AUDITORS: &str = "Auditors";
 
 /// An authenticated caller and the index its decisions use.
 pub struct Ctx {
@@ -152,6 +154,27 @@ impl Ctx {
     /// Requires the caller to be a security administrator.
     pub fn require_security_admin(&self, what: &str) -> Result<(), ApiError> {
         if self.is_security_admin() {
+            Ok(())
+        } else {
+            tracing::info!(user = %self.caller.name, action = %what, "request denied");
+            Err(ApiError::forbidden("Update", "*", what))
+        }
+    }
+
+    /// Whether the caller may read the forensic record: a security administrator or a member
+    /// of `Auditors`.
+    pub fn is_auditor(&self) -> bool {
+        self.is_security_admin()
+            || self
+                .index
+                .user(self.user)
+                .is_some_and(|u| u.groups.iter().any(|g| g == AUDITORS))
+    }
+
+    /// Refuses `what` unless the caller is a security administrator or a member of `Auditors`
+    /// (the same 403 as [`Ctx::require_security_admin`]).
+    pub fn require_auditor(&self, what: &str) -> Result<(), ApiError> {
+        if self.is_auditor() {
             Ok(())
         } else {
             tracing::info!(user = %self.caller.name, action = %what, "request denied");

@@ -327,4 +327,4 @@ fn decision(side: &Snapshot, question: &Question, collection: Collection) -> Dec
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

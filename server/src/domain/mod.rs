@@ -6,6 +6,7 @@ pub mod diff;
 pub mod events;
 pub mod expect;
 pub mod explain;
+pub mod history;
 pub mod need;
 pub mod snapshot;
 pub mod things;

@@ -73,6 +73,8 @@ pub enum Access {
     Authenticated,
     /// Administrators and members of `SecurityAdministrators` only (the checks still apply).
     SecurityAdministrator,
+    /// Security administrators and members of `Auditors` only (the checks still apply).
+    Auditor,
 }
 
 /// What a call needs: an access level, then every check, in the order the handler makes them.
@@ -111,6 +113,9 @@ impl Ctx {
     ) -> Result<(), ApiError> {
         if need.access == Access::SecurityAdministrator {
             self.require_security_admin(service)?;
+        }
+        if need.access == Access::Auditor {
+            self.require_auditor(service)?;
         }
         if let Some(subject) = need.subject.and_then(param).filter(|s| !s.is_empty())
             && subject != self.caller.name

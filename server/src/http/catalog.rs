@@ -143,6 +143,13 @@ pub enum Run {
     CurrentSession,
     /// `http::explain::explain_permission`: `SecurityServices/ExplainPermission`.
     Explain,
+    /// `http::diff::effective_permission_changes`:
+    /// `SecurityServices/GetEffectivePermissionChanges`.
+    PermissionDiff,
+    /// `http::audit::subsystem_service`: `Subsystems/AuditSubsystem` audit queries.
+    AuditSubsystem,
+    /// `http::audit::entity_history`: `QueryAuditHistory` on an entity.
+    AuditEntity,
     /// `http::definers::entity_service`: the modelling services of ThingTemplates and
     /// ThingShapes.
     Definer,

@@ -1,12 +1,14 @@
 //! The HTTP surface: routes, request limits and their registration on the actix app.
 
 pub mod app_keys;
+pub mod audit;
 pub mod body_timeout;
 pub mod catalog;
 pub mod cors;
 pub mod csrf;
 pub mod data;
 pub mod definers;
+pub mod diff;
 pub mod entities;
 pub mod error;
 pub mod events;

@@ -479,7 +479,7 @@ fn responses(op: &Operation) -> utoipa::openapi::Responses {
         responses = responses.response("401", error_ref("Unauthorized"));
     }
     let need = &op.need;
-    let may_deny = need.access == Access::SecurityAdministrator
+    let may_deny = matches!(need.access, Access::SecurityAdministrator | Access::Auditor)
         || need.subject.is_some()
         || need.self_service
         || need
@@ -517,6 +517,7 @@ pub fn need_json(op: &Operation) -> Value {
             Access::Public => "public",
             Access::Authenticated => "authenticated",
             Access::SecurityAdministrator => "securityAdministrator",
+            Access::Auditor => "securityAdministratorOrAuditor",
         },
         "checks": need.checks.iter().map(check_json).collect::<Vec<_>>(),
         "selfService": need.self_service,

@@ -44,6 +44,12 @@ pub struct Params {
     pub permission_name: Option<String>,
     /// A permission set (`Set…PermissionsAsJSON`): a JSON object, or its text.
     pub permissions: Option<Value>,
+    /// A state of the model (`GetEffectivePermissionChanges`): `live` or an instant.
+    pub before: Option<String>,
+    /// A state of the model (`GetEffectivePermissionChanges`): `live` or an instant.
+    pub after: Option<String>,
+    /// An entity name (`GetEffectivePermissionChanges`).
+    pub entity: Option<String>,
 }
 
 impl Params {

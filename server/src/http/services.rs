@@ -18,8 +18,8 @@ use crate::http::catalog::{Method, Operation, Run, operations};
 use crate::http::guard::Guard;
 use crate::http::params::Params;
 use crate::http::{
-    app_keys, data, definers, entities, explain, localization, membership, permission_sets,
-    permissions, things, transfer, users,
+    app_keys, audit, data, definers, diff, entities, explain, localization, membership,
+    permission_sets, permissions, things, transfer, users,
 };
 use crate::state::AppState;
 
@@ -31,6 +31,9 @@ const ANY_SERVICE: &str = "{service}";
 pub struct Places {
     /// `Resources/<resource>` → service name → operation.
     resources: HashMap<&'static str, HashMap<&'static str, &'static Operation>>,
+    /// `Subsystems/<subsystem>` → service name → operation (the subsystems the server answers
+    /// itself, which are no entities).
+    subsystems: HashMap<&'static str, HashMap<&'static str, &'static Operation>>,
     /// Collection → service name (or [`ANY_SERVICE`]) → operation.
     entities: HashMap<Collection, HashMap<&'static str, &'static Operation>>,
 }
@@ -45,6 +48,7 @@ impl Places {
     pub fn of(operations: impl IntoIterator<Item = &'static Operation>) -> Places {
         let mut places = Places {
             resources: HashMap::new(),
+            subsystems: HashMap::new(),
             entities: HashMap::new(),
         };
         for op in operations
@@ -60,6 +64,12 @@ impl Places {
                 Some(("Resources", resource)) => places
                     .resources
                     .entry(resource)
+                    .or_default()
+                    .insert(service, op)
+                    .is_some(),
+                Some(("Subsystems", subsystem)) if subsystem != "{name}" => places
+                    .subsystems
+                    .entry(subsystem)
                     .or_default()
                     .insert(service, op)
                     .is_some(),
@@ -95,6 +105,11 @@ impl Places {
     /// The operation of service `service` of resource `resource`.
     pub fn resource(&self, resource: &str, service: &str) -> Option<&'static Operation> {
         self.resources.get(resource)?.get(service).copied()
+    }
+
+    /// The operation of service `service` of subsystem `subsystem`.
+    pub fn subsystem(&self, subsystem: &str, service: &str) -> Option<&'static Operation> {
+        self.subsystems.get(subsystem)?.get(service).copied()
     }
 
     /// The operations that may answer service `service` of an entity of `collection`, in
@@ -233,6 +248,13 @@ impl Call<'_> {
             }
             Run::CurrentSession => users::current_session_info(state, guard, service, params).await,
             Run::Explain => explain::explain_permission(guard, params),
+            Run::PermissionDiff => diff::effective_permission_changes(state, params).await,
+            Run::AuditSubsystem => audit::subsystem_service(state, service, body).await,
+            Run::AuditEntity => {
+                let (collection, idx) = entity?;
+                let name = guard.index.entity(idx)?.name.clone();
+                audit::entity_history(state, collection, &name, body).await
+            }
             Run::Definer => {
                 let (collection, idx) = entity?;
                 definers::entity_service(state, guard, collection, idx, service, body).await?
@@ -281,6 +303,20 @@ pub async fn entity_service(
 ) -> Result<HttpResponse, ApiError> {
     let (collection, name, service) = path.into_inner();
     let guard = Guard::of(&req, &state).await?;
+    if collection == Collection::Subsystems.as_str()
+        && let Some(op) = PLACES.subsystem(&name, &service)
+    {
+        let params = Params::parse(&body)?;
+        let call = Call {
+            state: &state,
+            guard: &guard,
+            service: &service,
+            params: &params,
+            body: &body,
+            entity: None,
+        };
+        return call.run(op).await.unwrap_or(Err(ApiError::NotFound));
+    }
     let found = guard.visible_entity(&collection, &name)?;
     let params = Params::parse(&body)?;
     let call = Call {

@@ -13,6 +13,7 @@ mod data_http;
 mod entities_http;
 mod explain_cli;
 mod forensics_cli;
+mod forensics_http;
 mod import_cli;
 mod import_corpus;
 mod import_http;

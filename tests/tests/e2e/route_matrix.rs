@@ -310,6 +310,11 @@ fn recipe(op: &Op) -> Result<Recipe, String> {
             payload: Payload::None,
             ..plain(Fixture::Defined, Value::Null)
         }),
+        (
+            "POST",
+            "/Thingworx/Subsystems/AuditSubsystem/Services/QueryAuditHistory"
+            | "/Thingworx/Subsystems/AuditSubsystem/Services/QueryAuditHistoryWithQueryCriteria",
+        ) => Some(plain(Fixture::None, json!({"maxItems": 5}))),
         ("POST", "/Thingworx/Importer") => Some(Recipe {
             payload: Payload::Upload,
             ..plain(Fixture::Entity("ThingShapes"), Value::Null)
@@ -368,6 +373,9 @@ fn recipe(op: &Op) -> Result<Recipe, String> {
                 json!({"user": "$self", "entityType": "Things", "entityName": "$fixture",
                        "permission": "PropertyRead"}),
             )),
+            ("SecurityServices", "GetEffectivePermissionChanges") => {
+                body(json!({"before": "live", "after": "live", "user": "$self"}))
+            }
             ("SourceControlFunctions", "ExportSourceControlledEntities") => {
                 body(json!({"path": "out$u"}))
             }
@@ -395,6 +403,7 @@ fn recipe(op: &Op) -> Result<Recipe, String> {
         {
             on(permission_body(s))
         }
+        (_, "QueryAuditHistory") => on(json!({"maxItems": 5})),
         (_, "SetOwner") => on(json!({"name": "Administrator", "type": "User"})),
         ("Groups", "AddMember") => on(json!({"member": MEMBER, "type": "User"})),
         ("Groups", "DeleteMember") => Ok(Recipe {
@@ -690,7 +699,8 @@ impl Matrix<'_> {
             };
             wanted.push((format!("M{n}b{i}"), membership));
         }
-        let sa_route = access == "securityAdministrator";
+        // Auditor routes refuse a plain user and accept a security administrator alike.
+        let sa_route = access.starts_with("securityAdministrator");
         let names = |suffix: &str| format!("M{n}{suffix}");
         if sa_route {
             wanted.push((names("x"), plain_membership));

@@ -22,7 +22,7 @@ fn entity(id: i64, collection: Collection, name: &str, template: &str) -> Entity
 
 /// bob and alice in `Users` and (bob only when `bob_in_ops`) `Ops`; `Ops` may read every
 /// property of Thing `T`, which defines `temperature` and inherits service `Ping`.
-fn state(bob_in_ops: bool) -> Snapshot {
+pub(crate) fn state(bob_in_ops: bool) -> Snapshot {
     let mut facts = Facts {
         entities: vec![
             entity(1, Collection::Groups, "Users", ""),

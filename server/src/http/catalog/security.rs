@@ -33,6 +33,73 @@ pub(super) static OPERATIONS: &[Operation] = &[
             "user",
         ),
     ),
+    post(
+        Run::PermissionDiff,
+        "/Thingworx/Resources/SecurityServices/Services/GetEffectivePermissionChanges",
+        &[],
+        TAG_SECURITY,
+        "Every (user, entity, permission, resource) whose effective decision differs between \
+         two states of the model (`live`), with the rule that decided on each side; security \
+         administrators and members of Auditors",
+        &[
+            req("before", "STRING"),
+            req("after", "STRING"),
+            opt("user", "USERNAME"),
+            opt("group", "GROUPNAME"),
+            opt("entityType", "STRING"),
+            opt("entity", "STRING"),
+            opt("permission", "STRING"),
+        ],
+        Output::InfoTable("EffectivePermissionChange"),
+        Need {
+            access: Access::Auditor,
+            ..needs(&[])
+        },
+    ),
+    // --- audit -------------------------------------------------------------------------------
+    post(
+        Run::AuditSubsystem,
+        "/Thingworx/Subsystems/AuditSubsystem/Services/QueryAuditHistory",
+        &[],
+        TAG_SECURITY,
+        "The audit record, newest first: who changed what and when, with the recorded \
+         parameters; security administrators and members of Auditors",
+        AUDIT_PARAMS,
+        Output::InfoTable("AuditEntry"),
+        Need {
+            access: Access::Auditor,
+            ..needs(&[])
+        },
+    ),
+    post(
+        Run::AuditSubsystem,
+        "/Thingworx/Subsystems/AuditSubsystem/Services/QueryAuditHistoryWithQueryCriteria",
+        &[],
+        TAG_SECURITY,
+        "The audit record filtered by a ThingWorx query over the entry fields; security \
+         administrators and members of Auditors",
+        AUDIT_QUERY_PARAMS,
+        Output::InfoTable("AuditEntry"),
+        Need {
+            access: Access::Auditor,
+            ..needs(&[])
+        },
+    ),
+    post(
+        Run::AuditEntity,
+        "/Thingworx/{collection}/{name}/Services/QueryAuditHistory",
+        &[],
+        TAG_SECURITY,
+        "The audit entries of this entity only, newest first; security administrators and \
+         members of Auditors who may see the entity",
+        AUDIT_QUERY_PARAMS,
+        Output::InfoTable("AuditEntry"),
+        Need {
+            access: Access::Auditor,
+            ..ON_VISIBLE
+        },
+    )
+    .in_collections(SECURABLE),
     // --- import and export -------------------------------------------------------------------
     Operation {
         method: Method::Post,
@@ -96,4 +163,21 @@ pub(super) static OPERATIONS: &[Operation] = &[
         needs(&[VISIBLE, design(PermissionKind::Read)]),
     )
     .in_collections(ALL),
+];
+
+/// The parameters of `QueryAuditHistory` on the audit subsystem.
+const AUDIT_PARAMS: &[Param] = &[
+    opt("maxItems", "NUMBER"),
+    opt("startDate", "DATETIME"),
+    opt("endDate", "DATETIME"),
+    opt("auditCategory", "STRING"),
+];
+
+/// The audit parameters with a ThingWorx `query`.
+const AUDIT_QUERY_PARAMS: &[Param] = &[
+    opt("maxItems", "NUMBER"),
+    opt("startDate", "DATETIME"),
+    opt("endDate", "DATETIME"),
+    opt("auditCategory", "STRING"),
+    opt("query", "QUERY"),
 ];

@@ -309,9 +309,13 @@ fn every_service_names_the_family_that_runs_it() {
     let places = &*crate::http::services::PLACES;
     for op in operations().filter(|op| op.run != Run::Route) {
         let (head, service) = op.path.rsplit_once("/Services/").expect("service path");
-        let found = match head.strip_prefix("/Thingworx/Resources/") {
-            Some(resource) => vec![places.resource(resource, service)],
-            None => {
+        let subsystem = head
+            .strip_prefix("/Thingworx/Subsystems/")
+            .filter(|s| *s != "{name}");
+        let found = match (head.strip_prefix("/Thingworx/Resources/"), subsystem) {
+            (Some(resource), _) => vec![places.resource(resource, service)],
+            (None, Some(subsystem)) => vec![places.subsystem(subsystem, service)],
+            (None, None) => {
                 let collections: Vec<Collection> = if op.collections.is_empty() {
                     let name = head.trim_start_matches("/Thingworx/");
                     vec![

@@ -42,6 +42,7 @@ pub use filter::Op;
 pub use filter::compile;
 use filter::*;
 use params::*;
+pub(crate) use params::{date, max_items};
 use results::*;
 use stream_services::*;
 use table_services::*;

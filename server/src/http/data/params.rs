@@ -4,7 +4,7 @@ use super::*;
 
 /// `maxItems`: a whole number from 1 to `largest` (`--max-page-rows`), by default
 /// [`DEFAULT_MAX_ITEMS`].
-pub(super) fn max_items(value: &Option<Value>, largest: u64) -> Result<u64, ApiError> {
+pub(crate) fn max_items(value: &Option<Value>, largest: u64) -> Result<u64, ApiError> {
     let bad = || {
         ApiError::BadRequest(format!(
             "parameter 'maxItems' must be a whole number from 1 to {largest}"
@@ -29,7 +29,7 @@ pub(super) fn max_items(value: &Option<Value>, largest: u64) -> Result<u64, ApiE
 }
 
 /// A DATETIME parameter: epoch milliseconds, or ISO-8601 text.
-pub(super) fn date(value: &Option<Value>, name: &str) -> Result<Option<i64>, ApiError> {
+pub(crate) fn date(value: &Option<Value>, name: &str) -> Result<Option<i64>, ApiError> {
     let bad = || {
         ApiError::BadRequest(format!(
             "parameter '{name}' must be a date (epoch milliseconds or ISO-8601)"

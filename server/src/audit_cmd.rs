@@ -1,0 +1,120 @@
+//! `ironworx audit`: prints the audit record's entries (newest first) from the configured
+//! database, the same entries the `QueryAuditHistory` services answer
+//! ([`crate::domain::history`]), as text or JSON.
+
+use anyhow::Context;
+use ironworx_entity::queries::audit::History;
+use ironworx_importer::values::{format_date, parse_date};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::domain::history::{self, Entry, Query};
+
+/// Which entries to print.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct AuditArgs {
+    /// Only entries recorded at or after this RFC 3339 instant.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only entries recorded at or before this RFC 3339 instant.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only changes made by this user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only changes of this entity, `<Collection>/<Name>`.
+    #[arg(long)]
+    pub entity: Option<String>,
+    /// At most this many entries.
+    #[arg(long, default_value_t = 500)]
+    pub max_items: usize,
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// How entries are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One line per entry, for people.
+    Text,
+    /// One array of entry objects (the InfoTable rows), for programs.
+    Json,
+}
+
+fn instant(text: Option<&str>, flag: &str) -> anyhow::Result<Option<i64>> {
+    text.map(|t| {
+        parse_date(t).with_context(|| format!("--{flag} '{t}' is not an RFC 3339 instant"))
+    })
+    .transpose()
+}
+
+/// The query the arguments describe.
+pub fn query(args: &AuditArgs) -> anyhow::Result<Query> {
+    let target = args
+        .entity
+        .as_deref()
+        .map(|e| {
+            let (collection, name) = e
+                .split_once('/')
+                .filter(|(c, n)| !c.is_empty() && !n.is_empty())
+                .with_context(|| format!("--entity '{e}' is not <Collection>/<Name>"))?;
+            let collection = crate::authz::collection_of(collection)
+                .with_context(|| format!("--entity '{e}': unknown collection"))?;
+            anyhow::Ok((collection.as_str().to_owned(), name.to_owned()))
+        })
+        .transpose()?;
+    if args.max_items == 0 || args.max_items > history::MAX_ITEMS {
+        anyhow::bail!("--max-items must be from 1 to {}", history::MAX_ITEMS);
+    }
+    Ok(Query {
+        rows: History {
+            since: instant(args.since.as_deref(), "since")?,
+            until: instant(args.until.as_deref(), "until")?,
+            actor: args.user.clone(),
+            target,
+            ..History::default()
+        },
+        category: None,
+        max_items: args.max_items,
+    })
+}
+
+/// The entries, one line each: time, user, category, action, entity and message.
+pub fn text(entries: &[Entry]) -> String {
+    if entries.is_empty() {
+        return "no audit entries\n".to_owned();
+    }
+    let mut out = String::new();
+    for e in entries {
+        let at = format_date(e.timestamp);
+        out.push_str(&format!(
+            "{at} {} [{}] {}\n",
+            e.user,
+            e.category,
+            e.message()
+        ));
+    }
+    out
+}
+
+/// Runs `ironworx audit`.
+pub async fn run(config: Config, args: AuditArgs) -> anyhow::Result<()> {
+    let query = query(&args)?;
+    let db = crate::db::connect_with_timeout(&config.database_url, config.database_timeout)
+        .await
+        .context("cannot open the database")?;
+    let entries = history::entries(&db, &query, &|_| true)
+        .await
+        .context("cannot read the audit record (was the database migrated?)")?;
+    db.close().await.context("cannot close the database")?;
+    let out = match args.format {
+        Format::Text => text(&entries),
+        Format::Json => format!(
+            "{:#}\n",
+            Value::Array(entries.iter().map(|e| Value::Object(e.row())).collect())
+        ),
+    };
+    print!("{out}");
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! The audit record as entries to read: who changed what, when, through which action, in
+//! which audit category, with a readable message; shared by the audit services and
+//! `ironworx audit`, so both print the same entries. Rows come from
+//! [`ironworx_entity::queries::audit::history`], newest first.
+
+use ironworx_entity::queries::QueryError;
+use ironworx_entity::queries::audit::{AuditRow, History, history};
+use sea_orm::ConnectionTrait;
+use serde_json::{Map, Value, json};
+
+/// The most entries one query answers.
+pub const MAX_ITEMS: usize = 10_000;
+
+/// How many rows are read per round while a filter the database cannot apply thins them.
+const PAGE: u64 = 500;
+
+/// The audit categories, as `auditCategory` names them.
+pub const CATEGORIES: &[&str] = &[
+    "Security",
+    "Authentication",
+    "Modeling",
+    "ImportExport",
+    "Localization",
+    "System",
+];
+
+/// The audit category of an action (a service or command name).
+pub fn category(action: &str) -> &'static str {
+    let has = |words: &[&str]| words.iter().any(|w| action.contains(w));
+    if action.starts_with("Bootstrap") || action == "CatalogFixtures" {
+        "System"
+    } else if has(&["Session", "Login", "Logout"]) {
+        "Authentication"
+    } else if has(&[
+        "Permission",
+        "Owner",
+        "Member",
+        "ApplicationKey",
+        "Password",
+        "Lock",
+        "Enable",
+        "Disable",
+        "IPWhitelist",
+        "UserName",
+        "Expiration",
+    ]) {
+        "Security"
+    } else if has(&["Import", "Export"]) {
+        "ImportExport"
+    } else if has(&["Token", "Language"]) {
+        "Localization"
+    } else {
+        "Modeling"
+    }
+}
+
+/// One entry of the audit record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The row id (newer entries have larger ids).
+    pub id: i64,
+    /// When, in milliseconds since the epoch.
+    pub timestamp: i64,
+    /// Who made the change.
+    pub user: String,
+    /// What was done.
+    pub action: String,
+    /// The audit category of the action.
+    pub category: &'static str,
+    /// The collection of the changed entity (empty when there is none).
+    pub collection: String,
+    /// The changed entity's name (empty when there is none).
+    pub name: String,
+    /// The recorded parameters of the change (never a secret).
+    pub detail: Option<Value>,
+}
+
+impl Entry {
+    /// An entry from an audit row.
+    pub fn from_row(row: AuditRow) -> Entry {
+        Entry {
+            id: row.id,
+            timestamp: row.at,
+            category: category(&row.action),
+            user: row.actor,
+            action: row.action,
+            collection: row.target_collection,
+            name: row.target_name,
+            detail: row.detail,
+        }
+    }
+
+    /// `<Collection>/<Name>`, the collection alone, or empty.
+    pub fn entity(&self) -> String {
+        match (self.collection.is_empty(), self.name.is_empty()) {
+            (true, _) => String::new(),
+            (false, true) => self.collection.clone(),
+            (false, false) => format!("{}/{}", self.collection, self.name),
+        }
+    }
+
+    /// A recorded side of the change (`before` or `after`) when the detail holds one.
+    pub fn side(&self, key: &str) -> Option<&Value> {
+        self.detail.as_ref().and_then(|d| d.get(key))
+    }
+
+    /// One readable line: who did what to which entity, with the recorded parameters.
+    pub fn message(&self) -> String {
+        let mut out = format!("{} ran {}", self.user, self.action);
+        let entity = self.entity();
+        if !entity.is_empty() {
+            out.push_str(&format!(" on {entity}"));
+        }
+        if let Some(detail) = &self.detail {
+            out.push_str(&format!(": {detail}"));
+        }
+        out
+    }
+
+    /// The entry as an InfoTable row (see [`FIELDS`]).
+    pub fn row(&self) -> Map<String, Value> {
+        let text = |v: Option<&Value>| v.map(Value::to_string).unwrap_or_default();
+        let row = json!({
+            "id": self.id,
+            "timestamp": self.timestamp,
+            "user": self.user,
+            "auditCategory": self.category,
+            "action": self.action,
+            "entityType": self.collection,
+            "entityName": self.name,
+            "entity": self.entity(),
+            "message": self.message(),
+            "before": text(self.side("before")),
+            "after": text(self.side("after")),
+            "detail": text(self.detail.as_ref()),
+        });
+        match row {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+}
+
+/// The fields of an entry row, with their base types.
+pub const FIELDS: &[(&str, &str)] = &[
+    ("id", "LONG"),
+    ("timestamp", "DATETIME"),
+    ("user", "USERNAME"),
+    ("auditCategory", "STRING"),
+    ("action", "STRING"),
+    ("entityType", "STRING"),
+    ("entityName", "STRING"),
+    ("entity", "STRING"),
+    ("message", "STRING"),
+    ("before", "STRING"),
+    ("after", "STRING"),
+    ("detail", "STRING"),
+];
+
+/// The base type of an entry field, for filters.
+pub fn field_type(name: &str) -> Option<&'static str> {
+    FIELDS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// What to read and how many entries to keep.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query {
+    /// The filters the database applies.
+    pub rows: History,
+    /// Only entries of this audit category.
+    pub category: Option<String>,
+    /// At most this many entries.
+    pub max_items: usize,
+}
+
+/// The entries `query` selects and `keep` accepts, newest first, at most `query.max_items`.
+pub async fn entries<C: ConnectionTrait>(
+    db: &C,
+    query: &Query,
+    keep: &dyn Fn(&Entry) -> bool,
+) -> Result<Vec<Entry>, QueryError> {
+    let want = query.max_items.min(MAX_ITEMS);
+    let mut out = Vec::new();
+    let mut page = History {
+        limit: PAGE,
+        ..query.rows.clone()
+    };
+    while out.len() < want {
+        let rows = history(db, &page).await?;
+        let Some(last) = rows.last().map(|r| r.id) else {
+            break;
+        };
+        let short = (rows.len() as u64) < PAGE;
+        for row in rows {
+            let entry = Entry::from_row(row);
+            let in_category = query
+                .category
+                .as_deref()
+                .is_none_or(|c| c.eq_ignore_ascii_case(entry.category));
+            if in_category && keep(&entry) {
+                out.push(entry);
+                if out.len() == want {
+                    break;
+                }
+            }
+        }
+        if short {
+            break;
+        }
+        page.before_id = Some(last);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_fall_into_categories() {
+        assert_eq!(category("AddRunTimePermission"), "Security");
+        assert_eq!(category("AddMember"), "Security");
+        assert_eq!(category("SetOwner"), "Security");
+        assert_eq!(category("TerminateUserSessions"), "Authentication");
+        assert_eq!(category("Bootstrap"), "System");
+        assert_eq!(category("AddOrUpdateToken"), "Localization");
+        assert_eq!(category("CreateThing"), "Modeling");
+        assert!(CATEGORIES.contains(&category("anything")));
+    }
+
+    #[test]
+    fn a_row_carries_the_entity_the_message_and_the_sides() {
+        let entry = Entry {
+            id: 7,
+            timestamp: 1,
+            user: "alice".into(),
+            action: "SetName".into(),
+            category: "Modeling",
+            collection: "Things".into(),
+            name: "T".into(),
+            detail: Some(json!({"before": "a", "after": "b"})),
+        };
+        let row = entry.row();
+        assert_eq!(row["entity"], "Things/T");
+        assert_eq!(row["before"], "\"a\"");
+        assert_eq!(row["after"], "\"b\"");
+        assert!(entry.message().starts_with("alice ran SetName on Things/T"));
+        assert!(FIELDS.iter().all(|(name, _)| row.contains_key(*name)));
+    }
+}
