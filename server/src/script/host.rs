@@ -73,7 +73,6 @@ pub struct Session<'a> {
     frames: Vec<Frame>,
     pending: Vec<Pending>,
     failures: Vec<ApiError>,
-    result: Option<Value>,
     result_type: String,
 }
 
@@ -88,7 +87,6 @@ impl<'a> Session<'a> {
             frames: Vec::new(),
             pending: Vec::new(),
             failures: Vec::new(),
-            result: None,
             result_type: "NOTHING".to_owned(),
         }
     }
@@ -102,9 +100,13 @@ impl<'a> Session<'a> {
         params: Map<String, Value>,
     ) -> Result<String, ApiError> {
         match self.enter(thing, service, params, false).await {
-            Ok(plan) => {
+            Ok(mut plan) => {
                 if let Some(frame) = self.frames.last() {
                     self.result_type = frame.result_type.clone();
+                }
+                let snapshot = self.snapshot(thing).await?;
+                if let Value::Object(plan) = &mut plan {
+                    plan.insert("snapshot".to_owned(), Value::Object(snapshot));
                 }
                 Ok(plan.to_string())
             }
@@ -128,9 +130,15 @@ impl<'a> Session<'a> {
         &self.result_type
     }
 
-    /// The outermost service's typed result, once it returned.
-    pub fn result(&self) -> Option<&Value> {
-        self.result.as_ref()
+    /// The outermost service's result (`{"value": …}` as JSON text, as the script returned
+    /// it) typed by its result type, under the result size limit.
+    pub fn finish(&mut self, returned: &str) -> Result<Value, ApiError> {
+        let arg: Value = serde_json::from_str(returned).unwrap_or(Value::Null);
+        match self.typed_result(arg, returned.len()) {
+            Ok(value) => Ok(value),
+            Err(Throw::Failure(e)) => Err(e),
+            Err(Throw::Plain(message)) => Err(self.script_error(message, None)),
+        }
     }
 
     /// The writes to commit, by Thing.
@@ -323,6 +331,45 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// The properties of `thing` the caller (or `System`) may read, as `member` answers them,
+    /// but INFOTABLEs (read when the script asks for one): what the outermost service's `me`
+    /// reads without asking the server.
+    async fn snapshot(&self, thing: &str) -> Result<Map<String, Value>, ApiError> {
+        let Ok(idx) = self.visible(thing) else {
+            return Ok(Map::new());
+        };
+        let Some(defs) = self.state.models.thing(thing, self.ctx.sequences).await? else {
+            return Ok(Map::new());
+        };
+        let found = self
+            .state
+            .models
+            .with_values(defs.id(), self.ctx.sequences.values, |stored| {
+                properties_of(&defs, stored)
+                    .into_iter()
+                    .filter(|p| p.base_type != "INFOTABLE")
+                    .map(|p| {
+                        let value = match stored.get(p.name) {
+                            Some(held) => held.value.clone(),
+                            None => values::default_value(p.base_type, p.aspects),
+                        };
+                        (p.name.to_owned(), value, p.base_type.to_owned())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter(|(name, _, _)| {
+                self.permitted(Target::Entity(idx), PermissionKind::PropertyRead, name)
+                    == Outcome::Allow
+            })
+            .map(|(name, value, base_type)| {
+                (name, json!({ "value": value, "baseType": base_type }))
+            })
+            .collect())
+    }
+
     /// Checks and keeps a property write (`{thing, name, value}`).
     async fn write(&mut self, arg: &Value) -> Result<Value, Throw> {
         let (thing, name) = (text(arg, "thing"), text(arg, "name"));
@@ -476,9 +523,6 @@ impl<'a> Session<'a> {
                 frame.service, frame.thing
             ))
         })?;
-        if self.frames.len() == 1 {
-            self.result = Some(typed.clone());
-        }
         Ok(typed)
     }
 

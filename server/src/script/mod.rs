@@ -89,8 +89,8 @@ pub async fn invoke(
     };
     let result_type = session.result_type().to_owned();
     match ended {
-        Ended::Returned => {
-            let result = session.result().cloned().unwrap_or(Value::Null);
+        Ended::Returned(value) => {
+            let result = session.finish(&value)?;
             commit(state, session.into_pending()).await?;
             Ok(answer(&result_type, result))
         }
