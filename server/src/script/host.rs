@@ -13,8 +13,10 @@ use serde_json::{Map, Value, json};
 use crate::authz::{EntityIdx, Outcome, Request, Target, decide};
 use crate::config::ScriptSettings;
 use crate::domain::Ctx;
+use crate::domain::events::event_shape;
 use crate::domain::things::{PropertyWrite, properties_of, values};
 use crate::error::{ApiError, ScriptFailure};
+use crate::http::data::{check_row, rows_of, shape_fields};
 use crate::script::engine::file_of;
 use crate::script::typing;
 use crate::state::AppState;
@@ -73,6 +75,7 @@ pub struct Session<'a> {
     frames: Vec<Frame>,
     pending: Vec<Pending>,
     failures: Vec<ApiError>,
+    events: Vec<(String, String, Value)>,
     result_type: String,
 }
 
@@ -87,6 +90,7 @@ impl<'a> Session<'a> {
             frames: Vec::new(),
             pending: Vec::new(),
             failures: Vec::new(),
+            events: Vec::new(),
             result_type: "NOTHING".to_owned(),
         }
     }
@@ -141,9 +145,10 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// The writes to commit, by Thing.
-    pub fn into_pending(self) -> Vec<Pending> {
-        self.pending
+    /// The writes to commit, by Thing, and the events to fire after them (Thing, event,
+    /// data), in the order they were fired.
+    pub fn into_pending(self) -> (Vec<Pending>, Vec<(String, String, Value)>) {
+        (self.pending, self.events)
     }
 
     /// A `script_error` of the service running now (or the outermost one).
@@ -173,6 +178,7 @@ impl<'a> Session<'a> {
             "thing" => Ok(Value::Bool(self.visible(text(&arg, "name")).is_ok())),
             "member" => self.member(text(&arg, "thing"), text(&arg, "name")).await,
             "write" => self.write(&arg).await,
+            "fire" => self.fire(&arg).await,
             "enter" => {
                 let params = arg
                     .get("params")
@@ -324,11 +330,44 @@ impl<'a> Session<'a> {
             .scripts
             .resolve(self.state, self.ctx, thing, name)
             .await?;
-        Ok(if service.is_some() {
-            json!({ "service": true })
-        } else {
-            Value::Null
+        if service.is_some() {
+            return Ok(json!({ "service": true }));
+        }
+        Ok(match event_shape(&self.state.db, thing, name).await? {
+            Some(_) => json!({ "event": true }),
+            None => Value::Null,
         })
+    }
+
+    /// Checks and keeps the firing of an event (`{thing, event, data}`: the data an object or
+    /// an InfoTable of one row, checked against the event's data shape as the REST route
+    /// checks it); it is delivered after the invocation's writes commit.
+    async fn fire(&mut self, arg: &Value) -> Result<Value, Throw> {
+        let (thing, event) = (text(arg, "thing"), text(arg, "event"));
+        let idx = self.visible(thing)?;
+        self.require(idx, PermissionKind::EventInvoke, event)?;
+        let shape = event_shape(&self.state.db, thing, event)
+            .await?
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("Thing '{thing}' has no event '{event}'"))
+            })?;
+        let data = arg.get("data").cloned().unwrap_or(Value::Null);
+        let rows = rows_of(&data)?;
+        let row = match rows.as_slice() {
+            [] => Map::new(),
+            [row] => row.clone(),
+            _ => {
+                return Err(ApiError::BadRequest("the event data must be one row".into()).into());
+            }
+        };
+        let row = if shape.is_empty() {
+            row
+        } else {
+            check_row(&shape_fields(&self.state.db, &shape).await?, &row)?
+        };
+        self.events
+            .push((thing.to_owned(), event.to_owned(), Value::Object(row)));
+        Ok(Value::Null)
     }
 
     /// The properties of `thing` the caller (or `System`) may read, as `member` answers them,

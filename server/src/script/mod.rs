@@ -91,7 +91,11 @@ pub async fn invoke(
     match ended {
         Ended::Returned(value) => {
             let result = session.finish(&value)?;
-            commit(state, session.into_pending()).await?;
+            let (pending, events) = session.into_pending();
+            commit(state, pending).await?;
+            for (thing, event, data) in events {
+                state.events.publish(&thing, &event, data);
+            }
             Ok(answer(&result_type, result))
         }
         Ended::Thrown {

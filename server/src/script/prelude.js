@@ -180,6 +180,12 @@
                     if (key === "name") {
                         return name;
                     }
+                    if (key === "FireEvent") {
+                        return function (params) {
+                            const p = params || {};
+                            host("fire", { thing: name, event: p.eventName, data: p.eventData === undefined ? null : p.eventData });
+                        };
+                    }
                     const cache = membersOf(name);
                     let member = cache.get(key);
                     if (member === undefined) {
@@ -188,6 +194,11 @@
                     }
                     if (member === null) {
                         return undefined;
+                    }
+                    if (member.event) {
+                        return function (data) {
+                            host("fire", { thing: name, event: key, data: data === undefined ? null : data });
+                        };
                     }
                     if (member.service) {
                         return function (params) {

@@ -752,6 +752,86 @@ async fn script_calls_share_nothing() {
     }
 }
 
+/// `me.<Event>(data)` and `FireEvent` deliver to subscribers as the REST event route does,
+/// after the invocation's writes commit; an invocation that throws delivers nothing, and a
+/// caller without EventInvoke gets the direct call's 403.
+#[tokio::test]
+async fn script_events_are_delivered_after_commit() {
+    for backend in backends() {
+        let db = TestDb::create(backend).await;
+        let server = start(&db).await;
+        let conn = connect(&db).await;
+        entity_services(
+            &server,
+            "CreateUser",
+            &json!({"name": OPERATOR, "password": PASSWORD}),
+        )
+        .await;
+        thing(&server, "Line", &[("count", "NUMBER")]).await;
+        data_shape(&conn, "AlarmShape", &[("level", "NUMBER", false)]).await;
+        admin_call(
+            &server,
+            "/Thingworx/Things/Line/Services/AddEventDefinition",
+            &json!({"name": "Alarm", "dataShape": "AlarmShape"}),
+        )
+        .await;
+        service(
+            &conn,
+            "Line",
+            "Raise",
+            &[],
+            "NOTHING",
+            "me.count = 3;\nme.Alarm({level: 1});\n\
+             var data = DataShapes['AlarmShape'].CreateValues(); data.AddRow({level: 2});\n\
+             me.FireEvent({eventName: 'Alarm', eventData: data});",
+        )
+        .await;
+        service(
+            &conn,
+            "Line",
+            "RaiseThenFail",
+            &[],
+            "NOTHING",
+            "me.Alarm({level: 9});\nthrow new Error('no');",
+        )
+        .await;
+        grant(&server, "Line", OPERATOR, "Raise", "ServiceInvoke").await;
+        let res = ironworx_tests::sse::subscribe(
+            &server,
+            (ironworx_tests::ADMIN_USER, ironworx_tests::ADMIN_PASSWORD),
+            "Line",
+            "Alarm",
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK, "{backend}");
+        let mut events = ironworx_tests::sse::EventStream::open(res).await;
+        let admin = Caller::admin();
+        let failed = call(&server, &admin, "Line", "RaiseThenFail", json!({})).await;
+        assert_eq!(
+            failed.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{}",
+            failed.text
+        );
+        let denied = call(&server, &operator(), "Line", "Raise", json!({})).await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.text);
+        let raised = call(&server, &admin, "Line", "Raise", json!({})).await;
+        assert_eq!(raised.status, StatusCode::OK, "{}", raised.text);
+        for level in [1.0, 2.0] {
+            let firing = events.next_data().await;
+            assert_eq!(firing["eventName"], json!("Alarm"), "{backend} {firing}");
+            assert_eq!(firing["source"], json!("Line"), "{backend} {firing}");
+            assert_eq!(
+                firing["eventData"]["level"].as_f64(),
+                Some(level),
+                "{backend} {firing}"
+            );
+        }
+        assert_eq!(read(&server, "Line", "count").await.as_f64(), Some(3.0));
+        finish(db, server).await;
+    }
+}
+
 #[tokio::test]
 async fn script_limits_stop_scripts_while_others_are_answered() {
     for backend in backends() {
