@@ -7,6 +7,7 @@ pub mod events;
 pub mod expect;
 pub mod explain;
 pub mod need;
+pub mod shapes;
 pub mod snapshot;
 pub mod things;
 
