@@ -9,7 +9,7 @@ use serde_json::{Map, Number, Value, json};
 
 use crate::error::ApiError;
 
-/// Base shapes followed at most.
+/// The longest chain of base data shapes followed.
 const MAX_SHAPE_DEPTH: usize = 16;
 
 /// A field of a data shape.

@@ -54,8 +54,6 @@ pub const MAX_QUERY_DEPTH: usize = 8;
 pub const MAX_QUERY_NODES: usize = 256;
 /// Rows read from the database per page while filtering.
 const PAGE_ROWS: u64 = 1_000;
-/// The longest chain of base data shapes followed.
-
 /// The built-in template of Stream Things.
 pub const STREAM_TEMPLATE: &str = "Stream";
 /// The built-in template of DataTable Things.
