@@ -8,6 +8,7 @@ pub mod expect;
 pub mod explain;
 pub mod history;
 pub mod need;
+pub mod shapes;
 pub mod snapshot;
 pub mod things;
 

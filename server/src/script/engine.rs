@@ -1,16 +1,18 @@
-//! The QuickJS side of one outermost invocation, run on a blocking thread: a fresh runtime
-//! under the memory limit with an interrupt handler that stops it at the deadline, a full
-//! context (the language only: no module loader, no file, network or process access), the
-//! prelude (`prelude.js`), then the plan; and what ended it. Everything the script asks of
-//! the server goes through [`Host`].
+//! The QuickJS side of one outermost invocation, run on a blocking thread: the thread's warm
+//! runtime and context (the language only: no module loader, no file, network or process
+//! access; the prelude `prelude.js` evaluated once, everything reachable frozen), under the
+//! memory limit with an interrupt handler that stops it at the deadline; the plan; and what
+//! ended it. The context is reused for the thread's next call when the prelude could put the
+//! global object back; after a limit or a failed reset it is dropped. Everything the script
+//! asks of the server goes through [`Host`].
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use rquickjs::context::EvalOptions;
 use rquickjs::convert::Coerced;
-use rquickjs::{Context, Ctx, FromJs, Function, Object, Runtime, Value};
+use rquickjs::{Context, Ctx, FromJs, Function, Object, Persistent, Runtime, Value};
 
 /// The script API evaluated before every service.
 const PRELUDE: &str = include_str!("prelude.js");
@@ -42,8 +44,8 @@ pub trait Host: Send + 'static {
 /// What ended an invocation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ended {
-    /// The service returned (its result is with the host).
-    Returned,
+    /// The service returned: `{"value": …}` as JSON text (the outermost result, untyped).
+    Returned(String),
     /// It threw, and nothing caught it.
     Thrown {
         /// The error's message (or the thrown value as text).
@@ -63,53 +65,141 @@ pub enum Ended {
     Unavailable(String),
 }
 
-/// Runs `plan` (JSON, see `prelude.js`'s `main`) under `limits`, asking `host`.
+/// A context with the prelude evaluated, kept by the blocking thread that made it and reused
+/// for one call after another (see `prelude.js` for what keeps calls apart).
+struct Warm {
+    /// The prelude's `main` and `reset`.
+    api: Persistent<Object<'static>>,
+    /// The host of the call running now.
+    slot: Slot,
+    context: Context,
+    runtime: Runtime,
+}
+
+/// Where the native host function finds the host of the call running now.
+type Slot = Rc<RefCell<Option<Box<dyn Host>>>>;
+
+thread_local! {
+    /// This thread's warm context, when it has one and no call is running in it.
+    static WARM: RefCell<Option<Warm>> = const { RefCell::new(None) };
+}
+
+impl Warm {
+    fn new() -> Result<Warm, String> {
+        let runtime = Runtime::new().map_err(|e| e.to_string())?;
+        runtime.set_max_stack_size(STACK_BYTES);
+        let context = Context::full(&runtime).map_err(|e| e.to_string())?;
+        let slot: Slot = Rc::new(RefCell::new(None));
+        let api = context
+            .with(|ctx| -> rquickjs::Result<Persistent<Object<'static>>> {
+                let api = install(&ctx, Rc::clone(&slot))?;
+                Ok(Persistent::save(&ctx, api))
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(Warm {
+            api,
+            slot,
+            context,
+            runtime,
+        })
+    }
+}
+
+/// Runs `plan` (JSON, see `prelude.js`'s `main`) under `limits`, asking `host`, in this
+/// thread's warm context (made first when there is none); the context is kept for the next
+/// call only when the call returned or threw and the prelude's reset succeeded.
 pub fn run(limits: Limits, plan: String, host: impl Host) -> Ended {
-    let runtime = match Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => return Ended::Unavailable(e.to_string()),
+    let warm = match WARM.with(|w| w.borrow_mut().take()) {
+        Some(warm) => warm,
+        None => match Warm::new() {
+            Ok(warm) => warm,
+            Err(why) => return Ended::Unavailable(why),
+        },
     };
-    runtime.set_memory_limit(limits.memory_bytes);
-    runtime.set_max_stack_size(STACK_BYTES);
-    let host = Arc::new(host);
+    let (ended, reusable) = run_in(&warm, limits, plan, Box::new(host));
+    if let Ok(mut slot) = warm.slot.try_borrow_mut() {
+        *slot = None;
+    }
+    warm.runtime.set_interrupt_handler(None);
+    if reusable && !warm.runtime.is_job_pending() {
+        warm.runtime.run_gc();
+        WARM.with(|w| *w.borrow_mut() = Some(warm));
+    }
+    ended
+}
+
+/// One call in `warm`: what ended it and whether the context may be reused.
+fn run_in(warm: &Warm, limits: Limits, plan: String, host: Box<dyn Host>) -> (Ended, bool) {
+    match warm.slot.try_borrow_mut() {
+        Ok(mut slot) => *slot = Some(host),
+        Err(_) => {
+            return (
+                Ended::Unavailable("the script context is busy".into()),
+                false,
+            );
+        }
+    }
+    warm.runtime.set_memory_limit(limits.memory_bytes);
     let deadline = Instant::now() + limits.timeout;
-    let timed_out = Arc::new(AtomicBool::new(false));
+    let timed_out = Rc::new(Cell::new(false));
     {
-        let timed_out = Arc::clone(&timed_out);
-        let host = Arc::clone(&host);
-        runtime.set_interrupt_handler(Some(Box::new(move || {
-            if Instant::now() >= deadline || host.cancelled() {
-                timed_out.store(true, Ordering::Relaxed);
+        let timed_out = Rc::clone(&timed_out);
+        let slot = Rc::clone(&warm.slot);
+        warm.runtime.set_interrupt_handler(Some(Box::new(move || {
+            let cancelled = slot
+                .try_borrow()
+                .map(|h| h.as_ref().is_some_and(|h| h.cancelled()))
+                .unwrap_or(false);
+            if Instant::now() >= deadline || cancelled {
+                timed_out.set(true);
                 return true;
             }
             false
         })));
     }
-    let context = match Context::full(&runtime) {
-        Ok(context) => context,
-        Err(e) => return Ended::Unavailable(e.to_string()),
-    };
-    let ended = context.with(|ctx| match start(&ctx, host, plan) {
-        Ok(()) => Ended::Returned,
-        Err(rquickjs::Error::Exception) => thrown(&ctx),
-        Err(rquickjs::Error::Allocation) => Ended::OutOfMemory,
-        Err(e) => Ended::Thrown {
-            message: e.to_string(),
-            stack: String::new(),
-            failure: None,
-        },
+    let (ended, reusable) = warm.context.with(|ctx| {
+        let api = match warm.api.clone().restore(&ctx) {
+            Ok(api) => api,
+            Err(e) => return (Ended::Unavailable(e.to_string()), false),
+        };
+        let outcome = api
+            .get::<_, Function>("main")
+            .and_then(|main| main.call::<_, String>((plan,)));
+        let ended = match outcome {
+            Ok(value) => Ended::Returned(value),
+            Err(rquickjs::Error::Exception) => thrown(&ctx),
+            Err(rquickjs::Error::Allocation) => Ended::OutOfMemory,
+            Err(e) => Ended::Thrown {
+                message: e.to_string(),
+                stack: String::new(),
+                failure: None,
+            },
+        };
+        let clean = matches!(ended, Ended::Returned(_) | Ended::Thrown { .. })
+            && !timed_out.get()
+            && api
+                .get::<_, Function>("reset")
+                .and_then(|reset| reset.call::<_, bool>(()))
+                .unwrap_or(false);
+        (ended, clean)
     });
-    if timed_out.load(Ordering::Relaxed) {
-        return Ended::TimedOut;
+    if timed_out.get() {
+        return (Ended::TimedOut, false);
     }
-    ended
+    (ended, reusable)
 }
 
-/// Installs the native functions, evaluates the prelude and runs the plan.
-fn start<'js>(ctx: &Ctx<'js>, host: Arc<impl Host>, plan: String) -> rquickjs::Result<()> {
+/// Installs the native functions and evaluates the prelude; its `{main, reset}`.
+fn install<'js>(ctx: &Ctx<'js>, slot: Slot) -> rquickjs::Result<Object<'js>> {
     let globals = ctx.globals();
     let call = Function::new(ctx.clone(), move |op: String, arg: String| {
-        host.call(&op, &arg)
+        match slot.try_borrow() {
+            Ok(host) => match host.as_ref() {
+                Some(host) => host.call(&op, &arg),
+                None => CANCELLED.to_owned(),
+            },
+            Err(_) => CANCELLED.to_owned(),
+        }
     })?;
     globals.set("__ironworxHost", call)?;
     let compile = Function::new(
@@ -119,9 +209,11 @@ fn start<'js>(ctx: &Ctx<'js>, host: Arc<impl Host>, plan: String) -> rquickjs::R
         },
     )?;
     globals.set("__ironworxCompile", compile)?;
-    let main: Function = ctx.eval_with_options(PRELUDE, options(PRELUDE_FILE.into(), true))?;
-    main.call::<_, ()>((plan,))
+    ctx.eval_with_options(PRELUDE, options(PRELUDE_FILE.into(), true))
 }
+
+/// The answer of the host function when no call is running.
+const CANCELLED: &str = "{\"e\":\"the invocation was cancelled\"}";
 
 /// Global code named `file`; service code is sloppy, as ThingWorx runs it.
 fn options(file: String, strict: bool) -> EvalOptions {
@@ -211,7 +303,7 @@ pub fn file_of(thing: &str, service: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     /// A host that answers every operation from a list, recording what it was asked.
     struct Scripted {
@@ -266,16 +358,78 @@ mod tests {
         (ended, calls)
     }
 
+    fn returned(value: &str) -> Ended {
+        Ended::Returned(format!("{{\"value\":{value}}}"))
+    }
+
     #[test]
-    fn a_result_goes_to_the_host() {
+    fn a_result_is_returned_without_asking_the_host() {
         let (ended, calls) = run_code("result = 20 + 22;", 5);
-        assert_eq!(ended, Ended::Returned);
-        assert!(
-            calls
-                .iter()
-                .any(|(op, arg)| op == "result" && arg.contains("42"))
+        assert_eq!(ended, returned("42"));
+        assert!(calls.is_empty(), "{calls:?}");
+    }
+
+    #[test]
+    fn nothing_a_call_leaves_is_seen_by_the_next() {
+        // Each thread keeps one warm context: both calls run in it.
+        let (ended, _) = run_code(
+            "leaked = 'secret'; globalThis.other = 1; this.third = 2;\n\
+             try { Object.prototype.spy = 'x'; } catch (e) {}\n\
+             try { Array.prototype.push = function () {}; } catch (e) {}\n\
+             try { JSON.stringify = function () { return 'x'; }; } catch (e) {}\n\
+             try { Math.max = null; } catch (e) {}\n\
+             try { Object.getPrototypeOf([][Symbol.iterator]()).next = null; } catch (e) {}\n\
+             try { Object.getPrototypeOf(function* () {}).prototype.next = null; } catch (e) {}\n\
+             Things = 5; logger = null; Symbol.iterator2 = 1;\n\
+             /(sec)ret/.exec('secret');\n\
+             var o = {}; o.toString = function () { return 'mine'; };\n\
+             function F() {} F.prototype = {}; F.prototype.constructor = F;\n\
+             var e = new Error(); e.message = 'set';\n\
+             result = String(o) + (new F().constructor === F) + e.message;",
+            5,
         );
-        assert_eq!(calls.last().map(|(op, _)| op.as_str()), Some("leave"));
+        // Assigning what scripts commonly set on their own objects still works.
+        assert_eq!(ended, returned("\"minetrueset\""));
+        let (ended, _) = run_code(
+            "result = [typeof leaked, typeof other, typeof third, typeof ({}).spy, \
+             [1].push(2), JSON.stringify(1), typeof Math.max, [...[1, 2]].length, \
+             typeof Things, typeof logger, typeof Symbol.iterator2, \
+             typeof RegExp.lastMatch === 'string' ? RegExp.lastMatch : ''].join(',');",
+            5,
+        );
+        assert_eq!(
+            ended,
+            returned(
+                "\"undefined,undefined,undefined,undefined,2,1,function,2,object,object,undefined,\""
+            )
+        );
+    }
+
+    #[test]
+    fn a_context_left_unclean_is_not_reused() {
+        let (ended, _) = run_code(
+            "Object.defineProperty(globalThis, 'stuck', { value: 'secret' }); result = 1;",
+            5,
+        );
+        assert_eq!(ended, returned("1"));
+        let (ended, _) = run_code("result = typeof stuck;", 5);
+        assert_eq!(ended, returned("\"undefined\""));
+        let (ended, _) = run_code("Object.preventExtensions(globalThis); result = 1;", 5);
+        assert_eq!(ended, returned("1"));
+        let (ended, _) = run_code("globalThis.x = 1; result = typeof x;", 5);
+        assert_eq!(ended, returned("\"number\""));
+        let (ended, _) = run_code(
+            "Promise.resolve().then(function () { late = 1; }); result = 1;",
+            5,
+        );
+        assert_eq!(ended, returned("1"));
+        let (ended, _) = run_code("result = typeof late;", 5);
+        assert_eq!(ended, returned("\"undefined\""));
+        // After a limit, a fresh context.
+        let (ended, _) = run_code("kept = 1; while (true) {}", 1);
+        assert_eq!(ended, Ended::TimedOut);
+        let (ended, _) = run_code("result = typeof kept;", 5);
+        assert_eq!(ended, returned("\"undefined\""));
     }
 
     #[test]
@@ -285,12 +439,8 @@ mod tests {
              JSON.stringify = function () { return '{}'; };\nresult = 5;",
             5,
         );
-        assert_eq!(ended, Ended::Returned);
-        assert!(
-            calls
-                .iter()
-                .any(|(op, arg)| op == "result" && arg.contains('5'))
-        );
+        assert_eq!(ended, returned("5"));
+        assert!(calls.is_empty(), "{calls:?}");
     }
 
     #[test]
@@ -342,9 +492,9 @@ mod tests {
              throw new Error('reachable');",
             5,
         );
-        assert_eq!(ended, Ended::Returned);
+        assert_eq!(ended, returned("null"));
         let (ended, _) = run_code("import('os');", 5);
-        assert_eq!(ended, Ended::Returned);
+        assert_eq!(ended, returned("null"));
         let (ended, _) = run_code("pause(1000);", 5);
         assert!(
             matches!(&ended, Ended::Thrown { message, .. } if message.contains("pause() is refused")),

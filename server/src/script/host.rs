@@ -13,6 +13,8 @@ use serde_json::{Map, Value, json};
 use crate::authz::{EntityIdx, Outcome, Request, Target, decide};
 use crate::config::ScriptSettings;
 use crate::domain::Ctx;
+use crate::domain::events::event_shape;
+use crate::domain::shapes::{check_row, rows_of, shape_fields};
 use crate::domain::things::{PropertyWrite, properties_of, values};
 use crate::error::{ApiError, ScriptFailure};
 use crate::script::engine::file_of;
@@ -73,7 +75,7 @@ pub struct Session<'a> {
     frames: Vec<Frame>,
     pending: Vec<Pending>,
     failures: Vec<ApiError>,
-    result: Option<Value>,
+    events: Vec<(String, String, Value)>,
     result_type: String,
 }
 
@@ -88,7 +90,7 @@ impl<'a> Session<'a> {
             frames: Vec::new(),
             pending: Vec::new(),
             failures: Vec::new(),
-            result: None,
+            events: Vec::new(),
             result_type: "NOTHING".to_owned(),
         }
     }
@@ -102,9 +104,13 @@ impl<'a> Session<'a> {
         params: Map<String, Value>,
     ) -> Result<String, ApiError> {
         match self.enter(thing, service, params, false).await {
-            Ok(plan) => {
+            Ok(mut plan) => {
                 if let Some(frame) = self.frames.last() {
                     self.result_type = frame.result_type.clone();
+                }
+                let snapshot = self.snapshot(thing).await?;
+                if let Value::Object(plan) = &mut plan {
+                    plan.insert("snapshot".to_owned(), Value::Object(snapshot));
                 }
                 Ok(plan.to_string())
             }
@@ -128,14 +134,21 @@ impl<'a> Session<'a> {
         &self.result_type
     }
 
-    /// The outermost service's typed result, once it returned.
-    pub fn result(&self) -> Option<&Value> {
-        self.result.as_ref()
+    /// The outermost service's result (`{"value": …}` as JSON text, as the script returned
+    /// it) typed by its result type, under the result size limit.
+    pub fn finish(&mut self, returned: &str) -> Result<Value, ApiError> {
+        let arg: Value = serde_json::from_str(returned).unwrap_or(Value::Null);
+        match self.typed_result(arg, returned.len()) {
+            Ok(value) => Ok(value),
+            Err(Throw::Failure(e)) => Err(e),
+            Err(Throw::Plain(message)) => Err(self.script_error(message, None)),
+        }
     }
 
-    /// The writes to commit, by Thing.
-    pub fn into_pending(self) -> Vec<Pending> {
-        self.pending
+    /// The writes to commit, by Thing, and the events to fire after them (Thing, event,
+    /// data), in the order they were fired.
+    pub fn into_pending(self) -> (Vec<Pending>, Vec<(String, String, Value)>) {
+        (self.pending, self.events)
     }
 
     /// A `script_error` of the service running now (or the outermost one).
@@ -165,6 +178,7 @@ impl<'a> Session<'a> {
             "thing" => Ok(Value::Bool(self.visible(text(&arg, "name")).is_ok())),
             "member" => self.member(text(&arg, "thing"), text(&arg, "name")).await,
             "write" => self.write(&arg).await,
+            "fire" => self.fire(&arg).await,
             "enter" => {
                 let params = arg
                     .get("params")
@@ -316,11 +330,83 @@ impl<'a> Session<'a> {
             .scripts
             .resolve(self.state, self.ctx, thing, name)
             .await?;
-        Ok(if service.is_some() {
-            json!({ "service": true })
-        } else {
-            Value::Null
+        if service.is_some() {
+            return Ok(json!({ "service": true }));
+        }
+        Ok(match event_shape(&self.state.db, thing, name).await? {
+            Some(_) => json!({ "event": true }),
+            None => Value::Null,
         })
+    }
+
+    /// Checks and keeps the firing of an event (`{thing, event, data}`: the data an object or
+    /// an InfoTable of one row, checked against the event's data shape as the REST route
+    /// checks it); it is delivered after the invocation's writes commit.
+    async fn fire(&mut self, arg: &Value) -> Result<Value, Throw> {
+        let (thing, event) = (text(arg, "thing"), text(arg, "event"));
+        let idx = self.visible(thing)?;
+        self.require(idx, PermissionKind::EventInvoke, event)?;
+        let shape = event_shape(&self.state.db, thing, event)
+            .await?
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("Thing '{thing}' has no event '{event}'"))
+            })?;
+        let data = arg.get("data").cloned().unwrap_or(Value::Null);
+        let rows = rows_of(&data)?;
+        let row = match rows.as_slice() {
+            [] => Map::new(),
+            [row] => row.clone(),
+            _ => {
+                return Err(ApiError::BadRequest("the event data must be one row".into()).into());
+            }
+        };
+        let row = if shape.is_empty() {
+            row
+        } else {
+            check_row(&shape_fields(&self.state.db, &shape).await?, &row)?
+        };
+        self.events
+            .push((thing.to_owned(), event.to_owned(), Value::Object(row)));
+        Ok(Value::Null)
+    }
+
+    /// The properties of `thing` the caller (or `System`) may read, as `member` answers them,
+    /// but INFOTABLEs (read when the script asks for one): what the outermost service's `me`
+    /// reads without asking the server.
+    async fn snapshot(&self, thing: &str) -> Result<Map<String, Value>, ApiError> {
+        let Ok(idx) = self.visible(thing) else {
+            return Ok(Map::new());
+        };
+        let Some(defs) = self.state.models.thing(thing, self.ctx.sequences).await? else {
+            return Ok(Map::new());
+        };
+        let found = self
+            .state
+            .models
+            .with_values(defs.id(), self.ctx.sequences.values, |stored| {
+                properties_of(&defs, stored)
+                    .into_iter()
+                    .filter(|p| p.base_type != "INFOTABLE")
+                    .map(|p| {
+                        let value = match stored.get(p.name) {
+                            Some(held) => held.value.clone(),
+                            None => values::default_value(p.base_type, p.aspects),
+                        };
+                        (p.name.to_owned(), value, p.base_type.to_owned())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter(|(name, _, _)| {
+                self.permitted(Target::Entity(idx), PermissionKind::PropertyRead, name)
+                    == Outcome::Allow
+            })
+            .map(|(name, value, base_type)| {
+                (name, json!({ "value": value, "baseType": base_type }))
+            })
+            .collect())
     }
 
     /// Checks and keeps a property write (`{thing, name, value}`).
@@ -476,9 +562,6 @@ impl<'a> Session<'a> {
                 frame.service, frame.thing
             ))
         })?;
-        if self.frames.len() == 1 {
-            self.result = Some(typed.clone());
-        }
         Ok(typed)
     }
 

@@ -89,9 +89,13 @@ pub async fn invoke(
     };
     let result_type = session.result_type().to_owned();
     match ended {
-        Ended::Returned => {
-            let result = session.result().cloned().unwrap_or(Value::Null);
-            commit(state, session.into_pending()).await?;
+        Ended::Returned(value) => {
+            let result = session.finish(&value)?;
+            let (pending, events) = session.into_pending();
+            commit(state, pending).await?;
+            for (thing, event, data) in events {
+                state.events.publish(&thing, &event, data);
+            }
             Ok(answer(&result_type, result))
         }
         Ended::Thrown {

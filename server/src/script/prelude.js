@@ -1,8 +1,11 @@
-// The script API of Ironworx, evaluated once in every fresh context before a service runs
-// (server/src/script/engine.rs). It reaches the server only through the two native functions
-// it takes from the global object and removes from it: `__ironworxHost(op, json)` answers one
-// host operation as JSON ({"v": value} or {"e": message, "k": failure}), and
-// `__ironworxCompile(source, file)` compiles a wrapped service body into a function. Every
+// The script API of Ironworx, evaluated once in each pooled context (server/src/script/
+// engine.rs), which then runs one outermost service after another. Before the first, every
+// object reachable from the global object (the language's intrinsics and this API) is frozen;
+// after each, `reset` puts the global object back as it was and drops what the call cached, so
+// nothing one call leaves is seen by the next (a context whose reset fails is not reused).
+// It reaches the server only through the two native functions it takes from the global object
+// and removes from it: `__ironworxHost(op, json)` answers one host operation as JSON
+// ({"v": value} or {"e": message, "k": failure}), and `__ironworxCompile(source, file)` compiles a wrapped service body into a function. Every
 // permission check, value check and write happens on the server side of `host`.
 (function (global) {
     "use strict";
@@ -14,6 +17,10 @@
     const parse = JSON.parse;
     const stringify = JSON.stringify;
     const defineProperty = Object.defineProperty;
+    const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+    const getPrototypeOf = Object.getPrototypeOf;
+    const ownKeys = Reflect.ownKeys;
+    const hasOwn = Object.prototype.hasOwnProperty;
     const ScriptError = Error;
 
     function host(op, arg) {
@@ -101,7 +108,25 @@
         return value;
     }
 
-    const compiled = {};
+    // Compiled services by their wrapped source, kept across calls (each function frozen);
+    // dropped whole when it grows past `COMPILED_MOST`.
+    const COMPILED_MOST = 256;
+    let compiled = new Map();
+    // Per call: Thing proxies, whether a Thing is visible, and what each member of a Thing
+    // read as (`{value, baseType}`, `{service: true}` or `null`), seeded with the snapshot of
+    // `me` the server takes at the start and dropped entry by entry when written.
+    let things = new Map();
+    let visible = new Map();
+    let members = new Map();
+
+    function membersOf(thing) {
+        let known = members.get(thing);
+        if (known === undefined) {
+            known = new Map();
+            members.set(thing, known);
+        }
+        return known;
+    }
 
     // Runs one service of a Thing: the server checks ServiceInvoke and types the parameters
     // ("enter"), the script runs in this context, the server types the result ("result").
@@ -114,27 +139,36 @@
         }
     }
 
-    // `outermost`: the server keeps the typed result itself, nothing comes back here.
+    // `outermost`: the result goes back to the server as `{value}` JSON text.
     function run(plan, outermost) {
-        let fn = compiled[plan.file];
+        const key = plan.file + "\n" + plan.source;
+        let fn = compiled.get(key);
         if (fn === undefined) {
             fn = compile(plan.source, plan.file);
-            compiled[plan.file] = fn;
+            Object.freeze(fn);
+            Object.freeze(fn.prototype);
+            if (compiled.size >= COMPILED_MOST) {
+                compiled = new Map();
+            }
+            compiled.set(key, fn);
         }
         const args = {};
         for (const p of plan.params) {
             args[p.name] = fromWire(p.value, p.baseType);
         }
         const value = fn(thingProxy(plan.thing), args);
-        const typed = host("result", { value: value === undefined ? null : value });
-        return outermost ? undefined : fromWire(typed, plan.resultType);
+        const wire = value === undefined ? null : value;
+        if (outermost) {
+            // The server types the outermost result itself, after the script ended.
+            return stringify({ value: wire });
+        }
+        return fromWire(host("result", { value: wire }), plan.resultType);
     }
 
-    const things = {};
-
     function thingProxy(name) {
-        if (things[name] !== undefined) {
-            return things[name];
+        const known = things.get(name);
+        if (known !== undefined) {
+            return known;
         }
         const proxy = new Proxy(
             {},
@@ -146,9 +180,25 @@
                     if (key === "name") {
                         return name;
                     }
-                    const member = host("member", { thing: name, name: key });
+                    if (key === "FireEvent") {
+                        return function (params) {
+                            const p = params || {};
+                            host("fire", { thing: name, event: p.eventName, data: p.eventData === undefined ? null : p.eventData });
+                        };
+                    }
+                    const cache = membersOf(name);
+                    let member = cache.get(key);
+                    if (member === undefined) {
+                        member = host("member", { thing: name, name: key });
+                        cache.set(key, member);
+                    }
                     if (member === null) {
                         return undefined;
+                    }
+                    if (member.event) {
+                        return function (data) {
+                            host("fire", { thing: name, event: key, data: data === undefined ? null : data });
+                        };
                     }
                     if (member.service) {
                         return function (params) {
@@ -161,12 +211,13 @@
                     if (typeof key !== "string") {
                         return false;
                     }
+                    membersOf(name).delete(key);
                     host("write", { thing: name, name: key, value: value === undefined ? null : value });
                     return true;
                 },
             }
         );
-        things[name] = proxy;
+        things.set(name, proxy);
         return proxy;
     }
 
@@ -184,7 +235,14 @@
         );
     }
 
-    global.Things = collection((name) => (host("thing", { name: name }) ? thingProxy(name) : undefined));
+    global.Things = collection((name) => {
+        let seen = visible.get(name);
+        if (seen === undefined) {
+            seen = host("thing", { name: name });
+            visible.set(name, seen);
+        }
+        return seen ? thingProxy(name) : undefined;
+    });
 
     global.DataShapes = collection((name) => {
         const shape = host("dataShape", { name: name });
@@ -240,13 +298,144 @@
         error: log("error"),
     };
 
-    // The server's entry: runs the outermost plan (its result goes to the server).
-    return function main(planJson) {
-        const plan = parse(planJson);
-        try {
-            run(plan, true);
-        } finally {
-            host("leave", null);
+    // Data properties of frozen prototypes that scripts commonly set on their own objects
+    // become accessors whose setter defines the property on the object assigned to, so that
+    // freezing the prototypes does not make `o.toString = …` fail silently.
+    function keepOverridable(proto, key) {
+        const d = getOwnPropertyDescriptor(proto, key);
+        if (d === undefined || !("value" in d)) {
+            return;
         }
+        const value = d.value;
+        defineProperty(proto, key, {
+            get: function () {
+                return value;
+            },
+            set: function (v) {
+                if (this === proto || this === null || this === undefined) {
+                    throw new TypeError("'" + String(key) + "' of a built-in prototype is read-only");
+                }
+                if (hasOwn.call(this, key)) {
+                    this[key] = v;
+                } else {
+                    defineProperty(this, key, { value: v, writable: true, enumerable: true, configurable: true });
+                }
+            },
+            enumerable: d.enumerable,
+            configurable: false,
+        });
+    }
+    for (const key of ["constructor", "toString", "valueOf", "toLocaleString", "hasOwnProperty"]) {
+        keepOverridable(Object.prototype, key);
+    }
+    for (const E of [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError]) {
+        for (const key of ["constructor", "name", "message", "toString"]) {
+            keepOverridable(E.prototype, key);
+        }
+    }
+    keepOverridable(Array.prototype, "toString");
+    keepOverridable(Function.prototype, "toString");
+
+    // Freezes everything reachable from `roots` (own properties, accessors, prototypes) but
+    // the global object itself.
+    function freezeAll(roots) {
+        const seen = new Set([global]);
+        const stack = roots.slice();
+        for (const key of ownKeys(global)) {
+            const d = getOwnPropertyDescriptor(global, key);
+            stack.push(d.value, d.get, d.set);
+        }
+        stack.push(getPrototypeOf(global));
+        while (stack.length > 0) {
+            const o = stack.pop();
+            if ((typeof o !== "object" && typeof o !== "function") || o === null || seen.has(o)) {
+                continue;
+            }
+            seen.add(o);
+            for (const key of ownKeys(o)) {
+                const d = getOwnPropertyDescriptor(o, key);
+                stack.push(d.value, d.get, d.set);
+            }
+            stack.push(getPrototypeOf(o));
+            Object.freeze(o);
+        }
+    }
+    // The intrinsics no global names: iterators, generators, async functions.
+    freezeAll([
+        InfoTable,
+        function* () {},
+        async function () {},
+        async function* () {},
+        [][Symbol.iterator](),
+        ""[Symbol.iterator](),
+        new Map()[Symbol.iterator](),
+        new Set()[Symbol.iterator](),
+        /a/[Symbol.matchAll](""),
+        (function* () {})(),
+        (async function* () {})(),
+    ]);
+
+    // The global object as the API left it: every own property's descriptor and its prototype.
+    const baseline = new Map();
+    for (const key of ownKeys(global)) {
+        baseline.set(key, getOwnPropertyDescriptor(global, key));
+    }
+    const baselineProto = getPrototypeOf(global);
+
+    function sameDescriptor(a, b) {
+        return (
+            a.value === b.value &&
+            a.get === b.get &&
+            a.set === b.set &&
+            a.writable === b.writable &&
+            a.enumerable === b.enumerable &&
+            a.configurable === b.configurable
+        );
+    }
+
+    // Puts the global object back and drops what the call cached; whether it could.
+    function reset() {
+        things = new Map();
+        visible = new Map();
+        members = new Map();
+        if (!Object.isExtensible(global) || getPrototypeOf(global) !== baselineProto) {
+            return false;
+        }
+        for (const key of ownKeys(global)) {
+            const before = baseline.get(key);
+            if (before === undefined) {
+                if (!Reflect.deleteProperty(global, key)) {
+                    return false;
+                }
+                continue;
+            }
+            const now = getOwnPropertyDescriptor(global, key);
+            if (!sameDescriptor(now, before) && !Reflect.defineProperty(global, key, before)) {
+                return false;
+            }
+        }
+        for (const key of baseline.keys()) {
+            if (!hasOwn.call(global, key)) {
+                if (!Reflect.defineProperty(global, key, baseline.get(key))) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    // The server's entry: runs the outermost plan and answers `{value}` as JSON text (the
+    // server types it); `reset` after every call.
+    return {
+        main: function main(planJson) {
+            const plan = parse(planJson);
+            const snapshot = plan.snapshot || {};
+            const known = membersOf(plan.thing);
+            for (const key of Object.keys(snapshot)) {
+                known.set(key, snapshot[key]);
+            }
+            return run(plan, true);
+        },
+        reset: reset,
     };
 })(globalThis);

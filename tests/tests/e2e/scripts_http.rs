@@ -4,7 +4,7 @@
 //! script added over REST, the log; a denied access inside a script (403, nothing
 //! written), the System-user rule for wrapped calls, a thrown error that rolls back every
 //! write; an infinite loop, a memory hog, a call too deep and a result too large stopped with
-//! the limit named while other requests are answered.
+//! the limit named while other requests are answered; nothing one call leaves seen by the next.
 
 use std::time::{Duration, Instant};
 
@@ -679,6 +679,155 @@ async fn script_access_follows_the_callers_rights() {
         );
 
         drop(conn);
+        finish(db, server).await;
+    }
+}
+
+/// Calls run one after another in reused script contexts: nothing one call (of one user)
+/// leaves, global variables, changed built-ins or what it read, is seen by the next (of
+/// another user), and every call reads the values as they are when it starts.
+#[tokio::test]
+async fn script_calls_share_nothing() {
+    for backend in backends() {
+        let db = TestDb::create(backend).await;
+        let server = start(&db).await;
+        let conn = connect(&db).await;
+        entity_services(
+            &server,
+            "CreateUser",
+            &json!({"name": OPERATOR, "password": PASSWORD}),
+        )
+        .await;
+        thing(&server, "Line", &[("count", "NUMBER")]).await;
+        thing(&server, "Secret", &[("value", "NUMBER")]).await;
+        write(&server, "Secret", "value", json!(7)).await;
+        for service in ["Stash", "Snoop", "Count"] {
+            grant(&server, "Line", OPERATOR, service, "ServiceInvoke").await;
+        }
+        grant(&server, "Line", OPERATOR, "count", "PropertyRead").await;
+        service(
+            &conn,
+            "Line",
+            "Stash",
+            &[],
+            "NUMBER",
+            "stash = Things['Secret'].value; globalThis.also = stash;\n\
+             try { Object.prototype.leak = stash; } catch (e) {}\n\
+             try { String.prototype.trim = function () { return stash; }; } catch (e) {}\n\
+             Things = { Secret: { value: stash } };\n\
+             result = stash;",
+        )
+        .await;
+        service(
+            &conn,
+            "Line",
+            "Snoop",
+            &[],
+            "STRING",
+            "var seen = [typeof stash, typeof also, String(({}).leak), ' x '.trim()];\n\
+             try { seen.push(String(Things['Secret'].value)); } catch (e) { seen.push('denied'); }\n\
+             result = seen.join(',');",
+        )
+        .await;
+        service(&conn, "Line", "Count", &[], "NUMBER", "result = me.count;").await;
+        let admin = Caller::admin();
+        for round in 0..4 {
+            let stashed = call(&server, &admin, "Line", "Stash", json!({})).await;
+            assert_eq!(result(&stashed), &json!(7.0), "{backend} {round}");
+            let snooped = call(&server, &operator(), "Line", "Snoop", json!({})).await;
+            assert_eq!(
+                result(&snooped),
+                &json!("undefined,undefined,undefined,x,denied"),
+                "{backend} {round}"
+            );
+            write(&server, "Line", "count", json!(round)).await;
+            let counted = call(&server, &operator(), "Line", "Count", json!({})).await;
+            assert_eq!(
+                result(&counted).as_f64(),
+                Some(f64::from(round)),
+                "{backend} {round}"
+            );
+        }
+        finish(db, server).await;
+    }
+}
+
+/// `me.<Event>(data)` and `FireEvent` deliver to subscribers as the REST event route does,
+/// after the invocation's writes commit; an invocation that throws delivers nothing, and a
+/// caller without EventInvoke gets the direct call's 403.
+#[tokio::test]
+async fn script_events_are_delivered_after_commit() {
+    for backend in backends() {
+        let db = TestDb::create(backend).await;
+        let server = start(&db).await;
+        let conn = connect(&db).await;
+        entity_services(
+            &server,
+            "CreateUser",
+            &json!({"name": OPERATOR, "password": PASSWORD}),
+        )
+        .await;
+        thing(&server, "Line", &[("count", "NUMBER")]).await;
+        data_shape(&conn, "AlarmShape", &[("level", "NUMBER", false)]).await;
+        admin_call(
+            &server,
+            "/Thingworx/Things/Line/Services/AddEventDefinition",
+            &json!({"name": "Alarm", "dataShape": "AlarmShape"}),
+        )
+        .await;
+        service(
+            &conn,
+            "Line",
+            "Raise",
+            &[],
+            "NOTHING",
+            "me.count = 3;\nme.Alarm({level: 1});\n\
+             var data = DataShapes['AlarmShape'].CreateValues(); data.AddRow({level: 2});\n\
+             me.FireEvent({eventName: 'Alarm', eventData: data});",
+        )
+        .await;
+        service(
+            &conn,
+            "Line",
+            "RaiseThenFail",
+            &[],
+            "NOTHING",
+            "me.Alarm({level: 9});\nthrow new Error('no');",
+        )
+        .await;
+        grant(&server, "Line", OPERATOR, "Raise", "ServiceInvoke").await;
+        let res = ironworx_tests::sse::subscribe(
+            &server,
+            (ironworx_tests::ADMIN_USER, ironworx_tests::ADMIN_PASSWORD),
+            "Line",
+            "Alarm",
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK, "{backend}");
+        let mut events = ironworx_tests::sse::EventStream::open(res).await;
+        let admin = Caller::admin();
+        let failed = call(&server, &admin, "Line", "RaiseThenFail", json!({})).await;
+        assert_eq!(
+            failed.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{}",
+            failed.text
+        );
+        let denied = call(&server, &operator(), "Line", "Raise", json!({})).await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.text);
+        let raised = call(&server, &admin, "Line", "Raise", json!({})).await;
+        assert_eq!(raised.status, StatusCode::OK, "{}", raised.text);
+        for level in [1.0, 2.0] {
+            let firing = events.next_data().await;
+            assert_eq!(firing["eventName"], json!("Alarm"), "{backend} {firing}");
+            assert_eq!(firing["source"], json!("Line"), "{backend} {firing}");
+            assert_eq!(
+                firing["eventData"]["level"].as_f64(),
+                Some(level),
+                "{backend} {firing}"
+            );
+        }
+        assert_eq!(read(&server, "Line", "count").await.as_f64(), Some(3.0));
         finish(db, server).await;
     }
 }

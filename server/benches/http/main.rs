@@ -21,6 +21,8 @@
 //! user in a group granted PropertyRead on one and PropertyWrite on the other, an application
 //! key, a form-login session) is made through the REST API first.
 //!
+//! Then the script services against the built-in routes (`scripts.rs`).
+//!
 //! Runs on SQLite, and on PostgreSQL as well when `IRONWORX_TEST_POSTGRES` holds an
 //! administrative URL (a database with a random name is created and dropped per server).
 //!
@@ -28,7 +30,10 @@
 //!
 //! Settings (environment): `IRONWORX_BENCH_SECONDS` per wrk run (10), `IRONWORX_BENCH_ROUNDS`
 //! (3), `IRONWORX_BENCH_CONNECTIONS` (16), `IRONWORX_BENCH_THREADS` (2),
-//! `IRONWORX_BENCH_OLD_SERVER` (none).
+//! `IRONWORX_BENCH_OLD_SERVER` (none), `IRONWORX_BENCH_ONLY` (`scripts`: only the script
+//! services).
+
+mod scripts;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -618,12 +623,17 @@ fn bench(
         databases.push(backend.database(runtime, new_dir.path()));
         let label = databases[0].label;
         let new = serve(Path::new(SERVER), &databases[0]);
+        scripts::setup(&new.server.addr);
         let old_dir = tempfile::tempdir_in(dir).expect("temp dir");
         let old = old.map(|program| {
             databases.push(backend.database(runtime, old_dir.path()));
             serve(program, &databases[1])
         });
-        run(label, backend.goal(), &new, old.as_ref(), load, dir);
+        let only_scripts = std::env::var("IRONWORX_BENCH_ONLY").is_ok_and(|v| v == "scripts");
+        if !only_scripts {
+            run(label, backend.goal(), &new, old.as_ref(), load, dir);
+        }
+        scripts::run(label, &new.server.addr, &new.credentials.app_key, load, dir);
     }));
     for db in &databases {
         db.drop_database(runtime);
