@@ -1,4 +1,5 @@
-//! The generated model (users, nested groups, organizations, shapes, templates, Things), its rules and the request samples.
+//! The generated model (users, nested groups, organizations, shapes, templates, Things), its rules
+//! and the request samples.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! Java `HashMap` iteration order, in which every object of a `.twx` tree below its root is written.
+//! Java `HashMap` iteration order, in which every object of a `.twx` tree below its root is
+//! written.
 
 use super::*;
 

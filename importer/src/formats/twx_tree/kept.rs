@@ -1,4 +1,5 @@
-//! The differences between a read `.twx` entity and what the writer gives back for it: found when reading, applied when writing (plain keys and JSON pointers).
+//! The differences between a read `.twx` entity and what the writer gives back for it: found when
+//! reading, applied when writing (plain keys and JSON pointers).
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! What the `.twx` writer's output depends on besides the model: the ThingWorx version its header names (collection lists and their order, version-specific keys).
+//! What the `.twx` writer's output depends on besides the model: the ThingWorx version its header
+//! names (collection lists and their order, version-specific keys).
 
 /// The ThingWorx versions whose `.twx` files differ in their collection lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,4 +1,5 @@
-//! Reads the model from a `.twx` tree ([`super::export_from_tree`]), keeping what the writer would not reproduce as extras.
+//! Reads the model from a `.twx` tree ([`super::export_from_tree`]), keeping what the writer would
+//! not reproduce as extras.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! The conversion context (origin, notes) and the scalars read from attributes (booleans, integers, dates), and kept elements.
+//! The conversion context (origin, notes) and the scalars read from attributes (booleans, integers,
+//! dates), and kept elements.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! Definition lists (properties, services, events, implementations, subscriptions), implemented shapes and property values.
+//! Definition lists (properties, services, events, implementations, subscriptions), implemented
+//! shapes and property values.
 
 use super::*;
 

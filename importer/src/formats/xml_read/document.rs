@@ -1,4 +1,5 @@
-//! The document structure: the root, collections and entities, each collected into a subtree and converted.
+//! The document structure: the root, collections and entities, each collected into a subtree and
+//! converted.
 
 use super::*;
 

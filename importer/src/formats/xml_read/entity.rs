@@ -1,4 +1,5 @@
-//! One entity: its common attributes, its kind's attributes and children, and what is kept as extras.
+//! One entity: its common attributes, its kind's attributes and children, and what is kept as
+//! extras.
 
 use super::*;
 

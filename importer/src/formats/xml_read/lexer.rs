@@ -1,4 +1,5 @@
-//! Lexing: quick-xml events with line tracking, references, CDATA padding and the errors they raise.
+//! Lexing: quick-xml events with line tracking, references, CDATA padding and the errors they
+//! raise.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! The compact subtree of one entity (or one collection of a permission file), built from lexer events.
+//! The compact subtree of one entity (or one collection of a permission file), built from lexer
+//! events.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! Definition lists, service implementations, configuration tables, typed values and InfoTables, implemented and nested shapes.
+//! Definition lists, service implementations, configuration tables, typed values and InfoTables,
+//! implemented and nested shapes.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! One entity: its attributes, common children, kind-specific parts and kept extras, and field definitions.
+//! One entity: its attributes, common children, kind-specific parts and kept extras, and field
+//! definitions.
 
 use super::*;
 

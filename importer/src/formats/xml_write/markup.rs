@@ -1,4 +1,5 @@
-//! The XML writer itself: layouts, attributes in ThingWorx's order, text and CDATA escaping, XML names.
+//! The XML writer itself: layouts, attributes in ThingWorx's order, text and CDATA escaping, XML
+//! names.
 
 use super::*;
 

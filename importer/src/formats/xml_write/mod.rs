@@ -8,7 +8,8 @@
 //! - everything the model holds; empty structural blocks (permission blocks, `avatar`,
 //!   `ConfigurationTables`, the nested `ThingShape` lists, `ImplementedShapes`, …) are written
 //!   as ThingWorx writes them, but elements the model has no field for (`PropertyBindings`,
-//!   `ServiceMappings`, `ConfigurationTableDefinitions`, …) only when [`crate::model::Extra`] holds them;
+//!   `ServiceMappings`, `ConfigurationTableDefinitions`, …) only when [`crate::model::Extra`] holds
+//! them;
 //! - instance rules only where ThingWorx has them: all three blocks on ThingTemplates, run time
 //!   only on ThingShapes; instance rules on other entities are not written;
 //! - design-time and visibility rules are written without their resource (always `*`).
@@ -25,7 +26,8 @@
 //! normalisation. Control characters other than those three are not representable in XML 1.0:
 //! they are written as character references, which strict readers refuse.
 //!
-//! [`crate::model::Extra`] is written in the XML form of its neutral form ([`crate::extras`]): scalars as
+//! [`crate::model::Extra`] is written in the XML form of its neutral form ([`crate::extras`]):
+//! scalars as
 //! attributes of the entity, lists and records as the elements ThingWorx writes, at the end of
 //! the entity (parts of the nested `ThingShape` inside it). Layouts A and B never write an extra
 //! whose name is not an XML name (that is an [`ImportError::Invalid`]).

@@ -1,4 +1,5 @@
-//! What each kind adds: Thing properties, template parts, data shapes, members, user tables, organizations, tokens and terms.
+//! What each kind adds: Thing properties, template parts, data shapes, members, user tables,
+//! organizations, tokens and terms.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! Writes the entities of one collection: rows in batches, replaced entities, and each kind's parts (definitions, values, tables, members, …).
+//! Writes the entities of one collection: rows in batches, replaced entities, and each kind's parts
+//! (definitions, values, tables, members, …).
 
 use super::*;
 

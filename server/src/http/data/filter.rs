@@ -1,4 +1,5 @@
-//! The query-filter compiler: ThingWorx's `query` JSON (filters, `And`/`Or`, comparisons, `LIKE`) into a checked filter tree, with its limits.
+//! The query-filter compiler: ThingWorx's `query` JSON (filters, `And`/`Or`, comparisons, `LIKE`)
+//! into a checked filter tree, with its limits.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! The parameters of the Stream and DataTable services: maxItems, dates, flags, tags, location, the time range and the entry's origin.
+//! The parameters of the Stream and DataTable services: maxItems, dates, flags, tags, location, the
+//! time range and the entry's origin.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! Rows as the services answer them: records of entries and table rows, tag matching, the InfoTable result.
+//! Rows as the services answer them: records of entries and table rows, tag matching, the InfoTable
+//! result.
 
 use super::*;
 

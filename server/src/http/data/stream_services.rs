@@ -1,4 +1,5 @@
-//! The Stream services: AddStreamEntry, QueryStreamEntries (with the filter variants) and PurgeStreamEntries.
+//! The Stream services: AddStreamEntry, QueryStreamEntries (with the filter variants) and
+//! PurgeStreamEntries.
 
 use super::*;
 
