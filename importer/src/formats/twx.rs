@@ -6,8 +6,7 @@
 //! | bytes | meaning |
 //! |-------|---------|
 //! | 0..8  | magic `LZ4Block` |
-//! | 8     | token: high nibble method (`0x10` stored, `0x20` LZ4), low nibble log2(block size) −
-//! 10 |
+//! | 8     | token: high nibble method (`0x10` stored, `0x20` LZ4), low nibble log2(block size) − 10 |
 //! | 9..13 | compressed length, `i32` little endian |
 //! | 13..17 | decompressed length, `i32` little endian |
 //! | 17..21 | xxHash32 (seed `0x9747B28C`) of the decompressed data, masked with `0x0FFFFFFF` |

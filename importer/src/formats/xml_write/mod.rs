@@ -8,8 +8,8 @@
 //! - everything the model holds; empty structural blocks (permission blocks, `avatar`,
 //!   `ConfigurationTables`, the nested `ThingShape` lists, `ImplementedShapes`, …) are written
 //!   as ThingWorx writes them, but elements the model has no field for (`PropertyBindings`,
-//!   `ServiceMappings`, `ConfigurationTableDefinitions`, …) only when [`crate::model::Extra`] holds
-//! them;
+//!   `ServiceMappings`, `ConfigurationTableDefinitions`, …) only when the entity's
+//!   [`crate::model::Extra`] holds them;
 //! - instance rules only where ThingWorx has them: all three blocks on ThingTemplates, run time
 //!   only on ThingShapes; instance rules on other entities are not written;
 //! - design-time and visibility rules are written without their resource (always `*`).
@@ -27,10 +27,9 @@
 //! they are written as character references, which strict readers refuse.
 //!
 //! [`crate::model::Extra`] is written in the XML form of its neutral form ([`crate::extras`]):
-//! scalars as
-//! attributes of the entity, lists and records as the elements ThingWorx writes, at the end of
-//! the entity (parts of the nested `ThingShape` inside it). Layouts A and B never write an extra
-//! whose name is not an XML name (that is an [`ImportError::Invalid`]).
+//! scalars as attributes of the entity, lists and records as the elements ThingWorx writes, at
+//! the end of the entity (parts of the nested `ThingShape` inside it). Layouts A and B never
+//! write an extra whose name is not an XML name (that is an [`ImportError::Invalid`]).
 //! Unlike ThingWorx's source-control files, layout B keeps `<Owner>` and the kept
 //! `<ConfigurationChanges>`, so that a storage round trip loses nothing.
 //!
