@@ -220,8 +220,10 @@ fn script_code(configuration: Option<&Value>) -> Option<String> {
 }
 
 /// `code` as a function of `me` and the parameters, every parameter a local variable named
-/// after it and `result` a local whose value is returned. Everything added stands on the
-/// code's first line, so a line of the code is the same line of the function.
+/// after it and `result` a local whose value is returned. The code runs in a function of its
+/// own inside, so that it may declare `let result` (as newer exports do) as well as assign
+/// the outer `result`. Everything added stands on the code's first line, so a line of the
+/// code is the same line of the function.
 pub fn wrap(params: &[Param], code: &str) -> String {
     let mut source = String::from("(function (me, __params) {var result;");
     for param in params {
@@ -229,8 +231,9 @@ pub fn wrap(params: &[Param], code: &str) -> String {
             source.push_str(&format!("var {0} = __params[\"{0}\"];", param.name));
         }
     }
+    source.push_str("return (function () {");
     source.push_str(code);
-    source.push_str("\n;return result;})");
+    source.push_str("\n;return result;})();})");
     source
 }
 

@@ -212,6 +212,37 @@ fn install<'js>(ctx: &Ctx<'js>, slot: Slot) -> rquickjs::Result<Object<'js>> {
     ctx.eval_with_options(PRELUDE, options(PRELUDE_FILE.into(), true))
 }
 
+/// Whether `source` (a service wrapped by [`crate::script::catalog::wrap`]) compiles, in a
+/// runtime of its own under `limits`: nothing of the body runs (the wrapped source is a
+/// function expression). The syntax error, with its line, when it does not.
+pub fn compiles(source: &str, file: &str, limits: Limits) -> Result<(), String> {
+    let runtime = Runtime::new().map_err(|e| e.to_string())?;
+    runtime.set_max_stack_size(STACK_BYTES);
+    runtime.set_memory_limit(limits.memory_bytes);
+    let deadline = Instant::now() + limits.timeout;
+    runtime.set_interrupt_handler(Some(Box::new(move || Instant::now() >= deadline)));
+    let context = Context::full(&runtime).map_err(|e| e.to_string())?;
+    context.with(|ctx| {
+        match ctx.eval_with_options::<Value, _>(source, options(file.to_owned(), false)) {
+            Ok(_) => Ok(()),
+            Err(rquickjs::Error::Exception) => match thrown(&ctx) {
+                Ended::Thrown { message, stack, .. } => {
+                    let line = stack
+                        .lines()
+                        .find_map(|l| l.split(&format!("{file}:")).nth(1))
+                        .map(|rest| rest.trim_end_matches(')').to_owned());
+                    Err(match line {
+                        Some(at) => format!("{message} (at line:column {at})"),
+                        None => message,
+                    })
+                }
+                other => Err(format!("{other:?}")),
+            },
+            Err(e) => Err(e.to_string()),
+        }
+    })
+}
+
 /// The answer of the host function when no call is running.
 const CANCELLED: &str = "{\"e\":\"the invocation was cancelled\"}";
 
@@ -363,6 +394,16 @@ mod tests {
     }
 
     #[test]
+    fn a_result_may_be_declared_by_the_code() {
+        assert_eq!(run_code("let result = 6 * 7;", 5).0, returned("42"));
+        assert_eq!(run_code("const result = 'x';", 5).0, returned("\"x\""));
+        assert_eq!(run_code("if (true) { result = 1; }", 5).0, returned("1"));
+        // Assigning an undeclared name still makes no global.
+        let (ended, _) = run_code("result = typeof globalThis.result;", 5);
+        assert_eq!(ended, returned("\"undefined\""));
+    }
+
+    #[test]
     fn a_result_is_returned_without_asking_the_host() {
         let (ended, calls) = run_code("result = 20 + 22;", 5);
         assert_eq!(ended, returned("42"));
@@ -454,6 +495,20 @@ mod tests {
             locate(&stack),
             Some(("T".to_owned(), "S".to_owned(), Some(3)))
         );
+    }
+
+    #[test]
+    fn compiling_runs_nothing_and_names_a_syntax_error() {
+        let limits = limits(5);
+        let runs_forever = crate::script::catalog::wrap(&[], "while (true) {}");
+        assert_eq!(
+            compiles(&runs_forever, "Things/T/Services/S", limits),
+            Ok(())
+        );
+        let broken = crate::script::catalog::wrap(&[], "var a = 1;\nvar = ;");
+        let why = compiles(&broken, "Things/T/Services/S", limits).unwrap_err();
+        assert!(why.contains("SyntaxError"), "{why}");
+        assert!(why.contains("line:column 2"), "{why}");
     }
 
     #[test]

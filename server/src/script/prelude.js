@@ -36,13 +36,44 @@
     }
 
     // InfoTables: `rows` is an array, `dataShape.fields` (and `fieldDefinitions`) maps each
-    // field name to its definition.
+    // field name to its definition. As in ThingWorx, a name that is not a member of the table
+    // reads and writes the field of the first row (`entry.Stock`, `values.Article = "x"`, the
+    // row made by the first write).
+    // A field of the data shape is a field even where the table has a member of its name
+    // (`name`, `length`), but for the two the table's own code uses.
+    function isRowField(target, key) {
+        if (typeof key !== "string" || key === "rows" || key === "dataShape") {
+            return false;
+        }
+        return hasOwn.call(target.dataShape.fieldDefinitions, key) || !(key in target);
+    }
+    const firstRow = {
+        get(target, key, receiver) {
+            if (!isRowField(target, key)) {
+                return Reflect.get(target, key, receiver);
+            }
+            const row = target.rows[0];
+            return row === undefined ? undefined : row[key];
+        },
+        set(target, key, value) {
+            if (!isRowField(target, key)) {
+                return Reflect.set(target, key, value);
+            }
+            if (target.rows.length === 0) {
+                target.rows.push({});
+            }
+            target.rows[0][key] = value;
+            return true;
+        },
+    };
+
     class InfoTable {
-        constructor(shape) {
+        constructor(shape, name) {
             const fields = (shape && (shape.fieldDefinitions || shape.fields)) || {};
             this.dataShape = { fieldDefinitions: fields, fields: fields };
             this.rows = [];
-            this.name = (shape && shape.name) || "";
+            this.name = name || (shape && shape.name) || "";
+            return new Proxy(this, firstRow);
         }
         AddRow(row) {
             const copy = {};
@@ -261,14 +292,10 @@
         CreateInfoTableFromDataShape: function (params) {
             const p = params || {};
             const shape = host("dataShape", { name: p.dataShapeName, required: true });
-            const table = new InfoTable(shape);
-            table.name = p.infoTableName || "";
-            return table;
+            return new InfoTable(shape, p.infoTableName);
         },
         CreateInfoTable: function (params) {
-            const table = new InfoTable(null);
-            table.name = (params && params.infoTableName) || "";
-            return table;
+            return new InfoTable(null, params && params.infoTableName);
         },
     };
 
