@@ -2,6 +2,7 @@
 //! handlers, the command line and the event relay call the same code.
 
 pub mod ctx;
+pub mod data;
 pub mod diff;
 pub mod events;
 pub mod expect;

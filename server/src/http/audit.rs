@@ -2,7 +2,7 @@
 //! `Subsystems/AuditSubsystem/Services/{QueryAuditHistory,QueryAuditHistoryWithQueryCriteria}`
 //! (maxItems, startDate, endDate, auditCategory, query) and `QueryAuditHistory` on an entity
 //! (only that entity's entries). Entries come from [`crate::domain::history`], newest first, as
-//! an InfoTable; the `query` filters are compiled by [`crate::http::data::compile`] over the
+//! an InfoTable; the `query` filters are compiled by [`crate::domain::data::compile`] over the
 //! entry fields. Who may call is declared in the catalog (security administrators and members
 //! of `Auditors`).
 
@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::domain::history::{self, CATEGORIES, Entry, FIELDS, Query};
 use crate::error::ApiError;
-use crate::http::data::{self, Filter};
+use crate::domain::data::{self, Filter};
 use crate::http::infotable::infotable;
 use crate::http::params::parse_body;
 use crate::state::AppState;

@@ -120,7 +120,7 @@ pub enum Run {
     AppKey,
     /// `http::localization::table_service`: services of a localization table.
     LocalizationTable,
-    /// `http::data::thing_service`: Stream and DataTable services; a Thing of another kind
+    /// `domain::data::thing_service`: Stream and DataTable services; a Thing of another kind
     /// declines, and the Thing's own services (`Thing`) answer instead.
     Data,
     /// `http::things::thing_service`: built-in and defined services of a Thing.

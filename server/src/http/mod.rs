@@ -6,7 +6,6 @@ pub mod body_timeout;
 pub mod catalog;
 pub mod cors;
 pub mod csrf;
-pub mod data;
 pub mod definers;
 pub mod diff;
 pub mod entities;

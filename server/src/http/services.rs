@@ -17,8 +17,9 @@ use crate::error::ApiError;
 use crate::http::catalog::{Method, Operation, Run, operations};
 use crate::http::guard::Guard;
 use crate::http::params::Params;
+use crate::domain::data;
 use crate::http::{
-    app_keys, audit, data, definers, diff, entities, explain, localization, membership,
+    app_keys, audit, definers, diff, entities, explain, localization, membership,
     permission_sets, permissions, things, transfer, users,
 };
 use crate::state::AppState;
@@ -224,7 +225,13 @@ impl Call<'_> {
                 localization::table_service(state, guard, entity?.1, service, body).await?
             }
             Run::Data => {
-                data::thing_service(state, guard, entity?.1, service, body, || self.enforce(op))
+                let params = match crate::http::params::object(body) {
+                    Ok(params) => params.unwrap_or_default(),
+                    Err(bad) => return Some(Err(bad)),
+                };
+                let mut now = data::Writes::Now;
+                let allowed = || self.enforce(op);
+                data::thing_service(state, guard, entity?.1, service, params, &mut now, allowed)
                     .await?
             }
             // Thing services answer their own responses (a defined service is a 501).

@@ -67,8 +67,10 @@ pub(super) fn has_tags(row_tags: &str, wanted: &[Tag]) -> bool {
 }
 
 pub(super) fn result(thing: &DataThing, rows: Vec<Map<String, Value>>) -> Value {
-    infotable(
-        &thing.columns(),
-        rows.into_iter().map(Value::Object).collect(),
-    )
+    let columns: Vec<(&str, &str, Value)> = thing
+        .columns()
+        .into_iter()
+        .map(|(name, base_type)| (name, base_type, json!({})))
+        .collect();
+    infotable_of(&columns, rows.into_iter().map(Value::Object).collect())
 }

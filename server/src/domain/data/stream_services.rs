@@ -5,9 +5,10 @@ use super::*;
 
 pub(super) async fn add_stream_entry(
     state: &AppState,
-    guard: &Guard,
+    ctx: &Ctx,
     thing: &DataThing,
     p: &DataParams,
+    writes: &mut Writes<'_>,
 ) -> Result<Value, ApiError> {
     let rows = rows_of(p.values.as_ref().unwrap_or(&Value::Null))?;
     if rows.len() > 1 {
@@ -19,23 +20,18 @@ pub(super) async fn add_stream_entry(
         Some(row) => thing.check_row(row)?,
         None => Map::new(),
     };
-    let origin = origin(guard, p)?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    parts::stream_entries::insert(
-        &txn,
-        vec![StreamEntryRow {
-            id: 0,
-            entity_id: thing.id,
-            entry_time: origin.time,
-            source: origin.source,
-            source_type: origin.source_type,
-            tags: origin.tags,
-            location: origin.location,
-            entry_values: Some(Value::Object(values)),
-        }],
-    )
-    .await?;
-    txn.commit().await?;
+    let origin = origin(ctx, p)?;
+    let entry = StreamEntryRow {
+        id: 0,
+        entity_id: thing.id,
+        entry_time: origin.time,
+        source: origin.source,
+        source_type: origin.source_type,
+        tags: origin.tags,
+        location: origin.location,
+        entry_values: Some(Value::Object(values)),
+    };
+    writes.make(state, vec![DataOp::Append(entry)]).await?;
     Ok(json!({}))
 }
 
@@ -44,6 +40,7 @@ pub(super) async fn query_stream(
     thing: &DataThing,
     p: &DataParams,
     with_query: bool,
+    writes: &Writes<'_>,
 ) -> Result<Value, ApiError> {
     let limit = max_items(&p.max_items, state.config.limits.max_page_rows)?;
     let (from, to) = range(p)?;
@@ -54,25 +51,35 @@ pub(super) async fn query_stream(
     } else {
         None
     };
+    let source = p.source.clone().filter(|s| !s.is_empty());
+    let keep = |entry: &StreamEntryRow| -> Option<Map<String, Value>> {
+        if !has_tags(&entry.tags, &wanted_tags) {
+            return None;
+        }
+        let row = entry_record(thing, entry);
+        filter.as_ref().is_none_or(|f| f.matches(&row)).then_some(row)
+    };
+    let pending = writes.pending(thing.id);
     let mut page = EntryPage {
         thing_id: thing.id,
         from,
         to,
         oldest_first,
-        source: p.source.clone().filter(|s| !s.is_empty()),
+        source: source.clone(),
         after: None,
         limit: PAGE_ROWS,
     };
     let mut rows = Vec::new();
+    let mut stored = Vec::new();
     'pages: loop {
         let entries = streams::stream_entries_page(&state.db, &page).await?;
         for entry in &entries {
             page.after = Some((entry.entry_time, entry.id));
-            if !has_tags(&entry.tags, &wanted_tags) {
+            if !pending.is_empty() {
+                stored.push(entry.clone());
                 continue;
             }
-            let row = entry_record(thing, entry);
-            if filter.as_ref().is_none_or(|f| f.matches(&row)) {
+            if let Some(row) = keep(entry) {
                 rows.push(row);
                 if rows.len() as u64 >= limit {
                     break 'pages;
@@ -83,6 +90,23 @@ pub(super) async fn query_stream(
             break;
         }
     }
+    if pending.is_empty() {
+        return Ok(result(thing, rows));
+    }
+    // The entries this invocation added or purged, seen as the query would see them stored.
+    let mut entries: Vec<StreamEntryRow> = stream_overlay(stored, &pending)
+        .into_iter()
+        .filter(|e| e.entry_time >= from && e.entry_time <= to)
+        .filter(|e| source.as_deref().is_none_or(|s| e.source == s))
+        .collect();
+    if !oldest_first {
+        entries.reverse();
+    }
+    let rows = entries
+        .iter()
+        .filter_map(keep)
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect();
     Ok(result(thing, rows))
 }
 
@@ -90,6 +114,7 @@ pub(super) async fn purge_stream(
     state: &AppState,
     thing: &DataThing,
     p: &DataParams,
+    writes: &mut Writes<'_>,
 ) -> Result<Value, ApiError> {
     let from = date(&p.start_date, "startDate")?
         .ok_or_else(|| ApiError::BadRequest("missing parameter 'startDate'".into()))?;
@@ -100,8 +125,11 @@ pub(super) async fn purge_stream(
     }
     // Purges are always immediate; the flag is accepted for compatibility.
     flag(&p.immediate, "immediate")?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    data::purge_stream_entries(&txn, thing.id, from, to).await?;
-    txn.commit().await?;
+    let op = DataOp::Purge {
+        entity_id: thing.id,
+        from,
+        to,
+    };
+    writes.make(state, vec![op]).await?;
     Ok(json!({}))
 }

@@ -136,12 +136,12 @@ pub(super) struct Origin {
     pub(super) location: Option<String>,
 }
 
-pub(super) fn origin(guard: &Guard, p: &DataParams) -> Result<Origin, ApiError> {
+pub(super) fn origin(ctx: &Ctx, p: &DataParams) -> Result<Origin, ApiError> {
     let source = p
         .source
         .clone()
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| guard.caller.name.clone());
+        .unwrap_or_else(|| ctx.caller.name.clone());
     let source_type = p
         .source_type
         .clone()

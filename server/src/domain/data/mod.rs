@@ -18,24 +18,24 @@ mod stream_services;
 mod table_services;
 #[cfg(test)]
 mod tests;
+mod writes;
 
 use std::cmp::Ordering;
 
-use ironworx_entity::queries::data::{self, DataTableRow, StreamEntryRow};
+use ironworx_entity::queries::data::{DataTableRow, StreamEntryRow};
 use ironworx_entity::queries::entities::EntityRow;
 use ironworx_entity::queries::streams::{self, EntryPage};
-use ironworx_entity::queries::{models, now_ms, parts};
+use ironworx_entity::queries::{models, now_ms};
 use ironworx_entity::vocab::Tag;
 use ironworx_importer::values::{canonical, parse_date};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::authz::EntityIdx;
+use crate::domain::Ctx;
 pub use crate::domain::shapes::{Field, check_row, normalize, rows_of, shape_fields};
+use crate::domain::things::values::table as infotable_of;
 use crate::error::ApiError;
-use crate::http::guard::Guard;
-use crate::http::infotable::infotable;
-use crate::http::params::parse_body;
 use crate::state::AppState;
 pub use filter::Filter;
 pub use filter::Op;
@@ -46,6 +46,8 @@ pub(crate) use params::{date, max_items};
 use results::*;
 use stream_services::*;
 use table_services::*;
+pub use writes::{DataOp, Writes, apply};
+use writes::{stream_overlay, table_overlay};
 
 /// `maxItems` when the caller gives none (ThingWorx's default).
 pub const DEFAULT_MAX_ITEMS: u64 = 500;
@@ -70,10 +72,21 @@ const STREAM_SERVICES: &[&str] = &[
 const TABLE_SERVICES: &[&str] = &[
     "AddOrUpdateDataTableEntry",
     "AddOrUpdateDataTableEntries",
+    "AddDataTableEntry",
+    "AddDataTableEntries",
+    "UpdateDataTableEntry",
+    "UpdateDataTableEntries",
+    "GetDataTableEntry",
+    "GetDataTableEntryByKey",
     "GetDataTableEntries",
+    "GetDataTableEntryCount",
+    "FindDataTableEntries",
     "QueryDataTableEntries",
     "DeleteDataTableEntries",
     "DeleteDataTableEntry",
+    "DeleteDataTableEntryByKey",
+    "PurgeDataTableEntries",
+    "CreateValues",
 ];
 
 /// The columns every stream entry and data-table row carries besides its data-shape fields.
@@ -110,16 +123,24 @@ struct DataParams {
     oldest_first: Option<Value>,
     query: Option<Value>,
     immediate: Option<Value>,
+    key: Option<Value>,
 }
 
-/// Runs a Stream or DataTable service of Thing `idx` once `allowed` passes; `None` when
-/// `service` is not one, or the Thing is not of the kind the service belongs to.
+/// Whether `service` is a Stream or DataTable service.
+pub fn is_data_service(service: &str) -> bool {
+    STREAM_SERVICES.contains(&service) || TABLE_SERVICES.contains(&service)
+}
+
+/// Runs a Stream or DataTable service of Thing `idx` with `params` once `allowed` passes,
+/// its writes going to `writes`; `None` when `service` is not one, or the Thing is not of the
+/// kind the service belongs to.
 pub async fn thing_service(
     state: &AppState,
-    guard: &Guard,
+    ctx: &Ctx,
     idx: EntityIdx,
     service: &str,
-    body: &[u8],
+    params: Map<String, Value>,
+    writes: &mut Writes<'_>,
     allowed: impl FnOnce() -> Result<(), ApiError>,
 ) -> Option<Result<Value, ApiError>> {
     let wanted = if STREAM_SERVICES.contains(&service) {
@@ -129,13 +150,13 @@ pub async fn thing_service(
     } else {
         return None;
     };
-    let Some(name) = guard.index.entity(idx).map(|e| e.name.clone()) else {
+    let Some(name) = ctx.index.entity(idx).map(|e| e.name.clone()) else {
         return Some(Err(ApiError::NotFound));
     };
     match data_kind(&state.db, &name).await {
         Err(err) => Some(Err(err)),
         Ok(Some((entity, kind, chain))) if kind == wanted => Some(match allowed() {
-            Ok(()) => run(state, guard, service, body, &entity, &chain).await,
+            Ok(()) => run(state, ctx, service, params, &entity, &chain, writes).await,
             Err(denied) => Err(denied),
         }),
         Ok(_) => None,
@@ -161,13 +182,15 @@ pub async fn data_kind<C: sea_orm::ConnectionTrait>(
 
 async fn run(
     state: &AppState,
-    guard: &Guard,
+    ctx: &Ctx,
     service: &str,
-    body: &[u8],
+    params: Map<String, Value>,
     entity: &EntityRow,
     chain: &[String],
+    writes: &mut Writes<'_>,
 ) -> Result<Value, ApiError> {
-    let p: DataParams = parse_body(body)?;
+    let p: DataParams = DataParams::deserialize(Value::Object(params))
+        .map_err(|e| ApiError::BadRequest(format!("malformed parameters: {e}")))?;
     let fields = match thing_fields(&state.db, entity, chain).await? {
         Some(fields) => fields,
         // A Stream without a data shape keeps the base fields only (timestamp, source,
@@ -185,17 +208,31 @@ async fn run(
         fields,
     };
     match service {
-        "AddStreamEntry" => add_stream_entry(state, guard, &thing, &p).await,
-        "GetStreamEntriesWithData" => query_stream(state, &thing, &p, false).await,
-        "QueryStreamEntriesWithData" => query_stream(state, &thing, &p, true).await,
-        "PurgeStreamEntries" => purge_stream(state, &thing, &p).await,
+        "AddStreamEntry" => add_stream_entry(state, ctx, &thing, &p, writes).await,
+        "GetStreamEntriesWithData" => query_stream(state, &thing, &p, false, writes).await,
+        "QueryStreamEntriesWithData" => query_stream(state, &thing, &p, true, writes).await,
+        "PurgeStreamEntries" => purge_stream(state, &thing, &p, writes).await,
         "AddOrUpdateDataTableEntry" | "AddOrUpdateDataTableEntries" => {
-            add_or_update(state, guard, &thing, &p).await
+            put_rows(state, ctx, &thing, &p, Put::AddOrUpdate, writes).await
         }
-        "GetDataTableEntries" => query_table(state, &thing, &p, false).await,
-        "QueryDataTableEntries" => query_table(state, &thing, &p, true).await,
-        "DeleteDataTableEntry" => delete_entry(state, &thing, &p).await,
-        "DeleteDataTableEntries" => delete_entries(state, &thing, &p).await,
+        "AddDataTableEntry" | "AddDataTableEntries" => {
+            put_rows(state, ctx, &thing, &p, Put::Add, writes).await
+        }
+        "UpdateDataTableEntry" | "UpdateDataTableEntries" => {
+            put_rows(state, ctx, &thing, &p, Put::Update, writes).await
+        }
+        "GetDataTableEntry" | "GetDataTableEntryByKey" => {
+            get_entry(state, &thing, &p, service == "GetDataTableEntryByKey", writes).await
+        }
+        "GetDataTableEntries" => query_table(state, &thing, &p, Query::All, writes).await,
+        "FindDataTableEntries" => query_table(state, &thing, &p, Query::Values, writes).await,
+        "QueryDataTableEntries" => query_table(state, &thing, &p, Query::Full, writes).await,
+        "GetDataTableEntryCount" => count_entries(state, &thing, writes).await,
+        "CreateValues" => Ok(result(&thing, Vec::new())),
+        "DeleteDataTableEntry" => delete_entry(state, &thing, &p, false, writes).await,
+        "DeleteDataTableEntryByKey" => delete_entry(state, &thing, &p, true, writes).await,
+        "DeleteDataTableEntries" => delete_entries(state, &thing, &p, false, writes).await,
+        "PurgeDataTableEntries" => delete_entries(state, &thing, &p, true, writes).await,
         _ => Err(ApiError::NotFound),
     }
 }
@@ -235,6 +272,23 @@ impl DataThing {
     /// fit the field's base type. Returns the canonical values.
     fn check_row(&self, row: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
         check_row(&self.fields, row)
+    }
+
+    /// The values naming the row of `key` (the `key` parameter of the `…ByKey` services): the
+    /// value of the only primary key field.
+    fn key_values(&self, key: Option<&Value>) -> Result<Map<String, Value>, ApiError> {
+        let key_fields: Vec<&Field> = self.fields.iter().filter(|f| f.primary_key).collect();
+        let [field] = key_fields.as_slice() else {
+            return Err(ApiError::BadRequest(
+                "a key names a row only when the data shape has one primary key field".into(),
+            ));
+        };
+        let key = key
+            .filter(|k| !k.is_null())
+            .ok_or_else(|| ApiError::BadRequest("missing parameter 'key'".into()))?;
+        let mut row = Map::new();
+        row.insert(field.name.clone(), key.clone());
+        self.check_row(&row)
     }
 
     /// The primary key of checked values, as stored (`row_key`).
