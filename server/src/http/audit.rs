@@ -11,9 +11,9 @@ use ironworx_entity::vocab::Collection;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::domain::data::{self, Filter};
 use crate::domain::history::{self, CATEGORIES, Entry, FIELDS, Query};
 use crate::error::ApiError;
-use crate::domain::data::{self, Filter};
 use crate::http::infotable::infotable;
 use crate::http::params::parse_body;
 use crate::state::AppState;

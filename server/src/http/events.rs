@@ -19,8 +19,8 @@ use tokio::sync::broadcast;
 
 use crate::authz::{Outcome, Request, Target, decide};
 use crate::domain::events::{Firing, event_shape};
-use crate::error::ApiError;
 use crate::domain::shapes::{check_row, rows_of, shape_fields};
+use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::live_index::Security;
 use crate::state::AppState;

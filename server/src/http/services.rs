@@ -13,14 +13,14 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use ironworx_entity::vocab::Collection;
 
 use crate::authz::EntityIdx;
+use crate::domain::data;
 use crate::error::ApiError;
 use crate::http::catalog::{Method, Operation, Run, operations};
 use crate::http::guard::Guard;
 use crate::http::params::Params;
-use crate::domain::data;
 use crate::http::{
-    app_keys, audit, definers, diff, entities, explain, localization, membership,
-    permission_sets, permissions, things, transfer, users,
+    app_keys, audit, definers, diff, entities, explain, localization, membership, permission_sets,
+    permissions, things, transfer, users,
 };
 use crate::state::AppState;
 

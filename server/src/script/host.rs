@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::authz::{EntityIdx, Outcome, Request, Target, decide};
 use crate::config::ScriptSettings;
 use crate::domain::Ctx;
+use crate::domain::data::{self, DataOp, Writes};
 use crate::domain::events::event_shape;
 use crate::domain::shapes::{check_row, rows_of, shape_fields};
 use crate::domain::things::{PropertyWrite, properties_of, values};
@@ -76,7 +77,18 @@ pub struct Session<'a> {
     pending: Vec<Pending>,
     failures: Vec<ApiError>,
     events: Vec<(String, String, Value)>,
+    data: Vec<DataOp>,
     result_type: String,
+}
+
+/// What an invocation leaves to commit when it returns.
+pub struct Committing {
+    /// Property writes, by Thing.
+    pub values: Vec<Pending>,
+    /// Stream and DataTable writes, in order.
+    pub data: Vec<DataOp>,
+    /// Events to fire after the commit (Thing, event, data), in the order they were fired.
+    pub events: Vec<(String, String, Value)>,
 }
 
 impl<'a> Session<'a> {
@@ -91,6 +103,7 @@ impl<'a> Session<'a> {
             pending: Vec::new(),
             failures: Vec::new(),
             events: Vec::new(),
+            data: Vec::new(),
             result_type: "NOTHING".to_owned(),
         }
     }
@@ -145,10 +158,13 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// The writes to commit, by Thing, and the events to fire after them (Thing, event,
-    /// data), in the order they were fired.
-    pub fn into_pending(self) -> (Vec<Pending>, Vec<(String, String, Value)>) {
-        (self.pending, self.events)
+    /// The writes to commit and the events to fire after them.
+    pub fn into_outcome(self) -> Committing {
+        Committing {
+            values: self.pending,
+            data: self.data,
+            events: self.events,
+        }
     }
 
     /// A `script_error` of the service running now (or the outermost one).
@@ -179,6 +195,7 @@ impl<'a> Session<'a> {
             "member" => self.member(text(&arg, "thing"), text(&arg, "name")).await,
             "write" => self.write(&arg).await,
             "fire" => self.fire(&arg).await,
+            "builtin" => self.builtin(&arg).await,
             "enter" => {
                 let params = arg
                     .get("params")
@@ -325,6 +342,9 @@ impl<'a> Session<'a> {
             self.require(idx, PermissionKind::PropertyRead, name)?;
             return Ok(json!({ "value": value, "baseType": base_type }));
         }
+        if data::is_data_service(name) && data::data_kind(&self.state.db, thing).await?.is_some() {
+            return Ok(json!({ "builtin": true }));
+        }
         let service = self
             .state
             .scripts
@@ -337,6 +357,27 @@ impl<'a> Session<'a> {
             Some(_) => json!({ "event": true }),
             None => Value::Null,
         })
+    }
+
+    /// Runs a Stream or DataTable service (`{thing, service, params}`) with the invocation's
+    /// ServiceInvoke rule; its writes are kept with the invocation's and its reads see them.
+    async fn builtin(&mut self, arg: &Value) -> Result<Value, Throw> {
+        let (thing, service) = (text(arg, "thing"), text(arg, "service"));
+        let idx = self.visible(thing)?;
+        self.require(idx, PermissionKind::ServiceInvoke, service)?;
+        let params = arg
+            .get("params")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let (state, ctx) = (self.state, self.ctx);
+        let mut writes = Writes::Later(&mut self.data);
+        match data::thing_service(state, ctx, idx, service, params, &mut writes, || Ok(())).await {
+            Some(answer) => Ok(answer?),
+            None => Err(Throw::Plain(format!(
+                "Thing '{thing}' has no service '{service}'"
+            ))),
+        }
     }
 
     /// Checks and keeps the firing of an event (`{thing, event, data}`: the data an object or

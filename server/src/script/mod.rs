@@ -18,7 +18,8 @@ use tokio::sync::mpsc;
 pub use catalog::{Catalog, Prepared};
 
 use crate::domain::Ctx;
-use crate::domain::things::announce;
+use crate::domain::data::{self, DataOp};
+use crate::domain::things::{announce, store_values};
 use crate::error::ApiError;
 use crate::state::AppState;
 use engine::{Ended, Host, Limits};
@@ -91,9 +92,9 @@ pub async fn invoke(
     match ended {
         Ended::Returned(value) => {
             let result = session.finish(&value)?;
-            let (pending, events) = session.into_pending();
-            commit(state, pending).await?;
-            for (thing, event, data) in events {
+            let outcome = session.into_outcome();
+            commit(state, outcome.values, outcome.data).await?;
+            for (thing, event, data) in outcome.events {
                 state.events.publish(&thing, &event, data);
             }
             Ok(answer(&result_type, result))
@@ -171,15 +172,30 @@ fn answer(result_type: &str, value: Value) -> Value {
 }
 
 /// Commits the writes of an invocation in one transaction, then fires their `DataChange`s.
-async fn commit(state: &AppState, pending: Vec<host::Pending>) -> Result<(), ApiError> {
-    if pending.is_empty() {
+/// Property writes alone go through the group-committing value writer; with Stream or
+/// DataTable writes, everything commits in one transaction of its own.
+async fn commit(
+    state: &AppState,
+    pending: Vec<host::Pending>,
+    data_ops: Vec<DataOp>,
+) -> Result<(), ApiError> {
+    if pending.is_empty() && data_ops.is_empty() {
         return Ok(());
     }
-    let things = pending
-        .iter()
-        .map(|p| (p.thing_id, p.writes.clone()))
-        .collect();
-    state.values.write_all(things).await?;
+    if data_ops.is_empty() {
+        let things = pending
+            .iter()
+            .map(|p| (p.thing_id, p.writes.clone()))
+            .collect();
+        state.values.write_all(things).await?;
+    } else {
+        let txn = crate::db::begin_write(&state.db).await?;
+        for p in &pending {
+            store_values(&txn, p.thing_id, &p.writes).await?;
+        }
+        data::apply(&txn, &data_ops).await?;
+        txn.commit().await?;
+    }
     for p in &pending {
         announce(state, &p.thing, &p.writes);
     }

@@ -231,6 +231,12 @@
                             host("fire", { thing: name, event: key, data: data === undefined ? null : data });
                         };
                     }
+                    if (member.builtin) {
+                        return function (params) {
+                            const answer = host("builtin", { thing: name, service: key, params: params || {} });
+                            return answer !== null && typeof answer === "object" && answer.rows !== undefined ? infoTable(answer) : answer;
+                        };
+                    }
                     if (member.service) {
                         return function (params) {
                             return invoke(name, key, params);

@@ -31,6 +31,7 @@ mod permission_sets_http;
 mod route_matrix;
 mod scale_out;
 mod scripts_corpus;
+mod scripts_data;
 mod scripts_http;
 mod security_auth;
 mod security_decoding;

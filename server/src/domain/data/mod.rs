@@ -222,7 +222,14 @@ async fn run(
             put_rows(state, ctx, &thing, &p, Put::Update, writes).await
         }
         "GetDataTableEntry" | "GetDataTableEntryByKey" => {
-            get_entry(state, &thing, &p, service == "GetDataTableEntryByKey", writes).await
+            get_entry(
+                state,
+                &thing,
+                &p,
+                service == "GetDataTableEntryByKey",
+                writes,
+            )
+            .await
         }
         "GetDataTableEntries" => query_table(state, &thing, &p, Query::All, writes).await,
         "FindDataTableEntries" => query_table(state, &thing, &p, Query::Values, writes).await,

@@ -57,7 +57,10 @@ pub(super) async fn query_stream(
             return None;
         }
         let row = entry_record(thing, entry);
-        filter.as_ref().is_none_or(|f| f.matches(&row)).then_some(row)
+        filter
+            .as_ref()
+            .is_none_or(|f| f.matches(&row))
+            .then_some(row)
     };
     let pending = writes.pending(thing.id);
     let mut page = EntryPage {

@@ -55,7 +55,11 @@ pub enum Writes<'a> {
 
 impl Writes<'_> {
     /// Commits `ops` now, or keeps them for later.
-    pub(super) async fn make(&mut self, state: &AppState, ops: Vec<DataOp>) -> Result<(), ApiError> {
+    pub(super) async fn make(
+        &mut self,
+        state: &AppState,
+        ops: Vec<DataOp>,
+    ) -> Result<(), ApiError> {
         match self {
             Writes::Now => {
                 let txn = crate::db::begin_write(&state.db).await?;
@@ -74,7 +78,10 @@ impl Writes<'_> {
     pub(super) fn pending(&self, entity_id: i64) -> Vec<&DataOp> {
         match self {
             Writes::Now => Vec::new(),
-            Writes::Later(kept) => kept.iter().filter(|op| op.entity_id() == entity_id).collect(),
+            Writes::Later(kept) => kept
+                .iter()
+                .filter(|op| op.entity_id() == entity_id)
+                .collect(),
         }
     }
 }
@@ -90,7 +97,11 @@ pub async fn apply<C: ConnectionTrait>(txn: &C, ops: &[DataOp]) -> Result<(), Ap
             DataOp::Append(entry) => {
                 parts::stream_entries::insert(txn, vec![entry.clone()]).await?;
             }
-            DataOp::Purge { entity_id, from, to } => {
+            DataOp::Purge {
+                entity_id,
+                from,
+                to,
+            } => {
                 data::purge_stream_entries(txn, *entity_id, *from, *to).await?;
             }
         }
@@ -167,10 +178,7 @@ mod tests {
             .into_iter()
             .map(|r| (r.row_key, r.entry_time))
             .collect();
-        assert_eq!(
-            seen,
-            [("b".into(), 20), ("c".into(), 3), ("a".into(), 10)]
-        );
+        assert_eq!(seen, [("b".into(), 20), ("c".into(), 3), ("a".into(), 10)]);
     }
 
     #[test]
