@@ -220,6 +220,8 @@ enum Prepare {
     UnitMember,
     /// The fixture Thing defines the event `Happened`.
     Event,
+    /// The fixture DataTable holds the row of key `a`.
+    Row,
     /// The fixture template or shape, of this collection, defines the property `p1`, the
     /// service [`DEFINED`] and the event `Happened`.
     Definitions(&'static str),
@@ -523,7 +525,30 @@ fn thing_recipe(service: &str) -> Result<Recipe, String> {
             json!({"values": {"rows": [{"k": "a", "v": 1}, {"k": "b", "v": 2}]}}),
             "*",
         ),
-        "GetDataTableEntries" | "QueryDataTableEntries" => make(Fixture::DataTable, json!({}), "*"),
+        "GetDataTableEntries"
+        | "QueryDataTableEntries"
+        | "GetDataTableEntryCount"
+        | "CreateValues"
+        | "PurgeDataTableEntries" => make(Fixture::DataTable, json!({}), "*"),
+        "AddDataTableEntry" | "AddDataTableEntries" => make(
+            Fixture::DataTable,
+            json!({"values": {"k": "k$u", "v": 1}}),
+            "*",
+        ),
+        "UpdateDataTableEntry" | "UpdateDataTableEntries" => Ok(Recipe {
+            prepare: Prepare::Row,
+            ..make(
+                Fixture::DataTable,
+                json!({"values": {"k": "a", "v": 2}}),
+                "*",
+            )?
+        }),
+        "GetDataTableEntry" | "FindDataTableEntries" => {
+            make(Fixture::DataTable, json!({"values": {"k": "a"}}), "*")
+        }
+        "GetDataTableEntryByKey" | "DeleteDataTableEntryByKey" => {
+            make(Fixture::DataTable, json!({"key": "a"}), "*")
+        }
         "DeleteDataTableEntry" | "DeleteDataTableEntries" => {
             make(Fixture::DataTable, json!({"values": {"k": "a"}}), "*")
         }
@@ -1226,6 +1251,14 @@ impl Matrix<'_> {
                     self.server,
                     &format!("/Thingworx/Groups/{fixture}/Services/AddMember"),
                     &json!({"member": MEMBER, "type": "User"}),
+                )
+                .await;
+            }
+            Prepare::Row => {
+                admin_call(
+                    self.server,
+                    &format!("/Thingworx/Things/{fixture}/Services/AddOrUpdateDataTableEntry"),
+                    &json!({"values": {"k": "a", "v": 1}}),
                 )
                 .await;
             }
