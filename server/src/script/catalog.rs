@@ -112,15 +112,20 @@ impl Catalog {
             return Ok(prepared);
         }
         let mut prepared = None;
+        // The implementation of the most specific definer that has one: a Thing or template
+        // overrides the implementation of a service its template or shape defines.
+        let mut implementation = None;
         for definer in &defs.definers {
+            if implementation.is_none() {
+                implementation = service_implementations::list(&state.db, definer.id)
+                    .await?
+                    .into_iter()
+                    .find(|i| i.name == service);
+            }
             let definitions = service_definitions::list(&state.db, definer.id).await?;
             let Some(definition) = definitions.into_iter().find(|d| d.name == service) else {
                 continue;
             };
-            let implementation = service_implementations::list(&state.db, definer.id)
-                .await?
-                .into_iter()
-                .find(|i| i.name == service);
             let kind = match definer.collection {
                 Collection::ThingTemplates => "ThingTemplate",
                 Collection::ThingShapes => "ThingShape",

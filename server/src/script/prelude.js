@@ -38,17 +38,23 @@
     // InfoTables: `rows` is an array, `dataShape.fields` (and `fieldDefinitions`) maps each
     // field name to its definition. As in ThingWorx, a name that is not a member of the table
     // reads and writes the field of the first row (`entry.Stock`, `values.Article = "x"`, the
-    // row made by the first write).
+    // row made by the first write), and an index reads a row (`table[2]`).
     // A field of the data shape is a field even where the table has a member of its name
     // (`name`, `length`), but for the two the table's own code uses.
     function isRowField(target, key) {
-        if (typeof key !== "string" || key === "rows" || key === "dataShape") {
+        if (typeof key !== "string" || key === "rows" || key === "dataShape" || isIndex(key)) {
             return false;
         }
         return hasOwn.call(target.dataShape.fieldDefinitions, key) || !(key in target);
     }
+    function isIndex(key) {
+        return typeof key === "string" && /^(0|[1-9][0-9]*)$/.test(key);
+    }
     const firstRow = {
         get(target, key, receiver) {
+            if (isIndex(key)) {
+                return target.rows[Number(key)];
+            }
             if (!isRowField(target, key)) {
                 return Reflect.get(target, key, receiver);
             }
@@ -85,6 +91,9 @@
         getRowCount() {
             return this.rows.length;
         }
+        getLength() {
+            return this.rows.length;
+        }
         getRow(index) {
             return this.rows[index];
         }
@@ -99,6 +108,17 @@
             this.rows = this.rows.filter((row) => !matches(row, values));
             return before - this.rows.length;
         }
+        // Sorts the rows in place by the field `name` (`ascending` unless false).
+        Sort(params) {
+            const p = params || {};
+            const field = p.name;
+            const direction = p.ascending === false ? -1 : 1;
+            this.rows.sort((a, b) => direction * compareValues(a[field], b[field]));
+        }
+        // Keeps the rows whose fields equal every value of `values`.
+        Filter(values) {
+            this.rows = this.rows.filter((row) => matches(row, values));
+        }
         RemoveAllRows() {
             this.rows = [];
         }
@@ -111,6 +131,22 @@
                 rows: this.rows,
             };
         }
+    }
+
+    // Nulls first, then numbers, dates and strings in their natural order.
+    function compareValues(a, b) {
+        if (a === b) {
+            return 0;
+        }
+        if (a === null || a === undefined) {
+            return -1;
+        }
+        if (b === null || b === undefined) {
+            return 1;
+        }
+        const x = a instanceof Date ? a.getTime() : a;
+        const y = b instanceof Date ? b.getTime() : b;
+        return x < y ? -1 : x > y ? 1 : 0;
     }
 
     function matches(row, values) {

@@ -25,7 +25,7 @@ use std::cmp::Ordering;
 use ironworx_entity::queries::data::{DataTableRow, StreamEntryRow};
 use ironworx_entity::queries::entities::EntityRow;
 use ironworx_entity::queries::streams::{self, EntryPage};
-use ironworx_entity::queries::{models, now_ms};
+use ironworx_entity::queries::{models, now_ms, parts};
 use ironworx_entity::vocab::Tag;
 use ironworx_importer::values::{canonical, parse_date};
 use serde::Deserialize;
@@ -323,24 +323,42 @@ impl DataThing {
 }
 
 /// The fields of the data shape of a Stream or DataTable Thing; `None` when neither it nor
-/// its templates name one.
+/// its templates name one. An entity names it in its aspect `dataShape` or, as exports from
+/// the Composer write it, in the `dataShape` of its configuration table `Settings`.
 async fn thing_fields(
     db: &sea_orm::DatabaseConnection,
     entity: &EntityRow,
     chain: &[String],
 ) -> Result<Option<Vec<Field>>, ApiError> {
-    let mut shape = shape_aspect(entity);
+    let mut shape = shape_of(db, entity).await?;
     for template in chain {
         if shape.is_some() {
             break;
         }
         let (row, _) = models::get_thing_template(db, template).await?;
-        shape = shape_aspect(&row);
+        shape = shape_of(db, &row).await?;
     }
     match shape {
         Some(shape) => shape_fields(db, &shape).await.map(Some),
         None => Ok(None),
     }
+}
+
+/// The data shape `entity` names, if any.
+async fn shape_of(
+    db: &sea_orm::DatabaseConnection,
+    entity: &EntityRow,
+) -> Result<Option<String>, ApiError> {
+    if let Some(shape) = shape_aspect(entity) {
+        return Ok(Some(shape));
+    }
+    let tables = parts::configuration_tables::list(db, entity.id).await?;
+    Ok(tables
+        .iter()
+        .filter(|t| t.name == "Settings")
+        .filter_map(|t| t.rows.as_ref()?.get(0)?.get("dataShape")?.as_str())
+        .find(|s| !s.is_empty())
+        .map(str::to_owned))
 }
 
 fn shape_aspect(entity: &EntityRow) -> Option<String> {
