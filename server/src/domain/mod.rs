@@ -3,6 +3,7 @@
 
 pub mod ctx;
 pub mod data;
+pub mod definers;
 pub mod diff;
 pub mod events;
 pub mod expect;

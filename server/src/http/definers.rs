@@ -12,6 +12,7 @@ use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind};
 use serde_json::Value;
 
 use crate::authz::{EntityIdx, Outcome, Target};
+use crate::domain::definers::implementing;
 use crate::domain::things::{self, Selection};
 use crate::error::ApiError;
 use crate::http::entities::{LIST_FIELDS, visible_rows};
@@ -45,26 +46,6 @@ pub async fn entity_service(
         }
         _ => model_service(state, guard, (collection, idx), service, body).await,
     }
-}
-
-/// The Things that implement the template or shape `idx`: through their template chain, or
-/// their own or their templates' shapes (as the index holds them).
-pub fn implementing(guard: &Guard, idx: EntityIdx) -> Vec<EntityIdx> {
-    let index = &guard.index;
-    (0..index.entity_count())
-        .filter_map(|i| EntityIdx::try_from(i).ok())
-        .filter(|&i| {
-            index
-                .entity(i)
-                .is_some_and(|e| e.collection == Collection::Things)
-        })
-        .filter(|&i| {
-            index.hot(i).is_some_and(|hot| {
-                let (templates, shapes) = index.levels(hot);
-                templates.contains(&idx) || shapes.contains(&idx)
-            })
-        })
-        .collect()
 }
 
 async fn implementing_things(

@@ -7,7 +7,7 @@
 
 use ironworx_entity::queries::parts::field_definitions;
 use ironworx_entity::queries::{models, now_ms};
-use ironworx_entity::vocab::{Collection, PermissionKind, builtin};
+use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind, builtin};
 use serde_json::{Map, Value, json};
 
 use crate::authz::{EntityIdx, Outcome, Request, Target, decide};
@@ -196,6 +196,9 @@ impl<'a> Session<'a> {
             "write" => self.write(&arg).await,
             "fire" => self.fire(&arg).await,
             "builtin" => self.builtin(&arg).await,
+            "entity" => self.entity(&arg),
+            "implementing" => self.implementing(&arg),
+            "session" => Ok(self.session()),
             "enter" => {
                 let params = arg
                     .get("params")
@@ -356,6 +359,49 @@ impl<'a> Session<'a> {
         Ok(match event_shape(&self.state.db, thing, name).await? {
             Some(_) => json!({ "event": true }),
             None => Value::Null,
+        })
+    }
+
+    /// Whether the entity `{collection, name}` (ThingTemplates, ThingShapes, Users, Groups) is
+    /// visible to the caller or `System`.
+    fn entity(&self, arg: &Value) -> Result<Value, Throw> {
+        let collection = entity_collection(text(arg, "collection"))?;
+        Ok(Value::Bool(
+            self.visible_in(collection, text(arg, "name")).is_ok(),
+        ))
+    }
+
+    /// `GetImplementingThings` of the template or shape `{collection, name}` (design-time Read
+    /// on it under the wrapped-call rule): the implementing Things the caller or `System` may
+    /// see, by name.
+    fn implementing(&self, arg: &Value) -> Result<Value, Throw> {
+        let collection = entity_collection(text(arg, "collection"))?;
+        let idx = self.visible_in(collection, text(arg, "name"))?;
+        self.require(idx, PermissionKind::Read, ANY_RESOURCE)?;
+        let mut names: Vec<String> = crate::domain::definers::implementing(self.ctx, idx)
+            .into_iter()
+            .filter(|&t| {
+                self.permitted(Target::Entity(t), PermissionKind::Visibility, ANY_RESOURCE)
+                    == Outcome::Allow
+            })
+            .filter_map(|t| self.ctx.index.entity(t).map(|e| e.name.clone()))
+            .collect();
+        names.sort();
+        Ok(values::table(
+            &[("name", "THINGNAME", json!({}))],
+            names.into_iter().map(|n| json!({ "name": n })).collect(),
+        ))
+    }
+
+    /// `Resources["CurrentSessionInfo"]`: the calling user and their groups and organizations.
+    fn session(&self) -> Value {
+        let user = self.ctx.index.user(self.ctx.user);
+        let groups = user.map(|u| u.groups.clone()).unwrap_or_default();
+        let organizations = user.map(|u| u.organizations.clone()).unwrap_or_default();
+        json!({
+            "user": self.ctx.caller.name,
+            "groups": groups,
+            "organizations": organizations,
         })
     }
 
@@ -663,6 +709,19 @@ impl<'a> Session<'a> {
             service,
             line: None,
         }))
+    }
+}
+
+/// The collection a script names an entity of (`ThingTemplates[…]` and the like).
+fn entity_collection(name: &str) -> Result<Collection, Throw> {
+    match name {
+        "ThingTemplates" => Ok(Collection::ThingTemplates),
+        "ThingShapes" => Ok(Collection::ThingShapes),
+        "Users" => Ok(Collection::Users),
+        "Groups" => Ok(Collection::Groups),
+        other => Err(Throw::Plain(format!(
+            "scripts cannot name entities of '{other}'"
+        ))),
     }
 }
 

@@ -330,6 +330,52 @@
         };
     });
 
+    function namedEntity(collectionName, name, extra) {
+        if (!host("entity", { collection: collectionName, name: name })) {
+            return undefined;
+        }
+        const entity = { name: name };
+        if (extra) {
+            extra(entity);
+        }
+        return entity;
+    }
+
+    function definer(collectionName) {
+        return collection((name) =>
+            namedEntity(collectionName, name, (entity) => {
+                entity.GetImplementingThings = function () {
+                    return infoTable(host("implementing", { collection: collectionName, name: name }));
+                };
+            })
+        );
+    }
+
+    global.ThingTemplates = definer("ThingTemplates");
+    global.ThingShapes = definer("ThingShapes");
+    global.Users = collection((name) => namedEntity("Users", name));
+    global.Groups = collection((name) => namedEntity("Groups", name));
+
+    function names(list) {
+        const table = new InfoTable({ fieldDefinitions: { name: { name: "name", baseType: "STRING" } } });
+        for (const name of list) {
+            table.AddRow({ name: name });
+        }
+        return table;
+    }
+
+    const currentSessionInfo = {
+        GetCurrentUser: function () {
+            return host("session", null).user;
+        },
+        GetCurrentUserGroups: function () {
+            return names(host("session", null).groups);
+        },
+        GetCurrentUserOrganizations: function () {
+            return names(host("session", null).organizations);
+        },
+    };
+
     const infoTableFunctions = {
         CreateInfoTableFromDataShape: function (params) {
             const p = params || {};
@@ -344,6 +390,9 @@
     global.Resources = collection((name) => {
         if (name === "InfoTableFunctions") {
             return infoTableFunctions;
+        }
+        if (name === "CurrentSessionInfo") {
+            return currentSessionInfo;
         }
         throw new Error("the resource '" + name + "' is not available to scripts");
     });

@@ -3,7 +3,9 @@
 //! before they commit (`GetDataTableEntry` after `AddOrUpdateDataTableEntry`, a Stream query
 //! after `AddStreamEntry`), InfoTable fields of the first row by name (`values.Article = …`,
 //! `entry.Stock`), all its data writes commit with it or not at all, and a script without the
-//! right to a DataTable service is refused with the REST call's 403 and writes nothing.
+//! right to a DataTable service is refused with the REST call's 403 and writes nothing;
+//! `ThingTemplates[…]`, `Users[…]`, `Groups[…]` and `Resources["CurrentSessionInfo"]` answer
+//! as the REST services do.
 
 use ironworx_entity::queries::entities::{EntityFields, find_entity};
 use ironworx_entity::queries::models::{self, ThingFields};
@@ -261,6 +263,68 @@ async fn scripts_use_data_tables_and_streams_all_or_nothing() {
             "{backend}"
         );
         assert_eq!(stored(&server).await, after, "{backend}");
+
+        assert!(server.stop().await.success());
+        db.drop_database().await;
+    }
+}
+
+#[tokio::test]
+async fn scripts_name_templates_users_groups_and_the_session() {
+    for backend in backends() {
+        let db = TestDb::create(backend).await;
+        let server = TestServer::start(&db, &[]).await;
+        let conn = connect(&db).await;
+        let admin = Caller::admin();
+        for name in ["Line", "Other"] {
+            entity_services(
+                &server,
+                "CreateThing",
+                &json!({"name": name, "thingTemplateName": "GenericThing"}),
+            )
+            .await;
+        }
+        let id = find_entity(&conn, Collection::Things, "Line")
+            .await
+            .expect("read")
+            .expect("Line exists")
+            .id;
+        let code = "var s = Resources['CurrentSessionInfo'];\n\
+            var groups = s.GetCurrentUserGroups().rows.map(function (r) { return r.name; });\n\
+            var things = ThingTemplates['GenericThing'].GetImplementingThings().rows\n\
+                .map(function (r) { return r.name; })\n\
+                .filter(function (n) { return n === 'Line' || n === 'Other'; });\n\
+            result = [s.GetCurrentUser(), groups.sort().join(','), things.join(','),\n\
+                Users['Administrator'].name, String(Users['Nobody']),\n\
+                String(Groups['Nobody']), String(ThingShapes['Nobody'])].join('|');";
+        script_service(&conn, id, "Names", &[], "STRING", code).await;
+        let reply = call(&server, &admin, "Line", "Names", json!({})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{backend}: {}", reply.text);
+        // The session as REST answers it to the same caller.
+        let groups = send(
+            &server,
+            &admin,
+            Method::POST,
+            "/Thingworx/Resources/CurrentSessionInfo/Services/GetCurrentUserGroups",
+            Some(&json!({})),
+        )
+        .await;
+        let mut names: Vec<String> = groups.json["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter_map(|r| r["name"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        let expected = format!(
+            "Administrator|{}|Line,Other|Administrator|undefined|undefined|undefined",
+            names.join(",")
+        );
+        assert_eq!(
+            reply.json["rows"][0]["result"],
+            json!(expected),
+            "{backend}"
+        );
 
         assert!(server.stop().await.success());
         db.drop_database().await;

@@ -565,7 +565,7 @@ async fn remove_definition(
     // on the Thing, or on every implementing Thing left without a definition of it.
     let holders = match collection {
         Collection::Things => vec![thing.to_owned()],
-        _ => crate::http::definers::implementing(guard, idx)
+        _ => crate::domain::definers::implementing(guard, idx)
             .into_iter()
             .filter_map(|t| guard.index.entity(t).map(|e| e.name.clone()))
             .collect(),
