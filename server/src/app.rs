@@ -61,6 +61,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(crate::http::origin::scope))
             .wrap(actix_web::middleware::from_fn(crate::http::csrf::protect))
             .wrap(actix_web::middleware::from_fn(crate::http::render::accept))
             .wrap(actix_web::middleware::from_fn(
