@@ -73,6 +73,13 @@ pub struct Entry {
     pub name: String,
     /// The recorded parameters of the change (never a secret).
     pub detail: Option<Value>,
+    /// Through which door (`REST <service>`, `import`, `cli`, `console`; empty before the
+    /// audit record said).
+    pub door: String,
+    /// The client address of the request, when there was one.
+    pub address: String,
+    /// The server process that made the change (`<pid>@<host>`).
+    pub process: String,
 }
 
 impl Entry {
@@ -87,6 +94,9 @@ impl Entry {
             collection: row.target_collection,
             name: row.target_name,
             detail: row.detail,
+            door: row.door,
+            address: row.address,
+            process: row.process,
         }
     }
 
@@ -133,6 +143,9 @@ impl Entry {
             "before": text(self.side("before")),
             "after": text(self.side("after")),
             "detail": text(self.detail.as_ref()),
+            "door": self.door,
+            "address": self.address,
+            "process": self.process,
         });
         match row {
             Value::Object(map) => map,
@@ -155,6 +168,9 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("before", "STRING"),
     ("after", "STRING"),
     ("detail", "STRING"),
+    ("door", "STRING"),
+    ("address", "STRING"),
+    ("process", "STRING"),
 ];
 
 /// The base type of an entry field, for filters.
@@ -239,6 +255,9 @@ mod tests {
             collection: "Things".into(),
             name: "T".into(),
             detail: Some(json!({"before": "a", "after": "b"})),
+            door: "REST SetName".into(),
+            address: "127.0.0.1".into(),
+            process: "1@host".into(),
         };
         let row = entry.row();
         assert_eq!(row["entity"], "Things/T");
