@@ -1,4 +1,5 @@
-//! The full audit record: the database keeps, in the append-only `model_history`, the before
+//! The full audit record: the database keeps, in `model_history` (written by triggers only,
+//! trimmed only by retention), the before
 //! and after of every row change to what authorization and the forensic diff read (entities,
 //! Things and templates, implemented shapes, group and unit memberships, organizational units,
 //! entity and collection rules, property/service/event definitions), so the model can be

@@ -51,6 +51,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::new(auth),
     );
     crate::relay::spawn(&state.db, &state.events);
+    if let Some(days) = config.limits.audit_retention_days {
+        crate::domain::history::spawn_retention(state.db.clone(), days);
+    }
     let limits = config.limits;
     crate::transfer::limit_concurrent_imports(limits.concurrent_imports);
     let spool = crate::transfer::uploads::open(&config.data_dir)

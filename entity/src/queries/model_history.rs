@@ -14,7 +14,7 @@ use crate::queries::defined::DefinitionKind;
 use crate::queries::facts::FactRows;
 use crate::queries::permissions::{EntityRule, Rule};
 use crate::queries::{QueryError, QueryResult};
-use crate::schema::{audit_log, model_history, model_history_start};
+use crate::schema::{model_history, model_history_start};
 use crate::vocab::Collection;
 
 /// The recorded tables: name, key column, the other columns kept (as the migration
@@ -107,21 +107,14 @@ pub async fn earliest<C: ConnectionTrait>(db: &C) -> QueryResult<i64> {
         .unwrap_or(i64::MAX))
 }
 
-/// Drops what the record holds from before `cutoff` (milliseconds since the epoch): the row
-/// changes and the audit rows; the earliest instant becomes `cutoff`. Returns how many rows
-/// were dropped.
+/// Drops the row changes recorded before `cutoff` (milliseconds since the epoch); the earliest
+/// instant becomes `cutoff`. The audit log itself stays whole (the database keeps it
+/// append-only). Returns how many rows were dropped.
 pub async fn prune<C: ConnectionTrait>(db: &C, cutoff: i64) -> QueryResult<u64> {
     if earliest(db).await? >= cutoff {
         return Ok(0);
     }
-    let a = model_history::Entity::delete_many()
-        .filter(model_history::Column::At.lt(cutoff))
-        .exec(db)
-        .await?;
-    let b = audit_log::Entity::delete_many()
-        .filter(audit_log::Column::At.lt(cutoff))
-        .exec(db)
-        .await?;
+    // The earliest instant moves first: a rebuild at or after it never needs what goes.
     model_history_start::Entity::update_many()
         .col_expr(
             model_history_start::Column::Since,
@@ -130,7 +123,11 @@ pub async fn prune<C: ConnectionTrait>(db: &C, cutoff: i64) -> QueryResult<u64> 
         .filter(model_history_start::Column::Id.eq(1))
         .exec(db)
         .await?;
-    Ok(a.rows_affected + b.rows_affected)
+    let a = model_history::Entity::delete_many()
+        .filter(model_history::Column::At.lt(cutoff))
+        .exec(db)
+        .await?;
+    Ok(a.rows_affected)
 }
 
 /// The model as it was at `at` (milliseconds since the epoch). Call it inside a transaction

@@ -8,6 +8,25 @@ use ironworx_entity::queries::audit::{AuditRow, History, history};
 use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value, json};
 
+/// How often the retention of the audit record is applied.
+const RETENTION_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Drops, now and then hourly, what the audit record holds from more than `days` days ago
+/// ([`ironworx_entity::queries::model_history::prune`]).
+pub fn spawn_retention(db: sea_orm::DatabaseConnection, days: u32) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(RETENTION_PERIOD);
+        loop {
+            every.tick().await;
+            let cutoff = ironworx_entity::queries::now_ms() - i64::from(days) * 86_400_000;
+            match ironworx_entity::queries::model_history::prune(&db, cutoff).await {
+                Ok(dropped) => tracing::info!(dropped, days, "audit record retention applied"),
+                Err(e) => tracing::warn!(error = %e, "audit record retention failed"),
+            }
+        }
+    });
+}
+
 /// The most entries one query answers.
 pub const MAX_ITEMS: usize = 10_000;
 

@@ -465,3 +465,71 @@ async fn a_diff_between_instants_spans_an_import_a_membership_and_a_rule_change(
         db.drop_database().await;
     }
 }
+
+/// Retention drops what the record holds from before the cut: an instant before it is refused
+/// with the cut as the earliest instant, one after it still rebuilds; the server accepts the
+/// setting and applies it at start.
+#[tokio::test]
+async fn retention_moves_the_earliest_instant() {
+    for backend in backends() {
+        let db = TestDb::create(backend).await;
+        let server = TestServer::start(&db, &[("IRONWORX_AUDIT_RETENTION_DAYS", "30")]).await;
+        let data = tempfile::tempdir().expect("data dir");
+        seed(&db, &server).await;
+        let old = tick().await;
+        admin(
+            &server,
+            "Groups/StreamReaders/Services/DeleteMember",
+            json!({"member": "bob", "type": "User"}),
+        )
+        .await;
+        let cut = tick().await;
+        admin(
+            &server,
+            "Groups/StreamReaders/Services/DeleteMember",
+            json!({"member": "alice", "type": "User"}),
+        )
+        .await;
+        let conn = connect(&db).await;
+        let dropped = ironworx_entity::queries::model_history::prune(&conn, cut)
+            .await
+            .expect("prune");
+        assert!(dropped > 0, "{backend}");
+        assert_eq!(
+            ironworx_entity::queries::model_history::earliest(&conn)
+                .await
+                .expect("earliest"),
+            cut
+        );
+        conn.close().await.expect("close");
+
+        let (code, _, err) = run(
+            &db,
+            data.path(),
+            &["diff", &format!("live@{}", format_date(old)), "live"],
+        )
+        .await;
+        assert_ne!(code, 0, "{backend}");
+        assert!(
+            err.contains(&format!(
+                "the audit record starts at {}, the earliest instant available",
+                format_date(cut)
+            )),
+            "{backend}: {err}"
+        );
+        let out = diff(
+            &db,
+            data.path(),
+            &format!("live@{}", format_date(cut)),
+            "live",
+        )
+        .await;
+        assert_eq!(
+            changes(&out),
+            [lost("alice", "*"), lost("alice", "temperature")],
+            "{backend}: {out}"
+        );
+        server.stop().await;
+        db.drop_database().await;
+    }
+}
