@@ -5,10 +5,10 @@
 //! entity and collection rules, property/service/event definitions), so the model can be
 //! rebuilt as it was at any instant since `model_history_start.since` by undoing, from the
 //! current state, every change made after it. Only the columns the model is rebuilt from are
-//! kept (never a password hash or key value). The change sequence's stamp gives unstamped rows
-//! the new sequence value, which ties them to the `audit_log` row of the same change; that row
-//! now also says through which door (`door`), from which client address (`address`) and by
-//! which server process (`process`) the change was made.
+//! kept (never a password hash or key value). A row is only ever inserted (no stamp updates
+//! it later), so a write pays one insert per changed row (per statement on PostgreSQL). The
+//! `audit_log` row of a change now also says through which door (`door`), from which client
+//! address (`address`) and by which server process (`process`) it was made.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -154,18 +154,11 @@ fn sqlite_triggers() -> Vec<Trigger> {
             });
         }
     }
-    triggers.push(Trigger {
-        name: "model_history_stamp".into(),
-        table: "change_sequence",
-        create: "CREATE TRIGGER model_history_stamp AFTER UPDATE OF value ON change_sequence \
-                 BEGIN UPDATE model_history SET seq = NEW.value WHERE seq IS NULL; END"
-            .into(),
-    });
     triggers
 }
 
 /// On PostgreSQL, one function per recorded table and event over the statement's transition
-/// tables (one insert per statement, however many rows), and the stamp.
+/// tables (one insert per statement, however many rows).
 fn postgres_functions() -> Vec<String> {
     let b = DbBackend::Postgres;
     let now = now_ms(b);
@@ -197,23 +190,16 @@ fn postgres_functions() -> Vec<String> {
             ));
         }
     }
-    functions.push(
-        "CREATE FUNCTION model_history_stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-         UPDATE model_history SET seq = NEW.value WHERE seq IS NULL; RETURN NULL; END $$"
-            .into(),
-    );
     functions
 }
 
 fn postgres_function_names() -> Vec<String> {
-    let mut names: Vec<String> = RECORDED
+    RECORDED
         .iter()
         .flat_map(|(table, _, _)| {
             ["insert", "update", "delete"].map(|tag| format!("model_history_{table}_{tag}"))
         })
-        .collect();
-    names.push("model_history_stamp".into());
-    names
+        .collect()
 }
 
 fn postgres_triggers() -> Vec<Trigger> {
@@ -236,13 +222,6 @@ fn postgres_triggers() -> Vec<Trigger> {
             });
         }
     }
-    triggers.push(Trigger {
-        name: "model_history_stamp".into(),
-        table: "change_sequence",
-        create: "CREATE TRIGGER model_history_stamp AFTER UPDATE OF value ON change_sequence \
-                 FOR EACH ROW EXECUTE FUNCTION model_history_stamp()"
-            .into(),
-    });
     triggers
 }
 
@@ -266,7 +245,6 @@ impl MigrationTrait for Migration {
                     .table("model_history")
                     .col(big_pk_auto("id"))
                     .col(big_integer("at"))
-                    .col(big_integer_null("seq"))
                     .col(text("table_name"))
                     .col(big_integer("row_key"))
                     .col(text("op"))
@@ -275,17 +253,15 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        for column in ["at", "seq"] {
-            manager
-                .create_index(
-                    Index::create()
-                        .name(format!("idx_model_history_{column}"))
-                        .table("model_history")
-                        .col(column)
-                        .take(),
-                )
-                .await?;
-        }
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_model_history_at")
+                    .table("model_history")
+                    .col("at")
+                    .take(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()

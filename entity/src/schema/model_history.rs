@@ -1,7 +1,6 @@
 //! The full audit record of row changes, filled by triggers: one row per changed row of a
 //! recorded table, with the kept columns before and after as JSON text (`I`nsert, `U`pdate,
-//! `D`elete), the database clock's instant and the change sequence value of the first bump
-//! after it (unset until then).
+//! `D`elete) and the database clock's instant.
 
 use sea_orm::entity::prelude::*;
 
@@ -11,7 +10,6 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub at: i64,
-    pub seq: Option<i64>,
     #[sea_orm(column_type = "Text")]
     pub table_name: String,
     pub row_key: i64,
