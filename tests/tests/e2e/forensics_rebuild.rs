@@ -1,7 +1,8 @@
 //! Property: for random change sequences (memberships, entity and collection rules, Things and
 //! their property definitions created and deleted), the model rebuilt from the full audit record
 //! at each instant between two changes equals the model read from the database at that
-//! instant, on SQLite and PostgreSQL.
+//! instant, and the diff between two instants is exactly the decisions the naive evaluator
+//! (`authz_equivalence`) answers differently before and after, on SQLite and PostgreSQL.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -253,6 +254,153 @@ fn the_model_rebuilt_at_an_instant_is_the_model_then() {
         let result = runner.run(&proptest::collection::vec(op(), 1..12), |ops| {
             let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             runtime.block_on(check(&conn, n, &ops))
+        });
+        if let Err(e) = result {
+            panic!("{backend}: {e}");
+        }
+        runtime.block_on(async {
+            conn.close().await.expect("close");
+            db.drop_database().await;
+        });
+    }
+}
+
+/// (user, Thing, permission, resource) → allowed, by the naive evaluator, for the case's users
+/// and Things.
+async fn naive_decisions(
+    conn: &DatabaseConnection,
+    case: usize,
+) -> std::collections::BTreeMap<(String, String, PermissionKind, String), bool> {
+    use crate::authz_equivalence::{naive, naive_entity, naive_user};
+    let mut out = std::collections::BTreeMap::new();
+    for u in 0..USERS {
+        let user = naive_user(conn, &format!("c{case}u{u}")).await;
+        for t in 0..THINGS {
+            let thing = format!("c{case}t{t}");
+            let entity = naive_entity(conn, Collection::Things, &thing).await;
+            for kind in KINDS {
+                for resource in ["*", "p"] {
+                    // `p` is a property: only PropertyRead asks about it by name.
+                    if kind != PermissionKind::PropertyRead && resource != "*" {
+                        continue;
+                    }
+                    let allowed = naive(&user, &entity, kind, resource)
+                        == ironworx_server::authz::Outcome::Allow;
+                    out.insert(
+                        (
+                            format!("c{case}u{u}"),
+                            thing.clone(),
+                            kind,
+                            resource.to_owned(),
+                        ),
+                        allowed,
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn check_diff(
+    conn: &DatabaseConnection,
+    case: usize,
+    ops: &[Op],
+) -> Result<(), TestCaseError> {
+    for u in 0..USERS {
+        users::create_user(
+            conn,
+            &NewUser {
+                name: format!("c{case}u{u}"),
+                ..NewUser::default()
+            },
+        )
+        .await
+        .expect("user");
+    }
+    for g in 0..GROUPS {
+        groups::create_group(conn, &format!("c{case}g{g}"), &EntityFields::default())
+            .await
+            .expect("group");
+    }
+    for t in 0..THINGS {
+        create_thing(conn, &format!("c{case}t{t}")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    let before_at = now_ms();
+    let before = naive_decisions(conn, case).await;
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    for op in ops {
+        // The Things stay: the naive evaluator asks about existing entities only.
+        if !matches!(op, Op::CreateThing(_) | Op::DeleteThing(_)) {
+            apply(conn, case, op).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    let after_at = now_ms();
+    let after = naive_decisions(conn, case).await;
+    let expected: Vec<_> = before
+        .iter()
+        .filter(|(key, allowed)| after.get(*key) != Some(*allowed))
+        .map(|(key, allowed)| (key.clone(), *allowed))
+        .collect();
+    let snapshot = |at| ironworx_server::domain::snapshot::read_at(conn, at);
+    let (was, is) = (
+        snapshot(before_at).await.expect("before"),
+        snapshot(after_at).await.expect("after"),
+    );
+    let changes = ironworx_server::domain::diff::compare(
+        &was,
+        &is,
+        &ironworx_server::domain::diff::Filter::default(),
+    )
+    .expect("diff");
+    let got: Vec<_> = changes
+        .iter()
+        .filter(|c| {
+            before.contains_key(&(
+                c.user.clone(),
+                c.entity.clone(),
+                c.permission,
+                c.resource.clone(),
+            ))
+        })
+        .map(|c| {
+            (
+                (
+                    c.user.clone(),
+                    c.entity.clone(),
+                    c.permission,
+                    c.resource.clone(),
+                ),
+                c.before.allowed(),
+            )
+        })
+        .collect();
+    if got != expected {
+        return Err(TestCaseError::fail(format!(
+            "{ops:?}: the diff says {got:?}, the naive evaluator {expected:?}"
+        )));
+    }
+    Ok(())
+}
+
+#[test]
+fn the_diff_between_instants_is_what_the_naive_evaluator_decides_differently() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    for backend in runtime.block_on(async { backends() }) {
+        let db = runtime.block_on(TestDb::create(backend));
+        let conn = runtime.block_on(ironworx_tests::transfer::bootstrapped(&db));
+        let mut runner = TestRunner::new(Config {
+            cases: 12,
+            max_shrink_iters: 0,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let case = std::sync::atomic::AtomicUsize::new(0);
+        let result = runner.run(&proptest::collection::vec(op(), 1..12), |ops| {
+            let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            runtime.block_on(check_diff(&conn, n, &ops))
         });
         if let Err(e) = result {
             panic!("{backend}: {e}");
