@@ -51,6 +51,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::new(auth),
     );
     crate::relay::spawn(&state.db, &state.events);
+    if let Some(days) = config.limits.audit_retention_days {
+        crate::domain::history::spawn_retention(state.db.clone(), days);
+    }
     let limits = config.limits;
     crate::transfer::limit_concurrent_imports(limits.concurrent_imports);
     let spool = crate::transfer::uploads::open(&config.data_dir)
@@ -61,6 +64,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(crate::http::origin::scope))
             .wrap(actix_web::middleware::from_fn(crate::http::csrf::protect))
             .wrap(actix_web::middleware::from_fn(crate::http::render::accept))
             .wrap(actix_web::middleware::from_fn(

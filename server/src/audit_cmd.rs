@@ -80,7 +80,8 @@ pub fn query(args: &AuditArgs) -> anyhow::Result<Query> {
     })
 }
 
-/// The entries, one line each: time, user, category, action, entity and message.
+/// The entries, one line each: time, user, category, action, entity and message, then where
+/// the change came from when the record says (`via <door> from <address> in <process>`).
 pub fn text(entries: &[Entry]) -> String {
     if entries.is_empty() {
         return "no audit entries\n".to_owned();
@@ -88,12 +89,15 @@ pub fn text(entries: &[Entry]) -> String {
     let mut out = String::new();
     for e in entries {
         let at = format_date(e.timestamp);
-        out.push_str(&format!(
-            "{at} {} [{}] {}\n",
-            e.user,
-            e.category,
-            e.message()
-        ));
+        out.push_str(&format!("{at} {} [{}] {}", e.user, e.category, e.message()));
+        if !e.door.is_empty() {
+            out.push_str(&format!(" (via {}", e.door));
+            if !e.address.is_empty() {
+                out.push_str(&format!(" from {}", e.address));
+            }
+            out.push_str(&format!(" in {})", e.process));
+        }
+        out.push('\n');
     }
     out
 }

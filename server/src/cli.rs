@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use ironworx_entity::queries::audit::{ORIGIN, Origin};
 
 use crate::config::{Config, Settings};
 
@@ -44,6 +45,14 @@ pub enum Command {
     Convert(crate::convert_cmd::ConvertArgs),
 }
 
+/// The origin of the changes a command makes on its own (the server's bootstrap, an import).
+fn command_origin() -> Origin {
+    Origin {
+        door: "cli".into(),
+        address: String::new(),
+    }
+}
+
 /// Parses the process arguments and runs the command; the process exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -76,8 +85,12 @@ pub fn execute(cli: Cli) -> anyhow::Result<bool> {
         .build()
         .context("cannot start the async runtime")?;
     match cli.command {
-        Command::Serve => runtime.block_on(crate::app::serve(config)).map(|()| true),
-        Command::Migrate => runtime.block_on(crate::app::migrate(config)).map(|()| true),
+        Command::Serve => runtime
+            .block_on(ORIGIN.scope(command_origin(), crate::app::serve(config)))
+            .map(|()| true),
+        Command::Migrate => runtime
+            .block_on(ORIGIN.scope(command_origin(), crate::app::migrate(config)))
+            .map(|()| true),
         Command::Explain(args) => runtime
             .block_on(crate::explain_cmd::run(config, args))
             .map(|()| true),
@@ -89,7 +102,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<bool> {
             .block_on(crate::audit_cmd::run(config, args))
             .map(|()| true),
         Command::Import(args) => runtime
-            .block_on(crate::transfer_cmd::import(config, args))
+            .block_on(ORIGIN.scope(command_origin(), crate::transfer_cmd::import(config, args)))
             .map(|()| true),
         Command::Export(args) => runtime
             .block_on(crate::transfer_cmd::export(config, args))

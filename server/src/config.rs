@@ -343,6 +343,11 @@ pub struct LimitSettings {
         global = true
     )]
     pub max_pbkdf2_iterations: u32,
+    /// Days the audit record keeps the row changes past states are rebuilt from; older ones
+    /// are dropped hourly and an instant before the cut is refused (the audit log's entries
+    /// stay). Unset keeps everything.
+    #[arg(long, env = "IRONWORX_AUDIT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub audit_retention_days: Option<u32>,
 }
 
 impl Default for LimitSettings {
@@ -359,6 +364,7 @@ impl Default for LimitSettings {
             transport: TransportSettings::default(),
             script: ScriptSettings::default(),
             max_pbkdf2_iterations: import.max_pbkdf2_iterations,
+            audit_retention_days: None,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `ironworx diff BEFORE AFTER`: loads two states of the model (an export or `live`), asks
+//! `ironworx diff BEFORE AFTER`: loads two states of the model (an export, `live` or
+//! `live@<RFC 3339 time>`), asks
 //! [`crate::domain::diff`] which decisions changed and prints them as text or JSON. It reports,
 //! so it exits 0 whatever changed.
 
@@ -16,9 +17,10 @@ use crate::domain::snapshot::{self, Snapshot};
 /// What to compare.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct DiffArgs {
-    /// The state before: an export (file, folder, `.zip` or `.twx`) or `live`.
+    /// The state before: an export (file, folder, `.zip` or `.twx`), `live` or
+    /// `live@<RFC 3339 time>`.
     pub before: String,
-    /// The state after: an export or `live`.
+    /// The state after: an export, `live` or `live@<RFC 3339 time>`.
     pub after: String,
     /// Only this user.
     #[arg(long)]
@@ -54,20 +56,23 @@ pub enum Format {
 pub enum StateSource {
     /// The configured database now.
     Live,
+    /// The configured database as it was at an instant (milliseconds since the epoch),
+    /// rebuilt from the audit record.
+    LiveAt(i64),
     /// An export, imported into a throw-away database.
     Export(PathBuf),
 }
 
-/// Reads `live`, `live@<time>` (refused for now) or an export path.
+/// Reads `live`, `live@<RFC 3339 time>` or an export path.
 pub fn parse_state(text: &str) -> anyhow::Result<StateSource> {
     if text == "live" {
         return Ok(StateSource::Live);
     }
     if let Some(instant) = text.strip_prefix("live@") {
-        anyhow::bail!(
-            "cannot rebuild the model as it was at {instant}: the audit record cannot rebuild \
-             past states yet; compare an export taken then, or `live`"
-        );
+        let at = ironworx_importer::model::values::parse_date(instant).with_context(|| {
+            format!("'{instant}' is not an RFC 3339 instant (such as 2026-12-07T10:00:00Z)")
+        })?;
+        return Ok(StateSource::LiveAt(at));
     }
     let path = PathBuf::from(text);
     if !path.exists() {
@@ -79,15 +84,21 @@ pub fn parse_state(text: &str) -> anyhow::Result<StateSource> {
 /// Loads a state of the model.
 pub async fn load(config: &Config, source: &StateSource) -> anyhow::Result<Snapshot> {
     match source {
-        StateSource::Live => {
+        StateSource::Live | StateSource::LiveAt(_) => {
             let db = crate::db::connect_with_timeout(&config.database_url, config.database_timeout)
                 .await
                 .context("cannot open the database")?;
-            let state = snapshot::read(&db)
-                .await
-                .context("cannot read the model (was the database migrated?)")?;
+            let state = match source {
+                StateSource::LiveAt(at) => snapshot::read_at(&db, *at).await,
+                _ => snapshot::read(&db).await,
+            };
             db.close().await.context("cannot close the database")?;
-            Ok(state)
+            Ok(state.map_err(|e| match e {
+                e @ snapshot::SnapshotError::TooEarly { .. } => anyhow::anyhow!(e),
+                e => {
+                    anyhow::anyhow!(e).context("cannot read the model (was the database migrated?)")
+                }
+            })?)
         }
         StateSource::Export(path) => {
             Ok(snapshot::from_export(path, &config.limits.import()).await?)

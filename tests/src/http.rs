@@ -237,6 +237,7 @@ pub async fn bump<C: sea_orm::ConnectionTrait>(db: &C, action: &str) {
             target_collection: String::new(),
             target_name: String::new(),
             detail: None,
+            ..Change::default()
         },
     )
     .await

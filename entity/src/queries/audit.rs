@@ -29,12 +29,46 @@ pub struct Change {
     pub target_name: String,
     /// The parameters of the change (never a secret).
     pub detail: Option<Json>,
+    /// Through which door it was made (`REST <service>`, `import`, `cli`, `console`).
+    pub door: String,
+    /// The client address of the request that made it, when there was one.
+    pub address: String,
+}
+
+/// Where the changes of the current task come from: the door and the client address, recorded
+/// on every audit row whose [`Change`] leaves them empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// `REST <service>`, `import`, `cli`, `console`.
+    pub door: String,
+    /// The client address, when there is one.
+    pub address: String,
+}
+
+tokio::task_local! {
+    /// The origin of the changes the current task makes (set by each door around its work).
+    pub static ORIGIN: Origin;
+}
+
+/// This server process, as the audit log names it: `<pid>@<host>`.
+pub fn process_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{}@{host}", std::process::id())
 }
 
 /// Bumps the change sequence and appends `change` to the audit log; returns the new sequence
 /// value. Call it inside the transaction that makes the change.
 pub async fn record<C: ConnectionTrait>(db: &C, change: &Change) -> QueryResult<i64> {
     let seq = bump_sequence(db).await?;
+    let origin = ORIGIN.try_with(Origin::clone).unwrap_or_default();
+    let or = |own: &str, task: String| {
+        if own.is_empty() { task } else { own.to_owned() }
+    };
     audit_log::ActiveModel {
         at: Set(now_ms()),
         change_seq: Set(seq),
@@ -43,6 +77,9 @@ pub async fn record<C: ConnectionTrait>(db: &C, change: &Change) -> QueryResult<
         target_collection: Set(change.target_collection.clone()),
         target_name: Set(change.target_name.clone()),
         detail: Set(change.detail.clone()),
+        door: Set(or(&change.door, origin.door)),
+        address: Set(or(&change.address, origin.address)),
+        process: Set(process_name()),
         ..Default::default()
     }
     .insert(db)

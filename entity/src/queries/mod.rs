@@ -14,6 +14,7 @@ pub mod facts;
 pub mod groups;
 pub mod localization;
 pub mod login_failures;
+pub mod model_history;
 pub mod models;
 pub mod organizations;
 pub mod parts;

@@ -19,6 +19,15 @@ pub struct Model {
     pub target_name: String,
     #[sea_orm(column_type = "JsonBinary")]
     pub detail: Option<Json>,
+    /// Through which door the change was made (`REST <service>`, `import`, `cli`, `console`).
+    #[sea_orm(column_type = "Text")]
+    pub door: String,
+    /// The client address of the request that made it, when there was one.
+    #[sea_orm(column_type = "Text")]
+    pub address: String,
+    /// The server process that made it (`<pid>@<host>`).
+    #[sea_orm(column_type = "Text")]
+    pub process: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

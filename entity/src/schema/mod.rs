@@ -18,6 +18,8 @@ pub mod groups;
 pub mod implemented_shapes;
 pub mod localization_tokens;
 pub mod login_failures;
+pub mod model_history;
+pub mod model_history_start;
 pub mod organizational_unit_members;
 pub mod organizational_units;
 pub mod organizations;

@@ -8,6 +8,25 @@ use ironworx_entity::queries::audit::{AuditRow, History, history};
 use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value, json};
 
+/// How often the retention of the audit record is applied.
+const RETENTION_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Drops, now and then hourly, what the audit record holds from more than `days` days ago
+/// ([`ironworx_entity::queries::model_history::prune`]).
+pub fn spawn_retention(db: sea_orm::DatabaseConnection, days: u32) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(RETENTION_PERIOD);
+        loop {
+            every.tick().await;
+            let cutoff = ironworx_entity::queries::now_ms() - i64::from(days) * 86_400_000;
+            match ironworx_entity::queries::model_history::prune(&db, cutoff).await {
+                Ok(dropped) => tracing::info!(dropped, days, "audit record retention applied"),
+                Err(e) => tracing::warn!(error = %e, "audit record retention failed"),
+            }
+        }
+    });
+}
+
 /// The most entries one query answers.
 pub const MAX_ITEMS: usize = 10_000;
 
@@ -73,6 +92,13 @@ pub struct Entry {
     pub name: String,
     /// The recorded parameters of the change (never a secret).
     pub detail: Option<Value>,
+    /// Through which door (`REST <service>`, `import`, `cli`, `console`; empty before the
+    /// audit record said).
+    pub door: String,
+    /// The client address of the request, when there was one.
+    pub address: String,
+    /// The server process that made the change (`<pid>@<host>`).
+    pub process: String,
 }
 
 impl Entry {
@@ -87,6 +113,9 @@ impl Entry {
             collection: row.target_collection,
             name: row.target_name,
             detail: row.detail,
+            door: row.door,
+            address: row.address,
+            process: row.process,
         }
     }
 
@@ -133,6 +162,9 @@ impl Entry {
             "before": text(self.side("before")),
             "after": text(self.side("after")),
             "detail": text(self.detail.as_ref()),
+            "door": self.door,
+            "address": self.address,
+            "process": self.process,
         });
         match row {
             Value::Object(map) => map,
@@ -155,6 +187,9 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("before", "STRING"),
     ("after", "STRING"),
     ("detail", "STRING"),
+    ("door", "STRING"),
+    ("address", "STRING"),
+    ("process", "STRING"),
 ];
 
 /// The base type of an entry field, for filters.
@@ -239,6 +274,9 @@ mod tests {
             collection: "Things".into(),
             name: "T".into(),
             detail: Some(json!({"before": "a", "after": "b"})),
+            door: "REST SetName".into(),
+            address: "127.0.0.1".into(),
+            process: "1@host".into(),
         };
         let row = entry.row();
         assert_eq!(row["entity"], "Things/T");

@@ -1,5 +1,6 @@
 //! One state of the model as the forensic commands compare it: the authorization index and
-//! the names of what every entity defines, read from a database in one snapshot. An export
+//! the names of what every entity defines, read from a database in one snapshot (now, or at a
+//! past instant rebuilt from the full audit record). An export
 //! becomes such a state by being imported (storage mode, as `ironworx import` does) into a
 //! throw-away SQLite database that is deleted afterwards, so an export is judged by exactly
 //! the import pipeline and evaluator the server runs.
@@ -11,7 +12,9 @@ use std::time::Duration;
 use ironworx_entity::queries::QueryError;
 use ironworx_entity::queries::defined::{DefinitionKind, all_defined};
 use ironworx_entity::queries::facts::read_fact_rows;
+use ironworx_entity::queries::model_history::{PastModel, Rebuilt, read_at as read_model_at};
 use ironworx_entity::vocab::{Collection, PermissionKind, builtin};
+use ironworx_importer::model::values::format_date;
 use ironworx_importer::plan::{Mode, PlanOptions};
 use ironworx_importer::{Caller, ImportError, Limits};
 use sea_orm::{DatabaseConnection, DbErr};
@@ -37,6 +40,17 @@ pub enum SnapshotError {
         path: String,
         /// Why.
         source: ImportError,
+    },
+    /// The instant is older than what the audit record can rebuild.
+    #[error(
+        "cannot rebuild the model as it was at {at}: the audit record starts at {earliest}, \
+         the earliest instant available"
+    )]
+    TooEarly {
+        /// The instant asked for.
+        at: String,
+        /// The earliest instant the record can rebuild.
+        earliest: String,
     },
     /// The throw-away database could not be made.
     #[error("cannot prepare a scratch database for the export: {0}")]
@@ -140,6 +154,26 @@ pub async fn read(db: &DatabaseConnection) -> Result<Snapshot, SnapshotError> {
     txn.commit().await?;
     let index = AuthzIndex::build(&crate::live_index::facts_from_rows(rows));
     Ok(Snapshot::new(index, definitions))
+}
+
+/// Reads the state of the model in `db` as it was at `at` (milliseconds since the epoch),
+/// rebuilt from the full audit record in one read-only snapshot; refused when the record does
+/// not reach back that far.
+pub async fn read_at(db: &DatabaseConnection, at: i64) -> Result<Snapshot, SnapshotError> {
+    let txn = crate::live_index::snapshot_transaction(db).await?;
+    let rebuilt = read_model_at(&txn, at).await?;
+    txn.commit().await?;
+    match rebuilt {
+        Rebuilt::At(past) => {
+            let PastModel { facts, definitions } = *past;
+            let index = AuthzIndex::build(&crate::live_index::facts_from_rows(facts));
+            Ok(Snapshot::new(index, definitions))
+        }
+        Rebuilt::TooEarly(earliest) => Err(SnapshotError::TooEarly {
+            at: format_date(at),
+            earliest: format_date(earliest),
+        }),
+    }
 }
 
 /// The state an export describes: the export imported in storage mode (collection rules

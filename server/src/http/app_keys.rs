@@ -142,6 +142,7 @@ async fn create(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
             detail: Some(
                 json!({ "user": user_name, "expirationDate": expiration, "whitelist": whitelist }),
             ),
+            ..Default::default()
         },
     )
     .await?;
@@ -167,6 +168,7 @@ async fn delete(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
             target_collection: Collection::ApplicationKeys.as_str().into(),
             target_name: name,
             detail: None,
+            ..Default::default()
         },
     )
     .await?;
@@ -284,6 +286,7 @@ async fn run(
                 "clientName": key.client_name,
                 "whitelist": key.ip_whitelist,
             })),
+            ..Default::default()
         },
     )
     .await?;

@@ -2,8 +2,9 @@
 //! entityType, entity, permission)`: the effective-permission diff of `ironworx diff` over REST,
 //! computed by [`crate::domain::diff::compare`], one InfoTable row per changed decision.
 //!
-//! A side is a state [`crate::domain::snapshot`] can read while the server runs: `live`. The
-//! audit record cannot rebuild past states yet, so an instant is refused with 400 saying so
+//! A side is a state [`crate::domain::snapshot`] can read while the server runs: `live`, or an
+//! instant (`live@<RFC 3339>` or the RFC 3339 instant alone) rebuilt from the full audit record;
+//! an instant older than the record is refused with 400 naming the earliest instant available
 //! (exports are the command line's: a service does not read the server's file system).
 
 use serde_json::{Value, json};
@@ -33,22 +34,23 @@ pub const FIELDS: &[(&str, &str)] = &[
 pub enum Side {
     /// The database now.
     Live,
+    /// The database at an instant (milliseconds since the epoch).
+    At(i64),
 }
 
-/// Reads a side: `live`; anything else is refused with what is available.
+/// Reads a side: `live`, `live@<RFC 3339>` or an RFC 3339 instant.
 pub fn side(text: &str, name: &str) -> Result<Side, ApiError> {
     if text == "live" {
         return Ok(Side::Live);
     }
-    let why = if text.starts_with(|c: char| c.is_ascii_digit()) {
-        format!(
-            "cannot rebuild the model as it was at {text}: the audit record cannot rebuild past \
-             states yet, so the earliest instant available is now; pass 'live'"
-        )
-    } else {
-        format!("'{text}' is neither 'live' nor an RFC 3339 instant")
-    };
-    Err(ApiError::BadRequest(format!("parameter '{name}': {why}")))
+    let instant = text.strip_prefix("live@").unwrap_or(text);
+    ironworx_importer::model::values::parse_date(instant)
+        .map(Side::At)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "parameter '{name}': '{text}' is neither 'live' nor an RFC 3339 instant"
+            ))
+        })
 }
 
 /// The filters of the call, as `ironworx diff` takes them.
@@ -128,6 +130,7 @@ fn snapshot_error(err: SnapshotError) -> ApiError {
     match err {
         SnapshotError::Db(e) => e.into(),
         SnapshotError::Query(e) => e.into(),
+        e @ SnapshotError::TooEarly { .. } => ApiError::BadRequest(e.to_string()),
         other => ApiError::internal(other),
     }
 }
@@ -139,6 +142,9 @@ fn diff_error(err: DiffError) -> ApiError {
 async fn load(state: &AppState, side: Side) -> Result<Snapshot, ApiError> {
     match side {
         Side::Live => snapshot::read(&state.db).await.map_err(snapshot_error),
+        Side::At(at) => snapshot::read_at(&state.db, at)
+            .await
+            .map_err(snapshot_error),
     }
 }
 
@@ -181,12 +187,15 @@ mod tests {
     }
 
     #[test]
-    fn only_live_is_a_side_and_an_instant_names_what_is_available() {
+    fn a_side_is_live_or_an_instant() {
         assert_eq!(side("live", "before").ok(), Some(Side::Live));
-        let err = side("2026-01-01T00:00:00Z", "before").expect_err("instant");
-        assert!(
-            err.to_string().contains("earliest instant available"),
-            "{err}"
+        assert_eq!(
+            side("2026-01-01T00:00:00Z", "before").ok(),
+            Some(Side::At(1_767_225_600_000))
+        );
+        assert_eq!(
+            side("live@2026-01-01T00:00:00.001Z", "before").ok(),
+            Some(Side::At(1_767_225_600_001))
         );
         let err = side("yesterday", "after").expect_err("word");
         assert!(err.to_string().contains("'after'"), "{err}");

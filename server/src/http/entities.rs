@@ -466,6 +466,7 @@ async fn create_entity(
             target_collection: collection.as_str().to_owned(),
             target_name: name,
             detail: Some(detail),
+            ..Default::default()
         },
     )
     .await?;
@@ -554,6 +555,7 @@ async fn delete_checked(
             target_collection: collection.as_str().to_owned(),
             target_name: name.to_owned(),
             detail: None,
+            ..Default::default()
         },
     )
     .await?;

@@ -72,6 +72,7 @@ async fn add_or_update(
             target_collection: Collection::LocalizationTables.as_str().to_owned(),
             target_name: table,
             detail: Some(json!({ "name": name })),
+            ..Default::default()
         },
     )
     .await?;

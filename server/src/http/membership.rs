@@ -200,6 +200,7 @@ async fn run(
             target_collection: collection.as_str().to_owned(),
             target_name: name,
             detail: Some(detail),
+            ..Default::default()
         },
     )
     .await?;
@@ -372,6 +373,7 @@ async fn set_entity_permission(
                 "tags": tags.iter().map(|t| format!("{}:{}", t.vocabulary, t.term)).collect::<Vec<_>>(),
                 "entities": ids.len(),
             })),
+            ..Default::default()
         },
     )
     .await?;

@@ -20,6 +20,7 @@ pub mod localization;
 pub mod login;
 pub mod membership;
 pub mod openapi;
+pub mod origin;
 pub mod params;
 pub mod permission_sets;
 pub mod permissions;

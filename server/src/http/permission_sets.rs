@@ -390,6 +390,7 @@ async fn replace(
             target_collection: collection.as_str().to_owned(),
             target_name: name.to_owned(),
             detail: Some(json!({ "rules": rules.len() })),
+            ..Default::default()
         },
     )
     .await?;

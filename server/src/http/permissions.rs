@@ -179,6 +179,7 @@ async fn write_rule(
                 "allow": rule.allow,
                 "changed": changed,
             })),
+            ..Default::default()
         },
     )
     .await?;

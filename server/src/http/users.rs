@@ -179,6 +179,7 @@ async fn run(
             target_collection: Collection::Users.as_str().to_owned(),
             target_name: name,
             detail: Some(detail),
+            ..Default::default()
         },
     )
     .await?;
@@ -240,6 +241,7 @@ pub async fn current_session_info(
                     target_collection: Collection::Users.as_str().to_owned(),
                     target_name: target,
                     detail: Some(json!({ "ended": ended })),
+                    ..Default::default()
                 },
             )
             .await?;

@@ -123,13 +123,13 @@ fn level(
 }
 
 /// What the naive evaluator reads about one user, straight from the database.
-struct NaiveUser {
+pub(crate) struct NaiveUser {
     name: String,
     who: BTreeSet<(PrincipalType, String)>,
     vis: BTreeSet<(PrincipalType, String)>,
 }
 
-async fn naive_user(db: &DatabaseConnection, user: &str) -> NaiveUser {
+pub(crate) async fn naive_user(db: &DatabaseConnection, user: &str) -> NaiveUser {
     NaiveUser {
         name: user.to_owned(),
         who: principals_of(db, user).await,
@@ -138,7 +138,7 @@ async fn naive_user(db: &DatabaseConnection, user: &str) -> NaiveUser {
 }
 
 /// What the naive evaluator reads about one entity, straight from the database.
-struct NaiveEntity {
+pub(crate) struct NaiveEntity {
     owner: Option<String>,
     own: Vec<Rule>,
     templates: Vec<Vec<Rule>>,
@@ -146,7 +146,11 @@ struct NaiveEntity {
     collection: Vec<Rule>,
 }
 
-async fn naive_entity(db: &DatabaseConnection, collection: Collection, name: &str) -> NaiveEntity {
+pub(crate) async fn naive_entity(
+    db: &DatabaseConnection,
+    collection: Collection,
+    name: &str,
+) -> NaiveEntity {
     let entity = entities::get_entity(db, collection, name)
         .await
         .expect("entity");
@@ -227,7 +231,12 @@ async fn naive_entity(db: &DatabaseConnection, collection: Collection, name: &st
     }
 }
 
-fn naive(user: &NaiveUser, e: &NaiveEntity, kind: PermissionKind, resource: &str) -> Outcome {
+pub(crate) fn naive(
+    user: &NaiveUser,
+    e: &NaiveEntity,
+    kind: PermissionKind,
+    resource: &str,
+) -> Outcome {
     if user.name == builtin::ADMINISTRATOR
         || user
             .who

@@ -353,6 +353,10 @@ async fn audit_history_filters_by_date_category_items_query_and_entity() {
             "{out}"
         );
         assert!(out.contains("[Security]"), "{out}");
+        assert!(
+            out.contains("(via REST AddRunTimePermission from 127.0.0.1 in "),
+            "{out}"
+        );
         assert!(!out.contains("Things/T1"), "{out}");
         let (code, out, err) = run(
             &db,

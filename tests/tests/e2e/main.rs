@@ -14,6 +14,8 @@ mod entities_http;
 mod explain_cli;
 mod forensics_cli;
 mod forensics_http;
+mod forensics_instants;
+mod forensics_rebuild;
 mod import_cli;
 mod import_corpus;
 mod import_http;

@@ -1179,6 +1179,7 @@ async fn audit_and_settings(conn: &DatabaseConnection) {
         target_collection: "Things".into(),
         target_name: "Sensor1".into(),
         detail: Some(json!({"principal": "Operators", "type": "PropertyRead"})),
+        ..Change::default()
     };
     let a = audit::record(conn, &change).await.expect("record");
     let b = audit::bump_sequence(conn).await.expect("bump");

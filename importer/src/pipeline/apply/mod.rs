@@ -228,6 +228,7 @@ async fn apply_with<C: ConnectionTrait>(
             actor: caller.name.clone(),
             action: "Import".into(),
             detail: Some(detail),
+            door: "import".into(),
             ..Change::default()
         },
     )

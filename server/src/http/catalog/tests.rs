@@ -498,6 +498,7 @@ async fn seed(db: &sea_orm::DatabaseConnection) {
             target_collection: String::new(),
             target_name: String::new(),
             detail: None,
+            ..Default::default()
         },
     )
     .await

@@ -553,6 +553,7 @@ async fn change(
             target_collection: collection.as_str().to_owned(),
             target_name: thing.to_owned(),
             detail: Some(json!({ "name": name })),
+            ..Default::default()
         },
     )
     .await?;

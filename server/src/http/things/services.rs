@@ -277,6 +277,7 @@ fn change(
         target_collection: collection.as_str().to_owned(),
         target_name: entity.to_owned(),
         detail: Some(detail),
+        ..Default::default()
     }
 }
 
