@@ -11,5 +11,6 @@ pub mod need;
 pub mod shapes;
 pub mod snapshot;
 pub mod things;
+pub mod timers;
 
 pub use ctx::Ctx;

@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod engine;
 pub mod host;
+pub mod subscriptions;
 pub mod typing;
 
 use std::time::Duration;
@@ -92,9 +93,11 @@ pub async fn invoke(
         Ended::Returned(value) => {
             let result = session.finish(&value)?;
             let (pending, events) = session.into_pending();
-            commit(state, pending).await?;
+            commit(state, &ctx.caller.name, 0, pending).await?;
             for (thing, event, data) in events {
-                state.events.publish(&thing, &event, data);
+                state
+                    .events
+                    .publish_by(&thing, &event, data, Some(&ctx.caller.name), 0);
             }
             Ok(answer(&result_type, result))
         }
@@ -171,7 +174,13 @@ fn answer(result_type: &str, value: Value) -> Value {
 }
 
 /// Commits the writes of an invocation in one transaction, then fires their `DataChange`s.
-async fn commit(state: &AppState, pending: Vec<host::Pending>) -> Result<(), ApiError> {
+/// `user` made them, `depth` subscription firings deep.
+async fn commit(
+    state: &AppState,
+    user: &str,
+    depth: u32,
+    pending: Vec<host::Pending>,
+) -> Result<(), ApiError> {
     if pending.is_empty() {
         return Ok(());
     }
@@ -181,7 +190,7 @@ async fn commit(state: &AppState, pending: Vec<host::Pending>) -> Result<(), Api
         .collect();
     state.values.write_all(things).await?;
     for p in &pending {
-        announce(state, &p.thing, &p.writes);
+        announce(state, Some(user), depth, &p.thing, &p.writes, &[]);
     }
     Ok(())
 }

@@ -30,6 +30,7 @@ mod outage;
 mod permission_sets_http;
 mod route_matrix;
 mod scale_out;
+mod script_subscriptions;
 mod scripts_http;
 mod security_auth;
 mod security_decoding;
