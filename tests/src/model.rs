@@ -4,8 +4,8 @@
 use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::{models, parts};
 use ironworx_entity::schema::{
-    event_definitions, field_definitions, service_definitions, service_implementations,
-    subscriptions,
+    configuration_tables, event_definitions, field_definitions, service_definitions,
+    service_implementations, subscriptions,
 };
 use sea_orm::DatabaseConnection;
 use serde_json::json;
@@ -161,4 +161,50 @@ pub async fn script_subscription(
     .await
     .expect("subscription");
     crate::http::bump(db, "AddSubscription").await;
+}
+
+/// The configuration table `name` of entity `entity_id` with one row `row` (its fields typed
+/// by their values), as an import stores it.
+pub async fn configuration_table(
+    db: &DatabaseConnection,
+    entity_id: i64,
+    name: &str,
+    row: serde_json::Value,
+) {
+    let fields: Vec<_> = row
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .zip(0..)
+                .map(|((field, value), ordinal)| {
+                    let base_type = match value {
+                        serde_json::Value::Bool(_) => "BOOLEAN",
+                        serde_json::Value::Number(_) => "NUMBER",
+                        _ => "STRING",
+                    };
+                    json!({"name": field, "baseType": base_type, "description": "",
+                           "ordinal": ordinal, "aspects": {}})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    parts::configuration_tables::insert(
+        db,
+        vec![configuration_tables::Model {
+            id: 0,
+            entity_id,
+            name: name.to_owned(),
+            is_shared: false,
+            description: String::new(),
+            is_multi_row: false,
+            ordinal: 0,
+            data_shape_name: String::new(),
+            is_hidden: false,
+            field_definitions: Some(json!(fields)),
+            rows: Some(json!([row])),
+        }],
+    )
+    .await
+    .expect("configuration table");
+    crate::http::bump(db, "SetConfigurationTable").await;
 }

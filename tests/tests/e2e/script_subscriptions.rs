@@ -3,15 +3,18 @@
 //! back over REST, with `eventData`, `eventName`, `source` and `sourceProperty`; a custom
 //! event fired over REST and by a script runs its subscription; a subscription that throws
 //! writes nothing while the firing request succeeds; a subscription runs as the user who fired
-//! the event, so what that user may not do is denied to it.
+//! the event, so what that user may not do is denied to it; a Timer Thing (updateRate 200 ms)
+//! and a Scheduler Thing (every second) fire and their subscriptions run as their
+//! `runAsUser`. On PostgreSQL, with two server processes on one database: one write runs its
+//! subscription once, and each Timer tick is fired by one process.
 
 use std::time::{Duration, Instant};
 
 use ironworx_entity::queries::entities::find_entity;
 use ironworx_entity::vocab::Collection;
 use ironworx_tests::http::{Caller, admin_call, entity_services, send};
-use ironworx_tests::model::{data_shape, script_service, script_subscription};
-use ironworx_tests::{TestDb, TestServer, backends, connect};
+use ironworx_tests::model::{configuration_table, data_shape, script_service, script_subscription};
+use ironworx_tests::{Backend, TestDb, TestServer, backends, connect};
 use reqwest::{Method, StatusCode};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
@@ -318,5 +321,197 @@ async fn a_failing_or_denied_subscription_writes_nothing() {
             "{backend}"
         );
         finish(db, server).await;
+    }
+}
+
+/// The Thing `name` on the built-in template `template` (`Timer`, `Scheduler`) with its
+/// `Settings` row and a NUMBER `count` (0) that its subscription to `event` adds one to, and
+/// a STRING `ticks` it appends each tick's `timestamp` to.
+async fn timed_thing(
+    server: &TestServer,
+    conn: &DatabaseConnection,
+    (name, template, event): (&str, &str, &str),
+    settings: Value,
+) {
+    entity_services(
+        server,
+        "CreateThing",
+        &json!({"name": name, "thingTemplateName": template}),
+    )
+    .await;
+    for (property, base_type) in [("count", "NUMBER"), ("ticks", "STRING")] {
+        admin_call(
+            server,
+            &format!("/Thingworx/Things/{name}/Services/AddPropertyDefinition"),
+            &json!({"name": property, "type": base_type}),
+        )
+        .await;
+    }
+    write(server, name, "count", json!(0)).await;
+    write(server, name, "ticks", json!("")).await;
+    subscription(
+        conn,
+        name,
+        "Count",
+        ("", event, ""),
+        "me.count = me.count + 1;\nme.ticks = me.ticks + ',' + eventData.timestamp;",
+    )
+    .await;
+    let id = id_of(conn, name).await;
+    configuration_table(conn, id, "Settings", settings).await;
+}
+
+/// The ticks a timed Thing's subscription recorded, in order.
+async fn ticks(server: &TestServer, thing: &str) -> Vec<i64> {
+    read(server, thing, "ticks")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|t| t.parse::<f64>().ok())
+        .map(|t| t as i64)
+        .collect()
+}
+
+/// Waits until `thing` counted at least `least` ticks; fails after 15 s.
+async fn wait_for_ticks(server: &TestServer, thing: &str, least: f64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while read(server, thing, "count").await.as_f64().unwrap_or(0.0) < least {
+        assert!(
+            Instant::now() < deadline,
+            "{thing} never ticked {least} times"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn timers_and_schedulers_fire_their_events() {
+    for backend in backends() {
+        let db = TestDb::create(backend).await;
+        let server = start(&db).await;
+        let conn = connect(&db).await;
+        timed_thing(
+            &server,
+            &conn,
+            ("Clock", "Timer", "Timer"),
+            json!({"enabled": true, "runAsUser": "Administrator", "updateRate": 200.0}),
+        )
+        .await;
+        timed_thing(
+            &server,
+            &conn,
+            ("Cron", "Scheduler", "ScheduledEvent"),
+            json!({"enabled": true, "runAsUser": "Administrator", "schedule": "* * * * * ?"}),
+        )
+        .await;
+        // Disabled, or with no user: never fires.
+        timed_thing(
+            &server,
+            &conn,
+            ("Off", "Timer", "Timer"),
+            json!({"enabled": false, "runAsUser": "Administrator", "updateRate": 200.0}),
+        )
+        .await;
+        timed_thing(
+            &server,
+            &conn,
+            ("Nobody", "Timer", "Timer"),
+            json!({"enabled": true, "runAsUser": "", "updateRate": 200.0}),
+        )
+        .await;
+        wait_for_ticks(&server, "Clock", 1.0).await;
+        let started = Instant::now();
+        let first = read(&server, "Clock", "count")
+            .await
+            .as_f64()
+            .unwrap_or(0.0);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let ran = read(&server, "Clock", "count")
+            .await
+            .as_f64()
+            .unwrap_or(0.0)
+            - first;
+        let expected = started.elapsed().as_millis() as f64 / 200.0;
+        assert!(
+            ran >= expected - 4.0 && ran <= expected + 2.0,
+            "{backend}: {ran} ticks in {:?}",
+            started.elapsed()
+        );
+        let recorded = ticks(&server, "Clock").await;
+        assert!(
+            recorded
+                .windows(2)
+                .all(|w| w[1] > w[0] && (w[1] - w[0]) % 200 == 0),
+            "{backend}: {recorded:?}"
+        );
+        wait_for_ticks(&server, "Cron", 1.0).await;
+        assert!(
+            ticks(&server, "Cron").await.iter().all(|t| t % 1000 == 0),
+            "{backend}"
+        );
+        for off in ["Off", "Nobody"] {
+            assert_eq!(
+                read(&server, off, "count").await,
+                json!(0.0),
+                "{backend} {off}"
+            );
+        }
+        finish(db, server).await;
+    }
+}
+
+/// Two processes on one PostgreSQL database: a write through either runs its subscription
+/// once, and each tick of a Timer is fired by one of them.
+#[tokio::test]
+async fn two_processes_run_each_firing_once() {
+    for backend in backends() {
+        if backend != Backend::Postgres {
+            println!("{backend}: skipped, processes share a database on PostgreSQL only");
+            continue;
+        }
+        let db = TestDb::create(backend).await;
+        let a = start(&db).await;
+        let b = start(&db).await;
+        let conn = connect(&db).await;
+        thing(&a, "Line", &[("speed", "NUMBER"), ("runs", "NUMBER")]).await;
+        write(&a, "Line", "runs", json!(0)).await;
+        subscription(
+            &conn,
+            "Line",
+            "Count",
+            ("", "DataChange", "speed"),
+            "me.runs = me.runs + 1;",
+        )
+        .await;
+        for (i, server) in [&a, &b, &a, &b].into_iter().enumerate() {
+            write(server, "Line", "speed", json!(i)).await;
+            let runs = json!((i + 1) as f64);
+            wait_for(&a, "Line", "runs", &runs).await;
+            wait_for(&b, "Line", "runs", &runs).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(read(&b, "Line", "runs").await, json!(4.0));
+
+        timed_thing(
+            &a,
+            &conn,
+            ("Clock", "Timer", "Timer"),
+            json!({"enabled": true, "runAsUser": "Administrator", "updateRate": 200.0}),
+        )
+        .await;
+        wait_for_ticks(&b, "Clock", 2.0).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let recorded = ticks(&a, "Clock").await;
+        let count = read(&a, "Clock", "count").await.as_f64().unwrap_or(0.0);
+        // One firer: every tick once, consecutive ticks 200 ms apart, as many runs as ticks.
+        assert!(recorded.len() >= 8, "{recorded:?}");
+        assert!(
+            recorded.windows(2).all(|w| w[1] - w[0] == 200),
+            "{recorded:?}"
+        );
+        assert_eq!(count, recorded.len() as f64, "{recorded:?}");
+        assert!(a.stop().await.success());
+        finish(db, b).await;
     }
 }
