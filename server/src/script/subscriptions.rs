@@ -5,9 +5,10 @@
 //! **Which listen.** A subscription of the firing Thing, of a template of its chain or of one
 //! of their ThingShapes with an empty `source` (or the Thing's own name) listens to the Thing
 //! itself (`me`); a subscription of another Thing whose `source` names the firing Thing listens
-//! to that Thing (and runs with `me` its holder). A `DataChange` subscription listens to the
-//! property its `sourceProperty` names (every property when empty); an `AnyDataChange`
-//! subscription to every `DataChange`.
+//! to that Thing (and runs with `me` its holder, or each Thing built on its holder when the
+//! holder is a ThingTemplate; a ThingShape's subscription with a source is not run). A
+//! `DataChange` subscription listens to the property its `sourceProperty` names (every
+//! property when empty); an `AnyDataChange` subscription to every `DataChange`.
 //!
 //! **Security context.** The subscription runs as the user whose request fired the event (a
 //! property write, `FireEvent`, a script service), the `runAsUser` of a Timer or Scheduler
@@ -31,7 +32,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ironworx_entity::queries::credentials::{Sequences, read_sequences};
-use ironworx_entity::queries::{parts, subscribers};
+use ironworx_entity::queries::entities::names_by_id;
+use ironworx_entity::queries::{parts, subscribers, timer_ticks};
 use ironworx_entity::schema::subscriptions;
 use ironworx_entity::vocab::Collection;
 use serde_json::{Map, Value, json};
@@ -230,15 +232,26 @@ async fn listeners(
     let sourced = match known.sourced.get(thing) {
         Some((seq, subs)) if *seq >= sequences.changes => Arc::clone(subs),
         _ => {
-            let subs: Vec<Listener> = subscribers::listening_to(&state.db, thing)
-                .await?
-                .into_iter()
-                .filter(|h| h.collection == Collection::Things && h.holder != thing)
-                .map(|h| Listener {
-                    me: h.holder,
-                    subscription: h.subscription,
-                })
-                .collect();
+            let mut subs = Vec::new();
+            for held in subscribers::listening_to(&state.db, thing).await? {
+                let holders = match held.collection {
+                    Collection::Things if held.holder != thing => vec![held.holder],
+                    Collection::ThingTemplates => {
+                        let ids = timer_ticks::things_on(&state.db, &held.holder).await?;
+                        names_by_id(&state.db, ids).await?.into_values().collect()
+                    }
+                    _ => Vec::new(),
+                };
+                subs.extend(
+                    holders
+                        .into_iter()
+                        .filter(|me| me != thing)
+                        .map(|me| Listener {
+                            me,
+                            subscription: held.subscription.clone(),
+                        }),
+                );
+            }
             let subs = Arc::new(subs);
             known
                 .sourced

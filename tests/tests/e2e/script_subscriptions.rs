@@ -1,8 +1,9 @@
 //! Subscriptions through the real server on SQLite and PostgreSQL: a DataChange subscription
-//! (the Thing's own and another Thing's with the first as its source) writes properties read
-//! back over REST, with `eventData`, `eventName`, `source` and `sourceProperty`; a custom
-//! event fired over REST and by a script runs its subscription; a subscription that throws
-//! writes nothing while the firing request succeeds; a subscription runs as the user who fired
+//! (the Thing's own, another Thing's and a template's with the first as their source) writes
+//! properties read back over REST, with `eventData`, `eventName`, `source` and
+//! `sourceProperty`; a custom event fired over REST and by a script runs its subscription, and
+//! `ThingStart` on `EnableThing` and `RestartThing`; a subscription that throws writes nothing
+//! while the firing request succeeds; a subscription runs as the user who fired
 //! the event, so what that user may not do is denied to it; a Timer Thing (updateRate 200 ms)
 //! and a Scheduler Thing (every second) fire and their subscriptions run as their
 //! `runAsUser`. On PostgreSQL, with two server processes on one database: one write runs its
@@ -155,8 +156,41 @@ async fn data_change_subscriptions_write_properties() {
             "me.copy = eventData.newValue.value;\nme.from = source + '/' + me.name;",
         )
         .await;
+        // A template's subscription with a source runs on each Thing built on the template.
+        entity_services(
+            &server,
+            "CreateThingTemplate",
+            &json!({"name": "WatchTemplate", "baseThingTemplateName": "GenericThing"}),
+        )
+        .await;
+        entity_services(
+            &server,
+            "CreateThing",
+            &json!({"name": "Watcher2", "thingTemplateName": "WatchTemplate"}),
+        )
+        .await;
+        admin_call(
+            &server,
+            "/Thingworx/Things/Watcher2/Services/AddPropertyDefinition",
+            &json!({"name": "copy", "type": "NUMBER"}),
+        )
+        .await;
+        let template = find_entity(&conn, Collection::ThingTemplates, "WatchTemplate")
+            .await
+            .expect("read")
+            .expect("the template exists")
+            .id;
+        script_subscription(
+            &conn,
+            template,
+            "Copy",
+            ("Line", "DataChange", "speed"),
+            "me.copy = eventData.newValue.value + 1;",
+        )
+        .await;
         write(&server, "Line", "speed", json!(10)).await;
         wait_for(&server, "Line", "doubled", &json!(20.0)).await;
+        wait_for(&server, "Watcher2", "copy", &json!(11.0)).await;
         wait_for(&server, "Watcher", "copy", &json!(10.0)).await;
         write(&server, "Line", "speed", json!(21)).await;
         wait_for(&server, "Line", "doubled", &json!(42.0)).await;
@@ -184,7 +218,16 @@ async fn custom_event_subscriptions_run_for_rest_and_scripts() {
         let db = TestDb::create(backend).await;
         let server = start(&db).await;
         let conn = connect(&db).await;
-        thing(&server, "Line", &[("level", "NUMBER"), ("seen", "STRING")]).await;
+        thing(
+            &server,
+            "Line",
+            &[
+                ("level", "NUMBER"),
+                ("seen", "STRING"),
+                ("starts", "NUMBER"),
+            ],
+        )
+        .await;
         data_shape(&conn, "AlarmShape", &[("level", "NUMBER", false)]).await;
         admin_call(
             &server,
@@ -223,6 +266,26 @@ async fn custom_event_subscriptions_run_for_rest_and_scripts() {
         .await;
         assert_eq!(raised.status, StatusCode::OK, "{backend} {}", raised.text);
         wait_for(&server, "Line", "level", &json!(6.0)).await;
+
+        // ThingStart: enabling the (new, disabled) Thing, and restarting it.
+        write(&server, "Line", "starts", json!(0)).await;
+        subscription(
+            &conn,
+            "Line",
+            "OnStart",
+            ("", "ThingStart", ""),
+            "me.starts = me.starts + 1;",
+        )
+        .await;
+        for (service, starts) in [("EnableThing", 1.0), ("RestartThing", 2.0)] {
+            admin_call(
+                &server,
+                &format!("/Thingworx/Things/Line/Services/{service}"),
+                &json!({}),
+            )
+            .await;
+            wait_for(&server, "Line", "starts", &json!(starts)).await;
+        }
         finish(db, server).await;
     }
 }
