@@ -4,6 +4,7 @@
 //! the wrapped-call rule, its writes commit together when it returns, and its parameters and
 //! what it returns are typed by its definition (`catalog`, `typing`). A throw answers 500 `script_error` (or the 403/404 of
 //! a denied access), a limit 500 `script_limit`.
+//! Subscriptions run the same way when their event fires (`subscriptions`).
 
 pub mod catalog;
 pub mod engine;

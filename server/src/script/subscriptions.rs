@@ -159,7 +159,7 @@ async fn dispatch(state: &AppState, known: &mut Known, sequences: Sequences, ori
 }
 
 /// The context of `user` as of `sequences`.
-pub async fn context(state: &AppState, sequences: Sequences, user: &str) -> Result<Ctx, ApiError> {
+async fn context(state: &AppState, sequences: Sequences, user: &str) -> Result<Ctx, ApiError> {
     let index = state
         .security
         .current_at(sequences.changes)
@@ -426,5 +426,65 @@ async fn run(
         Ended::Unavailable(why) => Err(ApiError::internal(format!(
             "the script engine could not start: {why}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscription(event: &str, property: &str, enabled: bool) -> subscriptions::Model {
+        subscriptions::Model {
+            id: 1,
+            entity_id: 1,
+            name: "S".into(),
+            description: String::new(),
+            enabled,
+            event_name: event.into(),
+            source: String::new(),
+            source_property: property.into(),
+            source_type: String::new(),
+            handler_name: SCRIPT.into(),
+            configuration: None,
+        }
+    }
+
+    fn firing(event: &str, data: Value) -> Firing {
+        Firing {
+            thing: "T".into(),
+            event: event.into(),
+            time: 0,
+            data,
+        }
+    }
+
+    #[test]
+    fn a_subscription_hears_its_event_and_property() {
+        let speed = firing("DataChange", json!({"name": "speed"}));
+        assert!(hears(&subscription("DataChange", "speed", true), &speed));
+        assert!(hears(&subscription("DataChange", "", true), &speed));
+        assert!(hears(&subscription("AnyDataChange", "", true), &speed));
+        assert!(!hears(&subscription("DataChange", "other", true), &speed));
+        assert!(!hears(&subscription("DataChange", "speed", false), &speed));
+        assert!(!hears(&subscription("Alarm", "", true), &speed));
+        let alarm = firing("Alarm", json!({"level": 1}));
+        assert!(hears(&subscription("Alarm", "", true), &alarm));
+        assert!(!hears(&subscription("AnyDataChange", "", true), &alarm));
+        let mut other = subscription("Alarm", "", true);
+        other.handler_name = "SQLQuery".into();
+        assert!(!hears(&other, &alarm));
+    }
+
+    #[test]
+    fn event_data_is_a_table_of_one_row() {
+        let table = event_table(&json!({"name": "p", "newValue": {"value": 1}}));
+        assert_eq!(
+            table["rows"],
+            json!([{"name": "p", "newValue": {"value": 1}}])
+        );
+        assert_eq!(
+            table["dataShape"]["fieldDefinitions"]["newValue"]["baseType"],
+            json!("JSON")
+        );
     }
 }
