@@ -10,6 +10,7 @@ mod m20261207_000001_owner_ids;
 mod m20261207_000002_login_failures;
 mod m20261207_000003_model_changes;
 mod m20261207_000004_model_history;
+mod m20261207_000023_timer_ticks;
 
 /// Applies every migration of the model.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000002_login_failures::Migration),
             Box::new(m20261207_000003_model_changes::Migration),
             Box::new(m20261207_000004_model_history::Migration),
+            Box::new(m20261207_000023_timer_ticks::Migration),
         ]
     }
 }

@@ -62,6 +62,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     let per_worker = connections_per_worker(connection_cap(&transport), workers);
     let data = web::Data::new(state);
+    crate::script::subscriptions::spawn(data.clone().into_inner());
+    crate::domain::timers::spawn(data.clone().into_inner());
     let server = HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::from_fn(crate::http::origin::scope))

@@ -74,6 +74,7 @@ pub async fn bootstrap(
 ) -> Result<BootstrapOutcome, BootstrapError> {
     if settings::get(db, MARKER).await?.is_some() {
         ensure_resources(db).await?;
+        ensure_timer_templates(db).await?;
         return Ok(BootstrapOutcome::AlreadyDone);
     }
     let (password, generated) = match admin_password {
@@ -93,9 +94,11 @@ pub async fn bootstrap(
     if !settings::set_once(&txn, MARKER, VERSION).await? {
         txn.rollback().await?;
         ensure_resources(db).await?;
+        ensure_timer_templates(db).await?;
         return Ok(BootstrapOutcome::AlreadyDone);
     }
     settings::set_once(&txn, RESOURCES_MARKER, "1").await?;
+    settings::set_once(&txn, TIMERS_MARKER, "1").await?;
     create_builtins(&txn, PasswordRecord::argon2id(hash)).await?;
     if generated {
         write_password_file(data_dir, &password)?;
@@ -146,6 +149,53 @@ async fn ensure_resources(db: &DatabaseConnection) -> Result<(), BootstrapError>
         &Change {
             actor: builtin::SYSTEM.into(),
             action: "BootstrapResources".into(),
+            ..Change::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The setting that says the built-in `Timer` and `Scheduler` templates exist (databases
+/// bootstrapped before they did get them at their next start).
+pub const TIMERS_MARKER: &str = "bootstrap.timers";
+
+/// Creates the built-in `Timer` and `Scheduler` templates, owned by `System`, in a database
+/// bootstrapped before they were (a template of that name made since is left as it is); once,
+/// as [`ensure_resources`].
+async fn ensure_timer_templates(db: &DatabaseConnection) -> Result<(), BootstrapError> {
+    if settings::get(db, TIMERS_MARKER).await?.is_some() {
+        return Ok(());
+    }
+    let txn = crate::db::begin_write(db).await?;
+    if !settings::set_once(&txn, TIMERS_MARKER, "1").await? {
+        txn.rollback().await?;
+        return Ok(());
+    }
+    let system = users::get_user(&txn, builtin::SYSTEM).await?;
+    for template in builtin::TIMER_TEMPLATES {
+        if entities::find_entity(&txn, Collection::ThingTemplates, template)
+            .await?
+            .is_none()
+        {
+            models::create_thing_template(
+                &txn,
+                template,
+                &EntityFields {
+                    owner_id: Some(system.entity.id),
+                    ..system_fields()
+                },
+                &TemplateFields::default(),
+            )
+            .await?;
+        }
+    }
+    audit::record(
+        &txn,
+        &Change {
+            actor: builtin::SYSTEM.into(),
+            action: "BootstrapTimers".into(),
             ..Change::default()
         },
     )

@@ -523,6 +523,15 @@ pub struct ScriptSettings {
         global = true
     )]
     pub script_max_result_bytes: u64,
+
+    /// Fire no Timer or Scheduler event in this process (their Things stay as they are).
+    #[arg(
+        long,
+        env = "IRONWORX_DISABLE_TIMERS",
+        default_value_t = ScriptSettings::default().disable_timers,
+        global = true
+    )]
+    pub disable_timers: bool,
 }
 
 impl Default for ScriptSettings {
@@ -532,6 +541,7 @@ impl Default for ScriptSettings {
             script_memory_mib: 64,
             script_max_call_depth: 32,
             script_max_result_bytes: 16 * 1024 * 1024,
+            disable_timers: false,
         }
     }
 }

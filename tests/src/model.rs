@@ -1,10 +1,11 @@
 //! Model fixtures written straight to the database: data shapes with their fields, event
-//! definitions and Script services on an entity.
+//! definitions, Script services and Script subscriptions on an entity.
 
 use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::{models, parts};
 use ironworx_entity::schema::{
-    event_definitions, field_definitions, service_definitions, service_implementations,
+    configuration_tables, event_definitions, field_definitions, service_definitions,
+    service_implementations, subscriptions,
 };
 use sea_orm::DatabaseConnection;
 use serde_json::json;
@@ -124,4 +125,86 @@ pub async fn script_service(
     .await
     .expect("service implementation");
     crate::http::bump(db, "AddServiceDefinition").await;
+}
+
+/// An enabled Script subscription `name` of entity `entity_id` to `event` of `source` (empty:
+/// the entity itself), for `DataChange` of `source_property`, running `code`.
+pub async fn script_subscription(
+    db: &DatabaseConnection,
+    entity_id: i64,
+    name: &str,
+    (source, event, source_property): (&str, &str, &str),
+    code: &str,
+) {
+    parts::subscriptions::insert(
+        db,
+        vec![subscriptions::Model {
+            id: 0,
+            entity_id,
+            name: name.to_owned(),
+            description: String::new(),
+            enabled: true,
+            event_name: event.to_owned(),
+            source: source.to_owned(),
+            source_property: source_property.to_owned(),
+            source_type: if source.is_empty() { "" } else { "Thing" }.to_owned(),
+            handler_name: "Script".to_owned(),
+            configuration: Some(json!([{
+                "name": "Script", "description": "", "isMultiRow": false, "ordinal": 0,
+                "dataShapeName": "", "isHidden": false,
+                "fields": [{"name": "code", "baseType": "STRING", "description": "",
+                            "ordinal": 0, "aspects": {}}],
+                "rows": [{"code": code}],
+            }])),
+        }],
+    )
+    .await
+    .expect("subscription");
+    crate::http::bump(db, "AddSubscription").await;
+}
+
+/// The configuration table `name` of entity `entity_id` with one row `row` (its fields typed
+/// by their values), as an import stores it.
+pub async fn configuration_table(
+    db: &DatabaseConnection,
+    entity_id: i64,
+    name: &str,
+    row: serde_json::Value,
+) {
+    let fields: Vec<_> = row
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .zip(0..)
+                .map(|((field, value), ordinal)| {
+                    let base_type = match value {
+                        serde_json::Value::Bool(_) => "BOOLEAN",
+                        serde_json::Value::Number(_) => "NUMBER",
+                        _ => "STRING",
+                    };
+                    json!({"name": field, "baseType": base_type, "description": "",
+                           "ordinal": ordinal, "aspects": {}})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    parts::configuration_tables::insert(
+        db,
+        vec![configuration_tables::Model {
+            id: 0,
+            entity_id,
+            name: name.to_owned(),
+            is_shared: false,
+            description: String::new(),
+            is_multi_row: false,
+            ordinal: 0,
+            data_shape_name: String::new(),
+            is_hidden: false,
+            field_definitions: Some(json!(fields)),
+            rows: Some(json!([row])),
+        }],
+    )
+    .await
+    .expect("configuration table");
+    crate::http::bump(db, "SetConfigurationTable").await;
 }

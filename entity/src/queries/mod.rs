@@ -22,7 +22,9 @@ pub mod permissions;
 pub mod sessions;
 pub mod settings;
 pub mod streams;
+pub mod subscribers;
 pub mod thing_model;
+pub mod timer_ticks;
 pub mod users;
 
 use std::time::{SystemTime, UNIX_EPOCH};

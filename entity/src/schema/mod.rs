@@ -34,6 +34,7 @@ pub mod subscriptions;
 pub mod thing_shapes;
 pub mod thing_templates;
 pub mod things;
+pub mod timer_ticks;
 pub mod user_extension_values;
 pub mod users;
 pub mod vocabulary_terms;

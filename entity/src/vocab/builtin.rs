@@ -35,7 +35,18 @@ pub const ORGANIZATIONS: &[(&str, &str)] = &[
 ];
 
 /// The built-in ThingTemplates (all root templates).
-pub const THING_TEMPLATES: &[&str] = &["GenericThing", "Stream", "DataTable", "RemoteThing"];
+pub const THING_TEMPLATES: &[&str] = &[
+    "GenericThing",
+    "Stream",
+    "DataTable",
+    "RemoteThing",
+    "Timer",
+    "Scheduler",
+];
+
+/// The built-in ThingTemplates whose Things fire on their own (a database bootstrapped before
+/// they were built in gets them at its next start).
+pub const TIMER_TEMPLATES: &[&str] = &["Timer", "Scheduler"];
 
 /// Built-in Resources: the server answers their services itself, and they are entities of
 /// the collection `Resources` too, so that their permissions can be kept like any entity's.

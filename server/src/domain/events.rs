@@ -40,6 +40,20 @@ pub struct Firing {
 pub struct EventBus {
     sender: broadcast::Sender<Arc<Firing>>,
     relay: OnceLock<mpsc::Sender<Arc<Firing>>>,
+    origin: OnceLock<mpsc::Sender<Origin>>,
+}
+
+/// A firing made in this process, with who made it: what runs its subscriptions (see
+/// `script::subscriptions`; relayed firings never reach it).
+#[derive(Clone, Debug)]
+pub struct Origin {
+    /// The firing.
+    pub firing: Arc<Firing>,
+    /// The user whose request (or Timer, Scheduler or subscription) fired it; `None` runs no
+    /// subscription.
+    pub user: Option<String>,
+    /// How many subscription firings led to this one (0 for a request's own).
+    pub depth: u32,
 }
 
 impl Default for EventBus {
@@ -48,6 +62,7 @@ impl Default for EventBus {
         EventBus {
             sender,
             relay: OnceLock::new(),
+            origin: OnceLock::new(),
         }
     }
 }
@@ -57,6 +72,19 @@ impl EventBus {
     /// returns how many subscriptions (of any event) received it. The caller has checked
     /// that the event may be fired.
     pub fn publish(&self, thing: &str, event: &str, data: Value) -> usize {
+        self.publish_by(thing, event, data, None, 0)
+    }
+
+    /// [`EventBus::publish`] by `user` (whose security context runs the subscriptions of the
+    /// event), `depth` subscription firings deep.
+    pub fn publish_by(
+        &self,
+        thing: &str,
+        event: &str,
+        data: Value,
+        user: Option<&str>,
+        depth: u32,
+    ) -> usize {
         let firing = Arc::new(Firing {
             thing: thing.to_owned(),
             event: event.to_owned(),
@@ -68,7 +96,28 @@ impl EventBus {
         {
             METRICS.event_relay(RelayOutcome::Dropped);
         }
+        if let Some(origin) = self.origin.get()
+            && origin
+                .try_send(Origin {
+                    firing: Arc::clone(&firing),
+                    user: user.map(str::to_owned),
+                    depth,
+                })
+                .is_err()
+        {
+            tracing::warn!(
+                thing = %firing.thing,
+                event = %firing.event,
+                "too many firings wait for their subscriptions; this one runs none"
+            );
+        }
         self.deliver(firing)
+    }
+
+    /// Sends every firing published in this process from now on to `origin` too (once; later
+    /// calls are ignored).
+    pub fn originate_to(&self, origin: mpsc::Sender<Origin>) {
+        let _ = self.origin.set(origin);
     }
 
     /// Hands a firing to this process's subscribers only; how many received it.

@@ -13,5 +13,6 @@ pub mod need;
 pub mod shapes;
 pub mod snapshot;
 pub mod things;
+pub mod timers;
 
 pub use ctx::Ctx;

@@ -84,7 +84,13 @@ pub async fn fire(
     } else {
         check_row(&shape_fields(&state.db, &shape).await?, &row)?
     };
-    state.events.publish(&name, &event, Value::Object(row));
+    state.events.publish_by(
+        &name,
+        &event,
+        Value::Object(row),
+        Some(&guard.caller.name),
+        0,
+    );
     Ok(HttpResponse::Ok().json(json!({})))
 }
 

@@ -132,6 +132,37 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The plan of code that is not a service (a subscription's, wrapped into `source` and
+    /// compiled as `file`), run as the outermost script with `me` the Thing `thing`, `label`
+    /// naming it in errors and logs, and `params` as the prelude takes them; it returns
+    /// nothing.
+    pub async fn outermost_code(
+        &mut self,
+        thing: &str,
+        label: &str,
+        file: &str,
+        source: &str,
+        params: Vec<Value>,
+    ) -> Result<String, ApiError> {
+        self.frames.push(Frame {
+            thing: thing.to_owned(),
+            service: label.to_owned(),
+            result_type: "NOTHING".to_owned(),
+        });
+        self.result_type = "NOTHING".to_owned();
+        let snapshot = self.snapshot(thing).await?;
+        Ok(json!({
+            "thing": thing,
+            "service": label,
+            "file": file,
+            "source": source,
+            "params": params,
+            "resultType": "NOTHING",
+            "snapshot": snapshot,
+        })
+        .to_string())
+    }
+
     /// The failure the host kept under `index`.
     pub fn take_failure(&mut self, index: u64) -> Option<ApiError> {
         let index = usize::try_from(index).ok()?;

@@ -4,10 +4,12 @@
 //! the wrapped-call rule, its writes commit together when it returns, and its parameters and
 //! what it returns are typed by its definition (`catalog`, `typing`). A throw answers 500 `script_error` (or the 403/404 of
 //! a denied access), a limit 500 `script_limit`.
+//! Subscriptions run the same way when their event fires (`subscriptions`).
 
 pub mod catalog;
 pub mod engine;
 pub mod host;
+pub mod subscriptions;
 pub mod typing;
 
 use std::time::Duration;
@@ -93,9 +95,11 @@ pub async fn invoke(
         Ended::Returned(value) => {
             let result = session.finish(&value)?;
             let outcome = session.into_outcome();
-            commit(state, outcome.values, outcome.data).await?;
+            commit(state, &ctx.caller.name, 0, outcome.values, outcome.data).await?;
             for (thing, event, data) in outcome.events {
-                state.events.publish(&thing, &event, data);
+                state
+                    .events
+                    .publish_by(&thing, &event, data, Some(&ctx.caller.name), 0);
             }
             Ok(answer(&result_type, result))
         }
@@ -173,9 +177,12 @@ fn answer(result_type: &str, value: Value) -> Value {
 
 /// Commits the writes of an invocation in one transaction, then fires their `DataChange`s.
 /// Property writes alone go through the group-committing value writer; with Stream or
-/// DataTable writes, everything commits in one transaction of its own.
+/// DataTable writes, everything commits in one transaction of its own. `user` made them,
+/// `depth` subscription firings deep.
 async fn commit(
     state: &AppState,
+    user: &str,
+    depth: u32,
     pending: Vec<host::Pending>,
     data_ops: Vec<DataOp>,
 ) -> Result<(), ApiError> {
@@ -197,7 +204,7 @@ async fn commit(
         txn.commit().await?;
     }
     for p in &pending {
-        announce(state, &p.thing, &p.writes);
+        announce(state, Some(user), depth, &p.thing, &p.writes, &[]);
     }
     Ok(())
 }

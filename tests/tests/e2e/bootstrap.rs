@@ -169,10 +169,17 @@ async fn check_bootstrap_rows(conn: &DatabaseConnection, admin_password: &str) {
         .collect();
     assert_eq!(
         templates,
-        ["DataTable", "GenericThing", "RemoteThing", "Stream"]
-            .into_iter()
-            .map(String::from)
-            .collect()
+        [
+            "DataTable",
+            "GenericThing",
+            "RemoteThing",
+            "Scheduler",
+            "Stream",
+            "Timer"
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect()
     );
 
     // Collection rules: C/R/U/D for Administrators and visibility for Everyone, nothing else;

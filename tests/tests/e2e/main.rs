@@ -32,6 +32,7 @@ mod outage;
 mod permission_sets_http;
 mod route_matrix;
 mod scale_out;
+mod script_subscriptions;
 mod scripts_corpus;
 mod scripts_data;
 mod scripts_http;

@@ -148,11 +148,31 @@ pub async fn write_entries(
                     property,
                 ));
             }
-            check_writes(ctx, idx, thing.name(), find, entries)
+            let writes = check_writes(ctx, idx, thing.name(), find, entries)?;
+            let olds: Vec<Value> = writes
+                .iter()
+                .map(|w| match stored.get(w.name.as_str()) {
+                    Some(old) => serde_json::json!({
+                        "value": old.value,
+                        "time": old.time,
+                        "quality": &*old.quality,
+                    }),
+                    None => serde_json::json!({ "value": null, "time": 0, "quality": "UNKNOWN" }),
+                })
+                .collect();
+            Ok::<_, ApiError>((writes, olds))
         })
         .await??;
+    let (writes, olds) = writes;
     state.values.write(thing.id(), writes.clone()).await?;
-    announce(state, thing.name(), &writes);
+    announce(
+        state,
+        Some(&ctx.caller.name),
+        0,
+        thing.name(),
+        &writes,
+        &olds,
+    );
     Ok(())
 }
 
@@ -333,20 +353,31 @@ pub async fn store_values<C: ConnectionTrait>(
 }
 
 /// Fires a `DataChange` event for every written property, once the write is committed (a
-/// subscriber never hears of a value that was rolled back).
-pub fn announce(state: &crate::state::AppState, thing: &str, writes: &[PropertyWrite]) {
-    for write in writes {
-        state.events.publish(
-            thing,
-            "DataChange",
-            serde_json::json!({
-                "name": write.name,
-                "newValue": {
-                    "value": write.value,
-                    "time": write.time,
-                    "quality": write.quality,
-                },
-            }),
-        );
+/// subscriber never hears of a value that was rolled back), made by `user`, `depth`
+/// subscription firings deep; `olds` holds each write's previous value (`{value, time,
+/// quality}`) when it was read, in the order of `writes`.
+pub fn announce(
+    state: &crate::state::AppState,
+    user: Option<&str>,
+    depth: u32,
+    thing: &str,
+    writes: &[PropertyWrite],
+    olds: &[Value],
+) {
+    for (i, write) in writes.iter().enumerate() {
+        let mut data = serde_json::json!({
+            "name": write.name,
+            "newValue": {
+                "value": write.value,
+                "time": write.time,
+                "quality": write.quality,
+            },
+        });
+        if let (Some(old), Some(object)) = (olds.get(i), data.as_object_mut()) {
+            object.insert("oldValue".to_owned(), old.clone());
+        }
+        state
+            .events
+            .publish_by(thing, "DataChange", data, user, depth);
     }
 }

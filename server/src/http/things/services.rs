@@ -207,18 +207,21 @@ async fn builtin(
             let txn = crate::db::begin_write(&state.db)
                 .await
                 .map_err(ApiError::internal)?;
-            let (entity, _) = models::get_thing(&txn, name).await?;
+            let (entity, thing) = models::get_thing(&txn, name).await?;
             models::set_thing_enabled(&txn, entity.id, enable).await?;
             commit_audited(
                 txn,
                 &change(guard, service, (Collection::Things, name), json!({})),
             )
             .await?;
+            if enable && !thing.enabled {
+                thing_start(state, guard, name);
+            }
             json!({})
         }
         "RestartThing" => {
-            // Nothing runs on behalf of a Thing yet, so a restart only confirms it exists.
             models::get_thing(&state.db, name).await?;
+            thing_start(state, guard, name);
             json!({})
         }
         "IsEnabled" => {
@@ -228,6 +231,14 @@ async fn builtin(
         _ => return Err(ApiError::NotFound),
     };
     Ok(HttpResponse::Ok().json(result))
+}
+
+/// Fires `ThingStart` of the Thing `name` by the caller: when `EnableThing` enables it and
+/// when `RestartThing` restarts it (its subscriptions run as the caller).
+fn thing_start(state: &AppState, guard: &Guard, name: &str) {
+    state
+        .events
+        .publish_by(name, "ThingStart", json!({}), Some(&guard.caller.name), 0);
 }
 
 /// Runs a property-definition service of the Thing (ThingTemplate, ThingShape) `idx`, named
