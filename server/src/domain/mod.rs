@@ -8,8 +8,10 @@ pub mod expect;
 pub mod explain;
 pub mod history;
 pub mod need;
+pub mod preview;
 pub mod shapes;
 pub mod snapshot;
 pub mod things;
+pub mod who_can;
 
 pub use ctx::Ctx;
