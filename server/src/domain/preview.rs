@@ -139,9 +139,7 @@ pub async fn preview(
     planned: &Planned,
 ) -> Result<Vec<Change>, ApiError> {
     ctx.require_security_admin("previews of changes")?;
-    let (facts, definitions) = read_facts(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
+    let (facts, definitions) = read_facts(&state.db).await.map_err(ApiError::internal)?;
     let mut changed = facts.clone();
     let filter = apply(&mut changed, planned)?;
     let before = Snapshot::new(AuthzIndex::build(&facts), definitions.clone());

@@ -34,7 +34,11 @@ pub fn kinds(resource: &str) -> Vec<PermissionKind> {
 /// Every user's and group's decisions on entity `idx` for `resource`, users first, by name.
 pub fn who_can(ctx: &Ctx, idx: EntityIdx, resource: &str) -> Result<Vec<Row>, ApiError> {
     ctx.require_security_admin("who can")?;
-    if ctx.decide(Target::Entity(idx), PermissionKind::Visibility, ANY_RESOURCE) != Outcome::Allow
+    if ctx.decide(
+        Target::Entity(idx),
+        PermissionKind::Visibility,
+        ANY_RESOURCE,
+    ) != Outcome::Allow
     {
         return Err(ApiError::NotFound);
     }
@@ -76,7 +80,8 @@ pub fn who_can(ctx: &Ctx, idx: EntityIdx, resource: &str) -> Result<Vec<Row>, Ap
         });
     }
     rows.sort_by(|a, b| {
-        (a.collection != Collection::Users, &a.name).cmp(&(b.collection != Collection::Users, &b.name))
+        (a.collection != Collection::Users, &a.name)
+            .cmp(&(b.collection != Collection::Users, &b.name))
     });
     Ok(rows)
 }

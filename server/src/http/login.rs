@@ -222,7 +222,11 @@ fn render_login(
 }
 
 /// An HTML response (its security headers are added by [`crate::http::headers`]).
-pub(crate) fn html(status: StatusCode, body: String, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+pub(crate) fn html(
+    status: StatusCode,
+    body: String,
+    cookies: Vec<Cookie<'static>>,
+) -> HttpResponse {
     let mut builder = HttpResponse::build(status);
     builder.content_type("text/html; charset=utf-8");
     for cookie in cookies {

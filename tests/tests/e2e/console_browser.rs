@@ -106,7 +106,12 @@ async fn choose(browser: &Client, id: &str, value: &str) -> anyhow::Result<()> {
 async fn click(browser: &Client, id: &str) -> anyhow::Result<()> {
     let mut last = None;
     for _ in 0..50 {
-        match browser.wait().at_most(WAIT).for_element(Locator::Id(id)).await {
+        match browser
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Id(id))
+            .await
+        {
             Ok(element) => match element.click().await {
                 Ok(()) => return Ok(()),
                 Err(err) => last = Some(anyhow::Error::from(err)),
@@ -169,7 +174,9 @@ async fn add_member(browser: &Client, name: &str) -> anyhow::Result<()> {
 /// The administrator's flow.
 async fn administrator(browser: &Client, server: &TestServer, shots: &Shots) -> anyhow::Result<()> {
     browser.set_window_size(1280, 900).await?;
-    browser.goto(&server.url(&format!("/Thingworx/FormLogin/{ORG}"))).await?;
+    browser
+        .goto(&server.url(&format!("/Thingworx/FormLogin/{ORG}")))
+        .await?;
     shots.take(browser, "login").await?;
     sign_in(browser, "Administrator", ADMIN_PASSWORD).await?;
     click(browser, "console-link").await?;
@@ -188,7 +195,9 @@ async fn administrator(browser: &Client, server: &TestServer, shots: &Shots) -> 
     shots.take(browser, "group").await?;
 
     // A form whose token is gone changes nothing.
-    browser.goto(&server.url("/Thingworx/Console/Groups")).await?;
+    browser
+        .goto(&server.url("/Thingworx/Console/Groups"))
+        .await?;
     browser
         .execute(
             "document.querySelector('#group-create-form input[name=\"x-csrf-id\"]').remove()",
@@ -199,9 +208,14 @@ async fn administrator(browser: &Client, server: &TestServer, shots: &Shots) -> 
     click(browser, "group-create").await?;
     let refused = text_until(browser, "error-message", |m| !m.is_empty()).await?;
     ensure!(refused.contains("nothing was changed"), "{refused}");
-    browser.goto(&server.url("/Thingworx/Console/Groups")).await?;
+    browser
+        .goto(&server.url("/Thingworx/Console/Groups"))
+        .await?;
     let groups = text_of(browser, "group-list").await?;
-    ensure!(groups.contains("Operators") && !groups.contains("Forged"), "{groups}");
+    ensure!(
+        groups.contains("Operators") && !groups.contains("Forged"),
+        "{groups}"
+    );
     shots.take(browser, "groups").await?;
 
     // PropertyRead for the group, through the editor; who can shows alice.
@@ -225,16 +239,24 @@ async fn administrator(browser: &Client, server: &TestServer, shots: &Shots) -> 
     let outcome = text_until(browser, "explain-outcome", |t| t.contains(ALICE)).await?;
     ensure!(outcome.ends_with("is denied"), "{outcome}");
     let decisive = text_of(browser, "decisive-step").await?;
-    ensure!(decisive.contains("User alice") && decisive.contains("deny"), "{decisive}");
+    ensure!(
+        decisive.contains("User alice") && decisive.contains("deny"),
+        "{decisive}"
+    );
     shots.take(browser, "explain").await?;
 
     // Removing bob: the preview shows what he loses; saving removes him.
-    browser.goto(&server.url("/Thingworx/Console/Groups/Operators")).await?;
+    browser
+        .goto(&server.url("/Thingworx/Console/Groups/Operators"))
+        .await?;
     click(browser, "remove-User-bob").await?;
     let title = text_until(browser, "preview-title", |t| !t.is_empty()).await?;
     ensure!(title.starts_with("Removing User bob"), "{title}");
     let flips = text_of(browser, "flips").await?;
-    ensure!(flips.contains("bob Things/Pump1 PropertyRead Temperature denied"), "{flips}");
+    ensure!(
+        flips.contains("bob Things/Pump1 PropertyRead Temperature denied"),
+        "{flips}"
+    );
     shots.take(browser, "preview").await?;
     click(browser, "preview-save").await?;
     let removed = text_until(browser, "page-message", |m| m.starts_with("Removed")).await?;
@@ -243,12 +265,22 @@ async fn administrator(browser: &Client, server: &TestServer, shots: &Shots) -> 
     // Every change is in the audit view.
     click(browser, "nav-audit").await?;
     let entries = text_of(browser, "audit-entries").await?;
-    for action in ["CreateGroup", "AddMember", "AddRunTimePermission", "DeleteMember"] {
-        ensure!(entries.contains(action), "{action} missing from the audit view");
+    for action in [
+        "CreateGroup",
+        "AddMember",
+        "AddRunTimePermission",
+        "DeleteMember",
+    ] {
+        ensure!(
+            entries.contains(action),
+            "{action} missing from the audit view"
+        );
     }
     ensure!(!entries.contains("Forged"), "the forged form left a trace");
     shots.take(browser, "audit").await?;
-    browser.goto(&server.url("/Thingworx/Console/Entities")).await?;
+    browser
+        .goto(&server.url("/Thingworx/Console/Entities"))
+        .await?;
     text_of(browser, "entity-list").await?;
     shots.take(browser, "entities").await?;
     click(browser, "console-logout").await?;
@@ -258,13 +290,18 @@ async fn administrator(browser: &Client, server: &TestServer, shots: &Shots) -> 
 
 /// A non-administrator: no administration actions, none reachable by URL.
 async fn member(browser: &Client, server: &TestServer) -> anyhow::Result<()> {
-    browser.goto(&server.url("/Thingworx/FormLogin/Everyone")).await?;
+    browser
+        .goto(&server.url("/Thingworx/FormLogin/Everyone"))
+        .await?;
     sign_in(browser, ALICE, PASSWORD).await?;
     click(browser, "console-link").await?;
     let user = text_until(browser, "console-user", |u| u == ALICE).await?;
     ensure!(user == ALICE, "{user}");
     for id in ["nav-groups", "nav-audit"] {
-        ensure!(browser.find(Locator::Id(id)).await.is_err(), "alice sees #{id}");
+        ensure!(
+            browser.find(Locator::Id(id)).await.is_err(),
+            "alice sees #{id}"
+        );
     }
     for path in [
         "/Thingworx/Console/Groups",
@@ -284,7 +321,10 @@ async fn member(browser: &Client, server: &TestServer) -> anyhow::Result<()> {
     if browser.find(Locator::Id("page-title")).await.is_ok()
         && text_of(browser, "page-title").await? == "Things/Pump1"
     {
-        ensure!(browser.find(Locator::Id("rule-form")).await.is_err(), "alice may edit rules");
+        ensure!(
+            browser.find(Locator::Id("rule-form")).await.is_err(),
+            "alice may edit rules"
+        );
     }
     Ok(())
 }

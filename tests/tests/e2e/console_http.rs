@@ -42,8 +42,17 @@ async fn setup(server: &TestServer) {
 /// Signs in through the Everyone login page: the cookies of the session and its CSRF token.
 async fn sign_in(server: &TestServer, user: &str, password: &str) -> (String, String) {
     let reply = login(server, "Everyone", user, password).await;
-    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{user}: {}", reply.body);
-    let session = reply.cookie("JSESSIONID").expect("session cookie").value.clone();
+    assert_eq!(
+        reply.status,
+        StatusCode::SEE_OTHER,
+        "{user}: {}",
+        reply.body
+    );
+    let session = reply
+        .cookie("JSESSIONID")
+        .expect("session cookie")
+        .value
+        .clone();
     let csrf = reply.cookie("CSRFID").expect("CSRF cookie").value.clone();
     (format!("JSESSIONID={session}; CSRFID={csrf}"), csrf)
 }
@@ -61,7 +70,9 @@ fn row<'a>(body: &'a str, marker: &str) -> &'a str {
     let start = body
         .find(marker)
         .unwrap_or_else(|| panic!("no {marker} in {body}"));
-    let end = body[start..].find("</tr>").map_or(body.len(), |e| start + e);
+    let end = body[start..]
+        .find("</tr>")
+        .map_or(body.len(), |e| start + e);
     &body[start..end]
 }
 
@@ -139,11 +150,19 @@ async fn console_pages_check_sessions_csrf_and_rights_like_rest() {
         let csp = home.headers[header::CONTENT_SECURITY_POLICY]
             .to_str()
             .expect("csp");
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+            "{csp}"
+        );
         assert_eq!(home.headers[header::CACHE_CONTROL], "no-store");
         assert!(home.body.contains("id=\"nav-groups\""), "{backend}");
         assert!(!home.body.contains(" style=\"") && !home.body.contains("<style"));
-        let htmx = get(&server, "/Thingworx/Console/assets/htmx-2.0.11.min.js", &admin).await;
+        let htmx = get(
+            &server,
+            "/Thingworx/Console/assets/htmx-2.0.11.min.js",
+            &admin,
+        )
+        .await;
         assert_eq!(htmx.status, StatusCode::OK);
         assert!(htmx.body.contains("htmx"), "{backend}");
 
@@ -156,7 +175,11 @@ async fn console_pages_check_sessions_csrf_and_rights_like_rest() {
         )
         .await;
         assert_eq!(forged.status, StatusCode::FORBIDDEN, "{backend}");
-        assert!(forged.body.contains("nothing was changed"), "{}", forged.body);
+        assert!(
+            forged.body.contains("nothing was changed"),
+            "{}",
+            forged.body
+        );
         let missing = get(&server, "/Thingworx/Console/Groups/Operators", &admin).await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND, "{backend}");
 
@@ -185,11 +208,20 @@ async fn console_pages_check_sessions_csrf_and_rights_like_rest() {
         let group = follow(&server, &added, &admin).await;
         assert!(group.body.contains("id=\"member-User-alice\""), "{backend}");
         let page = rule(&server, &admin, &csrf, ("Group", "Operators"), "allow").await;
-        assert!(page.body.contains("Saved allow PropertyRead"), "{}", page.body);
+        assert!(
+            page.body.contains("Saved allow PropertyRead"),
+            "{}",
+            page.body
+        );
         assert_eq!(alice_reads(&server).await, StatusCode::OK, "{backend}");
 
         // Who can: alice (through Operators) may read Temperature.
-        let who = get(&server, &format!("{THING}/WhoCan?resource=Temperature"), &admin).await;
+        let who = get(
+            &server,
+            &format!("{THING}/WhoCan?resource=Temperature"),
+            &admin,
+        )
+        .await;
         assert_eq!(who.status, StatusCode::OK, "{}", who.body);
         let alice_row = row(&who.body, "id=\"who-User-alice\"");
         assert!(
@@ -200,7 +232,10 @@ async fn console_pages_check_sessions_csrf_and_rights_like_rest() {
         // The preview of removing alice lists what she would lose, and saves nothing.
         let preview = remove_alice(&server, &admin, &csrf, "preview").await;
         assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
-        let flip = row(&preview.body, "<tr class=\"flip\"><td>alice</td><td>Things/Pump1</td><td>PropertyRead</td><td>Temperature</td>");
+        let flip = row(
+            &preview.body,
+            "<tr class=\"flip\"><td>alice</td><td>Things/Pump1</td><td>PropertyRead</td><td>Temperature</td>",
+        );
         assert!(flip.contains("denied"), "{flip}");
         assert_eq!(alice_reads(&server).await, StatusCode::OK, "{backend}");
 
@@ -214,22 +249,50 @@ async fn console_pages_check_sessions_csrf_and_rights_like_rest() {
         .await;
         assert!(explain.body.contains("is denied"), "{}", explain.body);
         let decisive = row(&explain.body, "id=\"decisive-step\"");
-        assert!(decisive.contains("<td>deny</td>") && decisive.contains("User alice"), "{decisive}");
-        assert_eq!(alice_reads(&server).await, StatusCode::FORBIDDEN, "{backend}");
+        assert!(
+            decisive.contains("<td>deny</td>") && decisive.contains("User alice"),
+            "{decisive}"
+        );
+        assert_eq!(
+            alice_reads(&server).await,
+            StatusCode::FORBIDDEN,
+            "{backend}"
+        );
 
         // Removal saved after its preview.
         let saved = remove_alice(&server, &admin, &csrf, "save").await;
         let group = follow(&server, &saved, &admin).await;
-        assert!(!group.body.contains("id=\"member-User-alice\""), "{backend}");
+        assert!(
+            !group.body.contains("id=\"member-User-alice\""),
+            "{backend}"
+        );
         assert!(group.body.contains("Removed User alice from Operators."));
 
         // Each change is in the audit view.
-        let audit = get(&server, "/Thingworx/Console/Audit?user=Administrator", &admin).await;
+        let audit = get(
+            &server,
+            "/Thingworx/Console/Audit?user=Administrator",
+            &admin,
+        )
+        .await;
         assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
-        for action in ["CreateGroup", "AddMember", "AddRunTimePermission", "DeleteMember"] {
-            assert!(audit.body.contains(&format!("<td>{action}</td>")), "{backend}: {action}");
+        for action in [
+            "CreateGroup",
+            "AddMember",
+            "AddRunTimePermission",
+            "DeleteMember",
+        ] {
+            assert!(
+                audit.body.contains(&format!("<td>{action}</td>")),
+                "{backend}: {action}"
+            );
         }
-        let filtered = get(&server, "/Thingworx/Console/Audit?action=DeleteMember", &admin).await;
+        let filtered = get(
+            &server,
+            "/Thingworx/Console/Audit?action=DeleteMember",
+            &admin,
+        )
+        .await;
         assert!(!filtered.body.contains("<td>CreateGroup</td>"), "{backend}");
 
         // alice: no administration links; the pages answer 403 as REST does; her forms
@@ -257,7 +320,12 @@ async fn console_pages_check_sessions_csrf_and_rights_like_rest() {
             json!({}),
         )
         .await;
-        assert_eq!(rest, get(&server, "/Thingworx/Console/Audit", &alice).await.status);
+        assert_eq!(
+            rest,
+            get(&server, "/Thingworx/Console/Audit", &alice)
+                .await
+                .status
+        );
         let refused = post_form(
             &server,
             "/Thingworx/Console/Groups",
@@ -265,7 +333,12 @@ async fn console_pages_check_sessions_csrf_and_rights_like_rest() {
             &[("x-csrf-id", &alice_csrf), ("name", "Intruders")],
         )
         .await;
-        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{backend}: {}", refused.body);
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "{backend}: {}",
+            refused.body
+        );
         let intruders = get(&server, "/Thingworx/Console/Groups/Intruders", &admin).await;
         assert_eq!(intruders.status, StatusCode::NOT_FOUND, "{backend}");
 

@@ -81,7 +81,11 @@ pub(super) async fn start_chromedriver(binary: &Path) -> anyhow::Result<(Child, 
 }
 
 /// A WebDriver session in headless Chromium with a fresh profile.
-pub(super) async fn open_browser(webdriver: &str, chromium: &Path, profile: &Path) -> anyhow::Result<Client> {
+pub(super) async fn open_browser(
+    webdriver: &str,
+    chromium: &Path,
+    profile: &Path,
+) -> anyhow::Result<Client> {
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".to_owned(),

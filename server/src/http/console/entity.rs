@@ -38,9 +38,18 @@ const LISTED: &[Collection] = &[
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/Entities", web::get().to(list))
         .route("/Entities/{collection}/{name}", web::get().to(page))
-        .route("/Entities/{collection}/{name}/Rules", web::post().to(change_rule))
-        .route("/Entities/{collection}/{name}/WhoCan", web::get().to(who_can_page))
-        .route("/Entities/{collection}/{name}/Explain", web::get().to(explain_page));
+        .route(
+            "/Entities/{collection}/{name}/Rules",
+            web::post().to(change_rule),
+        )
+        .route(
+            "/Entities/{collection}/{name}/WhoCan",
+            web::get().to(who_can_page),
+        )
+        .route(
+            "/Entities/{collection}/{name}/Explain",
+            web::get().to(explain_page),
+        );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -92,8 +101,11 @@ pub fn visible_page(
         };
         if node.collection != collection
             || (!needle.is_empty() && !node.name.to_lowercase().contains(&needle))
-            || ctx.decide(Target::Entity(idx), PermissionKind::Visibility, ANY_RESOURCE)
-                != Outcome::Allow
+            || ctx.decide(
+                Target::Entity(idx),
+                PermissionKind::Visibility,
+                ANY_RESOURCE,
+            ) != Outcome::Allow
         {
             continue;
         }
@@ -362,12 +374,12 @@ async fn change_rule(
             let session = posted(&req, &state, "Rules", &form.csrf).await?;
             let ctx = &session.ctx;
             let (collection, _) = ctx.visible_entity(&collection, &name)?;
-            let kind: PermissionKind = form
-                .permission
-                .parse()
-                .map_err(|e: ironworx_entity::vocab::VocabError| {
-                    ApiError::BadRequest(e.to_string())
-                })?;
+            let kind: PermissionKind =
+                form.permission
+                    .parse()
+                    .map_err(|e: ironworx_entity::vocab::VocabError| {
+                        ApiError::BadRequest(e.to_string())
+                    })?;
             let verb = match form.action.as_str() {
                 "add" => "Add",
                 "delete" => "Delete",
@@ -406,7 +418,11 @@ async fn change_rule(
             let done = format!(
                 "{} {} {} for {} {} on {}.",
                 if verb == "Add" { "Saved" } else { "Deleted" },
-                if form.effect == "deny" { "deny" } else { "allow" },
+                if form.effect == "deny" {
+                    "deny"
+                } else {
+                    "allow"
+                },
                 kind.as_str(),
                 form.principal_type,
                 form.principal.trim(),
@@ -550,9 +566,13 @@ async fn explain_page(
             let mut outcome = None;
             let mut steps = Vec::new();
             if !query.permission.is_empty() {
-                let kind: PermissionKind = query.permission.parse().map_err(
-                    |e: ironworx_entity::vocab::VocabError| ApiError::BadRequest(e.to_string()),
-                )?;
+                let kind: PermissionKind =
+                    query
+                        .permission
+                        .parse()
+                        .map_err(|e: ironworx_entity::vocab::VocabError| {
+                            ApiError::BadRequest(e.to_string())
+                        })?;
                 let explanation = explain_as(
                     ctx,
                     &Question {

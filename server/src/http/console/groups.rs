@@ -71,10 +71,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             names.sort();
             let body = ListPage {
                 frame: &session.frame,
-                groups: names
-                    .into_iter()
-                    .map(|n| (group_href(&n), n))
-                    .collect(),
+                groups: names.into_iter().map(|n| (group_href(&n), n)).collect(),
                 message: message_of(&req),
             };
             session.page(StatusCode::OK, &body)
@@ -228,9 +225,12 @@ async fn change_member(
             let ctx = &session.ctx;
             ctx.visible_entity(Collection::Groups.as_str(), &name)?;
             let member = form.member.trim();
-            let member_type: MemberType = form.member_type.parse().map_err(
-                |e: ironworx_entity::vocab::VocabError| ApiError::BadRequest(e.to_string()),
-            )?;
+            let member_type: MemberType =
+                form.member_type
+                    .parse()
+                    .map_err(|e: ironworx_entity::vocab::VocabError| {
+                        ApiError::BadRequest(e.to_string())
+                    })?;
             let remove = match form.action.as_str() {
                 "add" => false,
                 "remove" => true,
