@@ -121,6 +121,7 @@ async fn create(
 struct Member {
     name: String,
     kind: String,
+    href: String,
 }
 
 #[derive(Template)]
@@ -157,6 +158,7 @@ async fn group(
             let members = rows(&table)
                 .into_iter()
                 .map(|r| Member {
+                    href: group_href(&field(r, "name")),
                     name: field(r, "name"),
                     kind: field(r, "type"),
                 })
