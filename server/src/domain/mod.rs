@@ -10,9 +10,11 @@ pub mod expect;
 pub mod explain;
 pub mod history;
 pub mod need;
+pub mod preview;
 pub mod shapes;
 pub mod snapshot;
 pub mod things;
 pub mod timers;
+pub mod who_can;
 
 pub use ctx::Ctx;

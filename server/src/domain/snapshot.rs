@@ -19,7 +19,7 @@ use ironworx_importer::plan::{Mode, PlanOptions};
 use ironworx_importer::{Caller, ImportError, Limits};
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::authz::{AuthzIndex, EntityIdx};
+use crate::authz::{AuthzIndex, EntityIdx, Facts};
 
 /// How long the throw-away database of an export waits for a connection.
 const SCRATCH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -148,12 +148,19 @@ impl Snapshot {
 
 /// Reads the state of the model in `db` now, in one read-only snapshot.
 pub async fn read(db: &DatabaseConnection) -> Result<Snapshot, SnapshotError> {
+    let (facts, definitions) = read_facts(db).await?;
+    Ok(Snapshot::new(AuthzIndex::build(&facts), definitions))
+}
+
+/// The facts of the model in `db` now and what each entity defines, in one read-only
+/// snapshot: what [`read`] builds a state from, for a caller that changes the facts first (a
+/// preview of a change).
+pub async fn read_facts(db: &DatabaseConnection) -> Result<(Facts, Definitions), SnapshotError> {
     let txn = crate::live_index::snapshot_transaction(db).await?;
     let rows = read_fact_rows(&txn).await?;
     let definitions = all_defined(&txn).await?;
     txn.commit().await?;
-    let index = AuthzIndex::build(&crate::live_index::facts_from_rows(rows));
-    Ok(Snapshot::new(index, definitions))
+    Ok((crate::live_index::facts_from_rows(rows), definitions))
 }
 
 /// Reads the state of the model in `db` as it was at `at` (milliseconds since the epoch),
@@ -175,6 +182,9 @@ pub async fn read_at(db: &DatabaseConnection, at: i64) -> Result<Snapshot, Snaps
         }),
     }
 }
+
+/// What every entity defines: (entity id, kind, name) rows.
+pub type Definitions = Vec<(i64, DefinitionKind, String)>;
 
 /// The state an export describes: the export imported in storage mode (collection rules
 /// included) into a bootstrapped throw-away SQLite database, which is deleted afterwards.

@@ -24,6 +24,10 @@ pub const BASIC_CHALLENGE: &str = "Basic realm=\"ThingWorx\"";
 /// Routes with a CSRF check of their own (the login form's double-submit token).
 pub const OWN_CHECK: [&str; 2] = ["/Thingworx/action-login", "/Thingworx/Logout"];
 
+/// The path prefix of the console, whose forms carry the login forms' double-submit token and
+/// are checked by the console itself (`http::console`).
+pub const OWN_CHECK_PREFIX: &str = "/Thingworx/Console/";
+
 /// What a refused request is told.
 pub const REFUSAL: &str = "a request that changes something and is authenticated by a session \
      cookie or Basic credentials must send Content-Type: application/json, the header \
@@ -42,7 +46,11 @@ pub fn refusal(
         *method,
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
-    if !changes || OWN_CHECK.contains(&path) || headers.contains_key(APP_KEY_HEADER) {
+    if !changes
+        || OWN_CHECK.contains(&path)
+        || path.starts_with(OWN_CHECK_PREFIX)
+        || headers.contains_key(APP_KEY_HEADER)
+    {
         return None;
     }
     let ambient = has_session || headers.contains_key(header::AUTHORIZATION);
@@ -159,6 +167,8 @@ mod tests {
         for own in OWN_CHECK {
             assert!(refusal(&Method::POST, own, &headers(&[]), true).is_none());
         }
+        let console = "/Thingworx/Console/Groups";
+        assert!(refusal(&Method::POST, console, &headers(&[]), true).is_none());
     }
 
     #[test]

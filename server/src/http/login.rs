@@ -75,7 +75,7 @@ pub fn services() -> impl HttpServiceFactory {
 }
 
 /// Form extractor settings: the size limit, and errors mapped onto [`ApiError`].
-fn form_config() -> web::FormConfig {
+pub(crate) fn form_config() -> web::FormConfig {
     web::FormConfig::default()
         .limit(FORM_LIMIT)
         .error_handler(|err, _req| form_error(err).into())
@@ -222,7 +222,11 @@ fn render_login(
 }
 
 /// An HTML response (its security headers are added by [`crate::http::headers`]).
-fn html(status: StatusCode, body: String, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+pub(crate) fn html(
+    status: StatusCode,
+    body: String,
+    cookies: Vec<Cookie<'static>>,
+) -> HttpResponse {
     let mut builder = HttpResponse::build(status);
     builder.content_type("text/html; charset=utf-8");
     for cookie in cookies {
@@ -232,7 +236,7 @@ fn html(status: StatusCode, body: String, cookies: Vec<Cookie<'static>>) -> Http
 }
 
 /// A `303 See Other` to `location` (a path on this server), setting `cookies`.
-fn redirect(location: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+pub(crate) fn redirect(location: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse {
     let mut builder = HttpResponse::SeeOther();
     builder.insert_header((header::CACHE_CONTROL, "no-store"));
     builder.insert_header((header::LOCATION, location));
@@ -387,7 +391,7 @@ fn csrf_cookie(token: String, secure: bool) -> Cookie<'static> {
 
 /// The token a page puts in its forms: the request's CSRF cookie when it holds a well-formed
 /// token (so that several open pages stay valid), otherwise a new one with the cookie to set.
-fn csrf_for_page(
+pub(crate) fn csrf_for_page(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<(String, Vec<Cookie<'static>>), ApiError> {
@@ -402,7 +406,7 @@ fn csrf_for_page(
 }
 
 /// Whether the form's token equals the cookie's (compared in constant time).
-fn csrf_matches(req: &HttpRequest, field: &str) -> bool {
+pub(crate) fn csrf_matches(req: &HttpRequest, field: &str) -> bool {
     let Some(cookie) = req.cookie(CSRF_COOKIE) else {
         return false;
     };
@@ -630,7 +634,7 @@ fn sentence(reason: &str) -> String {
 }
 
 /// Percent-encodes everything but the unreserved characters of RFC 3986.
-fn encode_component(value: &str) -> String {
+pub(crate) fn encode_component(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -4,6 +4,7 @@ pub mod app_keys;
 pub mod audit;
 pub mod body_timeout;
 pub mod catalog;
+pub mod console;
 pub mod cors;
 pub mod csrf;
 pub mod definers;
@@ -48,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &crate::config::LimitSetting
         .service(health::health)
         .service(health::ready)
         .service(login::services())
+        .service(console::services())
         .service(services::resource_service)
         .service(services::entity_service)
         .service(things::get_property)

@@ -321,7 +321,7 @@ async fn permissions_for(
 
 /// The names of the properties, services or events (as `kind` asks) an entity defines, with
 /// those a Thing inherits from its templates and shapes, first definition first.
-async fn defined_resources(
+pub async fn defined_resources(
     state: &AppState,
     guard: &Guard,
     collection: Collection,

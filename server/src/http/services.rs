@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use ironworx_entity::vocab::Collection;
+use serde_json::Value;
 
 use crate::authz::EntityIdx;
 use crate::domain::data;
@@ -269,6 +270,66 @@ impl Call<'_> {
         };
         Some(result.map(|value| HttpResponse::Ok().json(value)))
     }
+}
+
+/// Where [`invoke`] sends a call.
+#[derive(Clone, Copy, Debug)]
+pub enum Place<'a> {
+    /// `Resources/<resource>`.
+    Resource(&'a str),
+    /// `Subsystems/<subsystem>` (the subsystems the server answers itself).
+    Subsystem(&'a str),
+    /// `<Collection>/<Name>`.
+    Entity(&'a str, &'a str),
+}
+
+/// Calls `service` at `place` with the JSON `body` for the caller of `guard`, through the same
+/// catalog, checks and handlers as `POST /Thingworx/…/Services/<service>`, and answers the
+/// JSON the route would send. Other doors of the server (the console) call services this way,
+/// so that they can never check less than REST.
+pub async fn invoke(
+    state: &AppState,
+    guard: &Guard,
+    place: Place<'_>,
+    service: &str,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let body = web::Bytes::from(serde_json::to_vec(body).map_err(ApiError::internal)?);
+    let params = Params::parse(&body)?;
+    let mut call = Call {
+        state,
+        guard,
+        service,
+        params: &params,
+        body: &body,
+        entity: None,
+    };
+    let res = match place {
+        Place::Resource(resource) => match PLACES.resource(resource, service) {
+            Some(op) => call.run(op).await.unwrap_or(Err(ApiError::NotFound)),
+            None => {
+                call.entity = Some(guard.visible_entity(Collection::Resources.as_str(), resource)?);
+                call.on_entity(resource).await
+            }
+        },
+        Place::Subsystem(subsystem) => {
+            let op = PLACES
+                .subsystem(subsystem, service)
+                .ok_or(ApiError::NotFound)?;
+            call.run(op).await.unwrap_or(Err(ApiError::NotFound))
+        }
+        Place::Entity(collection, name) => {
+            call.entity = Some(guard.visible_entity(collection, name)?);
+            call.on_entity(name).await
+        }
+    }?;
+    let bytes = actix_web::body::to_bytes(res.into_body())
+        .await
+        .map_err(|_| ApiError::internal("a service answer could not be read"))?;
+    if bytes.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&bytes).map_err(ApiError::internal)
 }
 
 /// Calls a service of a built-in resource; any other service of `Resources/<resource>` is a

@@ -22,7 +22,7 @@ use sea_orm::DatabaseConnection;
 use tokio::process::{Child, Command};
 
 /// Set (to anything) to make a missing browser a failure instead of a skip.
-const REQUIRE_ENV: &str = "IRONWORX_REQUIRE_BROWSER";
+pub(super) const REQUIRE_ENV: &str = "IRONWORX_REQUIRE_BROWSER";
 
 const ALICE: &str = "alice";
 const ALICE_PASSWORD: &str = "alice-password-1";
@@ -32,10 +32,10 @@ const PROMPT_A: &str = "Alpha staff only <b>please</b>";
 const PROMPT_B: &str = "Welcome to Bravo & friends";
 
 /// How long the browser may take to show an element after a navigation.
-const WAIT: Duration = Duration::from_secs(20);
+pub(super) const WAIT: Duration = Duration::from_secs(20);
 
 /// The first executable called one of `names` on `PATH`.
-fn find_program(names: &[&str]) -> Option<PathBuf> {
+pub(super) fn find_program(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
@@ -48,7 +48,7 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 /// Starts chromedriver on a free port and waits until it answers.
-async fn start_chromedriver(binary: &Path) -> anyhow::Result<(Child, String)> {
+pub(super) async fn start_chromedriver(binary: &Path) -> anyhow::Result<(Child, String)> {
     let port = free_port()?;
     let mut child = Command::new(binary)
         .arg(format!("--port={port}"))
@@ -81,7 +81,11 @@ async fn start_chromedriver(binary: &Path) -> anyhow::Result<(Child, String)> {
 }
 
 /// A WebDriver session in headless Chromium with a fresh profile.
-async fn open_browser(webdriver: &str, chromium: &Path, profile: &Path) -> anyhow::Result<Client> {
+pub(super) async fn open_browser(
+    webdriver: &str,
+    chromium: &Path,
+    profile: &Path,
+) -> anyhow::Result<Client> {
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".to_owned(),
@@ -140,7 +144,7 @@ async fn seed(db: &DatabaseConnection) {
     }
 }
 
-async fn text_of(browser: &Client, id: &str) -> anyhow::Result<String> {
+pub(super) async fn text_of(browser: &Client, id: &str) -> anyhow::Result<String> {
     match browser
         .wait()
         .at_most(WAIT)
@@ -156,7 +160,7 @@ async fn text_of(browser: &Client, id: &str) -> anyhow::Result<String> {
     }
 }
 
-async fn path_of(browser: &Client) -> anyhow::Result<String> {
+pub(super) async fn path_of(browser: &Client) -> anyhow::Result<String> {
     let url = browser.current_url().await?;
     Ok(match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
@@ -165,7 +169,7 @@ async fn path_of(browser: &Client) -> anyhow::Result<String> {
 }
 
 /// Fills and submits the login form on the current page.
-async fn sign_in(browser: &Client, user: &str, password: &str) -> anyhow::Result<()> {
+pub(super) async fn sign_in(browser: &Client, user: &str, password: &str) -> anyhow::Result<()> {
     browser
         .find(Locator::Id("userid"))
         .await?

@@ -1,0 +1,295 @@
+//! The console's group pages: the groups (for security administrators), a group's members and
+//! nested groups with add and remove, and the preview of what removing or adding a member
+//! flips ([`crate::domain::preview`]) before it is saved. Changes run the REST services
+//! (`CreateGroup`, `AddMember`, `DeleteMember`) through [`crate::http::services::invoke`].
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use ironworx_entity::vocab::{Collection, MemberType};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Frame, Stop, enc, field, finish, posted, rows, see_other, session};
+use crate::domain::preview::{Planned, preview};
+use crate::error::ApiError;
+use crate::http::services::{Place, invoke};
+use crate::state::AppState;
+
+/// Registers the group pages.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/Groups", web::get().to(list))
+        .route("/Groups", web::post().to(create))
+        .route("/Groups/{name}", web::get().to(group))
+        .route("/Groups/{name}/Members", web::post().to(change_member));
+}
+
+fn group_href(name: &str) -> String {
+    format!("/Thingworx/Console/Groups/{}", enc(name))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MessageQuery {
+    message: String,
+}
+
+fn message_of(req: &HttpRequest) -> Option<String> {
+    web::Query::<MessageQuery>::from_query(req.query_string())
+        .ok()
+        .map(|q| q.into_inner().message)
+        .filter(|m| !m.is_empty())
+}
+
+#[derive(Template)]
+#[template(path = "console/groups.html")]
+struct ListPage<'a> {
+    frame: &'a Frame,
+    groups: Vec<(String, String)>,
+    message: Option<String>,
+}
+
+/// `GET /Thingworx/Console/Groups`: every group the caller sees; security administrators only
+/// (403 otherwise, as the membership services answer).
+async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    finish(
+        async {
+            let session = session(&req, &state, "Groups").await?;
+            session.ctx.require_security_admin("the group list")?;
+            let (names, _) = super::entity::visible_page(&session.ctx, Collection::Groups, "", 0);
+            let mut names = names;
+            let mut page = 1;
+            loop {
+                let (more, next) =
+                    super::entity::visible_page(&session.ctx, Collection::Groups, "", page);
+                names.extend(more);
+                if !next {
+                    break;
+                }
+                page += 1;
+            }
+            names.sort();
+            let body = ListPage {
+                frame: &session.frame,
+                groups: names.into_iter().map(|n| (group_href(&n), n)).collect(),
+                message: message_of(&req),
+            };
+            session.page(StatusCode::OK, &body)
+        }
+        .await,
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CreateForm {
+    #[serde(rename = "x-csrf-id")]
+    csrf: String,
+    name: String,
+    description: String,
+}
+
+/// `POST /Thingworx/Console/Groups`: `CreateGroup`.
+async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<CreateForm>,
+) -> HttpResponse {
+    finish(
+        async {
+            let form = form.into_inner();
+            let session = posted(&req, &state, "Groups", &form.csrf).await?;
+            let name = form.name.trim();
+            invoke(
+                &state,
+                &session.ctx,
+                Place::Resource("EntityServices"),
+                "CreateGroup",
+                &json!({ "name": name, "description": form.description }),
+            )
+            .await?;
+            see_other(&format!(
+                "{}?message={}",
+                group_href(name),
+                enc(&format!("Created group {name}."))
+            ))
+        }
+        .await,
+    )
+}
+
+struct Member {
+    name: String,
+    kind: String,
+    href: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/group.html")]
+struct GroupPage<'a> {
+    frame: &'a Frame,
+    name: &'a str,
+    base: String,
+    entity: String,
+    members: Vec<Member>,
+    message: Option<String>,
+}
+
+/// `GET /Thingworx/Console/Groups/<Name>`: the direct members (users and nested groups).
+async fn group(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    finish(
+        async {
+            let name = path.into_inner();
+            let session = session(&req, &state, &format!("Group {name}")).await?;
+            let ctx = &session.ctx;
+            ctx.visible_entity(Collection::Groups.as_str(), &name)?;
+            let table = invoke(
+                &state,
+                ctx,
+                Place::Entity(Collection::Groups.as_str(), &name),
+                "GetGroupMembers",
+                &json!({}),
+            )
+            .await?;
+            let members = rows(&table)
+                .into_iter()
+                .map(|r| Member {
+                    href: group_href(&field(r, "name")),
+                    name: field(r, "name"),
+                    kind: field(r, "type"),
+                })
+                .collect();
+            let body = GroupPage {
+                frame: &session.frame,
+                name: &name,
+                base: group_href(&name),
+                entity: super::entity::entity_href(Collection::Groups, &name),
+                members,
+                message: message_of(&req),
+            };
+            session.page(StatusCode::OK, &body)
+        }
+        .await,
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MemberForm {
+    #[serde(rename = "x-csrf-id")]
+    csrf: String,
+    action: String,
+    member: String,
+    member_type: String,
+    /// `preview` shows what the change flips; `save` makes it.
+    step: String,
+}
+
+struct Flip {
+    user: String,
+    entity: String,
+    permission: String,
+    resource: String,
+    lost: bool,
+    before: String,
+    after: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/preview.html")]
+struct PreviewPage<'a> {
+    frame: &'a Frame,
+    base: String,
+    action: &'a str,
+    member: &'a str,
+    member_type: &'a str,
+    flips: Vec<Flip>,
+}
+
+/// `POST /Thingworx/Console/Groups/<Name>/Members`: `step=preview` lists what adding or
+/// removing the member flips and asks to confirm; `step=save` runs `AddMember` or
+/// `DeleteMember`.
+async fn change_member(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<MemberForm>,
+) -> HttpResponse {
+    finish(
+        async {
+            let name = path.into_inner();
+            let form = form.into_inner();
+            let session = posted(&req, &state, &format!("Group {name}"), &form.csrf).await?;
+            let ctx = &session.ctx;
+            ctx.visible_entity(Collection::Groups.as_str(), &name)?;
+            let member = form.member.trim();
+            let member_type: MemberType =
+                form.member_type
+                    .parse()
+                    .map_err(|e: ironworx_entity::vocab::VocabError| {
+                        ApiError::BadRequest(e.to_string())
+                    })?;
+            let remove = match form.action.as_str() {
+                "add" => false,
+                "remove" => true,
+                _ => return Err(Stop::Error(ApiError::BadRequest("unknown action".into()))),
+            };
+            if form.step == "preview" {
+                let planned = if remove {
+                    Planned::RemoveMember {
+                        group: name.clone(),
+                        member: member.to_owned(),
+                        member_type,
+                    }
+                } else {
+                    Planned::AddMember {
+                        group: name.clone(),
+                        member: member.to_owned(),
+                        member_type,
+                    }
+                };
+                let changes = preview(&state, ctx, &planned).await?;
+                let flips = changes
+                    .iter()
+                    .map(|c| Flip {
+                        user: c.user.clone(),
+                        entity: c.entity_path(),
+                        permission: c.permission.as_str().to_owned(),
+                        resource: c.resource.clone(),
+                        lost: c.lost(),
+                        before: c.before.rule.detail.clone(),
+                        after: c.after.rule.detail.clone(),
+                    })
+                    .collect();
+                let body = PreviewPage {
+                    frame: &session.frame,
+                    base: group_href(&name),
+                    action: &form.action,
+                    member,
+                    member_type: member_type.as_str(),
+                    flips,
+                };
+                return session.page(StatusCode::OK, &body);
+            }
+            invoke(
+                &state,
+                ctx,
+                Place::Entity(Collection::Groups.as_str(), &name),
+                if remove { "DeleteMember" } else { "AddMember" },
+                &json!({ "member": member, "type": member_type.as_str() }),
+            )
+            .await?;
+            let done = if remove {
+                format!("Removed {} {member} from {name}.", member_type.as_str())
+            } else {
+                format!("Added {} {member} to {name}.", member_type.as_str())
+            };
+            see_other(&format!("{}?message={}", group_href(&name), enc(&done)))
+        }
+        .await,
+    )
+}
