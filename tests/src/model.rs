@@ -1,5 +1,6 @@
 //! Model fixtures written straight to the database: data shapes with their fields, event
-//! definitions, Script services and Script subscriptions on an entity.
+//! definitions, Script services and Script subscriptions on an entity, Stream and DataTable
+//! Things.
 
 use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::{models, parts};
@@ -207,4 +208,28 @@ pub async fn configuration_table(
     .await
     .expect("configuration table");
     crate::http::bump(db, "SetConfigurationTable").await;
+}
+
+/// A Thing of `template` (`Stream`, `DataTable`) whose data shape is `shape` (empty: none); its
+/// entity id.
+///
+/// # Panics
+/// When the Thing cannot be written.
+pub async fn data_thing(db: &DatabaseConnection, name: &str, template: &str, shape: &str) -> i64 {
+    let aspects = (!shape.is_empty()).then(|| json!({"dataShape": shape}));
+    models::create_thing(
+        db,
+        name,
+        &EntityFields {
+            aspects,
+            ..EntityFields::default()
+        },
+        &models::ThingFields {
+            thing_template: template.into(),
+            ..models::ThingFields::default()
+        },
+    )
+    .await
+    .expect("data thing")
+    .id
 }

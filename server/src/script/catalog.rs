@@ -213,7 +213,7 @@ pub fn script_implementation(
 }
 
 /// The `code` of the `Script` configuration table of an implementation.
-fn script_code(configuration: Option<&Value>) -> Option<String> {
+pub(crate) fn script_code(configuration: Option<&Value>) -> Option<String> {
     stored::tables_from_json(configuration)
         .into_iter()
         .find(|t| t.name == SCRIPT)?

@@ -173,6 +173,11 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The script limits it runs under.
+    pub fn settings(&self) -> ScriptSettings {
+        self.settings
+    }
+
     /// The result type of the outermost service.
     pub fn result_type(&self) -> &str {
         &self.result_type

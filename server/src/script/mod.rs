@@ -74,22 +74,7 @@ pub async fn invoke(
     let mut session = Session::new(state, ctx);
     let plan = session.outermost(thing, service, params).await?;
     let settings = state.config.limits.script;
-    let limits = Limits {
-        timeout: Duration::from_secs(settings.script_timeout_seconds),
-        memory_bytes: usize::try_from(settings.script_memory_mib.saturating_mul(1024 * 1024))
-            .unwrap_or(usize::MAX),
-    };
-    let (asks, mut questions) = mpsc::unbounded_channel();
-    let mut job = tokio::task::spawn_blocking(move || engine::run(limits, plan, Bridge { asks }));
-    let ended = loop {
-        tokio::select! {
-            Some(ask) = questions.recv() => {
-                let answer = session.answer(&ask.op, &ask.arg).await;
-                let _ = ask.reply.send(answer);
-            }
-            done = &mut job => break done.map_err(ApiError::internal)?,
-        }
-    };
+    let ended = drive(&mut session, plan).await?;
     let result_type = session.result_type().to_owned();
     match ended {
         Ended::Returned(value) => {
@@ -148,6 +133,28 @@ pub async fn invoke(
         Ended::Unavailable(why) => Err(ApiError::internal(format!(
             "the script engine could not start: {why}"
         ))),
+    }
+}
+
+/// Runs `plan` on a blocking thread under the configured limits, answering its questions
+/// from `session` until it ends.
+async fn drive(session: &mut Session<'_>, plan: String) -> Result<Ended, ApiError> {
+    let settings = session.settings();
+    let limits = Limits {
+        timeout: Duration::from_secs(settings.script_timeout_seconds),
+        memory_bytes: usize::try_from(settings.script_memory_mib.saturating_mul(1024 * 1024))
+            .unwrap_or(usize::MAX),
+    };
+    let (asks, mut questions) = mpsc::unbounded_channel();
+    let mut job = tokio::task::spawn_blocking(move || engine::run(limits, plan, Bridge { asks }));
+    loop {
+        tokio::select! {
+            Some(ask) = questions.recv() => {
+                let answer = session.answer(&ask.op, &ask.arg).await;
+                let _ = ask.reply.send(answer);
+            }
+            done = &mut job => return done.map_err(ApiError::internal),
+        }
     }
 }
 

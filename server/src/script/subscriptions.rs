@@ -29,7 +29,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use ironworx_entity::queries::credentials::{Sequences, read_sequences};
 use ironworx_entity::queries::entities::names_by_id;
@@ -39,10 +38,10 @@ use ironworx_entity::vocab::Collection;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
-use super::catalog::{Param, SCRIPT, wrap};
-use super::engine::{self, Ended, Limits};
+use super::catalog::{Param, SCRIPT, script_code, wrap};
+use super::engine::{self, Ended};
 use super::host::Session;
-use super::{Bridge, commit};
+use super::{commit, drive};
 use crate::auth::Caller;
 use crate::domain::Ctx;
 use crate::domain::events::{Firing, Origin};
@@ -267,18 +266,6 @@ async fn listeners(
         .collect())
 }
 
-/// The `code` of a subscription's `Script` configuration table.
-fn code_of(subscription: &subscriptions::Model) -> Option<String> {
-    ironworx_importer::stored::tables_from_json(subscription.configuration.as_ref())
-        .into_iter()
-        .find(|t| t.name == SCRIPT)?
-        .rows
-        .first()?
-        .get("code")?
-        .as_str()
-        .map(str::to_owned)
-}
-
 /// The file name the code of subscription `name` of `thing` is compiled as.
 fn file_of(thing: &str, name: &str) -> String {
     format!("Things/{thing}/Subscriptions/{name}")
@@ -317,7 +304,7 @@ async fn run(
 ) -> Result<(), ApiError> {
     let subscription = &listener.subscription;
     let me = listener.me.as_str();
-    let Some(code) = code_of(subscription) else {
+    let Some(code) = script_code(subscription.configuration.as_ref()) else {
         return Ok(());
     };
     let params: Vec<Param> = VARIABLES
@@ -350,23 +337,7 @@ async fn run(
     let plan = session
         .outermost_code(me, &subscription.name, &file, &source, typed)
         .await?;
-    let settings = state.config.limits.script;
-    let limits = Limits {
-        timeout: Duration::from_secs(settings.script_timeout_seconds),
-        memory_bytes: usize::try_from(settings.script_memory_mib.saturating_mul(1024 * 1024))
-            .unwrap_or(usize::MAX),
-    };
-    let (asks, mut questions) = mpsc::unbounded_channel();
-    let mut job = tokio::task::spawn_blocking(move || engine::run(limits, plan, Bridge { asks }));
-    let ended = loop {
-        tokio::select! {
-            Some(ask) = questions.recv() => {
-                let answer = session.answer(&ask.op, &ask.arg).await;
-                let _ = ask.reply.send(answer);
-            }
-            done = &mut job => break done.map_err(ApiError::internal)?,
-        }
-    };
+    let ended = drive(&mut session, plan).await?;
     let failure = |limit: Option<&str>, message: String, line: Option<u32>| {
         ApiError::Script(Box::new(ScriptFailure {
             limit: limit.map(str::to_owned),

@@ -4,10 +4,8 @@
 //! by a Server-Sent Events subscriber; and invisible Things answering 404 everywhere.
 
 use ironworx_entity::queries::data;
-use ironworx_entity::queries::entities::EntityFields;
-use ironworx_entity::queries::models::{self, ThingFields};
 use ironworx_entity::queries::{parts, streams};
-use ironworx_tests::model::{data_shape, event_definition};
+use ironworx_tests::model::{data_shape, data_thing as thing, event_definition};
 use ironworx_tests::sse::{EventStream, subscribe};
 use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect};
 use reqwest::StatusCode;
@@ -17,27 +15,6 @@ use serde_json::{Value, json};
 const ADMIN: (&str, &str) = (ADMIN_USER, ADMIN_PASSWORD);
 const ALICE: (&str, &str) = ("alice", "alice-password-1234");
 const BOB: (&str, &str) = ("bob", "bob-password-12345");
-
-/// A DataShape with `(name, base type, primary key)` fields.
-/// A Thing of `template` whose data shape is `shape` (empty: none); its entity id.
-async fn thing(db: &DatabaseConnection, name: &str, template: &str, shape: &str) -> i64 {
-    let aspects = (!shape.is_empty()).then(|| json!({"dataShape": shape}));
-    models::create_thing(
-        db,
-        name,
-        &EntityFields {
-            aspects,
-            ..EntityFields::default()
-        },
-        &ThingFields {
-            thing_template: template.into(),
-            ..ThingFields::default()
-        },
-    )
-    .await
-    .expect("thing")
-    .id
-}
 
 async fn seed_users(db: &DatabaseConnection) {
     for (name, password) in [ALICE, BOB] {

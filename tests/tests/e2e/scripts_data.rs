@@ -7,11 +7,10 @@
 //! `ThingTemplates[…]`, `Users[…]`, `Groups[…]` and `Resources["CurrentSessionInfo"]` answer
 //! as the REST services do.
 
-use ironworx_entity::queries::entities::{EntityFields, find_entity};
-use ironworx_entity::queries::models::{self, ThingFields};
+use ironworx_entity::queries::entities::find_entity;
 use ironworx_entity::vocab::Collection;
 use ironworx_tests::http::{Caller, Reply, admin_call, entity_services, send};
-use ironworx_tests::model::{data_shape, script_service};
+use ironworx_tests::model::{data_shape, data_thing, script_service};
 use ironworx_tests::{TestDb, TestServer, backends, connect};
 use reqwest::{Method, StatusCode};
 use sea_orm::DatabaseConnection;
@@ -36,23 +35,6 @@ const PRODUCE: &str = "var key = Things['Stock'].CreateValues();\n\
     var again = Things['Stock'].GetDataTableEntry({values: key});\n\
     var seen = Things['Log'].GetStreamEntriesWithData({maxItems: 100});\n\
     result = again.Stock * 1000 + seen.length;";
-
-async fn data_thing(conn: &DatabaseConnection, name: &str, template: &str, shape: &str) {
-    models::create_thing(
-        conn,
-        name,
-        &EntityFields {
-            aspects: Some(json!({ "dataShape": shape })),
-            ..EntityFields::default()
-        },
-        &ThingFields {
-            thing_template: template.into(),
-            ..ThingFields::default()
-        },
-    )
-    .await
-    .expect("data thing");
-}
 
 async fn service(conn: &DatabaseConnection, name: &str, params: &[(&str, &str)], code: &str) {
     let id = find_entity(conn, Collection::Things, "Line")
