@@ -32,6 +32,7 @@ pub mod http;
 pub mod model;
 pub mod proxy;
 pub mod sse;
+pub mod things;
 pub mod transfer;
 
 use std::fmt;

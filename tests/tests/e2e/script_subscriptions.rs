@@ -15,6 +15,10 @@ use ironworx_entity::queries::entities::find_entity;
 use ironworx_entity::vocab::Collection;
 use ironworx_tests::http::{Caller, admin_call, entity_services, send};
 use ironworx_tests::model::{configuration_table, data_shape, script_service, script_subscription};
+use ironworx_tests::things::{
+    generic_thing as thing, grant_user as grant, read_property as read, thing_id as id_of,
+    write_property as write_as,
+};
 use ironworx_tests::{Backend, TestDb, TestServer, backends, connect};
 use reqwest::{Method, StatusCode};
 use sea_orm::DatabaseConnection;
@@ -32,32 +36,6 @@ async fn finish(db: TestDb, server: TestServer) {
     db.drop_database().await;
 }
 
-/// The Thing `name` on GenericThing with `properties` (name, base type).
-async fn thing(server: &TestServer, name: &str, properties: &[(&str, &str)]) {
-    entity_services(
-        server,
-        "CreateThing",
-        &json!({"name": name, "thingTemplateName": "GenericThing"}),
-    )
-    .await;
-    for (property, base_type) in properties {
-        admin_call(
-            server,
-            &format!("/Thingworx/Things/{name}/Services/AddPropertyDefinition"),
-            &json!({"name": property, "type": base_type}),
-        )
-        .await;
-    }
-}
-
-async fn id_of(conn: &DatabaseConnection, thing: &str) -> i64 {
-    find_entity(conn, Collection::Things, thing)
-        .await
-        .expect("read")
-        .expect("the Thing exists")
-        .id
-}
-
 /// A subscription of `holder` to `event` of `source` (empty: itself).
 async fn subscription(
     conn: &DatabaseConnection,
@@ -68,20 +46,6 @@ async fn subscription(
 ) {
     let id = id_of(conn, holder).await;
     script_subscription(conn, id, name, listens, code).await;
-}
-
-async fn read(server: &TestServer, thing: &str, property: &str) -> Value {
-    let path = format!("/Thingworx/Things/{thing}/Properties/{property}");
-    let reply = send(server, &Caller::admin(), Method::GET, &path, None).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    reply.json["rows"][0][property].clone()
-}
-
-async fn write_as(server: &TestServer, caller: &Caller, thing: &str, property: &str, value: Value) {
-    let path = format!("/Thingworx/Things/{thing}/Properties/{property}");
-    let body = json!({ property: value });
-    let reply = send(server, caller, Method::PUT, &path, Some(&body)).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 }
 
 async fn write(server: &TestServer, thing: &str, property: &str, value: Value) {
@@ -103,16 +67,6 @@ async fn wait_for(server: &TestServer, thing: &str, property: &str, expected: &V
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn grant(server: &TestServer, thing: &str, principal: &str, resource: &str, kind: &str) {
-    admin_call(
-        server,
-        &format!("/Thingworx/Things/{thing}/Services/AddRunTimePermission"),
-        &json!({"principal": principal, "principalType": "User", "resource": resource,
-                "type": kind, "allow": true}),
-    )
-    .await;
 }
 
 #[tokio::test]

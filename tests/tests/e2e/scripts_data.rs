@@ -7,10 +7,9 @@
 //! `ThingTemplates[…]`, `Users[…]`, `Groups[…]` and `Resources["CurrentSessionInfo"]` answer
 //! as the REST services do.
 
-use ironworx_entity::queries::entities::find_entity;
-use ironworx_entity::vocab::Collection;
 use ironworx_tests::http::{Caller, Reply, admin_call, entity_services, send};
 use ironworx_tests::model::{data_shape, data_thing, script_service};
+use ironworx_tests::things::{call_service as call, thing_id};
 use ironworx_tests::{TestDb, TestServer, backends, connect};
 use reqwest::{Method, StatusCode};
 use sea_orm::DatabaseConnection;
@@ -37,17 +36,8 @@ const PRODUCE: &str = "var key = Things['Stock'].CreateValues();\n\
     result = again.Stock * 1000 + seen.length;";
 
 async fn service(conn: &DatabaseConnection, name: &str, params: &[(&str, &str)], code: &str) {
-    let id = find_entity(conn, Collection::Things, "Line")
-        .await
-        .expect("read")
-        .expect("Line exists")
-        .id;
+    let id = thing_id(conn, "Line").await;
     script_service(conn, id, name, params, "NUMBER", code).await;
-}
-
-async fn call(server: &TestServer, caller: &Caller, thing: &str, name: &str, body: Value) -> Reply {
-    let path = format!("/Thingworx/Things/{thing}/Services/{name}");
-    send(server, caller, Method::POST, &path, Some(&body)).await
 }
 
 /// The `(Article, Stock)` rows of `Stock` and the messages of `Log`, read over REST.
@@ -266,11 +256,7 @@ async fn scripts_name_templates_users_groups_and_the_session() {
             )
             .await;
         }
-        let id = find_entity(&conn, Collection::Things, "Line")
-            .await
-            .expect("read")
-            .expect("Line exists")
-            .id;
+        let id = thing_id(&conn, "Line").await;
         let code = "var s = Resources['CurrentSessionInfo'];\n\
             var groups = s.GetCurrentUserGroups().rows.map(function (r) { return r.name; });\n\
             var things = ThingTemplates['GenericThing'].GetImplementingThings().rows\n\

@@ -13,6 +13,10 @@ use ironworx_entity::queries::parts::service_implementations;
 use ironworx_entity::vocab::Collection;
 use ironworx_tests::http::{Caller, Reply, admin_call, entity_services, send};
 use ironworx_tests::model::{data_shape, script_service};
+use ironworx_tests::things::{
+    call_service as call, generic_thing as thing, grant_user as grant, read_property as read,
+    thing_id as id_of, write_property,
+};
 use ironworx_tests::{TestDb, TestServer, backends, connect};
 use reqwest::{Method, StatusCode};
 use sea_orm::DatabaseConnection;
@@ -43,32 +47,6 @@ fn operator() -> Caller {
     Caller::Basic(OPERATOR.to_owned(), PASSWORD.to_owned())
 }
 
-/// The Thing `name` on GenericThing with `properties` (name, base type).
-async fn thing(server: &TestServer, name: &str, properties: &[(&str, &str)]) {
-    entity_services(
-        server,
-        "CreateThing",
-        &json!({"name": name, "thingTemplateName": "GenericThing"}),
-    )
-    .await;
-    for (property, base_type) in properties {
-        admin_call(
-            server,
-            &format!("/Thingworx/Things/{name}/Services/AddPropertyDefinition"),
-            &json!({"name": property, "type": base_type}),
-        )
-        .await;
-    }
-}
-
-async fn id_of(conn: &DatabaseConnection, thing: &str) -> i64 {
-    find_entity(conn, Collection::Things, thing)
-        .await
-        .expect("read")
-        .expect("the Thing exists")
-        .id
-}
-
 /// A Script service on the Thing `thing`.
 async fn service(
     conn: &DatabaseConnection,
@@ -82,39 +60,8 @@ async fn service(
     script_service(conn, id, name, params, result_type, code).await;
 }
 
-async fn call(server: &TestServer, caller: &Caller, thing: &str, name: &str, body: Value) -> Reply {
-    let path = format!("/Thingworx/Things/{thing}/Services/{name}");
-    send(server, caller, Method::POST, &path, Some(&body)).await
-}
-
-async fn read(server: &TestServer, thing: &str, property: &str) -> Value {
-    let path = format!("/Thingworx/Things/{thing}/Properties/{property}");
-    let reply = send(server, &Caller::admin(), Method::GET, &path, None).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    reply.json["rows"][0][property].clone()
-}
-
 async fn write(server: &TestServer, thing: &str, property: &str, value: Value) {
-    let path = format!("/Thingworx/Things/{thing}/Properties/{property}");
-    let reply = send(
-        server,
-        &Caller::admin(),
-        Method::PUT,
-        &path,
-        Some(&json!({ property: value })),
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-}
-
-async fn grant(server: &TestServer, thing: &str, principal: &str, resource: &str, kind: &str) {
-    admin_call(
-        server,
-        &format!("/Thingworx/Things/{thing}/Services/AddRunTimePermission"),
-        &json!({"principal": principal, "principalType": "User", "resource": resource,
-                "type": kind, "allow": true}),
-    )
-    .await;
+    write_property(server, &Caller::admin(), thing, property, value).await;
 }
 
 /// The `result` of a primitive answer.
