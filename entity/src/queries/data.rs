@@ -87,6 +87,19 @@ pub async fn upsert_data_table_row<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The data-table row with this key, if any.
+pub async fn data_table_row<C: ConnectionTrait>(
+    db: &C,
+    thing_id: i64,
+    key: &str,
+) -> QueryResult<Option<DataTableRow>> {
+    Ok(data_table_rows::Entity::find()
+        .filter(data_table_rows::Column::EntityId.eq(thing_id))
+        .filter(data_table_rows::Column::RowKey.eq(key))
+        .one(db)
+        .await?)
+}
+
 /// Deletes the data-table row with this key; returns whether it existed.
 pub async fn delete_data_table_row<C: ConnectionTrait>(
     db: &C,

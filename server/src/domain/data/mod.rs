@@ -22,7 +22,7 @@ mod writes;
 
 use std::cmp::Ordering;
 
-use ironworx_entity::queries::data::{DataTableRow, StreamEntryRow};
+use ironworx_entity::queries::data::{self, DataTableRow, StreamEntryRow};
 use ironworx_entity::queries::entities::EntityRow;
 use ironworx_entity::queries::streams::{self, EntryPage};
 use ironworx_entity::queries::{models, now_ms, parts};

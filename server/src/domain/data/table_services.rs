@@ -51,9 +51,8 @@ pub(super) async fn put_rows(
         checked.push((key, values));
     }
     if put != Put::AddOrUpdate {
-        let stored = all_rows(state, thing, writes).await?;
         for (key, _) in &checked {
-            let exists = stored.iter().any(|r| &r.row_key == key);
+            let exists = row_by_key(state, thing, key, writes).await?.is_some();
             if put == Put::Add && exists {
                 return Err(ApiError::BadRequest(format!(
                     "the DataTable already has a row with the primary key {key}"
@@ -154,14 +153,27 @@ pub(super) async fn scan_table<C: sea_orm::ConnectionTrait>(
         .collect())
 }
 
-/// Every row of a DataTable, as the kept writes leave them.
-async fn all_rows(
+/// The row of `key`, as the kept writes leave it: the last kept write of the key decides,
+/// else the stored row.
+async fn row_by_key(
     state: &AppState,
     thing: &DataThing,
+    key: &str,
     writes: &Writes<'_>,
-) -> Result<Vec<DataTableRow>, ApiError> {
-    let found = scan_table(&state.db, thing, u64::MAX, writes, |_| true).await?;
-    Ok(found.into_iter().map(|(row, _)| row).collect())
+) -> Result<Option<DataTableRow>, ApiError> {
+    let kept = writes
+        .pending(thing.id)
+        .into_iter()
+        .rev()
+        .find_map(|op| match op {
+            DataOp::Upsert(row) if row.row_key == key => Some(Some(row.clone())),
+            DataOp::Delete { row_key, .. } if row_key == key => Some(None),
+            _ => None,
+        });
+    match kept {
+        Some(row) => Ok(row),
+        None => Ok(data::data_table_row(&state.db, thing.id, key).await?),
+    }
 }
 
 pub(super) async fn query_table(
@@ -216,12 +228,8 @@ pub(super) async fn get_entry(
         wanted_values(thing, p)?
     };
     let key = thing.key(&wanted)?;
-    let rows = all_rows(state, thing, writes).await?;
-    let records = rows
-        .iter()
-        .filter(|r| r.row_key == key)
-        .map(|r| table_record(thing, r))
-        .collect();
+    let row = row_by_key(state, thing, &key, writes).await?;
+    let records = row.iter().map(|r| table_record(thing, r)).collect();
     Ok(result(thing, records))
 }
 
@@ -230,7 +238,12 @@ pub(super) async fn count_entries(
     thing: &DataThing,
     writes: &Writes<'_>,
 ) -> Result<Value, ApiError> {
-    let count = all_rows(state, thing, writes).await?.len();
+    let count = if writes.pending(thing.id).is_empty() {
+        streams::count_data_table_rows(&state.db, thing.id).await?
+    } else {
+        let rows = scan_table(&state.db, thing, u64::MAX, writes, |_| true).await?;
+        rows.len() as u64
+    };
     Ok(infotable_of(
         &[("result", "NUMBER", json!({}))],
         vec![json!({ "result": count })],
