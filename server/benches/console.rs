@@ -212,6 +212,7 @@ fn main() {
                 entity: "Thing000000",
                 kind: PermissionKind::PropertyRead,
                 resource: "Temperature",
+                wrapped: false,
             },
         )
         .expect("explain");

@@ -262,6 +262,14 @@ impl fmt::Display for ErrorChain<'_> {
     }
 }
 
+/// A required text parameter: missing or empty is a 400 naming it.
+pub fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
+    value
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::BadRequest(format!("missing parameter '{name}'")))
+}
+
 /// A size in bytes as people read it: whole KiB, MiB or GiB when it is one, else bytes.
 pub fn size_text(bytes: u64) -> String {
     for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {

@@ -28,6 +28,10 @@ pub struct ExplainArgs {
     /// The property, service or event (run-time permissions); `*` by default.
     #[arg(long, default_value = ANY_RESOURCE)]
     pub resource: String,
+    /// Explain an access made from inside a script service the user called: when the user is
+    /// not allowed, the `System` user's rules decide (the wrapped-call rule).
+    #[arg(long)]
+    pub wrapped: bool,
 }
 
 /// Reads the model from the configured database and prints the explanation.
@@ -53,12 +57,15 @@ pub fn render(index: &AuthzIndex, args: &ExplainArgs) -> anyhow::Result<String> 
         entity: &args.entity,
         kind,
         resource: &args.resource,
+        wrapped: args.wrapped,
     };
     let Explanation {
         outcome,
         collection,
         target,
         steps,
+        decided_by,
+        system_from,
         ..
     } = explain(index, &question).map_err(|e| match e {
         ApiError::NotFound => {
@@ -79,7 +86,16 @@ pub fn render(index: &AuthzIndex, args: &ExplainArgs) -> anyhow::Result<String> 
         Target::Entity(_) => format!("{kind} on {collection} {}", args.entity),
     };
     let mut out = format!("{} asks {what}: {}\n", args.user, verdict(outcome));
-    out.push_str(&steps_text(&steps, ""));
+    match system_from {
+        Some(from) => {
+            out.push_str(&format!("  as {}:\n", args.user));
+            out.push_str(&steps_text(&steps[..from], "  "));
+            out.push_str(&format!("  as {decided_by} (wrapped call):\n"));
+            out.push_str(&steps_text(&steps[from..], "  "));
+            out.push_str(&format!("decided by the rules of {decided_by}\n"));
+        }
+        None => out.push_str(&steps_text(&steps, "")),
+    }
     Ok(out)
 }
 

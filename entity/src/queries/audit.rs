@@ -35,6 +35,27 @@ pub struct Change {
     pub address: String,
 }
 
+impl Change {
+    /// `actor`'s change `action` of the entity `name` of `collection`, with `detail`; the door
+    /// and address come from the task's [`Origin`].
+    pub fn on(
+        actor: &str,
+        action: &str,
+        collection: crate::vocab::Collection,
+        name: &str,
+        detail: Json,
+    ) -> Change {
+        Change {
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target_collection: collection.as_str().to_owned(),
+            target_name: name.to_owned(),
+            detail: Some(detail),
+            ..Default::default()
+        }
+    }
+}
+
 /// Where the changes of the current task come from: the door and the client address, recorded
 /// on every audit row whose [`Change`] leaves them empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -82,6 +82,9 @@ pub enum Layer {
     Collection(Collection),
     /// Nothing granted: default deny.
     Default,
+    /// Inside a script service the caller was not allowed, so the `System` user's rules are
+    /// looked at ([`crate::authz::wrapped`]).
+    WrappedCall,
 }
 
 impl Layer {
@@ -97,6 +100,7 @@ impl Layer {
             Layer::ShapeInstance(_) => "ThingShapeInstance".into(),
             Layer::Collection(_) => "Collection".into(),
             Layer::Default => "Default".into(),
+            Layer::WrappedCall => "WrappedCall".into(),
         }
     }
 

@@ -11,6 +11,7 @@ use crate::authz::facts::{EntityFact, Facts, UnitFact};
 use crate::authz::index::{AuthzIndex, Pid, PidMask, PidSet};
 
 mod patch;
+mod wrapped;
 
 use Collection::{ThingShapes, ThingTemplates, Things, Users};
 use PermissionKind::{

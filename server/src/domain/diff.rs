@@ -128,6 +128,7 @@ pub fn compare(
                         entity,
                         kind,
                         resource: &resource,
+                        wrapped: false,
                     };
                     let was = decide(before, &question, *collection);
                     let is = decide(after, &question, *collection);

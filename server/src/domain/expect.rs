@@ -298,6 +298,7 @@ fn check_one(state: &Snapshot, expectation: &Expectation, user: &str) -> Verdict
         entity: &expectation.entity,
         kind: expectation.permission,
         resource: &expectation.resource,
+        wrapped: false,
     };
     match explain(&state.index, &question) {
         Ok(explanation) if (explanation.outcome == Outcome::Allow) == expectation.allowed => {

@@ -6,7 +6,7 @@
 //! who cannot see the entity gets 404, as on every other route, so an explanation never
 //! reveals an entity.
 
-use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind};
+use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind, builtin};
 
 use crate::authz::{AuthzIndex, Outcome, Request, Step, Target, collection_of, target_of};
 use crate::domain::Ctx;
@@ -25,6 +25,9 @@ pub struct Question<'a> {
     pub kind: PermissionKind,
     /// The property, service or event (run-time permissions); empty means `*`.
     pub resource: &'a str,
+    /// Asked of an access made from inside a script service: the wrapped-call rule applies
+    /// (the `System` user's rules are looked at when the user is not allowed).
+    pub wrapped: bool,
 }
 
 /// The answer: the decision, what was asked of what, and every rule looked at, in order.
@@ -38,8 +41,13 @@ pub struct Explanation {
     pub target: Target,
     /// The resource the question was decided on.
     pub resource: String,
-    /// The rules looked at, in order.
+    /// The rules looked at, in order: the user's, then (for a wrapped call the user was not
+    /// allowed) the `System` user's from [`Explanation::system_from`].
     pub steps: Vec<Step>,
+    /// The user whose rules decided (the one asked about, or `System` for a wrapped call).
+    pub decided_by: String,
+    /// Where the `System` user's steps start in `steps`, when they were looked at.
+    pub system_from: Option<usize>,
 }
 
 /// The collection and target of `question`, checked.
@@ -91,20 +99,38 @@ fn answer(
     } else {
         question.resource
     };
-    let (outcome, steps) = crate::authz::explain(
-        index,
-        &Request {
-            user,
-            target,
-            kind: question.kind,
-            resource,
-        },
-    );
+    let request = Request {
+        user,
+        target,
+        kind: question.kind,
+        resource,
+    };
+    let system = question
+        .wrapped
+        .then(|| index.lookup(Collection::Users, builtin::SYSTEM))
+        .flatten();
+    let explained = crate::authz::explain_wrapped(index, &request, system);
+    let name = |idx| {
+        index
+            .entity(idx)
+            .map(|e| e.name.clone())
+            .unwrap_or_default()
+    };
+    let mut steps = Vec::new();
+    let mut system_from = None;
+    for evaluation in explained.evaluations {
+        if evaluation.user != user {
+            system_from = Some(steps.len());
+        }
+        steps.extend(evaluation.steps);
+    }
     Ok(Explanation {
-        outcome,
+        outcome: explained.outcome,
         collection,
         target,
         resource: resource.to_owned(),
         steps,
+        decided_by: name(explained.decided_by),
+        system_from,
     })
 }

@@ -1,6 +1,7 @@
 //! ThingWorx behaviour below HTTP: what a Thing does, free of actix types, so the HTTP
 //! handlers, the command line and the event relay call the same code.
 
+pub mod create;
 pub mod ctx;
 pub mod data;
 pub mod definers;
@@ -9,6 +10,7 @@ pub mod events;
 pub mod expect;
 pub mod explain;
 pub mod history;
+pub mod localization;
 pub mod need;
 pub mod preview;
 pub mod shapes;

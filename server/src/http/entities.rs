@@ -8,16 +8,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use ironworx_entity::queries::audit::Change;
-use ironworx_entity::queries::entities::{self, EntityFields, EntityRow};
-use ironworx_entity::queries::groups;
-use ironworx_entity::queries::models::{self, TemplateFields, ThingFields};
-use ironworx_entity::queries::organizations::{self, LoginPage};
-use ironworx_entity::queries::users::{self, NewUser};
-use ironworx_entity::queries::{dependents, parts};
-use ironworx_entity::schema::field_definitions;
-use ironworx_entity::vocab::{
-    ANY_RESOURCE, Collection, MemberName, PermissionKind, Tag, VocabError, builtin,
-};
+use ironworx_entity::queries::dependents;
+use ironworx_entity::queries::entities::{self, EntityRow};
+use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind, Tag, VocabError, builtin};
 use ironworx_importer::extract::{Filter, header};
 use ironworx_importer::model::Kind;
 use ironworx_importer::plan::{Mode, PlanOptions};
@@ -25,71 +18,14 @@ use ironworx_importer::twx_tree::{TreeOptions, export_from_tree, tree_from_expor
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::auth::password::{check_policy, hash_new};
 use crate::authz::{Outcome, Target};
+use crate::domain::create::{self, CreateParams, tags_text};
 use crate::error::ApiError;
 use crate::http::catalog::Method;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
 use crate::http::params::{parse_body, required};
 use crate::state::AppState;
-
-/// The base types a DataShape field may have.
-pub const BASE_TYPES: &[&str] = &[
-    "APPLICATIONKEYNAME",
-    "BASETYPENAME",
-    "BLOB",
-    "BOOLEAN",
-    "DASHBOARDNAME",
-    "DATASHAPENAME",
-    "DATATAGVOCABULARYNAME",
-    "DATETIME",
-    "GROUPNAME",
-    "GUID",
-    "HTML",
-    "HYPERLINK",
-    "IMAGE",
-    "IMAGELINK",
-    "INFOTABLE",
-    "INTEGER",
-    "JSON",
-    "LOCALIZATIONTABLENAME",
-    "LOCATION",
-    "LONG",
-    "MASHUPNAME",
-    "MEDIAENTITYNAME",
-    "MENUNAME",
-    "MODELTAGVOCABULARYNAME",
-    "NETWORKNAME",
-    "NOTIFICATIONCONTENTNAME",
-    "NOTIFICATIONDEFINITIONNAME",
-    "NUMBER",
-    "ORGANIZATIONNAME",
-    "PASSWORD",
-    "PERSISTENCEPROVIDERNAME",
-    "PERSISTENCEPROVIDERPACKAGENAME",
-    "PROJECTNAME",
-    "QUERY",
-    "SCHEDULE",
-    "STATEDEFINITIONNAME",
-    "STRING",
-    "STYLEDEFINITIONNAME",
-    "STYLETHEMENAME",
-    "TAGS",
-    "TEXT",
-    "THINGCODE",
-    "THINGGROUPNAME",
-    "THINGNAME",
-    "THINGSHAPENAME",
-    "THINGTEMPLATENAME",
-    "TIMESPAN",
-    "USERNAME",
-    "VARIANT",
-    "VEC2",
-    "VEC3",
-    "VEC4",
-    "XML",
-];
 
 /// The keys of a user document that carry a password hash; a saved document never sets them.
 /// The route of one entity document, as the catalog lists it.
@@ -105,38 +41,6 @@ const PASSWORD_KEYS: &[&str] = &[
 
 /// How many dependents an "in use" refusal names.
 const NAMED_DEPENDENTS: usize = 5;
-
-/// The parameters of the `Create…` and `Delete…` services.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct CreateParams {
-    /// The entity's name.
-    pub name: Option<String>,
-    /// Free text.
-    pub description: Option<String>,
-    /// `Vocabulary:Term` pairs joined by `;`, or an array of `{vocabulary, vocabularyTerm}`.
-    pub tags: Option<Value>,
-    /// The project the entity belongs to.
-    pub project_name: Option<String>,
-    /// The ThingTemplate of a Thing, or the base of a ThingTemplate.
-    pub thing_template_name: Option<String>,
-    /// The base of a ThingTemplate.
-    pub base_thing_template_name: Option<String>,
-    /// The owner of a Thing, when not the caller (security administrators only).
-    pub owner_user_name: Option<String>,
-    /// The password of a new user.
-    pub password: Option<String>,
-    /// The fields of a DataShape: an InfoTable of field definitions, or an array of them.
-    pub fields: Option<Value>,
-    /// The top unit of an organization.
-    #[serde(rename = "topOUName")]
-    pub top_ou_name: Option<String>,
-    /// The description of that unit.
-    #[serde(rename = "topOUDescription")]
-    pub top_ou_description: Option<String>,
-    /// What a project depends on.
-    pub depends_on: Option<Value>,
-}
 
 /// The collection a `Create…` or `Delete…` service names, and whether it creates.
 fn service_target(service: &str) -> Option<(bool, Collection)> {
@@ -207,91 +111,8 @@ fn referenced(guard: &Guard, collection: Collection, name: &str) -> Result<(), A
     }
 }
 
-/// Tags given as text or as an array of `{vocabulary, vocabularyTerm}`, validated.
-fn tags_text(value: &Option<Value>) -> Result<String, ApiError> {
-    let text = match value {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| {
-                let part = |key: &str| t.get(key).and_then(Value::as_str).unwrap_or_default();
-                format!("{}:{}", part("vocabulary"), part("vocabularyTerm"))
-            })
-            .collect::<Vec<_>>()
-            .join(";"),
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "parameter 'tags' must be text like Vocabulary:Term, not {other}"
-            )));
-        }
-    };
-    let tags = Tag::parse_list(&text).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(Tag::join_list(&tags))
-}
-
-/// The field definitions of `CreateDataShape`, validated.
-fn field_rows(fields: &Option<Value>) -> Result<Vec<field_definitions::Model>, ApiError> {
-    let bad = |what: String| ApiError::BadRequest(format!("parameter 'fields': {what}"));
-    let empty = Vec::new();
-    let rows: &Vec<Value> = match fields {
-        None | Some(Value::Null) => &empty,
-        Some(Value::String(s)) if s.is_empty() => &empty,
-        Some(Value::Array(rows)) => rows,
-        Some(Value::Object(table)) => match table.get("rows") {
-            Some(Value::Array(rows)) => rows,
-            None => &empty,
-            Some(_) => return Err(bad("rows must be an array".into())),
-        },
-        Some(_) => return Err(bad("expected an InfoTable of field definitions".into())),
-    };
-    let mut out: Vec<field_definitions::Model> = Vec::with_capacity(rows.len());
-    for (ordinal, row) in rows.iter().enumerate() {
-        let row = row
-            .as_object()
-            .ok_or_else(|| bad(format!("row {ordinal} is not an object")))?;
-        let text = |key: &str| row.get(key).and_then(Value::as_str).unwrap_or_default();
-        let name = text("name");
-        MemberName::parse(name).map_err(|e| bad(e.to_string()))?;
-        if out.iter().any(|f| f.name == name) {
-            return Err(bad(format!("the field '{name}' is defined twice")));
-        }
-        let base_type = text("baseType").to_ascii_uppercase();
-        if !BASE_TYPES.contains(&base_type.as_str()) {
-            return Err(bad(format!(
-                "unknown base type '{}' of field '{name}'",
-                text("baseType")
-            )));
-        }
-        let mut aspects = match row.get("aspects") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(a)) => a.clone(),
-            Some(_) => return Err(bad(format!("the aspects of '{name}' are not an object"))),
-        };
-        if !text("dataShape").is_empty() {
-            aspects.insert("dataShape".into(), json!(text("dataShape")));
-        }
-        let ordinal = match row.get("ordinal").and_then(Value::as_i64) {
-            Some(n) => i32::try_from(n).map_err(|_| bad(format!("bad ordinal of '{name}'")))?,
-            None => i32::try_from(ordinal).map_err(|_| bad("too many fields".into()))?,
-        };
-        out.push(field_definitions::Model {
-            id: 0,
-            entity_id: 0,
-            name: name.to_owned(),
-            base_type,
-            description: text("description").to_owned(),
-            ordinal,
-            aspects: (!aspects.is_empty()).then_some(Value::Object(aspects)),
-        });
-    }
-    Ok(out)
-}
-
-fn text_of(value: &Option<String>) -> String {
-    value.clone().unwrap_or_default()
-}
-
+/// `EntityServices/Create…`: the entity checked ([`create::prepare`]), then written in one
+/// audited transaction.
 async fn create_entity(
     state: &AppState,
     guard: &Guard,
@@ -300,176 +121,16 @@ async fn create_entity(
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let p: CreateParams = parse_body(body)?;
-    let name = required(&p.name, "name")?.to_owned();
-    entities::validate_name(collection, &name)?;
-    let tags = tags_text(&p.tags)?;
-    let project = text_of(&p.project_name);
-    let own_project = collection == Collection::Projects && project == name;
-    if !project.is_empty() && !own_project {
-        referenced(guard, Collection::Projects, &project)?;
-    }
-    let (owner, owner_id) = match p.owner_user_name.as_deref().filter(|o| !o.is_empty()) {
-        Some(owner) if owner != guard.caller.name => {
-            let id = guard
-                .index
-                .lookup(Collection::Users, owner)
-                .and_then(|idx| guard.index.entity(idx))
-                .map(|e| e.id)
-                .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{owner}'")))?;
-            (owner.to_owned(), id)
-        }
-        _ => (guard.caller.name.clone(), guard.caller.user_id),
-    };
-    let mut fields = EntityFields {
-        description: text_of(&p.description),
-        tags,
-        project_name: project,
-        ..EntityFields::owned_by(owner_id)
-    };
-    let mut detail = json!({ "owner": owner });
-
-    // What each kind needs, checked before the transaction starts.
-    let template = match collection {
-        Collection::Things => {
-            let template = required(&p.thing_template_name, "thingTemplateName")?.to_owned();
-            referenced(guard, Collection::ThingTemplates, &template)?;
-            detail["thingTemplateName"] = json!(template);
-            template
-        }
-        Collection::ThingTemplates => {
-            let base = p
-                .base_thing_template_name
-                .clone()
-                .filter(|b| !b.is_empty())
-                .or_else(|| p.thing_template_name.clone())
-                .unwrap_or_default();
-            if !base.is_empty() {
-                if base == name {
-                    return Err(ApiError::BadRequest(format!(
-                        "ThingTemplate '{name}' cannot derive from itself"
-                    )));
-                }
-                referenced(guard, Collection::ThingTemplates, &base)?;
-            }
-            detail["baseThingTemplateName"] = json!(base);
-            base
-        }
-        _ => String::new(),
-    };
-    let data_fields = if collection == Collection::DataShapes {
-        field_rows(&p.fields)?
-    } else {
-        Vec::new()
-    };
-    let password = if collection == Collection::Users {
-        let password = required(&p.password, "password")?;
-        check_policy(&state.config.auth, password)?;
-        Some(hash_new(password).await?)
-    } else {
-        None
-    };
-    if collection == Collection::Projects {
-        let depends_on = match &p.depends_on {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-        };
-        if !depends_on.is_empty() {
-            fields.content = Some(json!({ "extra": { "dependsOn": depends_on } }));
-        }
-    }
-
+    let new = create::prepare(&state.config.auth, guard, collection, p, &|c, name| {
+        visible(guard, c, name)
+    })
+    .await?;
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
-    match collection {
-        Collection::Things => {
-            models::create_thing(
-                &txn,
-                &name,
-                &fields,
-                &ThingFields {
-                    thing_template: template,
-                    // As in ThingWorx, a new Thing waits for EnableThing.
-                    disabled: true,
-                    ..ThingFields::default()
-                },
-            )
-            .await?;
-        }
-        Collection::ThingTemplates => {
-            models::create_thing_template(
-                &txn,
-                &name,
-                &fields,
-                &TemplateFields {
-                    base_thing_template: template,
-                    ..TemplateFields::default()
-                },
-            )
-            .await?;
-        }
-        Collection::ThingShapes => {
-            models::create_thing_shape(&txn, &name, &fields, "").await?;
-        }
-        Collection::DataShapes => {
-            let row = models::create_data_shape(&txn, &name, &fields, "").await?;
-            detail["fields"] = json!(data_fields.iter().map(|f| &f.name).collect::<Vec<_>>());
-            let rows = data_fields
-                .into_iter()
-                .map(|f| field_definitions::Model {
-                    entity_id: row.id,
-                    ..f
-                })
-                .collect();
-            parts::field_definitions::insert(&txn, rows).await?;
-        }
-        Collection::Users => {
-            users::create_user(
-                &txn,
-                &NewUser {
-                    name: name.clone(),
-                    fields,
-                    password,
-                    ..NewUser::default()
-                },
-            )
-            .await?;
-        }
-        Collection::Groups => {
-            groups::create_group(&txn, &name, &fields).await?;
-        }
-        Collection::Organizations => {
-            let row =
-                organizations::create_organization(&txn, &name, &fields, &LoginPage::default())
-                    .await?;
-            let top = text_of(&p.top_ou_name);
-            let top_description = text_of(&p.top_ou_description);
-            // The root unit carries the organization's name; another top unit name becomes
-            // the unit right below it.
-            if !top.is_empty() && top != name {
-                organizations::add_unit(&txn, &name, &name, &top, &top_description).await?;
-            } else if !top_description.is_empty() {
-                dependents::set_root_unit_description(&txn, row.id, &top_description).await?;
-            }
-            detail["topOUName"] = json!(if top.is_empty() { name.clone() } else { top });
-        }
-        _ => {
-            entities::insert_entity(&txn, collection, &name, &fields).await?;
-        }
-    }
-    let sequence = crate::http::write::commit_audited(
-        txn,
-        &Change {
-            actor: guard.caller.name.clone(),
-            action: service.to_owned(),
-            target_collection: collection.as_str().to_owned(),
-            target_name: name,
-            detail: Some(detail),
-            ..Default::default()
-        },
-    )
-    .await?;
+    new.write(&txn).await?;
+    let sequence =
+        crate::http::write::commit_audited(txn, &new.change(&guard.caller.name, service)).await?;
     refresh(state, sequence).await?;
     Ok(json!({}))
 }
@@ -905,32 +566,5 @@ mod tests {
         );
         assert_eq!(service_target("CreateApplicationKey"), None);
         assert_eq!(service_target("SetEntityPermission"), None);
-    }
-
-    #[test]
-    fn tags_and_fields() {
-        assert_eq!(
-            tags_text(&Some(
-                json!([{"vocabulary": "Plant", "vocabularyTerm": "A"}])
-            ))
-            .expect("array tags"),
-            "Plant:A"
-        );
-        assert!(tags_text(&Some(json!("no-term"))).is_err());
-        let fields = field_rows(&Some(json!({
-            "rows": [{"name": "temp", "baseType": "number"}, {"name": "at", "baseType": "DATETIME"}]
-        })))
-        .expect("fields");
-        assert_eq!(fields.len(), 2);
-        assert_eq!(fields[0].base_type, "NUMBER");
-        assert_eq!(fields[1].ordinal, 1);
-        assert!(field_rows(&Some(json!([{"name": "x", "baseType": "FOO"}]))).is_err());
-        assert!(
-            field_rows(&Some(json!([
-                {"name": "x", "baseType": "STRING"},
-                {"name": "x", "baseType": "STRING"}
-            ])))
-            .is_err()
-        );
     }
 }

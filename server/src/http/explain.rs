@@ -1,5 +1,8 @@
 //! `Resources/SecurityServices/ExplainPermission(user, entityType, entityName, permission,
-//! resource)`: every rule the evaluator looked at, in order, and the one that decided.
+//! resource, wrapped)`: every rule the evaluator looked at, in order, and the one that decided;
+//! each row names the user whose rules it is (`evaluatedFor`: the user asked about, or `System`
+//! when `wrapped` asks about an access from inside a script service and the user alone is not
+//! allowed).
 //!
 //! Anyone may explain their own decisions; explaining another user's needs a security
 //! administrator. A caller who cannot see the entity gets 404, as on every other route, so an
@@ -24,13 +27,19 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("effect", "STRING"),
     ("decisive", "BOOLEAN"),
     ("detail", "STRING"),
+    ("evaluatedFor", "USERNAME"),
 ];
 
-/// The explanation as InfoTable rows.
-pub fn rows(steps: &[Step]) -> Vec<Value> {
+/// The explanation as InfoTable rows; the rows from `system_from` on are the `System` user's.
+pub fn rows(steps: &[Step], user: &str, system_from: Option<usize>) -> Vec<Value> {
     steps
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
+            let evaluated_for = match system_from {
+                Some(from) if i >= from => ironworx_entity::vocab::builtin::SYSTEM,
+                _ => user,
+            };
             json!({
                 "layer": s.layer.label(),
                 "principal": s.principal.as_ref().map(|(_, n)| n.as_str()).unwrap_or(""),
@@ -39,6 +48,7 @@ pub fn rows(steps: &[Step]) -> Vec<Value> {
                 "effect": s.effect.label(),
                 "decisive": s.decisive,
                 "detail": s.detail,
+                "evaluatedFor": evaluated_for,
             })
         })
         .collect()
@@ -65,7 +75,11 @@ pub fn explain_permission(guard: &Guard, p: &Params) -> Result<Value, ApiError> 
         entity,
         kind,
         resource: p.resource.as_deref().unwrap_or(""),
+        wrapped: p.wrapped.is_some() && params::boolean(&p.wrapped, "wrapped")?,
     };
     let explanation = explain_as(guard, &question)?;
-    Ok(infotable(FIELDS, rows(&explanation.steps)))
+    Ok(infotable(
+        FIELDS,
+        rows(&explanation.steps, user, explanation.system_from),
+    ))
 }

@@ -2,16 +2,15 @@
 //! (design-time `Update` on the table, or a security administrator) and
 //! `Resources/RuntimeLocalizationFunctions` `GetEffectiveToken(token)` and
 //! `GetEffectiveTokenForLanguage(language, token)`, open to every authenticated user.
-//!
-//! Resolution: the languages asked for, best first, each matching a table only by its exact
-//! name; then `Default`; then `System`. A token found nowhere answers `???<token>???`.
+//! The resolution is [`crate::domain::localization::effective_token`].
 
 use ironworx_entity::queries::audit::Change;
-use ironworx_entity::queries::{localization, users};
+use ironworx_entity::queries::localization as tokens;
 use ironworx_entity::vocab::Collection;
 use serde_json::{Value, json};
 
 use crate::authz::EntityIdx;
+use crate::domain::localization::{self, effective_token};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::primitive;
@@ -63,7 +62,7 @@ async fn add_or_update(
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
-    localization::set_token(&txn, &table, name, &value).await?;
+    tokens::set_token(&txn, &table, name, &value).await?;
     crate::http::write::commit_audited(
         txn,
         &Change {
@@ -86,35 +85,15 @@ pub async fn runtime_service(
     service: &str,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    if !matches!(
-        service,
-        "GetEffectiveToken" | "GetEffectiveTokenForLanguage"
-    ) {
+    if !localization::SERVICES.contains(&service) {
         return Err(ApiError::NotFound);
     }
     let p: LocalizationParams = parse_body(body)?;
     let token = required(&p.token, "token")?;
-    let languages: Vec<String> = match service {
-        "GetEffectiveToken" => users::get_user(&state.db, &guard.caller.name)
-            .await?
-            .user
-            .language_preferences
-            .split(',')
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        "GetEffectiveTokenForLanguage" => vec![required(&p.language, "language")?.to_owned()],
-        _ => return Err(ApiError::NotFound),
+    let language = match service {
+        "GetEffectiveTokenForLanguage" => Some(required(&p.language, "language")?),
+        _ => None,
     };
-    for table in languages
-        .iter()
-        .map(String::as_str)
-        .chain(["Default", "System"])
-    {
-        if let Some(value) = localization::token(&state.db, table, token).await? {
-            return Ok(primitive("STRING", json!(value)));
-        }
-    }
-    Ok(primitive("STRING", json!(format!("???{token}???"))))
+    let value = effective_token(&state.db, &guard.caller.name, language, token).await?;
+    Ok(primitive("STRING", json!(value)))
 }

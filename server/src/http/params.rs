@@ -38,6 +38,9 @@ pub struct Params {
     pub entity_name: Option<String>,
     /// A permission kind (`ExplainPermission`).
     pub permission: Option<String>,
+    /// Whether the access asked about is made from inside a script service
+    /// (`ExplainPermission`); a boolean or its text.
+    pub wrapped: Option<Value>,
     /// A group name (the `…ForGroup` services).
     pub group: Option<String>,
     /// A permission kind (`GetPermissionsFor…`).
@@ -146,13 +149,7 @@ pub fn text_of(object: &serde_json::Map<String, Value>, name: &str) -> Option<St
     }
 }
 
-/// A required text parameter.
-pub fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
-    value
-        .as_deref()
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::BadRequest(format!("missing parameter '{name}'")))
-}
+pub use crate::error::required;
 
 /// A required permission kind.
 pub fn kind(value: &Option<String>, name: &str) -> Result<PermissionKind, ApiError> {

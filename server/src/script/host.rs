@@ -10,7 +10,7 @@ use ironworx_entity::queries::{models, now_ms};
 use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind, builtin};
 use serde_json::{Map, Value, json};
 
-use crate::authz::{EntityIdx, Outcome, Request, Target, decide};
+use crate::authz::{EntityIdx, Outcome, Request, Target, decide_wrapped};
 use crate::config::ScriptSettings;
 use crate::domain::Ctx;
 use crate::domain::data::{self, DataOp, Writes};
@@ -18,6 +18,7 @@ use crate::domain::events::event_shape;
 use crate::domain::shapes::{check_row, rows_of, shape_fields};
 use crate::domain::things::{PropertyWrite, properties_of, values};
 use crate::error::{ApiError, ScriptFailure};
+use crate::script::builtins::{EntityOp, THING_SERVICES};
 use crate::script::engine::file_of;
 use crate::script::typing;
 use crate::state::AppState;
@@ -42,7 +43,7 @@ pub struct Pending {
 }
 
 /// Why an operation throws in the script.
-enum Throw {
+pub(super) enum Throw {
     /// A failure the server keeps: uncaught, the invocation answers it.
     Failure(ApiError),
     /// A plain script error.
@@ -69,12 +70,13 @@ impl From<ironworx_entity::queries::QueryError> for Throw {
 
 /// One outermost invocation as the server keeps it.
 pub struct Session<'a> {
-    state: &'a AppState,
-    ctx: &'a Ctx,
+    pub(super) state: &'a AppState,
+    pub(super) ctx: &'a Ctx,
     system: Option<EntityIdx>,
     settings: ScriptSettings,
     frames: Vec<Frame>,
-    pending: Vec<Pending>,
+    pub(super) pending: Vec<Pending>,
+    pub(super) entity_ops: Vec<EntityOp>,
     failures: Vec<ApiError>,
     events: Vec<(String, String, Value)>,
     data: Vec<DataOp>,
@@ -87,6 +89,8 @@ pub struct Committing {
     pub values: Vec<Pending>,
     /// Stream and DataTable writes, in order.
     pub data: Vec<DataOp>,
+    /// Entities created, enabled, disabled or restarted, in order.
+    pub entities: Vec<EntityOp>,
     /// Events to fire after the commit (Thing, event, data), in the order they were fired.
     pub events: Vec<(String, String, Value)>,
 }
@@ -101,6 +105,7 @@ impl<'a> Session<'a> {
             settings: state.config.limits.script,
             frames: Vec::new(),
             pending: Vec::new(),
+            entity_ops: Vec::new(),
             failures: Vec::new(),
             events: Vec::new(),
             data: Vec::new(),
@@ -199,6 +204,7 @@ impl<'a> Session<'a> {
         Committing {
             values: self.pending,
             data: self.data,
+            entities: self.entity_ops,
             events: self.events,
         }
     }
@@ -227,7 +233,14 @@ impl<'a> Session<'a> {
         let size = arg.len();
         let arg: Value = serde_json::from_str(arg).unwrap_or(Value::Null);
         let outcome = match op {
-            "thing" => Ok(Value::Bool(self.visible(text(&arg, "name")).is_ok())),
+            "thing" => {
+                let name = text(&arg, "name");
+                Ok(Value::Bool(
+                    self.visible(name).is_ok() || self.creates(name),
+                ))
+            }
+            "create" => self.create(&arg).await,
+            "token" => self.token(&arg).await,
             "member" => self.member(text(&arg, "thing"), text(&arg, "name")).await,
             "write" => self.write(&arg).await,
             "fire" => self.fire(&arg).await,
@@ -268,32 +281,26 @@ impl<'a> Session<'a> {
     }
 
     /// The outcome of `kind` on `resource` of `target` under the wrapped-call rule.
-    fn permitted(&self, target: Target, kind: PermissionKind, resource: &str) -> Outcome {
-        let user = self.ctx.decide(target, kind, resource);
-        if user == Outcome::Allow {
-            return user;
-        }
-        let system = self.system.map(|system| {
-            decide(
-                &self.ctx.index,
-                &Request {
-                    user: system,
-                    target,
-                    kind,
-                    resource,
-                },
-            )
-        });
-        if system == Some(Outcome::Allow) {
-            Outcome::Allow
-        } else {
-            user
-        }
+    pub(super) fn permitted(
+        &self,
+        target: Target,
+        kind: PermissionKind,
+        resource: &str,
+    ) -> Outcome {
+        let request = Request {
+            user: self.ctx.user,
+            target,
+            kind,
+            resource,
+        };
+        let outcome = decide_wrapped(&self.ctx.index, &request, self.system);
+        crate::metrics::METRICS.decision(outcome);
+        outcome
     }
 
     /// Requires `kind` on `resource` of entity `idx`: 404 when not visible, the caller's 403
     /// when neither the caller nor `System` holds it.
-    fn require(
+    pub(super) fn require(
         &self,
         idx: EntityIdx,
         kind: PermissionKind,
@@ -325,7 +332,11 @@ impl<'a> Session<'a> {
     }
 
     /// The entity `name` of `collection` when the caller or `System` may see it; 404 otherwise.
-    fn visible_in(&self, collection: Collection, name: &str) -> Result<EntityIdx, ApiError> {
+    pub(super) fn visible_in(
+        &self,
+        collection: Collection,
+        name: &str,
+    ) -> Result<EntityIdx, ApiError> {
         let idx = self
             .ctx
             .index
@@ -337,13 +348,16 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn visible(&self, thing: &str) -> Result<EntityIdx, ApiError> {
+    pub(super) fn visible(&self, thing: &str) -> Result<EntityIdx, ApiError> {
         self.visible_in(Collection::Things, thing)
     }
 
     /// A property's value (`{value, baseType}`), `{service: true}` for a service, `null` for
     /// neither.
     async fn member(&mut self, thing: &str, name: &str) -> Result<Value, Throw> {
+        if self.creates(thing) {
+            return self.created_member(thing, name);
+        }
         let idx = self.visible(thing)?;
         let defs = self
             .state
@@ -381,7 +395,10 @@ impl<'a> Session<'a> {
             self.require(idx, PermissionKind::PropertyRead, name)?;
             return Ok(json!({ "value": value, "baseType": base_type }));
         }
-        if data::is_data_service(name) && data::data_kind(&self.state.db, thing).await?.is_some() {
+        if THING_SERVICES.contains(&name)
+            || (data::is_data_service(name)
+                && data::data_kind(&self.state.db, thing).await?.is_some())
+        {
             return Ok(json!({ "builtin": true }));
         }
         let service = self
@@ -445,13 +462,21 @@ impl<'a> Session<'a> {
     /// ServiceInvoke rule; its writes are kept with the invocation's and its reads see them.
     async fn builtin(&mut self, arg: &Value) -> Result<Value, Throw> {
         let (thing, service) = (text(arg, "thing"), text(arg, "service"));
-        let idx = self.visible(thing)?;
-        self.require(idx, PermissionKind::ServiceInvoke, service)?;
         let params = arg
             .get("params")
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
+        if self.creates(thing) {
+            // The caller creates it, and owns it (or set its owner as a security
+            // administrator).
+            return self.thing_builtin(thing, service, params).await;
+        }
+        let idx = self.visible(thing)?;
+        self.require(idx, PermissionKind::ServiceInvoke, service)?;
+        if THING_SERVICES.contains(&service) {
+            return self.thing_builtin(thing, service, params).await;
+        }
         let (state, ctx) = (self.state, self.ctx);
         let mut writes = Writes::Later(&mut self.data);
         match data::thing_service(state, ctx, idx, service, params, &mut writes, || Ok(())).await {
@@ -533,7 +558,7 @@ impl<'a> Session<'a> {
     }
 
     /// Checks and keeps a property write (`{thing, name, value}`).
-    async fn write(&mut self, arg: &Value) -> Result<Value, Throw> {
+    pub(super) async fn write(&mut self, arg: &Value) -> Result<Value, Throw> {
         let (thing, name) = (text(arg, "thing"), text(arg, "name"));
         let value = arg.get("value").cloned().unwrap_or(Value::Null);
         let idx = self.visible(thing)?;
@@ -762,6 +787,6 @@ fn entity_collection(name: &str) -> Result<Collection, Throw> {
 }
 
 /// The text field `key` of `arg` (empty when absent).
-fn text<'v>(arg: &'v Value, key: &str) -> &'v str {
+pub(super) fn text<'v>(arg: &'v Value, key: &str) -> &'v str {
     arg.get(key).and_then(Value::as_str).unwrap_or_default()
 }

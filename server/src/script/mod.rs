@@ -6,6 +6,7 @@
 //! a denied access), a limit 500 `script_limit`.
 //! Subscriptions run the same way when their event fires (`subscriptions`).
 
+pub mod builtins;
 pub mod catalog;
 pub mod engine;
 pub mod host;
@@ -20,7 +21,7 @@ use tokio::sync::mpsc;
 pub use catalog::{Catalog, Prepared};
 
 use crate::domain::Ctx;
-use crate::domain::data::{self, DataOp};
+use crate::domain::data;
 use crate::domain::things::{announce, store_values};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -79,13 +80,7 @@ pub async fn invoke(
     match ended {
         Ended::Returned(value) => {
             let result = session.finish(&value)?;
-            let outcome = session.into_outcome();
-            commit(state, &ctx.caller.name, 0, outcome.values, outcome.data).await?;
-            for (thing, event, data) in outcome.events {
-                state
-                    .events
-                    .publish_by(&thing, &event, data, Some(&ctx.caller.name), 0);
-            }
+            settle(state, &ctx.caller.name, 0, session.into_outcome()).await?;
             Ok(answer(&result_type, result))
         }
         Ended::Thrown {
@@ -182,36 +177,59 @@ fn answer(result_type: &str, value: Value) -> Value {
     }
 }
 
-/// Commits the writes of an invocation in one transaction, then fires their `DataChange`s.
-/// Property writes alone go through the group-committing value writer; with Stream or
-/// DataTable writes, everything commits in one transaction of its own. `user` made them,
-/// `depth` subscription firings deep.
-async fn commit(
+/// Commits what an invocation made (by `user`, `depth` subscription firings deep) in one
+/// transaction, then fires what it made happen: the `DataChange`s of its property writes,
+/// `ThingStart` of the Things it enabled or restarted, and the events it fired. Property
+/// writes alone go through the group-committing value writer; with entity, Stream or
+/// DataTable writes, everything commits in one transaction of its own.
+async fn settle(
     state: &AppState,
     user: &str,
     depth: u32,
-    pending: Vec<host::Pending>,
-    data_ops: Vec<DataOp>,
+    outcome: host::Committing,
 ) -> Result<(), ApiError> {
-    if pending.is_empty() && data_ops.is_empty() {
-        return Ok(());
-    }
-    if data_ops.is_empty() {
-        let things = pending
-            .iter()
-            .map(|p| (p.thing_id, p.writes.clone()))
-            .collect();
-        state.values.write_all(things).await?;
+    let host::Committing {
+        values: pending,
+        data: data_ops,
+        events,
+        entities,
+    } = outcome;
+    let mut started = Vec::new();
+    if data_ops.is_empty() && entities.is_empty() {
+        if !pending.is_empty() {
+            let things = pending
+                .iter()
+                .map(|p| (p.thing_id, p.writes.clone()))
+                .collect();
+            state.values.write_all(things).await?;
+        }
     } else {
         let txn = crate::db::begin_write(&state.db).await?;
+        let (to_start, sequence) = builtins::apply(&txn, user, &entities).await?;
+        started = to_start;
         for p in &pending {
             store_values(&txn, p.thing_id, &p.writes).await?;
         }
         data::apply(&txn, &data_ops).await?;
         txn.commit().await?;
+        if let Some(sequence) = sequence {
+            state
+                .security
+                .refresh(sequence)
+                .await
+                .map_err(ApiError::internal)?;
+        }
     }
     for p in &pending {
         announce(state, Some(user), depth, &p.thing, &p.writes, &[]);
+    }
+    let started = started
+        .into_iter()
+        .map(|t| (t, "ThingStart".to_owned(), json!({})));
+    for (thing, event, data) in started.chain(events) {
+        state
+            .events
+            .publish_by(&thing, &event, data, Some(user), depth);
     }
     Ok(())
 }

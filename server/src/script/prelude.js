@@ -387,9 +387,48 @@
         },
     };
 
+    // The `Create…` services of EntityServices: the entity is written when the outermost
+    // service returns; a Thing created here may be enabled, disabled or restarted before that.
+    const entityServices = {};
+    for (const service of [
+        "CreateThing",
+        "CreateThingTemplate",
+        "CreateThingShape",
+        "CreateDataShape",
+        "CreateUser",
+        "CreateGroup",
+        "CreateOrganization",
+        "CreateProject",
+        "CreateLocalizationTable",
+    ]) {
+        entityServices[service] = function (params) {
+            const p = params || {};
+            host("create", { service: service, params: p });
+            if (service === "CreateThing") {
+                visible.delete(String(p.name));
+            }
+        };
+    }
+
+    const runtimeLocalizationFunctions = {
+        GetEffectiveToken: function (params) {
+            return host("token", { token: (params || {}).token });
+        },
+        GetEffectiveTokenForLanguage: function (params) {
+            const p = params || {};
+            return host("token", { token: p.token, language: p.language === undefined ? null : p.language });
+        },
+    };
+
     global.Resources = collection((name) => {
         if (name === "InfoTableFunctions") {
             return infoTableFunctions;
+        }
+        if (name === "EntityServices") {
+            return entityServices;
+        }
+        if (name === "RuntimeLocalizationFunctions") {
+            return runtimeLocalizationFunctions;
         }
         if (name === "CurrentSessionInfo") {
             return currentSessionInfo;

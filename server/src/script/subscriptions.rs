@@ -41,7 +41,7 @@ use tokio::sync::mpsc;
 use super::catalog::{Param, SCRIPT, script_code, wrap};
 use super::engine::{self, Ended};
 use super::host::Session;
-use super::{commit, drive};
+use super::{drive, settle};
 use crate::auth::Caller;
 use crate::domain::Ctx;
 use crate::domain::events::{Firing, Origin};
@@ -349,15 +349,7 @@ async fn run(
     };
     match ended {
         Ended::Returned(_) => {
-            let outcome = session.into_outcome();
-            let user = ctx.caller.name.as_str();
-            commit(state, user, depth + 1, outcome.values, outcome.data).await?;
-            for (thing, event, data) in outcome.events {
-                state
-                    .events
-                    .publish_by(&thing, &event, data, Some(user), depth + 1);
-            }
-            Ok(())
+            settle(state, &ctx.caller.name, depth + 1, session.into_outcome()).await
         }
         Ended::Thrown {
             message,

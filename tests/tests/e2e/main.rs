@@ -37,6 +37,7 @@ mod scale_out;
 mod script_subscriptions;
 mod scripts_corpus;
 mod scripts_data;
+mod scripts_entities;
 mod scripts_http;
 mod security_auth;
 mod security_decoding;

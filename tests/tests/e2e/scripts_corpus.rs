@@ -346,3 +346,60 @@ async fn virtual_production_line_services_run_after_import() {
         db.drop_database().await;
     }
 }
+
+/// The InternetOfThings export's `SmartOfficeCreator.CreateRoom` creates a room Thing with
+/// `Resources["EntityServices"].CreateThing`, then enables and restarts it: after import it
+/// runs, the room exists enabled on its template, and a second call leaves it as it is.
+#[tokio::test]
+#[cfg_attr(
+    not(ironworx_corpus),
+    ignore = "needs the corpus in ../shared/corpus, which this checkout lacks"
+)]
+async fn smart_office_creator_creates_rooms_after_import() {
+    for backend in backends() {
+        let db = TestDb::create(backend).await;
+        let server = TestServer::start(&db, &[]).await;
+        let conn = connect(&db).await;
+        import_path(
+            &conn,
+            &corpus().join("xml").join("InternetOfThings__Entities.xml"),
+            Mode::File,
+        )
+        .await
+        .expect("the export imports");
+        let room = json!({"RoomName": "MeetingRoom"});
+        for _ in 0..2 {
+            let created = run(&server, "SmartOfficeCreator", "CreateRoom", room.clone()).await;
+            assert_eq!(
+                created.status,
+                StatusCode::OK,
+                "{backend}: {}",
+                created.text
+            );
+            let enabled = run(&server, "MeetingRoom", "IsEnabled", json!({})).await;
+            assert_eq!(result(&enabled, "IsEnabled"), json!(true), "{backend}");
+        }
+        let document = send(
+            &server,
+            &Caller::admin(),
+            Method::GET,
+            "/Thingworx/Things/MeetingRoom",
+            None,
+        )
+        .await;
+        assert_eq!(
+            document.status,
+            StatusCode::OK,
+            "{backend}: {}",
+            document.text
+        );
+        assert!(
+            document.text.contains("SmartOfficeTemplate"),
+            "{backend}: {}",
+            document.text
+        );
+        drop(conn);
+        assert!(server.stop().await.success());
+        db.drop_database().await;
+    }
+}

@@ -552,6 +552,39 @@ async fn script_access_follows_the_callers_rights() {
             "{backend}: {}",
             direct.text
         );
+        // ExplainPermission names whose rules decide an access from inside a script.
+        let explain = async |wrapped: bool| {
+            let body = json!({"entityType": "Things", "entityName": "Secret",
+                              "permission": "PropertyRead", "resource": "value",
+                              "wrapped": wrapped});
+            send(
+                &server,
+                &operator(),
+                Method::POST,
+                "/Thingworx/Resources/SecurityServices/Services/ExplainPermission",
+                Some(&body),
+            )
+            .await
+        };
+        let decisive = |reply: &Reply| -> Vec<(Value, Value)> {
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+            reply.json["rows"]
+                .as_array()
+                .expect("rows")
+                .iter()
+                .filter(|r| r["decisive"] == json!(true))
+                .map(|r| (r["evaluatedFor"].clone(), r["effect"].clone()))
+                .collect()
+        };
+        assert_eq!(
+            decisive(&explain(true).await),
+            vec![(json!("System"), json!("ALLOW"))],
+            "{backend}"
+        );
+        let direct_rule = decisive(&explain(false).await);
+        assert_eq!(direct_rule.len(), 1, "{backend}: {direct_rule:?}");
+        assert_eq!(direct_rule[0].0, json!(OPERATOR), "{backend}");
+        assert_ne!(direct_rule[0].1, json!("ALLOW"), "{backend}");
         // Without ServiceInvoke the service does not run at all.
         let uninvited = call(&server, &operator(), "Line", "Hidden", json!({})).await;
         assert_eq!(

@@ -57,17 +57,15 @@ pub async fn read_properties(
             let properties = properties_of(&thing, stored);
             match which {
                 Selection::All => {
-                    let readable: Vec<&PropertyInfo> = properties
-                        .iter()
-                        .filter(|p| {
-                            ctx.decide(Target::Entity(idx), PermissionKind::PropertyRead, p.name)
-                                == Outcome::Allow
-                        })
-                        .collect();
-                    if readable.is_empty() {
+                    let may_read = |name: &str| {
+                        ctx.decide(Target::Entity(idx), PermissionKind::PropertyRead, name)
+                            == Outcome::Allow
+                    };
+                    let (table, readable) = readable_table(&properties, stored, &may_read);
+                    if readable == 0 {
                         ctx.require(Target::Entity(idx), PermissionKind::PropertyRead, ALL)?;
                     }
-                    Ok(info_table(&readable, stored))
+                    Ok(table)
                 }
                 Selection::One(property) => {
                     let found =
@@ -87,6 +85,17 @@ pub async fn read_properties(
             }
         })
         .await?
+}
+
+/// The InfoTable of one row holding the properties of `properties` that `may_read` lets the
+/// caller read, and how many those are.
+pub fn readable_table(
+    properties: &[PropertyInfo],
+    stored: &ThingValues,
+    may_read: &dyn Fn(&str) -> bool,
+) -> (Value, usize) {
+    let readable: Vec<&PropertyInfo> = properties.iter().filter(|p| may_read(p.name)).collect();
+    (info_table(&readable, stored), readable.len())
 }
 
 /// Writes `values` (property name to value) to the Thing `thing`: every one checked first

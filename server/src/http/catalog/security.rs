@@ -12,13 +12,15 @@ pub(super) static OPERATIONS: &[Operation] = &[
         &[],
         TAG_SECURITY,
         "Every rule the evaluator looked at for one decision, in order, and the one that \
-         decided",
+         decided; `wrapped` asks about an access from inside a script service (the System \
+         user's rules decide when the user is not allowed)",
         &[
             opt("user", "USERNAME"),
             req("entityType", "STRING"),
             opt("entityName", "STRING"),
             req("permission", "STRING"),
             opt("resource", "STRING"),
+            opt("wrapped", "BOOLEAN"),
         ],
         Output::InfoTable("Explanation"),
         needs_for(

@@ -581,6 +581,7 @@ async fn explain_page(
                         entity: &name,
                         kind,
                         resource: query.resource.trim(),
+                        wrapped: false,
                     },
                 )?;
                 outcome = Some(match explanation.outcome {

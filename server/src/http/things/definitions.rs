@@ -362,8 +362,10 @@ async fn metadata(state: &AppState, model: &ThingModel) -> Result<Value, ApiErro
 }
 
 /// The rows of an `INFOTABLE<FieldDefinition>` parameter (an InfoTable, or a plain list of
-/// rows), as field definitions with their base types checked.
+/// rows), as field definitions with their base types checked (`resultType` may also be
+/// `NOTHING`, a service that answers nothing).
 fn fields(value: Option<&Value>, name: &str) -> Result<Vec<FieldDefinition>, ApiError> {
+    let nothing_allowed = name == "resultType";
     let rows = match value {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(rows)) => rows,
@@ -385,7 +387,9 @@ fn fields(value: Option<&Value>, name: &str) -> Result<Vec<FieldDefinition>, Api
                 .get("baseType")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            if !values::is_base_type(base_type) {
+            let allowed =
+                values::is_base_type(base_type) || (nothing_allowed && base_type == "NOTHING");
+            if !allowed {
                 return Err(ApiError::BadRequest(format!(
                     "parameter '{name}': field '{field}' has unknown base type '{base_type}'"
                 )));

@@ -282,14 +282,7 @@ fn change(
     (collection, entity): (Collection, &str),
     detail: Value,
 ) -> Change {
-    Change {
-        actor: guard.caller.name.clone(),
-        action: action.to_owned(),
-        target_collection: collection.as_str().to_owned(),
-        target_name: entity.to_owned(),
-        detail: Some(detail),
-        ..Default::default()
-    }
+    Change::on(&guard.caller.name, action, collection, entity, detail)
 }
 
 /// The rows of an InfoTable parameter, given as an object or as its JSON text.
