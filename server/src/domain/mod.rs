@@ -11,6 +11,7 @@ pub mod explain;
 pub mod history;
 pub mod need;
 pub mod preview;
+pub mod security_log;
 pub mod shapes;
 pub mod snapshot;
 pub mod things;
