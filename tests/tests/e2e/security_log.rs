@@ -152,7 +152,11 @@ async fn security_log_records_and_answers_authentication_events() {
             .send()
             .await
             .expect("logout");
-        assert_eq!(logout.status(), StatusCode::SEE_OTHER, "{backend}");
+        assert!(
+            logout.status().is_success(),
+            "{backend}: {}",
+            logout.status()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
         let middle = now_ms();
         tokio::time::sleep(Duration::from_millis(20)).await;
