@@ -10,40 +10,48 @@ use sea_orm_migration::schema::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// The table's name.
+const TABLE: &str = "security_log";
+
+/// Its text columns, after `id` and `at`.
+const TEXT_COLUMNS: &[&str] = &[
+    "user_name",
+    "kind",
+    "address",
+    "door",
+    "organization",
+    "entity",
+    "message",
+    "process",
+];
+
+/// The table: an id, the instant in milliseconds, the text columns.
+fn table() -> TableCreateStatement {
+    let mut table = Table::create();
+    table
+        .table(TABLE)
+        .col(big_pk_auto("id"))
+        .col(big_integer("at"));
+    for column in TEXT_COLUMNS {
+        table.col(text(*column));
+    }
+    table.take()
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table("security_log")
-                    .col(big_pk_auto("id"))
-                    .col(big_integer("at"))
-                    .col(text("user_name"))
-                    .col(text("kind"))
-                    .col(text("address"))
-                    .col(text("door"))
-                    .col(text("organization"))
-                    .col(text("entity"))
-                    .col(text("message"))
-                    .col(text("process"))
-                    .take(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_security_log_at")
-                    .table("security_log")
-                    .col("at")
-                    .take(),
-            )
-            .await
+        manager.create_table(table()).await?;
+        let by_time = Index::create()
+            .name("idx_security_log_at")
+            .table(TABLE)
+            .col("at")
+            .take();
+        manager.create_index(by_time).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table("security_log").if_exists().take())
-            .await
+        let drop = Table::drop().table(TABLE).if_exists().take();
+        manager.drop_table(drop).await
     }
 }

@@ -6,7 +6,7 @@ use ironworx_entity::queries::QueryError;
 use ironworx_entity::queries::security_log::{self, Query, SecurityLogRow};
 use ironworx_importer::values::format_date;
 use sea_orm::ConnectionTrait;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// The most entries one query answers.
 pub const MAX_ITEMS: u64 = 10_000;
@@ -40,24 +40,24 @@ pub fn level(kind: &str) -> &'static str {
 
 /// An event as an InfoTable row (see [`FIELDS`]).
 pub fn row(event: &SecurityLogRow) -> Map<String, Value> {
-    let row = json!({
-        "id": event.id,
-        "timestamp": event.at,
-        "level": level(&event.kind),
-        "user": event.user_name,
-        "action": event.kind,
-        "entity": event.entity,
-        "origin": event.address,
-        "door": event.door,
-        "organization": event.organization,
-        "instance": event.process,
-        "content": event.message,
-        "message": event.message,
-    });
-    match row {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
+    let text = |s: &str| Value::String(s.to_owned());
+    [
+        ("id", Value::from(event.id)),
+        ("timestamp", Value::from(event.at)),
+        ("level", text(level(&event.kind))),
+        ("user", text(&event.user_name)),
+        ("action", text(&event.kind)),
+        ("entity", text(&event.entity)),
+        ("origin", text(&event.address)),
+        ("door", text(&event.door)),
+        ("organization", text(&event.organization)),
+        ("instance", text(&event.process)),
+        ("content", text(&event.message)),
+        ("message", text(&event.message)),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect()
 }
 
 /// The events `query` selects, at most [`MAX_ITEMS`].

@@ -8,19 +8,15 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ironworx_entity::queries::app_keys::{self, NewAppKey};
-use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::groups;
-use ironworx_entity::queries::models::{self, ThingFields};
-use ironworx_entity::queries::users;
 use ironworx_entity::vocab::MemberType;
-use ironworx_server::auth::app_key::key_hash;
+use ironworx_tests::model::app_key as add_key;
+use ironworx_tests::things::generic_thing;
 use ironworx_tests::{
     ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect, create_user, post_json,
     server_binary,
 };
 use reqwest::StatusCode;
-use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
 const LOG: &str = "/Thingworx/Logs/SecurityLog/Services/QueryLogEntries";
@@ -42,23 +38,6 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-async fn add_key(db: &DatabaseConnection, name: &str, key: &str, expiration: i64, list: &str) {
-    let owner = users::get_user(db, "alice").await.expect("alice");
-    app_keys::create_app_key(
-        db,
-        &NewAppKey {
-            name: name.into(),
-            key_hash: Some(key_hash(key)),
-            user_id: Some(owner.entity.id),
-            expiration_date: Some(expiration),
-            ip_whitelist: list.into(),
-            ..NewAppKey::default()
-        },
-    )
-    .await
-    .expect("key");
 }
 
 /// `GetCurrentUser` with Basic credentials from `client`: the status.
@@ -130,9 +109,14 @@ async fn security_log_records_and_answers_authentication_events() {
             .await
             .expect("member");
         let future = now_ms() + 3_600_000;
-        add_key(&conn, "GoodKey", GOOD_KEY, future, "").await;
-        add_key(&conn, "ExpiredKey", EXPIRED_KEY, now_ms() - 1, "").await;
-        add_key(&conn, "ElsewhereKey", ELSEWHERE_KEY, future, "10.0.*.*").await;
+        let past = now_ms() - 1;
+        for (name, key, expiration, whitelist) in [
+            ("GoodKey", GOOD_KEY, future, ""),
+            ("ExpiredKey", EXPIRED_KEY, past, ""),
+            ("ElsewhereKey", ELSEWHERE_KEY, future, "10.0.*.*"),
+        ] {
+            add_key(&conn, name, key, "alice", Some(expiration), whitelist).await;
+        }
         let start = now_ms();
 
         // A form login opens a session; the logout ends it.
@@ -369,23 +353,8 @@ async fn security_log_records_and_answers_authentication_events() {
     }
 }
 
-async fn thing(conn: &DatabaseConnection, name: &str) {
-    models::create_thing(
-        conn,
-        name,
-        &EntityFields::default(),
-        &ThingFields {
-            thing_template: "GenericThing".into(),
-            ..ThingFields::default()
-        },
-    )
-    .await
-    .expect("thing");
-}
-
 async fn admin_call(server: &TestServer, path: &str, body: Value) {
-    let (status, answer) = post_json(server, ADMIN, path, body).await;
-    assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+    ironworx_tests::http::admin_call(server, path, &body).await;
 }
 
 #[tokio::test]
@@ -395,8 +364,8 @@ async fn audit_sorts_and_entity_history_for_whoever_sees_the_entity() {
         let server = TestServer::start(&db, &[]).await;
         let conn = connect(&db).await;
         create_user(&conn, PLAIN.0, PLAIN.1).await;
-        thing(&conn, "Seen").await;
-        thing(&conn, "Hidden").await;
+        generic_thing(&server, "Seen", &[]).await;
+        generic_thing(&server, "Hidden", &[]).await;
         // Things are visible to Everyone through the collection; Seen alone keeps it.
         admin_call(
             &server,
