@@ -11,6 +11,7 @@ mod m20261207_000002_login_failures;
 mod m20261207_000003_model_changes;
 mod m20261207_000004_model_history;
 mod m20261207_000023_timer_ticks;
+mod m20261208_000001_security_log;
 
 /// Applies every migration of the model.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000003_model_changes::Migration),
             Box::new(m20261207_000004_model_history::Migration),
             Box::new(m20261207_000023_timer_ticks::Migration),
+            Box::new(m20261208_000001_security_log::Migration),
         ]
     }
 }

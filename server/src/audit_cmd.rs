@@ -1,14 +1,17 @@
 //! `ironworx audit`: prints the audit record's entries (newest first) from the configured
 //! database, the same entries the `QueryAuditHistory` services answer
-//! ([`crate::domain::history`]), as text or JSON.
+//! ([`crate::domain::history`]), as text or JSON; with `--security-log`, the security log's
+//! events as `Logs/SecurityLog/QueryLogEntries` answers them ([`crate::domain::security_log`]).
 
 use anyhow::Context;
 use ironworx_entity::queries::audit::History;
+use ironworx_entity::queries::security_log::Query as LogQuery;
 use ironworx_importer::values::{format_date, parse_date};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::domain::history::{self, Entry, Query};
+use crate::domain::security_log;
 
 /// Which entries to print.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -28,6 +31,16 @@ pub struct AuditArgs {
     /// At most this many entries.
     #[arg(long, default_value_t = 500)]
     pub max_items: usize,
+    /// Print the security log (logins, refusals, lockouts, session ends) instead of the audit
+    /// record.
+    #[arg(long)]
+    pub security_log: bool,
+    /// With `--security-log`: only events whose message contains this text (any case).
+    #[arg(long, requires = "security_log")]
+    pub search: Option<String>,
+    /// With `--security-log`: oldest first.
+    #[arg(long, requires = "security_log")]
+    pub oldest_first: bool,
     /// `text` or `json`.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -102,21 +115,56 @@ pub fn text(entries: &[Entry]) -> String {
     out
 }
 
+/// The security log query the arguments describe (`--entity` names no event).
+pub fn log_query(args: &AuditArgs) -> anyhow::Result<LogQuery> {
+    if args.entity.is_some() {
+        anyhow::bail!("--entity does not apply to --security-log");
+    }
+    let largest = usize::try_from(security_log::MAX_ITEMS).unwrap_or(usize::MAX);
+    if args.max_items == 0 || args.max_items > largest {
+        anyhow::bail!("--max-items must be from 1 to {largest}");
+    }
+    Ok(LogQuery {
+        since: instant(args.since.as_deref(), "since")?,
+        until: instant(args.until.as_deref(), "until")?,
+        user: args.user.clone(),
+        search: args.search.clone().filter(|s| !s.is_empty()),
+        oldest_first: args.oldest_first,
+        limit: u64::try_from(args.max_items).unwrap_or(security_log::MAX_ITEMS),
+    })
+}
+
 /// Runs `ironworx audit`.
 pub async fn run(config: Config, args: AuditArgs) -> anyhow::Result<()> {
-    let query = query(&args)?;
+    let (query, log) = if args.security_log {
+        (None, Some(log_query(&args)?))
+    } else {
+        (Some(query(&args)?), None)
+    };
     let db = crate::db::connect_with_timeout(&config.database_url, config.database_timeout)
         .await
         .context("cannot open the database")?;
-    let entries = history::entries(&db, &query, &|_| true)
-        .await
-        .context("cannot read the audit record (was the database migrated?)")?;
+    let rows: Vec<Map<String, Value>>;
+    let out = if let Some(log) = &log {
+        let events = security_log::entries(&db, log)
+            .await
+            .context("cannot read the security log (was the database migrated?)")?;
+        rows = events.iter().map(security_log::row).collect();
+        security_log::text(&events)
+    } else {
+        let query = query.unwrap_or_default();
+        let entries = history::entries(&db, &query, &|_| true)
+            .await
+            .context("cannot read the audit record (was the database migrated?)")?;
+        rows = entries.iter().map(Entry::row).collect();
+        text(&entries)
+    };
     db.close().await.context("cannot close the database")?;
     let out = match args.format {
-        Format::Text => text(&entries),
+        Format::Text => out,
         Format::Json => format!(
             "{:#}\n",
-            Value::Array(entries.iter().map(|e| Value::Object(e.row())).collect())
+            Value::Array(rows.into_iter().map(Value::Object).collect())
         ),
     };
     print!("{out}");

@@ -1,6 +1,6 @@
 //! Model fixtures written straight to the database: data shapes with their fields, event
 //! definitions, Script services and Script subscriptions on an entity, Stream and DataTable
-//! Things.
+//! Things, application keys.
 
 use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::{models, parts};
@@ -232,4 +232,35 @@ pub async fn data_thing(db: &DatabaseConnection, name: &str, template: &str, sha
     .await
     .expect("data thing")
     .id
+}
+
+/// The application key `name` with key value `key` for `user`, expiring at `expiration`
+/// (milliseconds since the epoch) and allowed from `whitelist`.
+///
+/// # Panics
+/// When the user does not exist or the key cannot be created.
+pub async fn app_key(
+    db: &DatabaseConnection,
+    name: &str,
+    key: &str,
+    user: &str,
+    expiration: Option<i64>,
+    whitelist: &str,
+) {
+    let owner = ironworx_entity::queries::users::get_user(db, user)
+        .await
+        .expect("owner");
+    ironworx_entity::queries::app_keys::create_app_key(
+        db,
+        &ironworx_entity::queries::app_keys::NewAppKey {
+            name: name.into(),
+            key_hash: Some(ironworx_server::auth::app_key::key_hash(key)),
+            user_id: Some(owner.entity.id),
+            expiration_date: expiration,
+            ip_whitelist: whitelist.into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("key");
 }

@@ -25,6 +25,7 @@ pub mod organizational_units;
 pub mod organizations;
 pub mod property_definitions;
 pub mod property_values;
+pub mod security_log;
 pub mod service_definitions;
 pub mod service_implementations;
 pub mod sessions;

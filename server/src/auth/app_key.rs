@@ -100,11 +100,60 @@ pub fn whitelist_allows(list: &str, ip: Option<IpAddr>) -> bool {
 
 /// Authenticates a request carrying application key `key_id` from `peer`: the caller, and the
 /// sequences that the statement reading the key and its user read too (for
-/// [`crate::live_index::Security::current_at`] and the Thing model).
+/// [`crate::live_index::Security::current_at`] and the Thing model). A refusal is recorded in
+/// the security log, naming the key by its entity (never its value).
 pub async fn authenticate(
     state: &impl AuthHost,
     key_id: &str,
     peer: Option<IpAddr>,
+) -> Result<(Caller, Sequences), ApiError> {
+    let mut named = Refused::default();
+    let result = check(state, key_id, peer, &mut named).await;
+    if let Err(ApiError::Unauthorized(reason)) = &result {
+        refused(state, named, reason, peer).await;
+    }
+    result
+}
+
+/// What a refusal knows of the key: its entity id and its user's name.
+#[derive(Default)]
+struct Refused {
+    key: Option<i64>,
+    user: String,
+}
+
+async fn refused(state: &impl AuthHost, named: Refused, reason: &str, peer: Option<IpAddr>) {
+    use crate::auth::security_log::{APP_KEY, APP_KEY_FAILED, Event, record};
+    let name = match named.key {
+        Some(id) => ironworx_entity::queries::entities::find_entity_by_id(state.db(), id)
+            .await
+            .ok()
+            .flatten()
+            .map(|e| e.name),
+        None => None,
+    };
+    let entity = name
+        .as_ref()
+        .map(|n| format!("{}/{n}", Collection::ApplicationKeys.as_str()))
+        .unwrap_or_default();
+    let which = name.map(|n| format!(" '{n}'")).unwrap_or_default();
+    let event = Event {
+        kind: APP_KEY_FAILED,
+        user: &named.user,
+        door: APP_KEY,
+        peer,
+        entity,
+        message: format!("application key{which} refused: {reason}"),
+        ..Event::default()
+    };
+    record(state, event).await;
+}
+
+async fn check(
+    state: &impl AuthHost,
+    key_id: &str,
+    peer: Option<IpAddr>,
+    named: &mut Refused,
 ) -> Result<(Caller, Sequences), ApiError> {
     let invalid = || ApiError::Unauthorized("invalid application key".into());
     let hash = key_hash(key_id);
@@ -128,6 +177,10 @@ pub async fn authenticate(
         .map_err(ApiError::internal)?
         .ok_or_else(invalid)?;
     let key = &found.key;
+    named.key = Some(key.entity_id);
+    if let Some(user) = &found.user {
+        named.user.clone_from(&user.name);
+    }
     let now = now_ms();
     if key.expiration_date.is_some_and(|at| at <= now) {
         return Err(ApiError::Unauthorized(

@@ -9,6 +9,7 @@ pub mod password;
 pub mod pbkdf2;
 pub mod reads;
 pub mod seal;
+pub mod security_log;
 pub mod session;
 pub mod throttle;
 
@@ -159,11 +160,27 @@ fn basic_credentials(value: &str) -> Result<(String, String), ApiError> {
     Ok((user.to_owned(), password.to_owned()))
 }
 
+/// Basic credentials as [`check_basic`] checks them; a refusal is recorded in the security log.
+async fn authenticate_basic(
+    state: &impl AuthHost,
+    value: &str,
+    peer: Option<IpAddr>,
+) -> Result<Caller, ApiError> {
+    let result = check_basic(state, value, peer).await;
+    if let Err(error) = &result {
+        let name = basic_credentials(value)
+            .map(|(name, _)| name)
+            .unwrap_or_default();
+        security_log::login_refused(state, &name, security_log::BASIC, peer, error).await;
+    }
+    result
+}
+
 /// Basic credentials: the full login check the first time, then the cache while the password
 /// stays the same; the user's state and the lock for this address are checked on every
 /// request. A user disabled since is checked in full again, so that it gets the answer of any
 /// wrong password.
-async fn authenticate_basic(
+async fn check_basic(
     state: &impl AuthHost,
     value: &str,
     peer: Option<IpAddr>,
@@ -324,8 +341,18 @@ pub async fn end_session(
     state: &impl AuthHost,
     req: &HttpRequest,
 ) -> Result<Cookie<'static>, ApiError> {
-    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
-        state.auth().sessions.end(state, cookie.value()).await?;
+    if let Some(cookie) = req.cookie(SESSION_COOKIE)
+        && let Some(user) = state.auth().sessions.end(state, cookie.value()).await?
+    {
+        let event = security_log::Event {
+            kind: security_log::LOGOUT,
+            user: &user,
+            door: security_log::SESSION,
+            peer: client_ip(req, &state.config().auth),
+            message: format!("{user} logged out"),
+            ..security_log::Event::default()
+        };
+        security_log::record(state, event).await;
     }
     Ok(session::removal_cookie(state.config().auth.secure_cookies))
 }

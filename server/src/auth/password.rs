@@ -288,6 +288,16 @@ async fn failed(
             client = %client,
             "user locked for one client address after repeated failed logins"
         );
+        let user = &record.entity.name;
+        let event = crate::auth::security_log::Event {
+            kind: crate::auth::security_log::USER_LOCKED,
+            user,
+            door: crate::auth::security_log::PASSWORD,
+            peer,
+            message: format!("{user} locked for {client} after repeated failed logins"),
+            ..Default::default()
+        };
+        crate::auth::security_log::record(state, event).await;
     }
     Ok(())
 }

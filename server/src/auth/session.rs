@@ -160,9 +160,6 @@ impl Sessions {
             .map_err(ApiError::internal)?
             .ok_or_else(invalid)?;
         let row = &found.session;
-        if row.revoked_at.is_some() {
-            return Err(ApiError::Unauthorized("the session has ended".into()));
-        }
         let idle = i64::try_from(
             state
                 .config()
@@ -172,7 +169,27 @@ impl Sessions {
         )
         .unwrap_or(i64::MAX);
         if row.expires_at <= now || now.saturating_sub(row.last_seen_at) > idle {
+            // Ended here once (on whichever process sees it first), so it is recorded once.
+            if row.revoked_at.is_none()
+                && sessions::revoke_session(state.db(), &row.token_id, now)
+                    .await
+                    .map_err(ApiError::internal)?
+            {
+                let event = crate::auth::security_log::Event {
+                    kind: crate::auth::security_log::SESSION_EXPIRED,
+                    user: &claims.sub,
+                    door: crate::auth::security_log::SESSION,
+                    peer: row.peer_addr.parse().ok(),
+                    organization: &row.organization,
+                    message: format!("the session of {} expired", claims.sub),
+                    ..Default::default()
+                };
+                crate::auth::security_log::record(state, event).await;
+            }
             return Err(ApiError::Unauthorized("the session has expired".into()));
+        }
+        if row.revoked_at.is_some() {
+            return Err(ApiError::Unauthorized("the session has ended".into()));
         }
         let user = found
             .user
@@ -193,21 +210,29 @@ impl Sessions {
         ))
     }
 
-    /// Ends the session carried by `token`, if it is one of ours.
-    pub async fn end(&self, state: &impl AuthHost, token: &str) -> Result<(), ApiError> {
+    /// Ends the session carried by `token`, if it is one of ours; answers its user when this
+    /// ended it.
+    pub async fn end(
+        &self,
+        state: &impl AuthHost,
+        token: &str,
+    ) -> Result<Option<String>, ApiError> {
         let validation = {
             let mut v = Validation::new(Algorithm::HS256);
             // An expired session can still be logged out of.
             v.validate_exp = false;
             v
         };
-        if let Ok(data) = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation) {
-            sessions::revoke_session(state.db(), &data.claims.sid, now_ms())
+        let mut ended = None;
+        if let Ok(data) = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            && sessions::revoke_session(state.db(), &data.claims.sid, now_ms())
                 .await
-                .map_err(ApiError::internal)?;
+                .map_err(ApiError::internal)?
+        {
+            ended = Some(data.claims.sub);
         }
         self.verified.invalidate(token);
-        Ok(())
+        Ok(ended)
     }
 }
 

@@ -11,8 +11,9 @@ use serde_json::{Map, Value, json};
 /// How often the retention of the audit record is applied.
 const RETENTION_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Drops, now and then hourly, what the audit record holds from more than `days` days ago
-/// ([`ironworx_entity::queries::model_history::prune`]).
+/// Drops, now and then hourly, what the audit record and the security log hold from more than
+/// `days` days ago ([`ironworx_entity::queries::model_history::prune`],
+/// [`ironworx_entity::queries::security_log::prune`]).
 pub fn spawn_retention(db: sea_orm::DatabaseConnection, days: u32) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(RETENTION_PERIOD);
@@ -22,6 +23,10 @@ pub fn spawn_retention(db: sea_orm::DatabaseConnection, days: u32) {
             match ironworx_entity::queries::model_history::prune(&db, cutoff).await {
                 Ok(dropped) => tracing::info!(dropped, days, "audit record retention applied"),
                 Err(e) => tracing::warn!(error = %e, "audit record retention failed"),
+            }
+            match ironworx_entity::queries::security_log::prune(&db, cutoff).await {
+                Ok(dropped) => tracing::info!(dropped, days, "security log retention applied"),
+                Err(e) => tracing::warn!(error = %e, "security log retention failed"),
             }
         }
     });
@@ -197,6 +202,48 @@ pub fn field_type(name: &str) -> Option<&'static str> {
     FIELDS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
+/// One sort of a ThingWorx query (`{"fieldName": …, "isAscending": …}`) over an entry field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sort {
+    /// The field sorted on (one of [`FIELDS`]).
+    pub field: String,
+    /// Smallest first.
+    pub ascending: bool,
+}
+
+/// Orders two values of one field: numbers by value, text by its characters, a missing value
+/// or `null` first, anything else by its JSON text.
+fn compare_values(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
+    let a = a.unwrap_or(&Value::Null);
+    let b = b.unwrap_or(&Value::Null);
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&y.as_f64().unwrap_or(0.0)),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Null, Value::Null) => std::cmp::Ordering::Equal,
+        (Value::Null, _) => std::cmp::Ordering::Less,
+        (_, Value::Null) => std::cmp::Ordering::Greater,
+        (x, y) => x.to_string().cmp(&y.to_string()),
+    }
+}
+
+/// Sorts `rows` by `sorts`, the first deciding first; rows equal on every sort keep their
+/// order (newest first).
+pub fn sort_rows(rows: &mut [Map<String, Value>], sorts: &[Sort]) {
+    rows.sort_by(|a, b| {
+        sorts
+            .iter()
+            .map(|s| {
+                let order = compare_values(a.get(&s.field), b.get(&s.field));
+                if s.ascending { order } else { order.reverse() }
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+}
+
 /// What to read and how many entries to keep.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Query {
@@ -261,6 +308,29 @@ mod tests {
         assert_eq!(category("AddOrUpdateToken"), "Localization");
         assert_eq!(category("CreateThing"), "Modeling");
         assert!(CATEGORIES.contains(&category("anything")));
+    }
+
+    #[test]
+    fn rows_sort_on_any_field_in_either_direction() {
+        let mut rows: Vec<Map<String, Value>> = [(1, "b"), (3, "a"), (2, "a")]
+            .into_iter()
+            .map(|(id, user)| match json!({"id": id, "user": user}) {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            })
+            .collect();
+        let sort = |field: &str, ascending| Sort {
+            field: field.into(),
+            ascending,
+        };
+        sort_rows(&mut rows, &[sort("id", true)]);
+        let ids =
+            |rows: &[Map<String, Value>]| rows.iter().map(|r| r["id"].clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&rows), [json!(1), json!(2), json!(3)]);
+        sort_rows(&mut rows, &[sort("user", true), sort("id", false)]);
+        assert_eq!(ids(&rows), [json!(3), json!(2), json!(1)]);
+        sort_rows(&mut rows, &[sort("id", false)]);
+        assert_eq!(ids(&rows), [json!(3), json!(2), json!(1)]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod history;
 pub mod localization;
 pub mod need;
 pub mod preview;
+pub mod security_log;
 pub mod shapes;
 pub mod snapshot;
 pub mod things;

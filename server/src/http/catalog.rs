@@ -150,6 +150,8 @@ pub enum Run {
     AuditSubsystem,
     /// `http::audit::entity_history`: `QueryAuditHistory` on an entity.
     AuditEntity,
+    /// `http::audit::security_log_service`: `Logs/SecurityLog/QueryLogEntries`.
+    SecurityLog,
     /// `http::definers::entity_service`: the modelling services of ThingTemplates and
     /// ThingShapes.
     Definer,

@@ -27,7 +27,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use crate::auth::{authenticate, client_ip, end_session, login_with_password, open_session};
+use crate::auth::{
+    authenticate, client_ip, end_session, login_with_password, open_session, security_log,
+};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -469,8 +471,12 @@ async fn action_login(
     }
 
     let peer = client_ip(&req, &state.config.auth);
-    let caller = match login_with_password(state.get_ref(), &form.user, &form.password, peer).await
-    {
+    let login = login_with_password(state.get_ref(), &form.user, &form.password, peer).await;
+    if let Err(error) = &login {
+        security_log::login_refused(state.get_ref(), &form.user, security_log::FORM, peer, error)
+            .await;
+    }
+    let caller = match login {
         Ok(caller) => caller,
         Err(ApiError::Unauthorized(reason)) => {
             return render_login(
@@ -499,6 +505,19 @@ async fn action_login(
             "User {} is not a member of organization {}.",
             caller.name, org.name
         );
+        let event = security_log::Event {
+            kind: security_log::LOGIN_FAILED,
+            user: &caller.name,
+            door: security_log::FORM,
+            peer,
+            organization: &org.name,
+            message: format!(
+                "login failed for {} (not a member of the organization)",
+                caller.name
+            ),
+            ..security_log::Event::default()
+        };
+        security_log::record(state.get_ref(), event).await;
         return render_login(
             &org,
             &form.csrf,
@@ -512,6 +531,16 @@ async fn action_login(
     let session = open_session(state.get_ref(), &caller, &org.name, peer).await?;
     let location = home_location(&state, &org.name).await?;
     tracing::info!(user = %caller.name, organization = %org.name, "form login");
+    let event = security_log::Event {
+        kind: security_log::LOGIN_SUCCEEDED,
+        user: &caller.name,
+        door: security_log::FORM,
+        peer,
+        organization: &org.name,
+        message: format!("{} logged in", caller.name),
+        ..security_log::Event::default()
+    };
+    security_log::record(state.get_ref(), event).await;
     // A new CSRF token for the signed-in pages: the one of the login form is not reused.
     let fresh = csrf_cookie(new_csrf_token()?, secure);
     Ok(redirect(&location, vec![session, fresh]))

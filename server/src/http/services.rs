@@ -29,13 +29,18 @@ use crate::state::AppState;
 /// Thing defines).
 const ANY_SERVICE: &str = "{service}";
 
+/// The collections whose places the server may answer itself: subsystems and logs.
+const FIXED_SUBSYSTEMS: &str = "Subsystems";
+/// See [`FIXED_SUBSYSTEMS`].
+const FIXED_LOGS: &str = "Logs";
+
 /// The dispatched operations of the catalog by place and service name.
 pub struct Places {
     /// `Resources/<resource>` → service name → operation.
     resources: HashMap<&'static str, HashMap<&'static str, &'static Operation>>,
-    /// `Subsystems/<subsystem>` → service name → operation (the subsystems the server answers
-    /// itself, which are no entities).
-    subsystems: HashMap<&'static str, HashMap<&'static str, &'static Operation>>,
+    /// `Subsystems/<subsystem>` and `Logs/<log>` → service name → operation (the subsystems
+    /// and logs the server answers itself, which are no entities), by collection then name.
+    fixed: HashMap<&'static str, HashMap<&'static str, HashMap<&'static str, &'static Operation>>>,
     /// Collection → service name (or [`ANY_SERVICE`]) → operation.
     entities: HashMap<Collection, HashMap<&'static str, &'static Operation>>,
 }
@@ -50,7 +55,7 @@ impl Places {
     pub fn of(operations: impl IntoIterator<Item = &'static Operation>) -> Places {
         let mut places = Places {
             resources: HashMap::new(),
-            subsystems: HashMap::new(),
+            fixed: HashMap::new(),
             entities: HashMap::new(),
         };
         for op in operations
@@ -69,9 +74,11 @@ impl Places {
                     .or_default()
                     .insert(service, op)
                     .is_some(),
-                Some(("Subsystems", subsystem)) if subsystem != "{name}" => places
-                    .subsystems
-                    .entry(subsystem)
+                Some((fixed @ (FIXED_SUBSYSTEMS | FIXED_LOGS), name)) if name != "{name}" => places
+                    .fixed
+                    .entry(fixed)
+                    .or_default()
+                    .entry(name)
                     .or_default()
                     .insert(service, op)
                     .is_some(),
@@ -111,7 +118,13 @@ impl Places {
 
     /// The operation of service `service` of subsystem `subsystem`.
     pub fn subsystem(&self, subsystem: &str, service: &str) -> Option<&'static Operation> {
-        self.subsystems.get(subsystem)?.get(service).copied()
+        self.fixed(FIXED_SUBSYSTEMS, subsystem, service)
+    }
+
+    /// The operation of service `service` of `<collection>/<name>` when the server answers that
+    /// place itself (a subsystem or a log).
+    pub fn fixed(&self, collection: &str, name: &str, service: &str) -> Option<&'static Operation> {
+        self.fixed.get(collection)?.get(name)?.get(service).copied()
     }
 
     /// The operations that may answer service `service` of an entity of `collection`, in
@@ -258,6 +271,7 @@ impl Call<'_> {
             Run::Explain => explain::explain_permission(guard, params),
             Run::PermissionDiff => diff::effective_permission_changes(state, params).await,
             Run::AuditSubsystem => audit::subsystem_service(state, service, body).await,
+            Run::SecurityLog => audit::security_log_service(state, body).await,
             Run::AuditEntity => {
                 let (collection, idx) = entity?;
                 let name = guard.index.entity(idx)?.name.clone();
@@ -371,9 +385,7 @@ pub async fn entity_service(
 ) -> Result<HttpResponse, ApiError> {
     let (collection, name, service) = path.into_inner();
     let guard = Guard::of(&req, &state).await?;
-    if collection == Collection::Subsystems.as_str()
-        && let Some(op) = PLACES.subsystem(&name, &service)
-    {
+    if let Some(op) = PLACES.fixed(&collection, &name, &service) {
         let params = Params::parse(&body)?;
         let call = Call {
             state: &state,

@@ -245,6 +245,17 @@ pub async fn current_session_info(
                 },
             )
             .await?;
+            let event = crate::auth::security_log::Event {
+                kind: crate::auth::security_log::SESSIONS_TERMINATED,
+                user: &record.entity.name,
+                door: crate::auth::security_log::REST,
+                message: format!(
+                    "{} ended {ended} session(s) of {}",
+                    guard.caller.name, record.entity.name
+                ),
+                ..Default::default()
+            };
+            crate::auth::security_log::record(state, event).await;
             primitive("INTEGER", json!(ended))
         }
         _ => return Err(ApiError::NotFound),

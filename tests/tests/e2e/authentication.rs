@@ -4,7 +4,7 @@
 //! address and throttling, and imported PBKDF2 passwords rehashed to argon2id.
 
 use base64::Engine;
-use ironworx_entity::queries::app_keys::{self, NewAppKey};
+use ironworx_entity::queries::app_keys;
 use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::login_failures;
 use ironworx_entity::queries::models::{self, ThingFields};
@@ -15,6 +15,7 @@ use ironworx_entity::queries::{data, now_ms, settings};
 use ironworx_entity::schema::property_values;
 use ironworx_entity::vocab::{Effect, PermissionKind, PrincipalType};
 use ironworx_server::auth::app_key::key_hash;
+use ironworx_tests::model::app_key as add_key;
 use ironworx_tests::{TestDb, TestServer, backends, connect};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{RequestBuilder, StatusCode};
@@ -294,30 +295,6 @@ async fn failed_logins_from_one_address_are_throttled() {
     );
     conn.close().await.expect("close");
     db.drop_database().await;
-}
-
-async fn add_key(
-    db: &DatabaseConnection,
-    name: &str,
-    key: &str,
-    user: &str,
-    expiration: Option<i64>,
-    whitelist: &str,
-) {
-    let owner = users::get_user(db, user).await.expect("owner");
-    app_keys::create_app_key(
-        db,
-        &NewAppKey {
-            name: name.into(),
-            key_hash: Some(key_hash(key)),
-            user_id: Some(owner.entity.id),
-            expiration_date: expiration,
-            ip_whitelist: whitelist.into(),
-            ..NewAppKey::default()
-        },
-    )
-    .await
-    .expect("key");
 }
 
 fn with_key(server: &TestServer, key: &str) -> RequestBuilder {

@@ -42,6 +42,7 @@ mod scripts_http;
 mod security_auth;
 mod security_decoding;
 mod security_import;
+mod security_log;
 mod security_transport;
 mod things_http;
 mod user_services;

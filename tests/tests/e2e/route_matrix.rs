@@ -315,7 +315,8 @@ fn recipe(op: &Op) -> Result<Recipe, String> {
         (
             "POST",
             "/Thingworx/Subsystems/AuditSubsystem/Services/QueryAuditHistory"
-            | "/Thingworx/Subsystems/AuditSubsystem/Services/QueryAuditHistoryWithQueryCriteria",
+            | "/Thingworx/Subsystems/AuditSubsystem/Services/QueryAuditHistoryWithQueryCriteria"
+            | "/Thingworx/Logs/SecurityLog/Services/QueryLogEntries",
         ) => Some(plain(Fixture::None, json!({"maxItems": 5}))),
         ("POST", "/Thingworx/Importer") => Some(Recipe {
             payload: Payload::Upload,

@@ -1,5 +1,5 @@
-//! The catalog's security and transfer services: SecurityServices, import and export. Listed with
-//! the rest by [`super::operations`].
+//! The catalog's security and transfer services: SecurityServices, the audit record, the
+//! security log, import and export. Listed with the rest by [`super::operations`].
 
 use super::*;
 
@@ -92,16 +92,33 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "/Thingworx/{collection}/{name}/Services/QueryAuditHistory",
         &[],
         TAG_SECURITY,
-        "The audit entries of this entity only, newest first; security administrators and \
-         members of Auditors who may see the entity",
+        "The audit entries of this entity only, newest first; anyone who may see the entity",
         AUDIT_QUERY_PARAMS,
         Output::InfoTable("AuditEntry"),
-        Need {
-            access: Access::Auditor,
-            ..ON_VISIBLE
-        },
+        ON_VISIBLE,
     )
     .in_collections(SECURABLE),
+    post(
+        Run::SecurityLog,
+        "/Thingworx/Logs/SecurityLog/Services/QueryLogEntries",
+        &[],
+        TAG_SECURITY,
+        "The security log, newest first: logins, refused logins and application keys, \
+         lockouts and session ends; security administrators and members of Auditors",
+        &[
+            opt("maxItems", "NUMBER"),
+            opt("startDate", "DATETIME"),
+            opt("endDate", "DATETIME"),
+            opt("user", "USERNAME"),
+            opt("searchExpression", "STRING"),
+            opt("oldestFirst", "BOOLEAN"),
+        ],
+        Output::InfoTable("SecurityLogEntry"),
+        Need {
+            access: Access::Auditor,
+            ..needs(&[])
+        },
+    ),
     // --- import and export -------------------------------------------------------------------
     Operation {
         method: Method::Post,

@@ -309,12 +309,13 @@ fn every_service_names_the_family_that_runs_it() {
     let places = &*crate::http::services::PLACES;
     for op in operations().filter(|op| op.run != Run::Route) {
         let (head, service) = op.path.rsplit_once("/Services/").expect("service path");
-        let subsystem = head
-            .strip_prefix("/Thingworx/Subsystems/")
-            .filter(|s| *s != "{name}");
-        let found = match (head.strip_prefix("/Thingworx/Resources/"), subsystem) {
+        let fixed = head
+            .strip_prefix("/Thingworx/")
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|(c, n)| matches!(*c, "Subsystems" | "Logs") && *n != "{name}");
+        let found = match (head.strip_prefix("/Thingworx/Resources/"), fixed) {
             (Some(resource), _) => vec![places.resource(resource, service)],
-            (None, Some(subsystem)) => vec![places.subsystem(subsystem, service)],
+            (None, Some((collection, name))) => vec![places.fixed(collection, name, service)],
             (None, None) => {
                 let collections: Vec<Collection> = if op.collections.is_empty() {
                     let name = head.trim_start_matches("/Thingworx/");
