@@ -121,6 +121,22 @@ pub fn visible_page(
     (out, false)
 }
 
+/// Every entity of `collection` the caller sees, sorted by name.
+pub fn all_visible(ctx: &crate::domain::Ctx, collection: Collection) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut page = 0;
+    loop {
+        let (more, next) = visible_page(ctx, collection, "", page);
+        names.extend(more);
+        if !next {
+            break;
+        }
+        page += 1;
+    }
+    names.sort();
+    names
+}
+
 /// `GET /Thingworx/Console/Entities?collection=&q=&page=`.
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     finish(
