@@ -2,7 +2,7 @@
 //! password, disable and enable, lock and unlock, a new password, languages, ending sessions,
 //! groups), application keys (created with a lifetime, the key id shown once and never again,
 //! revoked), organizations (the unit tree, a unit added, a member added and removed) and "what
-//! changed" between two instants. Each action shows its error in words on bad input, a form
+//! changed" between two instants, and the preview of a rule change in the rule editor. Each action shows its error in words on bad input, a form
 //! without its CSRF token changes nothing, and a non-administrator sees read-only pages and
 //! changes nothing by posting forms.
 
@@ -436,6 +436,50 @@ async fn organizations(server: &TestServer, admin: &str, csrf: &str, alice: (&st
     assert!(!page.body.contains("User carol\n"), "{}", page.body);
 }
 
+/// Posts the rule editor's form for carol's PropertyRead on Temperature of Pump1.
+async fn carol_rule(server: &TestServer, admin: &str, csrf: &str, scope: &str) -> Reply {
+    post_form(
+        server,
+        "/Thingworx/Console/Entities/Things/Pump1/Rules",
+        admin,
+        &[
+            ("x-csrf-id", csrf),
+            ("action", "delete"),
+            ("scope", scope),
+            ("permission", "PropertyRead"),
+            ("resource", "Temperature"),
+            ("principal_type", "User"),
+            ("principal", CAROL),
+            ("effect", "allow"),
+            ("step", "preview"),
+        ],
+    )
+    .await
+}
+
+/// The preview of deleting carol's grant lists what she loses and deletes nothing.
+async fn rule_preview(server: &TestServer, admin: &str, csrf: &str) {
+    let preview = carol_rule(server, admin, csrf, "Own").await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    let flip = row(
+        &preview.body,
+        "<tr class=\"flip\"><td>carol</td><td>Things/Pump1</td><td>PropertyRead</td><td>Temperature</td>",
+    );
+    assert!(flip.contains("denied"), "{flip}");
+    assert!(preview.body.contains("name=\"step\" value=\"save\""));
+    let editor = get(server, "/Thingworx/Console/Entities/Things/Pump1", admin).await;
+    assert!(
+        editor.body.contains("<td>User carol</td>"),
+        "the preview deleted the rule"
+    );
+    let collection = carol_rule(server, admin, csrf, "Collection").await;
+    refused(
+        &collection,
+        StatusCode::BAD_REQUEST,
+        "own and instance rules",
+    );
+}
+
 async fn changes(server: &TestServer, admin: &str, alice: &str, before: &str) {
     let path = format!(
         "/Thingworx/Console/Changes?before={}&after=now&user=carol",
@@ -502,6 +546,7 @@ async fn console_manages_accounts_keys_and_organizations() {
         )
         .await;
         changes(&server, &admin, &alice, &before).await;
+        rule_preview(&server, &admin, &csrf).await;
 
         assert!(server.stop().await.success());
         conn.close().await.expect("close");

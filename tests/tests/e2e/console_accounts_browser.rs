@@ -1,8 +1,8 @@
 //! The console's account pages in a real browser, the third flow of `console_browser`: an
 //! administrator creates a user with the keyboard only (Tab to the field, type, Enter submits),
 //! disables and enables it, creates an application key and sees its id once (not after a
-//! reload), adds a unit and a member in the organization tree, grants a rule and finds it under
-//! "what changed"; every new page is checked at 400 pixels wide for horizontal overflow.
+//! reload), adds a unit and a member in the organization tree, previews a grant in the rule
+//! editor, saves it and finds it under "what changed"; every new page is checked at 400 pixels wide for horizontal overflow.
 
 use anyhow::ensure;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
@@ -12,7 +12,7 @@ use ironworx_entity::queries::now_ms;
 use ironworx_importer::model::values::format_date;
 use ironworx_tests::{ADMIN_PASSWORD, TestServer};
 
-use crate::console_browser::{Shots, THING, add_rule, click, fill, text_until};
+use crate::console_browser::{Shots, THING, choose, click, fill, text_until};
 use crate::login_browser::{sign_in, text_of};
 
 const DAVE: &str = "dave";
@@ -65,6 +65,36 @@ async fn create_user_by_keyboard(browser: &Client) -> anyhow::Result<()> {
     press(browser, &Key::Enter.to_string()).await?;
     let created = text_until(browser, "page-message", |m| m.starts_with("Created")).await?;
     ensure!(created == "Created user dave.", "{created}");
+    Ok(())
+}
+
+/// Grants dave PropertyRead on Temperature after its preview in the rule editor.
+async fn preview_grant(browser: &Client, server: &TestServer, shots: &Shots) -> anyhow::Result<()> {
+    browser.goto(&server.url(THING)).await?;
+    for (id, value) in [
+        ("rule-permission", "PropertyRead"),
+        ("rule-resource", "Temperature"),
+        ("rule-principal-type", "User"),
+        ("rule-step", "preview"),
+    ] {
+        choose(browser, id, value).await?;
+    }
+    fill(browser, "rule-principal", DAVE).await?;
+    click(browser, "rule-save").await?;
+    let title = text_until(browser, "preview-title", |t| !t.is_empty()).await?;
+    ensure!(
+        title.starts_with("Adding the Own rule allow PropertyRead"),
+        "{title}"
+    );
+    let flips = text_of(browser, "flips").await?;
+    ensure!(
+        flips.contains("dave Things/Pump1 PropertyRead Temperature allowed"),
+        "{flips}"
+    );
+    shots.take(browser, "rule-preview").await?;
+    click(browser, "preview-save").await?;
+    let saved = text_until(browser, "page-message", |m| m.starts_with("Saved")).await?;
+    ensure!(saved.starts_with("Saved allow PropertyRead"), "{saved}");
     Ok(())
 }
 
@@ -147,7 +177,7 @@ pub(super) async fn accounts(
     // What changed since before a grant to dave.
     let before = format_date(now_ms());
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    add_rule(browser, server, ("User", DAVE), "allow").await?;
+    preview_grant(browser, server, shots).await?;
     click(browser, "nav-changes").await?;
     fill(browser, "changes-before", &before).await?;
     fill(browser, "changes-user", DAVE).await?;

@@ -147,7 +147,7 @@ pub(super) async fn text_until(
 }
 
 /// Adds a PropertyRead rule on Temperature in the editor of Pump1.
-pub(super) async fn add_rule(
+async fn add_rule(
     browser: &Client,
     server: &TestServer,
     principal: (&str, &str),

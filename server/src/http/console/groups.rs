@@ -160,14 +160,38 @@ struct MemberForm {
     step: String,
 }
 
-struct Flip {
-    user: String,
-    entity: String,
-    permission: String,
-    resource: String,
-    lost: bool,
-    before: String,
-    after: String,
+/// A decision a planned change flips, as the preview pages list it.
+pub struct Flip {
+    /// The user whose decision flips.
+    pub user: String,
+    /// `Collection/Name`.
+    pub entity: String,
+    /// The permission.
+    pub permission: String,
+    /// The resource.
+    pub resource: String,
+    /// Whether the user loses it.
+    pub lost: bool,
+    /// The rule deciding before.
+    pub before: String,
+    /// The rule deciding after.
+    pub after: String,
+}
+
+/// The flipped decisions of a preview ([`crate::domain::preview`]).
+pub fn flips(changes: &[crate::domain::diff::Change]) -> Vec<Flip> {
+    changes
+        .iter()
+        .map(|c| Flip {
+            user: c.user.clone(),
+            entity: c.entity_path(),
+            permission: c.permission.as_str().to_owned(),
+            resource: c.resource.clone(),
+            lost: c.lost(),
+            before: c.before.rule.detail.clone(),
+            after: c.after.rule.detail.clone(),
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -223,19 +247,7 @@ async fn change_member(
                         member_type,
                     }
                 };
-                let changes = preview(&state, ctx, &planned).await?;
-                let flips = changes
-                    .iter()
-                    .map(|c| Flip {
-                        user: c.user.clone(),
-                        entity: c.entity_path(),
-                        permission: c.permission.as_str().to_owned(),
-                        resource: c.resource.clone(),
-                        lost: c.lost(),
-                        before: c.before.rule.detail.clone(),
-                        after: c.after.rule.detail.clone(),
-                    })
-                    .collect();
+                let flips = flips(&preview(&state, ctx, &planned).await?);
                 let body = PreviewPage {
                     frame: &session.frame,
                     base: group_href(&name),
