@@ -4,7 +4,8 @@
 //! "who can", adds a deny for one user and sees explain name it decisive, previews and saves a
 //! membership removal, and finds each change in the audit view; a form posted without its CSRF
 //! token changes nothing; a non-administrator sees no administration actions and cannot reach
-//! them by URL.
+//! them by URL. A third flow (`console_accounts_browser`) manages users, application keys,
+//! organizations and "what changed", and checks narrow screens and keyboard use.
 //!
 //! With `IRONWORX_CONSOLE_SCREENSHOTS=1` the test saves a screenshot of each page to
 //! `docs/console/<page>.png` (first backend only).
@@ -32,7 +33,7 @@ const ORG: &str = "Acme";
 const ALICE: &str = "alice";
 const BOB: &str = "bob";
 const PASSWORD: &str = "member-password-1";
-const THING: &str = "/Thingworx/Console/Entities/Things/Pump1";
+pub(super) const THING: &str = "/Thingworx/Console/Entities/Things/Pump1";
 
 /// Pump1 with the property Temperature; alice and bob; Administrator in organization Acme.
 async fn seed(server: &TestServer, db: &TestDb) {
@@ -71,12 +72,12 @@ async fn seed(server: &TestServer, db: &TestDb) {
     }
 }
 
-struct Shots {
+pub(super) struct Shots {
     dir: Option<PathBuf>,
 }
 
 impl Shots {
-    async fn take(&self, browser: &Client, name: &str) -> anyhow::Result<()> {
+    pub(super) async fn take(&self, browser: &Client, name: &str) -> anyhow::Result<()> {
         if let Some(dir) = &self.dir {
             let png = browser.screenshot().await?;
             std::fs::write(dir.join(format!("{name}.png")), png)
@@ -86,14 +87,14 @@ impl Shots {
     }
 }
 
-async fn fill(browser: &Client, id: &str, text: &str) -> anyhow::Result<()> {
+pub(super) async fn fill(browser: &Client, id: &str, text: &str) -> anyhow::Result<()> {
     let field = browser.find(Locator::Id(id)).await?;
     field.clear().await?;
     field.send_keys(text).await?;
     Ok(())
 }
 
-async fn choose(browser: &Client, id: &str, value: &str) -> anyhow::Result<()> {
+pub(super) async fn choose(browser: &Client, id: &str, value: &str) -> anyhow::Result<()> {
     browser
         .find(Locator::Id(id))
         .await?
@@ -103,7 +104,7 @@ async fn choose(browser: &Client, id: &str, value: &str) -> anyhow::Result<()> {
 }
 
 /// Clicks `#id` once it is on the page (a page still loading is waited for).
-async fn click(browser: &Client, id: &str) -> anyhow::Result<()> {
+pub(super) async fn click(browser: &Client, id: &str) -> anyhow::Result<()> {
     let mut last = None;
     for _ in 0..50 {
         match browser
@@ -125,7 +126,7 @@ async fn click(browser: &Client, id: &str) -> anyhow::Result<()> {
 
 /// The text of `#id` once `done` accepts it (pages load after a click); the last text seen
 /// otherwise.
-async fn text_until(
+pub(super) async fn text_until(
     browser: &Client,
     id: &str,
     done: impl Fn(&str) -> bool,
@@ -329,6 +330,14 @@ async fn member(browser: &Client, server: &TestServer) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The flows run in turn, each in a fresh browser.
+#[derive(Clone, Copy)]
+enum Flow {
+    Administrator,
+    Member,
+    Accounts,
+}
+
 #[tokio::test]
 async fn administrator_manages_security_in_the_console() {
     let chromedriver = find_program(&["chromedriver"]);
@@ -357,17 +366,20 @@ async fn administrator_manages_security_in_the_console() {
         };
         screenshots = false;
         let mut outcome = Ok(());
-        for admin in [true, false] {
+        for flow in [Flow::Administrator, Flow::Member, Flow::Accounts] {
             let profile = tempfile::Builder::new()
                 .prefix("ironworx-chromium-")
                 .tempdir()
                 .expect("profile directory");
             outcome = match open_browser(&webdriver, &chromium, profile.path()).await {
                 Ok(browser) => {
-                    let result = if admin {
-                        administrator(&browser, &server, &shots).await
-                    } else {
-                        member(&browser, &server).await
+                    let result = match flow {
+                        Flow::Administrator => administrator(&browser, &server, &shots).await,
+                        Flow::Member => member(&browser, &server).await,
+                        Flow::Accounts => {
+                            crate::console_accounts_browser::accounts(&browser, &server, &shots)
+                                .await
+                        }
                     };
                     if let Err(err) = browser.close().await {
                         eprintln!("warning: cannot close the browser: {err}");

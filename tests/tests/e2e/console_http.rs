@@ -12,13 +12,13 @@ use reqwest::StatusCode;
 use reqwest::header;
 use serde_json::json;
 
-const ADMIN: (&str, &str) = ("Administrator", ADMIN_PASSWORD);
+pub(crate) const ADMIN: (&str, &str) = ("Administrator", ADMIN_PASSWORD);
 const ALICE: &str = "alice";
 const ALICE_PASSWORD: &str = "alice-password-1";
 const THING: &str = "/Thingworx/Console/Entities/Things/Pump1";
 const SERVICES: &str = "/Thingworx/Resources/EntityServices/Services";
 
-async fn ok(server: &TestServer, path: &str, body: serde_json::Value) {
+pub(crate) async fn ok(server: &TestServer, path: &str, body: serde_json::Value) {
     let (status, answer) = post_json(server, ADMIN, path, body).await;
     assert_eq!(status, StatusCode::OK, "{path}: {answer}");
 }
@@ -40,7 +40,7 @@ async fn setup(server: &TestServer) {
 }
 
 /// Signs in through the Everyone login page: the cookies of the session and its CSRF token.
-async fn sign_in(server: &TestServer, user: &str, password: &str) -> (String, String) {
+pub(crate) async fn sign_in(server: &TestServer, user: &str, password: &str) -> (String, String) {
     let reply = login(server, "Everyone", user, password).await;
     assert_eq!(
         reply.status,
@@ -58,7 +58,7 @@ async fn sign_in(server: &TestServer, user: &str, password: &str) -> (String, St
 }
 
 /// Follows a `303` after a console form and returns the page it leads to.
-async fn follow(server: &TestServer, reply: &Reply, cookies: &str) -> Reply {
+pub(crate) async fn follow(server: &TestServer, reply: &Reply, cookies: &str) -> Reply {
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
     let page = get(server, reply.location(), cookies).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -66,7 +66,7 @@ async fn follow(server: &TestServer, reply: &Reply, cookies: &str) -> Reply {
 }
 
 /// The `<tr>` whose opening tag holds `marker`.
-fn row<'a>(body: &'a str, marker: &str) -> &'a str {
+pub(crate) fn row<'a>(body: &'a str, marker: &str) -> &'a str {
     let start = body
         .find(marker)
         .unwrap_or_else(|| panic!("no {marker} in {body}"));

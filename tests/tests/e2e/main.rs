@@ -8,6 +8,8 @@ mod authz_http;
 mod bootstrap;
 mod client_compat;
 mod community_scenario;
+mod console_accounts;
+mod console_accounts_browser;
 mod console_browser;
 mod console_http;
 mod crash_import;

@@ -74,7 +74,7 @@ fn criteria(q: &AuditQuery) -> Value {
 }
 
 /// `millis` since the epoch as `YYYY-MM-DD HH:MM:SS UTC` (the proleptic Gregorian calendar).
-fn when(millis: i64) -> String {
+pub fn when(millis: i64) -> String {
     let secs = millis.div_euclid(1000);
     let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Days to a civil date (the era-based algorithm over 400-year cycles).

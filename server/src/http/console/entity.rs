@@ -7,6 +7,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionCategory, PermissionKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,6 +15,7 @@ use serde_json::{Value, json};
 use super::{Frame, Stop, enc, field, finish, posted, rows, see_other, session};
 use crate::authz::{Outcome, StepEffect, Target};
 use crate::domain::explain::{Question, explain_as};
+use crate::domain::preview::{Planned, preview};
 use crate::domain::who_can::{kinds, who_can};
 use crate::error::ApiError;
 use crate::http::permission_sets::carries_instance;
@@ -119,6 +121,22 @@ pub fn visible_page(
         out.push(node.name.clone());
     }
     (out, false)
+}
+
+/// Every entity of `collection` the caller sees, sorted by name.
+pub fn all_visible(ctx: &crate::domain::Ctx, collection: Collection) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut page = 0;
+    loop {
+        let (more, next) = visible_page(ctx, collection, "", page);
+        names.extend(more);
+        if !next {
+            break;
+        }
+        page += 1;
+    }
+    names.sort();
+    names
 }
 
 /// `GET /Thingworx/Console/Entities?collection=&q=&page=`.
@@ -357,10 +375,69 @@ struct RuleForm {
     principal_type: String,
     principal: String,
     effect: String,
+    /// `preview` lists the decisions the change flips and asks to confirm; anything else saves.
+    step: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/rule_preview.html")]
+struct RulePreviewPage<'a> {
+    frame: &'a Frame,
+    base: String,
+    form: &'a RuleForm,
+    flips: Vec<super::groups::Flip>,
+}
+
+/// The preview of adding or deleting the own or instance rule of `form` on the entity.
+async fn preview_rule(
+    state: &AppState,
+    session: &super::Session,
+    (collection, name): (Collection, &str),
+    form: &RuleForm,
+    kind: PermissionKind,
+) -> Result<HttpResponse, Stop> {
+    let instance = match form.scope.as_str() {
+        "Own" => false,
+        "Instance" => true,
+        _ => {
+            return Err(Stop::Error(ApiError::BadRequest(
+                "a preview covers own and instance rules; save collection rules directly".into(),
+            )));
+        }
+    };
+    let rule = Rule {
+        kind,
+        resource: match form.resource.trim() {
+            "" => ANY_RESOURCE.to_owned(),
+            r => r.to_owned(),
+        },
+        principal_type: form
+            .principal_type
+            .parse()
+            .map_err(|e: ironworx_entity::vocab::VocabError| ApiError::BadRequest(e.to_string()))?,
+        principal_name: form.principal.trim().to_owned(),
+        allow: form.effect != "deny",
+    };
+    let planned = Planned::Rule {
+        collection,
+        entity: name.to_owned(),
+        instance,
+        add: form.action == "add",
+        rule,
+    };
+    let changes = preview(state, &session.ctx, &planned).await?;
+    let body = RulePreviewPage {
+        frame: &session.frame,
+        base: entity_href(collection, name),
+        form,
+        flips: super::groups::flips(&changes),
+    };
+    session.page(StatusCode::OK, &body)
 }
 
 /// `POST /Thingworx/Console/Entities/<Collection>/<Name>/Rules`: adds or deletes one rule
-/// through the permission service REST runs (`Add…Permission` / `Delete…Permission`).
+/// through the permission service REST runs (`Add…Permission` / `Delete…Permission`);
+/// `step=preview` first lists the decisions the change flips ([`crate::domain::preview`]).
 async fn change_rule(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -396,6 +473,9 @@ async fn change_rule(
                 PermissionCategory::DesignTime => "DesignTime",
                 PermissionCategory::RunTime => "RunTime",
             };
+            if form.step == "preview" {
+                return preview_rule(&state, &session, (collection, &name), &form, kind).await;
+            }
             let service = format!("{verb}{scope}{category}Permission");
             let resource = match form.resource.trim() {
                 "" => ANY_RESOURCE,

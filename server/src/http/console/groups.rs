@@ -10,7 +10,7 @@ use ironworx_entity::vocab::{Collection, MemberType};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Frame, Stop, enc, field, finish, posted, rows, see_other, session};
+use super::{Frame, Stop, enc, field, finish, message_of, posted, rows, see_other_with, session};
 use crate::domain::preview::{Planned, preview};
 use crate::error::ApiError;
 use crate::http::services::{Place, invoke};
@@ -28,19 +28,6 @@ fn group_href(name: &str) -> String {
     format!("/Thingworx/Console/Groups/{}", enc(name))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct MessageQuery {
-    message: String,
-}
-
-fn message_of(req: &HttpRequest) -> Option<String> {
-    web::Query::<MessageQuery>::from_query(req.query_string())
-        .ok()
-        .map(|q| q.into_inner().message)
-        .filter(|m| !m.is_empty())
-}
-
 #[derive(Template)]
 #[template(path = "console/groups.html")]
 struct ListPage<'a> {
@@ -56,19 +43,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         async {
             let session = session(&req, &state, "Groups").await?;
             session.ctx.require_security_admin("the group list")?;
-            let (names, _) = super::entity::visible_page(&session.ctx, Collection::Groups, "", 0);
-            let mut names = names;
-            let mut page = 1;
-            loop {
-                let (more, next) =
-                    super::entity::visible_page(&session.ctx, Collection::Groups, "", page);
-                names.extend(more);
-                if !next {
-                    break;
-                }
-                page += 1;
-            }
-            names.sort();
+            let names = super::entity::all_visible(&session.ctx, Collection::Groups);
             let body = ListPage {
                 frame: &session.frame,
                 groups: names.into_iter().map(|n| (group_href(&n), n)).collect(),
@@ -108,11 +83,7 @@ async fn create(
                 &json!({ "name": name, "description": form.description }),
             )
             .await?;
-            see_other(&format!(
-                "{}?message={}",
-                group_href(name),
-                enc(&format!("Created group {name}."))
-            ))
+            see_other_with(&group_href(name), &format!("Created group {name}."))
         }
         .await,
     )
@@ -189,14 +160,38 @@ struct MemberForm {
     step: String,
 }
 
-struct Flip {
-    user: String,
-    entity: String,
-    permission: String,
-    resource: String,
-    lost: bool,
-    before: String,
-    after: String,
+/// A decision a planned change flips, as the preview pages list it.
+pub struct Flip {
+    /// The user whose decision flips.
+    pub user: String,
+    /// `Collection/Name`.
+    pub entity: String,
+    /// The permission.
+    pub permission: String,
+    /// The resource.
+    pub resource: String,
+    /// Whether the user loses it.
+    pub lost: bool,
+    /// The rule deciding before.
+    pub before: String,
+    /// The rule deciding after.
+    pub after: String,
+}
+
+/// The flipped decisions of a preview ([`crate::domain::preview`]).
+pub fn flips(changes: &[crate::domain::diff::Change]) -> Vec<Flip> {
+    changes
+        .iter()
+        .map(|c| Flip {
+            user: c.user.clone(),
+            entity: c.entity_path(),
+            permission: c.permission.as_str().to_owned(),
+            resource: c.resource.clone(),
+            lost: c.lost(),
+            before: c.before.rule.detail.clone(),
+            after: c.after.rule.detail.clone(),
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -252,19 +247,7 @@ async fn change_member(
                         member_type,
                     }
                 };
-                let changes = preview(&state, ctx, &planned).await?;
-                let flips = changes
-                    .iter()
-                    .map(|c| Flip {
-                        user: c.user.clone(),
-                        entity: c.entity_path(),
-                        permission: c.permission.as_str().to_owned(),
-                        resource: c.resource.clone(),
-                        lost: c.lost(),
-                        before: c.before.rule.detail.clone(),
-                        after: c.after.rule.detail.clone(),
-                    })
-                    .collect();
+                let flips = flips(&preview(&state, ctx, &planned).await?);
                 let body = PreviewPage {
                     frame: &session.frame,
                     base: group_href(&name),
@@ -288,7 +271,7 @@ async fn change_member(
             } else {
                 format!("Added {} {member} to {name}.", member_type.as_str())
             };
-            see_other(&format!("{}?message={}", group_href(&name), enc(&done)))
+            see_other_with(&group_href(&name), &done)
         }
         .await,
     )

@@ -8,19 +8,25 @@
 //! `htmx.org@2.0.11`), SHA-256 `d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717`.
 
 pub mod audit;
+pub mod changes;
 pub mod entity;
 pub mod groups;
+pub mod keys;
+pub mod organizations;
+pub mod users;
 
 use actix_web::dev::HttpServiceFactory;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use askama::Template;
+use ironworx_entity::vocab::Collection;
 use serde_json::Value;
 
 use crate::auth::SESSION_COOKIE;
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::login::{LOGIN_LOCATION, csrf_for_page, csrf_matches, html, redirect};
+use crate::http::services::{Place, invoke};
 use crate::state::AppState;
 
 /// Where the console starts.
@@ -52,6 +58,10 @@ pub fn services() -> impl HttpServiceFactory {
         .configure(entity::routes)
         .configure(groups::routes)
         .configure(audit::routes)
+        .configure(changes::routes)
+        .configure(users::routes)
+        .configure(keys::routes)
+        .configure(organizations::routes)
         .default_service(web::to(not_found))
 }
 
@@ -78,6 +88,20 @@ pub struct Session {
     pub frame: Frame,
     cookies: Vec<actix_web::cookie::Cookie<'static>>,
 }
+
+/// A console form: its CSRF token and its own fields.
+#[derive(serde::Deserialize)]
+pub struct Form<T> {
+    /// The double-submit token every form carries.
+    #[serde(rename = "x-csrf-id", default)]
+    pub csrf: String,
+    /// The form's fields.
+    #[serde(flatten)]
+    pub fields: T,
+}
+
+/// A posted console form.
+pub type Posted<T> = web::Form<Form<T>>;
 
 /// Why a console request stops: a redirect to the login page, or an error page.
 pub enum Stop {
@@ -137,7 +161,54 @@ pub async fn posted(
     Ok(session)
 }
 
+/// The session of a page about the entity `name` of `collection`: 404 unless the caller sees it.
+pub async fn viewing(
+    req: &HttpRequest,
+    state: &AppState,
+    collection: Collection,
+    name: &str,
+    title: &str,
+) -> Result<Session, Stop> {
+    let session = session(req, state, title).await?;
+    session.ctx.visible_entity(collection.as_str(), name)?;
+    Ok(session)
+}
+
+/// The session of a form post about the entity `name` of `collection`: the token checked as
+/// [`posted`] does, then 404 unless the caller sees the entity.
+pub async fn posted_on(
+    req: &HttpRequest,
+    state: &AppState,
+    (collection, name): (Collection, &str),
+    title: &str,
+    token: &str,
+) -> Result<Session, Stop> {
+    let session = posted(req, state, title, token).await?;
+    session.ctx.visible_entity(collection.as_str(), name)?;
+    Ok(session)
+}
+
 impl Session {
+    /// Runs `service` at `place` for the caller, as REST would ([`invoke`]).
+    pub async fn call(
+        &self,
+        state: &AppState,
+        place: Place<'_>,
+        service: &str,
+        body: &Value,
+    ) -> Result<Value, Stop> {
+        Ok(invoke(state, &self.ctx, place, service, body).await?)
+    }
+
+    /// The result of the argument-less service `service` at `place`, or `None` when the caller
+    /// may not run it (a read-only page then says the value is unknown to the caller).
+    pub async fn ask(&self, state: &AppState, place: Place<'_>, service: &str) -> Option<Value> {
+        self.call(state, place, service, &serde_json::json!({}))
+            .await
+            .ok()
+            .and_then(|t| result(&t))
+    }
+
     /// The page `body` rendered, answered with `status`.
     pub fn page(&self, status: StatusCode, body: &impl Template) -> Result<HttpResponse, Stop> {
         let text = body.render().map_err(ApiError::internal)?;
@@ -222,6 +293,11 @@ pub fn rows(table: &Value) -> Vec<&serde_json::Map<String, Value>> {
         .unwrap_or_default()
 }
 
+/// The `result` of a primitive service answer (`{"rows": [{"result": …}]}`).
+pub fn result(table: &Value) -> Option<Value> {
+    rows(table).first().and_then(|r| r.get("result")).cloned()
+}
+
 /// A text field of an InfoTable row.
 pub fn field(row: &serde_json::Map<String, Value>, name: &str) -> String {
     match row.get(name) {
@@ -229,6 +305,24 @@ pub fn field(row: &serde_json::Map<String, Value>, name: &str) -> String {
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
     }
+}
+
+/// The `message` query parameter of a page reached after a change (shown as a notice).
+pub fn message_of(req: &HttpRequest) -> Option<String> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct MessageQuery {
+        message: String,
+    }
+    web::Query::<MessageQuery>::from_query(req.query_string())
+        .ok()
+        .map(|q| q.into_inner().message)
+        .filter(|m| !m.is_empty())
+}
+
+/// A `303` to `location` carrying `message` for the page to show.
+pub fn see_other_with(location: &str, message: &str) -> Result<HttpResponse, Stop> {
+    see_other(&format!("{location}?message={}", enc(message)))
 }
 
 /// Percent-encodes one path segment or query value.
