@@ -4,8 +4,10 @@
 //! by a Server-Sent Events subscriber; and invisible Things answering 404 everywhere.
 
 use ironworx_entity::queries::data;
-use ironworx_entity::queries::{parts, streams};
-use ironworx_tests::model::{data_shape, data_thing as thing, event_definition};
+use ironworx_entity::queries::streams;
+use ironworx_tests::model::{
+    data_shape, data_thing as thing, event_definition, property_definition,
+};
 use ironworx_tests::sse::{EventStream, subscribe};
 use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect};
 use reqwest::StatusCode;
@@ -704,22 +706,7 @@ async fn a_property_write_fires_data_change() {
         let server = TestServer::start(&db, &[]).await;
         let conn = connect(&db).await;
         let pump = thing(&conn, "Pump", "GenericThing", "").await;
-        parts::property_definitions::insert(
-            &conn,
-            vec![ironworx_entity::schema::property_definitions::Model {
-                id: 0,
-                entity_id: pump,
-                name: "speed".into(),
-                base_type: "NUMBER".into(),
-                description: String::new(),
-                category: String::new(),
-                ordinal: 0,
-                is_local_only: false,
-                aspects: None,
-            }],
-        )
-        .await
-        .expect("property");
+        property_definition(&conn, pump, "speed", "NUMBER").await;
         let admin = ADMIN;
         let res = subscribe(&server, admin, "Pump", "DataChange").await;
         assert_eq!(res.status(), StatusCode::OK, "{backend}");
