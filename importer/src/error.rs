@@ -133,7 +133,11 @@ impl ImportError {
 
 impl From<ironworx_entity::queries::QueryError> for ImportError {
     fn from(err: ironworx_entity::queries::QueryError) -> Self {
-        ImportError::Db(err.to_string())
+        match err {
+            // The database's own words, as for a statement run here.
+            ironworx_entity::queries::QueryError::Db(err) => ImportError::Db(err.to_string()),
+            err => ImportError::Db(err.to_string()),
+        }
     }
 }
 

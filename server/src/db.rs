@@ -5,8 +5,8 @@ use std::time::Duration;
 use ironworx_migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::config::is_postgres_url;
@@ -124,10 +124,8 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     match db.get_database_backend() {
         DbBackend::Postgres => {
             let txn = db.begin().await?;
-            txn.execute_unprepared(&format!(
-                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
-            ))
-            .await?;
+            ironworx_entity::queries::postgres::advisory_xact_lock(&txn, MIGRATION_LOCK_KEY)
+                .await?;
             Migrator::up(&txn, None).await?;
             txn.commit().await
         }
@@ -184,7 +182,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sea_orm::Statement;
+    use sea_orm::{ConnectionTrait, Statement};
 
     async fn pragma(db: &DatabaseConnection, name: &str) -> String {
         let row = db

@@ -12,7 +12,7 @@
 //! | domain | `domain`, `state`, `transfer`, `relay`, `bootstrap`, `script` | ThingWorx behaviour: the caller's context, events, import and export, the event relay between processes, the first administrator, script services; the services they share |
 //! | access | `live_index`, `model`, `auth` | the live index and model, callers and their credentials |
 //! | infra | `authz`, `db`, `metrics`, `telemetry` | the pure decision engine, the database, metrics and logs |
-//! | base | `config`, `error` | settings and the error type |
+//! | base | `config`, `error`, `markup` | settings, the error type, escaping for XML and HTML |
 //!
 //! `relay` carries the domain's event bus between processes, and `bootstrap` seeds the model,
 //! so both sit with the domain; `transfer` runs imports (it seals application keys through
@@ -64,6 +64,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("config", Layer::Base),
     ("error", Layer::Base),
     ("layers", Layer::Base),
+    ("markup", Layer::Base),
 ];
 
 /// The one module that may use `http`: it starts the server.

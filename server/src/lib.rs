@@ -18,6 +18,7 @@ pub mod explain_cmd;
 pub mod http;
 #[cfg(test)]
 mod layers;
+pub mod markup;
 pub mod metrics;
 pub mod model;
 

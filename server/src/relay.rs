@@ -15,7 +15,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+use ironworx_entity::queries::postgres;
+use sea_orm::{DatabaseConnection, DbBackend, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -158,20 +159,12 @@ fn split(origin: &str, message: u64, text: &str) -> Vec<String> {
 }
 
 async fn notify(db: &DatabaseConnection, envelopes: &[String]) -> Result<(), sea_orm::DbErr> {
-    let statement = |payload: &str| {
-        Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [EVENT_CHANNEL.into(), payload.into()],
-        )
-    };
     if let [one] = envelopes {
-        db.execute_raw(statement(one)).await?;
-        return Ok(());
+        return postgres::notify(db, EVENT_CHANNEL, one).await;
     }
     let txn = db.begin().await?;
     for envelope in envelopes {
-        txn.execute_raw(statement(envelope)).await?;
+        postgres::notify(&txn, EVENT_CHANNEL, envelope).await?;
     }
     txn.commit().await
 }

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::diff_cmd::{load, parse_state};
 use crate::domain::expect::{Check, Verdict, check, parse};
 use crate::explain_cmd::{steps_text, verdict};
+use crate::markup::escape;
 
 /// What to verify.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -151,24 +152,6 @@ fn json_report(file: &str, against: &str, checks: &[Check]) -> Value {
     })
 }
 
-/// `text` escaped for XML character data and attribute values.
-fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' | '\t' => out.push(c),
-            c if (c as u32) < 0x20 => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// JUnit XML: one testsuite for the file, one testcase per case, a failure with the
 /// explanation for each case that failed.
 fn junit(file: &str, checks: &[Check]) -> String {
@@ -180,27 +163,27 @@ fn junit(file: &str, checks: &[Check]) -> String {
     ));
     out.push_str(&format!(
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" errors=\"0\">\n",
-        xml_escape(file),
+        escape(file),
         checks.len()
     ));
     for check in checks {
         out.push_str(&format!(
             "    <testcase classname=\"{}\" name=\"{}\"",
-            xml_escape(file),
-            xml_escape(&case_name(file, check))
+            escape(file),
+            escape(&case_name(file, check))
         ));
         match failure(check) {
             None => out.push_str("/>\n"),
             Some(why) => {
                 out.push_str(&format!(
                     ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
-                    xml_escape(&why),
+                    escape(&why),
                     if matches!(check.verdict, Verdict::Unknown(_)) {
                         "UnknownName"
                     } else {
                         "PermissionExpectation"
                     },
-                    xml_escape(&format!("{why}\n{}", explanation_text(check, "")))
+                    escape(&format!("{why}\n{}", explanation_text(check, "")))
                 ));
             }
         }

@@ -211,6 +211,21 @@ pub async fn seed_principals(
     callers
 }
 
+/// The user `name` in no group, not even `Users`, with `password` and an application key of
+/// its own (see [`seed_principals`]); the caller, by key.
+///
+/// # Panics
+/// When the database refuses.
+pub async fn outsider(db: &DatabaseConnection, name: &str, password: &str) -> Caller {
+    let membership = Membership {
+        users: false,
+        ..Membership::PLAIN
+    };
+    seed_principals(db, &[(name.to_owned(), membership)], password)
+        .await
+        .remove(0)
+}
+
 /// The argon2id hash of `password`, computed once per password and process (hashing is
 /// deliberately slow).
 fn hash_of(password: &str) -> String {

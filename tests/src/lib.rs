@@ -27,6 +27,7 @@
 //! The helpers panic with a descriptive message (the server's stderr included) when the
 //! environment fails them: in a test that is the failure to report.
 
+pub mod cli;
 pub mod forms;
 pub mod http;
 pub mod model;

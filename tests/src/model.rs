@@ -1,15 +1,17 @@
 //! Model fixtures written straight to the database: data shapes with their fields, event
-//! definitions, Script services and Script subscriptions on an entity, Stream and DataTable
-//! Things, application keys.
+//! definitions, property definitions, Script services and Script subscriptions on an entity,
+//! Things (Streams and DataTables with their data shape), groups with their members,
+//! application keys.
 
 use ironworx_entity::queries::entities::EntityFields;
-use ironworx_entity::queries::{models, parts};
+use ironworx_entity::queries::{groups, models, parts};
 use ironworx_entity::schema::{
-    configuration_tables, event_definitions, field_definitions, service_definitions,
-    service_implementations, subscriptions,
+    configuration_tables, event_definitions, field_definitions, property_definitions,
+    service_definitions, service_implementations, subscriptions,
 };
+use ironworx_entity::vocab::MemberType;
 use sea_orm::DatabaseConnection;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// The DataShape `name` with `fields` (name, base type, primary key), in order.
 pub async fn data_shape(db: &DatabaseConnection, name: &str, fields: &[(&str, &str, bool)]) {
@@ -210,8 +212,8 @@ pub async fn configuration_table(
     crate::http::bump(db, "SetConfigurationTable").await;
 }
 
-/// A Thing of `template` (`Stream`, `DataTable`) whose data shape is `shape` (empty: none); its
-/// entity id.
+/// A Thing of `template` (`GenericThing`, `Stream`, `DataTable`, …) whose data shape is
+/// `shape` (empty: none); its entity id.
 ///
 /// # Panics
 /// When the Thing cannot be written.
@@ -263,4 +265,56 @@ pub async fn app_key(
     )
     .await
     .expect("key");
+}
+
+/// The row of property `name` of base type `base_type` on the entity `entity_id`, with
+/// `aspects`.
+pub fn property_row(
+    entity_id: i64,
+    name: &str,
+    base_type: &str,
+    aspects: Option<Value>,
+) -> property_definitions::Model {
+    property_definitions::Model {
+        id: 0,
+        entity_id,
+        name: name.into(),
+        base_type: base_type.into(),
+        description: String::new(),
+        category: String::new(),
+        ordinal: 0,
+        is_local_only: false,
+        aspects,
+    }
+}
+
+/// The property `name` of base type `base_type` defined on the entity `entity_id`.
+///
+/// # Panics
+/// When the definition cannot be written.
+pub async fn property_definition(
+    db: &DatabaseConnection,
+    entity_id: i64,
+    name: &str,
+    base_type: &str,
+) {
+    let row = property_row(entity_id, name, base_type, None);
+    parts::property_definitions::insert(db, vec![row])
+        .await
+        .expect("property definition");
+}
+
+/// The group `name` with the users `members`.
+///
+/// # Panics
+/// When the group or a membership cannot be written.
+pub async fn group_of_users(db: &DatabaseConnection, name: &str, members: &[&str]) {
+    groups::create_group(db, name, &EntityFields::default())
+        .await
+        .expect("group");
+    for member in members {
+        groups::add_member(db, name, member, MemberType::User)
+            .await
+            .expect("member");
+    }
 }

@@ -159,3 +159,10 @@ fn key_query(key_hash: &str) -> SelectStatement {
     );
     query
 }
+
+/// The key row of entity `entity_id`, if there is one.
+pub async fn key_row<C: ConnectionTrait>(db: &C, entity_id: i64) -> QueryResult<Option<AppKeyRow>> {
+    Ok(application_keys::Entity::find_by_id(entity_id)
+        .one(db)
+        .await?)
+}

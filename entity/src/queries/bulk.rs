@@ -5,9 +5,10 @@
 
 use std::collections::HashMap;
 
+use sea_orm::ActiveValue::{NotSet, Unchanged};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait,
+    IntoActiveModel, PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::queries::QueryResult;
@@ -15,7 +16,7 @@ use crate::queries::parts::BATCH_ROWS;
 use crate::schema::{
     configuration_tables, entities, entity_permissions, entity_tags, event_definitions,
     field_definitions, implemented_shapes, property_definitions, property_values,
-    service_definitions, service_implementations, subscriptions,
+    service_definitions, service_implementations, subscriptions, vocabulary_terms,
 };
 use crate::vocab::Collection;
 
@@ -173,4 +174,117 @@ where
         }
     }
     Ok(out)
+}
+
+/// The model a row of active model `A` reads back as.
+pub type ModelOf<A> = <<A as ActiveModelTrait>::Entity as EntityTrait>::Model;
+
+/// Writes `row` over the row of its primary key when `exists` (the columns it sets), as a new
+/// row otherwise; the row as stored.
+pub async fn save_row<C, A>(db: &C, row: A, exists: bool) -> QueryResult<ModelOf<A>>
+where
+    C: ConnectionTrait,
+    A: ActiveModelTrait + ActiveModelBehavior + Send,
+    ModelOf<A>: IntoActiveModel<A>,
+{
+    Ok(if exists {
+        row.update(db).await?
+    } else {
+        row.insert(db).await?
+    })
+}
+
+/// Updates the row of primary key `id` with `row`, or inserts `row` when there is none (a kind
+/// row missing under its entity row).
+pub async fn upsert_row<C, A>(db: &C, row: A, id: i64) -> QueryResult<()>
+where
+    C: ConnectionTrait,
+    A: ActiveModelTrait + ActiveModelBehavior + Send,
+    ModelOf<A>: IntoActiveModel<A>,
+    i64: Into<<<A::Entity as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::ValueType>,
+{
+    let exists = A::Entity::find_by_id(id).one(db).await?.is_some();
+    save_row(db, row, exists).await?;
+    Ok(())
+}
+
+/// Deletes every row of `E` whose `column` holds `value`; how many there were.
+pub async fn delete_where<C, E>(
+    db: &C,
+    column: E::Column,
+    value: impl Into<sea_orm::Value>,
+) -> QueryResult<u64>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+{
+    Ok(E::delete_many()
+        .filter(column.eq(value))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// The entity rows with these ids, by id.
+pub async fn entity_rows<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> QueryResult<HashMap<i64, entities::Model>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_LIST) {
+        let rows = entities::Entity::find()
+            .filter(entities::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        out.extend(rows.into_iter().map(|r| (r.id, r)));
+    }
+    Ok(out)
+}
+
+/// The entity rows of `collections` (of every collection when empty), the system ones only
+/// when `include_system`, and only those of `project` when one is given.
+pub async fn entity_rows_where<C: ConnectionTrait>(
+    db: &C,
+    collections: &[Collection],
+    include_system: bool,
+    project: Option<&str>,
+) -> QueryResult<Vec<entities::Model>> {
+    let mut query = entities::Entity::find();
+    if !collections.is_empty() {
+        query = query
+            .filter(entities::Column::Collection.is_in(collections.iter().map(|c| c.as_str())));
+    }
+    if !include_system {
+        query = query.filter(entities::Column::IsSystem.eq(false));
+    }
+    if let Some(project) = project {
+        query = query.filter(entities::Column::ProjectName.eq(project));
+    }
+    Ok(query.all(db).await?)
+}
+
+/// Writes a newer version of a stored entity row over it: every column but its id, collection,
+/// name and creation time, which stay.
+pub async fn replace_entity_row<C: ConnectionTrait>(
+    db: &C,
+    row: entities::Model,
+) -> QueryResult<()> {
+    let id = row.id;
+    let mut active = row.into_active_model().reset_all();
+    active.id = Unchanged(id);
+    active.created_at = NotSet;
+    active.collection = NotSet;
+    active.name = NotSet;
+    active.update(db).await?;
+    Ok(())
+}
+
+/// Deletes the terms of vocabulary `entity_id` (a newer version replaces them all).
+pub async fn delete_vocabulary_terms<C: ConnectionTrait>(
+    db: &C,
+    entity_id: i64,
+) -> QueryResult<()> {
+    delete_where::<_, vocabulary_terms::Entity>(db, vocabulary_terms::Column::EntityId, entity_id)
+        .await?;
+    Ok(())
 }

@@ -62,3 +62,17 @@ pub async fn token<C: ConnectionTrait>(
         .await?
         .map(|t| t.value))
 }
+
+/// The ids of the tokens of localization table `entity_id`, by token name.
+pub async fn token_ids<C: ConnectionTrait>(
+    db: &C,
+    entity_id: i64,
+) -> QueryResult<std::collections::HashMap<String, i64>> {
+    Ok(localization_tokens::Entity::find()
+        .filter(localization_tokens::Column::EntityId.eq(entity_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.name, t.id))
+        .collect())
+}

@@ -19,6 +19,7 @@ pub mod models;
 pub mod organizations;
 pub mod parts;
 pub mod permissions;
+pub mod postgres;
 pub mod security_log;
 pub mod sessions;
 pub mod settings;

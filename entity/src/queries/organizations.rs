@@ -290,3 +290,16 @@ pub async fn list_unit_members<C: ConnectionTrait>(
     }
     Ok(out)
 }
+
+/// The unit rows of the organization of entity id `organization_id`, or of every organization
+/// when `None`.
+pub async fn unit_rows<C: ConnectionTrait>(
+    db: &C,
+    organization_id: Option<i64>,
+) -> QueryResult<Vec<organizational_units::Model>> {
+    let mut query = organizational_units::Entity::find();
+    if let Some(id) = organization_id {
+        query = query.filter(organizational_units::Column::OrganizationId.eq(id));
+    }
+    Ok(query.all(db).await?)
+}

@@ -7,6 +7,7 @@ use sea_orm::{
     QueryFilter, QueryOrder,
 };
 
+use crate::queries::bulk::delete_where;
 use crate::queries::entities::find_entity_by_id;
 use crate::queries::{QueryError, QueryResult};
 use crate::schema::{collection_permissions, entity_permissions};
@@ -471,4 +472,41 @@ pub async fn principal_exists<C: ConnectionTrait>(
             None => false,
         },
     })
+}
+
+/// Deletes every rule (own and instance) on entity `entity_id`, without bumping the change
+/// sequence: for a caller that writes the entity's new rules and bumps it once.
+pub async fn clear_entity_rules<C: ConnectionTrait>(db: &C, entity_id: i64) -> QueryResult<()> {
+    let column = entity_permissions::Column::EntityId;
+    delete_where::<_, entity_permissions::Entity>(db, column, entity_id).await?;
+    Ok(())
+}
+
+/// Deletes every rule on `collection`, without bumping the change sequence: for a caller that
+/// writes the collection's new rules and bumps it once.
+pub async fn clear_collection_rules<C: ConnectionTrait>(
+    db: &C,
+    collection: Collection,
+) -> QueryResult<()> {
+    let column = collection_permissions::Column::Collection;
+    delete_where::<_, collection_permissions::Entity>(db, column, collection.as_str()).await?;
+    Ok(())
+}
+
+/// The rows of the rules on `collections` (on every collection when empty), in a stable order.
+pub async fn collection_rule_rows<C: ConnectionTrait>(
+    db: &C,
+    collections: &[Collection],
+) -> QueryResult<Vec<collection_permissions::Model>> {
+    let mut query = collection_permissions::Entity::find();
+    if !collections.is_empty() {
+        query = query.filter(
+            collection_permissions::Column::Collection
+                .is_in(collections.iter().map(|c| c.as_str())),
+        );
+    }
+    Ok(query
+        .order_by_asc(collection_permissions::Column::Id)
+        .all(db)
+        .await?)
 }

@@ -3,7 +3,8 @@
 //! (keyset paging), so that callers filtering in memory never hold more than one page.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::queries::QueryResult;
@@ -73,19 +74,24 @@ pub async fn stream_entries_page<C: ConnectionTrait>(
 }
 
 /// One page of the rows of a DataTable Thing in insertion order, after row id `after_id`.
+/// With `for_update`, the rows read stay locked against other writers until the transaction
+/// `db` is ends (a row lock on PostgreSQL; SQLite's write transaction holds the whole database).
 pub async fn data_table_rows_page<C: ConnectionTrait>(
     db: &C,
     thing_id: i64,
     after_id: i64,
     limit: u64,
+    for_update: bool,
 ) -> QueryResult<Vec<DataTableRow>> {
-    Ok(data_table_rows::Entity::find()
+    let mut query = data_table_rows::Entity::find()
         .filter(data_table_rows::Column::EntityId.eq(thing_id))
         .filter(data_table_rows::Column::Id.gt(after_id))
         .order_by_asc(data_table_rows::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+        .limit(limit);
+    if for_update && db.get_database_backend() == DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    Ok(query.all(db).await?)
 }
 
 /// How many rows a DataTable Thing holds.

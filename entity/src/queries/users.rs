@@ -8,7 +8,7 @@ use sea_orm::{
 
 use crate::queries::entities::{EntityFields, EntityRow, find_entity, insert_entity};
 use crate::queries::{QueryError, QueryResult, groups};
-use crate::schema::users;
+use crate::schema::{user_extension_values, users};
 use crate::vocab::{Collection, MemberType};
 
 pub use crate::schema::users::Model as UserRow;
@@ -297,4 +297,17 @@ pub async fn list_users<C: ConnectionTrait>(db: &C) -> QueryResult<Vec<UserRecor
                 .map(|user| UserRecord { entity, user })
         })
         .collect())
+}
+
+/// The user row of entity `entity_id`, if there is one.
+pub async fn user_row<C: ConnectionTrait>(db: &C, entity_id: i64) -> QueryResult<Option<UserRow>> {
+    Ok(users::Entity::find_by_id(entity_id).one(db).await?)
+}
+
+/// Deletes the extension values of user `user_id` (a newer version replaces them all).
+pub async fn delete_extension_values<C: ConnectionTrait>(db: &C, user_id: i64) -> QueryResult<()> {
+    let column = user_extension_values::Column::UserId;
+    crate::queries::bulk::delete_where::<_, user_extension_values::Entity>(db, column, user_id)
+        .await?;
+    Ok(())
 }

@@ -3,17 +3,18 @@
 
 use std::collections::{HashMap, HashSet};
 
+use ironworx_entity::queries::bulk;
 use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::schema::{
-    application_keys, collection_permissions, configuration_tables, data_shapes, entities,
-    entity_permissions, entity_tags, event_definitions, field_definitions, group_members, groups,
-    implemented_shapes, localization_tokens, organizational_unit_members, organizational_units,
-    organizations, property_definitions, property_values, service_definitions,
-    service_implementations, subscriptions, thing_shapes, thing_templates, things,
-    user_extension_values, users, vocabulary_terms,
+    application_keys, configuration_tables, data_shapes, entities, entity_permissions, entity_tags,
+    event_definitions, field_definitions, group_members, groups, implemented_shapes,
+    localization_tokens, organizational_unit_members, organizational_units, organizations,
+    property_definitions, property_values, service_definitions, service_implementations,
+    subscriptions, thing_shapes, thing_templates, things, user_extension_values, users,
+    vocabulary_terms,
 };
 use ironworx_entity::vocab::{Collection, MemberType, PrincipalType, Tag};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value as Json};
 
 use crate::apply::KeySecrets;
@@ -106,19 +107,13 @@ pub async fn extract<C: ConnectionTrait>(
     options: ExtractOptions,
     secrets: Option<&dyn KeySecrets>,
 ) -> Result<Export, ImportError> {
-    let mut query = entities::Entity::find();
-    if !filter.collections.is_empty() {
-        query = query.filter(
-            entities::Column::Collection.is_in(filter.collections.iter().map(|c| c.as_str())),
-        );
-    }
-    if !options.include_system && filter.names.is_empty() {
-        query = query.filter(entities::Column::IsSystem.eq(false));
-    }
-    if let Some(project) = &filter.project {
-        query = query.filter(entities::Column::ProjectName.eq(project.as_str()));
-    }
-    let mut rows = query.all(db).await?;
+    let mut rows = bulk::entity_rows_where(
+        db,
+        &filter.collections,
+        options.include_system || !filter.names.is_empty(),
+        filter.project.as_deref(),
+    )
+    .await?;
     if !filter.names.is_empty() {
         let names: HashSet<&str> = filter.names.iter().map(String::as_str).collect();
         rows.retain(|r| names.contains(r.name.as_str()));
@@ -218,19 +213,15 @@ pub async fn extract<C: ConnectionTrait>(
         .await?;
 
     // Principals, for memberships, key users and owners (always the whole collections).
-    let principals: HashMap<i64, (PrincipalType, String)> = entities::Entity::find()
-        .filter(
-            entities::Column::Collection
-                .is_in([Collection::Users.as_str(), Collection::Groups.as_str()]),
-        )
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|r| {
-            ironworx_entity::queries::entities::principal_of(&r.collection, r.name)
-                .map(|p| (r.id, p))
-        })
-        .collect();
+    let principals: HashMap<i64, (PrincipalType, String)> =
+        bulk::entity_rows_where(db, &[Collection::Users, Collection::Groups], true, None)
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                ironworx_entity::queries::entities::principal_of(&r.collection, r.name)
+                    .map(|p| (r.id, p))
+            })
+            .collect();
     let principal_names: HashMap<i64, String> = principals
         .iter()
         .map(|(id, (_, name))| (*id, name.clone()))
@@ -601,16 +592,7 @@ pub async fn extract<C: ConnectionTrait>(
     }
 
     let collection_rules = if options.collection_rules {
-        let mut query = collection_permissions::Entity::find();
-        if !filter.collections.is_empty() {
-            query = query.filter(
-                collection_permissions::Column::Collection
-                    .is_in(filter.collections.iter().map(|c| c.as_str())),
-            );
-        }
-        query
-            .order_by_asc(collection_permissions::Column::Id)
-            .all(db)
+        ironworx_entity::queries::permissions::collection_rule_rows(db, &filter.collections)
             .await?
             .into_iter()
             .filter_map(|r| {

@@ -21,6 +21,8 @@ use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use serde_json::{Map, Value};
 
+use crate::markup::escape;
+
 /// A rendering of InfoTables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -132,25 +134,6 @@ fn text(value: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
-}
-
-/// `text` with `&`, `<`, `>`, `"` and `'` escaped (XML and HTML alike).
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && !matches!(c, '\n' | '\r' | '\t') => {
-                let _ = write!(out, "&#xFFFD;");
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Whether `name` can be an XML element name as it is.

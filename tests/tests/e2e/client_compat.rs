@@ -8,8 +8,10 @@
 use ironworx_entity::queries::parts::property_definitions;
 use ironworx_tests::forms;
 use ironworx_tests::http::{
-    Caller, Membership, Reply, admin_call, entity_services, request, seed_principals, send,
+    Caller, Membership, Reply, admin_call, entity_services, outsider, request, seed_principals,
+    send,
 };
+use ironworx_tests::things::write_property;
 use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestDb, TestServer, backends, connect};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
@@ -120,19 +122,7 @@ async fn mcp_server_reads_one_definition_by_url() {
     for backend in backends() {
         let (db, server) = start(backend, &[]).await;
         let conn = connect(&db).await;
-        let outsider = seed_principals(
-            &conn,
-            &[(
-                "outsider".into(),
-                Membership {
-                    users: false,
-                    ..Membership::PLAIN
-                },
-            )],
-            PASSWORD,
-        )
-        .await
-        .remove(0);
+        let outsider = outsider(&conn, "outsider", PASSWORD).await;
         create_thing(&server, "Pump1", "GenericThing").await;
         let things = "/Thingworx/Things/Pump1/Services";
         admin_call(
@@ -268,20 +258,7 @@ async fn templates_and_shapes_are_modelled_over_rest_and_reach_their_things_at_o
         let speed = get(&server, &admin, "/Thingworx/Things/Pump7/Properties/speed").await;
         assert_eq!(speed.status, StatusCode::OK, "{backend}: {}", speed.text);
         assert_eq!(speed.json["rows"][0]["speed"], json!(3.0), "{backend}");
-        let written = send(
-            &server,
-            &admin,
-            Method::PUT,
-            "/Thingworx/Things/Pump7/Properties/speed",
-            Some(&json!({"speed": 42})),
-        )
-        .await;
-        assert_eq!(
-            written.status,
-            StatusCode::OK,
-            "{backend}: {}",
-            written.text
-        );
+        write_property(&server, &admin, "Pump7", "speed", json!(42)).await;
         let defs = admin_call(
             &server,
             &format!("{template}/GetPropertyDefinitions"),
@@ -435,19 +412,7 @@ async fn mcp_server_is_told_what_a_visible_thing_lacks() {
     for backend in backends() {
         let (db, server) = start(backend, &[]).await;
         let conn = connect(&db).await;
-        let outsider = seed_principals(
-            &conn,
-            &[(
-                "outsider".into(),
-                Membership {
-                    users: false,
-                    ..Membership::PLAIN
-                },
-            )],
-            PASSWORD,
-        )
-        .await
-        .remove(0);
+        let outsider = outsider(&conn, "outsider", PASSWORD).await;
         create_thing(&server, "T1", "GenericThing").await;
         let admin = Caller::admin();
         let service = post_raw(&server, &admin, "/Thingworx/Things/T1/Services/Foo", "{}").await;
@@ -1016,20 +981,7 @@ async fn ldalvik_reads_one_cache_time_form_and_writes_to_a_disabled_thing() {
         )
         .await;
         assert_eq!(enabled.json["rows"][0]["result"], json!(false));
-        let written = send(
-            &server,
-            &admin,
-            Method::PUT,
-            "/Thingworx/Things/Mixed/Properties/viaRest",
-            Some(&json!({"viaRest": 7})),
-        )
-        .await;
-        assert_eq!(
-            written.status,
-            StatusCode::OK,
-            "{backend}: {}",
-            written.text
-        );
+        write_property(&server, &admin, "Mixed", "viaRest", json!(7)).await;
         conn.close().await.expect("close");
         finish(db, server).await;
     }

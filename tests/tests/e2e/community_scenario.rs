@@ -6,10 +6,10 @@
 
 use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::models::{self, ThingFields};
-use ironworx_entity::queries::{data, groups, parts};
-use ironworx_entity::schema::{property_definitions, property_values};
+use ironworx_entity::queries::{data, groups};
+use ironworx_entity::schema::property_values;
 use ironworx_entity::vocab::MemberType;
-use ironworx_tests::model::data_shape;
+use ironworx_tests::model::{data_shape, property_definition};
 use ironworx_tests::{
     ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect, create_user, post_json,
 };
@@ -69,22 +69,7 @@ async fn a_group_grant_a_missing_service_invoke_and_its_fix() {
         )
         .await
         .expect("stream");
-        parts::property_definitions::insert(
-            &conn,
-            vec![property_definitions::Model {
-                id: 0,
-                entity_id: stream.id,
-                name: "status".into(),
-                base_type: "STRING".into(),
-                description: String::new(),
-                category: String::new(),
-                ordinal: 0,
-                is_local_only: false,
-                aspects: None,
-            }],
-        )
-        .await
-        .expect("property");
+        property_definition(&conn, stream.id, "status", "STRING").await;
         data::set_property_value(
             &conn,
             &property_values::Model {

@@ -1,11 +1,14 @@
 //! Stream and DataTable Things and Thing events over HTTP: entries by time range, paged and
-//! filtered; rows upserted by key, queried and deleted; wrong-typed values refused with nothing
-//! written; each service allowed with a grant and denied without; events fired and received
-//! by a Server-Sent Events subscriber; and invisible Things answering 404 everywhere.
+//! filtered; rows upserted by key, queried and deleted (a delete judging each row as another
+//! writer committed it); wrong-typed values refused with nothing written; each service allowed
+//! with a grant and denied without; events fired and received by a Server-Sent Events
+//! subscriber; and invisible Things answering 404 everywhere.
 
 use ironworx_entity::queries::data;
-use ironworx_entity::queries::{parts, streams};
-use ironworx_tests::model::{data_shape, data_thing as thing, event_definition};
+use ironworx_entity::queries::streams;
+use ironworx_tests::model::{
+    data_shape, data_thing as thing, event_definition, property_definition,
+};
 use ironworx_tests::sse::{EventStream, subscribe};
 use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect};
 use reqwest::StatusCode;
@@ -604,6 +607,69 @@ async fn data_table_upserts_by_key_queries_and_deletes() {
     }
 }
 
+/// DeleteDataTableEntries reads the rows it deletes inside its own write transaction: a row
+/// repainted by another writer while the service waits for it is judged as repainted.
+#[tokio::test]
+async fn delete_data_table_entries_judges_rows_as_committed() {
+    for backend in backends() {
+        let db = TestDb::create(backend).await;
+        let server = TestServer::start(&db, &[]).await;
+        let conn = connect(&db).await;
+        data_shape(
+            &conn,
+            "Part",
+            &[("partNo", "STRING", true), ("color", "STRING", false)],
+        )
+        .await;
+        let id = thing(&conn, "Parts", "DataTable", "Part").await;
+        for no in ["p1", "p2"] {
+            let values = json!({"values": {"partNo": no, "color": "red"}});
+            let (status, body) =
+                service(&server, ADMIN, "Parts", "AddOrUpdateDataTableEntry", values).await;
+            assert_eq!(status, StatusCode::OK, "{backend}: {body}");
+        }
+        // Another writer repaints p1 blue and commits while the delete of red rows waits.
+        let txn = sea_orm::TransactionTrait::begin(&conn)
+            .await
+            .expect("begin");
+        let page = streams::data_table_rows_page(&txn, id, 0, 10, true).await;
+        let mut p1 = page
+            .expect("rows")
+            .into_iter()
+            .find(|r| r.entry_values.as_ref().is_some_and(|v| v["partNo"] == "p1"));
+        let p1 = p1.as_mut().expect("p1");
+        if let Some(values) = p1.entry_values.as_mut() {
+            values["color"] = json!("blue");
+        }
+        data::upsert_data_table_row(&txn, p1)
+            .await
+            .expect("repaint");
+        let red = json!({"values": {"color": "red"}});
+        let ((status, body), ()) = tokio::join!(
+            service(&server, ADMIN, "Parts", "DeleteDataTableEntries", red),
+            async {
+                tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+                txn.commit().await.expect("commit");
+            }
+        );
+        assert_eq!(status, StatusCode::OK, "{backend}: {body}");
+        let (_, table) = service(&server, ADMIN, "Parts", "GetDataTableEntries", json!({})).await;
+        assert_eq!(
+            column(&table, "partNo"),
+            [json!("p1")],
+            "{backend}: {table}"
+        );
+        assert_eq!(
+            column(&table, "color"),
+            [json!("blue")],
+            "{backend}: {table}"
+        );
+        assert!(server.stop().await.success());
+        conn.close().await.expect("close");
+        db.drop_database().await;
+    }
+}
+
 /// Reads the event stream until a `data:` line arrives; its JSON.
 async fn fire_event(
     server: &TestServer,
@@ -704,22 +770,7 @@ async fn a_property_write_fires_data_change() {
         let server = TestServer::start(&db, &[]).await;
         let conn = connect(&db).await;
         let pump = thing(&conn, "Pump", "GenericThing", "").await;
-        parts::property_definitions::insert(
-            &conn,
-            vec![ironworx_entity::schema::property_definitions::Model {
-                id: 0,
-                entity_id: pump,
-                name: "speed".into(),
-                base_type: "NUMBER".into(),
-                description: String::new(),
-                category: String::new(),
-                ordinal: 0,
-                is_local_only: false,
-                aspects: None,
-            }],
-        )
-        .await
-        .expect("property");
+        property_definition(&conn, pump, "speed", "NUMBER").await;
         let admin = ADMIN;
         let res = subscribe(&server, admin, "Pump", "DataChange").await;
         assert_eq!(res.status(), StatusCode::OK, "{backend}");

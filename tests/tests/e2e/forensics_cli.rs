@@ -3,36 +3,13 @@
 //! rule that decided before and after; filters; JSON; expectations that pass, fail with exit 1
 //! and the explanation, JUnit XML; bad files and unknown names.
 
-use std::path::Path;
-
-use ironworx_entity::queries::entities::EntityFields;
-use ironworx_entity::queries::models::{self, ThingFields};
-use ironworx_entity::queries::parts::property_definitions;
 use ironworx_entity::queries::permissions::{self, Rule};
 use ironworx_entity::queries::users::{self, NewUser};
 use ironworx_entity::queries::{entities, groups};
 use ironworx_entity::vocab::{Collection, Effect, MemberType, PermissionKind, PrincipalType};
-use ironworx_tests::{ADMIN_PASSWORD, TestDb, backends, server_binary};
+use ironworx_tests::cli::run;
+use ironworx_tests::{TestDb, backends, model};
 use serde_json::{Value, json};
-
-/// Runs the binary on `db`; (exit code, stdout, stderr).
-async fn run(db: &TestDb, data: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(server_binary().expect("binary"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--database-url")
-        .arg(db.url())
-        .env("IRONWORX_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .output()
-        .await
-        .expect("run the command");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// alice and bob in group Operators, which may read every property of Thing
 /// SensorDataStream (defining `temperature`).
@@ -49,44 +26,12 @@ async fn seed(db: &TestDb) {
         .await
         .expect("user");
     }
-    groups::create_group(&conn, "Operators", &EntityFields::default())
-        .await
-        .expect("group");
-    for name in ["alice", "bob"] {
-        groups::add_member(&conn, "Operators", name, MemberType::User)
-            .await
-            .expect("member");
-    }
-    let thing = models::create_thing(
-        &conn,
-        "SensorDataStream",
-        &EntityFields::default(),
-        &ThingFields {
-            thing_template: "GenericThing".into(),
-            ..ThingFields::default()
-        },
-    )
-    .await
-    .expect("thing");
-    property_definitions::insert(
-        &conn,
-        vec![property_definitions::Model {
-            id: 0,
-            entity_id: thing.id,
-            name: "temperature".into(),
-            base_type: "NUMBER".into(),
-            description: String::new(),
-            category: String::new(),
-            ordinal: 0,
-            is_local_only: false,
-            aspects: None,
-        }],
-    )
-    .await
-    .expect("property");
+    model::group_of_users(&conn, "Operators", &["alice", "bob"]).await;
+    let thing = model::data_thing(&conn, "SensorDataStream", "GenericThing", "").await;
+    model::property_definition(&conn, thing, "temperature", "NUMBER").await;
     permissions::set_entity_rule(
         &conn,
-        thing.id,
+        thing,
         false,
         &Rule::any(
             PermissionKind::PropertyRead,

@@ -4,17 +4,14 @@
 //! queries (`AuditSubsystem` and `QueryAuditHistory` on an entity) filter by date, category,
 //! maxItems and query; `ironworx audit` prints the same entries.
 
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ironworx_entity::queries::entities::EntityFields;
 use ironworx_entity::queries::groups;
-use ironworx_entity::queries::models::{self, ThingFields};
 use ironworx_entity::vocab::MemberType;
-use ironworx_tests::{
-    ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect, server_binary,
-};
+use ironworx_tests::cli::run;
+use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect, model};
 use reqwest::StatusCode;
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
 const DIFF: &str = "/Thingworx/Resources/SecurityServices/Services/GetEffectivePermissionChanges";
@@ -29,17 +26,22 @@ fn field_names(table: &Value) -> Vec<String> {
     names
 }
 
+/// `plain`, and `auditor` in `Auditors`.
+async fn seed_users(conn: &DatabaseConnection) {
+    ironworx_tests::create_user(conn, "plain", PASSWORD).await;
+    ironworx_tests::create_user(conn, "auditor", PASSWORD).await;
+    groups::add_member(conn, "Auditors", "auditor", MemberType::User)
+        .await
+        .expect("member");
+}
+
 #[tokio::test]
 async fn effective_permission_changes_for_admins_and_auditors_only() {
     for backend in backends() {
         let db = TestDb::create(backend).await;
         let server = TestServer::start(&db, &[]).await;
         let conn = connect(&db).await;
-        ironworx_tests::create_user(&conn, "plain", PASSWORD).await;
-        ironworx_tests::create_user(&conn, "auditor", PASSWORD).await;
-        groups::add_member(&conn, "Auditors", "auditor", MemberType::User)
-            .await
-            .expect("member");
+        seed_users(&conn).await;
         let live = json!({"before": "live", "after": "live"});
 
         // Anyone else: the 403 of the security-admin services.
@@ -174,48 +176,15 @@ async fn query(server: &TestServer, caller: (&str, &str), path: &str, body: Valu
     table
 }
 
-/// Runs the binary on `db`; (exit code, stdout, stderr).
-async fn run(db: &TestDb, data: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(server_binary().expect("binary"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--database-url")
-        .arg(db.url())
-        .env("IRONWORX_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .output()
-        .await
-        .expect("run the command");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[tokio::test]
 async fn audit_history_filters_by_date_category_items_query_and_entity() {
     for backend in backends() {
         let db = TestDb::create(backend).await;
         let server = TestServer::start(&db, &[]).await;
         let conn = connect(&db).await;
-        ironworx_tests::create_user(&conn, "plain", PASSWORD).await;
-        ironworx_tests::create_user(&conn, "auditor", PASSWORD).await;
-        groups::add_member(&conn, "Auditors", "auditor", MemberType::User)
-            .await
-            .expect("member");
+        seed_users(&conn).await;
         for name in ["T1", "T2"] {
-            models::create_thing(
-                &conn,
-                name,
-                &EntityFields::default(),
-                &ThingFields {
-                    thing_template: "GenericThing".into(),
-                    ..ThingFields::default()
-                },
-            )
-            .await
-            .expect("thing");
+            model::data_thing(&conn, name, "GenericThing", "").await;
         }
 
         grant(&server, "T1").await;

@@ -9,14 +9,12 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ironworx_entity::queries::entities::EntityFields;
-use ironworx_entity::queries::groups;
-use ironworx_entity::queries::models::{self, TemplateFields, ThingFields};
-use ironworx_entity::queries::parts::property_definitions;
-use ironworx_entity::vocab::MemberType;
+use ironworx_entity::queries::models::{self, TemplateFields};
 use ironworx_importer::model::values::format_date;
+use ironworx_tests::cli::run;
 use ironworx_tests::{
-    ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect, create_user, post_json,
-    server_binary,
+    ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect, create_user, model,
+    post_json,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -41,25 +39,6 @@ async fn tick() -> i64 {
     at
 }
 
-/// Runs the binary on `db`; (exit code, stdout, stderr).
-async fn run(db: &TestDb, data: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(server_binary().expect("binary"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--database-url")
-        .arg(db.url())
-        .env("IRONWORX_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .output()
-        .await
-        .expect("run the command");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// alice and bob in StreamReaders (Visitors exists, empty); Thing SensorDataStream of template
 /// SensorTemplate defines `temperature`; the template's instance rule lets StreamReaders read
 /// the properties of its Things (added over REST).
@@ -68,16 +47,8 @@ async fn seed(db: &TestDb, server: &TestServer) {
     for name in ["alice", "bob"] {
         create_user(&conn, name, PASSWORD).await;
     }
-    for group in ["StreamReaders", "Visitors"] {
-        groups::create_group(&conn, group, &EntityFields::default())
-            .await
-            .expect("group");
-    }
-    for name in ["alice", "bob"] {
-        groups::add_member(&conn, "StreamReaders", name, MemberType::User)
-            .await
-            .expect("member");
-    }
+    model::group_of_users(&conn, "StreamReaders", &["alice", "bob"]).await;
+    model::group_of_users(&conn, "Visitors", &[]).await;
     models::create_thing_template(
         &conn,
         "SensorTemplate",
@@ -89,33 +60,8 @@ async fn seed(db: &TestDb, server: &TestServer) {
     )
     .await
     .expect("template");
-    let thing = models::create_thing(
-        &conn,
-        "SensorDataStream",
-        &EntityFields::default(),
-        &ThingFields {
-            thing_template: "SensorTemplate".into(),
-            ..ThingFields::default()
-        },
-    )
-    .await
-    .expect("thing");
-    property_definitions::insert(
-        &conn,
-        vec![property_definitions::Model {
-            id: 0,
-            entity_id: thing.id,
-            name: "temperature".into(),
-            base_type: "NUMBER".into(),
-            description: String::new(),
-            category: String::new(),
-            ordinal: 0,
-            is_local_only: false,
-            aspects: None,
-        }],
-    )
-    .await
-    .expect("property");
+    let thing = model::data_thing(&conn, "SensorDataStream", "SensorTemplate", "").await;
+    model::property_definition(&conn, thing, "temperature", "NUMBER").await;
     conn.close().await.expect("close");
     admin(
         server,

@@ -12,7 +12,6 @@ use ironworx_entity::queries::facts::{FactRows, read_fact_rows};
 use ironworx_entity::queries::groups;
 use ironworx_entity::queries::model_history::{PastModel, Rebuilt, read_at};
 use ironworx_entity::queries::models::{self, ThingFields};
-use ironworx_entity::queries::parts::property_definitions;
 use ironworx_entity::queries::permissions::{self, Rule};
 use ironworx_entity::queries::users::{self, NewUser};
 use ironworx_entity::vocab::{Collection, Effect, MemberType, PermissionKind, PrincipalType};
@@ -119,22 +118,7 @@ async fn create_thing(conn: &DatabaseConnection, name: &str) {
     else {
         return;
     };
-    property_definitions::insert(
-        conn,
-        vec![property_definitions::Model {
-            id: 0,
-            entity_id: thing.id,
-            name: "p".into(),
-            base_type: "NUMBER".into(),
-            description: String::new(),
-            category: String::new(),
-            ordinal: 0,
-            is_local_only: false,
-            aspects: None,
-        }],
-    )
-    .await
-    .expect("property");
+    ironworx_tests::model::property_definition(conn, thing.id, "p", "NUMBER").await;
 }
 
 /// Applies one change; a change that does not apply (a member already there, a Thing missing)

@@ -4,28 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
-use ironworx_tests::{ADMIN_PASSWORD, TestDb, backends, server_binary};
+use ironworx_tests::{TestDb, backends, server_binary};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")
 }
 
+/// Runs the binary on `db`; (whether it succeeded, stdout, stderr).
 async fn run(db: &TestDb, data: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = tokio::process::Command::new(server_binary().expect("binary"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--database-url")
-        .arg(db.url())
-        .env("IRONWORX_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .output()
-        .await
-        .expect("run the command");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, out, err) = ironworx_tests::cli::run(db, data, args).await;
+    (code == 0, out, err)
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use ironworx_entity::queries::models::{self, TemplateFields, ThingFields};
 use ironworx_entity::queries::parts::{
     property_definitions, property_values, service_definitions, service_implementations,
 };
+use ironworx_tests::model::property_row;
 use ironworx_tests::{ADMIN_PASSWORD, ADMIN_USER, TestDb, TestServer, backends, connect};
 use reqwest::StatusCode;
 use sea_orm::DatabaseConnection;
@@ -31,17 +32,7 @@ fn definition(
     base_type: &str,
     aspects: Value,
 ) -> property_definitions::Model {
-    property_definitions::Model {
-        id: 0,
-        entity_id: owner,
-        name: name.into(),
-        base_type: base_type.into(),
-        description: String::new(),
-        category: String::new(),
-        ordinal: 0,
-        is_local_only: false,
-        aspects: Some(aspects),
-    }
+    property_row(owner, name, base_type, Some(aspects))
 }
 
 /// Users; a shape on the Thing (`Label`), a template (`Rpm`, and a `Reset` Script service)

@@ -17,17 +17,8 @@ pub(super) async fn write_collection<C: ConnectionTrait>(
         .iter()
         .filter_map(|e| known.get(&e.name).map(|id| (e.name.clone(), *id)))
         .collect();
-    let existing_rows: HashMap<i64, entities::Model> = if existing.is_empty() {
-        HashMap::new()
-    } else {
-        entities::Entity::find()
-            .filter(entities::Column::Id.is_in(existing.values().copied()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect()
-    };
+    let existing_ids: Vec<i64> = existing.values().copied().collect();
+    let existing_rows = bulk::entity_rows(db, &existing_ids).await?;
     let now = now_ms();
 
     // Templates must exist before the templates that derive from them, so templates whose base
@@ -55,12 +46,7 @@ pub(super) async fn write_collection<C: ConnectionTrait>(
                 .owner_of_replaced(db, e, old.and_then(|o| o.owner_id))
                 .await?;
             let row = entity_row(e, id, now, old.is_some_and(|o| o.is_system), owner)?;
-            let mut active = sea_orm::IntoActiveModel::into_active_model(row).reset_all();
-            active.id = Unchanged(id);
-            active.created_at = NotSet;
-            active.collection = NotSet;
-            active.name = NotSet;
-            active.update(db).await?;
+            bulk::replace_entity_row(db, row).await?;
             ids.insert((collection, e.name.clone()), id);
             replaced_ids.push(id);
         }
@@ -207,7 +193,7 @@ impl Parts {
                 if is_new {
                     self.things.push(row);
                 } else {
-                    upsert(db, row, things::Entity::find_by_id(id)).await?;
+                    bulk::upsert_row(db, row, id).await?;
                 }
             }
             Kind::ThingTemplate(t) => {
@@ -228,7 +214,7 @@ impl Parts {
                 if is_new {
                     self.templates.push(row);
                 } else {
-                    upsert(db, row, thing_templates::Entity::find_by_id(id)).await?;
+                    bulk::upsert_row(db, row, id).await?;
                 }
             }
             Kind::ThingShape(s) => {
@@ -240,7 +226,7 @@ impl Parts {
                 if is_new {
                     self.thing_shapes.push(row);
                 } else {
-                    upsert(db, row, thing_shapes::Entity::find_by_id(id)).await?;
+                    bulk::upsert_row(db, row, id).await?;
                 }
             }
             Kind::DataShape(d) => {
@@ -262,14 +248,11 @@ impl Parts {
                 if is_new {
                     self.data_shapes.push(row);
                 } else {
-                    upsert(db, row, data_shapes::Entity::find_by_id(id)).await?;
+                    bulk::upsert_row(db, row, id).await?;
                 }
             }
             Kind::User(u) => {
-                user_extension_values::Entity::delete_many()
-                    .filter(user_extension_values::Column::UserId.eq(id))
-                    .exec(db)
-                    .await?;
+                ironworx_entity::queries::users::delete_extension_values(db, id).await?;
                 for x in &u.extensions {
                     self.extensions.push(user_extension_values::ActiveModel {
                         id: NotSet,
@@ -291,7 +274,7 @@ impl Parts {
                 if is_new {
                     self.groups.push(row);
                 } else {
-                    upsert(db, row, groups::Entity::find_by_id(id)).await?;
+                    bulk::upsert_row(db, row, id).await?;
                 }
             }
             Kind::Organization(o) => write_organization(db, e, o, id).await?,
@@ -300,13 +283,7 @@ impl Parts {
             }
             Kind::LocalizationTable(t) => {
                 // Tokens are merged, never deleted: a token of the import replaces its namesake.
-                let known: HashMap<String, i64> = localization_tokens::Entity::find()
-                    .filter(localization_tokens::Column::EntityId.eq(id))
-                    .all(db)
-                    .await?
-                    .into_iter()
-                    .map(|t| (t.name, t.id))
-                    .collect();
+                let known = ironworx_entity::queries::localization::token_ids(db, id).await?;
                 for token in &t.tokens {
                     let row = localization_tokens::ActiveModel {
                         id: NotSet,
@@ -320,17 +297,14 @@ impl Parts {
                         Some(&token_id) => {
                             let mut row = row;
                             row.id = Unchanged(token_id);
-                            row.update(db).await?;
+                            bulk::save_row(db, row, true).await?;
                         }
                         None => self.tokens.push(row),
                     }
                 }
             }
             Kind::Vocabulary(v) => {
-                vocabulary_terms::Entity::delete_many()
-                    .filter(vocabulary_terms::Column::EntityId.eq(id))
-                    .exec(db)
-                    .await?;
+                bulk::delete_vocabulary_terms(db, id).await?;
                 for term in &v.terms {
                     self.terms.push(vocabulary_terms::ActiveModel {
                         id: NotSet,
@@ -466,25 +440,6 @@ impl Parts {
     }
 }
 
-/// Updates a kind row that exists, or inserts it (an entity row without its kind row).
-pub(super) async fn upsert<C, A>(
-    db: &C,
-    row: A,
-    find: sea_orm::Select<A::Entity>,
-) -> Result<(), ImportError>
-where
-    C: ConnectionTrait,
-    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
-    <A::Entity as EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
-{
-    if find.one(db).await?.is_some() {
-        row.update(db).await?;
-    } else {
-        row.insert(db).await?;
-    }
-    Ok(())
-}
-
 pub(super) async fn write_organization<C: ConnectionTrait>(
     db: &C,
     e: &Entity,
@@ -503,13 +458,11 @@ pub(super) async fn write_organization<C: ConnectionTrait>(
         reset_mail_server: Set(o.reset_mail_server.clone()),
         reset_mail_subject: Set(o.reset_mail_subject.clone()),
     };
-    upsert(db, row, organizations::Entity::find_by_id(id)).await?;
+    bulk::upsert_row(db, row, id).await?;
 
     // Units: added or updated, never removed (their members and rules would go with them).
     let mut units: HashMap<String, organizational_units::Model> =
-        organizational_units::Entity::find()
-            .filter(organizational_units::Column::OrganizationId.eq(id))
-            .all(db)
+        ironworx_entity::queries::organizations::unit_rows(db, Some(id))
             .await?
             .into_iter()
             .map(|u| (u.name.clone(), u))
@@ -543,25 +496,23 @@ pub(super) async fn write_organization<C: ConnectionTrait>(
             let parent_id = if unit.name == e.name { None } else { parent_id };
             let model = match units.get(&unit.name) {
                 Some(existing) => {
-                    organizational_units::ActiveModel {
+                    let row = organizational_units::ActiveModel {
                         id: Unchanged(existing.id),
                         description: Set(unit.description.clone()),
                         parent_id: Set(parent_id),
                         ..Default::default()
-                    }
-                    .update(db)
-                    .await?
+                    };
+                    bulk::save_row(db, row, true).await?
                 }
                 None => {
-                    organizational_units::ActiveModel {
+                    let row = organizational_units::ActiveModel {
                         id: NotSet,
                         organization_id: Set(id),
                         name: Set(unit.name.clone()),
                         description: Set(unit.description.clone()),
                         parent_id: Set(parent_id),
-                    }
-                    .insert(db)
-                    .await?
+                    };
+                    bulk::save_row(db, row, false).await?
                 }
             };
             units.insert(model.name.clone(), model);

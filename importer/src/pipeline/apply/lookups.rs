@@ -16,7 +16,7 @@ pub async fn known<C: ConnectionTrait>(db: &C) -> Result<crate::plan::Known, Imp
     }
     let orgs = bulk::all_entity_ids(db, Collection::Organizations).await?;
     let org_names: HashMap<i64, String> = orgs.into_iter().map(|(n, id)| (id, n)).collect();
-    for unit in organizational_units::Entity::find().all(db).await? {
+    for unit in ironworx_entity::queries::organizations::unit_rows(db, None).await? {
         if let Some(org) = org_names.get(&unit.organization_id) {
             known.principals.insert((
                 PrincipalType::OrganizationalUnit,

@@ -25,8 +25,8 @@ use ironworx_entity::schema::{
 };
 use ironworx_entity::vocab::{Collection, MemberType, PrincipalType, Tag};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
-    ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ConnectionTrait,
+    DatabaseConnection, TransactionTrait,
 };
 use serde_json::{Map, Value as Json, json};
 

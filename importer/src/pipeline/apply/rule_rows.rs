@@ -1,6 +1,7 @@
 //! Writes entity and collection rules.
 
 use super::*;
+use ironworx_entity::queries::permissions;
 
 pub(super) async fn write_rules<C: ConnectionTrait>(
     db: &C,
@@ -18,10 +19,7 @@ pub(super) async fn write_rules<C: ConnectionTrait>(
                 match ironworx_entity::queries::entities::find_entity(db, *collection, name).await?
                 {
                     Some(row) => {
-                        entity_permissions::Entity::delete_many()
-                            .filter(entity_permissions::Column::EntityId.eq(row.id))
-                            .exec(db)
-                            .await?;
+                        permissions::clear_entity_rules(db, row.id).await?;
                         row.id
                     }
                     None => {
@@ -78,10 +76,7 @@ pub(super) async fn write_collection_rules<C: ConnectionTrait>(
 ) -> Result<(), ImportError> {
     let mut rows = Vec::new();
     for (collection, rules) in collection_rules {
-        collection_permissions::Entity::delete_many()
-            .filter(collection_permissions::Column::Collection.eq(collection.as_str()))
-            .exec(db)
-            .await?;
+        permissions::clear_collection_rules(db, *collection).await?;
         for r in rules {
             rows.push(collection_permissions::ActiveModel {
                 id: NotSet,

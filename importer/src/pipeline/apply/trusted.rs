@@ -5,11 +5,12 @@
 
 use std::collections::HashMap;
 
+use ironworx_entity::queries::bulk;
 use ironworx_entity::queries::now_ms;
 use ironworx_entity::queries::users::{ARGON2ID, PBKDF2_SHA512};
 use ironworx_entity::schema::{application_keys, users};
 use ironworx_entity::vocab::{Collection, MemberType, PrincipalType, builtin};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
 
 use super::{KeySecrets, Report};
 use crate::caller::Caller;
@@ -145,7 +146,7 @@ pub(super) async fn write_user<C: ConnectionTrait>(
     let old = if is_new {
         None
     } else {
-        users::Entity::find_by_id(id).one(db).await?
+        ironworx_entity::queries::users::user_row(db, id).await?
     };
     let mut password = u.password.as_ref().filter(|p| !p.hash.is_empty());
     if let Some(p) = password
@@ -207,7 +208,7 @@ pub(super) async fn write_user<C: ConnectionTrait>(
         Some(_) => {
             // A re-import keeps the password when the export carries none, and keeps the
             // lockout state and counters the server maintains.
-            row.update(db).await?;
+            bulk::save_row(db, row, true).await?;
         }
         None => {
             row.locked = Set(u.locked && !protected);
@@ -224,7 +225,7 @@ pub(super) async fn write_user<C: ConnectionTrait>(
             row.failed_login_count = Set(0);
             row.failed_login_window_start = Set(None);
             row.last_login_at = Set(None);
-            row.insert(db).await?;
+            bulk::save_row(db, row, false).await?;
             // Every new user joins `Users`, as when created through the API.
             let all_users = ironworx_entity::queries::users::ALL_USERS_GROUP;
             if ironworx_entity::queries::entities::find_entity(db, Collection::Groups, all_users)
@@ -270,7 +271,7 @@ pub(super) async fn write_app_key<C: ConnectionTrait>(
             }
         }
     };
-    let old = application_keys::Entity::find_by_id(id).one(db).await?;
+    let old = ironworx_entity::queries::app_keys::key_row(db, id).await?;
     let mut key_id = k.key_id.as_str();
     if let Some(caller) = ctx.caller.limited_user() {
         // A key acts as its creator unless a security administrator says otherwise; a key
@@ -307,7 +308,7 @@ pub(super) async fn write_app_key<C: ConnectionTrait>(
         row.key_sealed = Set(ctx.secrets.seal(key_id));
     }
     if old.is_some() {
-        row.update(db).await?;
+        bulk::save_row(db, row, true).await?;
     } else {
         if key_id.is_empty() {
             // A blanked secret: the key exists but authenticates nobody until it is reset.
@@ -315,7 +316,7 @@ pub(super) async fn write_app_key<C: ConnectionTrait>(
             row.key_sealed = Set(None);
         }
         row.last_used_at = Set(None);
-        row.insert(db).await?;
+        bulk::save_row(db, row, false).await?;
     }
     Ok(())
 }

@@ -109,11 +109,13 @@ pub(super) fn wanted_values(
 }
 
 /// Reads the rows of a DataTable that pass `keep`, at most `limit`, in insertion order, as
-/// the writes kept in `writes` leave them.
+/// the writes kept in `writes` leave them; with `for_update`, every row read stays locked until
+/// the transaction `db` is ends (see [`streams::data_table_rows_page`]).
 pub(super) async fn scan_table<C: sea_orm::ConnectionTrait>(
     db: &C,
     thing: &DataThing,
     limit: u64,
+    for_update: bool,
     writes: &Writes<'_>,
     keep: impl Fn(&Map<String, Value>) -> bool,
 ) -> Result<Vec<(DataTableRow, Map<String, Value>)>, ApiError> {
@@ -123,7 +125,8 @@ pub(super) async fn scan_table<C: sea_orm::ConnectionTrait>(
     let mut after = 0;
     let mut found = Vec::new();
     'pages: loop {
-        let page = streams::data_table_rows_page(db, thing.id, after, PAGE_ROWS).await?;
+        let page =
+            streams::data_table_rows_page(db, thing.id, after, PAGE_ROWS, for_update).await?;
         for row in page.iter() {
             after = row.id;
             let record = table_record(thing, row);
@@ -198,7 +201,7 @@ pub(super) async fn query_table(
     } else {
         (None, Vec::new(), None)
     };
-    let found = scan_table(&state.db, thing, limit, writes, |row| {
+    let found = scan_table(&state.db, thing, limit, false, writes, |row| {
         matches_values(row, &wanted)
             && source
                 .as_deref()
@@ -241,7 +244,7 @@ pub(super) async fn count_entries(
     let count = if writes.pending(thing.id).is_empty() {
         streams::count_data_table_rows(&state.db, thing.id).await?
     } else {
-        let rows = scan_table(&state.db, thing, u64::MAX, writes, |_| true).await?;
+        let rows = scan_table(&state.db, thing, u64::MAX, false, writes, |_| true).await?;
         rows.len() as u64
     };
     Ok(infotable_of(
@@ -291,17 +294,26 @@ pub(super) async fn delete_entries(
         }
         wanted
     };
-    let found = scan_table(&state.db, thing, u64::MAX, writes, |row| {
-        matches_values(row, &wanted)
-    })
-    .await?;
-    let ops = found
-        .into_iter()
-        .map(|(row, _)| DataOp::Delete {
-            entity_id: thing.id,
-            row_key: row.row_key,
-        })
-        .collect();
-    writes.make(state, ops).await?;
+    let keep = |row: &Map<String, Value>| matches_values(row, &wanted);
+    let deletes = |found: Vec<(DataTableRow, Map<String, Value>)>| -> Vec<DataOp> {
+        found
+            .into_iter()
+            .map(|(row, _)| DataOp::Delete {
+                entity_id: thing.id,
+                row_key: row.row_key,
+            })
+            .collect()
+    };
+    if let Writes::Now = writes {
+        // The scan and the delete in one write transaction, the rows read locked: a row
+        // changed or added meanwhile is either seen as it is or not deleted.
+        let txn = crate::db::begin_write(&state.db).await?;
+        let found = scan_table(&txn, thing, u64::MAX, true, writes, keep).await?;
+        super::writes::apply(&txn, &deletes(found)).await?;
+        txn.commit().await?;
+    } else {
+        let found = scan_table(&state.db, thing, u64::MAX, false, writes, keep).await?;
+        writes.make(state, deletes(found)).await?;
+    }
     Ok(json!({}))
 }
