@@ -21,17 +21,6 @@ use crate::domain::things::{properties_of, readable_table};
 use crate::error::ApiError;
 use crate::script::host::{Session, Throw, text};
 
-/// The value and lifecycle services every Thing has.
-pub const THING_SERVICES: &[&str] = &[
-    "GetPropertyValues",
-    "SetPropertyValues",
-    "UpdatePropertyValues",
-    "EnableThing",
-    "DisableThing",
-    "RestartThing",
-    "IsEnabled",
-];
-
 /// The services a Thing the invocation creates offers before the invocation returns.
 const LIFECYCLE: &[&str] = &["EnableThing", "DisableThing", "RestartThing", "IsEnabled"];
 
@@ -136,13 +125,7 @@ impl Session<'_> {
     /// `GetPropertyValues`: the properties the caller or `System` may read, with the values
     /// the invocation wrote.
     async fn property_values(&self, thing: &str) -> Result<Value, Throw> {
-        let idx = self.visible(thing)?;
-        let defs = self
-            .state
-            .models
-            .thing(thing, self.ctx.sequences)
-            .await?
-            .ok_or(ApiError::NotFound)?;
+        let (idx, defs) = self.visible_thing(thing).await?;
         let may_read = |name: &str| {
             self.permitted(Target::Entity(idx), PermissionKind::PropertyRead, name)
                 == Outcome::Allow

@@ -8,6 +8,8 @@
 use ironworx_entity::queries::parts::field_definitions;
 use ironworx_entity::queries::{models, now_ms};
 use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind, builtin};
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
 use crate::authz::{EntityIdx, Outcome, Request, Target, decide_wrapped};
@@ -16,9 +18,10 @@ use crate::domain::Ctx;
 use crate::domain::data::{self, DataOp, Writes};
 use crate::domain::events::event_shape;
 use crate::domain::shapes::{check_row, rows_of, shape_fields};
-use crate::domain::things::{PropertyWrite, properties_of, values};
+use crate::domain::things::{PropertyWrite, THING_SERVICES, properties_of, values};
 use crate::error::{ApiError, ScriptFailure};
-use crate::script::builtins::{EntityOp, THING_SERVICES};
+use crate::model::ThingDefinitions;
+use crate::script::builtins::EntityOp;
 use crate::script::engine::file_of;
 use crate::script::typing;
 use crate::state::AppState;
@@ -348,6 +351,22 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The Thing `thing` when the caller or `System` may see it, with its definitions; 404
+    /// otherwise.
+    pub(super) async fn visible_thing(
+        &self,
+        thing: &str,
+    ) -> Result<(EntityIdx, Arc<ThingDefinitions>), ApiError> {
+        let idx = self.visible(thing)?;
+        let defs = self
+            .state
+            .models
+            .thing(thing, self.ctx.sequences)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        Ok((idx, defs))
+    }
+
     pub(super) fn visible(&self, thing: &str) -> Result<EntityIdx, ApiError> {
         self.visible_in(Collection::Things, thing)
     }
@@ -358,13 +377,7 @@ impl<'a> Session<'a> {
         if self.creates(thing) {
             return self.created_member(thing, name);
         }
-        let idx = self.visible(thing)?;
-        let defs = self
-            .state
-            .models
-            .thing(thing, self.ctx.sequences)
-            .await?
-            .ok_or(ApiError::NotFound)?;
+        let (idx, defs) = self.visible_thing(thing).await?;
         let written = self
             .pending
             .iter()
@@ -561,14 +574,8 @@ impl<'a> Session<'a> {
     pub(super) async fn write(&mut self, arg: &Value) -> Result<Value, Throw> {
         let (thing, name) = (text(arg, "thing"), text(arg, "name"));
         let value = arg.get("value").cloned().unwrap_or(Value::Null);
-        let idx = self.visible(thing)?;
+        let (idx, defs) = self.visible_thing(thing).await?;
         self.require(idx, PermissionKind::PropertyWrite, name)?;
-        let defs = self
-            .state
-            .models
-            .thing(thing, self.ctx.sequences)
-            .await?
-            .ok_or(ApiError::NotFound)?;
         let found = self
             .state
             .models

@@ -48,6 +48,22 @@ fn result(reply: &Reply) -> &Value {
     &reply.json["rows"][0]["result"]
 }
 
+/// `Factory`'s `service` for the Thing `name`, as the administrator.
+async fn run(server: &TestServer, service: &str, name: &str) -> Reply {
+    call(
+        server,
+        &Caller::admin(),
+        "Factory",
+        service,
+        json!({ "name": name }),
+    )
+    .await
+}
+
+fn expect(reply: &Reply, status: StatusCode, backend: impl std::fmt::Display) {
+    assert_eq!(reply.status, status, "{backend}: {}", reply.text);
+}
+
 async fn exists(server: &TestServer, thing: &str) -> bool {
     let path = format!("/Thingworx/Things/{thing}");
     let reply = send(server, &Caller::admin(), Method::GET, &path, None).await;
@@ -109,49 +125,18 @@ async fn entity_services_and_thing_services_run_from_scripts() {
         .await;
 
         // Created, enabled and read back in one invocation; written when it returns.
-        let built = call(
-            &server,
-            &Caller::admin(),
-            "Factory",
-            "Build",
-            json!({"name": "Press1"}),
-        )
-        .await;
+        let built = run(&server, "Build", "Press1").await;
         assert_eq!(result(&built), &json!(true), "{backend}");
         assert!(exists(&server, "Press1").await, "{backend}");
         let enabled = call(&server, &Caller::admin(), "Press1", "IsEnabled", json!({})).await;
         assert_eq!(result(&enabled), &json!(true), "{backend}");
         // A name that exists is refused as REST refuses it.
-        let again = call(
-            &server,
-            &Caller::admin(),
-            "Factory",
-            "Build",
-            json!({"name": "Press1"}),
-        )
-        .await;
-        assert_eq!(
-            again.status,
-            StatusCode::BAD_REQUEST,
-            "{backend}: {}",
-            again.text
-        );
+        let again = run(&server, "Build", "Press1").await;
+        expect(&again, StatusCode::BAD_REQUEST, backend);
 
         // A throw drops the new Thing with every other write.
-        let failed = call(
-            &server,
-            &Caller::admin(),
-            "Factory",
-            "BuildAndFail",
-            json!({"name": "Press2"}),
-        )
-        .await;
-        assert_eq!(
-            failed.status,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "{backend}: {}",
-            failed.text
-        );
+        let failed = run(&server, "BuildAndFail", "Press2").await;
+        expect(&failed, StatusCode::INTERNAL_SERVER_ERROR, backend);
         assert_eq!(failed.json["code"], json!("script_error"), "{backend}");
         assert!(!exists(&server, "Press2").await, "{backend}");
         assert_eq!(
@@ -161,14 +146,7 @@ async fn entity_services_and_thing_services_run_from_scripts() {
         );
 
         // A new Thing's properties wait for the invocation to return.
-        let touched = call(
-            &server,
-            &Caller::admin(),
-            "Factory",
-            "Touch",
-            json!({"name": "Press3"}),
-        )
-        .await;
+        let touched = run(&server, "Touch", "Press3").await;
         let message = result(&touched).as_str().unwrap_or_default().to_owned();
         assert!(message.contains("can be used once"), "{backend}: {message}");
         assert!(exists(&server, "Press3").await, "{backend}");

@@ -35,6 +35,17 @@ pub enum Selection<'a> {
     All,
 }
 
+/// The value and lifecycle services every Thing has.
+pub const THING_SERVICES: &[&str] = &[
+    "GetPropertyValues",
+    "SetPropertyValues",
+    "UpdatePropertyValues",
+    "EnableThing",
+    "DisableThing",
+    "RestartThing",
+    "IsEnabled",
+];
+
 /// The resource name of every property.
 pub const ALL: &str = "*";
 

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use super::model::{self, ThingModel};
 use super::{Entry, not_implemented, values};
 use crate::authz::{EntityIdx, Target};
-use crate::domain::things::{self, Selection};
+use crate::domain::things::{self, Selection, THING_SERVICES};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::{infotable, primitive};
@@ -34,17 +34,6 @@ pub(super) const DEFINITION_SERVICES: &[&str] = &[
     "GetPropertyDefinition",
     "AddPropertyDefinition",
     "RemovePropertyDefinition",
-];
-
-/// The value and lifecycle services every Thing has.
-const SERVICES: &[&str] = &[
-    "GetPropertyValues",
-    "SetPropertyValues",
-    "UpdatePropertyValues",
-    "EnableThing",
-    "DisableThing",
-    "RestartThing",
-    "IsEnabled",
 ];
 
 /// The values `dataChangeType` may take.
@@ -87,7 +76,7 @@ pub async fn thing_service(
     body: &[u8],
 ) -> Option<Result<HttpResponse, ApiError>> {
     let name = guard.index.entity(idx)?.name.clone();
-    if SERVICES.contains(&service) {
+    if THING_SERVICES.contains(&service) {
         return Some(builtin(state, guard, &name, service, body).await);
     }
     if let Some(answer) =
