@@ -61,10 +61,6 @@ const EXEMPT: &[(&str, &str)] = &[
         "server/benches/",
         "benchmarks seed and measure databases from outside the server",
     ),
-    (
-        "server/src/auth/password.rs",
-        "the row lock of a password change (`user_for_update`): still to move",
-    ),
 ];
 
 fn workspace_root() -> PathBuf {

@@ -3,7 +3,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait, ConnectionTrait,
-    EntityTrait, QueryFilter,
+    EntityTrait, QueryFilter, QuerySelect,
 };
 
 use crate::queries::entities::{EntityFields, EntityRow, find_entity, insert_entity};
@@ -302,6 +302,19 @@ pub async fn list_users<C: ConnectionTrait>(db: &C) -> QueryResult<Vec<UserRecor
 /// The user row of entity `entity_id`, if there is one.
 pub async fn user_row<C: ConnectionTrait>(db: &C, entity_id: i64) -> QueryResult<Option<UserRow>> {
     Ok(users::Entity::find_by_id(entity_id).one(db).await?)
+}
+
+/// The user row of entity `entity_id` read for update inside a transaction: a row lock on
+/// PostgreSQL (SQLite's write transaction already holds the database's write lock).
+pub async fn user_row_for_update<C: ConnectionTrait>(
+    txn: &C,
+    entity_id: i64,
+) -> QueryResult<Option<UserRow>> {
+    let mut query = users::Entity::find_by_id(entity_id);
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    Ok(query.one(txn).await?)
 }
 
 /// Deletes the extension values of user `user_id` (a newer version replaces them all).

@@ -9,7 +9,6 @@ use ironworx_entity::queries::login_failures::{self, Counted, FailurePolicy};
 use ironworx_entity::queries::now_ms;
 use ironworx_entity::queries::users::{self, PasswordRecord, UserRecord};
 use ironworx_entity::vocab::normalize_principal_name;
-use sea_orm::{DatabaseTransaction, DbBackend, EntityTrait, QuerySelect};
 
 use crate::auth::AuthHost;
 use crate::auth::Caller;
@@ -227,18 +226,6 @@ pub async fn login_checked(
     ))
 }
 
-/// Reads a user row for update inside `txn` (row lock on PostgreSQL, the write lock on SQLite).
-async fn user_for_update(
-    txn: &DatabaseTransaction,
-    user_id: i64,
-) -> Result<Option<users::UserRow>, ApiError> {
-    let mut query = ironworx_entity::schema::users::Entity::find_by_id(user_id);
-    if sea_orm::ConnectionTrait::get_database_backend(txn) == DbBackend::Postgres {
-        query = query.lock_exclusive();
-    }
-    query.one(txn).await.map_err(ApiError::internal)
-}
-
 /// How long a window and a lock last, from the configuration.
 fn failure_policy(auth: &AuthSettings) -> FailurePolicy {
     let ms = |minutes: u64| i64::try_from(minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
@@ -333,7 +320,10 @@ async fn succeeded(
     let txn = crate::db::begin_write(state.db())
         .await
         .map_err(ApiError::internal)?;
-    let Some(mut user) = user_for_update(&txn, record.entity.id).await? else {
+    let Some(mut user) = users::user_row_for_update(&txn, record.entity.id)
+        .await
+        .map_err(ApiError::internal)?
+    else {
         return Ok(());
     };
     if had_failures {
