@@ -95,6 +95,8 @@ async fn run(
         .await
         .map_err(ApiError::internal)?;
     let mut detail = json!({});
+    // Sessions a password change or disabling the user ended.
+    let mut ended = 0;
     let result = match service {
         "ChangePassword" => {
             let old = p.old_password.clone().unwrap_or_default();
@@ -109,13 +111,13 @@ async fn run(
             }
             let new = new_password(state, &p)?;
             users::set_password(&txn, id, &hash_new(&new).await?, now).await?;
-            sessions::revoke_user_sessions(&txn, id, now).await?;
+            ended = sessions::revoke_user_sessions(&txn, id, now).await?;
             json!({})
         }
         "AssignNewPassword" => {
             let new = new_password(state, &p)?;
             users::set_password(&txn, id, &hash_new(&new).await?, now).await?;
-            sessions::revoke_user_sessions(&txn, id, now).await?;
+            ended = sessions::revoke_user_sessions(&txn, id, now).await?;
             json!({})
         }
         "EnableUser" | "DisableUser" => {
@@ -127,7 +129,7 @@ async fn run(
             }
             users::set_enabled(&txn, id, enable).await?;
             if !enable {
-                sessions::revoke_user_sessions(&txn, id, now).await?;
+                ended = sessions::revoke_user_sessions(&txn, id, now).await?;
             }
             json!({})
         }
@@ -177,13 +179,32 @@ async fn run(
             actor: guard.caller.name.clone(),
             action: service.to_owned(),
             target_collection: Collection::Users.as_str().to_owned(),
-            target_name: name,
+            target_name: name.clone(),
             detail: Some(detail),
             ..Default::default()
         },
     )
     .await?;
+    if ended > 0 {
+        sessions_ended(state, guard, &name, service, ended).await;
+    }
     Ok(result)
+}
+
+/// Records in the security log that `service`, called by the caller of `guard`, ended
+/// `ended` sessions of the user `user`.
+async fn sessions_ended(state: &AppState, guard: &Guard, user: &str, service: &str, ended: u64) {
+    let event = crate::auth::security_log::Event {
+        kind: crate::auth::security_log::SESSIONS_TERMINATED,
+        user,
+        door: crate::auth::security_log::REST,
+        message: format!(
+            "{service} by {} ended {ended} session(s) of {user}",
+            guard.caller.name
+        ),
+        ..Default::default()
+    };
+    crate::auth::security_log::record(state, event).await;
 }
 
 /// `Resources/CurrentSessionInfo`: who the caller is.
@@ -245,17 +266,14 @@ pub async fn current_session_info(
                 },
             )
             .await?;
-            let event = crate::auth::security_log::Event {
-                kind: crate::auth::security_log::SESSIONS_TERMINATED,
-                user: &record.entity.name,
-                door: crate::auth::security_log::REST,
-                message: format!(
-                    "{} ended {ended} session(s) of {}",
-                    guard.caller.name, record.entity.name
-                ),
-                ..Default::default()
-            };
-            crate::auth::security_log::record(state, event).await;
+            sessions_ended(
+                state,
+                guard,
+                &record.entity.name,
+                "TerminateUserSessions",
+                ended,
+            )
+            .await;
             primitive("INTEGER", json!(ended))
         }
         _ => return Err(ApiError::NotFound),

@@ -486,3 +486,62 @@ async fn audit_sorts_and_entity_history_for_whoever_sees_the_entity() {
         db.drop_database().await;
     }
 }
+
+/// A password assigned by an administrator and a disabled user end the user's sessions, and
+/// the security log says so (never with the password).
+#[tokio::test]
+async fn sessions_ended_by_a_password_or_disabling_are_logged() {
+    const NEW_PASSWORD: &str = "bob-new-password-9876";
+    for backend in backends() {
+        let db = TestDb::create(backend).await;
+        let server = TestServer::start(&db, &[]).await;
+        let conn = connect(&db).await;
+        create_user(&conn, "bob", PASSWORD).await;
+        for (service, body) in [
+            (
+                "AssignNewPassword",
+                json!({"newPassword": NEW_PASSWORD, "newPasswordConfirm": NEW_PASSWORD}),
+            ),
+            ("DisableUser", json!({})),
+        ] {
+            let password = if service == "DisableUser" {
+                NEW_PASSWORD
+            } else {
+                PASSWORD
+            };
+            let login = ironworx_tests::forms::login(&server, "Everyone", "bob", password).await;
+            assert_eq!(
+                login.status,
+                StatusCode::SEE_OTHER,
+                "{backend}: {}",
+                login.body
+            );
+            admin_call(
+                &server,
+                &format!("/Thingworx/Users/bob/Services/{service}"),
+                body,
+            )
+            .await;
+        }
+        let (status, raw, rows) = log(&server, ADMIN, json!({"user": "bob"})).await;
+        assert_eq!(status, StatusCode::OK, "{backend}: {raw}");
+        let ended: Vec<&str> = rows
+            .iter()
+            .filter(|r| r["action"] == json!("SessionsTerminated"))
+            .filter_map(|r| r["message"].as_str())
+            .collect();
+        assert_eq!(ended.len(), 2, "{backend}: {raw}");
+        assert!(
+            ended.iter().any(|m| m.starts_with("AssignNewPassword")),
+            "{ended:?}"
+        );
+        assert!(
+            ended.iter().any(|m| m.starts_with("DisableUser")),
+            "{ended:?}"
+        );
+        assert!(!raw.contains(NEW_PASSWORD), "{backend}: {raw}");
+        assert!(server.stop().await.success());
+        conn.close().await.expect("close");
+        db.drop_database().await;
+    }
+}
