@@ -23,7 +23,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::login_browser::{
-    REQUIRE_ENV, WAIT, find_program, open_browser, path_of, sign_in, start_chromedriver, text_of,
+    WAIT, browser_programs, open_browser, path_of, sign_in, start_chromedriver, text_of,
 };
 
 /// Set to `1` to save the screenshots.
@@ -340,13 +340,7 @@ enum Flow {
 
 #[tokio::test]
 async fn administrator_manages_security_in_the_console() {
-    let chromedriver = find_program(&["chromedriver"]);
-    let chromium = find_program(&["chromium", "chromium-browser"]);
-    let (Some(chromedriver), Some(chromium)) = (chromedriver, chromium) else {
-        if std::env::var_os(REQUIRE_ENV).is_some() {
-            panic!("{REQUIRE_ENV} is set but chromium/chromedriver is not installed");
-        }
-        eprintln!("skipping browser test: chromium/chromedriver not installed");
+    let Some((chromedriver, chromium)) = browser_programs() else {
         return;
     };
     let (mut driver, webdriver) = start_chromedriver(&chromedriver)

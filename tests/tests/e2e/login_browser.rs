@@ -22,7 +22,7 @@ use sea_orm::DatabaseConnection;
 use tokio::process::{Child, Command};
 
 /// Set (to anything) to make a missing browser a failure instead of a skip.
-pub(super) const REQUIRE_ENV: &str = "IRONWORX_REQUIRE_BROWSER";
+const REQUIRE_ENV: &str = "IRONWORX_REQUIRE_BROWSER";
 
 const ALICE: &str = "alice";
 const ALICE_PASSWORD: &str = "alice-password-1";
@@ -35,11 +35,26 @@ const PROMPT_B: &str = "Welcome to Bravo & friends";
 pub(super) const WAIT: Duration = Duration::from_secs(20);
 
 /// The first executable called one of `names` on `PATH`.
-pub(super) fn find_program(names: &[&str]) -> Option<PathBuf> {
+fn find_program(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
         .find(|candidate| candidate.is_file())
+}
+
+/// ChromeDriver and Chromium, when both are installed; `None` (the test skips, saying so)
+/// when they are not, unless [`REQUIRE_ENV`] makes that a failure.
+pub(super) fn browser_programs() -> Option<(PathBuf, PathBuf)> {
+    let chromedriver = find_program(&["chromedriver"]);
+    let chromium = find_program(&["chromium", "chromium-browser"]);
+    let (Some(chromedriver), Some(chromium)) = (chromedriver, chromium) else {
+        if std::env::var_os(REQUIRE_ENV).is_some() {
+            panic!("{REQUIRE_ENV} is set but chromium/chromedriver is not installed");
+        }
+        eprintln!("skipping browser test: chromium/chromedriver not installed");
+        return None;
+    };
+    Some((chromedriver, chromium))
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -244,13 +259,7 @@ async fn scenario(browser: &Client, server: &TestServer) -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn browser_signs_in_per_organization_and_out() {
-    let chromedriver = find_program(&["chromedriver"]);
-    let chromium = find_program(&["chromium", "chromium-browser"]);
-    let (Some(chromedriver), Some(chromium)) = (chromedriver, chromium) else {
-        if std::env::var_os(REQUIRE_ENV).is_some() {
-            panic!("{REQUIRE_ENV} is set but chromium/chromedriver is not installed");
-        }
-        eprintln!("skipping browser test: chromium/chromedriver not installed");
+    let Some((chromedriver, chromium)) = browser_programs() else {
         return;
     };
 

@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Frame, enc, field, finish, rows, session};
+use super::{Frame, enc, field, finish, query, rows, session};
 use crate::domain::history::CATEGORIES;
 use crate::http::services::{Place, invoke};
 use crate::state::AppState;
@@ -100,9 +100,7 @@ async fn audit(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     finish(
         async {
             let session = session(&req, &state, "Audit").await?;
-            let q = web::Query::<AuditQuery>::from_query(req.query_string())
-                .map(web::Query::into_inner)
-                .unwrap_or_default();
+            let q = query::<AuditQuery>(&req);
             let mut body = json!({ "maxItems": PAGE + 1, "query": criteria(&q) });
             if !q.category.is_empty() {
                 body["auditCategory"] = json!(q.category);

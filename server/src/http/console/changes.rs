@@ -11,7 +11,7 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Frame, field, finish, rows, session};
+use super::{Frame, field, finish, query, rows, session};
 use crate::http::services::Place;
 use crate::state::AppState;
 
@@ -75,9 +75,7 @@ async fn changes(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         async {
             let session = session(&req, &state, "What changed").await?;
             session.ctx.require_auditor("the permission changes")?;
-            let q = web::Query::<ChangesQuery>::from_query(req.query_string())
-                .map(web::Query::into_inner)
-                .unwrap_or_default();
+            let q = query::<ChangesQuery>(&req);
             let groups = if q.before.trim().is_empty() {
                 None
             } else {

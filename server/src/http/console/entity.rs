@@ -12,7 +12,7 @@ use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionCategory, Permi
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Frame, Stop, enc, field, finish, posted, rows, see_other, session};
+use super::{Frame, Stop, enc, field, finish, posted, query, rows, see_other, session};
 use crate::authz::{Outcome, StepEffect, Target};
 use crate::domain::explain::{Question, explain_as};
 use crate::domain::preview::{Planned, preview};
@@ -144,9 +144,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     finish(
         async {
             let session = session(&req, &state, "Entities").await?;
-            let query = web::Query::<ListQuery>::from_query(req.query_string())
-                .map(web::Query::into_inner)
-                .unwrap_or_default();
+            let query = query::<ListQuery>(&req);
             let collection = query
                 .collection
                 .parse::<Collection>()
@@ -557,9 +555,7 @@ async fn who_can_page(
                 session(&req, &state, &format!("Who can use {collection}/{name}")).await?;
             let ctx = &session.ctx;
             let (collection, idx) = ctx.visible_entity(&collection, &name)?;
-            let query = web::Query::<WhoCanQuery>::from_query(req.query_string())
-                .map(web::Query::into_inner)
-                .unwrap_or_default();
+            let query = query::<WhoCanQuery>(&req);
             let resource = match query.resource.trim() {
                 "" => ANY_RESOURCE,
                 r => r,
@@ -636,9 +632,7 @@ async fn explain_page(
             let session = session(&req, &state, &format!("Explain {collection}/{name}")).await?;
             let ctx = &session.ctx;
             let (collection, idx) = ctx.visible_entity(&collection, &name)?;
-            let query = web::Query::<ExplainQuery>::from_query(req.query_string())
-                .map(web::Query::into_inner)
-                .unwrap_or_default();
+            let query = query::<ExplainQuery>(&req);
             let user = match query.user.trim() {
                 "" => ctx.caller.name.as_str(),
                 u => u,

@@ -161,6 +161,13 @@ pub async fn posted(
     Ok(session)
 }
 
+/// The query string of a page as `Q`; a missing or malformed one reads as `Q::default()`.
+pub fn query<Q: serde::de::DeserializeOwned + Default>(req: &HttpRequest) -> Q {
+    web::Query::<Q>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or_default()
+}
+
 /// The session of a page about the entity `name` of `collection`: 404 unless the caller sees it.
 pub async fn viewing(
     req: &HttpRequest,

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    Form, Frame, Posted, Session, Stop, enc, field, finish, message_of, posted, posted_on, result,
-    rows, see_other_with, session, viewing,
+    Form, Frame, Posted, Session, Stop, enc, field, finish, message_of, posted, posted_on, query,
+    result, rows, see_other_with, session, viewing,
 };
 use crate::error::ApiError;
 use crate::http::services::Place;
@@ -61,9 +61,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 
 async fn list_page(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, Stop> {
     let session = session(req, state, "Users").await?;
-    let query = web::Query::<ListQuery>::from_query(req.query_string())
-        .map(web::Query::into_inner)
-        .unwrap_or_default();
+    let query = query::<ListQuery>(req);
     let (names, more) =
         super::entity::visible_page(&session.ctx, Collection::Users, &query.q, query.page);
     let link = |page: usize| format!("/Thingworx/Console/Users?q={}&page={page}", enc(&query.q));
