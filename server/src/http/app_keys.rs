@@ -134,16 +134,13 @@ async fn create(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
     .await?;
     crate::http::write::commit_audited(
         txn,
-        &Change {
-            actor: guard.caller.name.clone(),
-            action: "CreateApplicationKey".into(),
-            target_collection: Collection::ApplicationKeys.as_str().into(),
-            target_name: name,
-            detail: Some(
-                json!({ "user": user_name, "expirationDate": expiration, "whitelist": whitelist }),
-            ),
-            ..Default::default()
-        },
+        &Change::on(
+            &guard.caller.name,
+            "CreateApplicationKey",
+            Collection::ApplicationKeys,
+            &name,
+            json!({ "user": user_name, "expirationDate": expiration, "whitelist": whitelist }),
+        ),
     )
     .await?;
     Ok(primitive("STRING", json!(key_id)))
@@ -275,19 +272,18 @@ async fn run(
     app_keys::save_app_key(&txn, &key).await?;
     crate::http::write::commit_audited(
         txn,
-        &Change {
-            actor: guard.caller.name.clone(),
-            action: service.to_owned(),
-            target_collection: Collection::ApplicationKeys.as_str().into(),
-            target_name: name,
-            detail: Some(json!({
+        &Change::on(
+            &guard.caller.name,
+            service,
+            Collection::ApplicationKeys,
+            &name,
+            json!({
                 "userId": key.user_id,
                 "expirationDate": key.expiration_date,
                 "clientName": key.client_name,
                 "whitelist": key.ip_whitelist,
-            })),
-            ..Default::default()
-        },
+            }),
+        ),
     )
     .await?;
     Ok(json!({}))

@@ -65,14 +65,13 @@ async fn add_or_update(
     tokens::set_token(&txn, &table, name, &value).await?;
     crate::http::write::commit_audited(
         txn,
-        &Change {
-            actor: guard.caller.name.clone(),
-            action: "AddOrUpdateToken".into(),
-            target_collection: Collection::LocalizationTables.as_str().to_owned(),
-            target_name: table,
-            detail: Some(json!({ "name": name })),
-            ..Default::default()
-        },
+        &Change::on(
+            &guard.caller.name,
+            "AddOrUpdateToken",
+            Collection::LocalizationTables,
+            &table,
+            json!({ "name": name }),
+        ),
     )
     .await?;
     Ok(json!({}))

@@ -175,14 +175,13 @@ async fn run(
     };
     crate::http::write::commit_audited(
         txn,
-        &Change {
-            actor: guard.caller.name.clone(),
-            action: service.to_owned(),
-            target_collection: Collection::Users.as_str().to_owned(),
-            target_name: name.clone(),
-            detail: Some(detail),
-            ..Default::default()
-        },
+        &Change::on(
+            &guard.caller.name,
+            service,
+            Collection::Users,
+            &name,
+            detail,
+        ),
     )
     .await?;
     if ended > 0 {
@@ -256,14 +255,13 @@ pub async fn current_session_info(
             let ended = sessions::revoke_user_sessions(&txn, record.entity.id, now_ms()).await?;
             crate::http::write::commit_audited(
                 txn,
-                &Change {
-                    actor: guard.caller.name.clone(),
-                    action: "TerminateUserSessions".into(),
-                    target_collection: Collection::Users.as_str().to_owned(),
-                    target_name: target,
-                    detail: Some(json!({ "ended": ended })),
-                    ..Default::default()
-                },
+                &Change::on(
+                    &guard.caller.name,
+                    "TerminateUserSessions",
+                    Collection::Users,
+                    &target,
+                    json!({ "ended": ended }),
+                ),
             )
             .await?;
             sessions_ended(
