@@ -7,16 +7,18 @@
 //! so the diff never judges differently from a request.
 //!
 //! Pure: two [`Snapshot`]s in, changes out, so the command line and a service can share it.
-//! It compares every user with every entity; a change that can only affect a few (one group's
-//! rules or members) is not narrowed down yet.
-
-use std::collections::BTreeSet;
+//! Only the questions the difference between the states can reach are asked ([`scope`]), so
+//! a change to one group's rules or members costs what that group can affect.
 
 use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionCategory, PermissionKind};
 
 use crate::authz::{Layer, Outcome, Request, Step, StepEffect, Target};
 use crate::domain::explain::{Question, explain};
 use crate::domain::snapshot::Snapshot;
+
+mod scope;
+
+use scope::{Scope, bit};
 
 /// Which part of the comparison to report; every field left empty keeps everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -106,22 +108,27 @@ pub fn compare(
     after: &Snapshot,
     filter: &Filter,
 ) -> Result<Vec<Change>, DiffError> {
-    let users = users(before, after, filter)?;
-    let targets = targets(before, after, filter)?;
-    let kinds: Vec<PermissionKind> = PermissionKind::ALL
-        .iter()
-        .copied()
-        .filter(|k| filter.permission.is_none_or(|p| p == *k))
-        .collect();
+    check(before, after, filter)?;
     let mut changes = Vec::new();
-    for user in &users {
-        for (collection, entity) in &targets {
-            for &kind in &kinds {
+    for (user, questions) in Scope::between(before, after).into_questions() {
+        if !keeps_user(before, after, filter, user) {
+            continue;
+        }
+        for ((collection, entity), kinds) in questions {
+            if filter.collection.is_some_and(|c| c != collection)
+                || filter.entity.as_deref().is_some_and(|e| e != entity)
+            {
+                continue;
+            }
+            for &kind in PermissionKind::ALL {
                 // Create is asked of a collection, everything else of an entity.
-                if (kind == PermissionKind::Create) != entity.is_empty() {
+                if kinds & bit(kind) == 0
+                    || filter.permission.is_some_and(|p| p != kind)
+                    || (kind == PermissionKind::Create) != entity.is_empty()
+                {
                     continue;
                 }
-                for resource in resources(before, after, *collection, entity, kind) {
+                for resource in resources(before, after, collection, entity, kind) {
                     let question = Question {
                         user,
                         entity_type: collection.as_str(),
@@ -130,19 +137,19 @@ pub fn compare(
                         resource: &resource,
                         wrapped: false,
                     };
-                    let was = decide(before, &question, *collection);
-                    let is = decide(after, &question, *collection);
+                    let was = decide(before, &question, collection);
+                    let is = decide(after, &question, collection);
                     if (was == Some(Outcome::Allow)) == (is == Some(Outcome::Allow)) {
                         continue;
                     }
                     changes.push(Change {
-                        user: user.clone(),
-                        collection: *collection,
-                        entity: entity.clone(),
+                        user: user.to_owned(),
+                        collection,
+                        entity: entity.to_owned(),
                         permission: kind,
                         resource: resource.clone(),
-                        before: decision(before, &question, *collection),
-                        after: decision(after, &question, *collection),
+                        before: decision(before, &question, collection),
+                        after: decision(after, &question, collection),
                     });
                 }
             }
@@ -151,46 +158,45 @@ pub fn compare(
     Ok(changes)
 }
 
-/// The users of either state the filter keeps, by name.
-fn users(
-    before: &Snapshot,
-    after: &Snapshot,
-    filter: &Filter,
-) -> Result<BTreeSet<String>, DiffError> {
-    let mut names = BTreeSet::new();
-    if let Some(group) = &filter.group
-        && [before, after]
+/// Refuses a filter naming a user, group or entity that exists in neither state.
+fn check(before: &Snapshot, after: &Snapshot, filter: &Filter) -> Result<(), DiffError> {
+    let exists = |collection: Collection, name: &str| {
+        [before, after]
             .iter()
-            .all(|s| s.index.lookup(Collection::Groups, group).is_none())
+            .any(|s| s.index.lookup(collection, name).is_some())
+    };
+    if let Some(group) = &filter.group
+        && !exists(Collection::Groups, group)
     {
         return Err(DiffError::UnknownGroup(group.clone()));
     }
-    for side in [before, after] {
-        for (_, collection, name) in side.entities() {
-            if collection != Collection::Users {
-                continue;
-            }
-            if filter.user.as_deref().is_some_and(|u| u != name) {
-                continue;
-            }
-            if let Some(group) = &filter.group
-                && !is_member(before, name, group)
-                && !is_member(after, name, group)
-            {
-                continue;
-            }
-            names.insert(name.to_owned());
-        }
-    }
     if let Some(user) = &filter.user
-        && names.is_empty()
-        && [before, after]
-            .iter()
-            .all(|s| s.index.lookup(Collection::Users, user).is_none())
+        && !exists(Collection::Users, user)
     {
         return Err(DiffError::UnknownUser(user.clone()));
     }
-    Ok(names)
+    if let Some(entity) = &filter.entity {
+        let found = match filter.collection {
+            Some(collection) => exists(collection, entity),
+            None => Collection::ALL.iter().any(|c| exists(*c, entity)),
+        };
+        if !found {
+            return Err(DiffError::UnknownEntity(
+                filter.collection.unwrap_or(Collection::Things),
+                entity.clone(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the filter keeps `user`.
+fn keeps_user(before: &Snapshot, after: &Snapshot, filter: &Filter, user: &str) -> bool {
+    filter.user.as_deref().is_none_or(|u| u == user)
+        && filter
+            .group
+            .as_deref()
+            .is_none_or(|group| is_member(before, user, group) || is_member(after, user, group))
 }
 
 /// Whether `user` belongs to `group` (directly or through groups) in `side`.
@@ -199,41 +205,6 @@ pub fn is_member(side: &Snapshot, user: &str, group: &str) -> bool {
         .lookup(Collection::Users, user)
         .and_then(|idx| side.index.user(idx))
         .is_some_and(|node| node.groups.iter().any(|g| g == group))
-}
-
-/// The entities (and, for `Create`, collections with an empty name) of either state the
-/// filter keeps.
-fn targets(
-    before: &Snapshot,
-    after: &Snapshot,
-    filter: &Filter,
-) -> Result<BTreeSet<(Collection, String)>, DiffError> {
-    let mut targets = BTreeSet::new();
-    for side in [before, after] {
-        for (_, collection, name) in side.entities() {
-            if filter.collection.is_some_and(|c| c != collection)
-                || filter.entity.as_deref().is_some_and(|e| e != name)
-            {
-                continue;
-            }
-            targets.insert((collection, name.to_owned()));
-        }
-    }
-    if let Some(entity) = &filter.entity {
-        if targets.is_empty() {
-            return Err(DiffError::UnknownEntity(
-                filter.collection.unwrap_or(Collection::Things),
-                entity.clone(),
-            ));
-        }
-    } else {
-        for &collection in Collection::ALL {
-            if filter.collection.is_none_or(|c| c == collection) {
-                targets.insert((collection, String::new()));
-            }
-        }
-    }
-    Ok(targets)
 }
 
 /// The resources a question on `kind` is asked for: `*`, then what the entity defines in
@@ -329,3 +300,6 @@ fn decision(side: &Snapshot, question: &Question, collection: Collection) -> Dec
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod scope_tests;

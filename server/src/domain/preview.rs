@@ -6,7 +6,7 @@
 use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::vocab::{Collection, MemberType};
 
-use crate::authz::{AuthzIndex, Facts};
+use crate::authz::Facts;
 use crate::domain::Ctx;
 use crate::domain::diff::{Change, Filter, compare};
 use crate::domain::snapshot::{Snapshot, read_facts};
@@ -35,19 +35,30 @@ pub enum Planned {
         member_type: MemberType,
     },
     /// `rule` is added to (or, when `add` is false, removed from) the own or instance rules
-    /// of an entity.
+    /// of an entity, or the rules of its collection.
     Rule {
         /// The entity's collection.
         collection: Collection,
         /// The entity's name.
         entity: String,
-        /// Instance rules (of a template or shape) rather than the entity's own.
-        instance: bool,
+        /// Which of the entity's rules.
+        scope: RuleScope,
         /// Added or removed.
         add: bool,
         /// The rule.
         rule: Rule,
     },
+}
+
+/// Which rules a planned rule change touches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleScope {
+    /// The entity's own rules.
+    Own,
+    /// The instance rules of a ThingTemplate or ThingShape.
+    Instance,
+    /// The rules of the entity's collection.
+    Collection,
 }
 
 fn id_of(facts: &Facts, collection: Collection, name: &str) -> Result<i64, ApiError> {
@@ -66,8 +77,8 @@ fn member_collection(member_type: MemberType) -> Collection {
     }
 }
 
-/// Applies `planned` to `facts`, and says which part of the comparison can change.
-fn apply(facts: &mut Facts, planned: &Planned) -> Result<Filter, ApiError> {
+/// Applies `planned` to `facts`.
+fn apply(facts: &mut Facts, planned: &Planned) -> Result<(), ApiError> {
     match planned {
         Planned::RemoveMember {
             group,
@@ -87,49 +98,41 @@ fn apply(facts: &mut Facts, planned: &Planned) -> Result<Filter, ApiError> {
             } else if !facts.memberships.contains(&pair) {
                 facts.memberships.push(pair);
             }
-            Ok(match member_type {
-                MemberType::User => Filter {
-                    user: Some(member.clone()),
-                    ..Filter::default()
-                },
-                MemberType::Group => Filter {
-                    group: Some(member.clone()),
-                    ..Filter::default()
-                },
-            })
         }
         Planned::Rule {
             collection,
             entity,
-            instance,
+            scope,
             add,
             rule,
         } => {
             let id = id_of(facts, *collection, entity)?;
+            // One rule per permission, resource and principal: a new one replaces the old.
             let same = |r: &Rule| {
                 r.kind == rule.kind
                     && r.resource == rule.resource
                     && r.principal_type == rule.principal_type
                     && r.principal_name == rule.principal_name
             };
-            facts
-                .entity_rules
-                .retain(|(e, i, r)| !(*e == id && *i == *instance && same(r)));
-            if *add {
-                facts.entity_rules.push((id, *instance, rule.clone()));
-            }
-            // Instance rules reach every instance; own rules only the entity.
-            Ok(if *instance {
-                Filter::default()
-            } else {
-                Filter {
-                    collection: Some(*collection),
-                    entity: Some(entity.clone()),
-                    ..Filter::default()
+            if *scope == RuleScope::Collection {
+                facts
+                    .collection_rules
+                    .retain(|(c, r)| !(c == collection && same(r)));
+                if *add {
+                    facts.collection_rules.push((*collection, rule.clone()));
                 }
-            })
+            } else {
+                let instance = *scope == RuleScope::Instance;
+                facts
+                    .entity_rules
+                    .retain(|(e, i, r)| !(*e == id && *i == instance && same(r)));
+                if *add {
+                    facts.entity_rules.push((id, instance, rule.clone()));
+                }
+            }
         }
     }
+    Ok(())
 }
 
 /// The decisions `planned` would flip, for a security administrator.
@@ -141,8 +144,8 @@ pub async fn preview(
     ctx.require_security_admin("previews of changes")?;
     let (facts, definitions) = read_facts(&state.db).await.map_err(ApiError::internal)?;
     let mut changed = facts.clone();
-    let filter = apply(&mut changed, planned)?;
-    let before = Snapshot::new(AuthzIndex::build(&facts), definitions.clone());
-    let after = Snapshot::new(AuthzIndex::build(&changed), definitions);
-    compare(&before, &after, &filter).map_err(|e| ApiError::BadRequest(e.to_string()))
+    apply(&mut changed, planned)?;
+    let before = Snapshot::new(&facts, definitions.clone());
+    let after = Snapshot::new(&changed, definitions);
+    compare(&before, &after, &Filter::default()).map_err(|e| ApiError::BadRequest(e.to_string()))
 }

@@ -13,7 +13,8 @@ use ironworx_entity::queries::QueryError;
 use ironworx_entity::queries::defined::{DefinitionKind, all_defined};
 use ironworx_entity::queries::facts::read_fact_rows;
 use ironworx_entity::queries::model_history::{PastModel, Rebuilt, read_at as read_model_at};
-use ironworx_entity::vocab::{Collection, PermissionKind, builtin};
+use ironworx_entity::queries::permissions::Rule;
+use ironworx_entity::vocab::{Collection, PermissionKind, PrincipalType, builtin};
 use ironworx_importer::model::values::format_date;
 use ironworx_importer::plan::{Mode, PlanOptions};
 use ironworx_importer::{Caller, ImportError, Limits};
@@ -80,6 +81,21 @@ impl Defined {
     }
 }
 
+/// Where rules sit, by name rather than database id, so that two states read from different
+/// databases (an export and the live model) can be compared rule by rule.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleSource {
+    /// An entity's own rules.
+    Own(Collection, String),
+    /// The instance rules of a ThingTemplate or ThingShape.
+    Instance(Collection, String),
+    /// A collection's rules.
+    Collection(Collection),
+}
+
+/// One rule by name: permission, resource, principal type, principal name, allow.
+pub type RuleKey = (PermissionKind, String, PrincipalType, String, bool);
+
 /// One state of the model.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
@@ -87,14 +103,18 @@ pub struct Snapshot {
     pub index: AuthzIndex,
     /// What each entity (by database id) defines itself.
     pub defined: HashMap<i64, Defined>,
+    /// Every rule of the state by where it sits, each source's rules sorted and distinct.
+    pub rules: HashMap<RuleSource, Vec<RuleKey>>,
 }
 
 impl Snapshot {
-    /// A state from an index and the definitions rows (entity id, kind, name).
+    /// A state from its facts and the definitions rows (entity id, kind, name).
     pub fn new(
-        index: AuthzIndex,
+        facts: &Facts,
         definitions: impl IntoIterator<Item = (i64, DefinitionKind, String)>,
     ) -> Snapshot {
+        let index = AuthzIndex::build(facts);
+        let rules = rules_by_source(facts);
         let mut defined: HashMap<i64, Defined> = HashMap::new();
         for (entity, kind, name) in definitions {
             let slot = defined.entry(entity).or_default();
@@ -105,7 +125,11 @@ impl Snapshot {
             };
             names.push(name);
         }
-        Snapshot { index, defined }
+        Snapshot {
+            index,
+            defined,
+            rules,
+        }
     }
 
     /// Every entity of the state, with its collection and name.
@@ -146,10 +170,52 @@ impl Snapshot {
     }
 }
 
+/// The rules of `facts` by source; rules on an entity the facts do not hold are left out, as
+/// the index leaves them out.
+fn rules_by_source(facts: &Facts) -> HashMap<RuleSource, Vec<RuleKey>> {
+    let key = |rule: &Rule| -> RuleKey {
+        (
+            rule.kind,
+            rule.resource.clone(),
+            rule.principal_type,
+            rule.principal_name.clone(),
+            rule.allow,
+        )
+    };
+    let names: HashMap<i64, (Collection, &str)> = facts
+        .entities
+        .iter()
+        .map(|e| (e.id, (e.collection, e.name.as_str())))
+        .collect();
+    let mut rules: HashMap<RuleSource, Vec<RuleKey>> = HashMap::new();
+    for (id, instance, rule) in &facts.entity_rules {
+        let Some((collection, name)) = names.get(id) else {
+            continue;
+        };
+        let source = if *instance {
+            RuleSource::Instance(*collection, (*name).to_owned())
+        } else {
+            RuleSource::Own(*collection, (*name).to_owned())
+        };
+        rules.entry(source).or_default().push(key(rule));
+    }
+    for (collection, rule) in &facts.collection_rules {
+        rules
+            .entry(RuleSource::Collection(*collection))
+            .or_default()
+            .push(key(rule));
+    }
+    for keys in rules.values_mut() {
+        keys.sort_unstable();
+        keys.dedup();
+    }
+    rules
+}
+
 /// Reads the state of the model in `db` now, in one read-only snapshot.
 pub async fn read(db: &DatabaseConnection) -> Result<Snapshot, SnapshotError> {
     let (facts, definitions) = read_facts(db).await?;
-    Ok(Snapshot::new(AuthzIndex::build(&facts), definitions))
+    Ok(Snapshot::new(&facts, definitions))
 }
 
 /// The facts of the model in `db` now and what each entity defines, in one read-only
@@ -173,8 +239,8 @@ pub async fn read_at(db: &DatabaseConnection, at: i64) -> Result<Snapshot, Snaps
     match rebuilt {
         Rebuilt::At(past) => {
             let PastModel { facts, definitions } = *past;
-            let index = AuthzIndex::build(&crate::live_index::facts_from_rows(facts));
-            Ok(Snapshot::new(index, definitions))
+            let facts = crate::live_index::facts_from_rows(facts);
+            Ok(Snapshot::new(&facts, definitions))
         }
         Rebuilt::TooEarly(earliest) => Err(SnapshotError::TooEarly {
             at: format_date(at),

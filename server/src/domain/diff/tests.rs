@@ -6,7 +6,7 @@ use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::vocab::{Collection, Effect, PermissionKind, PrincipalType};
 
 use super::{DiffError, Filter, compare};
-use crate::authz::{AuthzIndex, EntityFact, Facts, Layer, Outcome, StepEffect, UnitFact};
+use crate::authz::{EntityFact, Facts, Layer, Outcome, StepEffect, UnitFact};
 use crate::domain::snapshot::Snapshot;
 
 fn entity(id: i64, collection: Collection, name: &str, template: &str) -> EntityFact {
@@ -66,7 +66,7 @@ pub(crate) fn state(bob_in_ops: bool) -> Snapshot {
         facts.memberships.push((2, 4));
     }
     Snapshot::new(
-        AuthzIndex::build(&facts),
+        &facts,
         [
             (7, DefinitionKind::Property, "temperature".to_owned()),
             (6, DefinitionKind::Service, "Ping".to_owned()),
@@ -248,7 +248,7 @@ fn a_user_missing_on_one_side_is_denied_there_with_a_rule_saying_so() {
             )],
             ..Facts::default()
         };
-        Snapshot::new(AuthzIndex::build(&facts), [])
+        Snapshot::new(&facts, [])
     };
     let changes = compare(
         &before,

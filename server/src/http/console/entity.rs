@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::{Frame, Stop, enc, field, finish, posted, query, rows, see_other, session};
 use crate::authz::{Outcome, StepEffect, Target};
 use crate::domain::explain::{Question, explain_as};
-use crate::domain::preview::{Planned, preview};
+use crate::domain::preview::{Planned, RuleScope, preview};
 use crate::domain::who_can::{kinds, who_can};
 use crate::error::ApiError;
 use crate::http::permission_sets::carries_instance;
@@ -383,7 +383,7 @@ struct RulePreviewPage<'a> {
     frame: &'a Frame,
     base: String,
     form: &'a RuleForm,
-    flips: Vec<super::groups::Flip>,
+    flips: super::groups::Flips,
 }
 
 /// The preview of adding or deleting the own or instance rule of `form` on the entity.
@@ -394,14 +394,11 @@ async fn preview_rule(
     form: &RuleForm,
     kind: PermissionKind,
 ) -> Result<HttpResponse, Stop> {
-    let instance = match form.scope.as_str() {
-        "Own" => false,
-        "Instance" => true,
-        _ => {
-            return Err(Stop::Error(ApiError::BadRequest(
-                "a preview covers own and instance rules; save collection rules directly".into(),
-            )));
-        }
+    let scope = match form.scope.as_str() {
+        "Own" => RuleScope::Own,
+        "Instance" => RuleScope::Instance,
+        "Collection" => RuleScope::Collection,
+        _ => return Err(Stop::Error(ApiError::BadRequest("unknown scope".into()))),
     };
     let rule = Rule {
         kind,
@@ -419,7 +416,7 @@ async fn preview_rule(
     let planned = Planned::Rule {
         collection,
         entity: name.to_owned(),
-        instance,
+        scope,
         add: form.action == "add",
         rule,
     };

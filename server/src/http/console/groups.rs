@@ -178,10 +178,22 @@ pub struct Flip {
     pub after: String,
 }
 
+/// How many flipped decisions a preview page lists; the heading still gives the total.
+pub const PREVIEW_ROWS: usize = 1_000;
+
+/// The flipped decisions of a preview, as many as a page lists.
+pub struct Flips {
+    /// The first [`PREVIEW_ROWS`] flips.
+    pub rows: Vec<Flip>,
+    /// How many decisions flip in all.
+    pub total: usize,
+}
+
 /// The flipped decisions of a preview ([`crate::domain::preview`]).
-pub fn flips(changes: &[crate::domain::diff::Change]) -> Vec<Flip> {
-    changes
+pub fn flips(changes: &[crate::domain::diff::Change]) -> Flips {
+    let rows = changes
         .iter()
+        .take(PREVIEW_ROWS)
         .map(|c| Flip {
             user: c.user.clone(),
             entity: c.entity_path(),
@@ -191,7 +203,11 @@ pub fn flips(changes: &[crate::domain::diff::Change]) -> Vec<Flip> {
             before: c.before.rule.detail.clone(),
             after: c.after.rule.detail.clone(),
         })
-        .collect()
+        .collect();
+    Flips {
+        rows,
+        total: changes.len(),
+    }
 }
 
 #[derive(Template)]
@@ -202,7 +218,7 @@ struct PreviewPage<'a> {
     action: &'a str,
     member: &'a str,
     member_type: &'a str,
-    flips: Vec<Flip>,
+    flips: Flips,
 }
 
 /// `POST /Thingworx/Console/Groups/<Name>/Members`: `step=preview` lists what adding or
