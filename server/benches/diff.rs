@@ -320,7 +320,8 @@ fn changes_between(rounds: usize) {
             }
             let row = &mut rows[j];
             row.medians.push(median);
-            row.figures.push(format!("{} ({})", ms(median), ms(largest)));
+            row.figures
+                .push(format!("{} ({})", ms(median), ms(largest)));
             row.flipped = found;
         }
     }

@@ -437,17 +437,22 @@ async fn organizations(server: &TestServer, admin: &str, csrf: &str, alice: (&st
 }
 
 /// Posts the rule editor's form for carol's PropertyRead on Temperature of Pump1.
-async fn carol_rule(server: &TestServer, admin: &str, csrf: &str, scope: &str) -> Reply {
+async fn carol_rule(
+    server: &TestServer,
+    admin: &str,
+    csrf: &str,
+    (action, scope, resource): (&str, &str, &str),
+) -> Reply {
     post_form(
         server,
         "/Thingworx/Console/Entities/Things/Pump1/Rules",
         admin,
         &[
             ("x-csrf-id", csrf),
-            ("action", "delete"),
+            ("action", action),
             ("scope", scope),
             ("permission", "PropertyRead"),
-            ("resource", "Temperature"),
+            ("resource", resource),
             ("principal_type", "User"),
             ("principal", CAROL),
             ("effect", "allow"),
@@ -457,9 +462,10 @@ async fn carol_rule(server: &TestServer, admin: &str, csrf: &str, scope: &str) -
     .await
 }
 
-/// The preview of deleting carol's grant lists what she loses and deletes nothing.
+/// The preview of deleting carol's grant lists what she loses and deletes nothing; the
+/// preview of a collection rule lists what she would gain on the Thing and saves nothing.
 async fn rule_preview(server: &TestServer, admin: &str, csrf: &str) {
-    let preview = carol_rule(server, admin, csrf, "Own").await;
+    let preview = carol_rule(server, admin, csrf, ("delete", "Own", "Temperature")).await;
     assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
     let flip = row(
         &preview.body,
@@ -472,11 +478,23 @@ async fn rule_preview(server: &TestServer, admin: &str, csrf: &str) {
         editor.body.contains("<td>User carol</td>"),
         "the preview deleted the rule"
     );
-    let collection = carol_rule(server, admin, csrf, "Collection").await;
-    refused(
-        &collection,
-        StatusCode::BAD_REQUEST,
-        "own and instance rules",
+    let collection = carol_rule(server, admin, csrf, ("add", "Collection", "*")).await;
+    assert_eq!(collection.status, StatusCode::OK, "{}", collection.body);
+    let flip = row(
+        &collection.body,
+        "<tr class=\"flip\"><td>carol</td><td>Things/Pump1</td><td>PropertyRead</td><td>*</td>",
+    );
+    assert!(flip.contains("allowed"), "{flip}");
+    assert!(
+        collection
+            .body
+            .contains("name=\"scope\" value=\"Collection\"")
+    );
+    let after = get(server, "/Thingworx/Console/Entities/Things/Pump1", admin).await;
+    assert_eq!(
+        after.body.matches("<td>User carol</td>").count(),
+        editor.body.matches("<td>User carol</td>").count(),
+        "the preview saved the collection rule"
     );
 }
 
