@@ -12,7 +12,7 @@
 
 use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionCategory, PermissionKind};
 
-use crate::authz::{Layer, Outcome, Request, Step, StepEffect, Target};
+use crate::authz::{EntityIdx, Layer, Outcome, Request, Step, StepEffect, Target};
 use crate::domain::explain::{Question, explain};
 use crate::domain::snapshot::Snapshot;
 
@@ -109,17 +109,24 @@ pub fn compare(
     filter: &Filter,
 ) -> Result<Vec<Change>, DiffError> {
     check(before, after, filter)?;
+    let sides = [before, after];
     let mut changes = Vec::new();
     for (user, questions) in Scope::between(before, after).into_questions() {
         if !keeps_user(before, after, filter, user) {
             continue;
         }
+        let users = sides.map(|s| s.index.lookup(Collection::Users, user));
         for ((collection, entity), kinds) in questions {
             if filter.collection.is_some_and(|c| c != collection)
                 || filter.entity.as_deref().is_some_and(|e| e != entity)
             {
                 continue;
             }
+            let targets = sides.map(|s| target(s, collection, entity));
+            let entities = targets.map(|t| match t {
+                Some(Target::Entity(idx)) => Some(idx),
+                _ => None,
+            });
             for &kind in PermissionKind::ALL {
                 // Create is asked of a collection, everything else of an entity.
                 if kinds & bit(kind) == 0
@@ -128,26 +135,36 @@ pub fn compare(
                 {
                     continue;
                 }
-                for resource in resources(before, after, collection, entity, kind) {
+                for resource in resources(sides, entities, kind) {
+                    let [was, is] = [0, 1].map(|i| match (users[i], targets[i]) {
+                        (Some(user), Some(target)) => {
+                            let request = Request {
+                                user,
+                                target,
+                                kind,
+                                resource,
+                            };
+                            crate::authz::decide(&sides[i].index, &request) == Outcome::Allow
+                        }
+                        _ => false,
+                    });
+                    if was == is {
+                        continue;
+                    }
                     let question = Question {
                         user,
                         entity_type: collection.as_str(),
                         entity,
                         kind,
-                        resource: &resource,
+                        resource,
                         wrapped: false,
                     };
-                    let was = decide(before, &question, collection);
-                    let is = decide(after, &question, collection);
-                    if (was == Some(Outcome::Allow)) == (is == Some(Outcome::Allow)) {
-                        continue;
-                    }
                     changes.push(Change {
                         user: user.to_owned(),
                         collection,
                         entity: entity.to_owned(),
                         permission: kind,
-                        resource: resource.clone(),
+                        resource: resource.to_owned(),
                         before: decision(before, &question, collection),
                         after: decision(after, &question, collection),
                     });
@@ -156,6 +173,16 @@ pub fn compare(
         }
     }
     Ok(changes)
+}
+
+/// The entity `entity` of `collection` in `side` (the collection itself when the name is
+/// empty); `None` when it does not exist there.
+fn target(side: &Snapshot, collection: Collection, entity: &str) -> Option<Target> {
+    if entity.is_empty() {
+        Some(Target::Collection(collection))
+    } else {
+        side.index.lookup(collection, entity).map(Target::Entity)
+    }
 }
 
 /// Refuses a filter naming a user, group or entity that exists in neither state.
@@ -210,46 +237,25 @@ pub fn is_member(side: &Snapshot, user: &str, group: &str) -> bool {
 /// The resources a question on `kind` is asked for: `*`, then what the entity defines in
 /// either state (run-time permissions only).
 fn resources(
-    before: &Snapshot,
-    after: &Snapshot,
-    collection: Collection,
-    entity: &str,
+    sides: [&Snapshot; 2],
+    entities: [Option<EntityIdx>; 2],
     kind: PermissionKind,
-) -> Vec<String> {
-    let mut names = vec![ANY_RESOURCE.to_owned()];
+) -> Vec<&str> {
+    let mut names = vec![ANY_RESOURCE];
     if kind.category() != PermissionCategory::RunTime {
         return names;
     }
-    for side in [before, after] {
-        let Some(idx) = side.index.lookup(collection, entity) else {
+    for (side, entity) in sides.into_iter().zip(entities) {
+        let Some(idx) = entity else {
             continue;
         };
         for name in side.resources(idx, kind) {
-            if !names.iter().any(|n| n == name) {
-                names.push(name.to_owned());
+            if !names.contains(&name) {
+                names.push(name);
             }
         }
     }
     names
-}
-
-/// The fast decision of `question` in `side`; `None` when its user or entity is missing.
-fn decide(side: &Snapshot, question: &Question, collection: Collection) -> Option<Outcome> {
-    let user = side.index.lookup(Collection::Users, question.user)?;
-    let target = if question.entity.is_empty() {
-        Target::Collection(collection)
-    } else {
-        Target::Entity(side.index.lookup(collection, question.entity)?)
-    };
-    Some(crate::authz::decide(
-        &side.index,
-        &Request {
-            user,
-            target,
-            kind: question.kind,
-            resource: question.resource,
-        },
-    ))
 }
 
 /// The explained decision of `question` in `side`.

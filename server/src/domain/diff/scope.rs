@@ -174,13 +174,13 @@ impl<'a> Side<'a> {
         let owner_a = a.owner().and_then(|o| self.name(o));
         let owner_b = b.owner().and_then(|o| there.name(o));
         let ((ta, sa), (tb, sb)) = (here.levels(a), far.levels(b));
-        owner_a == owner_b && self.names(ta) == there.names(tb) && self.names(sa) == there.names(sb)
+        owner_a == owner_b
+            && self.names(ta).eq(there.names(tb))
+            && self.names(sa).eq(there.names(sb))
     }
 
-    fn names(&self, list: &[EntityIdx]) -> Vec<&'a str> {
-        list.iter()
-            .filter_map(|e| self.name(*e).map(|(_, name)| name))
-            .collect()
+    fn names<'l>(&'l self, list: &'l [EntityIdx]) -> impl Iterator<Item = Option<Target<'a>>> + 'l {
+        list.iter().map(|e| self.name(*e))
     }
 }
 

@@ -401,11 +401,18 @@ fn everything(before: &Snapshot, after: &Snapshot) -> BTreeSet<(Question, bool)>
                 if (kind == PermissionKind::Create) != target.1.is_empty() {
                     continue;
                 }
-                for resource in resources(before, after, target.0, &target.1, kind) {
-                    let was = allowed(before, user, target, kind, &resource);
-                    if was != allowed(after, user, target, kind, &resource) {
+                let entities = [before, after].map(|s| s.index.lookup(target.0, &target.1));
+                for resource in resources([before, after], entities, kind) {
+                    let was = allowed(before, user, target, kind, resource);
+                    if was != allowed(after, user, target, kind, resource) {
                         found.insert((
-                            (user.clone(), target.0, target.1.clone(), kind, resource),
+                            (
+                                user.clone(),
+                                target.0,
+                                target.1.clone(),
+                                kind,
+                                resource.to_owned(),
+                            ),
                             was,
                         ));
                     }
