@@ -149,7 +149,12 @@ pub async fn revoke_user_sessions<C: ConnectionTrait>(
     user_id: i64,
     at: i64,
 ) -> QueryResult<u64> {
-    revoke_where(db, Condition::all().add(sessions::Column::UserId.eq(user_id)), at).await
+    revoke_where(
+        db,
+        Condition::all().add(sessions::Column::UserId.eq(user_id)),
+        at,
+    )
+    .await
 }
 
 /// Revokes the session of row `id` when it belongs to `user_id` and is open; returns whether

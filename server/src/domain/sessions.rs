@@ -61,8 +61,14 @@ pub async fn list(
     let name = subject(ctx, named, "GetUserSessions")?;
     let (id, _) = user_row(state, &name).await?;
     let now = now_ms();
-    let idle = i64::try_from(state.config.auth.session_idle_minutes.saturating_mul(60_000))
-        .unwrap_or(i64::MAX);
+    let idle = i64::try_from(
+        state
+            .config
+            .auth
+            .session_idle_minutes
+            .saturating_mul(60_000),
+    )
+    .unwrap_or(i64::MAX);
     Ok(sessions::open_user_sessions(&state.db, id, now)
         .await?
         .into_iter()

@@ -106,7 +106,10 @@ async fn end_a_session(browser: &Client, server: &TestServer) -> anyhow::Result<
     }
     browser.refresh().await?;
     let listed = Locator::Css("#user-sessions tbody tr");
-    ensure!(browser.find_all(listed).await?.len() == 2, "not two sessions");
+    ensure!(
+        browser.find_all(listed).await?.len() == 2,
+        "not two sessions"
+    );
     let button = browser.find(Locator::Css("#user-sessions button")).await?;
     let id = button.attr("id").await?.unwrap_or_default();
     button.click().await?;
@@ -116,7 +119,10 @@ async fn end_a_session(browser: &Client, server: &TestServer) -> anyhow::Result<
         browser.find(Locator::Id(&id)).await.is_err(),
         "{id} is still listed"
     );
-    ensure!(browser.find_all(listed).await?.len() == 1, "not one session left");
+    ensure!(
+        browser.find_all(listed).await?.len() == 1,
+        "not one session left"
+    );
     Ok(())
 }
 

@@ -159,7 +159,10 @@ async fn sessions_are_listed_and_ended_one_by_one() {
         assert!(signed_in(&server, &second).await, "{backend}: still open");
         assert_eq!(listed(&server, ADMIN, CAROL.0).await, Ok(vec![ids[0]]));
         let again = follow(&server, &end(&server, &admin, &csrf, ids[1]).await, &admin).await;
-        assert!(again.body.contains("Ended 0 sessions of carol."), "{backend}");
+        assert!(
+            again.body.contains("Ended 0 sessions of carol."),
+            "{backend}"
+        );
 
         // Carol ends her own remaining session over REST.
         let (status, answer) =

@@ -205,7 +205,10 @@ async fn groups_of(session: &Session, state: &AppState, name: &str) -> Vec<Group
 async fn sessions_of(session: &Session, state: &AppState, name: &str) -> Option<Vec<SessionRow>> {
     let body = json!({ "userName": name });
     let place = Place::Resource("CurrentSessionInfo");
-    let table = session.call(state, place, "GetUserSessions", &body).await.ok()?;
+    let table = session
+        .call(state, place, "GetUserSessions", &body)
+        .await
+        .ok()?;
     let time = |row: &serde_json::Map<String, Value>, f: &str| {
         row.get(f)
             .and_then(Value::as_i64)
