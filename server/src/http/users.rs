@@ -88,10 +88,28 @@ async fn run(
         .entity(idx)
         .map(|e| e.name.clone())
         .ok_or(ApiError::NotFound)?;
+    if service == "GetGroups" {
+        let groups = guard
+            .index
+            .user(idx)
+            .map(|u| u.groups.clone())
+            .unwrap_or_default();
+        let rows = groups.into_iter().map(|g| json!({ "name": g })).collect();
+        return Ok(infotable(&[("name", "GROUPNAME")], rows));
+    }
     let record = users::get_user(&state.db, &name).await?;
     let id = record.entity.id;
     let protected = name == builtin::ADMINISTRATOR;
     let now = now_ms();
+    // The reads answer without a write transaction.
+    match service {
+        "IsEnabled" => return Ok(primitive("BOOLEAN", json!(record.user.enabled))),
+        "IsLocked" => {
+            let locked = crate::auth::password::is_locked(&record.user, now);
+            return Ok(primitive("BOOLEAN", json!(locked)));
+        }
+        _ => {}
+    }
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
@@ -155,22 +173,6 @@ async fn run(
             users::set_language_preferences(&txn, id, &prefs).await?;
             detail = json!({ "preferences": prefs });
             json!({})
-        }
-        "GetGroups" => {
-            let groups = guard
-                .index
-                .user(idx)
-                .map(|u| u.groups.clone())
-                .unwrap_or_default();
-            let rows = groups.into_iter().map(|g| json!({ "name": g })).collect();
-            return Ok(infotable(&[("name", "GROUPNAME")], rows));
-        }
-        "IsEnabled" => return Ok(primitive("BOOLEAN", json!(record.user.enabled))),
-        "IsLocked" => {
-            return Ok(primitive(
-                "BOOLEAN",
-                json!(crate::auth::password::is_locked(&record.user, now)),
-            ));
         }
         _ => return Err(ApiError::NotFound),
     };
