@@ -1,41 +1,55 @@
-//! Server-side work of the console's heaviest pages on a 100,000-Thing model, in process: the
-//! entities list (first page, last page, a search that scans every Thing), **who can** on one
-//! Thing (1,000 users and 50 groups, every permission on `*` and on one property) and
-//! **explain**. What is timed is the index work each page does before rendering; the pages'
-//! database reads (a rule table, a member list) are point queries by entity and are not
-//! included.
+//! Console pages on 100,000 Things, whole: the real `ironworx serve` on a database holding
+//! 100,000 Things (each visible to organization `Acme`, whose unit holds every group, and
+//! readable by one of the groups), 1,000 users in 50 groups, imported from a generated export;
+//! the Administrator and a member (`u7`, of group `g7`) sign in through a form login (the
+//! `Everyone` page and Acme's), and each console page is fetched over loopback,
+//! `IRONWORX_CONSOLE_ROUNDS` times per caller, the pages taking turns within a round: the
+//! entities list (first page, last page, a name search over every Thing), one Thing's page
+//! with its rule editor, who can (`*` and one property), explain, the users list, a user, the
+//! groups, a group, the audit view, the organizations and one organization.
+//! Each time is a whole request on a connection of its own (connect, authentication, database
+//! reads, rendering, the answer read to its end), so it bounds the server's time from above.
+//! A page the member may not open (403 or 404) is reported as such and not timed.
+//!
+//! Goal: at most 50 ms per page (the median).
 //!
 //! Run: `cargo bench -p ironworx-server --bench console`
+//!
+//! Settings (environment): `IRONWORX_CONSOLE_THINGS` (100000), `IRONWORX_CONSOLE_ROUNDS` (21);
+//! `IRONWORX_TEST_POSTGRES`: on PostgreSQL as well.
 
-use std::sync::Arc;
+#[path = "harness/mod.rs"]
+mod harness;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ironworx_entity::queries::credentials::Sequences;
+use harness::model::{entity, export, load};
+use harness::{ADMIN, ADMIN_PASSWORD, BenchDb, Login, SERVER, Server, admin_post, env_or};
 use ironworx_entity::queries::permissions::Rule;
-use ironworx_entity::vocab::{Collection, PermissionKind, PrincipalType};
-use ironworx_server::auth::Caller;
-use ironworx_server::authz::{AuthzIndex, EntityFact, Facts, UnitFact};
-use ironworx_server::domain::Ctx;
-use ironworx_server::domain::explain::{Question, explain_as};
-use ironworx_server::domain::who_can::who_can;
-use ironworx_server::http::console::entity::visible_page;
+use ironworx_entity::vocab::{Collection, Effect, MemberType, PermissionKind, PrincipalType};
+use ironworx_importer::model::{
+    Entity, EntityRule, Export, Group, Kind, Member, Organization, PropertyDefinition, Thing,
+    ThingTemplate, Unit, User,
+};
+use serde_json::json;
 
-const THINGS: usize = 100_000;
-const USERS: usize = 1_000;
-const GROUPS: usize = 50;
-const ROUNDS: usize = 21;
-/// The goal per page, server side.
+const USERS: u64 = 1_000;
+/// The organization whose unit holds every group, so every user, and sees every Thing.
+const ORGANIZATION: &str = "Acme";
+const GROUPS: u64 = 50;
+/// The member who signs in, and its password (set through REST after the import).
+const MEMBER: &str = "u7";
+const MEMBER_PASSWORD: &str = "Console-Member-Password-7";
+/// The template of every Thing and the properties it defines.
+const TEMPLATE: &str = "ConsolePump";
+const PROPERTIES: [&str; 2] = ["Temperature", "Pressure"];
+/// Entities per page of the console's lists.
+const PAGE_SIZE: u64 = 50;
 const GOAL: Duration = Duration::from_millis(50);
 
-fn entity(id: i64, collection: Collection, name: String) -> EntityFact {
-    EntityFact {
-        id,
-        collection,
-        name,
-        owner: None,
-        template: String::new(),
-        shapes: Vec::new(),
-    }
+fn thing_name(i: u64) -> String {
+    format!("Thing{i:06}")
 }
 
 fn rule(
@@ -43,179 +57,325 @@ fn rule(
     resource: &str,
     principal: (PrincipalType, &str),
     allow: bool,
-) -> Rule {
-    Rule {
+) -> EntityRule {
+    let mut rule = Rule::any(
         kind,
-        resource: resource.to_owned(),
-        principal_type: principal.0,
-        principal_name: principal.1.to_owned(),
-        allow,
+        principal.0,
+        principal.1,
+        Effect::from_permitted(allow),
+    );
+    rule.resource = resource.to_owned();
+    EntityRule {
+        instance: false,
+        rule,
     }
 }
 
-/// Organization Acme (every user in its top unit, which sees every Thing), `USERS` users in
-/// `GROUPS` groups, the Administrator, `THINGS` Things; Thing000000 grants PropertyRead on
-/// Temperature to group g0 and denies it to user u1.
-fn model() -> Facts {
-    let mut facts = Facts::default();
-    let mut id = 0;
-    let mut next = || {
-        id += 1;
-        id
+/// The model: the template, `USERS` users `u<n>` each in group `g<n % GROUPS>`, organization
+/// [`ORGANIZATION`] with every group in its unit, and `things` Things, each visible to the
+/// organization and readable by one group; Thing000000 also lets `g1`
+/// read Temperature and denies it to `u1`.
+fn model(things: u64) -> Export {
+    let mut template = ThingTemplate {
+        base_thing_template: "GenericThing".into(),
+        ..ThingTemplate::default()
     };
-    let acme = next();
-    facts
-        .entities
-        .push(entity(acme, Collection::Organizations, "Acme".into()));
-    facts.units.push(UnitFact {
-        id: 1,
-        organization: acme,
-        name: "Acme".into(),
-        parent: None,
-    });
-    let admin = next();
-    facts
-        .entities
-        .push(entity(admin, Collection::Users, "Administrator".into()));
-    let groups: Vec<i64> = (0..GROUPS)
-        .map(|g| {
-            let gid = next();
-            facts
-                .entities
-                .push(entity(gid, Collection::Groups, format!("g{g}")));
-            gid
+    template.definitions.properties = PROPERTIES
+        .iter()
+        .zip(0..)
+        .map(|(name, ordinal)| PropertyDefinition {
+            name: (*name).to_owned(),
+            base_type: "NUMBER".into(),
+            ordinal,
+            ..PropertyDefinition::default()
         })
         .collect();
+    let mut entities: Vec<Entity> = vec![entity(
+        Collection::ThingTemplates,
+        TEMPLATE,
+        Kind::ThingTemplate(Box::new(template)),
+    )];
     for u in 0..USERS {
-        let uid = next();
-        facts
-            .entities
-            .push(entity(uid, Collection::Users, format!("u{u}")));
-        facts.memberships.push((groups[u % GROUPS], uid));
-        facts.unit_members.push((1, uid));
-    }
-    let first = next();
-    facts
-        .entities
-        .push(entity(first, Collection::Things, "Thing000000".into()));
-    for t in 1..THINGS {
-        let tid = next();
-        facts
-            .entities
-            .push(entity(tid, Collection::Things, format!("Thing{t:06}")));
-    }
-    facts.collection_rules.push((
-        Collection::Things,
-        rule(
-            PermissionKind::Visibility,
-            "*",
-            (PrincipalType::Organization, "Acme"),
-            true,
-        ),
-    ));
-    for (principal, allow) in [
-        ((PrincipalType::Group, "g0"), true),
-        ((PrincipalType::User, "u1"), false),
-    ] {
-        facts.entity_rules.push((
-            first,
-            false,
-            rule(
-                PermissionKind::PropertyRead,
-                "Temperature",
-                principal,
-                allow,
-            ),
+        let user = User {
+            enabled: true,
+            ..User::default()
+        };
+        entities.push(entity(
+            Collection::Users,
+            &format!("u{u}"),
+            Kind::User(Box::new(user)),
         ));
     }
-    facts
+    for g in 0..GROUPS {
+        let members = (g..USERS)
+            .step_by(usize::try_from(GROUPS).unwrap_or(1))
+            .map(|u| Member {
+                name: format!("u{u}"),
+                member_type: MemberType::User,
+            })
+            .collect();
+        entities.push(entity(
+            Collection::Groups,
+            &format!("g{g}"),
+            Kind::Group(Group {
+                members,
+                ..Group::default()
+            }),
+        ));
+    }
+    let unit = Unit {
+        name: ORGANIZATION.to_owned(),
+        members: (0..GROUPS)
+            .map(|g| Member {
+                name: format!("g{g}"),
+                member_type: MemberType::Group,
+            })
+            .collect(),
+        ..Unit::default()
+    };
+    entities.push(entity(
+        Collection::Organizations,
+        ORGANIZATION,
+        Kind::Organization(Box::new(Organization {
+            units: vec![unit],
+            ..Organization::default()
+        })),
+    ));
+    for i in 0..things {
+        let thing = Thing {
+            thing_template: TEMPLATE.to_owned(),
+            enabled: true,
+            ..Thing::default()
+        };
+        let mut e = entity(
+            Collection::Things,
+            &thing_name(i),
+            Kind::Thing(Box::new(thing)),
+        );
+        let group = format!("g{}", i % GROUPS);
+        e.rules = vec![
+            rule(
+                PermissionKind::Visibility,
+                "*",
+                (PrincipalType::Organization, ORGANIZATION),
+                true,
+            ),
+            rule(
+                PermissionKind::PropertyRead,
+                "*",
+                (PrincipalType::Group, &group),
+                true,
+            ),
+        ];
+        if i == 0 {
+            e.rules.push(rule(
+                PermissionKind::PropertyRead,
+                "Temperature",
+                (PrincipalType::Group, "g1"),
+                true,
+            ));
+            e.rules.push(rule(
+                PermissionKind::PropertyRead,
+                "Temperature",
+                (PrincipalType::User, "u1"),
+                false,
+            ));
+        }
+        entities.push(e);
+    }
+    export(entities)
 }
 
-fn ctx(index: &Arc<AuthzIndex>, name: &str) -> Ctx {
-    let user = index.lookup(Collection::Users, name).expect("user");
-    Ctx {
-        caller: Caller {
-            user_id: i64::from(user),
-            name: name.to_owned(),
+/// A console page and who it is timed for.
+struct Page {
+    label: &'static str,
+    /// The path for the Administrator.
+    admin: String,
+    /// The path for the member (its own user and decisions where the page names a user).
+    member: String,
+}
+
+fn pages(things: u64) -> Vec<Page> {
+    let entities = "/Thingworx/Console/Entities?collection=Things";
+    let thing = format!("/Thingworx/Console/Entities/Things/{}", thing_name(0));
+    let explain = |user: &str| {
+        format!("{thing}/Explain?user={user}&permission=PropertyRead&resource=Temperature")
+    };
+    let same = |label, path: String| Page {
+        label,
+        member: path.clone(),
+        admin: path,
+    };
+    vec![
+        same("entities, first page", entities.to_owned()),
+        same(
+            "entities, last page",
+            format!("{entities}&page={}", things.div_ceil(PAGE_SIZE) - 1),
+        ),
+        same(
+            "entities, search over every name",
+            format!("{entities}&q=thing09999"),
+        ),
+        same("a Thing with its rule editor", thing.clone()),
+        same("who can, *", format!("{thing}/WhoCan")),
+        same(
+            "who can, Temperature",
+            format!("{thing}/WhoCan?resource=Temperature"),
+        ),
+        Page {
+            label: "explain",
+            admin: explain("u1"),
+            member: explain(MEMBER),
         },
-        user,
-        index: Arc::clone(index),
-        sequences: Sequences::default(),
+        same("users, first page", "/Thingworx/Console/Users".to_owned()),
+        same("a user", format!("/Thingworx/Console/Users/{MEMBER}")),
+        same("groups", "/Thingworx/Console/Groups".to_owned()),
+        same(
+            "a group (20 members)",
+            "/Thingworx/Console/Groups/g0".to_owned(),
+        ),
+        same("audit", "/Thingworx/Console/Audit".to_owned()),
+        same(
+            "organizations",
+            "/Thingworx/Console/Organizations".to_owned(),
+        ),
+        same(
+            "an organization (50 groups in its unit)",
+            format!("/Thingworx/Console/Organizations/{ORGANIZATION}"),
+        ),
+    ]
+}
+
+/// GETs `path` in the session `login`: the status and the time to the last byte.
+fn fetch(addr: &str, login: &Login, path: &str) -> (u16, Duration) {
+    let headers = [login.cookie(), ("Accept", "text/html".to_owned())];
+    let started = Instant::now();
+    let res = harness::request(addr, "GET", path, &headers, None);
+    (res.status, started.elapsed())
+}
+
+/// The times of one page for one caller, or the status that refused the caller the page.
+type Times = Result<Vec<Duration>, u16>;
+
+/// Times every page for every caller, `rounds` rounds, the pages taking turns in each round.
+fn time_pages(
+    addr: &str,
+    pages: &[Page],
+    callers: &[(&Login, bool)],
+    rounds: u64,
+) -> Vec<Vec<Times>> {
+    let path = |page: &Page, member: bool| {
+        if member {
+            page.member.clone()
+        } else {
+            page.admin.clone()
+        }
+    };
+    // The first fetch warms the caches and says whether the caller may open the page.
+    let mut times: Vec<Vec<Times>> = callers
+        .iter()
+        .map(|(login, member)| {
+            pages
+                .iter()
+                .map(|page| match fetch(addr, login, &path(page, *member)).0 {
+                    200 => Ok(Vec::new()),
+                    status => Err(status),
+                })
+                .collect()
+        })
+        .collect();
+    for _ in 0..rounds {
+        for ((login, member), times) in callers.iter().zip(&mut times) {
+            for (page, runs) in pages.iter().zip(times.iter_mut()) {
+                if let Ok(runs) = runs {
+                    let (status, took) = fetch(addr, login, &path(page, *member));
+                    assert_eq!(status, 200, "{}", page.label);
+                    runs.push(took);
+                }
+            }
+        }
+    }
+    times
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// `median (largest)` of `times`, and whether the median meets the goal.
+fn figure(times: &Times) -> (String, Option<bool>) {
+    match times {
+        Ok(runs) => {
+            let mut runs = runs.clone();
+            runs.sort();
+            let median = runs[runs.len() / 2];
+            let largest = runs[runs.len() - 1];
+            (
+                format!("{:.1} ({:.1})", ms(median), ms(largest)),
+                Some(median <= GOAL),
+            )
+        }
+        Err(status) => (format!("not offered ({status})"), None),
     }
 }
 
-/// The median and the largest of `ROUNDS` runs of `work`.
-fn time(what: &str, mut work: impl FnMut()) -> Duration {
-    let mut runs: Vec<Duration> = (0..ROUNDS)
-        .map(|_| {
-            let start = Instant::now();
-            work();
-            start.elapsed()
-        })
-        .collect();
-    runs.sort();
-    let median = runs[ROUNDS / 2];
-    let max = runs[ROUNDS - 1];
+fn bench(db: &BenchDb, things: u64, rounds: u64, dir: &Path) {
+    let data = tempfile::tempdir_in(dir).expect("data dir");
+    load(db, data.path(), &model(things), &format!("{things} Things"));
+    let server = Server::start(Path::new(SERVER), db, data.path());
     println!(
-        "{what:<44} median {:>8.2} ms   max {:>8.2} ms   {}",
-        median.as_secs_f64() * 1e3,
-        max.as_secs_f64() * 1e3,
-        if median <= GOAL { "met" } else { "MISSED" }
+        "{}: listening after {:.1} s",
+        db.label,
+        server.start.as_secs_f64()
     );
-    median
+    admin_post(
+        &server.addr,
+        &format!("/Thingworx/Users/{MEMBER}/Services/AssignNewPassword"),
+        json!({"newPassword": MEMBER_PASSWORD, "newPasswordConfirm": MEMBER_PASSWORD}),
+    );
+    let admin = harness::form_login(&server.addr, "Everyone", ADMIN, ADMIN_PASSWORD);
+    let member = harness::form_login(&server.addr, ORGANIZATION, MEMBER, MEMBER_PASSWORD);
+    let pages = pages(things);
+    let times = time_pages(
+        &server.addr,
+        &pages,
+        &[(&admin, false), (&member, true)],
+        rounds,
+    );
+    println!(
+        "\n{}, {things} Things, {USERS} users, {GROUPS} groups ({rounds} rounds; median \
+         (largest) ms per whole request over loopback):",
+        db.label
+    );
+    println!("| page | Administrator | member {MEMBER} | goal 50 ms |");
+    println!("|---|---:|---:|---|");
+    for (i, page) in pages.iter().enumerate() {
+        let (admin, admin_met) = figure(&times[0][i]);
+        let (member, member_met) = figure(&times[1][i]);
+        let verdict = match (admin_met, member_met) {
+            (Some(false), _) | (_, Some(false)) => "MISSED",
+            _ => "met",
+        };
+        println!("| {} | {admin} | {member} | {verdict} |", page.label);
+    }
+    println!(
+        "{}: server resident {:.0} MB at the end\n",
+        db.label,
+        server.status_mb("VmRSS:")
+    );
 }
 
 fn main() {
-    let started = Instant::now();
-    let index = Arc::new(AuthzIndex::build(&model()));
-    println!(
-        "model: {THINGS} Things, {USERS} users, {GROUPS} groups; index built in {:.0} ms",
-        started.elapsed().as_secs_f64() * 1e3
+    let things = env_or("IRONWORX_CONSOLE_THINGS", 100_000);
+    let rounds = env_or("IRONWORX_CONSOLE_ROUNDS", 21);
+    let dir = tempfile::tempdir().expect("temp dir");
+    bench(
+        &BenchDb::sqlite(&dir.path().join("console.db")),
+        things,
+        rounds,
+        dir.path(),
     );
-    let admin = ctx(&index, "Administrator");
-    let member = ctx(&index, "u7");
-    let thing = index
-        .lookup(Collection::Things, "Thing000000")
-        .expect("thing");
-
-    time("entities, first page (member)", || {
-        let (page, more) = visible_page(&member, Collection::Things, "", 0);
-        assert!(page.len() == 50 && more);
-    });
-    time("entities, last page (member)", || {
-        let (page, more) = visible_page(&member, Collection::Things, "", THINGS / 50 - 1);
-        assert!(page.len() == 50 && !more);
-    });
-    time("entities, search scanning all (member)", || {
-        let (page, _) = visible_page(&member, Collection::Things, "thing09999", 0);
-        assert_eq!(page.len(), 10);
-    });
-    time("entities, search scanning all (admin)", || {
-        let (page, _) = visible_page(&admin, Collection::Things, "thing09999", 0);
-        assert_eq!(page.len(), 10);
-    });
-    time("who can, * (1,051 principals x 9 kinds)", || {
-        let rows = who_can(&admin, thing, "*").expect("who can");
-        assert_eq!(rows.len(), USERS + GROUPS + 1);
-    });
-    time("who can, Temperature (x 5 kinds)", || {
-        let rows = who_can(&admin, thing, "Temperature").expect("who can");
-        assert!(rows.iter().any(|r| r.name == "u0" && r.allowed[0]));
-        assert!(rows.iter().any(|r| r.name == "u1" && !r.allowed[0]));
-    });
-    time("explain", || {
-        let answer = explain_as(
-            &admin,
-            &Question {
-                user: "u1",
-                entity_type: "Things",
-                entity: "Thing000000",
-                kind: PermissionKind::PropertyRead,
-                resource: "Temperature",
-                wrapped: false,
-            },
-        )
-        .expect("explain");
-        assert!(answer.steps.iter().any(|s| s.decisive));
-    });
+    if let Some(admin_url) = harness::postgres_url() {
+        bench(&BenchDb::postgres(&admin_url), things, rounds, dir.path());
+    }
 }

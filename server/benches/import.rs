@@ -17,17 +17,21 @@
 //!
 //! Run: `cargo bench -p ironworx-server --bench import` (`IRONWORX_BENCH_THINGS=N` to resize)
 
+#[path = "harness/mod.rs"]
+mod harness;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use harness::model::entity;
 use ironworx_entity::queries::bulk::insert_all;
 use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::schema::{entities, entity_permissions, property_values, things};
 use ironworx_entity::vocab::{Collection, Effect, MemberType, PermissionKind, PrincipalType};
 use ironworx_importer::model::{
-    Common, Entity, EntityRule, Export, Group, Kind, Member, PropertyDefinition, PropertyValue,
-    Thing, ThingTemplate,
+    EntityRule, Export, Group, Kind, Member, PropertyDefinition, PropertyValue, Thing,
+    ThingTemplate,
 };
 use ironworx_importer::plan::{Mode, PlanOptions};
 use ironworx_importer::xml_write::{WriteOptions, write_single_file};
@@ -40,24 +44,6 @@ use serde_json::json;
 const TEMPLATES: usize = 100;
 const GROUPS: usize = 50;
 const VALUES: usize = 5;
-
-fn entity(collection: Collection, name: String, kind: Kind) -> Entity {
-    Entity {
-        collection,
-        name,
-        common: Common {
-            description: "generated".into(),
-            owner: Some(("User".into(), "Administrator".into())),
-            last_modified_date: Some(1_700_000_000_000),
-            ..Common::default()
-        },
-        rules: Vec::new(),
-        configuration_tables: Vec::new(),
-        kind,
-        extra: Default::default(),
-        origin: Default::default(),
-    }
-}
 
 fn rule(
     kind: PermissionKind,
@@ -81,7 +67,7 @@ fn model(things_count: usize) -> Export {
     for g in 0..GROUPS {
         entities.push(entity(
             Collection::Groups,
-            format!("Group{g}"),
+            &format!("Group{g}"),
             Kind::Group(Group {
                 members: vec![Member {
                     name: "Administrator".into(),
@@ -106,7 +92,7 @@ fn model(things_count: usize) -> Export {
         }
         entities.push(entity(
             Collection::ThingTemplates,
-            format!("Template{t}"),
+            &format!("Template{t}"),
             Kind::ThingTemplate(Box::new(template)),
         ));
     }
@@ -127,7 +113,7 @@ fn model(things_count: usize) -> Export {
         }
         let mut e = entity(
             Collection::Things,
-            format!("Thing{i:07}"),
+            &format!("Thing{i:07}"),
             Kind::Thing(Box::new(thing)),
         );
         let group = format!("Group{}", i % GROUPS);
@@ -156,11 +142,7 @@ fn model(things_count: usize) -> Export {
         ];
         entities.push(e);
     }
-    Export {
-        header: ironworx_importer::extract::header(true),
-        entities,
-        ..Export::default()
-    }
+    harness::model::export(entities)
 }
 
 /// (a): quick-xml events with every attribute unescaped.

@@ -24,32 +24,29 @@
 //! `IRONWORX_BENCH_SECONDS` per wrk run (10), `IRONWORX_BENCH_ROUNDS` (3),
 //! `IRONWORX_BENCH_CONNECTIONS` (16), `IRONWORX_BENCH_THREADS` (2).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "harness/mod.rs"]
+mod harness;
 
-use base64::Engine;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use harness::model::entity;
+use harness::{
+    BenchDb, Load, SERVER, Server, admin_post, duration_ms, env_or, median, range, request,
+};
 use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::vocab::{Collection, Effect, PermissionKind, PrincipalType};
 use ironworx_importer::model::{
-    Common, Entity, EntityRule, Export, Group, Kind, PropertyDefinition, PropertyValue, Thing,
-    ThingShape, ThingTemplate,
+    EntityRule, Export, Group, Kind, PropertyDefinition, PropertyValue, Thing, ThingShape,
+    ThingTemplate,
 };
-use ironworx_importer::xml_write::{WriteOptions, write_single_file};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database};
-use serde_json::{Value, json};
+use serde_json::json;
 
-const SERVER: &str = env!("CARGO_BIN_EXE_ironworx");
-const ADMIN: &str = "Administrator";
-const ADMIN_PASSWORD: &str = "Scale-Admin-Password-7";
 const READER: &str = "scalereader";
 const READER_PASSWORD: &str = "Scale-Reader-Password-7";
 /// The group the base template's instance rule lets read every property.
 const GROUP: &str = "ScaleReaders";
-const LISTENING: &str = "ironworx listening on http://";
-const STARTUP: Duration = Duration::from_secs(300);
 /// The property every read asks for: defined on the base template, stored on every Thing.
 const PROPERTY: &str = "t0";
 /// The templates, root first: each with the properties it defines and the shape it implements.
@@ -69,46 +66,12 @@ const GOAL_START_SECONDS: f64 = 5.0;
 const GOAL_RSS_MB: f64 = 400.0;
 const GOAL_P99_RATIO: f64 = 1.5;
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|v| *v > 0)
-        .unwrap_or(default)
-}
-
-/// What wrk is run with.
-struct Load {
-    seconds: u64,
-    rounds: u64,
-    connections: u64,
-    threads: u64,
-}
-
 fn thing_name(i: u64) -> String {
     format!("Scale{i:06}")
 }
 
 // ------------------------------------------------------------------------------------------
 // The model, as an export file.
-
-fn entity(collection: Collection, name: &str, kind: Kind) -> Entity {
-    Entity {
-        collection,
-        name: name.to_owned(),
-        common: Common {
-            description: "generated".into(),
-            owner: Some(("User".into(), "Administrator".into())),
-            last_modified_date: Some(1_700_000_000_000),
-            ..Common::default()
-        },
-        rules: Vec::new(),
-        configuration_tables: Vec::new(),
-        kind,
-        extra: Default::default(),
-        origin: Default::default(),
-    }
-}
 
 fn numbers(names: &[&str]) -> Vec<PropertyDefinition> {
     names
@@ -192,283 +155,7 @@ fn model(things: u64) -> Export {
             Kind::Thing(Box::new(thing)),
         ));
     }
-    Export {
-        header: ironworx_importer::extract::header(true),
-        entities,
-        ..Export::default()
-    }
-}
-
-// ------------------------------------------------------------------------------------------
-// A minimal HTTP/1.1 client for the setup requests (one connection per request).
-
-struct Response {
-    status: u16,
-    bytes: Vec<u8>,
-    body: String,
-}
-
-impl Response {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
-    }
-}
-
-fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: Option<(&str, &[u8])>,
-) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect to the server");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("read timeout");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n"
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if let Some((content_type, bytes)) = body {
-        head.push_str(&format!(
-            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-            bytes.len()
-        ));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send the request");
-    if let Some((_, bytes)) = body {
-        stream.write_all(bytes).expect("send the body");
-    }
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read the response");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete response head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let mut bytes = raw[split + 4..].to_vec();
-    if headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
-    }) {
-        bytes = dechunk(&bytes);
-    }
-    let body = String::from_utf8_lossy(&bytes).into_owned();
-    Response {
-        status,
-        bytes,
-        body,
-    }
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
-        let size = std::str::from_utf8(&raw[..end])
-            .ok()
-            .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok())
-            .unwrap_or(0);
-        raw = &raw[end + 2..];
-        if size == 0 || raw.len() < size {
-            break;
-        }
-        out.extend_from_slice(&raw[..size]);
-        raw = raw.get(size + 2..).unwrap_or_default();
-    }
-    out
-}
-
-fn basic(user: &str, password: &str) -> (&'static str, String) {
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    ("Authorization", format!("Basic {token}"))
-}
-
-/// POSTs `body` as the administrator and requires a 200.
-fn admin_post(addr: &str, path: &str, body: Value) -> Value {
-    let bytes = body.to_string();
-    let res = request(
-        addr,
-        "POST",
-        path,
-        &[basic(ADMIN, ADMIN_PASSWORD)],
-        Some(("application/json", bytes.as_bytes())),
-    );
-    assert_eq!(res.status, 200, "POST {path} {body}: {}", res.body);
-    res.json()
-}
-
-// ------------------------------------------------------------------------------------------
-// The database.
-
-/// A database for one model: a SQLite file, or a PostgreSQL database created for this run and
-/// dropped with this value.
-struct BenchDb {
-    label: &'static str,
-    url: String,
-    postgres: Option<(String, String)>,
-}
-
-impl BenchDb {
-    fn sqlite(path: &Path) -> BenchDb {
-        BenchDb {
-            label: "SQLite",
-            url: format!("sqlite://{}?mode=rwc", path.display()),
-            postgres: None,
-        }
-    }
-
-    fn postgres(admin_url: &str) -> BenchDb {
-        let name = format!("ironworx_scale_{}", uuid::Uuid::new_v4().simple());
-        admin_execute(admin_url, &format!("CREATE DATABASE \"{name}\""));
-        BenchDb {
-            label: "PostgreSQL",
-            url: with_database(admin_url, &name),
-            postgres: Some((admin_url.to_owned(), name)),
-        }
-    }
-}
-
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        if let Some((admin_url, name)) = &self.postgres {
-            admin_execute(
-                admin_url,
-                &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-            );
-        }
-    }
-}
-
-fn admin_execute(admin_url: &str, sql: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let mut options = ConnectOptions::new(admin_url);
-        options.max_connections(1).sqlx_logging(false);
-        let admin = Database::connect(options)
-            .await
-            .expect("connect to IRONWORX_TEST_POSTGRES");
-        admin.execute_unprepared(sql).await.expect(sql);
-        admin.close().await.ok();
-    });
-}
-
-/// `url` with its database name replaced by `name`; the query string is kept.
-fn with_database(url: &str, name: &str) -> String {
-    let start = url.find("://").map(|i| i + 3).expect("a URL");
-    let rest = &url[start..];
-    let (location, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
-    let authority = &location[..location.find('/').unwrap_or(location.len())];
-    format!("{}{authority}/{name}{query}", &url[..start])
-}
-
-/// The server process; killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-    /// Spawn to the listening line.
-    start: Duration,
-}
-
-impl Server {
-    /// `field` (`VmRSS:`, `VmHWM:`) of the process's status, in MB.
-    fn status_mb(&self, field: &str) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("the server's /proc status");
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {field} in the server's status"));
-        kib / 1024.0
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-/// `ironworx` with the database and data directory of `db`, and no other setting from the
-/// environment.
-fn ironworx(db: &BenchDb, data_dir: &Path) -> Command {
-    let mut command = Command::new(SERVER);
-    command
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["--database-url", &db.url])
-        .stdin(Stdio::null());
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("IRONWORX_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("IRONWORX_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("RUST_LOG", "warn");
-    command
-}
-
-fn start_server(db: &BenchDb, data_dir: &Path) -> Server {
-    let mut command = ironworx(db, data_dir);
-    command
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let spawned = Instant::now();
-    let mut child = command.spawn().expect("start the server");
-    let stdout = child.stdout.take().expect("server stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix(LISTENING) {
-                tx.send((addr.trim().to_owned(), spawned.elapsed())).ok();
-            }
-        }
-    });
-    let (addr, start) = rx
-        .recv_timeout(STARTUP)
-        .expect("the server did not announce its address");
-    Server { child, addr, start }
-}
-
-/// `ironworx import --mode file <path>`; seconds.
-fn import(db: &BenchDb, data_dir: &Path, path: &Path) -> f64 {
-    let started = Instant::now();
-    let out = ironworx(db, data_dir)
-        .args(["import", "--mode", "file"])
-        .arg(path)
-        .output()
-        .expect("run ironworx import");
-    let seconds = started.elapsed().as_secs_f64();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "ironworx import failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        !text.contains("dropped principal") && !text.contains("warning:"),
-        "the import dropped or warned: {text}"
-    );
-    seconds
+    harness::model::export(entities)
 }
 
 /// The reader's application key; checks that the reader may read and that a Thing has every
@@ -598,34 +285,6 @@ fn wrk(addr: &str, app_key: &str, script: &Path, load: &Load, seconds: u64) -> (
     (run, text)
 }
 
-/// A wrk duration (`812.00us`, `1.23ms`, `2.01s`, `1.00m`) in milliseconds.
-fn duration_ms(text: &str) -> f64 {
-    let split = text
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().expect("a wrk duration");
-    number
-        * match unit {
-            "us" => 0.001,
-            "ms" => 1.0,
-            "s" => 1000.0,
-            "m" => 60_000.0,
-            other => panic!("unknown wrk unit '{other}'"),
-        }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn range(values: &[f64], digits: usize) -> String {
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("{lo:.digits$}–{hi:.digits$}")
-}
-
 /// The Lua lines that number wrk's threads (`id`, from 0) and keep them for `done`.
 const THREAD_IDS: &str = r#"local threads = {}
 local next_id = 0
@@ -718,32 +377,13 @@ struct Model {
 /// (the last one keeps serving).
 fn prepare(db: &BenchDb, things: u64, load: &Load, dir: &Path) -> Model {
     let data = tempfile::tempdir_in(dir).expect("data dir");
-    let file = data.path().join("Entities.xml");
-    let started = Instant::now();
-    write_single_file(
-        &model(things),
-        &WriteOptions {
-            blank_secrets: true,
-        },
-        std::io::BufWriter::new(std::fs::File::create(&file).expect("create the export")),
-    )
-    .expect("write the export");
-    println!(
-        "{}: {things} Things: export of {:.1} MB written in {:.1} s",
-        db.label,
-        std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0) as f64 / 1e6,
-        started.elapsed().as_secs_f64()
-    );
-    let import_seconds = import(db, data.path(), &file);
-    println!(
-        "{}: {things} Things: imported in {import_seconds:.1} s",
-        db.label
-    );
+    let import_seconds =
+        harness::model::load(db, data.path(), &model(things), &format!("{things} Things"));
     let mut starts = Vec::new();
     let mut server = None;
     for _ in 0..3 {
         drop(server.take());
-        let started = start_server(db, data.path());
+        let started = Server::start(Path::new(SERVER), db, data.path());
         starts.push(started.start.as_secs_f64());
         server = Some(started);
     }
@@ -866,12 +506,7 @@ fn bench(db_of: &mut dyn FnMut() -> BenchDb, load: &Load, dir: &Path) {
 }
 
 fn main() {
-    let load = Load {
-        seconds: env_or("IRONWORX_BENCH_SECONDS", 10),
-        rounds: env_or("IRONWORX_BENCH_ROUNDS", 3),
-        connections: env_or("IRONWORX_BENCH_CONNECTIONS", 16),
-        threads: env_or("IRONWORX_BENCH_THREADS", 2),
-    };
+    let load = Load::from_env();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut n = 0;
     bench(
@@ -882,11 +517,7 @@ fn main() {
         &load,
         dir.path(),
     );
-    match std::env::var("IRONWORX_TEST_POSTGRES")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    {
-        Some(admin_url) => bench(&mut || BenchDb::postgres(&admin_url), &load, dir.path()),
-        None => println!("PostgreSQL skipped: IRONWORX_TEST_POSTGRES is not set"),
+    if let Some(admin_url) = harness::postgres_url() {
+        bench(&mut || BenchDb::postgres(&admin_url), &load, dir.path());
     }
 }

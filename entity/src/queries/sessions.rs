@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder,
 };
 
 use crate::queries::QueryResult;
@@ -122,22 +122,25 @@ pub async fn touch_session<C: ConnectionTrait>(db: &C, id: i64, at: i64) -> Quer
     Ok(())
 }
 
+/// Revokes the open sessions `filter` selects; returns how many were open.
+async fn revoke_where<C: ConnectionTrait>(db: &C, filter: Condition, at: i64) -> QueryResult<u64> {
+    let res = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(at))
+        .filter(filter)
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
 /// Revokes one session; returns whether it was open.
 pub async fn revoke_session<C: ConnectionTrait>(
     db: &C,
     token_id: &str,
     at: i64,
 ) -> QueryResult<bool> {
-    let res = sessions::Entity::update_many()
-        .col_expr(
-            sessions::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(at),
-        )
-        .filter(sessions::Column::TokenId.eq(token_id))
-        .filter(sessions::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected > 0)
+    let filter = Condition::all().add(sessions::Column::TokenId.eq(token_id));
+    Ok(revoke_where(db, filter, at).await? > 0)
 }
 
 /// Revokes every open session of a user; returns how many were open.
@@ -146,16 +149,40 @@ pub async fn revoke_user_sessions<C: ConnectionTrait>(
     user_id: i64,
     at: i64,
 ) -> QueryResult<u64> {
-    let res = sessions::Entity::update_many()
-        .col_expr(
-            sessions::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(at),
-        )
+    revoke_where(
+        db,
+        Condition::all().add(sessions::Column::UserId.eq(user_id)),
+        at,
+    )
+    .await
+}
+
+/// Revokes the session of row `id` when it belongs to `user_id` and is open; returns whether
+/// it was.
+pub async fn revoke_user_session<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    id: i64,
+    at: i64,
+) -> QueryResult<bool> {
+    let filter = Condition::all()
+        .add(sessions::Column::Id.eq(id))
+        .add(sessions::Column::UserId.eq(user_id));
+    Ok(revoke_where(db, filter, at).await? > 0)
+}
+
+/// The sessions of a user `filter` selects, newest first.
+async fn sessions_of<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    filter: Condition,
+) -> QueryResult<Vec<SessionRow>> {
+    Ok(sessions::Entity::find()
         .filter(sessions::Column::UserId.eq(user_id))
-        .filter(sessions::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+        .filter(filter)
+        .order_by_desc(sessions::Column::Id)
+        .all(db)
+        .await?)
 }
 
 /// Every session of a user, newest first.
@@ -163,9 +190,18 @@ pub async fn user_sessions<C: ConnectionTrait>(
     db: &C,
     user_id: i64,
 ) -> QueryResult<Vec<SessionRow>> {
-    Ok(sessions::Entity::find()
-        .filter(sessions::Column::UserId.eq(user_id))
-        .order_by_desc(sessions::Column::Id)
-        .all(db)
-        .await?)
+    sessions_of(db, user_id, Condition::all()).await
+}
+
+/// The sessions of a user not ended by a logout, a revocation or their lifetime at `now`,
+/// newest first. Idle sessions are among them: the idle limit is a setting of the server.
+pub async fn open_user_sessions<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    now: i64,
+) -> QueryResult<Vec<SessionRow>> {
+    let open = Condition::all()
+        .add(sessions::Column::RevokedAt.is_null())
+        .add(sessions::Column::ExpiresAt.gt(now));
+    sessions_of(db, user_id, open).await
 }

@@ -33,21 +33,20 @@
 //! `IRONWORX_BENCH_OLD_SERVER` (none), `IRONWORX_BENCH_ONLY` (`scripts`: only the script
 //! services).
 
+#[path = "../harness/mod.rs"]
+mod harness;
 mod scripts;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
-use base64::Engine;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database};
-use serde_json::{Value, json};
+use harness::{
+    ADMIN, ADMIN_PASSWORD, BenchDb, Load, SERVER, Server, admin_post, basic, duration_ms, median,
+    range, request,
+};
+use serde_json::json;
 
-const SERVER: &str = env!("CARGO_BIN_EXE_ironworx");
-const ADMIN: &str = "Administrator";
-const ADMIN_PASSWORD: &str = "Bench-Admin-Password-7";
 const READER: &str = "benchreader";
 const READER_PASSWORD: &str = "Bench-Reader-Password-7";
 const GROUP: &str = "BenchReaders";
@@ -56,261 +55,11 @@ const THING: &str = "BenchPump";
 const PROPERTY: &str = "Pressure";
 /// The property written.
 const SETPOINT: &str = "Setpoint";
-const LISTENING: &str = "ironworx listening on http://";
-const STARTUP: Duration = Duration::from_secs(120);
 /// Goals of the reads' throughput against the bare route, per database.
 const GOAL_SQLITE: f64 = 0.3;
 const GOAL_POSTGRES: f64 = 0.2;
 /// Goal of the write throughput against the earlier code's.
 const GOAL_WRITE: f64 = 5.0;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|v| *v > 0)
-        .unwrap_or(default)
-}
-
-/// What wrk is run with.
-struct Load {
-    seconds: u64,
-    rounds: u64,
-    connections: u64,
-    threads: u64,
-}
-
-// ------------------------------------------------------------------------------------------
-// A minimal HTTP/1.1 client for the setup requests (one connection per request).
-
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    bytes: Vec<u8>,
-    body: String,
-}
-
-impl Response {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
-    }
-
-    /// The value of cookie `name` set by this response.
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-            .filter_map(|(_, v)| v.split(';').next())
-            .filter_map(|pair| pair.split_once('='))
-            .find(|(k, v)| k.trim() == name && !v.is_empty())
-            .map(|(_, v)| v.trim().to_owned())
-    }
-}
-
-fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: Option<(&str, &[u8])>,
-) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect to the server");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("read timeout");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n"
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if let Some((content_type, bytes)) = body {
-        head.push_str(&format!(
-            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-            bytes.len()
-        ));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send the request");
-    if let Some((_, bytes)) = body {
-        stream.write_all(bytes).expect("send the body");
-    }
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read the response");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete response head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let mut bytes = raw[split + 4..].to_vec();
-    if headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
-    }) {
-        bytes = dechunk(&bytes);
-    }
-    let body = String::from_utf8_lossy(&bytes).into_owned();
-    Response {
-        status,
-        headers,
-        bytes,
-        body,
-    }
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
-        let size = std::str::from_utf8(&raw[..end])
-            .ok()
-            .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok())
-            .unwrap_or(0);
-        raw = &raw[end + 2..];
-        if size == 0 || raw.len() < size {
-            break;
-        }
-        out.extend_from_slice(&raw[..size]);
-        raw = raw.get(size + 2..).unwrap_or_default();
-    }
-    out
-}
-
-fn basic(user: &str, password: &str) -> (&'static str, String) {
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    ("Authorization", format!("Basic {token}"))
-}
-
-/// POSTs `body` as the administrator and requires a 200.
-fn admin_post(addr: &str, path: &str, body: Value) -> Value {
-    let bytes = body.to_string();
-    let res = request(
-        addr,
-        "POST",
-        path,
-        &[basic(ADMIN, ADMIN_PASSWORD)],
-        Some(("application/json", bytes.as_bytes())),
-    );
-    assert_eq!(res.status, 200, "POST {path} {body}: {}", res.body);
-    res.json()
-}
-
-// ------------------------------------------------------------------------------------------
-// The server and its database.
-
-/// A database for one backend: a SQLite file in a temporary directory, or a PostgreSQL
-/// database created for this run and dropped afterwards.
-struct BenchDb {
-    label: &'static str,
-    url: String,
-    postgres: Option<(String, String)>,
-}
-
-impl BenchDb {
-    fn sqlite(dir: &Path) -> BenchDb {
-        let path = dir.join("bench.db");
-        BenchDb {
-            label: "SQLite",
-            url: format!("sqlite://{}?mode=rwc", path.display()),
-            postgres: None,
-        }
-    }
-
-    fn postgres(runtime: &tokio::runtime::Runtime, admin_url: &str) -> BenchDb {
-        let name = format!("ironworx_bench_{}", uuid::Uuid::new_v4().simple());
-        runtime.block_on(admin_execute(
-            admin_url,
-            &format!("CREATE DATABASE \"{name}\""),
-        ));
-        BenchDb {
-            label: "PostgreSQL",
-            url: with_database(admin_url, &name),
-            postgres: Some((admin_url.to_owned(), name)),
-        }
-    }
-
-    fn drop_database(&self, runtime: &tokio::runtime::Runtime) {
-        if let Some((admin_url, name)) = &self.postgres {
-            runtime.block_on(admin_execute(
-                admin_url,
-                &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-            ));
-        }
-    }
-}
-
-async fn admin_execute(admin_url: &str, sql: &str) {
-    let mut options = ConnectOptions::new(admin_url);
-    options.max_connections(1).sqlx_logging(false);
-    let admin = Database::connect(options)
-        .await
-        .expect("connect to IRONWORX_TEST_POSTGRES");
-    admin.execute_unprepared(sql).await.expect(sql);
-    admin.close().await.ok();
-}
-
-/// `url` with its database name replaced by `name`; the query string is kept.
-fn with_database(url: &str, name: &str) -> String {
-    let start = url.find("://").map(|i| i + 3).expect("a URL");
-    let rest = &url[start..];
-    let (location, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
-    let authority = &location[..location.find('/').unwrap_or(location.len())];
-    format!("{}{authority}/{name}{query}", &url[..start])
-}
-
-/// The server process; killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-fn start_server(program: &Path, db: &BenchDb, data_dir: &Path) -> Server {
-    let mut command = Command::new(program);
-    command
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(["--database-url", &db.url])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("IRONWORX_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("IRONWORX_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("RUST_LOG", "warn");
-    let mut child = command.spawn().expect("start the server");
-    let stdout = child.stdout.take().expect("server stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix(LISTENING) {
-                tx.send(addr.trim().to_owned()).ok();
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(STARTUP)
-        .expect("the server did not announce its address");
-    Server { child, addr }
-}
 
 // ------------------------------------------------------------------------------------------
 // The model, made through the REST API.
@@ -383,27 +132,7 @@ fn setup(addr: &str) -> Credentials {
         .expect("the key id")
         .to_owned();
 
-    let page = request(addr, "GET", "/Thingworx/FormLogin/Everyone", &[], None);
-    assert_eq!(page.status, 200, "login page: {}", page.body);
-    let csrf = page.cookie("CSRFID").expect("a CSRF cookie");
-    let form = format!(
-        "thingworx-form-userid={READER}&thingworx-form-password={READER_PASSWORD}\
-         &OrganizationName=Everyone&x-csrf-id={csrf}"
-    );
-    let login = request(
-        addr,
-        "POST",
-        "/Thingworx/action-login",
-        &[("Cookie", format!("CSRFID={csrf}"))],
-        Some(("application/x-www-form-urlencoded", form.as_bytes())),
-    );
-    assert!(
-        (300..400).contains(&login.status),
-        "form login: {} {}",
-        login.status,
-        login.body
-    );
-    let session = login.cookie("JSESSIONID").expect("a session cookie");
+    let session = harness::form_login(addr, "Everyone", READER, READER_PASSWORD).session;
     // The key's holder may write the setpoint (what the write load does).
     write_value(addr, SETPOINT, 4.5, ("appKey", app_key.clone()));
     Credentials { app_key, session }
@@ -534,34 +263,6 @@ fn wrk(variant: &Variant, load: &Load, seconds: u64) -> Run {
     }
 }
 
-/// A wrk duration (`812.00us`, `1.23ms`, `2.01s`, `1.00m`) in milliseconds.
-fn duration_ms(text: &str) -> f64 {
-    let split = text
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().expect("a wrk duration");
-    number
-        * match unit {
-            "us" => 0.001,
-            "ms" => 1.0,
-            "s" => 1000.0,
-            "m" => 60_000.0,
-            other => panic!("unknown wrk unit '{other}'"),
-        }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn range(values: &[f64], digits: usize) -> String {
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("{lo:.digits$}–{hi:.digits$}")
-}
-
 /// The backend the servers run on.
 enum Backend {
     Sqlite,
@@ -569,10 +270,10 @@ enum Backend {
 }
 
 impl Backend {
-    fn database(&self, runtime: &tokio::runtime::Runtime, dir: &Path) -> BenchDb {
+    fn database(&self, dir: &Path) -> BenchDb {
         match self {
-            Backend::Sqlite => BenchDb::sqlite(dir),
-            Backend::Postgres(admin_url) => BenchDb::postgres(runtime, admin_url),
+            Backend::Sqlite => BenchDb::sqlite(&dir.join("bench.db")),
+            Backend::Postgres(admin_url) => BenchDb::postgres(admin_url),
         }
     }
 
@@ -593,7 +294,7 @@ struct Serving {
 
 fn serve(program: &Path, db: &BenchDb) -> Serving {
     let data = tempfile::tempdir().expect("data dir");
-    let server = start_server(program, db, data.path());
+    let server = Server::start(program, db, data.path());
     let credentials = setup(&server.addr);
     Serving {
         server,
@@ -610,37 +311,29 @@ const WRITE: usize = 4;
 const OLD_READ: usize = 5;
 const OLD_WRITE: usize = 6;
 
-fn bench(
-    runtime: &tokio::runtime::Runtime,
-    backend: &Backend,
-    old: Option<&Path>,
-    load: &Load,
-    dir: &Path,
-) {
-    let mut databases = Vec::new();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let new_dir = tempfile::tempdir_in(dir).expect("temp dir");
-        databases.push(backend.database(runtime, new_dir.path()));
-        let label = databases[0].label;
-        let new = serve(Path::new(SERVER), &databases[0]);
-        scripts::setup(&new.server.addr);
-        let old_dir = tempfile::tempdir_in(dir).expect("temp dir");
-        let old = old.map(|program| {
-            databases.push(backend.database(runtime, old_dir.path()));
-            serve(program, &databases[1])
-        });
-        let only_scripts = std::env::var("IRONWORX_BENCH_ONLY").is_ok_and(|v| v == "scripts");
-        if !only_scripts {
-            run(label, backend.goal(), &new, old.as_ref(), load, dir);
-        }
-        scripts::run(label, &new.server.addr, &new.credentials.app_key, load, dir);
-    }));
-    for db in &databases {
-        db.drop_database(runtime);
+/// Serves the new code (and the earlier code) on databases of their own, dropped at the end
+/// whatever happens (the servers are stopped first).
+fn bench(backend: &Backend, old: Option<&Path>, load: &Load, dir: &Path) {
+    let new_dir = tempfile::tempdir_in(dir).expect("temp dir");
+    let new_db = backend.database(new_dir.path());
+    let old_dir = tempfile::tempdir_in(dir).expect("temp dir");
+    let old_db = old.map(|_| backend.database(old_dir.path()));
+    let new = serve(Path::new(SERVER), &new_db);
+    scripts::setup(&new.server.addr);
+    let old = old
+        .zip(old_db.as_ref())
+        .map(|(program, db)| serve(program, db));
+    let only_scripts = std::env::var("IRONWORX_BENCH_ONLY").is_ok_and(|v| v == "scripts");
+    if !only_scripts {
+        run(new_db.label, backend.goal(), &new, old.as_ref(), load, dir);
     }
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    scripts::run(
+        new_db.label,
+        &new.server.addr,
+        &new.credentials.app_key,
+        load,
+        dir,
+    );
 }
 
 fn run(label: &str, goal: f64, new: &Serving, old: Option<&Serving>, load: &Load, dir: &Path) {
@@ -841,38 +534,18 @@ fn run(label: &str, goal: f64, new: &Serving, old: Option<&Serving>, load: &Load
 }
 
 fn main() {
-    let load = Load {
-        seconds: env_or("IRONWORX_BENCH_SECONDS", 10),
-        rounds: env_or("IRONWORX_BENCH_ROUNDS", 3),
-        connections: env_or("IRONWORX_BENCH_CONNECTIONS", 16),
-        threads: env_or("IRONWORX_BENCH_THREADS", 2),
-    };
+    let load = Load::from_env();
     let old = std::env::var_os("IRONWORX_BENCH_OLD_SERVER")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    bench(
-        &runtime,
-        &Backend::Sqlite,
-        old.as_deref(),
-        &load,
-        dir.path(),
-    );
-    match std::env::var("IRONWORX_TEST_POSTGRES")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    {
-        Some(admin_url) => bench(
-            &runtime,
+    bench(&Backend::Sqlite, old.as_deref(), &load, dir.path());
+    if let Some(admin_url) = harness::postgres_url() {
+        bench(
             &Backend::Postgres(admin_url),
             old.as_deref(),
             &load,
             dir.path(),
-        ),
-        None => println!("PostgreSQL skipped: IRONWORX_TEST_POSTGRES is not set"),
+        );
     }
 }

@@ -161,6 +161,16 @@ impl Ctx {
         }
     }
 
+    /// Requires the caller to be the user `subject` or a security administrator: what
+    /// `service` may do for one's own user, only a security administrator does for another
+    /// (the catalog's `subject` parameter).
+    pub fn require_subject(&self, subject: &str, service: &str) -> Result<(), ApiError> {
+        if subject == self.caller.name {
+            return Ok(());
+        }
+        self.require_security_admin(&format!("{service} for another user"))
+    }
+
     /// Whether the caller may read the forensic record: a security administrator or a member
     /// of `Auditors`.
     pub fn is_auditor(&self) -> bool {

@@ -14,6 +14,7 @@ pub mod localization;
 pub mod need;
 pub mod preview;
 pub mod security_log;
+pub mod sessions;
 pub mod shapes;
 pub mod snapshot;
 pub mod things;

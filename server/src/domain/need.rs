@@ -117,10 +117,8 @@ impl Ctx {
         if need.access == Access::Auditor {
             self.require_auditor(service)?;
         }
-        if let Some(subject) = need.subject.and_then(param).filter(|s| !s.is_empty())
-            && subject != self.caller.name
-        {
-            self.require_security_admin(&format!("{service} for another user"))?;
+        if let Some(subject) = need.subject.and_then(param).filter(|s| !s.is_empty()) {
+            self.require_subject(&subject, service)?;
         }
         for check in need.checks {
             let target = match check.on {

@@ -28,8 +28,11 @@ pub struct Params {
     pub name: Option<String>,
     /// A user name.
     pub user: Option<String>,
-    /// A user name (`TerminateUserSessions`).
+    /// A user name (`GetUserSessions`, `TerminateUserSession`, `TerminateUserSessions`).
     pub user_name: Option<String>,
+    /// A session's id as `GetUserSessions` lists it (`TerminateUserSession`); a number or its
+    /// text.
+    pub session_id: Option<Value>,
     /// A collection name.
     pub collection_name: Option<String>,
     /// An entity type (collection or entity element name).

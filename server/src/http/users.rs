@@ -6,12 +6,13 @@
 //! audited.
 
 use ironworx_entity::queries::audit::Change;
-use ironworx_entity::queries::{login_failures, now_ms, sessions, users};
+use ironworx_entity::queries::{login_failures, now_ms, sessions as session_rows, users};
 use ironworx_entity::vocab::{Collection, builtin};
 use serde_json::{Value, json};
 
 use crate::auth::password::{check_policy, hash_new, verify_stored};
 use crate::authz::EntityIdx;
+use crate::domain::sessions;
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::{infotable, primitive};
@@ -87,10 +88,28 @@ async fn run(
         .entity(idx)
         .map(|e| e.name.clone())
         .ok_or(ApiError::NotFound)?;
+    if service == "GetGroups" {
+        let groups = guard
+            .index
+            .user(idx)
+            .map(|u| u.groups.clone())
+            .unwrap_or_default();
+        let rows = groups.into_iter().map(|g| json!({ "name": g })).collect();
+        return Ok(infotable(&[("name", "GROUPNAME")], rows));
+    }
     let record = users::get_user(&state.db, &name).await?;
     let id = record.entity.id;
     let protected = name == builtin::ADMINISTRATOR;
     let now = now_ms();
+    // The reads answer without a write transaction.
+    match service {
+        "IsEnabled" => return Ok(primitive("BOOLEAN", json!(record.user.enabled))),
+        "IsLocked" => {
+            let locked = crate::auth::password::is_locked(&record.user, now);
+            return Ok(primitive("BOOLEAN", json!(locked)));
+        }
+        _ => {}
+    }
     let txn = crate::db::begin_write(&state.db)
         .await
         .map_err(ApiError::internal)?;
@@ -111,13 +130,13 @@ async fn run(
             }
             let new = new_password(state, &p)?;
             users::set_password(&txn, id, &hash_new(&new).await?, now).await?;
-            ended = sessions::revoke_user_sessions(&txn, id, now).await?;
+            ended = session_rows::revoke_user_sessions(&txn, id, now).await?;
             json!({})
         }
         "AssignNewPassword" => {
             let new = new_password(state, &p)?;
             users::set_password(&txn, id, &hash_new(&new).await?, now).await?;
-            ended = sessions::revoke_user_sessions(&txn, id, now).await?;
+            ended = session_rows::revoke_user_sessions(&txn, id, now).await?;
             json!({})
         }
         "EnableUser" | "DisableUser" => {
@@ -129,7 +148,7 @@ async fn run(
             }
             users::set_enabled(&txn, id, enable).await?;
             if !enable {
-                ended = sessions::revoke_user_sessions(&txn, id, now).await?;
+                ended = session_rows::revoke_user_sessions(&txn, id, now).await?;
             }
             json!({})
         }
@@ -155,22 +174,6 @@ async fn run(
             detail = json!({ "preferences": prefs });
             json!({})
         }
-        "GetGroups" => {
-            let groups = guard
-                .index
-                .user(idx)
-                .map(|u| u.groups.clone())
-                .unwrap_or_default();
-            let rows = groups.into_iter().map(|g| json!({ "name": g })).collect();
-            return Ok(infotable(&[("name", "GROUPNAME")], rows));
-        }
-        "IsEnabled" => return Ok(primitive("BOOLEAN", json!(record.user.enabled))),
-        "IsLocked" => {
-            return Ok(primitive(
-                "BOOLEAN",
-                json!(crate::auth::password::is_locked(&record.user, now)),
-            ));
-        }
         _ => return Err(ApiError::NotFound),
     };
     crate::http::write::commit_audited(
@@ -184,29 +187,22 @@ async fn run(
         ),
     )
     .await?;
-    if ended > 0 {
-        sessions_ended(state, guard, &name, service, ended).await;
-    }
+    sessions::record_ended(state, &guard.caller.name, &name, service, ended).await;
     Ok(result)
 }
 
-/// Records in the security log that `service`, called by the caller of `guard`, ended
-/// `ended` sessions of the user `user`.
-async fn sessions_ended(state: &AppState, guard: &Guard, user: &str, service: &str, ended: u64) {
-    let event = crate::auth::security_log::Event {
-        kind: crate::auth::security_log::SESSIONS_TERMINATED,
-        user,
-        door: crate::auth::security_log::REST,
-        message: format!(
-            "{service} by {} ended {ended} session(s) of {user}",
-            guard.caller.name
-        ),
-        ..Default::default()
-    };
-    crate::auth::security_log::record(state, event).await;
-}
+/// The fields of `GetUserSessions` (the `UserSession` data shape).
+const SESSION_FIELDS: &[(&str, &str)] = &[
+    ("id", "LONG"),
+    ("created", "DATETIME"),
+    ("lastSeen", "DATETIME"),
+    ("expires", "DATETIME"),
+    ("address", "STRING"),
+    ("organization", "STRING"),
+];
 
-/// `Resources/CurrentSessionInfo`: who the caller is.
+/// `Resources/CurrentSessionInfo`: who the caller is, and the sessions of a user
+/// ([`crate::domain::sessions`]).
 pub async fn current_session_info(
     state: &AppState,
     guard: &Guard,
@@ -220,6 +216,7 @@ pub async fn current_session_info(
             list.iter().map(|n| json!({ "name": n })).collect(),
         )
     };
+    let named = p.user_name.as_deref().or(p.user.as_deref());
     Ok(match service {
         "GetCurrentUser" => primitive("USERNAME", json!(guard.caller.name)),
         "GetCurrentUserGroups" => names(&me.groups, "GROUPNAME"),
@@ -237,41 +234,35 @@ pub async fn current_session_info(
                 .to_owned();
             primitive("STRING", json!(first))
         }
+        "GetUserSessions" => {
+            let open = sessions::list(state, guard, named).await?;
+            infotable(
+                SESSION_FIELDS,
+                open.into_iter()
+                    .map(|s| {
+                        json!({
+                            "id": s.id,
+                            "created": s.created_at,
+                            "lastSeen": s.last_seen_at,
+                            "expires": s.expires_at,
+                            "address": s.address,
+                            "organization": s.organization,
+                        })
+                    })
+                    .collect(),
+            )
+        }
+        "TerminateUserSession" => {
+            let id = p
+                .session_id
+                .as_ref()
+                .and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim().parse().ok()))
+                .ok_or_else(|| ApiError::BadRequest("missing parameter 'sessionId'".into()))?;
+            let ended = sessions::end_one(state, guard, named, id).await?;
+            primitive("INTEGER", json!(ended))
+        }
         "TerminateUserSessions" => {
-            let target = p
-                .user_name
-                .clone()
-                .or_else(|| p.user.clone())
-                .unwrap_or_else(|| guard.caller.name.clone());
-            if target != guard.caller.name {
-                guard.require_security_admin("sessions of other users")?;
-            }
-            let record = users::find_user(&state.db, &target)
-                .await?
-                .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{target}'")))?;
-            let txn = crate::db::begin_write(&state.db)
-                .await
-                .map_err(ApiError::internal)?;
-            let ended = sessions::revoke_user_sessions(&txn, record.entity.id, now_ms()).await?;
-            crate::http::write::commit_audited(
-                txn,
-                &Change::on(
-                    &guard.caller.name,
-                    "TerminateUserSessions",
-                    Collection::Users,
-                    &target,
-                    json!({ "ended": ended }),
-                ),
-            )
-            .await?;
-            sessions_ended(
-                state,
-                guard,
-                &record.entity.name,
-                "TerminateUserSessions",
-                ended,
-            )
-            .await;
+            let ended = sessions::end_all(state, guard, named).await?;
             primitive("INTEGER", json!(ended))
         }
         _ => return Err(ApiError::NotFound),

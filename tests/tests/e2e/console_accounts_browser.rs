@@ -1,6 +1,6 @@
 //! The console's account pages in a real browser, the third flow of `console_browser`: an
 //! administrator creates a user with the keyboard only (Tab to the field, type, Enter submits),
-//! disables and enables it, creates an application key and sees its id once (not after a
+//! disables and enables it, ends one of its two sessions, creates an application key and sees its id once (not after a
 //! reload), adds a unit and a member in the organization tree, previews a grant in the rule
 //! editor, saves it and finds it under "what changed"; every new page is checked at 400 pixels wide for horizontal overflow.
 
@@ -98,6 +98,34 @@ async fn preview_grant(browser: &Client, server: &TestServer, shots: &Shots) -> 
     Ok(())
 }
 
+/// dave signs in twice elsewhere; his page lists both sessions, and one is ended by its button.
+async fn end_a_session(browser: &Client, server: &TestServer) -> anyhow::Result<()> {
+    for _ in 0..2 {
+        let login = ironworx_tests::forms::login(server, "Everyone", DAVE, "dave-password-1").await;
+        ensure!(login.status.is_redirection(), "{}", login.body);
+    }
+    browser.refresh().await?;
+    let listed = Locator::Css("#user-sessions tbody tr");
+    ensure!(
+        browser.find_all(listed).await?.len() == 2,
+        "not two sessions"
+    );
+    let button = browser.find(Locator::Css("#user-sessions button")).await?;
+    let id = button.attr("id").await?.unwrap_or_default();
+    button.click().await?;
+    let message = text_until(browser, "page-message", |m| m.starts_with("Ended")).await?;
+    ensure!(message == "Ended 1 session of dave.", "{message}");
+    ensure!(
+        browser.find(Locator::Id(&id)).await.is_err(),
+        "{id} is still listed"
+    );
+    ensure!(
+        browser.find_all(listed).await?.len() == 1,
+        "not one session left"
+    );
+    Ok(())
+}
+
 /// Whether the page is wider than the window.
 async fn overflows(browser: &Client) -> anyhow::Result<bool> {
     let wider = browser
@@ -132,6 +160,7 @@ pub(super) async fn accounts(
     let message = text_until(browser, "page-message", |m| m.starts_with("Enabled")).await?;
     ensure!(message == "Enabled dave.", "{message}");
     ensure!(text_of(browser, "user-enabled").await? == "yes");
+    end_a_session(browser, server).await?;
     shots.take(browser, "user").await?;
 
     // An application key: its id once, not after a reload.

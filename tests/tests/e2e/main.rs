@@ -12,6 +12,7 @@ mod console_accounts;
 mod console_accounts_browser;
 mod console_browser;
 mod console_http;
+mod console_sessions;
 mod crash_import;
 mod data_http;
 mod entities_http;

@@ -365,7 +365,12 @@ fn recipe(op: &Op) -> Result<Recipe, String> {
                 ))
             }
             ("CollectionFunctions", s) => body(collection_rule_body(s)),
-            ("CurrentSessionInfo", "TerminateUserSessions") => body(json!({"userName": "$self"})),
+            ("CurrentSessionInfo", "TerminateUserSessions" | "GetUserSessions") => {
+                body(json!({"userName": "$self"}))
+            }
+            ("CurrentSessionInfo", "TerminateUserSession") => {
+                body(json!({"userName": "$self", "sessionId": 0}))
+            }
             ("CurrentSessionInfo", _) => body(json!({})),
             ("RuntimeLocalizationFunctions", "GetEffectiveToken") => body(json!({"token": "tok"})),
             ("RuntimeLocalizationFunctions", "GetEffectiveTokenForLanguage") => {

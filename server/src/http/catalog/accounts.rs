@@ -136,6 +136,34 @@ pub(super) static OPERATIONS: &[Operation] = &[
     ),
     post(
         Run::CurrentSession,
+        "/Thingworx/Resources/CurrentSessionInfo/Services/GetUserSessions",
+        &[],
+        TAG_SESSION,
+        "The open sessions of a user (the caller when none is named), newest first, each under \
+         an id that ends it and is never a credential",
+        &[opt("userName", "USERNAME")],
+        Output::InfoTable("UserSession"),
+        Need {
+            subject: Some("userName"),
+            ..AUTHENTICATED
+        },
+    ),
+    post(
+        Run::CurrentSession,
+        "/Thingworx/Resources/CurrentSessionInfo/Services/TerminateUserSession",
+        &[],
+        TAG_SESSION,
+        "Ends one session of a user (the caller when none is named) by the id GetUserSessions \
+         lists; 1 when it was open, 0 otherwise",
+        &[opt("userName", "USERNAME"), req("sessionId", "LONG")],
+        Output::Primitive("INTEGER"),
+        Need {
+            subject: Some("userName"),
+            ..AUTHENTICATED
+        },
+    ),
+    post(
+        Run::CurrentSession,
         "/Thingworx/Resources/CurrentSessionInfo/Services/TerminateUserSessions",
         &[],
         TAG_SESSION,

@@ -1,9 +1,11 @@
 //! The console's user pages: the users the caller sees (search and paging), a user's state
 //! (enabled, locked), groups and language preferences, and, for security administrators,
 //! creating a user and the account actions (enable, disable, lock, unlock, a new password, the
-//! language preferences, ending every session). Every change runs the REST service
-//! (`CreateUser`, `EnableUser`, `DisableUser`, `LockUser`, `UnlockUser`, `AssignNewPassword`,
-//! `SetLanguagePreferences`, `CurrentSessionInfo/TerminateUserSessions`) through
+//! language preferences, ending every session); the user's open sessions, each with its end
+//! button, for the user itself and security administrators. Every read of sessions and every
+//! change runs the REST service (`CreateUser`, `EnableUser`, `DisableUser`, `LockUser`,
+//! `UnlockUser`, `AssignNewPassword`, `SetLanguagePreferences`, `CurrentSessionInfo/
+//! GetUserSessions`, `TerminateUserSession`, `TerminateUserSessions`) through
 //! [`crate::http::services::invoke`], so a non-administrator posting a form gets the answer REST
 //! gives.
 
@@ -139,7 +141,18 @@ struct UserPage<'a> {
     /// The account actions offered: (action, button, whether it takes something away).
     actions: Vec<(&'static str, &'static str, bool)>,
     languages: String,
+    /// The user's open sessions, when the caller may see them (the user itself or a security
+    /// administrator).
+    sessions: Option<Vec<SessionRow>>,
     message: Option<String>,
+}
+
+/// An open session on the user page.
+struct SessionRow {
+    id: String,
+    created: String,
+    last_seen: String,
+    address: String,
 }
 
 /// `GET /Thingworx/Console/Users/<Name>`: the user's state and groups; the actions for
@@ -187,6 +200,34 @@ async fn groups_of(session: &Session, state: &AppState, name: &str) -> Vec<Group
     listed
 }
 
+/// The open sessions of `name` as `GetUserSessions` lists them; `None` when the caller may
+/// not see them.
+async fn sessions_of(session: &Session, state: &AppState, name: &str) -> Option<Vec<SessionRow>> {
+    let body = json!({ "userName": name });
+    let place = Place::Resource("CurrentSessionInfo");
+    let table = session
+        .call(state, place, "GetUserSessions", &body)
+        .await
+        .ok()?;
+    let time = |row: &serde_json::Map<String, Value>, f: &str| {
+        row.get(f)
+            .and_then(Value::as_i64)
+            .map(super::audit::when)
+            .unwrap_or_default()
+    };
+    Some(
+        rows(&table)
+            .into_iter()
+            .map(|r| SessionRow {
+                id: field(r, "id"),
+                created: time(r, "created"),
+                last_seen: time(r, "lastSeen"),
+                address: field(r, "address"),
+            })
+            .collect(),
+    )
+}
+
 async fn user_page(req: &HttpRequest, state: &AppState, name: &str) -> Result<HttpResponse, Stop> {
     let session = viewing(req, state, Collection::Users, name, &format!("User {name}")).await?;
     let on_user = || Place::Entity(Collection::Users.as_str(), name);
@@ -210,6 +251,7 @@ async fn user_page(req: &HttpRequest, state: &AppState, name: &str) -> Result<Ht
         enabled,
         locked,
         groups: groups_of(&session, state, name).await,
+        sessions: sessions_of(&session, state, name).await,
         actions: vec![
             if enabled == Some(false) {
                 ("enable", "Enable", false)
@@ -237,6 +279,7 @@ struct Action {
     password: String,
     password_confirm: String,
     preferences: String,
+    session: String,
 }
 
 /// `POST /Thingworx/Console/Users/<Name>/Actions`: one account action, run as its REST service.
@@ -290,6 +333,12 @@ async fn run_action(
             Place::Resource("CurrentSessionInfo"),
             "TerminateUserSessions",
             json!({ "userName": name }),
+            String::new(),
+        ),
+        "end-session" => (
+            Place::Resource("CurrentSessionInfo"),
+            "TerminateUserSession",
+            json!({ "userName": name, "sessionId": form.session.trim() }),
             String::new(),
         ),
         _ => return Err(Stop::Error(ApiError::BadRequest("unknown action".into()))),
