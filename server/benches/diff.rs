@@ -26,7 +26,8 @@
 //! Run: `cargo bench -p ironworx-server --bench diff`
 //!
 //! Settings (environment): `IRONWORX_DIFF_THINGS` (100000), `IRONWORX_DIFF_SMALL` (10000),
-//! `IRONWORX_BENCH_ROUNDS` (5), `IRONWORX_DIFF_EXPORTS` (two paths separated by `,`; default
+//! `IRONWORX_BENCH_ROUNDS` (5), `IRONWORX_DIFF_ONLY` (the changes whose name starts with it:
+//! `membership`, `instance`, `Thing`, `collection`), `IRONWORX_DIFF_EXPORTS` (two paths separated by `,`; default
 //! two exports of `../shared/corpus` beside the checkout, skipped with a message when absent).
 
 use std::path::PathBuf;
@@ -305,7 +306,11 @@ fn changes_between(rounds: usize) {
         let start = Instant::now();
         let before = model.snapshot();
         eprintln!("{things} Things: a state built in {}", ms(start.elapsed()));
-        for (j, (name, held, facts)) in changes(&model).into_iter().enumerate() {
+        let only = std::env::var("IRONWORX_DIFF_ONLY").unwrap_or_default();
+        let picked = changes(&model)
+            .into_iter()
+            .filter(|(name, _, _)| name.starts_with(only.as_str()));
+        for (j, (name, held, facts)) in picked.enumerate() {
             let after = Snapshot::new(&facts, model.definitions.clone());
             let (median, largest, found) = time(rounds, || {
                 compare(&before, &after, &Filter::default())
