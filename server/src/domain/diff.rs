@@ -8,7 +8,8 @@
 //!
 //! Pure: two [`Snapshot`]s in, changes out, so the command line and a service can share it.
 //! Only the questions the difference between the states can reach are asked ([`scope`]), so
-//! a change to one group's rules or members costs what that group can affect.
+//! a change to one group's rules or members costs what that group can affect; they are asked
+//! on every core, in batches, and the answer keeps their order.
 
 use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionCategory, PermissionKind};
 
@@ -18,7 +19,8 @@ use crate::domain::snapshot::Snapshot;
 
 mod scope;
 
-use scope::{Scope, bit};
+use rayon::prelude::*;
+use scope::{Questions, Scope, bit};
 
 /// Which part of the comparison to report; every field left empty keeps everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -111,68 +113,110 @@ pub fn compare(
     check(before, after, filter)?;
     let sides = [before, after];
     let mut changes = Vec::new();
+    let mut batch: Vec<(&str, Questions)> = Vec::new();
+    let mut weight = 0;
     for (user, questions) in Scope::between(before, after).into_questions() {
         if !keeps_user(before, after, filter, user) {
             continue;
         }
-        let users = sides.map(|s| s.index.lookup(Collection::Users, user));
-        for ((collection, entity), kinds) in questions {
-            if filter.collection.is_some_and(|c| c != collection)
-                || filter.entity.as_deref().is_some_and(|e| e != entity)
+        weight += questions.len();
+        batch.push((user, questions));
+        if weight >= BATCH {
+            changes.extend(ask_batch(sides, filter, &batch));
+            batch.clear();
+            weight = 0;
+        }
+    }
+    changes.extend(ask_batch(sides, filter, &batch));
+    Ok(changes)
+}
+
+/// How many (user, target) questions are gathered before they are asked in parallel.
+const BATCH: usize = 1 << 16;
+
+/// How many questions one task asks.
+const CHUNK: usize = 512;
+
+/// Asks the questions of `batch` on the available cores; the changes keep the batch's order.
+fn ask_batch(sides: [&Snapshot; 2], filter: &Filter, batch: &[(&str, Questions)]) -> Vec<Change> {
+    let tasks: Vec<(&str, &[(scope::Target, scope::Kinds)])> = batch
+        .iter()
+        .flat_map(|(user, questions)| questions.chunks(CHUNK).map(move |c| (*user, c)))
+        .collect();
+    // An indexed parallel map collects in the tasks' order.
+    let answers: Vec<Vec<Change>> = tasks
+        .into_par_iter()
+        .map(|(user, questions)| ask(sides, filter, user, questions))
+        .collect();
+    answers.into_iter().flatten().collect()
+}
+
+/// The changes among `questions` of `user`.
+fn ask(
+    sides: [&Snapshot; 2],
+    filter: &Filter,
+    user: &str,
+    questions: &[(scope::Target, scope::Kinds)],
+) -> Vec<Change> {
+    let [before, after] = sides;
+    let mut changes = Vec::new();
+    let users = sides.map(|s| s.index.lookup(Collection::Users, user));
+    for &((collection, entity), kinds) in questions {
+        if filter.collection.is_some_and(|c| c != collection)
+            || filter.entity.as_deref().is_some_and(|e| e != entity)
+        {
+            continue;
+        }
+        let targets = sides.map(|s| target(s, collection, entity));
+        let entities = targets.map(|t| match t {
+            Some(Target::Entity(idx)) => Some(idx),
+            _ => None,
+        });
+        for &kind in PermissionKind::ALL {
+            // Create is asked of a collection, everything else of an entity.
+            if kinds & bit(kind) == 0
+                || filter.permission.is_some_and(|p| p != kind)
+                || (kind == PermissionKind::Create) != entity.is_empty()
             {
                 continue;
             }
-            let targets = sides.map(|s| target(s, collection, entity));
-            let entities = targets.map(|t| match t {
-                Some(Target::Entity(idx)) => Some(idx),
-                _ => None,
-            });
-            for &kind in PermissionKind::ALL {
-                // Create is asked of a collection, everything else of an entity.
-                if kinds & bit(kind) == 0
-                    || filter.permission.is_some_and(|p| p != kind)
-                    || (kind == PermissionKind::Create) != entity.is_empty()
-                {
+            for resource in resources(sides, entities, kind) {
+                let [was, is] = [0, 1].map(|i| match (users[i], targets[i]) {
+                    (Some(user), Some(target)) => {
+                        let request = Request {
+                            user,
+                            target,
+                            kind,
+                            resource,
+                        };
+                        crate::authz::decide(&sides[i].index, &request) == Outcome::Allow
+                    }
+                    _ => false,
+                });
+                if was == is {
                     continue;
                 }
-                for resource in resources(sides, entities, kind) {
-                    let [was, is] = [0, 1].map(|i| match (users[i], targets[i]) {
-                        (Some(user), Some(target)) => {
-                            let request = Request {
-                                user,
-                                target,
-                                kind,
-                                resource,
-                            };
-                            crate::authz::decide(&sides[i].index, &request) == Outcome::Allow
-                        }
-                        _ => false,
-                    });
-                    if was == is {
-                        continue;
-                    }
-                    let question = Question {
-                        user,
-                        entity_type: collection.as_str(),
-                        entity,
-                        kind,
-                        resource,
-                        wrapped: false,
-                    };
-                    changes.push(Change {
-                        user: user.to_owned(),
-                        collection,
-                        entity: entity.to_owned(),
-                        permission: kind,
-                        resource: resource.to_owned(),
-                        before: decision(before, &question, collection),
-                        after: decision(after, &question, collection),
-                    });
-                }
+                let question = Question {
+                    user,
+                    entity_type: collection.as_str(),
+                    entity,
+                    kind,
+                    resource,
+                    wrapped: false,
+                };
+                changes.push(Change {
+                    user: user.to_owned(),
+                    collection,
+                    entity: entity.to_owned(),
+                    permission: kind,
+                    resource: resource.to_owned(),
+                    before: decision(before, &question, collection),
+                    after: decision(after, &question, collection),
+                });
             }
         }
     }
-    Ok(changes)
+    changes
 }
 
 /// The entity `entity` of `collection` in `side` (the collection itself when the name is
