@@ -7,7 +7,7 @@
 
 use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::{login_failures, now_ms, sessions, users};
-use ironworx_entity::vocab::{Collection, builtin};
+use ironworx_entity::vocab::{BaseType, Collection, builtin};
 use serde_json::{Value, json};
 
 use crate::auth::password::{check_policy, hash_new, verify_stored};
@@ -162,12 +162,12 @@ async fn run(
                 .map(|u| u.groups.clone())
                 .unwrap_or_default();
             let rows = groups.into_iter().map(|g| json!({ "name": g })).collect();
-            return Ok(infotable(&[("name", "GROUPNAME")], rows));
+            return Ok(infotable(&[("name", BaseType::GroupName)], rows));
         }
-        "IsEnabled" => return Ok(primitive("BOOLEAN", json!(record.user.enabled))),
+        "IsEnabled" => return Ok(primitive(BaseType::Boolean, json!(record.user.enabled))),
         "IsLocked" => {
             return Ok(primitive(
-                "BOOLEAN",
+                BaseType::Boolean,
                 json!(crate::auth::password::is_locked(&record.user, now)),
             ));
         }
@@ -214,17 +214,17 @@ pub async fn current_session_info(
     p: &Params,
 ) -> Result<Value, ApiError> {
     let me = guard.index.user(guard.user).ok_or(ApiError::NotFound)?;
-    let names = |list: &[String], base: &str| {
+    let names = |list: &[String], base: BaseType| {
         infotable(
             &[("name", base)],
             list.iter().map(|n| json!({ "name": n })).collect(),
         )
     };
     Ok(match service {
-        "GetCurrentUser" => primitive("USERNAME", json!(guard.caller.name)),
-        "GetCurrentUserGroups" => names(&me.groups, "GROUPNAME"),
-        "GetCurrentUserOrganizations" => names(&me.organizations, "ORGANIZATIONNAME"),
-        "GetCurrentUserOrganizationalUnits" => names(&me.units, "STRING"),
+        "GetCurrentUser" => primitive(BaseType::UserName, json!(guard.caller.name)),
+        "GetCurrentUserGroups" => names(&me.groups, BaseType::GroupName),
+        "GetCurrentUserOrganizations" => names(&me.organizations, BaseType::OrganizationName),
+        "GetCurrentUserOrganizationalUnits" => names(&me.units, BaseType::String),
         "GetCurrentUserLanguage" => {
             let record = users::get_user(&state.db, &guard.caller.name).await?;
             let first = record
@@ -235,7 +235,7 @@ pub async fn current_session_info(
                 .find(|l| !l.is_empty())
                 .unwrap_or("")
                 .to_owned();
-            primitive("STRING", json!(first))
+            primitive(BaseType::String, json!(first))
         }
         "TerminateUserSessions" => {
             let target = p
@@ -272,7 +272,7 @@ pub async fn current_session_info(
                 ended,
             )
             .await;
-            primitive("INTEGER", json!(ended))
+            primitive(BaseType::Integer, json!(ended))
         }
         _ => return Err(ApiError::NotFound),
     })
