@@ -14,6 +14,7 @@ use super::{ANY_RID, EntityIdx, NONE, Pid, Rid};
 pub const KINDS: usize = PermissionKind::ALL.len();
 
 /// Where kind `kind`'s block sits among a source's entries, from its blocks' ends.
+#[inline]
 pub(super) fn kind_block(ends: &[u16; KINDS], kind: PermissionKind) -> std::ops::Range<usize> {
     let k = kind as usize;
     let start = k.checked_sub(1).map_or(0, |p| usize::from(ends[p]));
@@ -85,6 +86,7 @@ pub(super) struct Span {
 }
 
 impl Span {
+    #[inline]
     pub(super) fn of<T>(self, arena: &[T]) -> &[T] {
         let start = self.start as usize;
         arena.get(start..start + self.len as usize).unwrap_or(&[])
@@ -124,6 +126,7 @@ pub struct Hot {
 
 impl Hot {
     /// The owning user, if any.
+    #[inline]
     pub fn owner(&self) -> Option<EntityIdx> {
         (self.owner != NONE).then_some(self.owner)
     }

@@ -37,6 +37,8 @@ pub(super) struct NameTable {
     shift: u32,
 }
 
+#[inline]
+
 fn name_hash(name: &str) -> u64 {
     FxBuildHasher
         .hash_one(name)
@@ -51,6 +53,8 @@ impl NameTable {
             shift: 64 - slots.trailing_zeros(),
         }
     }
+
+    #[inline]
 
     fn home(&self, name: &str) -> usize {
         usize::try_from(name_hash(name) >> self.shift).unwrap_or(0)
@@ -73,6 +77,7 @@ impl NameTable {
     }
 
     /// Whether `slot` holds `name` (`full` gives the whole name of a long slot's entity).
+    #[inline]
     fn holds<'a>(slot: &NameSlot, name: &str, full: impl Fn(EntityIdx) -> &'a str) -> bool {
         let bytes = name.as_bytes();
         if bytes.len() <= INLINE {
@@ -104,6 +109,8 @@ impl NameTable {
             i = (i + 1) & mask;
         }
     }
+
+    #[inline]
 
     pub(super) fn get<'a>(
         &self,

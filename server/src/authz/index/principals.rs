@@ -28,6 +28,7 @@ impl PidMask {
 
     /// Whether `pid` may be in the set (false: it certainly is not). A shift by `pid` takes
     /// its low six bits, so the test is one shift and one `and`.
+    #[inline]
     fn may_hold(&self, pid: Pid) -> bool {
         self.0.wrapping_shr(pid) & 1 == 1
     }
@@ -51,12 +52,14 @@ impl<'a> PidSet<'a> {
     }
 
     /// Whether some member may be among the principals `mask` summarizes (false: none is).
+    #[inline]
     pub fn may_meet(&self, mask: PidMask) -> bool {
         self.mask.0 & mask.0 != 0
     }
 
     /// Whether `pid` is a member: the mask first, then a scan of the usual few members, or a
     /// binary search of many.
+    #[inline]
     pub fn holds(&self, pid: Pid) -> bool {
         if !self.mask.may_hold(pid) {
             return false;

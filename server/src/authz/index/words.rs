@@ -17,28 +17,33 @@ const RID_BITS: u32 = 27;
 pub(super) const RID_MAX: Rid = (1 << RID_BITS) - 1;
 
 /// The permission kind of a rule word, as a number (`PermissionKind as u32`).
+#[inline]
 pub(super) fn word_kind(word: Word) -> u32 {
     // The kind sits above the resource id in the top bits, so it fits 32 bits.
     (word_cell(word) >> RID_BITS) as u32
 }
 
 /// The cell key (kind, resource) of a rule word, as [`cell_key`] spells it.
+#[inline]
 pub fn word_cell(word: Word) -> u64 {
     word >> RID_SHIFT
 }
 
 /// The principal a rule word names.
+#[inline]
 pub fn word_pid(word: Word) -> Pid {
     // The principal occupies exactly 32 bits, so the truncation is the field itself.
     (word >> PID_SHIFT) as u32
 }
 
 /// Whether a rule word allows.
+#[inline]
 pub fn word_allows(word: Word) -> bool {
     word & 1 == 1
 }
 
 /// The key of cell (kind, resource) as rule words carry it.
+#[inline]
 pub fn cell_key(kind: PermissionKind, rid: Rid) -> u64 {
     ((kind as u64) << RID_BITS) | u64::from(rid.min(RID_MAX))
 }
@@ -48,6 +53,7 @@ pub(super) fn pack(kind: PermissionKind, rid: Rid, pid: Pid, allow: bool) -> Wor
 }
 
 /// The cell (kind, resource) of a sorted rule run: its rules, sorted by principal.
+#[inline]
 pub fn cell(rules: &[Word], key: u64) -> &[Word] {
     let lo = rules.partition_point(|w| word_cell(*w) < key);
     let rest = rules.get(lo..).unwrap_or(&[]);
@@ -69,6 +75,8 @@ pub(super) const EMPTY_CELL: CellSlot = CellSlot {
     start: 0,
 };
 
+#[inline]
+
 pub(super) fn cell_home(key: u32, mask: usize) -> usize {
     (key.wrapping_mul(0x9E37_79B1) >> 7) as usize & mask
 }
@@ -89,6 +97,7 @@ pub enum Rules<'a> {
 
 impl<'a> Rules<'a> {
     /// Whether the source holds no rule.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         match self {
             Rules::Run(run) => run.is_empty(),
@@ -98,6 +107,7 @@ impl<'a> Rules<'a> {
     }
 
     /// Whether the source may hold a rule of permission `kind` (false: it certainly does not).
+    #[inline]
     pub fn may_hold(&self, kind: PermissionKind) -> bool {
         match self {
             Rules::Kinds(_, ends, _) => !kind_block(ends, kind).is_empty(),
@@ -107,6 +117,7 @@ impl<'a> Rules<'a> {
 
     /// The rules of row `rid` of permission `kind` (empty when `rid` is `*`), then those of its
     /// `*` row, each sorted by principal.
+    #[inline]
     pub fn rows(&self, kind: PermissionKind, rid: Rid) -> [Row<'a>; 2] {
         let (entries, ends, packing) = match *self {
             Rules::Kinds(entries, ends, packing) => (entries, ends, packing),
@@ -139,6 +150,7 @@ impl<'a> Rules<'a> {
 
     /// The rules of cell `key` ([`cell_key`]) of a run or a table, sorted by principal (empty
     /// for entries, which [`Rules::rows`] reads).
+    #[inline]
     fn cell(&self, key: u64) -> &'a [Word] {
         match *self {
             Rules::Kinds(..) | Rules::Packed(..) => &[],
@@ -241,9 +253,12 @@ impl Packing {
     }
 
     /// The cell of (kind, resource id) as entries of this packing carry it.
+    #[inline]
     pub(super) fn cell_of(self, kind: PermissionKind, rid: Rid) -> u32 {
         self.cell_bits(kind as u32, rid)
     }
+
+    #[inline]
 
     fn cell_bits(self, kind: u32, rid: Rid) -> u32 {
         match self.kind_shift {
@@ -273,6 +288,7 @@ impl Packing {
     }
 
     /// The entries of `cell` in a sorted run of entries.
+    #[inline]
     fn row(self, run: &[u32], cell: u32) -> &[u32] {
         let lo = run.partition_point(|e| self.cell(*e) < cell);
         let rest = run.get(lo..).unwrap_or(&[]);
@@ -281,16 +297,19 @@ impl Packing {
     }
 
     /// The cell of an entry: its resource id in blocks by kind.
+    #[inline]
     pub fn cell(self, entry: u32) -> u32 {
         entry >> self.shift
     }
 
     /// The principal of an entry.
+    #[inline]
     pub fn pid(self, entry: u32) -> Pid {
         entry >> 1 & self.pid_mask
     }
 
     /// Whether an entry allows.
+    #[inline]
     pub fn allows(self, entry: u32) -> bool {
         entry & 1 == 1
     }
