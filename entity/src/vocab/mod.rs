@@ -1,11 +1,13 @@
 //! The domain vocabulary shared by the server and the importer: collections, permission kinds,
-//! principal types and validated names. Pure: no database, no I/O.
+//! principal types, base types and validated names. Pure: no database, no I/O.
 
+mod base_type;
 pub mod builtin;
 mod collection;
 mod names;
 mod permission;
 
+pub use base_type::BaseType;
 pub use collection::Collection;
 pub use names::{
     EntityName, GroupName, MAX_NAME_LEN, MemberName, OrganizationName, Tag, UnitName, UserName,
@@ -21,6 +23,9 @@ pub enum VocabError {
     /// Not a known collection name.
     #[error("unknown collection '{0}'")]
     UnknownCollection(String),
+    /// Not a known base type.
+    #[error("unknown base type '{0}'")]
+    UnknownBaseType(String),
     /// Not a known permission kind.
     #[error("unknown permission '{0}'")]
     UnknownPermission(String),

@@ -38,6 +38,7 @@
 //! or else an element named by the key with its first letter raised, holding the record.
 //! Text that does not fit the type a name calls for stays a string, so nothing is lost.
 
+use ironworx_entity::vocab::BaseType;
 use serde_json::{Map, Value as Json};
 
 use crate::model::Extra;
@@ -183,12 +184,12 @@ fn by_key(key: &str) -> Option<&'static Known> {
 }
 
 /// The base type a named scalar has in the `.twx` form, where it is not a string.
-fn scalar_type(name: &str, in_record: bool) -> Option<&'static str> {
+fn scalar_type(name: &str, in_record: bool) -> Option<BaseType> {
     match name {
-        "columns" | "rows" | "pushThreshold" => Some("NUMBER"),
-        "lockedTime" | "timestamp" => Some("DATETIME"),
-        "ordinal" | "timeout" | "priority" if in_record => Some("INTEGER"),
-        "enabled" if in_record => Some("BOOLEAN"),
+        "columns" | "rows" | "pushThreshold" => Some(BaseType::Number),
+        "lockedTime" | "timestamp" => Some(BaseType::Datetime),
+        "ordinal" | "timeout" | "priority" if in_record => Some(BaseType::Integer),
+        "enabled" if in_record => Some(BaseType::Boolean),
         _ => None,
     }
 }
@@ -196,14 +197,15 @@ fn scalar_type(name: &str, in_record: bool) -> Option<&'static str> {
 /// A scalar's text typed by its name (a string when the name calls for none or it does not fit).
 fn typed(name: &str, text: &str, in_record: bool) -> Json {
     scalar_type(name, in_record)
-        .and_then(|base_type| values::from_text(base_type, text).ok())
+        .and_then(|base_type| values::from_text(base_type.as_str(), text).ok())
         .filter(|v| !v.is_null())
         .unwrap_or_else(|| Json::String(text.to_owned()))
 }
 
 /// A scalar as XML text, typed by its name (the inverse of [`typed`]).
 fn text_of(name: &str, value: &Json, in_record: bool) -> String {
-    values::to_text(scalar_type(name, in_record).unwrap_or("STRING"), value)
+    let base_type = scalar_type(name, in_record).unwrap_or(BaseType::String);
+    values::to_text(base_type.as_str(), value)
 }
 
 /// `ConfigurationChanges` → `configurationChanges`.

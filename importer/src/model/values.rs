@@ -7,6 +7,7 @@
 //! `{"latitude","longitude","elevation"}`, everything else (STRING, TEXT, the entity-name
 //! types, TAGS, …) a string. An empty text is `null` for every type but the string ones.
 
+use ironworx_entity::vocab::BaseType;
 use serde_json::{Map, Number, Value as Json};
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -32,8 +33,15 @@ fn refused(base_type: &str, text: &str) -> ValueError {
 /// Whether values of `base_type` are kept as JSON strings.
 pub fn is_textual(base_type: &str) -> bool {
     !matches!(
-        base_type,
-        "NUMBER" | "INTEGER" | "LONG" | "BOOLEAN" | "DATETIME" | "JSON" | "INFOTABLE" | "LOCATION"
+        base_type.parse::<BaseType>(),
+        Ok(BaseType::Number
+            | BaseType::Integer
+            | BaseType::Long
+            | BaseType::Boolean
+            | BaseType::Datetime
+            | BaseType::Json
+            | BaseType::Infotable
+            | BaseType::Location)
     )
 }
 
@@ -64,15 +72,15 @@ pub fn from_text(base_type: &str, text: &str) -> Result<Json, ValueError> {
     if trimmed.is_empty() {
         return Ok(Json::Null);
     }
-    match base_type {
-        "NUMBER" => trimmed
+    match base_type.parse::<BaseType>() {
+        Ok(BaseType::Number) => trimmed
             .parse::<f64>()
             .ok()
             .filter(|f| f.is_finite())
             .and_then(Number::from_f64)
             .map(Json::Number)
             .ok_or_else(|| refused(base_type, text)),
-        "INTEGER" | "LONG" => trimmed
+        Ok(BaseType::Integer | BaseType::Long) => trimmed
             .parse::<i64>()
             .ok()
             .or_else(|| {
@@ -83,20 +91,22 @@ pub fn from_text(base_type: &str, text: &str) -> Result<Json, ValueError> {
                     .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
                     .map(|f| f as i64)
             })
-            .filter(|n| base_type == "LONG" || i32::try_from(*n).is_ok())
+            .filter(|n| base_type == BaseType::Long.as_str() || i32::try_from(*n).is_ok())
             .map(|n| Json::Number(n.into()))
             .ok_or_else(|| refused(base_type, text)),
-        "BOOLEAN" => match trimmed {
+        Ok(BaseType::Boolean) => match trimmed {
             "true" => Ok(Json::Bool(true)),
             "false" => Ok(Json::Bool(false)),
             _ => Err(refused(base_type, text)),
         },
-        "DATETIME" => parse_date(trimmed)
+        Ok(BaseType::Datetime) => parse_date(trimmed)
             .or_else(|| trimmed.parse::<i64>().ok())
             .map(|ms| Json::Number(ms.into()))
             .ok_or_else(|| refused(base_type, text)),
-        "JSON" | "INFOTABLE" => serde_json::from_str(trimmed).map_err(|_| refused(base_type, text)),
-        "LOCATION" => parse_location(trimmed).ok_or_else(|| refused(base_type, text)),
+        Ok(BaseType::Json | BaseType::Infotable) => {
+            serde_json::from_str(trimmed).map_err(|_| refused(base_type, text))
+        }
+        Ok(BaseType::Location) => parse_location(trimmed).ok_or_else(|| refused(base_type, text)),
         _ => Ok(Json::String(text.to_owned())),
     }
 }
@@ -123,16 +133,16 @@ pub fn to_text(base_type: &str, value: &Json) -> String {
         Json::Null => String::new(),
         Json::String(s) => s.clone(),
         Json::Bool(b) => b.to_string(),
-        Json::Number(n) => match base_type {
-            "DATETIME" => n.as_i64().map(format_date).unwrap_or_else(|| n.to_string()),
-            "NUMBER" => match n.as_f64() {
+        Json::Number(n) => match base_type.parse::<BaseType>() {
+            Ok(BaseType::Datetime) => n.as_i64().map(format_date).unwrap_or_else(|| n.to_string()),
+            Ok(BaseType::Number) => match n.as_f64() {
                 // Exports write numbers as doubles: `60.0`.
                 Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.1}"),
                 _ => n.to_string(),
             },
             _ => n.to_string(),
         },
-        Json::Object(o) if base_type == "LOCATION" => {
+        Json::Object(o) if base_type == BaseType::Location.as_str() => {
             let get = |k: &str| o.get(k).and_then(Json::as_f64).unwrap_or(0.0);
             format!(
                 "{},{},{}",
@@ -152,11 +162,11 @@ pub fn canonical(base_type: &str, value: Json) -> Result<Json, ValueError> {
         Json::String(text) => from_text(base_type, &text),
         Json::Null => Ok(Json::Null),
         typed => {
-            let fits = match base_type {
-                "NUMBER" => typed.is_number(),
-                "INTEGER" | "LONG" | "DATETIME" => typed.is_i64(),
-                "BOOLEAN" => typed.is_boolean(),
-                "JSON" | "INFOTABLE" | "LOCATION" => true,
+            let fits = match base_type.parse::<BaseType>() {
+                Ok(BaseType::Number) => typed.is_number(),
+                Ok(BaseType::Integer | BaseType::Long | BaseType::Datetime) => typed.is_i64(),
+                Ok(BaseType::Boolean) => typed.is_boolean(),
+                Ok(BaseType::Json | BaseType::Infotable | BaseType::Location) => true,
                 _ => false,
             };
             if fits {

@@ -12,7 +12,7 @@ use ironworx_entity::queries::organizations::{self, LoginPage};
 use ironworx_entity::queries::users::{self, NewUser, PasswordRecord};
 use ironworx_entity::queries::{dependents, parts};
 use ironworx_entity::schema::field_definitions;
-use ironworx_entity::vocab::{Collection, MemberName, Tag};
+use ironworx_entity::vocab::{BaseType, Collection, MemberName, Tag};
 use sea_orm::ConnectionTrait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -21,63 +21,6 @@ use crate::auth::password::{check_policy, hash_new};
 use crate::config::AuthSettings;
 use crate::domain::Ctx;
 use crate::error::{ApiError, required};
-
-/// The base types a DataShape field may have.
-pub const FIELD_BASE_TYPES: &[&str] = &[
-    "APPLICATIONKEYNAME",
-    "BASETYPENAME",
-    "BLOB",
-    "BOOLEAN",
-    "DASHBOARDNAME",
-    "DATASHAPENAME",
-    "DATATAGVOCABULARYNAME",
-    "DATETIME",
-    "GROUPNAME",
-    "GUID",
-    "HTML",
-    "HYPERLINK",
-    "IMAGE",
-    "IMAGELINK",
-    "INFOTABLE",
-    "INTEGER",
-    "JSON",
-    "LOCALIZATIONTABLENAME",
-    "LOCATION",
-    "LONG",
-    "MASHUPNAME",
-    "MEDIAENTITYNAME",
-    "MENUNAME",
-    "MODELTAGVOCABULARYNAME",
-    "NETWORKNAME",
-    "NOTIFICATIONCONTENTNAME",
-    "NOTIFICATIONDEFINITIONNAME",
-    "NUMBER",
-    "ORGANIZATIONNAME",
-    "PASSWORD",
-    "PERSISTENCEPROVIDERNAME",
-    "PERSISTENCEPROVIDERPACKAGENAME",
-    "PROJECTNAME",
-    "QUERY",
-    "SCHEDULE",
-    "STATEDEFINITIONNAME",
-    "STRING",
-    "STYLEDEFINITIONNAME",
-    "STYLETHEMENAME",
-    "TAGS",
-    "TEXT",
-    "THINGCODE",
-    "THINGGROUPNAME",
-    "THINGNAME",
-    "THINGSHAPENAME",
-    "THINGTEMPLATENAME",
-    "TIMESPAN",
-    "USERNAME",
-    "VARIANT",
-    "VEC2",
-    "VEC3",
-    "VEC4",
-    "XML",
-];
 
 /// The parameters of the `Create…` and `Delete…` services.
 #[derive(Debug, Default, Deserialize)]
@@ -389,7 +332,7 @@ fn field_rows(fields: &Option<Value>) -> Result<Vec<field_definitions::Model>, A
             return Err(bad(format!("the field '{name}' is defined twice")));
         }
         let base_type = text("baseType").to_ascii_uppercase();
-        if !FIELD_BASE_TYPES.contains(&base_type.as_str()) {
+        if !base_type.parse().is_ok_and(BaseType::is_field_type) {
             return Err(bad(format!(
                 "unknown base type '{}' of field '{name}'",
                 text("baseType")

@@ -5,6 +5,7 @@
 
 use ironworx_entity::queries::QueryError;
 use ironworx_entity::queries::audit::{AuditRow, History, history};
+use ironworx_entity::vocab::BaseType;
 use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value, json};
 
@@ -179,27 +180,30 @@ impl Entry {
 }
 
 /// The fields of an entry row, with their base types.
-pub const FIELDS: &[(&str, &str)] = &[
-    ("id", "LONG"),
-    ("timestamp", "DATETIME"),
-    ("user", "USERNAME"),
-    ("auditCategory", "STRING"),
-    ("action", "STRING"),
-    ("entityType", "STRING"),
-    ("entityName", "STRING"),
-    ("entity", "STRING"),
-    ("message", "STRING"),
-    ("before", "STRING"),
-    ("after", "STRING"),
-    ("detail", "STRING"),
-    ("door", "STRING"),
-    ("address", "STRING"),
-    ("process", "STRING"),
+pub const FIELDS: &[(&str, BaseType)] = &[
+    ("id", BaseType::Long),
+    ("timestamp", BaseType::Datetime),
+    ("user", BaseType::UserName),
+    ("auditCategory", BaseType::String),
+    ("action", BaseType::String),
+    ("entityType", BaseType::String),
+    ("entityName", BaseType::String),
+    ("entity", BaseType::String),
+    ("message", BaseType::String),
+    ("before", BaseType::String),
+    ("after", BaseType::String),
+    ("detail", BaseType::String),
+    ("door", BaseType::String),
+    ("address", BaseType::String),
+    ("process", BaseType::String),
 ];
 
 /// The base type of an entry field, for filters.
 pub fn field_type(name: &str) -> Option<&'static str> {
-    FIELDS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    FIELDS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| t.as_str())
 }
 
 /// One sort of a ThingWorx query (`{"fieldName": …, "isAscending": …}`) over an entry field.

@@ -4,6 +4,7 @@
 
 use ironworx_entity::queries::QueryError;
 use ironworx_entity::queries::security_log::{self, Query, SecurityLogRow};
+use ironworx_entity::vocab::BaseType;
 use ironworx_importer::values::format_date;
 use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value};
@@ -14,19 +15,19 @@ pub const MAX_ITEMS: u64 = 10_000;
 /// The fields of an entry row, with their base types: ThingWorx's log fields (`timestamp`,
 /// `level`, `user`, `origin`, `instance`, `content`) and the audit record's (`action`,
 /// `entity`, `message`, `door`, `organization`).
-pub const FIELDS: &[(&str, &str)] = &[
-    ("id", "LONG"),
-    ("timestamp", "DATETIME"),
-    ("level", "STRING"),
-    ("user", "USERNAME"),
-    ("action", "STRING"),
-    ("entity", "STRING"),
-    ("origin", "STRING"),
-    ("door", "STRING"),
-    ("organization", "STRING"),
-    ("instance", "STRING"),
-    ("content", "STRING"),
-    ("message", "STRING"),
+pub const FIELDS: &[(&str, BaseType)] = &[
+    ("id", BaseType::Long),
+    ("timestamp", BaseType::Datetime),
+    ("level", BaseType::String),
+    ("user", BaseType::UserName),
+    ("action", BaseType::String),
+    ("entity", BaseType::String),
+    ("origin", BaseType::String),
+    ("door", BaseType::String),
+    ("organization", BaseType::String),
+    ("instance", BaseType::String),
+    ("content", BaseType::String),
+    ("message", BaseType::String),
 ];
 
 /// The level of an event: `INFO` for a login or a logout, `WARN` for a refusal, a lockout or

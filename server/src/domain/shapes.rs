@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use ironworx_entity::queries::{QueryError, models, parts};
+use ironworx_entity::vocab::BaseType;
 use ironworx_importer::values::canonical;
 use serde_json::{Map, Number, Value, json};
 
@@ -42,8 +43,8 @@ pub fn check_row(
 
 /// NUMBER values are doubles, so that `5` and `"5"` are the same value.
 pub fn normalize(base_type: &str, value: Value) -> Value {
-    match (&value, base_type) {
-        (Value::Number(n), "NUMBER") => n
+    match (&value, base_type.parse::<BaseType>()) {
+        (Value::Number(n), Ok(BaseType::Number)) => n
             .as_f64()
             .and_then(Number::from_f64)
             .map_or(value, Value::Number),

@@ -7,7 +7,7 @@ use ironworx_entity::queries::app_keys::{self, NewAppKey};
 use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::entities::{self, EntityFields};
 use ironworx_entity::queries::{now_ms, users};
-use ironworx_entity::vocab::Collection;
+use ironworx_entity::vocab::{BaseType, Collection};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -143,7 +143,7 @@ async fn create(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
         ),
     )
     .await?;
-    Ok(primitive("STRING", json!(key_id)))
+    Ok(primitive(BaseType::String, json!(key_id)))
 }
 
 async fn delete(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, ApiError> {
@@ -231,16 +231,18 @@ async fn run(
                         "the key id of '{name}' is not available (imported without its secret)"
                     ))
                 })?;
-            return Ok(primitive("STRING", json!(key_id)));
+            return Ok(primitive(BaseType::String, json!(key_id)));
         }
-        "GetUserName" => return Ok(primitive("USERNAME", json!(user_name))),
+        "GetUserName" => return Ok(primitive(BaseType::UserName, json!(user_name))),
         "IsExpired" => {
             return Ok(primitive(
-                "BOOLEAN",
+                BaseType::Boolean,
                 json!(key.expiration_date.is_some_and(|at| at <= now_ms())),
             ));
         }
-        "GetExpirationDate" => return Ok(primitive("DATETIME", json!(key.expiration_date))),
+        "GetExpirationDate" => {
+            return Ok(primitive(BaseType::Datetime, json!(key.expiration_date)));
+        }
         "SetUserName" => {
             let new_user = p
                 .name

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use ironworx_entity::vocab::{Collection, PermissionKind};
+use ironworx_entity::vocab::{BaseType, Collection, PermissionKind};
 
 use crate::error::ApiError;
 
@@ -52,7 +52,7 @@ pub struct Param {
     /// The exact name.
     pub name: &'static str,
     /// The ThingWorx base type (`STRING`, `BOOLEAN`, `INFOTABLE`, …).
-    pub base_type: &'static str,
+    pub base_type: BaseType,
     /// Whether a call without it is refused (400).
     pub required: bool,
 }
@@ -84,7 +84,7 @@ pub enum Output {
     /// 200 with an InfoTable of the named data shape.
     InfoTable(&'static str),
     /// 200 with the InfoTable of a primitive: one row, field `result` of this base type.
-    Primitive(&'static str),
+    Primitive(BaseType),
     /// 200 with a JSON document (an entity document, an import report, a status).
     Document,
     /// 200 with an HTML page.
@@ -277,7 +277,7 @@ pub const TAG_TRANSFER: &str = "Import and export";
 
 // --- building blocks -------------------------------------------------------------------------
 
-const fn req(name: &'static str, base_type: &'static str) -> Param {
+const fn req(name: &'static str, base_type: BaseType) -> Param {
     Param {
         name,
         base_type,
@@ -285,7 +285,7 @@ const fn req(name: &'static str, base_type: &'static str) -> Param {
     }
 }
 
-const fn opt(name: &'static str, base_type: &'static str) -> Param {
+const fn opt(name: &'static str, base_type: BaseType) -> Param {
     Param {
         name,
         base_type,
@@ -462,110 +462,113 @@ const INSTANCE_RULES: &[Collection] = &[Collection::ThingTemplates, Collection::
 const TEMPLATES: &[Collection] = &[Collection::ThingTemplates];
 
 const RUN_TIME_RULE: &[Param] = &[
-    req("principal", "STRING"),
-    req("principalType", "STRING"),
-    opt("resource", "STRING"),
-    req("type", "STRING"),
-    req("allow", "BOOLEAN"),
+    req("principal", BaseType::String),
+    req("principalType", BaseType::String),
+    opt("resource", BaseType::String),
+    req("type", BaseType::String),
+    req("allow", BaseType::Boolean),
 ];
 const RUN_TIME_RULE_DELETE: &[Param] = &[
-    req("principal", "STRING"),
-    req("principalType", "STRING"),
-    opt("resource", "STRING"),
-    req("type", "STRING"),
+    req("principal", BaseType::String),
+    req("principalType", BaseType::String),
+    opt("resource", BaseType::String),
+    req("type", BaseType::String),
 ];
 const DESIGN_TIME_RULE: &[Param] = &[
-    req("principal", "STRING"),
-    req("principalType", "STRING"),
-    req("type", "STRING"),
-    req("allow", "BOOLEAN"),
+    req("principal", BaseType::String),
+    req("principalType", BaseType::String),
+    req("type", BaseType::String),
+    req("allow", BaseType::Boolean),
 ];
 const DESIGN_TIME_RULE_DELETE: &[Param] = &[
-    req("principal", "STRING"),
-    req("principalType", "STRING"),
-    req("type", "STRING"),
+    req("principal", BaseType::String),
+    req("principalType", BaseType::String),
+    req("type", BaseType::String),
 ];
-const VISIBILITY_RULE: &[Param] = &[req("principal", "STRING"), req("principalType", "STRING")];
-const PERMISSION_SET: &[Param] = &[req("permissions", "JSON")];
-const COLLECTION_NAME: &[Param] = &[req("collectionName", "STRING")];
+const VISIBILITY_RULE: &[Param] = &[
+    req("principal", BaseType::String),
+    req("principalType", BaseType::String),
+];
+const PERMISSION_SET: &[Param] = &[req("permissions", BaseType::Json)];
+const COLLECTION_NAME: &[Param] = &[req("collectionName", BaseType::String)];
 
 const COLLECTION_RUN_TIME_RULE: &[Param] = &[
-    req("principal", "STRING"),
-    req("principalType", "STRING"),
-    opt("resource", "STRING"),
-    req("type", "STRING"),
-    req("allow", "BOOLEAN"),
-    req("collectionName", "STRING"),
+    req("principal", BaseType::String),
+    req("principalType", BaseType::String),
+    opt("resource", BaseType::String),
+    req("type", BaseType::String),
+    req("allow", BaseType::Boolean),
+    req("collectionName", BaseType::String),
 ];
 const COLLECTION_RUN_TIME_RULE_DELETE: &[Param] = &[
-    req("principal", "STRING"),
-    req("principalType", "STRING"),
-    opt("resource", "STRING"),
-    req("type", "STRING"),
-    req("collectionName", "STRING"),
+    req("principal", BaseType::String),
+    req("principalType", BaseType::String),
+    opt("resource", BaseType::String),
+    req("type", BaseType::String),
+    req("collectionName", BaseType::String),
 ];
 const COLLECTION_DESIGN_TIME_RULE: &[Param] = &[
-    req("principal", "STRING"),
-    req("principalType", "STRING"),
-    req("type", "STRING"),
-    req("allow", "BOOLEAN"),
-    req("collectionName", "STRING"),
+    req("principal", BaseType::String),
+    req("principalType", BaseType::String),
+    req("type", BaseType::String),
+    req("allow", BaseType::Boolean),
+    req("collectionName", BaseType::String),
 ];
 const COLLECTION_DESIGN_TIME_RULE_DELETE: &[Param] = &[
-    req("principal", "STRING"),
-    req("principalType", "STRING"),
-    req("type", "STRING"),
-    req("collectionName", "STRING"),
+    req("principal", BaseType::String),
+    req("principalType", BaseType::String),
+    req("type", BaseType::String),
+    req("collectionName", BaseType::String),
 ];
 const COLLECTION_VISIBILITY_RULE: &[Param] = &[
-    req("principal", "STRING"),
-    req("principalType", "STRING"),
-    req("collectionName", "STRING"),
+    req("principal", BaseType::String),
+    req("principalType", BaseType::String),
+    req("collectionName", BaseType::String),
 ];
 
-const NAME: &[Param] = &[req("name", "STRING")];
+const NAME: &[Param] = &[req("name", BaseType::String)];
 const CREATE_COMMON: &[Param] = &[
-    req("name", "STRING"),
-    opt("description", "STRING"),
-    opt("projectName", "PROJECTNAME"),
-    opt("tags", "TAGS"),
-    opt("ownerUserName", "USERNAME"),
+    req("name", BaseType::String),
+    opt("description", BaseType::String),
+    opt("projectName", BaseType::ProjectName),
+    opt("tags", BaseType::Tags),
+    opt("ownerUserName", BaseType::UserName),
 ];
 
 /// `AddPropertyDefinition` of a Thing, ThingTemplate or ThingShape.
 const ADD_PROPERTY: &[Param] = &[
-    req("name", "STRING"),
-    req("type", "BASETYPENAME"),
-    opt("description", "STRING"),
-    opt("category", "STRING"),
-    opt("readOnly", "BOOLEAN"),
-    opt("persistent", "BOOLEAN"),
-    opt("logged", "BOOLEAN"),
-    opt("defaultValue", "STRING"),
-    opt("dataChangeType", "STRING"),
-    opt("dataChangeThreshold", "NUMBER"),
-    opt("dataShape", "DATASHAPENAME"),
-    opt("remote", "BOOLEAN"),
-    opt("remotePropertyName", "STRING"),
-    opt("timeout", "INTEGER"),
-    opt("pushType", "STRING"),
-    opt("pushThreshold", "NUMBER"),
+    req("name", BaseType::String),
+    req("type", BaseType::BaseTypeName),
+    opt("description", BaseType::String),
+    opt("category", BaseType::String),
+    opt("readOnly", BaseType::Boolean),
+    opt("persistent", BaseType::Boolean),
+    opt("logged", BaseType::Boolean),
+    opt("defaultValue", BaseType::String),
+    opt("dataChangeType", BaseType::String),
+    opt("dataChangeThreshold", BaseType::Number),
+    opt("dataShape", BaseType::DataShapeName),
+    opt("remote", BaseType::Boolean),
+    opt("remotePropertyName", BaseType::String),
+    opt("timeout", BaseType::Integer),
+    opt("pushType", BaseType::String),
+    opt("pushThreshold", BaseType::Number),
 ];
 /// `AddServiceDefinition` of a Thing, ThingTemplate or ThingShape.
 const ADD_SERVICE: &[Param] = &[
-    req("name", "STRING"),
-    opt("description", "STRING"),
-    opt("category", "STRING"),
-    opt("parameters", "INFOTABLE"),
-    opt("resultType", "INFOTABLE"),
-    opt("code", "STRING"),
+    req("name", BaseType::String),
+    opt("description", BaseType::String),
+    opt("category", BaseType::String),
+    opt("parameters", BaseType::Infotable),
+    opt("resultType", BaseType::Infotable),
+    opt("code", BaseType::String),
 ];
 /// `AddEventDefinition` of a Thing, ThingTemplate or ThingShape.
 const ADD_EVENT: &[Param] = &[
-    req("name", "STRING"),
-    opt("description", "STRING"),
-    opt("category", "STRING"),
-    req("dataShape", "DATASHAPENAME"),
+    req("name", BaseType::String),
+    opt("description", BaseType::String),
+    opt("category", BaseType::String),
+    req("dataShape", BaseType::DataShapeName),
 ];
 
 const RULE_NEED: Need = needs(&[VISIBLE, design_or_admin(PermissionKind::Update)]);
@@ -732,44 +735,44 @@ const fn data_service(
 const INVOKED: Need = needs(&[VISIBLE, INVOKE]);
 
 const STREAM_ENTRY: &[Param] = &[
-    opt("values", "INFOTABLE"),
-    opt("timestamp", "DATETIME"),
-    opt("location", "LOCATION"),
-    opt("source", "STRING"),
-    opt("sourceType", "STRING"),
-    opt("tags", "TAGS"),
+    opt("values", BaseType::Infotable),
+    opt("timestamp", BaseType::Datetime),
+    opt("location", BaseType::Location),
+    opt("source", BaseType::String),
+    opt("sourceType", BaseType::String),
+    opt("tags", BaseType::Tags),
 ];
 const STREAM_QUERY: &[Param] = &[
-    opt("maxItems", "NUMBER"),
-    opt("startDate", "DATETIME"),
-    opt("endDate", "DATETIME"),
-    opt("oldestFirst", "BOOLEAN"),
-    opt("tags", "TAGS"),
-    opt("source", "STRING"),
+    opt("maxItems", BaseType::Number),
+    opt("startDate", BaseType::Datetime),
+    opt("endDate", BaseType::Datetime),
+    opt("oldestFirst", BaseType::Boolean),
+    opt("tags", BaseType::Tags),
+    opt("source", BaseType::String),
 ];
 const STREAM_FILTERED: &[Param] = &[
-    opt("maxItems", "NUMBER"),
-    opt("startDate", "DATETIME"),
-    opt("endDate", "DATETIME"),
-    opt("oldestFirst", "BOOLEAN"),
-    opt("tags", "TAGS"),
-    opt("source", "STRING"),
-    opt("query", "QUERY"),
+    opt("maxItems", BaseType::Number),
+    opt("startDate", BaseType::Datetime),
+    opt("endDate", BaseType::Datetime),
+    opt("oldestFirst", BaseType::Boolean),
+    opt("tags", BaseType::Tags),
+    opt("source", BaseType::String),
+    opt("query", BaseType::Query),
 ];
 const TABLE_ENTRY: &[Param] = &[
-    req("values", "INFOTABLE"),
-    opt("timestamp", "DATETIME"),
-    opt("location", "LOCATION"),
-    opt("source", "STRING"),
-    opt("sourceType", "STRING"),
-    opt("tags", "TAGS"),
+    req("values", BaseType::Infotable),
+    opt("timestamp", BaseType::Datetime),
+    opt("location", BaseType::Location),
+    opt("source", BaseType::String),
+    opt("sourceType", BaseType::String),
+    opt("tags", BaseType::Tags),
 ];
 const TABLE_QUERY: &[Param] = &[
-    opt("maxItems", "NUMBER"),
-    opt("query", "QUERY"),
-    opt("values", "INFOTABLE"),
-    opt("tags", "TAGS"),
-    opt("source", "STRING"),
+    opt("maxItems", BaseType::Number),
+    opt("query", BaseType::Query),
+    opt("values", BaseType::Infotable),
+    opt("tags", BaseType::Tags),
+    opt("source", BaseType::String),
 ];
 
 /// Every route and service the server answers, family by family (one file each under

@@ -81,7 +81,10 @@ async fn implementing_things(
         .ok_or(ApiError::NotFound)?;
     let model: ThingModel =
         crate::http::things::model::load_in(&state.db, collection, &name).await?;
-    let mut fields: Vec<(&str, &str)> = LIST_FIELDS.to_vec();
+    let mut fields: Vec<(&str, &str)> = LIST_FIELDS
+        .iter()
+        .map(|(name, base_type)| (*name, base_type.as_str()))
+        .collect();
     for p in &model.properties {
         if !fields.iter().any(|(n, _)| *n == p.name) {
             fields.push((p.name.as_str(), p.base_type.as_str()));

@@ -7,6 +7,7 @@
 //! an instant older than the record is refused with 400 naming the earliest instant available
 //! (exports are the command line's: a service does not read the server's file system).
 
+use ironworx_entity::vocab::BaseType;
 use serde_json::{Value, json};
 
 use crate::authz::{Outcome, Step};
@@ -18,15 +19,15 @@ use crate::http::params::{self, Params};
 use crate::state::AppState;
 
 /// The fields of a change row.
-pub const FIELDS: &[(&str, &str)] = &[
-    ("user", "USERNAME"),
-    ("entity", "STRING"),
-    ("permission", "STRING"),
-    ("resource", "STRING"),
-    ("before", "STRING"),
-    ("after", "STRING"),
-    ("beforeRule", "STRING"),
-    ("afterRule", "STRING"),
+pub const FIELDS: &[(&str, BaseType)] = &[
+    ("user", BaseType::UserName),
+    ("entity", BaseType::String),
+    ("permission", BaseType::String),
+    ("resource", BaseType::String),
+    ("before", BaseType::String),
+    ("after", BaseType::String),
+    ("beforeRule", BaseType::String),
+    ("afterRule", BaseType::String),
 ];
 
 /// A side of the comparison.

@@ -10,7 +10,9 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::dependents;
 use ironworx_entity::queries::entities::{self, EntityRow};
-use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind, Tag, VocabError, builtin};
+use ironworx_entity::vocab::{
+    ANY_RESOURCE, BaseType, Collection, PermissionKind, Tag, VocabError, builtin,
+};
 use ironworx_importer::extract::{Filter, header};
 use ironworx_importer::model::Kind;
 use ironworx_importer::plan::{Mode, PlanOptions};
@@ -261,14 +263,14 @@ pub(crate) async fn visible_rows(
 }
 
 /// The fields of an entity list (`RootEntityList`).
-pub(crate) const LIST_FIELDS: &[(&str, &str)] = &[
-    ("name", "STRING"),
-    ("description", "STRING"),
-    ("tags", "TAGS"),
-    ("projectName", "PROJECTNAME"),
-    ("homeMashup", "MASHUPNAME"),
-    ("isSystemObject", "BOOLEAN"),
-    ("lastModifiedDate", "DATETIME"),
+pub(crate) const LIST_FIELDS: &[(&str, BaseType)] = &[
+    ("name", BaseType::String),
+    ("description", BaseType::String),
+    ("tags", BaseType::Tags),
+    ("projectName", BaseType::ProjectName),
+    ("homeMashup", BaseType::MashupName),
+    ("isSystemObject", BaseType::Boolean),
+    ("lastModifiedDate", BaseType::Datetime),
 ];
 
 fn list_table(rows: Vec<Value>) -> Value {

@@ -8,7 +8,7 @@
 //! administrator. A caller who cannot see the entity gets 404, as on every other route, so an
 //! explanation never reveals an entity.
 
-use ironworx_entity::vocab::PermissionKind;
+use ironworx_entity::vocab::{BaseType, PermissionKind};
 use serde_json::{Value, json};
 
 use crate::authz::Step;
@@ -19,15 +19,15 @@ use crate::http::infotable::infotable;
 use crate::http::params::{self, Params};
 
 /// The fields of an explanation row.
-pub const FIELDS: &[(&str, &str)] = &[
-    ("layer", "STRING"),
-    ("principal", "STRING"),
-    ("principalType", "STRING"),
-    ("resource", "STRING"),
-    ("effect", "STRING"),
-    ("decisive", "BOOLEAN"),
-    ("detail", "STRING"),
-    ("evaluatedFor", "USERNAME"),
+pub const FIELDS: &[(&str, BaseType)] = &[
+    ("layer", BaseType::String),
+    ("principal", BaseType::String),
+    ("principalType", BaseType::String),
+    ("resource", BaseType::String),
+    ("effect", BaseType::String),
+    ("decisive", BaseType::Boolean),
+    ("detail", BaseType::String),
+    ("evaluatedFor", BaseType::UserName),
 ];
 
 /// The explanation as InfoTable rows; the rows from `system_from` on are the `System` user's.

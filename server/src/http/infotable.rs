@@ -1,10 +1,11 @@
 //! InfoTable JSON, the shape of every ThingWorx service result:
 //! `{"dataShape":{"fieldDefinitions":{…}},"rows":[…]}`; a primitive result is the field `result`.
 
+use ironworx_entity::vocab::BaseType;
 use serde_json::{Map, Value, json};
 
 /// An InfoTable with `fields` (name, base type) and `rows` (objects keyed by field name).
-pub fn infotable(fields: &[(&str, &str)], rows: Vec<Value>) -> Value {
+pub fn infotable<T: AsRef<str>>(fields: &[(&str, T)], rows: Vec<Value>) -> Value {
     let definitions: Map<String, Value> = fields
         .iter()
         .enumerate()
@@ -14,7 +15,7 @@ pub fn infotable(fields: &[(&str, &str)], rows: Vec<Value>) -> Value {
                 json!({
                     "name": name,
                     "description": "",
-                    "baseType": base_type,
+                    "baseType": base_type.as_ref(),
                     "ordinal": ordinal,
                     "aspects": {}
                 }),
@@ -28,7 +29,7 @@ pub fn infotable(fields: &[(&str, &str)], rows: Vec<Value>) -> Value {
 }
 
 /// The InfoTable of a primitive service result: one row with the field `result`.
-pub fn primitive(base_type: &str, value: Value) -> Value {
+pub fn primitive(base_type: BaseType, value: Value) -> Value {
     infotable(&[("result", base_type)], vec![json!({ "result": value })])
 }
 
@@ -38,7 +39,7 @@ mod tests {
 
     #[test]
     fn shapes() {
-        let t = primitive("BOOLEAN", json!(true));
+        let t = primitive(BaseType::Boolean, json!(true));
         assert_eq!(t["rows"][0]["result"], json!(true));
         assert_eq!(
             t["dataShape"]["fieldDefinitions"]["result"]["baseType"],

@@ -6,7 +6,7 @@
 
 use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::localization as tokens;
-use ironworx_entity::vocab::Collection;
+use ironworx_entity::vocab::{BaseType, Collection};
 use serde_json::{Value, json};
 
 use crate::authz::EntityIdx;
@@ -94,5 +94,5 @@ pub async fn runtime_service(
         _ => None,
     };
     let value = effective_token(&state.db, &guard.caller.name, language, token).await?;
-    Ok(primitive("STRING", json!(value)))
+    Ok(primitive(BaseType::String, json!(value)))
 }

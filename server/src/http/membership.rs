@@ -14,7 +14,7 @@ use ironworx_entity::queries::entities;
 use ironworx_entity::queries::permissions::{self as rules, Rule};
 use ironworx_entity::queries::{QueryError, groups, organizations};
 use ironworx_entity::vocab::{
-    Collection, MemberType, PermissionCategory, PermissionKind, PrincipalType, Tag,
+    BaseType, Collection, MemberType, PermissionCategory, PermissionKind, PrincipalType, Tag,
 };
 use serde_json::{Value, json};
 
@@ -225,7 +225,7 @@ async fn read(
         (Collection::Groups, "GetGroupMembers") => {
             let members = groups::list_members(&state.db, name).await?;
             Ok(infotable(
-                &[("name", "STRING"), ("type", "STRING")],
+                &[("name", BaseType::String), ("type", BaseType::String)],
                 member_rows(members),
             ))
         }
@@ -236,9 +236,9 @@ async fn read(
                 .map_err(input_error)?;
             Ok(infotable(
                 &[
-                    ("name", "STRING"),
-                    ("type", "STRING"),
-                    ("description", "STRING"),
+                    ("name", BaseType::String),
+                    ("type", BaseType::String),
+                    ("description", BaseType::String),
                 ],
                 member_rows(members),
             ))
@@ -262,9 +262,9 @@ async fn read(
             }
             Ok(infotable(
                 &[
-                    ("from", "STRING"),
-                    ("to", "STRING"),
-                    ("connectionType", "STRING"),
+                    ("from", BaseType::String),
+                    ("to", BaseType::String),
+                    ("connectionType", BaseType::String),
                 ],
                 rows,
             ))

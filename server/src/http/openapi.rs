@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use actix_web::{HttpResponse, get};
-use ironworx_entity::vocab::PermissionKind;
+use ironworx_entity::vocab::{BaseType, PermissionKind};
 use serde_json::{Value, json};
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::extensions::ExtensionsBuilder;
@@ -295,10 +295,10 @@ fn required(yes: bool) -> Required {
 /// The JSON schema of a parameter of ThingWorx base type `base_type`.
 fn param_schema(param: &Param) -> ObjectBuilder {
     let kind = match param.base_type {
-        "BOOLEAN" => None,
-        "INTEGER" | "LONG" | "DATETIME" => Some(Type::Integer),
-        "NUMBER" => Some(Type::Number),
-        "JSON" | "INFOTABLE" | "QUERY" | "LOCATION" => None,
+        BaseType::Boolean => None,
+        BaseType::Integer | BaseType::Long | BaseType::Datetime => Some(Type::Integer),
+        BaseType::Number => Some(Type::Number),
+        BaseType::Json | BaseType::Infotable | BaseType::Query | BaseType::Location => None,
         _ => Some(Type::String),
     };
     let mut schema = ObjectBuilder::new();
@@ -306,19 +306,19 @@ fn param_schema(param: &Param) -> ObjectBuilder {
         schema = schema.schema_type(kind);
     }
     let description = match param.base_type {
-        "BOOLEAN" => format!("{}: a boolean or its text", param.base_type),
-        "INFOTABLE" => format!(
+        BaseType::Boolean => format!("{}: a boolean or its text", param.base_type),
+        BaseType::Infotable => format!(
             "{}: an InfoTable (or one row), or its JSON text",
             param.base_type
         ),
-        "JSON" => format!("{}: a JSON object, or its text", param.base_type),
-        "DATETIME" => format!("{}: epoch milliseconds", param.base_type),
-        "TAGS" => format!("{}: Vocabulary:Term pairs joined by ';'", param.base_type),
+        BaseType::Json => format!("{}: a JSON object, or its text", param.base_type),
+        BaseType::Datetime => format!("{}: epoch milliseconds", param.base_type),
+        BaseType::Tags => format!("{}: Vocabulary:Term pairs joined by ';'", param.base_type),
         other => format!("ThingWorx base type {other}"),
     };
     schema.description(Some(description)).extensions(Some(
         ExtensionsBuilder::new()
-            .add("x-thingworx-base-type", param.base_type)
+            .add("x-thingworx-base-type", param.base_type.as_str())
             .build(),
     ))
 }

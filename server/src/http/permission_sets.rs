@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::permissions::{self, Rule};
 use ironworx_entity::vocab::{
-    ANY_RESOURCE, Collection, PermissionCategory, PermissionKind, PrincipalType,
+    ANY_RESOURCE, BaseType, Collection, PermissionCategory, PermissionKind, PrincipalType,
 };
 use serde_json::{Map, Value, json};
 
@@ -102,7 +102,7 @@ pub async fn entity_service(
             );
             Ok(match set.action {
                 Action::Table => table(set.category, &rules),
-                _ => primitive("JSON", document(set.category, &rules)),
+                _ => primitive(BaseType::Json, document(set.category, &rules)),
             })
         }
         .await,
@@ -167,13 +167,13 @@ fn in_category(rules: Vec<Rule>, category: PermissionCategory) -> Vec<Rule> {
 fn table(category: PermissionCategory, rules: &[Rule]) -> Value {
     let run_time = category == PermissionCategory::RunTime;
     let mut fields = vec![
-        ("isPermitted", "BOOLEAN"),
-        ("name", "STRING"),
-        ("type", "STRING"),
-        ("permissionName", "STRING"),
+        ("isPermitted", BaseType::Boolean),
+        ("name", BaseType::String),
+        ("type", BaseType::String),
+        ("permissionName", BaseType::String),
     ];
     if run_time {
-        fields.insert(2, ("resourceName", "STRING"));
+        fields.insert(2, ("resourceName", BaseType::String));
     }
     let rows = rules
         .iter()

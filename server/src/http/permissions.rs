@@ -6,7 +6,7 @@
 use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::permissions::{self, Rule};
 use ironworx_entity::vocab::{
-    ANY_RESOURCE, Collection, PermissionCategory, PermissionKind, PrincipalType,
+    ANY_RESOURCE, BaseType, Collection, PermissionCategory, PermissionKind, PrincipalType,
 };
 use serde_json::{Value, json};
 
@@ -314,7 +314,10 @@ async fn permissions_for(
         })
         .collect();
     Ok(crate::http::infotable::infotable(
-        &[("name", "STRING"), ("isPermitted", "BOOLEAN")],
+        &[
+            ("name", BaseType::String),
+            ("isPermitted", BaseType::Boolean),
+        ],
         rows,
     ))
 }
@@ -403,7 +406,10 @@ fn check(
             resource,
         },
     );
-    Ok(primitive("BOOLEAN", json!(outcome == Outcome::Allow)))
+    Ok(primitive(
+        BaseType::Boolean,
+        json!(outcome == Outcome::Allow),
+    ))
 }
 
 /// `Resources/CollectionFunctions`: the `…Collection…Permission(…, collectionName)` services.

@@ -19,6 +19,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
+use ironworx_entity::vocab::BaseType;
 use serde_json::{Map, Value};
 
 use crate::markup::escape;
@@ -100,7 +101,7 @@ fn parts(value: &Value) -> Option<(Fields<'_>, &[Value])> {
                 name.as_str(),
                 d.get("baseType")
                     .and_then(Value::as_str)
-                    .unwrap_or("STRING"),
+                    .unwrap_or(BaseType::String.as_str()),
             )
         })
         .collect();

@@ -7,7 +7,7 @@
 
 use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::{login_failures, now_ms, sessions as session_rows, users};
-use ironworx_entity::vocab::{Collection, builtin};
+use ironworx_entity::vocab::{BaseType, Collection, builtin};
 use serde_json::{Value, json};
 
 use crate::auth::password::{check_policy, hash_new, verify_stored};
@@ -95,7 +95,7 @@ async fn run(
             .map(|u| u.groups.clone())
             .unwrap_or_default();
         let rows = groups.into_iter().map(|g| json!({ "name": g })).collect();
-        return Ok(infotable(&[("name", "GROUPNAME")], rows));
+        return Ok(infotable(&[("name", BaseType::GroupName)], rows));
     }
     let record = users::get_user(&state.db, &name).await?;
     let id = record.entity.id;
@@ -103,10 +103,10 @@ async fn run(
     let now = now_ms();
     // The reads answer without a write transaction.
     match service {
-        "IsEnabled" => return Ok(primitive("BOOLEAN", json!(record.user.enabled))),
+        "IsEnabled" => return Ok(primitive(BaseType::Boolean, json!(record.user.enabled))),
         "IsLocked" => {
             let locked = crate::auth::password::is_locked(&record.user, now);
-            return Ok(primitive("BOOLEAN", json!(locked)));
+            return Ok(primitive(BaseType::Boolean, json!(locked)));
         }
         _ => {}
     }
@@ -192,13 +192,13 @@ async fn run(
 }
 
 /// The fields of `GetUserSessions` (the `UserSession` data shape).
-const SESSION_FIELDS: &[(&str, &str)] = &[
-    ("id", "LONG"),
-    ("created", "DATETIME"),
-    ("lastSeen", "DATETIME"),
-    ("expires", "DATETIME"),
-    ("address", "STRING"),
-    ("organization", "STRING"),
+const SESSION_FIELDS: &[(&str, BaseType)] = &[
+    ("id", BaseType::Long),
+    ("created", BaseType::Datetime),
+    ("lastSeen", BaseType::Datetime),
+    ("expires", BaseType::Datetime),
+    ("address", BaseType::String),
+    ("organization", BaseType::String),
 ];
 
 /// `Resources/CurrentSessionInfo`: who the caller is, and the sessions of a user
@@ -210,7 +210,7 @@ pub async fn current_session_info(
     p: &Params,
 ) -> Result<Value, ApiError> {
     let me = guard.index.user(guard.user).ok_or(ApiError::NotFound)?;
-    let names = |list: &[String], base: &str| {
+    let names = |list: &[String], base: BaseType| {
         infotable(
             &[("name", base)],
             list.iter().map(|n| json!({ "name": n })).collect(),
@@ -218,10 +218,10 @@ pub async fn current_session_info(
     };
     let named = p.user_name.as_deref().or(p.user.as_deref());
     Ok(match service {
-        "GetCurrentUser" => primitive("USERNAME", json!(guard.caller.name)),
-        "GetCurrentUserGroups" => names(&me.groups, "GROUPNAME"),
-        "GetCurrentUserOrganizations" => names(&me.organizations, "ORGANIZATIONNAME"),
-        "GetCurrentUserOrganizationalUnits" => names(&me.units, "STRING"),
+        "GetCurrentUser" => primitive(BaseType::UserName, json!(guard.caller.name)),
+        "GetCurrentUserGroups" => names(&me.groups, BaseType::GroupName),
+        "GetCurrentUserOrganizations" => names(&me.organizations, BaseType::OrganizationName),
+        "GetCurrentUserOrganizationalUnits" => names(&me.units, BaseType::String),
         "GetCurrentUserLanguage" => {
             let record = users::get_user(&state.db, &guard.caller.name).await?;
             let first = record
@@ -232,7 +232,7 @@ pub async fn current_session_info(
                 .find(|l| !l.is_empty())
                 .unwrap_or("")
                 .to_owned();
-            primitive("STRING", json!(first))
+            primitive(BaseType::String, json!(first))
         }
         "GetUserSessions" => {
             let open = sessions::list(state, guard, named).await?;
@@ -259,11 +259,11 @@ pub async fn current_session_info(
                 .and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim().parse().ok()))
                 .ok_or_else(|| ApiError::BadRequest("missing parameter 'sessionId'".into()))?;
             let ended = sessions::end_one(state, guard, named, id).await?;
-            primitive("INTEGER", json!(ended))
+            primitive(BaseType::Integer, json!(ended))
         }
         "TerminateUserSessions" => {
             let ended = sessions::end_all(state, guard, named).await?;
-            primitive("INTEGER", json!(ended))
+            primitive(BaseType::Integer, json!(ended))
         }
         _ => return Err(ApiError::NotFound),
     })

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use ironworx_entity::queries::parts::{service_definitions, service_implementations};
-use ironworx_entity::vocab::Collection;
+use ironworx_entity::vocab::{BaseType, Collection};
 use ironworx_importer::model::{ConfigurationTable, FieldDefinition};
 use ironworx_importer::stored;
 use moka::sync::Cache;
@@ -164,7 +164,7 @@ pub fn prepare(
         .and_then(|r| r.get("baseType"))
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .unwrap_or("NOTHING")
+        .unwrap_or(BaseType::Nothing.as_str())
         .to_owned();
     let handler = implementation
         .map(|i| i.handler_name.clone())
@@ -196,7 +196,7 @@ pub fn script_implementation(
         name: SCRIPT.to_owned(),
         fields: vec![FieldDefinition {
             name: "code".to_owned(),
-            base_type: "STRING".to_owned(),
+            base_type: BaseType::String.as_str().to_owned(),
             ..FieldDefinition::default()
         }],
         rows: vec![row],

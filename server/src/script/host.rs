@@ -7,7 +7,7 @@
 
 use ironworx_entity::queries::parts::field_definitions;
 use ironworx_entity::queries::{models, now_ms};
-use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionKind, builtin};
+use ironworx_entity::vocab::{ANY_RESOURCE, BaseType, Collection, PermissionKind, builtin};
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -112,7 +112,7 @@ impl<'a> Session<'a> {
             failures: Vec::new(),
             events: Vec::new(),
             data: Vec::new(),
-            result_type: "NOTHING".to_owned(),
+            result_type: BaseType::Nothing.as_str().to_owned(),
         }
     }
 
@@ -155,9 +155,9 @@ impl<'a> Session<'a> {
         self.frames.push(Frame {
             thing: thing.to_owned(),
             service: label.to_owned(),
-            result_type: "NOTHING".to_owned(),
+            result_type: BaseType::Nothing.as_str().to_owned(),
         });
-        self.result_type = "NOTHING".to_owned();
+        self.result_type = BaseType::Nothing.as_str().to_owned();
         let snapshot = self.snapshot(thing).await?;
         Ok(json!({
             "thing": thing,
@@ -165,7 +165,7 @@ impl<'a> Session<'a> {
             "file": file,
             "source": source,
             "params": params,
-            "resultType": "NOTHING",
+            "resultType": BaseType::Nothing.as_str(),
             "snapshot": snapshot,
         })
         .to_string())
@@ -454,7 +454,7 @@ impl<'a> Session<'a> {
             .collect();
         names.sort();
         Ok(values::table(
-            &[("name", "THINGNAME", json!({}))],
+            &[("name", BaseType::ThingName, json!({}))],
             names.into_iter().map(|n| json!({ "name": n })).collect(),
         ))
     }
@@ -547,7 +547,7 @@ impl<'a> Session<'a> {
             .with_values(defs.id(), self.ctx.sequences.values, |stored| {
                 properties_of(&defs, stored)
                     .into_iter()
-                    .filter(|p| p.base_type != "INFOTABLE")
+                    .filter(|p| p.base_type != BaseType::Infotable.as_str())
                     .map(|p| {
                         let value = match stored.get(p.name) {
                             Some(held) => held.value.clone(),

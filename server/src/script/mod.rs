@@ -15,6 +15,7 @@ pub mod typing;
 
 use std::time::Duration;
 
+use ironworx_entity::vocab::BaseType;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
@@ -166,12 +167,12 @@ fn outer_limit(thing: &str, service: &str, limit: &str, message: String) -> ApiE
 
 /// The answer of a service of `result_type` that returned `value`.
 fn answer(result_type: &str, value: Value) -> Value {
-    match result_type {
-        "NOTHING" => json!({}),
-        "INFOTABLE" if value.is_object() => value,
-        "INFOTABLE" => json!({ "dataShape": { "fieldDefinitions": {} }, "rows": [] }),
-        base_type => crate::domain::things::values::table(
-            &[("result", base_type, json!({}))],
+    match result_type.parse::<BaseType>() {
+        Ok(BaseType::Nothing) => json!({}),
+        Ok(BaseType::Infotable) if value.is_object() => value,
+        Ok(BaseType::Infotable) => json!({ "dataShape": { "fieldDefinitions": {} }, "rows": [] }),
+        _ => crate::domain::things::values::table(
+            &[("result", result_type, json!({}))],
             vec![json!({ "result": value })],
         ),
     }

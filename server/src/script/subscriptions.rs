@@ -34,7 +34,7 @@ use ironworx_entity::queries::credentials::{Sequences, read_sequences};
 use ironworx_entity::queries::entities::names_by_id;
 use ironworx_entity::queries::{parts, subscribers, timer_ticks};
 use ironworx_entity::schema::subscriptions;
-use ironworx_entity::vocab::Collection;
+use ironworx_entity::vocab::{BaseType, Collection};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
@@ -54,12 +54,12 @@ pub const QUEUE: usize = 65_536;
 pub const MAX_DEPTH: u32 = 8;
 
 /// The variables a subscription's code sees besides `me`.
-const VARIABLES: [(&str, &str); 5] = [
-    ("eventData", "INFOTABLE"),
-    ("eventName", "STRING"),
-    ("eventTime", "DATETIME"),
-    ("source", "STRING"),
-    ("sourceProperty", "STRING"),
+const VARIABLES: [(&str, BaseType); 5] = [
+    ("eventData", BaseType::Infotable),
+    ("eventName", BaseType::String),
+    ("eventTime", BaseType::Datetime),
+    ("source", BaseType::String),
+    ("sourceProperty", BaseType::String),
 ];
 
 /// A subscription that listens to a firing, and the Thing it runs on (`me`).
@@ -279,13 +279,13 @@ fn event_table(data: &Value) -> Value {
         .zip(0..)
         .map(|((name, value), ordinal)| {
             let base_type = match value {
-                Value::String(_) => "STRING",
-                Value::Number(_) => "NUMBER",
-                Value::Bool(_) => "BOOLEAN",
-                _ => "JSON",
+                Value::String(_) => BaseType::String,
+                Value::Number(_) => BaseType::Number,
+                Value::Bool(_) => BaseType::Boolean,
+                _ => BaseType::Json,
             };
             let definition = json!({
-                "name": name, "baseType": base_type, "description": "",
+                "name": name, "baseType": base_type.as_str(), "description": "",
                 "ordinal": ordinal, "aspects": {},
             });
             (name.clone(), definition)
@@ -311,7 +311,7 @@ async fn run(
         .iter()
         .map(|(name, base_type)| Param {
             name: (*name).to_owned(),
-            base_type: (*base_type).to_owned(),
+            base_type: base_type.as_str().to_owned(),
             default: None,
         })
         .collect();

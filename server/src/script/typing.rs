@@ -2,6 +2,7 @@
 //! their definitions (a missing one takes its `defaultValue` aspect; one that does not fit is a
 //! 400), and a script's `result` typed by the result type.
 
+use ironworx_entity::vocab::BaseType;
 use serde_json::{Map, Value, json};
 
 use crate::domain::things::values;
@@ -34,10 +35,10 @@ pub fn params(params: &[Param], given: &Map<String, Value>) -> Result<Vec<Value>
 /// `value` as a result of `base_type`: `NOTHING` drops it, an INFOTABLE keeps its shape with
 /// DATETIME cells as epoch milliseconds, any other type is checked like a property value.
 pub fn result(base_type: &str, value: Value) -> Result<Value, String> {
-    match (base_type, value) {
-        ("NOTHING", _) => Ok(Value::Null),
+    match (base_type.parse::<BaseType>(), value) {
+        (Ok(BaseType::Nothing), _) => Ok(Value::Null),
         (_, Value::Null) => Ok(Value::Null),
-        ("INFOTABLE", Value::Object(mut table)) => {
+        (Ok(BaseType::Infotable), Value::Object(mut table)) => {
             let fields = table
                 .get("dataShape")
                 .and_then(|s| s.get("fieldDefinitions"))
@@ -55,11 +56,12 @@ pub fn result(base_type: &str, value: Value) -> Result<Value, String> {
                     return Err("an INFOTABLE's rows must be objects".into());
                 };
                 for (name, field) in &fields {
-                    if field.get("baseType").and_then(Value::as_str) == Some("DATETIME")
+                    if field.get("baseType").and_then(Value::as_str)
+                        == Some(BaseType::Datetime.as_str())
                         && let Some(cell) = row.get_mut(name)
                     {
                         let taken = std::mem::take(cell);
-                        *cell = values::check("DATETIME", taken)?;
+                        *cell = values::check(BaseType::Datetime.as_str(), taken)?;
                     }
                 }
                 typed_rows.push(Value::Object(row));
@@ -69,8 +71,8 @@ pub fn result(base_type: &str, value: Value) -> Result<Value, String> {
                 "rows": typed_rows,
             }))
         }
-        ("INFOTABLE", other) => Err(format!("{other} is not an INFOTABLE")),
-        (base_type, value) => values::check(base_type, value),
+        (Ok(BaseType::Infotable), other) => Err(format!("{other} is not an INFOTABLE")),
+        (_, value) => values::check(base_type, value),
     }
 }
 

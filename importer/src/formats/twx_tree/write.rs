@@ -1,5 +1,7 @@
 //! Writes the `.twx` tree of the model ([`super::tree_from_export`]).
 
+use ironworx_entity::vocab::BaseType;
+
 use super::*;
 
 /// The header keys in the order ThingWorx writes them at the root of a `.twx` tree.
@@ -659,8 +661,10 @@ pub(super) fn value_tree(value: &PropertyValue, own: &Definitions) -> Json {
         (other, _) => other.clone(),
     };
     let infotable = |v: &Json| v.get("dataShape").is_some() && v.get("rows").is_some();
-    let complex = matches!(base_type, "INFOTABLE" | "LOCATION")
-        || (base_type.is_empty() && infotable(&typed));
+    let complex = matches!(
+        base_type.parse::<BaseType>(),
+        Ok(BaseType::Infotable | BaseType::Location)
+    ) || (base_type.is_empty() && infotable(&typed));
     if value.quality.is_empty() || complex {
         return typed;
     }
@@ -674,15 +678,16 @@ pub(super) fn value_tree(value: &PropertyValue, own: &Definitions) -> Json {
 /// Adds the `UserExtensions` and `Settings` tables of a User when the model has the typed
 /// values but not the tables.
 pub(super) fn add_user_tables(user: &User, tables: &mut Vec<ConfigurationTable>) {
-    let column = |name: &str, base_type: &str, description: &str, ordinal: i32| FieldDefinition {
-        name: name.into(),
-        base_type: base_type.into(),
-        description: description.into(),
-        ordinal,
-        aspects: Map::new(),
-    };
+    let column =
+        |name: &str, base_type: BaseType, description: &str, ordinal: i32| FieldDefinition {
+            name: name.into(),
+            base_type: base_type.as_str().into(),
+            description: description.into(),
+            ordinal,
+            aspects: Map::new(),
+        };
     if !user.extensions.is_empty() && !tables.iter().any(|t| t.name == "UserExtensions") {
-        let mut primary = column("name", "STRING", "Name", 1);
+        let mut primary = column("name", BaseType::String, "Name", 1);
         primary
             .aspects
             .insert("isPrimaryKey".into(), Json::Bool(true));
@@ -692,9 +697,9 @@ pub(super) fn add_user_tables(user: &User, tables: &mut Vec<ConfigurationTable>)
             is_multi_row: true,
             ordinal: 1,
             fields: vec![
-                column("lastUpdateTime", "DATETIME", "Last update time", 3),
+                column("lastUpdateTime", BaseType::Datetime, "Last update time", 3),
                 primary,
-                column("value", "STRING", "Value", 2),
+                column("value", BaseType::String, "Value", 2),
             ],
             rows: user
                 .extensions
@@ -716,7 +721,12 @@ pub(super) fn add_user_tables(user: &User, tables: &mut Vec<ConfigurationTable>)
             description: "Settings".into(),
             is_multi_row: false,
             ordinal: 0,
-            fields: vec![column("language", "STRING", "Language preferences", 0)],
+            fields: vec![column(
+                "language",
+                BaseType::String,
+                "Language preferences",
+                0,
+            )],
             rows: vec![object(vec![("language", text(&user.language_preferences))])],
             ..ConfigurationTable::default()
         });

@@ -1,6 +1,8 @@
 //! Definition lists, service implementations, configuration tables, typed values and InfoTables,
 //! implemented and nested shapes.
 
+use ironworx_entity::vocab::BaseType;
+
 use super::*;
 
 pub(super) fn definition_lists<W: Write>(
@@ -210,12 +212,16 @@ pub(super) fn typed_value<W: Write>(
     x.start(name, Attrs::new());
     match value {
         Json::Object(table)
-            if (base_type == "INFOTABLE" || base_type.is_empty()) && is_info_table(table) =>
+            if (base_type == BaseType::Infotable.as_str() || base_type.is_empty())
+                && is_info_table(table) =>
         {
             info_table(x, e, table)?;
         }
         Json::String(s) => {
-            let mode = if matches!(base_type, "IMAGE" | "BLOB") {
+            let mode = if matches!(
+                base_type.parse::<BaseType>(),
+                Ok(BaseType::Image | BaseType::Blob)
+            ) {
                 TextMode::Plain
             } else {
                 TextMode::Cdata

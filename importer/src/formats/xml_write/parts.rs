@@ -1,6 +1,8 @@
 //! What each kind adds: Thing properties, template parts, data shapes, members, user tables,
 //! organizations, tokens and terms.
 
+use ironworx_entity::vocab::BaseType;
+
 use super::*;
 
 pub(super) fn thing_parts<W: Write>(
@@ -72,11 +74,11 @@ pub(super) fn members<W: Write>(x: &mut Xml<W>, members: &[Member]) {
 }
 
 pub(super) fn user_tables<W: Write>(x: &mut Xml<W>, u: &User) {
-    let field = |name: &'static str, base: &'static str, description: &'static str, ordinal| {
+    let field = |name: &'static str, base: BaseType, description: &'static str, ordinal| {
         let mut attrs = Attrs::new();
         attrs
             .s("name", name)
-            .s("baseType", base)
+            .s("baseType", base.as_str())
             .s("description", description)
             .i("ordinal", ordinal);
         attrs
@@ -92,12 +94,15 @@ pub(super) fn user_tables<W: Write>(x: &mut Xml<W>, u: &User) {
     x.start("FieldDefinitions", Attrs::new());
     x.leaf(
         "FieldDefinition",
-        field("lastUpdateTime", "DATETIME", "Last update time", 3),
+        field("lastUpdateTime", BaseType::Datetime, "Last update time", 3),
     );
-    let mut name_field = field("name", "STRING", "Name", 1);
+    let mut name_field = field("name", BaseType::String, "Name", 1);
     name_field.s("aspect.isPrimaryKey", "true");
     x.leaf("FieldDefinition", name_field);
-    x.leaf("FieldDefinition", field("value", "STRING", "Value", 2));
+    x.leaf(
+        "FieldDefinition",
+        field("value", BaseType::String, "Value", 2),
+    );
     x.end("FieldDefinitions");
     x.end("DataShape");
     x.start("Rows", Attrs::new());
@@ -125,7 +130,7 @@ pub(super) fn user_tables<W: Write>(x: &mut Xml<W>, u: &User) {
     x.start("ConfigurationTable", attrs);
     x.start("DataShape", Attrs::new());
     x.start("FieldDefinitions", Attrs::new());
-    let mut language = field("language", "STRING", "Primary language", 0);
+    let mut language = field("language", BaseType::String, "Primary language", 0);
     language
         .s("aspect.defaultValue", "")
         .s("aspect.isPrimaryKey", "true");

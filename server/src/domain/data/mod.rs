@@ -26,7 +26,7 @@ use ironworx_entity::queries::data::{self, DataTableRow, StreamEntryRow};
 use ironworx_entity::queries::entities::EntityRow;
 use ironworx_entity::queries::streams::{self, EntryPage};
 use ironworx_entity::queries::{models, now_ms, parts};
-use ironworx_entity::vocab::Tag;
+use ironworx_entity::vocab::{BaseType, Tag};
 use ironworx_importer::values::{canonical, parse_date};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -90,12 +90,12 @@ const TABLE_SERVICES: &[&str] = &[
 ];
 
 /// The columns every stream entry and data-table row carries besides its data-shape fields.
-const SYSTEM_COLUMNS: &[(&str, &str)] = &[
-    ("timestamp", "DATETIME"),
-    ("source", "STRING"),
-    ("sourceType", "STRING"),
-    ("location", "LOCATION"),
-    ("tags", "TAGS"),
+const SYSTEM_COLUMNS: &[(&str, BaseType)] = &[
+    ("timestamp", BaseType::Datetime),
+    ("source", BaseType::String),
+    ("sourceType", BaseType::String),
+    ("location", BaseType::Location),
+    ("tags", BaseType::Tags),
 ];
 
 /// Which kind of data Thing.
@@ -257,7 +257,10 @@ impl DataThing {
 
     /// The InfoTable columns of a result: the system columns, then the data-shape fields.
     fn columns(&self) -> Vec<(&str, &str)> {
-        let mut columns: Vec<(&str, &str)> = SYSTEM_COLUMNS.to_vec();
+        let mut columns: Vec<(&str, &str)> = SYSTEM_COLUMNS
+            .iter()
+            .map(|(name, base_type)| (*name, base_type.as_str()))
+            .collect();
         for field in &self.fields {
             if !columns.iter().any(|(name, _)| *name == field.name) {
                 columns.push((field.name.as_str(), field.base_type.as_str()));
@@ -271,7 +274,7 @@ impl DataThing {
         SYSTEM_COLUMNS
             .iter()
             .find(|(n, _)| *n == name)
-            .map(|(_, t)| *t)
+            .map(|(_, t)| t.as_str())
             .or_else(|| self.field(name).map(|f| f.base_type.as_str()))
     }
 

@@ -1,6 +1,8 @@
 //! The parameters of the Stream and DataTable services: maxItems, dates, flags, tags, location, the
 //! time range and the entry's origin.
 
+use ironworx_entity::vocab::BaseType;
+
 use super::*;
 
 /// `maxItems`: a whole number from 1 to `largest` (`--max-page-rows`), by default
@@ -97,7 +99,7 @@ pub(super) fn tags(value: &Option<Value>) -> Result<Vec<Tag>, ApiError> {
 pub(super) fn location(value: &Option<Value>) -> Result<Option<String>, ApiError> {
     let value = match value {
         None | Some(Value::Null) => return Ok(None),
-        Some(v) => canonical("LOCATION", v.clone())
+        Some(v) => canonical(BaseType::Location.as_str(), v.clone())
             .map_err(|e| ApiError::BadRequest(format!("parameter 'location': {e}")))?,
     };
     match &value {

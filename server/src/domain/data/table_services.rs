@@ -248,7 +248,7 @@ pub(super) async fn count_entries(
         rows.len() as u64
     };
     Ok(infotable_of(
-        &[("result", "NUMBER", json!({}))],
+        &[("result", BaseType::Number, json!({}))],
         vec![json!({ "result": count })],
     ))
 }

@@ -1,69 +1,10 @@
-//! Typed property values: the base types a property may have, the check of a written value
-//! against its base type (the importer's canonical JSON, plus the structure of LOCATION,
-//! INFOTABLE and TAGS values), and InfoTable field definitions that carry a property's aspects.
+//! Typed property values: the check of a written value against its base type (the importer's
+//! canonical JSON, plus the structure of LOCATION, INFOTABLE and TAGS values), and InfoTable
+//! field definitions that carry a property's aspects.
 
-use ironworx_entity::vocab::Tag;
+use ironworx_entity::vocab::{BaseType, Tag};
 use ironworx_importer::values;
 use serde_json::{Map, Number, Value, json};
-
-/// Every base type a property may be defined with.
-pub const BASE_TYPES: &[&str] = &[
-    "STRING",
-    "NUMBER",
-    "INTEGER",
-    "LONG",
-    "BOOLEAN",
-    "DATETIME",
-    "TIMESPAN",
-    "INFOTABLE",
-    "LOCATION",
-    "XML",
-    "JSON",
-    "QUERY",
-    "IMAGE",
-    "HYPERLINK",
-    "IMAGELINK",
-    "PASSWORD",
-    "HTML",
-    "TEXT",
-    "TAGS",
-    "SCHEDULE",
-    "VARIANT",
-    "GUID",
-    "BLOB",
-    "THINGNAME",
-    "THINGSHAPENAME",
-    "THINGTEMPLATENAME",
-    "DATASHAPENAME",
-    "MASHUPNAME",
-    "MENUNAME",
-    "BASETYPENAME",
-    "USERNAME",
-    "GROUPNAME",
-    "CATEGORYNAME",
-    "STATEDEFINITIONNAME",
-    "STYLEDEFINITIONNAME",
-    "MODELTAGVOCABULARYNAME",
-    "DATATAGVOCABULARYNAME",
-    "NETWORKNAME",
-    "MEDIAENTITYNAME",
-    "APPLICATIONKEYNAME",
-    "LOCALIZATIONTABLENAME",
-    "ORGANIZATIONNAME",
-    "DASHBOARDNAME",
-    "PERSISTENCEPROVIDERPACKAGENAME",
-    "PERSISTENCEPROVIDERNAME",
-    "PROJECTNAME",
-    "NOTIFICATIONCONTENTNAME",
-    "NOTIFICATIONDEFINITIONNAME",
-    "STYLETHEMENAME",
-    "THINGGROUPNAME",
-];
-
-/// Whether `base_type` is one a property may be defined with.
-pub fn is_base_type(base_type: &str) -> bool {
-    BASE_TYPES.contains(&base_type)
-}
 
 /// Checks a written value of `base_type` and returns its canonical JSON; the error says why
 /// the value does not fit. `null` fits every type (it clears the value).
@@ -71,23 +12,23 @@ pub fn check(base_type: &str, value: Value) -> Result<Value, String> {
     let shown = shorten(&value);
     let refused = || format!("{shown} is not a valid {base_type} value");
     let value = values::canonical(base_type, value).map_err(|_| refused())?;
-    match (base_type, value) {
+    match (base_type.parse::<BaseType>(), value) {
         (_, Value::Null) => Ok(Value::Null),
-        ("NUMBER", Value::Number(n)) => n
+        (Ok(BaseType::Number), Value::Number(n)) => n
             .as_f64()
             .filter(|f| f.is_finite())
             .and_then(Number::from_f64)
             .map(Value::Number)
             .ok_or_else(refused),
-        ("INTEGER", Value::Number(n)) => n
+        (Ok(BaseType::Integer), Value::Number(n)) => n
             .as_i64()
             .filter(|i| i32::try_from(*i).is_ok())
             .map(|i| Value::Number(i.into()))
             .ok_or_else(refused),
-        ("LOCATION", Value::Object(o)) => location(&o).ok_or_else(refused),
-        ("INFOTABLE", Value::Object(o)) if is_infotable(&o) => Ok(Value::Object(o)),
-        ("LOCATION" | "INFOTABLE", _) => Err(refused()),
-        ("TAGS", Value::String(s)) => Tag::parse_list(&s)
+        (Ok(BaseType::Location), Value::Object(o)) => location(&o).ok_or_else(refused),
+        (Ok(BaseType::Infotable), Value::Object(o)) if is_infotable(&o) => Ok(Value::Object(o)),
+        (Ok(BaseType::Location | BaseType::Infotable), _) => Err(refused()),
+        (Ok(BaseType::Tags), Value::String(s)) => Tag::parse_list(&s)
             .map(|tags| Value::String(Tag::join_list(&tags)))
             .map_err(|_| refused()),
         (_, value) => Ok(value),
@@ -190,7 +131,7 @@ fn cache_time(value: &Value) -> Value {
 }
 
 /// An InfoTable whose fields are `(name, base type, aspects)`.
-pub fn table(fields: &[(&str, &str, Value)], rows: Vec<Value>) -> Value {
+pub fn table<T: AsRef<str>>(fields: &[(&str, T, Value)], rows: Vec<Value>) -> Value {
     let definitions: Map<String, Value> = fields
         .iter()
         .enumerate()
@@ -200,7 +141,7 @@ pub fn table(fields: &[(&str, &str, Value)], rows: Vec<Value>) -> Value {
                 json!({
                     "name": name,
                     "description": "",
-                    "baseType": base_type,
+                    "baseType": base_type.as_ref(),
                     "ordinal": ordinal,
                     "aspects": aspects,
                 }),

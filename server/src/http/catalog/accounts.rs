@@ -10,9 +10,9 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "/Thingworx/Users/{name}/Services/ChangePassword",
         "Changes the password, given the old one; ends the user's sessions",
         &[
-            req("oldPassword", "STRING"),
-            req("newPassword", "STRING"),
-            req("newPasswordConfirm", "STRING"),
+            req("oldPassword", BaseType::String),
+            req("newPassword", BaseType::String),
+            req("newPasswordConfirm", BaseType::String),
         ],
         Output::Nothing,
         true,
@@ -21,8 +21,8 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "/Thingworx/Users/{name}/Services/AssignNewPassword",
         "Sets a new password; ends the user's sessions",
         &[
-            req("newPassword", "STRING"),
-            req("newPasswordConfirm", "STRING"),
+            req("newPassword", BaseType::String),
+            req("newPasswordConfirm", BaseType::String),
         ],
         Output::Nothing,
         false,
@@ -59,14 +59,14 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "/Thingworx/Users/{name}/Services/IsEnabled",
         "Whether the user is enabled",
         NONE,
-        Output::Primitive("BOOLEAN"),
+        Output::Primitive(BaseType::Boolean),
         false,
     ),
     user_service(
         "/Thingworx/Users/{name}/Services/IsLocked",
         "Whether the user is locked",
         NONE,
-        Output::Primitive("BOOLEAN"),
+        Output::Primitive(BaseType::Boolean),
         false,
     ),
     user_service(
@@ -79,7 +79,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
     user_service(
         "/Thingworx/Users/{name}/Services/SetLanguagePreferences",
         "Sets the preferred languages, best first, comma separated",
-        &[opt("preferences", "STRING")],
+        &[opt("preferences", BaseType::String)],
         Output::Nothing,
         true,
     ),
@@ -91,7 +91,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_SESSION,
         "The caller's name",
         NONE,
-        Output::Primitive("USERNAME"),
+        Output::Primitive(BaseType::UserName),
         AUTHENTICATED,
     ),
     post(
@@ -131,7 +131,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_SESSION,
         "The caller's first preferred language",
         NONE,
-        Output::Primitive("STRING"),
+        Output::Primitive(BaseType::String),
         AUTHENTICATED,
     ),
     post(
@@ -141,7 +141,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_SESSION,
         "The open sessions of a user (the caller when none is named), newest first, each under \
          an id that ends it and is never a credential",
-        &[opt("userName", "USERNAME")],
+        &[opt("userName", BaseType::UserName)],
         Output::InfoTable("UserSession"),
         Need {
             subject: Some("userName"),
@@ -155,8 +155,8 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_SESSION,
         "Ends one session of a user (the caller when none is named) by the id GetUserSessions \
          lists; 1 when it was open, 0 otherwise",
-        &[opt("userName", "USERNAME"), req("sessionId", "LONG")],
-        Output::Primitive("INTEGER"),
+        &[opt("userName", BaseType::UserName), req("sessionId", BaseType::Long)],
+        Output::Primitive(BaseType::Integer),
         Need {
             subject: Some("userName"),
             ..AUTHENTICATED
@@ -168,8 +168,8 @@ pub(super) static OPERATIONS: &[Operation] = &[
         &[],
         TAG_SESSION,
         "Ends every session of a user (the caller when none is named); the count ended",
-        &[opt("userName", "USERNAME")],
-        Output::Primitive("INTEGER"),
+        &[opt("userName", BaseType::UserName)],
+        Output::Primitive(BaseType::Integer),
         Need {
             subject: Some("userName"),
             ..AUTHENTICATED
@@ -184,16 +184,16 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Creates a key acting as user (the caller when none is named); answers the key id, \
          shown only here and by GetKeyID",
         &[
-            req("name", "STRING"),
-            opt("description", "STRING"),
-            opt("user", "USERNAME"),
-            opt("expirationDate", "DATETIME"),
-            opt("whitelist", "STRING"),
-            opt("clientName", "STRING"),
-            opt("projectName", "PROJECTNAME"),
-            opt("tags", "TAGS"),
+            req("name", BaseType::String),
+            opt("description", BaseType::String),
+            opt("user", BaseType::UserName),
+            opt("expirationDate", BaseType::Datetime),
+            opt("whitelist", BaseType::String),
+            opt("clientName", BaseType::String),
+            opt("projectName", BaseType::ProjectName),
+            opt("tags", BaseType::Tags),
         ],
-        Output::Primitive("STRING"),
+        Output::Primitive(BaseType::String),
         needs_for(
             &[check(
                 PermissionKind::Create,
@@ -214,13 +214,13 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "/Thingworx/ApplicationKeys/{name}/Services/GetKeyID",
         "The key id (not available for a key imported without its secret)",
         NONE,
-        Output::Primitive("STRING"),
+        Output::Primitive(BaseType::String),
     ),
     key_service(
         "/Thingworx/ApplicationKeys/{name}/Services/GetUserName",
         "The user the key acts as",
         NONE,
-        Output::Primitive("USERNAME"),
+        Output::Primitive(BaseType::UserName),
     ),
     post(
         Run::AppKey,
@@ -228,7 +228,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         &[],
         TAG_APP_KEYS,
         "Makes the key act as another user",
-        &[req("name", "USERNAME")],
+        &[req("name", BaseType::UserName)],
         Output::Nothing,
         needs_for(&[VISIBLE, INVOKE], "name"),
     ),
@@ -236,18 +236,18 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "/Thingworx/ApplicationKeys/{name}/Services/IsExpired",
         "Whether the key has expired",
         NONE,
-        Output::Primitive("BOOLEAN"),
+        Output::Primitive(BaseType::Boolean),
     ),
     key_service(
         "/Thingworx/ApplicationKeys/{name}/Services/GetExpirationDate",
         "When the key expires",
         NONE,
-        Output::Primitive("DATETIME"),
+        Output::Primitive(BaseType::Datetime),
     ),
     key_service(
         "/Thingworx/ApplicationKeys/{name}/Services/SetExpirationDate",
         "Sets when the key expires",
-        &[req("expirationDate", "DATETIME")],
+        &[req("expirationDate", BaseType::Datetime)],
         Output::Nothing,
     ),
     key_service(
@@ -259,13 +259,13 @@ pub(super) static OPERATIONS: &[Operation] = &[
     key_service(
         "/Thingworx/ApplicationKeys/{name}/Services/SetClientName",
         "Sets the client using the key",
-        &[opt("name", "STRING")],
+        &[opt("name", BaseType::String)],
         Output::Nothing,
     ),
     key_service(
         "/Thingworx/ApplicationKeys/{name}/Services/SetIPWhitelist",
         "Sets the addresses the key may be used from (blank: any)",
-        &[opt("list", "STRING")],
+        &[opt("list", BaseType::String)],
         Output::Nothing,
     ),
     // --- localization ------------------------------------------------------------------------
@@ -275,7 +275,10 @@ pub(super) static OPERATIONS: &[Operation] = &[
         &[],
         TAG_LOCALIZATION,
         "Sets a token of the table",
-        &[req("name", "STRING"), opt("value", "STRING")],
+        &[
+            req("name", BaseType::String),
+            opt("value", BaseType::String),
+        ],
         Output::Nothing,
         RULE_NEED,
     ),
@@ -286,8 +289,8 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_LOCALIZATION,
         "A token in the caller's languages, then Default, then System (`???token???` when \
          none has it)",
-        &[req("token", "STRING")],
-        Output::Primitive("STRING"),
+        &[req("token", BaseType::String)],
+        Output::Primitive(BaseType::String),
         AUTHENTICATED,
     ),
     post(
@@ -296,8 +299,11 @@ pub(super) static OPERATIONS: &[Operation] = &[
         &[],
         TAG_LOCALIZATION,
         "A token in one language, then Default, then System",
-        &[req("language", "STRING"), req("token", "STRING")],
-        Output::Primitive("STRING"),
+        &[
+            req("language", BaseType::String),
+            req("token", BaseType::String),
+        ],
+        Output::Primitive(BaseType::String),
         AUTHENTICATED,
     ),
 ];

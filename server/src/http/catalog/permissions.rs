@@ -94,7 +94,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_PERMISSIONS,
         "The entity's run-time rules as the ThingWorx JSON document",
         NONE,
-        Output::Primitive("JSON"),
+        Output::Primitive(BaseType::Json),
         SET_READ_NEED,
     ),
     permission_set_service(
@@ -103,7 +103,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_PERMISSIONS,
         "The entity's design-time rules as the ThingWorx JSON document",
         NONE,
-        Output::Primitive("JSON"),
+        Output::Primitive(BaseType::Json),
         SET_READ_NEED,
     ),
     permission_set_service(
@@ -112,7 +112,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_PERMISSIONS,
         "The entity's visibility grants as the ThingWorx JSON document",
         NONE,
-        Output::Primitive("JSON"),
+        Output::Primitive(BaseType::Json),
         SET_READ_NEED,
     ),
     permission_set_service(
@@ -147,8 +147,8 @@ pub(super) static OPERATIONS: &[Operation] = &[
         SECURABLE,
         TAG_PERMISSIONS,
         "Whether the caller holds a permission (on resource name, `*` when none)",
-        &[opt("name", "STRING"), req("type", "STRING")],
-        Output::Primitive("BOOLEAN"),
+        &[opt("name", BaseType::String), req("type", BaseType::String)],
+        Output::Primitive(BaseType::Boolean),
         ON_VISIBLE,
     ),
     permission_service(
@@ -157,11 +157,11 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_PERMISSIONS,
         "Whether a user holds a permission",
         &[
-            opt("name", "STRING"),
-            req("type", "STRING"),
-            req("user", "USERNAME"),
+            opt("name", BaseType::String),
+            req("type", BaseType::String),
+            req("user", BaseType::UserName),
         ],
-        Output::Primitive("BOOLEAN"),
+        Output::Primitive(BaseType::Boolean),
         needs_for(&[VISIBLE], "user"),
     ),
     permission_service(
@@ -169,8 +169,8 @@ pub(super) static OPERATIONS: &[Operation] = &[
         SECURABLE,
         TAG_PERMISSIONS,
         "Whether the caller holds a design-time permission",
-        &[req("type", "STRING")],
-        Output::Primitive("BOOLEAN"),
+        &[req("type", BaseType::String)],
+        Output::Primitive(BaseType::Boolean),
         ON_VISIBLE,
     ),
     permission_service(
@@ -178,8 +178,11 @@ pub(super) static OPERATIONS: &[Operation] = &[
         SECURABLE,
         TAG_PERMISSIONS,
         "Whether a user holds a design-time permission",
-        &[req("type", "STRING"), req("user", "USERNAME")],
-        Output::Primitive("BOOLEAN"),
+        &[
+            req("type", BaseType::String),
+            req("user", BaseType::UserName),
+        ],
+        Output::Primitive(BaseType::Boolean),
         needs_for(&[VISIBLE], "user"),
     ),
     permission_service(
@@ -187,7 +190,10 @@ pub(super) static OPERATIONS: &[Operation] = &[
         SECURABLE,
         TAG_PERMISSIONS,
         "The caller's decision for a permission on each resource the entity defines",
-        &[opt("name", "STRING"), req("permissionName", "STRING")],
+        &[
+            opt("name", BaseType::String),
+            req("permissionName", BaseType::String),
+        ],
         Output::InfoTable("UserPermissions"),
         ON_VISIBLE,
     ),
@@ -197,9 +203,9 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_PERMISSIONS,
         "A user's decision for a permission on each resource the entity defines",
         &[
-            opt("name", "STRING"),
-            req("user", "STRING"),
-            req("permissionName", "STRING"),
+            opt("name", BaseType::String),
+            req("user", BaseType::String),
+            req("permissionName", BaseType::String),
         ],
         Output::InfoTable("UserPermissions"),
         needs_for(&[VISIBLE], "user"),
@@ -210,11 +216,11 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_PERMISSIONS,
         "Whether a group (with the groups it is in) holds a permission",
         &[
-            opt("name", "STRING"),
-            req("type", "STRING"),
-            req("group", "GROUPNAME"),
+            opt("name", BaseType::String),
+            req("type", BaseType::String),
+            req("group", BaseType::GroupName),
         ],
-        Output::Primitive("BOOLEAN"),
+        Output::Primitive(BaseType::Boolean),
         Need {
             access: Access::SecurityAdministrator,
             ..ON_VISIBLE
@@ -225,8 +231,11 @@ pub(super) static OPERATIONS: &[Operation] = &[
         SECURABLE,
         TAG_PERMISSIONS,
         "Whether a group holds a design-time permission",
-        &[req("type", "STRING"), req("group", "GROUPNAME")],
-        Output::Primitive("BOOLEAN"),
+        &[
+            req("type", BaseType::String),
+            req("group", BaseType::GroupName),
+        ],
+        Output::Primitive(BaseType::Boolean),
         Need {
             access: Access::SecurityAdministrator,
             ..ON_VISIBLE
@@ -238,9 +247,9 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_PERMISSIONS,
         "A group's decision for a permission on each resource the entity defines",
         &[
-            opt("name", "STRING"),
-            req("group", "STRING"),
-            req("permissionName", "STRING"),
+            opt("name", BaseType::String),
+            req("group", BaseType::String),
+            req("permissionName", BaseType::String),
         ],
         Output::InfoTable("UserPermissions"),
         Need {
@@ -254,7 +263,10 @@ pub(super) static OPERATIONS: &[Operation] = &[
         SECURABLE,
         TAG_MEMBERSHIP,
         "Makes a user (or group) the owner",
-        &[req("name", "USERNAME"), opt("type", "STRING")],
+        &[
+            req("name", BaseType::UserName),
+            opt("type", BaseType::String),
+        ],
         Output::Nothing,
         Need {
             access: Access::SecurityAdministrator,
@@ -338,7 +350,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_INSTANCE_PERMISSIONS,
         "The instance run-time rules as the ThingWorx JSON document",
         NONE,
-        Output::Primitive("JSON"),
+        Output::Primitive(BaseType::Json),
         SET_READ_NEED,
     )
     .refused_elsewhere(),
@@ -368,7 +380,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_INSTANCE_PERMISSIONS,
         "The instance design-time rules as the ThingWorx JSON document",
         NONE,
-        Output::Primitive("JSON"),
+        Output::Primitive(BaseType::Json),
         SET_READ_NEED,
     )
     .refused_elsewhere(),
@@ -398,7 +410,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_INSTANCE_PERMISSIONS,
         "The instance visibility grants as the ThingWorx JSON document",
         NONE,
-        Output::Primitive("JSON"),
+        Output::Primitive(BaseType::Json),
         SET_READ_NEED,
     )
     .refused_elsewhere(),
@@ -510,7 +522,10 @@ pub(super) static OPERATIONS: &[Operation] = &[
         &[],
         TAG_MEMBERSHIP,
         "Adds a user or group to the group",
-        &[req("member", "STRING"), req("type", "STRING")],
+        &[
+            req("member", BaseType::String),
+            req("type", BaseType::String),
+        ],
         Output::Nothing,
         RULE_NEED,
     ),
@@ -520,7 +535,10 @@ pub(super) static OPERATIONS: &[Operation] = &[
         &[],
         TAG_MEMBERSHIP,
         "Removes a user or group from the group",
-        &[req("member", "STRING"), req("type", "STRING")],
+        &[
+            req("member", BaseType::String),
+            req("type", BaseType::String),
+        ],
         Output::Nothing,
         RULE_NEED,
     ),
@@ -541,9 +559,9 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_MEMBERSHIP,
         "Adds a unit below parentName (the top unit carries the organization's name)",
         &[
-            req("parentName", "STRING"),
-            req("name", "STRING"),
-            opt("description", "STRING"),
+            req("parentName", BaseType::String),
+            req("name", BaseType::String),
+            opt("description", BaseType::String),
         ],
         Output::Nothing,
         RULE_NEED,
@@ -555,9 +573,9 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_MEMBERSHIP,
         "Adds a user or group to the unit name",
         &[
-            req("name", "STRING"),
-            req("member", "STRING"),
-            req("type", "STRING"),
+            req("name", BaseType::String),
+            req("member", BaseType::String),
+            req("type", BaseType::String),
         ],
         Output::Nothing,
         RULE_NEED,
@@ -569,9 +587,9 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_MEMBERSHIP,
         "Removes a member from the unit name",
         &[
-            req("name", "STRING"),
-            req("member", "STRING"),
-            req("type", "STRING"),
+            req("name", BaseType::String),
+            req("member", BaseType::String),
+            req("type", BaseType::String),
         ],
         Output::Nothing,
         RULE_NEED,
@@ -604,11 +622,11 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Allows or denies a user or group every run-time permission on `*` of every entity \
          of a project or carrying one of the tags",
         &[
-            req("name", "STRING"),
-            req("type", "STRING"),
-            req("allow", "BOOLEAN"),
-            opt("projectName", "PROJECTNAME"),
-            opt("tags", "TAGS"),
+            req("name", BaseType::String),
+            req("type", BaseType::String),
+            req("allow", BaseType::Boolean),
+            opt("projectName", BaseType::ProjectName),
+            opt("tags", BaseType::Tags),
         ],
         Output::Nothing,
         SECURITY_ADMIN,

@@ -15,12 +15,12 @@ pub(super) static OPERATIONS: &[Operation] = &[
          decided; `wrapped` asks about an access from inside a script service (the System \
          user's rules decide when the user is not allowed)",
         &[
-            opt("user", "USERNAME"),
-            req("entityType", "STRING"),
-            opt("entityName", "STRING"),
-            req("permission", "STRING"),
-            opt("resource", "STRING"),
-            opt("wrapped", "BOOLEAN"),
+            opt("user", BaseType::UserName),
+            req("entityType", BaseType::String),
+            opt("entityName", BaseType::String),
+            req("permission", BaseType::String),
+            opt("resource", BaseType::String),
+            opt("wrapped", BaseType::Boolean),
         ],
         Output::InfoTable("Explanation"),
         needs_for(
@@ -44,13 +44,13 @@ pub(super) static OPERATIONS: &[Operation] = &[
          two states of the model (`live`), with the rule that decided on each side; security \
          administrators and members of Auditors",
         &[
-            req("before", "STRING"),
-            req("after", "STRING"),
-            opt("user", "USERNAME"),
-            opt("group", "GROUPNAME"),
-            opt("entityType", "STRING"),
-            opt("entity", "STRING"),
-            opt("permission", "STRING"),
+            req("before", BaseType::String),
+            req("after", BaseType::String),
+            opt("user", BaseType::UserName),
+            opt("group", BaseType::GroupName),
+            opt("entityType", BaseType::String),
+            opt("entity", BaseType::String),
+            opt("permission", BaseType::String),
         ],
         Output::InfoTable("EffectivePermissionChange"),
         Need {
@@ -106,12 +106,12 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The security log, newest first: logins, refused logins and application keys, \
          lockouts and session ends; security administrators and members of Auditors",
         &[
-            opt("maxItems", "NUMBER"),
-            opt("startDate", "DATETIME"),
-            opt("endDate", "DATETIME"),
-            opt("user", "USERNAME"),
-            opt("searchExpression", "STRING"),
-            opt("oldestFirst", "BOOLEAN"),
+            opt("maxItems", BaseType::Number),
+            opt("startDate", BaseType::Datetime),
+            opt("endDate", BaseType::Datetime),
+            opt("user", BaseType::UserName),
+            opt("searchExpression", BaseType::String),
+            opt("oldestFirst", BaseType::Boolean),
         ],
         Output::InfoTable("SecurityLogEntry"),
         Need {
@@ -130,7 +130,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         summary: "File-mode import of the multipart field file (.xml, .twx, .zip), all or \
                   nothing; needs the header X-XSRF-TOKEN: TWX-XSRF-TOKEN-VALUE",
         body: Body::Multipart,
-        params: &[req("file", "BLOB")],
+        params: &[req("file", BaseType::Blob)],
         output: Output::Document,
         need: needs(IMPORT_CHECKS),
     },
@@ -143,9 +143,9 @@ pub(super) static OPERATIONS: &[Operation] = &[
          rules in it, and entity rules its permissions file lists, need a security \
          administrator",
         &[
-            opt("repositoryName", "STRING"),
-            opt("path", "STRING"),
-            opt("strict", "BOOLEAN"),
+            opt("repositoryName", BaseType::String),
+            opt("path", BaseType::String),
+            opt("strict", BaseType::Boolean),
         ],
         Output::Document,
         needs(IMPORT_CHECKS),
@@ -158,12 +158,12 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Storage-mode export into the server's repository, which storage-mode imports trust: \
          security administrators only, of what they may read, with the collection rules",
         &[
-            opt("repositoryName", "STRING"),
-            req("path", "STRING"),
-            opt("projectName", "PROJECTNAME"),
-            opt("tags", "TAGS"),
-            opt("collection", "STRING"),
-            opt("includeSystem", "BOOLEAN"),
+            opt("repositoryName", BaseType::String),
+            req("path", BaseType::String),
+            opt("projectName", BaseType::ProjectName),
+            opt("tags", BaseType::Tags),
+            opt("collection", BaseType::String),
+            opt("includeSystem", BaseType::Boolean),
         ],
         Output::Document,
         Need {
@@ -186,17 +186,17 @@ pub(super) static OPERATIONS: &[Operation] = &[
 
 /// The parameters of `QueryAuditHistory` on the audit subsystem.
 const AUDIT_PARAMS: &[Param] = &[
-    opt("maxItems", "NUMBER"),
-    opt("startDate", "DATETIME"),
-    opt("endDate", "DATETIME"),
-    opt("auditCategory", "STRING"),
+    opt("maxItems", BaseType::Number),
+    opt("startDate", BaseType::Datetime),
+    opt("endDate", BaseType::Datetime),
+    opt("auditCategory", BaseType::String),
 ];
 
 /// The audit parameters with a ThingWorx `query`.
 const AUDIT_QUERY_PARAMS: &[Param] = &[
-    opt("maxItems", "NUMBER"),
-    opt("startDate", "DATETIME"),
-    opt("endDate", "DATETIME"),
-    opt("auditCategory", "STRING"),
-    opt("query", "QUERY"),
+    opt("maxItems", BaseType::Number),
+    opt("startDate", BaseType::Datetime),
+    opt("endDate", BaseType::Datetime),
+    opt("auditCategory", BaseType::String),
+    opt("query", BaseType::Query),
 ];

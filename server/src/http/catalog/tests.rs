@@ -256,7 +256,7 @@ fn operations_are_unique_and_well_formed() {
         for p in op.params {
             assert!(names.insert(p.name), "{}: {} twice", op.path, p.name);
             assert!(
-                p.base_type.chars().all(|c| c.is_ascii_uppercase()),
+                p.base_type.is_property_type(),
                 "{}: base type {}",
                 op.path,
                 p.base_type

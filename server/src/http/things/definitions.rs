@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use ironworx_entity::queries::parts::{
     event_definitions, service_definitions, service_implementations,
 };
-use ironworx_entity::vocab::{Collection, EntityName};
+use ironworx_entity::vocab::{BaseType, Collection, EntityName};
 use ironworx_importer::model::FieldDefinition;
 use ironworx_importer::stored;
 use serde::Deserialize;
@@ -274,16 +274,16 @@ fn event_json(e: &event_definitions::Model) -> Value {
 fn services_table(services: &[Sourced<service_definitions::Model>]) -> Value {
     infotable(
         &[
-            ("name", "STRING"),
-            ("description", "STRING"),
-            ("category", "STRING"),
-            ("isAllowOverride", "BOOLEAN"),
-            ("isLocalOnly", "BOOLEAN"),
-            ("isOpen", "BOOLEAN"),
-            ("isPrivate", "BOOLEAN"),
-            ("aspects", "JSON"),
-            ("parameterDefinitions", "JSON"),
-            ("resultType", "JSON"),
+            ("name", BaseType::String),
+            ("description", BaseType::String),
+            ("category", BaseType::String),
+            ("isAllowOverride", BaseType::Boolean),
+            ("isLocalOnly", BaseType::Boolean),
+            ("isOpen", BaseType::Boolean),
+            ("isPrivate", BaseType::Boolean),
+            ("aspects", BaseType::Json),
+            ("parameterDefinitions", BaseType::Json),
+            ("resultType", BaseType::Json),
         ],
         services
             .iter()
@@ -295,12 +295,12 @@ fn services_table(services: &[Sourced<service_definitions::Model>]) -> Value {
 fn events_table(events: &[Sourced<event_definitions::Model>]) -> Value {
     infotable(
         &[
-            ("name", "STRING"),
-            ("description", "STRING"),
-            ("category", "STRING"),
-            ("dataShape", "DATASHAPENAME"),
-            ("isLocalOnly", "BOOLEAN"),
-            ("aspects", "JSON"),
+            ("name", BaseType::String),
+            ("description", BaseType::String),
+            ("category", BaseType::String),
+            ("dataShape", BaseType::DataShapeName),
+            ("isLocalOnly", BaseType::Boolean),
+            ("aspects", BaseType::Json),
         ],
         events.iter().map(|e| event_json(&e.definition)).collect(),
     )
@@ -387,8 +387,13 @@ fn fields(value: Option<&Value>, name: &str) -> Result<Vec<FieldDefinition>, Api
                 .get("baseType")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let allowed =
-                values::is_base_type(base_type) || (nothing_allowed && base_type == "NOTHING");
+            let allowed = base_type.parse::<BaseType>().is_ok_and(|t| {
+                if nothing_allowed {
+                    t.is_result_type()
+                } else {
+                    t.is_property_type()
+                }
+            });
             if !allowed {
                 return Err(ApiError::BadRequest(format!(
                     "parameter '{name}': field '{field}' has unknown base type '{base_type}'"

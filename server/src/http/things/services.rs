@@ -12,7 +12,7 @@ use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::models;
 use ironworx_entity::queries::now_ms;
 use ironworx_entity::queries::parts::{property_definitions, property_values};
-use ironworx_entity::vocab::{Collection, EntityName, PermissionKind};
+use ironworx_entity::vocab::{BaseType, Collection, EntityName, PermissionKind};
 use ironworx_importer::values as typed;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -215,7 +215,7 @@ async fn builtin(
         }
         "IsEnabled" => {
             let (_, thing) = models::get_thing(&state.db, name).await?;
-            primitive("BOOLEAN", json!(thing.enabled))
+            primitive(BaseType::Boolean, json!(thing.enabled))
         }
         _ => return Err(ApiError::NotFound),
     };
@@ -307,7 +307,7 @@ fn named_vtq(row: &Map<String, Value>) -> Result<Entry, ApiError> {
         .ok_or_else(|| ApiError::BadRequest("every row of 'values' needs a 'name'".into()))?;
     let time = match row.get("time") {
         None | Some(Value::Null) => now_ms(),
-        Some(t) => values::check("DATETIME", t.clone())
+        Some(t) => values::check(BaseType::Datetime.as_str(), t.clone())
             .ok()
             .and_then(|t| t.as_i64())
             .ok_or_else(|| {
@@ -354,15 +354,15 @@ pub(super) fn definitions_table(model: &ThingModel, properties: Vec<&model::Prop
         .collect();
     infotable(
         &[
-            ("name", "STRING"),
-            ("description", "STRING"),
-            ("baseType", "BASETYPENAME"),
-            ("category", "STRING"),
-            ("ordinal", "INTEGER"),
-            ("isLocalOnly", "BOOLEAN"),
-            ("aspects", "JSON"),
-            ("sourceType", "STRING"),
-            ("sourceName", "STRING"),
+            ("name", BaseType::String),
+            ("description", BaseType::String),
+            ("baseType", BaseType::BaseTypeName),
+            ("category", BaseType::String),
+            ("ordinal", BaseType::Integer),
+            ("isLocalOnly", BaseType::Boolean),
+            ("aspects", BaseType::Json),
+            ("sourceType", BaseType::String),
+            ("sourceName", BaseType::String),
         ],
         rows,
     )
@@ -380,7 +380,7 @@ fn flag(value: &Option<Value>, name: &str) -> Result<bool, ApiError> {
 fn number(value: &Option<Value>, name: &str) -> Result<Option<Value>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => values::check("NUMBER", v.clone())
+        Some(v) => values::check(BaseType::Number.as_str(), v.clone())
             .map(Some)
             .map_err(|_| ApiError::BadRequest(format!("parameter '{name}' must be a number"))),
     }
@@ -425,7 +425,7 @@ fn new_aspects(p: &ThingParams, base_type: &str) -> Result<Map<String, Value>, A
         }
     }
     if let Some(shape) = text(&p.data_shape) {
-        if base_type != "INFOTABLE" {
+        if base_type != BaseType::Infotable.as_str() {
             return Err(ApiError::BadRequest(
                 "parameter 'dataShape' applies to INFOTABLE properties only".into(),
             ));
@@ -474,7 +474,7 @@ async fn add_definition(
         )));
     }
     let base_type = params::required(&p.base_type, "type")?;
-    if !values::is_base_type(base_type) {
+    if BaseType::property(base_type).is_none() {
         return Err(ApiError::BadRequest(format!(
             "unknown base type '{base_type}'"
         )));
