@@ -38,7 +38,6 @@ pub(super) struct NameTable {
 }
 
 #[inline]
-
 fn name_hash(name: &str) -> u64 {
     FxBuildHasher
         .hash_one(name)
@@ -55,7 +54,6 @@ impl NameTable {
     }
 
     #[inline]
-
     fn home(&self, name: &str) -> usize {
         usize::try_from(name_hash(name) >> self.shift).unwrap_or(0)
     }
@@ -111,7 +109,6 @@ impl NameTable {
     }
 
     #[inline]
-
     pub(super) fn get<'a>(
         &self,
         name: &str,

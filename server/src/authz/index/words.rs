@@ -76,7 +76,6 @@ pub(super) const EMPTY_CELL: CellSlot = CellSlot {
 };
 
 #[inline]
-
 pub(super) fn cell_home(key: u32, mask: usize) -> usize {
     (key.wrapping_mul(0x9E37_79B1) >> 7) as usize & mask
 }
@@ -259,7 +258,6 @@ impl Packing {
     }
 
     #[inline]
-
     fn cell_bits(self, kind: u32, rid: Rid) -> u32 {
         match self.kind_shift {
             Some(at) => kind << at | rid,
