@@ -155,7 +155,10 @@ pub(super) static OPERATIONS: &[Operation] = &[
         TAG_SESSION,
         "Ends one session of a user (the caller when none is named) by the id GetUserSessions \
          lists; 1 when it was open, 0 otherwise",
-        &[opt("userName", BaseType::UserName), req("sessionId", BaseType::Long)],
+        &[
+            opt("userName", BaseType::UserName),
+            req("sessionId", BaseType::Long),
+        ],
         Output::Primitive(BaseType::Integer),
         Need {
             subject: Some("userName"),
