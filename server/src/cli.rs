@@ -1,6 +1,13 @@
 //! Command line: parses the subcommand and settings, sets up logging and runs the command.
 //! This is the binary's edge: errors become one line on stderr and a failure exit code.
 
+pub mod audit;
+pub mod convert;
+pub mod diff;
+pub mod explain;
+pub mod import_export;
+pub mod verify;
+
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -30,19 +37,19 @@ pub enum Command {
     /// Apply the database migrations and exit.
     Migrate,
     /// Print why a user is allowed or denied a permission, layer by layer.
-    Explain(crate::explain_cmd::ExplainArgs),
+    Explain(crate::cli::explain::ExplainArgs),
     /// Print every effective permission that differs between two states (exports or `live`).
-    Diff(crate::diff_cmd::DiffArgs),
+    Diff(crate::cli::diff::DiffArgs),
     /// Check permission expectations (TOML) against `live` or an export; exit 1 when one fails.
-    Verify(crate::verify_cmd::VerifyArgs),
+    Verify(crate::cli::verify::VerifyArgs),
     /// Print the audit record's entries, newest first.
-    Audit(crate::audit_cmd::AuditArgs),
+    Audit(crate::cli::audit::AuditArgs),
     /// Import a ThingWorx export: an .xml, .twx or .zip file, or a storage folder.
-    Import(crate::transfer_cmd::ImportArgs),
+    Import(crate::cli::import_export::ImportArgs),
     /// Export the model (or part of it) as XML, .twx or zip.
-    Export(crate::transfer_cmd::ExportArgs),
+    Export(crate::cli::import_export::ExportArgs),
     /// Rewrite an export in another format (XML, .twx, storage folder or zip), no database.
-    Convert(crate::convert_cmd::ConvertArgs),
+    Convert(crate::cli::convert::ConvertArgs),
 }
 
 /// The origin of the changes a command makes on its own (the server's bootstrap, an import).
@@ -77,7 +84,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<bool> {
     };
     crate::telemetry::init_with_default(cli.settings.log_format, default_filter)?;
     if let Command::Convert(args) = &cli.command {
-        return crate::convert_cmd::run(args).map(|()| true);
+        return crate::cli::convert::run(args).map(|()| true);
     }
     let config = Config::resolve(cli.settings).context("invalid configuration")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -92,22 +99,25 @@ pub fn execute(cli: Cli) -> anyhow::Result<bool> {
             .block_on(ORIGIN.scope(command_origin(), crate::app::migrate(config)))
             .map(|()| true),
         Command::Explain(args) => runtime
-            .block_on(crate::explain_cmd::run(config, args))
+            .block_on(crate::cli::explain::run(config, args))
             .map(|()| true),
         Command::Diff(args) => runtime
-            .block_on(crate::diff_cmd::run(config, args))
+            .block_on(crate::cli::diff::run(config, args))
             .map(|()| true),
-        Command::Verify(args) => runtime.block_on(crate::verify_cmd::run(config, args)),
+        Command::Verify(args) => runtime.block_on(crate::cli::verify::run(config, args)),
         Command::Audit(args) => runtime
-            .block_on(crate::audit_cmd::run(config, args))
+            .block_on(crate::cli::audit::run(config, args))
             .map(|()| true),
         Command::Import(args) => runtime
-            .block_on(ORIGIN.scope(command_origin(), crate::transfer_cmd::import(config, args)))
+            .block_on(ORIGIN.scope(
+                command_origin(),
+                crate::cli::import_export::import(config, args),
+            ))
             .map(|()| true),
         Command::Export(args) => runtime
-            .block_on(crate::transfer_cmd::export(config, args))
+            .block_on(crate::cli::import_export::export(config, args))
             .map(|()| true),
-        Command::Convert(args) => crate::convert_cmd::run(&args).map(|()| true),
+        Command::Convert(args) => crate::cli::convert::run(&args).map(|()| true),
     }
 }
 

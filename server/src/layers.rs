@@ -7,7 +7,7 @@
 //!
 //! | layer | modules | what they own |
 //! |---|---|---|
-//! | cli | `app`, `cli`, `transfer_cmd`, `explain_cmd`, `convert_cmd`, `diff_cmd`, `verify_cmd`, `audit_cmd` | the binary's edge: flags, commands, starting the server |
+//! | cli | `app`, `cli` (one file per command under `cli/`) | the binary's edge: flags, commands, starting the server |
 //! | http | `http` | routes and handlers: parse, call the domain, render |
 //! | domain | `domain`, `state`, `transfer`, `relay`, `bootstrap`, `script` | ThingWorx behaviour: the caller's context, events, import and export, the event relay between processes, the first administrator, script services; the services they share |
 //! | access | `live_index`, `model`, `auth` | the live index and model, callers and their credentials |
@@ -41,12 +41,6 @@ enum Layer {
 const LAYERS: &[(&str, Layer)] = &[
     ("app", Layer::Cli),
     ("cli", Layer::Cli),
-    ("transfer_cmd", Layer::Cli),
-    ("explain_cmd", Layer::Cli),
-    ("convert_cmd", Layer::Cli),
-    ("diff_cmd", Layer::Cli),
-    ("verify_cmd", Layer::Cli),
-    ("audit_cmd", Layer::Cli),
     ("http", Layer::Http),
     ("domain", Layer::Domain),
     ("state", Layer::Domain),

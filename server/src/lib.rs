@@ -3,18 +3,14 @@
 //! (a test) lists them and keeps every reference pointing down.
 
 pub mod app;
-pub mod audit_cmd;
 pub mod auth;
 pub mod authz;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
-pub mod convert_cmd;
 pub mod db;
-pub mod diff_cmd;
 pub mod domain;
 pub mod error;
-pub mod explain_cmd;
 pub mod http;
 #[cfg(test)]
 mod layers;
@@ -28,8 +24,6 @@ pub mod script;
 pub mod state;
 pub mod telemetry;
 pub mod transfer;
-pub mod transfer_cmd;
-pub mod verify_cmd;
 
 pub use app::serve;
 pub use config::Config;

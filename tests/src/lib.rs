@@ -30,11 +30,11 @@
 pub mod cli;
 pub mod forms;
 pub mod http;
+pub mod import_export;
 pub mod model;
 pub mod proxy;
 pub mod sse;
 pub mod things;
-pub mod transfer;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

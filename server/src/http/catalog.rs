@@ -1,6 +1,6 @@
 //! The one catalog of every route and service the server answers: method, path, route family,
 //! parameters with their ThingWorx base types, result, what the caller needs, and the handler
-//! family that runs it ([`Run`]). It is the service dispatcher's table: `http::services`
+//! family that runs it ([`Run`]). It is the service dispatcher's table: `http::dispatch`
 //! answers `POST …/Services/<name>` by looking up the operation listed for that resource or
 //! collection and calling its family, and a service not listed there is a 404. The other
 //! routes (`GET`/`PUT` of properties, entity documents, login pages, import and export) are
@@ -101,7 +101,7 @@ pub enum Output {
     NotImplemented,
 }
 
-/// The handler family that runs a service: `http::services` calls it for every operation listed
+/// The handler family that runs a service: `http::dispatch` calls it for every operation listed
 /// at the place called, and answers 404 for a service not listed there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Run {
@@ -135,7 +135,7 @@ pub enum Run {
     CollectionPermissionSets,
     /// `http::permissions::collection_service`: collection rule services.
     CollectionPermissions,
-    /// `http::transfer::source_control`: `SourceControlFunctions`.
+    /// `http::import_export::source_control`: `SourceControlFunctions`.
     SourceControl,
     /// `http::localization::runtime_service`: `RuntimeLocalizationFunctions`.
     RuntimeLocalization,

@@ -13,7 +13,7 @@ use actix_web::mime;
 
 use crate::auth::{APP_KEY_HEADER, SESSION_COOKIE};
 use crate::error::ApiError;
-use crate::http::transfer::XSRF_HEADER;
+use crate::http::import_export::XSRF_HEADER;
 
 /// The header scripts send to say a request is theirs (no cross-site form can send it).
 pub const REQUESTED_WITH_HEADER: &str = "X-Requested-With";

@@ -9,6 +9,7 @@ pub mod cors;
 pub mod csrf;
 pub mod definers;
 pub mod diff;
+pub mod dispatch;
 pub mod entities;
 pub mod error;
 pub mod events;
@@ -16,6 +17,7 @@ pub mod explain;
 pub mod guard;
 pub mod headers;
 pub mod health;
+pub mod import_export;
 pub mod infotable;
 pub mod localization;
 pub mod login;
@@ -26,9 +28,7 @@ pub mod params;
 pub mod permission_sets;
 pub mod permissions;
 pub mod render;
-pub mod services;
 pub mod things;
-pub mod transfer;
 pub mod users;
 pub mod write;
 
@@ -50,13 +50,13 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &crate::config::LimitSetting
         .service(health::ready)
         .service(login::services())
         .service(console::services())
-        .service(services::resource_service)
-        .service(services::entity_service)
+        .service(dispatch::resource_service)
+        .service(dispatch::entity_service)
         .service(things::get_property)
         .service(events::fire)
         .service(events::subscribe)
-        .service(transfer::importer)
-        .service(transfer::exporter)
+        .service(import_export::importer)
+        .service(import_export::exporter)
         .service(things::characteristic)
         .service(things::one_definition)
         .service(openapi::openapi_json)

@@ -29,7 +29,7 @@ use crate::auth::{APP_KEY_HEADER, SESSION_COOKIE};
 use crate::http::catalog::{
     Access, Body, Check, Method, NamedIn, On, Operation, Output, Param, Res, operations,
 };
-use crate::http::transfer::{XSRF_HEADER, XSRF_VALUE};
+use crate::http::import_export::{XSRF_HEADER, XSRF_VALUE};
 
 /// The name of the extension stating what an operation needs.
 pub const PERMISSION_EXTENSION: &str = "x-ironworx-permission";

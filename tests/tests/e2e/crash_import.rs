@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ironworx_entity::queries::audit;
 use ironworx_importer::plan::Mode;
-use ironworx_tests::transfer::{assert_same, bootstrapped, model};
+use ironworx_tests::import_export::{assert_same, bootstrapped, model};
 use ironworx_tests::{ADMIN_PASSWORD, Backend, TestDb, TestServer, backends, server_binary};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 

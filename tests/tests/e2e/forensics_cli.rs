@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 /// alice and bob in group Operators, which may read every property of Thing
 /// SensorDataStream (defining `temperature`).
 async fn seed(db: &TestDb) {
-    let conn = ironworx_tests::transfer::bootstrapped(db).await;
+    let conn = ironworx_tests::import_export::bootstrapped(db).await;
     for name in ["alice", "bob"] {
         users::create_user(
             &conn,

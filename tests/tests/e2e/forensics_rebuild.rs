@@ -227,7 +227,7 @@ fn the_model_rebuilt_at_an_instant_is_the_model_then() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     for backend in runtime.block_on(async { backends() }) {
         let db = runtime.block_on(TestDb::create(backend));
-        let conn = runtime.block_on(ironworx_tests::transfer::bootstrapped(&db));
+        let conn = runtime.block_on(ironworx_tests::import_export::bootstrapped(&db));
         let mut runner = TestRunner::new(Config {
             cases: 12,
             max_shrink_iters: 0,
@@ -374,7 +374,7 @@ fn the_diff_between_instants_is_what_the_naive_evaluator_decides_differently() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     for backend in runtime.block_on(async { backends() }) {
         let db = runtime.block_on(TestDb::create(backend));
-        let conn = runtime.block_on(ironworx_tests::transfer::bootstrapped(&db));
+        let conn = runtime.block_on(ironworx_tests::import_export::bootstrapped(&db));
         let mut runner = TestRunner::new(Config {
             cases: 12,
             max_shrink_iters: 0,

@@ -14,7 +14,7 @@ use ironworx_importer::apply::{Report, apply_in, known};
 use ironworx_importer::plan::{Mode, PlanOptions, plan};
 use ironworx_importer::{Limits, source};
 use ironworx_server::transfer::ServerSecrets;
-use ironworx_tests::transfer::bootstrapped;
+use ironworx_tests::import_export::bootstrapped;
 use ironworx_tests::{TestDb, backends};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,

@@ -11,7 +11,7 @@ use ironworx_importer::model::{Export, Kind};
 use ironworx_importer::plan::Mode;
 use ironworx_importer::{Limits, source, storage, twx, twx_tree, xml_write};
 use ironworx_server::transfer::{self, Format};
-use ironworx_tests::transfer::{bootstrapped, import, import_path, model};
+use ironworx_tests::import_export::{bootstrapped, import, import_path, model};
 use ironworx_tests::{TestDb, backends};
 
 fn corpus() -> PathBuf {
@@ -99,7 +99,7 @@ async fn collection_rules_survive_storage_mode_only() {
                 "{}: collection rules after a storage round trip",
                 path.display()
             );
-            ironworx_tests::transfer::assert_same(
+            ironworx_tests::import_export::assert_same(
                 &again,
                 &original,
                 &format!("{}: the whole model", path.display()),
@@ -128,7 +128,7 @@ async fn collection_rules_survive_storage_mode_only() {
             things_collection_rules(&pristine),
             "after a file-mode round trip the collection rules are the bootstrap's"
         );
-        ironworx_tests::transfer::assert_same(
+        ironworx_tests::import_export::assert_same(
             &Export {
                 collection_rules: original.collection_rules.clone(),
                 ..again.clone()
@@ -237,7 +237,7 @@ async fn every_format_brings_back_the_model() {
                     again.collection_rules.clear();
                     want.collection_rules.clear();
                 }
-                ironworx_tests::transfer::assert_same(
+                ironworx_tests::import_export::assert_same(
                     &again,
                     &want,
                     &format!("{file} via {format} on {backend}"),
@@ -270,7 +270,11 @@ async fn reimport_is_idempotent_and_newer_versions_replace() {
             .await
             .expect("second import");
         let twice = model(&conn, Mode::Storage).await;
-        ironworx_tests::transfer::assert_same(&twice, &once, "importing the same export again");
+        ironworx_tests::import_export::assert_same(
+            &twice,
+            &once,
+            "importing the same export again",
+        );
         let first_total: usize =
             first.created.values().sum::<usize>() + first.replaced.values().sum::<usize>();
         assert_eq!(second.replaced.values().sum::<usize>(), first_total);
@@ -359,7 +363,7 @@ async fn a_failing_import_leaves_the_database_as_it_was() {
             };
             let err = result.expect_err(name);
             assert!(err.to_string().contains(wanted), "{name}: {err}");
-            ironworx_tests::transfer::assert_same(
+            ironworx_tests::import_export::assert_same(
                 &model(&conn, Mode::Storage).await,
                 &before,
                 &format!("{name}: model untouched"),

@@ -12,7 +12,7 @@ use ironworx_importer::{Limits, source};
 use ironworx_server::script::catalog::{Param, wrap};
 use ironworx_server::script::engine::{self, compiles};
 use ironworx_tests::http::{Caller, Reply, send};
-use ironworx_tests::transfer::import_path;
+use ironworx_tests::import_export::import_path;
 use ironworx_tests::{TestDb, TestServer, backends, connect};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -306,7 +306,7 @@ fn every_service_names_the_family_that_runs_it() {
         assert_eq!(service, op.run != Run::Route, "{}: {:?}", op.path, op.run);
     }
     // Indexing panics on a service path it cannot place or on a place listed twice.
-    let places = &*crate::http::services::PLACES;
+    let places = &*crate::http::dispatch::PLACES;
     for op in operations().filter(|op| op.run != Run::Route) {
         let (head, service) = op.path.rsplit_once("/Services/").expect("service path");
         let fixed = head

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{Frame, enc, field, finish, query, rows, session};
 use crate::domain::history::CATEGORIES;
-use crate::http::services::{Place, invoke};
+use crate::http::dispatch::{Place, invoke};
 use crate::state::AppState;
 
 /// Entries per page.

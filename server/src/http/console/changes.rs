@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Frame, field, finish, query, rows, session};
-use crate::http::services::Place;
+use crate::http::dispatch::Place;
 use crate::state::AppState;
 
 /// Registers the view.

@@ -2,7 +2,7 @@
 //! entity's visibility, design-time and run-time rules (own, instance, collection) in one
 //! editor, **who can** (every user's and group's effective decision) and **explain** (the
 //! rules looked at and the one that decided). Rules are read and written through the
-//! permission services of REST ([`crate::http::services::invoke`]).
+//! permission services of REST ([`crate::http::dispatch::invoke`]).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -18,8 +18,8 @@ use crate::domain::explain::{Question, explain_as};
 use crate::domain::preview::{Planned, RuleScope, preview};
 use crate::domain::who_can::{kinds, who_can};
 use crate::error::ApiError;
+use crate::http::dispatch::{Place, invoke};
 use crate::http::permission_sets::carries_instance;
-use crate::http::services::{Place, invoke};
 use crate::state::AppState;
 
 /// Entities listed per page.

@@ -1,7 +1,7 @@
 //! The console's group pages: the groups (for security administrators), a group's members and
 //! nested groups with add and remove, and the preview of what removing or adding a member
 //! flips ([`crate::domain::preview`]) before it is saved. Changes run the REST services
-//! (`CreateGroup`, `AddMember`, `DeleteMember`) through [`crate::http::services::invoke`].
+//! (`CreateGroup`, `AddMember`, `DeleteMember`) through [`crate::http::dispatch::invoke`].
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{Frame, Stop, enc, field, finish, message_of, posted, rows, see_other_with, session};
 use crate::domain::preview::{Planned, preview};
 use crate::error::ApiError;
-use crate::http::services::{Place, invoke};
+use crate::http::dispatch::{Place, invoke};
 use crate::state::AppState;
 
 /// Registers the group pages.

@@ -3,7 +3,7 @@
 //! IP whitelist) and revoking one. A new key's id is shown once, on the page answering the
 //! creating post: never in a URL, never again, never logged. Changes run
 //! `EntityServices/CreateApplicationKey` and `DeleteApplicationKey` through
-//! [`crate::http::services::invoke`].
+//! [`crate::http::dispatch::invoke`].
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -17,7 +17,7 @@ use super::{
     session, viewing,
 };
 use crate::error::ApiError;
-use crate::http::services::Place;
+use crate::http::dispatch::Place;
 use crate::state::AppState;
 
 /// Where the key pages start.

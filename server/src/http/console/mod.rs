@@ -2,7 +2,7 @@
 //! (session login, navigation, the double-submit CSRF token of every form, the strict CSP) and
 //! the vendored assets it serves. Pages live in one file per family; every read and change
 //! goes through the same domain functions and service dispatcher as REST
-//! ([`crate::http::services::invoke`]), so the console never checks less than REST does.
+//! ([`crate::http::dispatch::invoke`]), so the console never checks less than REST does.
 //!
 //! Vendored: htmx 2.0.11 (`assets/console/htmx-2.0.11.min.js`, from the npm package
 //! `htmx.org@2.0.11`), SHA-256 `d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717`.
@@ -24,9 +24,9 @@ use serde_json::Value;
 
 use crate::auth::SESSION_COOKIE;
 use crate::error::ApiError;
+use crate::http::dispatch::{Place, invoke};
 use crate::http::guard::Guard;
 use crate::http::login::{LOGIN_LOCATION, csrf_for_page, csrf_matches, html, redirect};
-use crate::http::services::{Place, invoke};
 use crate::state::AppState;
 
 /// Where the console starts.

@@ -2,7 +2,7 @@
 //! unit tree drawn as a nested list with the members of each unit, read through
 //! `GetOrganizationConnections`; those allowed to change the organization add units
 //! (`AddOrganizationalUnit`) and add and remove members (`AddMember`, `DeleteMember`), each run
-//! through [`crate::http::services::invoke`].
+//! through [`crate::http::dispatch::invoke`].
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,7 @@ use super::{
     session, viewing,
 };
 use crate::error::ApiError;
-use crate::http::services::Place;
+use crate::http::dispatch::Place;
 use crate::state::AppState;
 
 /// Where the organization pages start.

@@ -6,7 +6,7 @@
 //! change runs the REST service (`CreateUser`, `EnableUser`, `DisableUser`, `LockUser`,
 //! `UnlockUser`, `AssignNewPassword`, `SetLanguagePreferences`, `CurrentSessionInfo/
 //! GetUserSessions`, `TerminateUserSession`, `TerminateUserSessions`) through
-//! [`crate::http::services::invoke`], so a non-administrator posting a form gets the answer REST
+//! [`crate::http::dispatch::invoke`], so a non-administrator posting a form gets the answer REST
 //! gives.
 
 use actix_web::http::StatusCode;
@@ -21,7 +21,7 @@ use super::{
     result, rows, see_other_with, session, viewing,
 };
 use crate::error::ApiError;
-use crate::http::services::Place;
+use crate::http::dispatch::Place;
 use crate::state::AppState;
 
 /// Registers the user pages.

@@ -20,8 +20,8 @@ use crate::http::catalog::{Method, Operation, Run, operations};
 use crate::http::guard::Guard;
 use crate::http::params::Params;
 use crate::http::{
-    app_keys, audit, definers, diff, entities, explain, localization, membership, permission_sets,
-    permissions, things, transfer, users,
+    app_keys, audit, definers, diff, entities, explain, import_export, localization, membership,
+    permission_sets, permissions, things, users,
 };
 use crate::state::AppState;
 
@@ -263,7 +263,9 @@ impl Call<'_> {
             Run::CollectionPermissions => {
                 permissions::collection_service(state, guard, service, params).await
             }
-            Run::SourceControl => transfer::source_control(state, guard, service, body).await?,
+            Run::SourceControl => {
+                import_export::source_control(state, guard, service, body).await?
+            }
             Run::RuntimeLocalization => {
                 localization::runtime_service(state, guard, service, body).await
             }

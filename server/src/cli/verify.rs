@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::{Value, json};
 
+use crate::cli::diff::{load, parse_state};
+use crate::cli::explain::{steps_text, verdict};
 use crate::config::Config;
-use crate::diff_cmd::{load, parse_state};
 use crate::domain::expect::{Check, Verdict, check, parse};
-use crate::explain_cmd::{steps_text, verdict};
 use crate::markup::escape;
 
 /// What to verify.
