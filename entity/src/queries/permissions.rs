@@ -4,13 +4,13 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryOrder,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::queries::bulk::delete_where;
 use crate::queries::entities::find_entity_by_id;
 use crate::queries::{QueryError, QueryResult};
-use crate::schema::{collection_permissions, entity_permissions};
+use crate::schema::{collection_permissions, entities, entity_permissions};
 use crate::vocab::{
     ANY_RESOURCE, Collection, Effect, PermissionCategory, PermissionKind, PrincipalType,
 };
@@ -509,4 +509,79 @@ pub async fn collection_rule_rows<C: ConnectionTrait>(
         .order_by_asc(collection_permissions::Column::Id)
         .all(db)
         .await?)
+}
+
+/// A rule naming a principal, with where it sits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleUse {
+    /// The collection of the entity, or the collection whose rule it is.
+    pub collection: Collection,
+    /// The entity; `None` for a rule of the collection itself.
+    pub entity: Option<String>,
+    /// An instance rule (of a ThingTemplate or ThingShape).
+    pub instance: bool,
+    /// The rule.
+    pub rule: Rule,
+}
+
+/// The rules naming this principal: at most `limit` on entities (by entity id), then at most
+/// `limit` on collections.
+pub async fn rules_naming<C: ConnectionTrait>(
+    db: &C,
+    principal_type: PrincipalType,
+    name: &str,
+    limit: u64,
+) -> QueryResult<Vec<RuleUse>> {
+    let rows = entity_permissions::Entity::find()
+        .filter(entity_permissions::Column::PrincipalType.eq(principal_type.as_str()))
+        .filter(entity_permissions::Column::PrincipalName.eq(name))
+        .order_by_asc(entity_permissions::Column::EntityId)
+        .order_by_asc(entity_permissions::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let mut places = std::collections::HashMap::new();
+    for chunk in rows
+        .iter()
+        .map(|r| r.entity_id)
+        .collect::<Vec<_>>()
+        .chunks(crate::queries::bulk::IN_LIST)
+    {
+        for e in entities::Entity::find()
+            .filter(entities::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?
+        {
+            places.insert(e.id, (e.collection.parse::<Collection>()?, e.name));
+        }
+    }
+    let mut uses = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some((collection, entity)) = places.get(&row.entity_id).cloned() else {
+            continue;
+        };
+        let instance = row.instance;
+        uses.push(RuleUse {
+            collection,
+            entity: Some(entity),
+            instance,
+            rule: Rule::from_entity_row(row)?,
+        });
+    }
+    for row in collection_permissions::Entity::find()
+        .filter(collection_permissions::Column::PrincipalType.eq(principal_type.as_str()))
+        .filter(collection_permissions::Column::PrincipalName.eq(name))
+        .order_by_asc(collection_permissions::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+    {
+        uses.push(RuleUse {
+            collection: row.collection.parse()?,
+            entity: None,
+            instance: false,
+            rule: Rule::from_collection_row(row)?,
+        });
+    }
+    Ok(uses)
 }

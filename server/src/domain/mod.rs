@@ -19,6 +19,7 @@ pub mod shapes;
 pub mod snapshot;
 pub mod things;
 pub mod timers;
+pub mod usage;
 pub mod who_can;
 
 pub use ctx::Ctx;

@@ -267,6 +267,13 @@ async fn console_pages_check_sessions_csrf_and_rights_like_rest() {
             "{backend}"
         );
         assert!(group.body.contains("Removed User alice from Operators."));
+        // Where the group is used: the grant on Pump1, for an administrator only.
+        let used = row(
+            &group.body,
+            "<tr class=\"used-in\"><td><a href=\"/Thingworx/Console/Entities/Things/Pump1\">Things/Pump1</a></td><td>Own</td><td>PropertyRead</td><td>Temperature</td>",
+        );
+        assert!(used.contains(">allow<"), "{backend}: {used}");
+        assert!(group.body.contains("id=\"member-of\""), "{backend}");
 
         // Each change is in the audit view.
         let audit = get(

@@ -104,9 +104,74 @@ struct GroupPage<'a> {
     entity: String,
     members: Vec<Member>,
     message: Option<String>,
+    /// Where the group is used, for a security administrator.
+    usage: Option<Usage>,
 }
 
-/// `GET /Thingworx/Console/Groups/<Name>`: the direct members (users and nested groups).
+/// Where a group is used, as the group page lists it.
+struct Usage {
+    rules: Vec<UsedIn>,
+    truncated: bool,
+    member_of: Vec<(String, String)>,
+    units: Vec<String>,
+}
+
+/// One rule naming the group.
+struct UsedIn {
+    place: String,
+    href: String,
+    scope: &'static str,
+    permission: &'static str,
+    resource: String,
+    allow: bool,
+}
+
+impl Usage {
+    fn of(usage: crate::domain::usage::GroupUsage) -> Usage {
+        let rules = usage
+            .rules
+            .into_iter()
+            .map(|r| {
+                let (place, href, scope) = match &r.entity {
+                    Some(entity) => (
+                        format!("{}/{entity}", r.collection),
+                        super::entity::entity_href(r.collection, entity),
+                        if r.instance { "Instance" } else { "Own" },
+                    ),
+                    None => (
+                        r.collection.to_string(),
+                        format!(
+                            "/Thingworx/Console/Entities?collection={}",
+                            r.collection.as_str()
+                        ),
+                        "Collection",
+                    ),
+                };
+                UsedIn {
+                    place,
+                    href,
+                    scope,
+                    permission: r.rule.kind.as_str(),
+                    resource: r.rule.resource,
+                    allow: r.rule.allow,
+                }
+            })
+            .collect();
+        Usage {
+            rules,
+            truncated: usage.truncated,
+            member_of: usage
+                .member_of
+                .into_iter()
+                .map(|g| (group_href(&g), g))
+                .collect(),
+            units: usage.units,
+        }
+    }
+}
+
+/// `GET /Thingworx/Console/Groups/<Name>`: the direct members (users and nested groups) and,
+/// for a security administrator, where the group is used ([`crate::domain::usage`]).
 async fn group(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -134,6 +199,12 @@ async fn group(
                     kind: field(r, "type"),
                 })
                 .collect();
+            let usage = if session.frame.admin {
+                let usage = crate::domain::usage::group_usage(&state, ctx, &name).await?;
+                Some(Usage::of(usage))
+            } else {
+                None
+            };
             let body = GroupPage {
                 frame: &session.frame,
                 name: &name,
@@ -141,6 +212,7 @@ async fn group(
                 entity: super::entity::entity_href(Collection::Groups, &name),
                 members,
                 message: message_of(&req),
+                usage,
             };
             session.page(StatusCode::OK, &body)
         }
