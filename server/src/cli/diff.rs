@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::authz::Step;
 use crate::config::Config;
-use crate::domain::diff::{Change, Decision, Filter, compare};
+use crate::domain::diff::{Change, Decision, Filter, compare, rule_text};
 use crate::domain::snapshot::{self, Snapshot};
 
 /// What to compare.
@@ -153,22 +153,6 @@ fn allowed_word(decision: &Decision) -> &'static str {
     } else {
         "denied"
     }
-}
-
-fn rule_text(step: &Step) -> String {
-    let principal = step
-        .principal
-        .as_ref()
-        .map(|(t, n)| format!("{t} {n}"))
-        .unwrap_or_else(|| "-".to_owned());
-    format!(
-        "{} {} {} {}: {}",
-        step.layer.label(),
-        principal,
-        step.resource,
-        step.effect.label(),
-        step.detail
-    )
 }
 
 /// The changes grouped by user and entity, then a count.

@@ -68,6 +68,24 @@ impl Decision {
     }
 }
 
+/// A rule as one line, as the text output and the REST service word it: layer, principal,
+/// resource, effect and detail.
+pub fn rule_text(step: &Step) -> String {
+    let principal = step
+        .principal
+        .as_ref()
+        .map(|(t, n)| format!("{t} {n}"))
+        .unwrap_or_else(|| "-".to_owned());
+    format!(
+        "{} {} {} {}: {}",
+        step.layer.label(),
+        principal,
+        step.resource,
+        step.effect.label(),
+        step.detail
+    )
+}
+
 /// One question whose answer changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {

@@ -10,8 +10,8 @@
 use ironworx_entity::vocab::BaseType;
 use serde_json::{Value, json};
 
-use crate::authz::{Outcome, Step};
-use crate::domain::diff::{Change, DiffError, Filter, compare};
+use crate::authz::Outcome;
+use crate::domain::diff::{Change, DiffError, Filter, compare, rule_text};
 use crate::domain::snapshot::{self, Snapshot, SnapshotError};
 use crate::error::ApiError;
 use crate::http::infotable::infotable;
@@ -89,23 +89,6 @@ fn outcome_word(outcome: Outcome) -> &'static str {
         Outcome::Deny => "denied",
         Outcome::NotVisible => "not visible",
     }
-}
-
-/// A rule as one line: layer, principal, resource, effect and detail.
-pub fn rule_text(step: &Step) -> String {
-    let principal = step
-        .principal
-        .as_ref()
-        .map(|(t, n)| format!("{t} {n}"))
-        .unwrap_or_else(|| "-".to_owned());
-    format!(
-        "{} {} {} {}: {}",
-        step.layer.label(),
-        principal,
-        step.resource,
-        step.effect.label(),
-        step.detail
-    )
 }
 
 /// The changes as InfoTable rows.
