@@ -331,7 +331,6 @@ impl<'a> Scope<'a> {
                 sources.push((source, rules.iter().collect()));
             }
         }
-        let mut targets = Vec::new();
         for (source, differing) in sources {
             let kinds = differing
                 .iter()
@@ -344,15 +343,19 @@ impl<'a> Scope<'a> {
                 .collect();
             users.sort_unstable();
             users.dedup();
-            if users.is_empty() {
-                continue;
+            if !users.is_empty() {
+                self.mark(&users, source, kinds);
             }
-            targets.clear();
-            self.reach(source, &mut targets);
-            for user in users {
-                let pairs = self.pairs.entry(user).or_default();
-                pairs.extend(targets.iter().map(|t| (*t, kinds)));
-            }
+        }
+    }
+
+    /// Asks each of `users` the questions `source` reaches, for `kinds`.
+    fn mark(&mut self, users: &[&'a str], source: &RuleSource, kinds: Kinds) {
+        let mut targets = Vec::new();
+        self.reach(source, &mut targets);
+        for user in users {
+            let pairs = self.pairs.entry(user).or_default();
+            pairs.extend(targets.iter().map(|t| (*t, kinds)));
         }
     }
 
@@ -378,7 +381,6 @@ impl<'a> Scope<'a> {
                 }
             }
         }
-        let mut targets = Vec::new();
         for (user, delta) in deltas {
             let mut sources: HashMap<&RuleSource, Kinds> = HashMap::new();
             for principal in delta {
@@ -387,10 +389,7 @@ impl<'a> Scope<'a> {
                 }
             }
             for (source, kinds) in sources {
-                targets.clear();
-                self.reach(source, &mut targets);
-                let pairs = self.pairs.entry(user).or_default();
-                pairs.extend(targets.iter().map(|t| (*t, kinds)));
+                self.mark(&[*user], source, kinds);
             }
         }
     }

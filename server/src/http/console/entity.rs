@@ -154,8 +154,8 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             let (names, more) = visible_page(&session.ctx, collection, &query.q, query.page);
             let link = |page: usize| {
                 format!(
-                    "/Thingworx/Console/Entities?collection={}&q={}&page={page}",
-                    collection.as_str(),
+                    "{}&q={}&page={page}",
+                    collection_href(collection),
                     enc(&query.q)
                 )
             };
@@ -183,7 +183,15 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     )
 }
 
-/// The console page of an entity.
+/// The console list of a collection's entities.
+pub fn collection_href(collection: Collection) -> String {
+    format!(
+        "/Thingworx/Console/Entities?collection={}",
+        collection.as_str()
+    )
+}
+
+/// The console page of one entity.
 pub fn entity_href(collection: Collection, name: &str) -> String {
     format!(
         "/Thingworx/Console/Entities/{}/{}",

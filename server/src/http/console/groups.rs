@@ -140,10 +140,7 @@ impl Usage {
                     ),
                     None => (
                         r.collection.to_string(),
-                        format!(
-                            "/Thingworx/Console/Entities?collection={}",
-                            r.collection.as_str()
-                        ),
+                        super::entity::collection_href(r.collection),
                         "Collection",
                     ),
                 };
