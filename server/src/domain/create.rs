@@ -12,7 +12,7 @@ use ironworx_entity::queries::organizations::{self, LoginPage};
 use ironworx_entity::queries::users::{self, NewUser, PasswordRecord};
 use ironworx_entity::queries::{dependents, parts};
 use ironworx_entity::schema::field_definitions;
-use ironworx_entity::vocab::{BaseType, Collection, MemberName, Tag};
+use ironworx_entity::vocab::{BaseType, Collection, MemberName, PermissionKind, Tag};
 use sea_orm::ConnectionTrait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -20,7 +20,9 @@ use serde_json::{Map, Value, json};
 use crate::auth::password::{check_policy, hash_new};
 use crate::config::AuthSettings;
 use crate::domain::Ctx;
+use crate::domain::need::{Access, Need, On, Res, check, needs};
 use crate::error::{ApiError, required};
+use crate::state::AppState;
 
 /// The parameters of the `Create…` and `Delete…` services.
 #[derive(Debug, Default, Deserialize)]
@@ -280,6 +282,69 @@ impl NewEntity {
             self.detail.clone(),
         )
     }
+}
+
+/// What creating an entity of `collection` needs: Create on the collection; naming another
+/// owner (`ownerUserName`) needs a security administrator. A collection no service creates
+/// in is a security administrator's alone.
+pub const fn need(collection: Collection) -> Need {
+    macro_rules! on {
+        ($collection:expr) => {
+            &const {
+                [check(
+                    PermissionKind::Create,
+                    On::Collection($collection),
+                    Res::Any,
+                )]
+            }
+        };
+    }
+    let checks: &'static [crate::domain::need::Check] = match collection {
+        Collection::Things => on!(Collection::Things),
+        Collection::ThingTemplates => on!(Collection::ThingTemplates),
+        Collection::ThingShapes => on!(Collection::ThingShapes),
+        Collection::DataShapes => on!(Collection::DataShapes),
+        Collection::Users => on!(Collection::Users),
+        Collection::Groups => on!(Collection::Groups),
+        Collection::Organizations => on!(Collection::Organizations),
+        Collection::Projects => on!(Collection::Projects),
+        Collection::LocalizationTables => on!(Collection::LocalizationTables),
+        _ => {
+            return Need {
+                access: Access::SecurityAdministrator,
+                ..needs(&[])
+            };
+        }
+    };
+    Need {
+        subject: Some("ownerUserName"),
+        ..needs(checks)
+    }
+}
+
+/// Creates an entity of `collection` for the caller through `service` (`CreateThing`, …):
+/// what [`need`] declares, the parameters checked ([`prepare`]), then the entity written in
+/// one audited transaction; this process's index is brought up to it before returning.
+pub async fn create(
+    state: &AppState,
+    ctx: &Ctx,
+    service: &str,
+    collection: Collection,
+    p: CreateParams,
+) -> Result<(), ApiError> {
+    let owner = p.owner_user_name.clone();
+    ctx.enforce(&need(collection), None, service, &|param| {
+        (param == "ownerUserName").then(|| owner.clone()).flatten()
+    })?;
+    let visible = |collection: Collection, name: &str| ctx.sees(collection, name);
+    let new = prepare(&state.config.auth, ctx, collection, p, &visible).await?;
+    let txn = crate::db::begin_write(&state.db)
+        .await
+        .map_err(ApiError::internal)?;
+    new.write(&txn).await?;
+    let sequence =
+        crate::domain::write::commit_audited(txn, &new.change(&ctx.caller.name, service)).await?;
+    crate::domain::write::refresh(state, sequence).await
 }
 
 /// Tags given as text or as an array of `{vocabulary, vocabularyTerm}`, validated.

@@ -74,6 +74,13 @@ impl Ctx {
         }
     }
 
+    /// Whether the entity `name` of `collection` exists and the caller may see it.
+    pub fn sees(&self, collection: Collection, name: &str) -> bool {
+        self.index.lookup(collection, name).is_some_and(|idx| {
+            self.decide(Target::Entity(idx), PermissionKind::Visibility, "*") == Outcome::Allow
+        })
+    }
+
     /// The decision for the caller.
     pub fn decide(&self, target: Target, kind: PermissionKind, resource: &str) -> Outcome {
         let outcome = decide(

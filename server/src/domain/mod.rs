@@ -11,6 +11,7 @@ pub mod expect;
 pub mod explain;
 pub mod history;
 pub mod localization;
+pub mod membership;
 pub mod need;
 pub mod preview;
 pub mod security_log;
@@ -21,5 +22,6 @@ pub mod things;
 pub mod timers;
 pub mod usage;
 pub mod who_can;
+pub mod write;
 
 pub use ctx::Ctx;

@@ -94,6 +94,91 @@ pub struct Need {
     pub filtered_by: Option<PermissionKind>,
 }
 
+// --- building blocks of the catalog's declarations ------------------------------------------
+
+/// Permission `kind` on `resource` of `on`, with no bypass for security administrators.
+pub const fn check(kind: PermissionKind, on: On, resource: Res) -> Check {
+    Check {
+        kind,
+        on,
+        resource,
+        security_admin_bypass: false,
+    }
+}
+
+/// Visibility of the path's entity (404 without it).
+pub const VISIBLE: Check = check(PermissionKind::Visibility, On::Path, Res::Any);
+
+/// Design-time `kind` on the path's entity.
+pub const fn design(kind: PermissionKind) -> Check {
+    check(kind, On::Path, Res::Any)
+}
+
+/// Design-time `kind` on the path's entity, or a security administrator.
+pub const fn design_or_admin(kind: PermissionKind) -> Check {
+    Check {
+        security_admin_bypass: true,
+        ..design(kind)
+    }
+}
+
+/// ServiceInvoke on the service called, on the path's entity.
+pub const INVOKE: Check = check(PermissionKind::ServiceInvoke, On::Path, Res::Service);
+
+/// The entity of `collection` named by the `name` parameter.
+pub const fn named(collection: Collection) -> On {
+    On::Named {
+        param: "name",
+        collection: NamedIn::Fixed(collection),
+    }
+}
+
+/// Any authenticated caller, then `checks`.
+pub const fn needs(checks: &'static [Check]) -> Need {
+    Need {
+        access: Access::Authenticated,
+        checks,
+        subject: None,
+        self_service: false,
+        filtered_by: None,
+    }
+}
+
+/// As [`needs`], with the user the parameter `subject` names being the caller or the caller a
+/// security administrator.
+pub const fn needs_for(checks: &'static [Check], subject: &'static str) -> Need {
+    Need {
+        subject: Some(subject),
+        ..needs(checks)
+    }
+}
+
+/// Anyone, without credentials.
+pub const PUBLIC: Need = Need {
+    access: Access::Public,
+    ..needs(&[])
+};
+
+/// Any authenticated caller.
+pub const AUTHENTICATED: Need = needs(&[]);
+
+/// Security administrators only.
+pub const SECURITY_ADMIN: Need = Need {
+    access: Access::SecurityAdministrator,
+    ..needs(&[])
+};
+
+/// The path's entity visible.
+pub const ON_VISIBLE: Need = needs(&[VISIBLE]);
+
+/// Changing an entity's security (its rules, members, units): the entity visible, then
+/// design-time `Update` on it or a security administrator.
+pub const SECURITY_CHANGE: Need = needs(&[VISIBLE, design_or_admin(PermissionKind::Update)]);
+
+/// Reading an entity's security (its rules, members): the entity visible, then design-time
+/// `Read` on it or a security administrator.
+pub const SECURITY_READ: Need = needs(&[VISIBLE, design_or_admin(PermissionKind::Read)]);
+
 impl Ctx {
     /// Enforces `need` for a call of `service` on `entity` (the entity the path names; `None`
     /// for a resource), in the declared order: the access level, the subject (another user

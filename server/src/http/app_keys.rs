@@ -132,7 +132,7 @@ async fn create(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
         },
     )
     .await?;
-    crate::http::write::commit_audited(
+    crate::domain::write::commit_audited(
         txn,
         &Change::on(
             &guard.caller.name,
@@ -157,7 +157,7 @@ async fn delete(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, A
         .await
         .map_err(ApiError::internal)?;
     entities::delete_entity(&txn, Collection::ApplicationKeys, &name).await?;
-    crate::http::write::commit_audited(
+    crate::domain::write::commit_audited(
         txn,
         &Change {
             actor: guard.caller.name.clone(),
@@ -272,7 +272,7 @@ async fn run(
         .await
         .map_err(ApiError::internal)?;
     app_keys::save_app_key(&txn, &key).await?;
-    crate::http::write::commit_audited(
+    crate::domain::write::commit_audited(
         txn,
         &Change::on(
             &guard.caller.name,

@@ -17,6 +17,10 @@ use crate::error::ApiError;
 
 mod modelling;
 
+use crate::domain::need::{
+    AUTHENTICATED, INVOKE, ON_VISIBLE, PUBLIC, SECURITY_ADMIN, SECURITY_CHANGE, SECURITY_READ,
+    VISIBLE, check, design, named, needs, needs_for,
+};
 pub use crate::domain::need::{Access, Check, NamedIn, Need, On, Res};
 pub use modelling::TAG_MODELLING;
 
@@ -293,72 +297,6 @@ const fn opt(name: &'static str, base_type: BaseType) -> Param {
     }
 }
 
-const fn check(kind: PermissionKind, on: On, resource: Res) -> Check {
-    Check {
-        kind,
-        on,
-        resource,
-        security_admin_bypass: false,
-    }
-}
-
-/// Visibility of the path's entity (404 without it).
-const VISIBLE: Check = check(PermissionKind::Visibility, On::Path, Res::Any);
-
-/// Design-time `kind` on the path's entity.
-const fn design(kind: PermissionKind) -> Check {
-    check(kind, On::Path, Res::Any)
-}
-
-/// Design-time `kind` on the path's entity, or a security administrator.
-const fn design_or_admin(kind: PermissionKind) -> Check {
-    Check {
-        security_admin_bypass: true,
-        ..design(kind)
-    }
-}
-
-/// ServiceInvoke on the service called, on the path's entity.
-const INVOKE: Check = check(PermissionKind::ServiceInvoke, On::Path, Res::Service);
-
-const fn named(collection: Collection) -> On {
-    On::Named {
-        param: "name",
-        collection: NamedIn::Fixed(collection),
-    }
-}
-
-const fn needs(checks: &'static [Check]) -> Need {
-    Need {
-        access: Access::Authenticated,
-        checks,
-        subject: None,
-        self_service: false,
-        filtered_by: None,
-    }
-}
-
-const fn needs_for(checks: &'static [Check], subject: &'static str) -> Need {
-    Need {
-        subject: Some(subject),
-        ..needs(checks)
-    }
-}
-
-const PUBLIC: Need = Need {
-    access: Access::Public,
-    ..needs(&[])
-};
-
-const AUTHENTICATED: Need = needs(&[]);
-
-const SECURITY_ADMIN: Need = Need {
-    access: Access::SecurityAdministrator,
-    ..needs(&[])
-};
-
-const ON_VISIBLE: Need = needs(&[VISIBLE]);
-
 #[allow(
     clippy::too_many_arguments,
     reason = "one argument per field of a catalog entry"
@@ -571,9 +509,6 @@ const ADD_EVENT: &[Param] = &[
     req("dataShape", BaseType::DataShapeName),
 ];
 
-const RULE_NEED: Need = needs(&[VISIBLE, design_or_admin(PermissionKind::Update)]);
-const SET_READ_NEED: Need = needs(&[VISIBLE, design_or_admin(PermissionKind::Read)]);
-
 const ENTITY_SERVICES: &str = "/Thingworx/Resources/EntityServices/Services/";
 
 macro_rules! entity_service {
@@ -594,14 +529,7 @@ macro_rules! create {
             $summary,
             $params,
             Output::Nothing,
-            Need {
-                subject: Some("ownerUserName"),
-                ..needs(&[check(
-                    PermissionKind::Create,
-                    On::Collection($collection),
-                    Res::Any,
-                )])
-            },
+            crate::domain::create::need($collection),
         )
     };
 }

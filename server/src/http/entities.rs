@@ -10,9 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::dependents;
 use ironworx_entity::queries::entities::{self, EntityRow};
-use ironworx_entity::vocab::{
-    ANY_RESOURCE, BaseType, Collection, PermissionKind, Tag, VocabError, builtin,
-};
+use ironworx_entity::vocab::{BaseType, Collection, Tag, VocabError, builtin};
 use ironworx_importer::extract::{Filter, header};
 use ironworx_importer::model::Kind;
 use ironworx_importer::plan::{Mode, PlanOptions};
@@ -20,7 +18,6 @@ use ironworx_importer::twx_tree::{TreeOptions, export_from_tree, tree_from_expor
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::authz::{Outcome, Target};
 use crate::domain::create::{self, CreateParams, tags_text};
 use crate::error::ApiError;
 use crate::http::catalog::Method;
@@ -90,20 +87,9 @@ pub async fn entity_services(
     })
 }
 
-/// Whether the entity exists and the caller may see it.
-fn visible(guard: &Guard, collection: Collection, name: &str) -> bool {
-    guard.index.lookup(collection, name).is_some_and(|idx| {
-        guard.decide(
-            Target::Entity(idx),
-            PermissionKind::Visibility,
-            ANY_RESOURCE,
-        ) == Outcome::Allow
-    })
-}
-
 /// A referenced entity, which must exist and be visible (otherwise 400, never revealing which).
 fn referenced(guard: &Guard, collection: Collection, name: &str) -> Result<(), ApiError> {
-    if visible(guard, collection, name) {
+    if guard.sees(collection, name) {
         Ok(())
     } else {
         Err(ApiError::BadRequest(format!(
@@ -113,8 +99,7 @@ fn referenced(guard: &Guard, collection: Collection, name: &str) -> Result<(), A
     }
 }
 
-/// `EntityServices/Create…`: the entity checked ([`create::prepare`]), then written in one
-/// audited transaction.
+/// `EntityServices/Create…` ([`create::create`]).
 async fn create_entity(
     state: &AppState,
     guard: &Guard,
@@ -123,28 +108,8 @@ async fn create_entity(
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let p: CreateParams = parse_body(body)?;
-    let new = create::prepare(&state.config.auth, guard, collection, p, &|c, name| {
-        visible(guard, c, name)
-    })
-    .await?;
-    let txn = crate::db::begin_write(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    new.write(&txn).await?;
-    let sequence =
-        crate::http::write::commit_audited(txn, &new.change(&guard.caller.name, service)).await?;
-    refresh(state, sequence).await?;
+    create::create(state, guard, service, collection, p).await?;
     Ok(json!({}))
-}
-
-/// Brings this process's index up to the write just committed.
-async fn refresh(state: &AppState, sequence: i64) -> Result<(), ApiError> {
-    state
-        .security
-        .refresh(sequence)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(())
 }
 
 /// Why a built-in entity or one in use cannot be deleted, if it cannot.
@@ -210,7 +175,7 @@ async fn delete_checked(
     if !entities::delete_entity(&txn, collection, name).await? {
         return Err(ApiError::NotFound);
     }
-    let sequence = crate::http::write::commit_audited(
+    let sequence = crate::domain::write::commit_audited(
         txn,
         &Change {
             actor: guard.caller.name.clone(),
@@ -222,7 +187,7 @@ async fn delete_checked(
         },
     )
     .await?;
-    refresh(state, sequence).await
+    crate::domain::write::refresh(state, sequence).await
 }
 
 /// The tags of a row as the documents write them: `[{vocabulary, vocabularyTerm}]`.
@@ -246,7 +211,7 @@ pub(crate) async fn visible_rows(
     Ok(entities::list_entities(&state.db, collection)
         .await?
         .into_iter()
-        .filter(|row| visible(guard, collection, &row.name))
+        .filter(|row| guard.sees(collection, &row.name))
         .map(|row| {
             let json = json!({
                 "name": row.name,
@@ -516,7 +481,7 @@ pub async fn save_entity(
         &guard.import_caller(&user_services),
     )
     .await?;
-    refresh(&state, report.change_sequence).await?;
+    crate::domain::write::refresh(&state, report.change_sequence).await?;
     Ok(HttpResponse::Ok().json(json!({})))
 }
 

@@ -63,7 +63,7 @@ async fn add_or_update(
         .await
         .map_err(ApiError::internal)?;
     tokens::set_token(&txn, &table, name, &value).await?;
-    crate::http::write::commit_audited(
+    crate::domain::write::commit_audited(
         txn,
         &Change::on(
             &guard.caller.name,

@@ -1,24 +1,21 @@
-//! Membership and ownership services: `Groups/<g>` (`AddMember`, `DeleteMember`,
-//! `GetGroupMembers`), `Organizations/<o>` (`AddOrganizationalUnit`, `AddMember`, `DeleteMember`,
-//! `GetMembers`, `GetOrganizationConnections`), `SetOwner` on any entity and
-//! `Resources/EntityServices/Services/SetEntityPermission`.
-//!
-//! Who may do what: changing a group or an organization needs design-time `Update` on it (or a
-//! security administrator); reading its members needs design-time `Read` (or a security
-//! administrator). `SetOwner` and `SetEntityPermission` are for security administrators only, as
-//! ThingWorx keeps them to administrators. Every change is one transaction with its audit row, so
-//! the next request on every node sees it.
+//! The REST face of membership and ownership ([`crate::domain::membership`]): `Groups/<g>`
+//! (`AddMember`, `DeleteMember`, `GetGroupMembers`), `Organizations/<o>`
+//! (`AddOrganizationalUnit`, `AddMember`, `DeleteMember`, `GetMembers`,
+//! `GetOrganizationConnections`) and `SetOwner` on any entity, parsed from their parameters;
+//! and `Resources/EntityServices/Services/SetEntityPermission`, which allows or denies a
+//! principal every run-time permission on the entities of a project or tags (security
+//! administrators only), in one transaction with its audit row.
 
 use ironworx_entity::queries::audit::Change;
 use ironworx_entity::queries::entities;
 use ironworx_entity::queries::permissions::{self as rules, Rule};
-use ironworx_entity::queries::{QueryError, groups, organizations};
 use ironworx_entity::vocab::{
     BaseType, Collection, MemberType, PermissionCategory, PermissionKind, PrincipalType, Tag,
 };
 use serde_json::{Value, json};
 
 use crate::authz::EntityIdx;
+use crate::domain::membership::{self, MembershipChange};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
@@ -88,22 +85,23 @@ pub async fn entity_services(
     }
 }
 
-/// A query failure where a missing thing is bad input (an unknown member or unit), not a 404.
-fn input_error(err: QueryError) -> ApiError {
-    match err {
-        QueryError::NotFound { what, name } => {
-            ApiError::BadRequest(format!("unknown {what} '{name}'"))
-        }
-        other => ApiError::from(other),
-    }
-}
-
 fn member_type(p: &MembershipParams) -> Result<MemberType, ApiError> {
     required(&p.kind, "type")?
         .parse()
         .map_err(|e: ironworx_entity::vocab::VocabError| {
             ApiError::BadRequest(format!("parameter 'type': {e}"))
         })
+}
+
+/// The owner type of `SetOwner`: `User` when none is given.
+fn owner_type(p: &MembershipParams) -> Result<PrincipalType, ApiError> {
+    Ok(match p.kind.as_deref().filter(|k| !k.is_empty()) {
+        None => PrincipalType::User,
+        Some(_) => match member_type(p)? {
+            MemberType::User => PrincipalType::User,
+            MemberType::Group => PrincipalType::Group,
+        },
+    })
 }
 
 async fn run(
@@ -115,162 +113,69 @@ async fn run(
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let p: MembershipParams = parse_body(body)?;
-    let entity = guard.index.entity(idx).ok_or(ApiError::NotFound)?;
-    let name = entity.name.clone();
-    let id = entity.id;
-    let reading = matches!(
-        service,
-        "GetGroupMembers" | "GetMembers" | "GetOrganizationConnections"
-    );
-    if reading {
-        return read(state, collection, &name, service, &p).await;
-    }
-    let txn = crate::db::begin_write(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    let detail = match (collection, service) {
-        (_, "SetOwner") => {
-            let owner = required(&p.name, "name")?;
-            let owner_type = match p.kind.as_deref().filter(|k| !k.is_empty()) {
-                None => PrincipalType::User,
-                Some(k) => match k.parse::<MemberType>() {
-                    Ok(MemberType::User) => PrincipalType::User,
-                    Ok(MemberType::Group) => PrincipalType::Group,
-                    Err(e) => return Err(ApiError::BadRequest(format!("parameter 'type': {e}"))),
-                },
-            };
-            let Some(owner_id) = entities::owner_id_of(&txn, owner_type, owner).await? else {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown principal: {owner_type} '{owner}'"
-                )));
-            };
-            entities::set_owner(&txn, id, owner_id).await?;
-            json!({ "owner": owner, "type": owner_type.as_str() })
-        }
-        (Collection::Groups, "AddMember" | "DeleteMember") => {
-            let member = required(&p.member, "member")?;
-            let kind = member_type(&p)?;
-            if service == "AddMember" {
-                groups::add_member(&txn, &name, member, kind)
-                    .await
-                    .map_err(input_error)?;
-            } else {
-                groups::remove_member(&txn, &name, member, kind)
-                    .await
-                    .map_err(input_error)?;
-            }
-            json!({ "member": member, "type": kind.as_str() })
-        }
-        (Collection::Organizations, "AddOrganizationalUnit") => {
-            let parent = required(&p.parent_name, "parentName")?;
-            let unit = required(&p.name, "name")?;
-            organizations::add_unit(
-                &txn,
-                &name,
-                parent,
-                unit,
-                p.description.as_deref().unwrap_or(""),
-            )
-            .await
-            .map_err(input_error)?;
-            json!({ "parentName": parent, "name": unit })
-        }
-        (Collection::Organizations, "AddMember" | "DeleteMember") => {
-            let unit = required(&p.name, "name")?;
-            let member = required(&p.member, "member")?;
-            let kind = member_type(&p)?;
-            if service == "AddMember" {
-                organizations::add_unit_member(&txn, &name, unit, member, kind)
-                    .await
-                    .map_err(input_error)?;
-            } else {
-                organizations::remove_unit_member(&txn, &name, unit, member)
-                    .await
-                    .map_err(input_error)?;
-            }
-            json!({ "name": unit, "member": member, "type": kind.as_str() })
-        }
-        _ => return Err(ApiError::NotFound),
-    };
-    crate::http::write::commit_audited(
-        txn,
-        &Change {
-            actor: guard.caller.name.clone(),
-            action: service.to_owned(),
-            target_collection: collection.as_str().to_owned(),
-            target_name: name,
-            detail: Some(detail),
-            ..Default::default()
-        },
-    )
-    .await?;
-    Ok(json!({}))
-}
-
-fn member_rows(members: Vec<(String, MemberType)>) -> Vec<Value> {
-    members
-        .into_iter()
-        .map(|(name, kind)| json!({ "name": name, "type": kind.as_str(), "description": "" }))
-        .collect()
-}
-
-async fn read(
-    state: &AppState,
-    collection: Collection,
-    name: &str,
-    service: &str,
-    p: &MembershipParams,
-) -> Result<Value, ApiError> {
-    match (collection, service) {
+    let add = service == "AddMember";
+    let change = match (collection, service) {
         (Collection::Groups, "GetGroupMembers") => {
-            let members = groups::list_members(&state.db, name).await?;
-            Ok(infotable(
-                &[("name", BaseType::String), ("type", BaseType::String)],
-                member_rows(members),
-            ))
+            let members = membership::group_members(state, guard, idx).await?;
+            return Ok(member_table(members, false));
         }
         (Collection::Organizations, "GetMembers") => {
             let unit = required(&p.name, "name")?;
-            let members = organizations::list_unit_members(&state.db, name, unit)
-                .await
-                .map_err(input_error)?;
-            Ok(infotable(
-                &[
-                    ("name", BaseType::String),
-                    ("type", BaseType::String),
-                    ("description", BaseType::String),
-                ],
-                member_rows(members),
-            ))
+            let members = membership::unit_members(state, guard, idx, unit).await?;
+            return Ok(member_table(members, true));
         }
         (Collection::Organizations, "GetOrganizationConnections") => {
-            // Unit to child unit (`Organization`), then unit to member (`User` or `Group`).
-            let units = organizations::list_units(&state.db, name).await?;
-            let mut rows = Vec::new();
-            for unit in &units {
-                if let Some(parent) = &unit.parent {
-                    rows.push(json!({ "from": parent, "to": unit.name, "connectionType": "Organization" }));
-                }
-            }
-            for unit in &units {
-                let members = organizations::list_unit_members(&state.db, name, &unit.name).await?;
-                for (member, kind) in members {
-                    rows.push(
-                        json!({ "from": unit.name, "to": member, "connectionType": kind.as_str() }),
-                    );
-                }
-            }
-            Ok(infotable(
+            let edges = membership::connections(state, guard, idx).await?;
+            let rows = edges
+                .into_iter()
+                .map(|e| json!({ "from": e.from, "to": e.to, "connectionType": e.kind }))
+                .collect();
+            return Ok(infotable(
                 &[
                     ("from", BaseType::String),
                     ("to", BaseType::String),
                     ("connectionType", BaseType::String),
                 ],
                 rows,
-            ))
+            ));
         }
-        _ => Err(ApiError::NotFound),
+        (_, "SetOwner") => MembershipChange::Owner {
+            name: required(&p.name, "name")?,
+            kind: owner_type(&p)?,
+        },
+        (Collection::Groups, "AddMember" | "DeleteMember") => MembershipChange::GroupMember {
+            member: required(&p.member, "member")?,
+            kind: member_type(&p)?,
+            add,
+        },
+        (Collection::Organizations, "AddOrganizationalUnit") => MembershipChange::Unit {
+            parent: required(&p.parent_name, "parentName")?,
+            name: required(&p.name, "name")?,
+            description: p.description.as_deref().unwrap_or(""),
+        },
+        (Collection::Organizations, "AddMember" | "DeleteMember") => MembershipChange::UnitMember {
+            unit: required(&p.name, "name")?,
+            member: required(&p.member, "member")?,
+            kind: member_type(&p)?,
+            add,
+        },
+        _ => return Err(ApiError::NotFound),
+    };
+    membership::change(state, guard, idx, change).await?;
+    Ok(json!({}))
+}
+
+/// Members as an infotable of `name` and `type` (and an empty `description` for units).
+fn member_table(members: Vec<(String, MemberType)>, described: bool) -> Value {
+    let mut fields = vec![("name", BaseType::String), ("type", BaseType::String)];
+    if described {
+        fields.push(("description", BaseType::String));
     }
+    let rows = members
+        .into_iter()
+        .map(|(name, kind)| json!({ "name": name, "type": kind.as_str(), "description": "" }))
+        .collect();
+    infotable(&fields, rows)
 }
 
 /// The tags of a `tags` parameter: text `Vocabulary:Term;…` or an array of
@@ -359,7 +264,7 @@ async fn set_entity_permission(
             rules::set_entity_rule(&txn, *id, false, &rule).await?;
         }
     }
-    crate::http::write::commit_audited(
+    crate::domain::write::commit_audited(
         txn,
         &Change {
             actor: guard.caller.name.clone(),

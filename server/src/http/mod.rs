@@ -30,7 +30,6 @@ pub mod permissions;
 pub mod render;
 pub mod things;
 pub mod users;
-pub mod write;
 
 use actix_web::error::JsonPayloadError;
 use actix_web::web;

@@ -382,7 +382,7 @@ async fn replace(
         .map_err(ApiError::internal)?;
     permissions::replace_entity_rules(&txn, id, set.scope == Scope::Instance, set.category, rules)
         .await?;
-    let sequence = crate::http::write::commit_audited(
+    let sequence = crate::domain::write::commit_audited(
         txn,
         &Change {
             actor: guard.caller.name.clone(),

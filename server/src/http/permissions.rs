@@ -164,7 +164,7 @@ async fn write_rule(
             .map(|()| true),
         (None, false) => permissions::remove_collection_rule(&txn, collection, rule).await,
     }?;
-    let sequence = crate::http::write::commit_audited(
+    let sequence = crate::domain::write::commit_audited(
         txn,
         &Change {
             actor: guard.caller.name.clone(),

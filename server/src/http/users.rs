@@ -176,7 +176,7 @@ async fn run(
         }
         _ => return Err(ApiError::NotFound),
     };
-    crate::http::write::commit_audited(
+    crate::domain::write::commit_audited(
         txn,
         &Change::on(
             &guard.caller.name,

@@ -283,7 +283,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
             opt("value", BaseType::String),
         ],
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     post(
         Run::RuntimeLocalization,

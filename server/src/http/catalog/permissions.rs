@@ -14,7 +14,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
          group",
         RUN_TIME_RULE,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     permission_service(
         "/Thingworx/{collection}/{name}/Services/DeleteRunTimePermission",
@@ -23,7 +23,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Removes a run-time rule",
         RUN_TIME_RULE_DELETE,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     permission_service(
         "/Thingworx/{collection}/{name}/Services/AddDesignTimePermission",
@@ -32,7 +32,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Allows or denies a design-time permission to a user or group",
         DESIGN_TIME_RULE,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     permission_service(
         "/Thingworx/{collection}/{name}/Services/DeleteDesignTimePermission",
@@ -41,7 +41,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Removes a design-time rule",
         DESIGN_TIME_RULE_DELETE,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     permission_service(
         "/Thingworx/{collection}/{name}/Services/AddVisibilityPermission",
@@ -50,7 +50,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Makes the entity visible to an organization or unit (`Org:Unit`)",
         VISIBILITY_RULE,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     permission_service(
         "/Thingworx/{collection}/{name}/Services/DeleteVisibilityPermission",
@@ -59,7 +59,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Removes a visibility grant",
         VISIBILITY_RULE,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     permission_set_service(
         "/Thingworx/{collection}/{name}/Services/GetRunTimePermissions",
@@ -68,7 +68,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The entity's run-time rules",
         NONE,
         Output::InfoTable("RunTimePermissions"),
-        SET_READ_NEED,
+        SECURITY_READ,
     ),
     permission_set_service(
         "/Thingworx/{collection}/{name}/Services/GetDesignTimePermissions",
@@ -77,7 +77,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The entity's design-time rules",
         NONE,
         Output::InfoTable("Permissions"),
-        SET_READ_NEED,
+        SECURITY_READ,
     ),
     permission_set_service(
         "/Thingworx/{collection}/{name}/Services/GetVisibilityPermissions",
@@ -86,7 +86,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The entity's visibility grants",
         NONE,
         Output::InfoTable("Permissions"),
-        SET_READ_NEED,
+        SECURITY_READ,
     ),
     permission_set_service(
         "/Thingworx/{collection}/{name}/Services/GetRunTimePermissionsAsJSON",
@@ -95,7 +95,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The entity's run-time rules as the ThingWorx JSON document",
         NONE,
         Output::Primitive(BaseType::Json),
-        SET_READ_NEED,
+        SECURITY_READ,
     ),
     permission_set_service(
         "/Thingworx/{collection}/{name}/Services/GetDesignTimePermissionsAsJSON",
@@ -104,7 +104,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The entity's design-time rules as the ThingWorx JSON document",
         NONE,
         Output::Primitive(BaseType::Json),
-        SET_READ_NEED,
+        SECURITY_READ,
     ),
     permission_set_service(
         "/Thingworx/{collection}/{name}/Services/GetVisibilityPermissionsAsJSON",
@@ -113,7 +113,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The entity's visibility grants as the ThingWorx JSON document",
         NONE,
         Output::Primitive(BaseType::Json),
-        SET_READ_NEED,
+        SECURITY_READ,
     ),
     permission_set_service(
         "/Thingworx/{collection}/{name}/Services/SetRunTimePermissionsAsJSON",
@@ -122,7 +122,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Replaces the entity's run-time rules (a JSON document, or its text)",
         PERMISSION_SET,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     permission_set_service(
         "/Thingworx/{collection}/{name}/Services/SetDesignTimePermissionsAsJSON",
@@ -131,7 +131,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Replaces the entity's design-time rules",
         PERMISSION_SET,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     permission_set_service(
         "/Thingworx/{collection}/{name}/Services/SetVisibilityPermissionsAsJSON",
@@ -140,7 +140,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Replaces the entity's visibility grants",
         PERMISSION_SET,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     permission_service(
         "/Thingworx/{collection}/{name}/Services/CheckPermission",
@@ -281,7 +281,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Allows or denies a run-time permission on every implementing Thing",
         RUN_TIME_RULE,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     )
     .refused_elsewhere(),
     permission_service(
@@ -291,7 +291,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Removes an instance run-time rule",
         RUN_TIME_RULE_DELETE,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     )
     .refused_elsewhere(),
     permission_service(
@@ -301,7 +301,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Allows or denies a design-time permission on every implementing Thing",
         DESIGN_TIME_RULE,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     )
     .refused_elsewhere(),
     permission_service(
@@ -311,7 +311,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Removes an instance design-time rule",
         DESIGN_TIME_RULE_DELETE,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     )
     .refused_elsewhere(),
     permission_service(
@@ -321,7 +321,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Makes every implementing Thing visible to an organization or unit",
         VISIBILITY_RULE,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     )
     .refused_elsewhere(),
     permission_service(
@@ -331,7 +331,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Removes an instance visibility grant",
         VISIBILITY_RULE,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     )
     .refused_elsewhere(),
     permission_set_service(
@@ -341,7 +341,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The instance run-time rules",
         NONE,
         Output::InfoTable("RunTimePermissions"),
-        SET_READ_NEED,
+        SECURITY_READ,
     )
     .refused_elsewhere(),
     permission_set_service(
@@ -351,7 +351,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The instance run-time rules as the ThingWorx JSON document",
         NONE,
         Output::Primitive(BaseType::Json),
-        SET_READ_NEED,
+        SECURITY_READ,
     )
     .refused_elsewhere(),
     permission_set_service(
@@ -361,7 +361,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Replaces the instance run-time rules",
         PERMISSION_SET,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     )
     .refused_elsewhere(),
     permission_set_service(
@@ -371,7 +371,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The instance design-time rules",
         NONE,
         Output::InfoTable("Permissions"),
-        SET_READ_NEED,
+        SECURITY_READ,
     )
     .refused_elsewhere(),
     permission_set_service(
@@ -381,7 +381,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The instance design-time rules as the ThingWorx JSON document",
         NONE,
         Output::Primitive(BaseType::Json),
-        SET_READ_NEED,
+        SECURITY_READ,
     )
     .refused_elsewhere(),
     permission_set_service(
@@ -391,7 +391,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Replaces the instance design-time rules",
         PERMISSION_SET,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     )
     .refused_elsewhere(),
     permission_set_service(
@@ -401,7 +401,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The instance visibility grants",
         NONE,
         Output::InfoTable("Permissions"),
-        SET_READ_NEED,
+        SECURITY_READ,
     )
     .refused_elsewhere(),
     permission_set_service(
@@ -411,7 +411,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The instance visibility grants as the ThingWorx JSON document",
         NONE,
         Output::Primitive(BaseType::Json),
-        SET_READ_NEED,
+        SECURITY_READ,
     )
     .refused_elsewhere(),
     permission_set_service(
@@ -421,7 +421,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "Replaces the instance visibility grants",
         PERMISSION_SET,
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     )
     .refused_elsewhere(),
     // --- collection permissions --------------------------------------------------------------
@@ -527,7 +527,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
             req("type", BaseType::String),
         ],
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     post(
         Run::Membership,
@@ -540,7 +540,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
             req("type", BaseType::String),
         ],
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     post(
         Run::Membership,
@@ -550,7 +550,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The group's direct members",
         NONE,
         Output::InfoTable("GroupMember"),
-        SET_READ_NEED,
+        SECURITY_READ,
     ),
     post(
         Run::Membership,
@@ -564,7 +564,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
             opt("description", BaseType::String),
         ],
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     post(
         Run::Membership,
@@ -578,7 +578,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
             req("type", BaseType::String),
         ],
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     post(
         Run::Membership,
@@ -592,7 +592,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
             req("type", BaseType::String),
         ],
         Output::Nothing,
-        RULE_NEED,
+        SECURITY_CHANGE,
     ),
     post(
         Run::Membership,
@@ -602,7 +602,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The members of the unit name",
         NAME,
         Output::InfoTable("EntityReferenceWithDescription"),
-        SET_READ_NEED,
+        SECURITY_READ,
     ),
     post(
         Run::Membership,
@@ -612,7 +612,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
         "The unit tree and its members as from/to connections",
         NONE,
         Output::InfoTable("OrganizationConnection"),
-        SET_READ_NEED,
+        SECURITY_READ,
     ),
     post(
         Run::MembershipServices,

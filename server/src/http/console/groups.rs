@@ -1,19 +1,20 @@
 //! The console's group pages: the groups (for security administrators), a group's members and
 //! nested groups with add and remove, and the preview of what removing or adding a member
-//! flips ([`crate::domain::preview`]) before it is saved. Changes run the REST services
-//! (`CreateGroup`, `AddMember`, `DeleteMember`) through [`crate::http::dispatch::invoke`].
+//! flips ([`crate::domain::preview`]) before it is saved. Reads and changes are the domain
+//! layer's ([`crate::domain::membership`], [`crate::domain::create`]), with the checks REST
+//! makes.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use ironworx_entity::vocab::{Collection, MemberType};
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{Frame, Stop, enc, field, finish, message_of, posted, rows, see_other_with, session};
+use super::{Frame, Stop, enc, finish, message_of, posted, see_other_with, session};
+use crate::domain::create::{self, CreateParams};
+use crate::domain::membership::{self, MembershipChange};
 use crate::domain::preview::{Planned, preview};
 use crate::error::ApiError;
-use crate::http::dispatch::{Place, invoke};
 use crate::state::AppState;
 
 /// Registers the group pages.
@@ -75,12 +76,17 @@ async fn create(
             let form = form.into_inner();
             let session = posted(&req, &state, "Groups", &form.csrf).await?;
             let name = form.name.trim();
-            invoke(
+            let params = CreateParams {
+                name: Some(name.to_owned()),
+                description: Some(form.description),
+                ..CreateParams::default()
+            };
+            create::create(
                 &state,
                 &session.ctx,
-                Place::Resource("EntityServices"),
                 "CreateGroup",
-                &json!({ "name": name, "description": form.description }),
+                Collection::Groups,
+                params,
             )
             .await?;
             see_other_with(&group_href(name), &format!("Created group {name}."))
@@ -179,21 +185,14 @@ async fn group(
             let name = path.into_inner();
             let session = session(&req, &state, &format!("Group {name}")).await?;
             let ctx = &session.ctx;
-            ctx.visible_entity(Collection::Groups.as_str(), &name)?;
-            let table = invoke(
-                &state,
-                ctx,
-                Place::Entity(Collection::Groups.as_str(), &name),
-                "GetGroupMembers",
-                &json!({}),
-            )
-            .await?;
-            let members = rows(&table)
+            let (_, idx) = ctx.visible_entity(Collection::Groups.as_str(), &name)?;
+            let members = membership::group_members(&state, ctx, idx)
+                .await?
                 .into_iter()
-                .map(|r| Member {
-                    href: group_href(&field(r, "name")),
-                    name: field(r, "name"),
-                    kind: field(r, "type"),
+                .map(|(name, kind)| Member {
+                    href: group_href(&name),
+                    name,
+                    kind: kind.as_str().to_owned(),
                 })
                 .collect();
             let usage = if session.frame.admin {
@@ -305,7 +304,7 @@ async fn change_member(
             let form = form.into_inner();
             let session = posted(&req, &state, &format!("Group {name}"), &form.csrf).await?;
             let ctx = &session.ctx;
-            ctx.visible_entity(Collection::Groups.as_str(), &name)?;
+            let (_, idx) = ctx.visible_entity(Collection::Groups.as_str(), &name)?;
             let member = form.member.trim();
             let member_type: MemberType =
                 form.member_type
@@ -343,14 +342,12 @@ async fn change_member(
                 };
                 return session.page(StatusCode::OK, &body);
             }
-            invoke(
-                &state,
-                ctx,
-                Place::Entity(Collection::Groups.as_str(), &name),
-                if remove { "DeleteMember" } else { "AddMember" },
-                &json!({ "member": member, "type": member_type.as_str() }),
-            )
-            .await?;
+            let change = MembershipChange::GroupMember {
+                member,
+                kind: member_type,
+                add: !remove,
+            };
+            membership::change(&state, ctx, idx, change).await?;
             let done = if remove {
                 format!("Removed {} {member} from {name}.", member_type.as_str())
             } else {

@@ -19,12 +19,12 @@ use super::model::{self, ThingModel};
 use super::values;
 use crate::authz::EntityIdx;
 use crate::domain::events::BUILTIN_EVENTS;
+use crate::domain::write::commit_audited;
 use crate::error::ApiError;
 use crate::http::catalog::Method;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
 use crate::http::params::{self, parse_body};
-use crate::http::write::commit_audited;
 use crate::state::AppState;
 
 /// The definition services this module answers.

@@ -21,11 +21,11 @@ use super::model::{self, ThingModel};
 use super::{Entry, not_implemented, values};
 use crate::authz::{EntityIdx, Target};
 use crate::domain::things::{self, Selection, THING_SERVICES};
+use crate::domain::write::commit_audited;
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::{infotable, primitive};
 use crate::http::params::{self, parse_body};
-use crate::http::write::commit_audited;
 use crate::state::AppState;
 
 /// The property-definition services every Thing, ThingTemplate and ThingShape has.
