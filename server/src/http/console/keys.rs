@@ -182,7 +182,7 @@ async fn key(
 
 async fn key_page(req: &HttpRequest, state: &AppState, name: &str) -> Result<HttpResponse, Stop> {
     let title = format!("Application key {name}");
-    let session = viewing(req, state, Collection::ApplicationKeys, name, &title).await?;
+    let (session, _) = viewing(req, state, Collection::ApplicationKeys, name, &title).await?;
     let place = || Place::Entity(Collection::ApplicationKeys.as_str(), name);
     let user = session.ask(state, place(), "GetUserName").await;
     let expires = session.ask(state, place(), "GetExpirationDate").await;
@@ -219,7 +219,7 @@ async fn revoke_key(
     csrf: &str,
 ) -> Result<HttpResponse, Stop> {
     let key = (Collection::ApplicationKeys, name);
-    let session = posted_on(req, state, key, "Application keys", csrf).await?;
+    let (session, _) = posted_on(req, state, key, "Application keys", csrf).await?;
     let place = Place::Resource("EntityServices");
     session
         .call(

@@ -23,6 +23,7 @@ use ironworx_entity::vocab::Collection;
 use serde_json::Value;
 
 use crate::auth::SESSION_COOKIE;
+use crate::authz::EntityIdx;
 use crate::error::ApiError;
 use crate::http::dispatch::{Place, invoke};
 use crate::http::guard::Guard;
@@ -168,31 +169,32 @@ pub fn query<Q: serde::de::DeserializeOwned + Default>(req: &HttpRequest) -> Q {
         .unwrap_or_default()
 }
 
-/// The session of a page about the entity `name` of `collection`: 404 unless the caller sees it.
+/// The session of a page about the entity `name` of `collection`, and the entity: 404 unless
+/// the caller sees it.
 pub async fn viewing(
     req: &HttpRequest,
     state: &AppState,
     collection: Collection,
     name: &str,
     title: &str,
-) -> Result<Session, Stop> {
+) -> Result<(Session, EntityIdx), Stop> {
     let session = session(req, state, title).await?;
-    session.ctx.visible_entity(collection.as_str(), name)?;
-    Ok(session)
+    let (_, idx) = session.ctx.visible_entity(collection.as_str(), name)?;
+    Ok((session, idx))
 }
 
-/// The session of a form post about the entity `name` of `collection`: the token checked as
-/// [`posted`] does, then 404 unless the caller sees the entity.
+/// The session of a form post about the entity `name` of `collection`, and the entity: the
+/// token checked as [`posted`] does, then 404 unless the caller sees the entity.
 pub async fn posted_on(
     req: &HttpRequest,
     state: &AppState,
     (collection, name): (Collection, &str),
     title: &str,
     token: &str,
-) -> Result<Session, Stop> {
+) -> Result<(Session, EntityIdx), Stop> {
     let session = posted(req, state, title, token).await?;
-    session.ctx.visible_entity(collection.as_str(), name)?;
-    Ok(session)
+    let (_, idx) = session.ctx.visible_entity(collection.as_str(), name)?;
+    Ok((session, idx))
 }
 
 impl Session {

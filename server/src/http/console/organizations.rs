@@ -1,8 +1,7 @@
 //! The console's organization pages: the organizations the caller sees, and an organization's
-//! unit tree drawn as a nested list with the members of each unit, read through
-//! `GetOrganizationConnections`; those allowed to change the organization add units
-//! (`AddOrganizationalUnit`) and add and remove members (`AddMember`, `DeleteMember`), each run
-//! through [`crate::http::dispatch::invoke`].
+//! unit tree drawn as a nested list with the members of each unit; those allowed to change the
+//! organization add units and add and remove members. Reads and changes are the domain
+//! layer's ([`crate::domain::membership`]), with the checks REST makes.
 
 use std::collections::BTreeMap;
 
@@ -11,14 +10,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use ironworx_entity::vocab::{Collection, MemberType};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{
-    Form, Frame, Posted, Stop, enc, field, finish, message_of, posted_on, rows, see_other_with,
-    session, viewing,
+    Form, Frame, Posted, Stop, enc, finish, message_of, posted_on, see_other_with, session, viewing,
 };
+use crate::domain::membership::{self, Connection, MembershipChange};
 use crate::error::ApiError;
-use crate::http::dispatch::Place;
 use crate::state::AppState;
 
 /// Where the organization pages start.
@@ -124,22 +121,20 @@ async fn organization(
     finish(organization_page(&req, &state, &path.into_inner()).await)
 }
 
-/// The tree of the connections table (unit to child unit, unit to member) and every unit.
-fn tree_of(name: &str, table: &serde_json::Value) -> (Tree, Vec<String>) {
+/// The tree of an organization's connections (unit to child unit, unit to member) and every
+/// unit.
+fn tree_of(name: &str, edges: Vec<Connection>) -> (Tree, Vec<String>) {
     let mut tree = Tree::default();
     let mut units = vec![name.to_owned()];
-    for row in rows(table) {
-        let (from, to) = (field(row, "from"), field(row, "to"));
-        match field(row, "connectionType").as_str() {
-            "Organization" => {
-                units.push(to.clone());
-                tree.children.entry(from).or_default().push(to);
-            }
-            kind => tree
-                .members
+    for Connection { from, to, kind } in edges {
+        if kind == "Organization" {
+            units.push(to.clone());
+            tree.children.entry(from).or_default().push(to);
+        } else {
+            tree.members
                 .entry(from)
                 .or_default()
-                .push((kind.to_owned(), to)),
+                .push((kind.to_owned(), to));
         }
     }
     (tree, units)
@@ -151,15 +146,13 @@ async fn organization_page(
     name: &str,
 ) -> Result<HttpResponse, Stop> {
     let title = format!("Organization {name}");
-    let session = viewing(req, state, Collection::Organizations, name, &title).await?;
-    let place = Place::Entity(Collection::Organizations.as_str(), name);
-    let answer = session
-        .call(state, place, "GetOrganizationConnections", &json!({}))
-        .await;
+    let (session, idx) = viewing(req, state, Collection::Organizations, name, &title).await?;
+    let answer = membership::connections(state, &session.ctx, idx).await;
+    let readable = answer.is_ok();
     let mut steps = Vec::new();
-    let units = match &answer {
-        Ok(table) => {
-            let (tree, units) = tree_of(name, table);
+    let units = match answer {
+        Ok(edges) => {
+            let (tree, units) = tree_of(name, edges);
             tree.draw(name, &mut steps, &mut Vec::new());
             units
         }
@@ -171,7 +164,7 @@ async fn organization_page(
         base: organization_href(name),
         tree: steps,
         units,
-        readable: answer.is_ok(),
+        readable,
         message: message_of(req),
     };
     session.page(StatusCode::OK, &body)
@@ -201,38 +194,40 @@ async fn change(
     finish(apply(&req, &state, &path.into_inner(), form.into_inner()).await)
 }
 
-/// The service, its parameters and what to say once it ran.
-fn service_of(form: &Change) -> Result<(&'static str, serde_json::Value, String), ApiError> {
+/// The change a form asks for and what to say once it is made.
+fn change_of(form: &Change) -> Result<(MembershipChange<'_>, String), ApiError> {
     let (unit, member) = (form.unit.trim(), form.member.trim());
     if form.action == "add-unit" {
         let parent = form.parent.trim();
-        return Ok((
-            "AddOrganizationalUnit",
-            json!({ "parentName": parent, "name": unit, "description": form.description }),
-            format!("Added the unit {unit} below {parent}."),
-        ));
+        let change = MembershipChange::Unit {
+            parent,
+            name: unit,
+            description: &form.description,
+        };
+        return Ok((change, format!("Added the unit {unit} below {parent}.")));
     }
     let kind: MemberType = form
         .member_type
         .parse()
         .map_err(|e: ironworx_entity::vocab::VocabError| ApiError::BadRequest(e.to_string()))?;
-    let kind = kind.as_str();
-    let (service, done) = match form.action.as_str() {
-        "add" => (
-            "AddMember",
-            format!("Added {kind} {member} to the unit {unit}."),
-        ),
-        "remove" => (
-            "DeleteMember",
-            format!("Removed {kind} {member} from the unit {unit}."),
-        ),
+    let add = match form.action.as_str() {
+        "add" => true,
+        "remove" => false,
         _ => return Err(ApiError::BadRequest("unknown action".into())),
     };
-    Ok((
-        service,
-        json!({ "name": unit, "member": member, "type": kind }),
-        done,
-    ))
+    let shown = kind.as_str();
+    let done = if add {
+        format!("Added {shown} {member} to the unit {unit}.")
+    } else {
+        format!("Removed {shown} {member} from the unit {unit}.")
+    };
+    let change = MembershipChange::UnitMember {
+        unit,
+        member,
+        kind,
+        add,
+    };
+    Ok((change, done))
 }
 
 async fn apply(
@@ -243,9 +238,8 @@ async fn apply(
 ) -> Result<HttpResponse, Stop> {
     let title = format!("Organization {name}");
     let organization = (Collection::Organizations, name);
-    let session = posted_on(req, state, organization, &title, &form.csrf).await?;
-    let (service, body, done) = service_of(&form.fields)?;
-    let place = Place::Entity(Collection::Organizations.as_str(), name);
-    session.call(state, place, service, &body).await?;
+    let (session, idx) = posted_on(req, state, organization, &title, &form.csrf).await?;
+    let (change, done) = change_of(&form.fields)?;
+    membership::change(state, &session.ctx, idx, change).await?;
     see_other_with(&organization_href(name), &done)
 }

@@ -229,7 +229,8 @@ async fn sessions_of(session: &Session, state: &AppState, name: &str) -> Option<
 }
 
 async fn user_page(req: &HttpRequest, state: &AppState, name: &str) -> Result<HttpResponse, Stop> {
-    let session = viewing(req, state, Collection::Users, name, &format!("User {name}")).await?;
+    let (session, _) =
+        viewing(req, state, Collection::Users, name, &format!("User {name}")).await?;
     let on_user = || Place::Entity(Collection::Users.as_str(), name);
     let flag = |answer: Option<Value>| answer.and_then(|v| v.as_bool());
     let enabled = flag(session.ask(state, on_user(), "IsEnabled").await);
@@ -299,7 +300,7 @@ async fn run_action(
     form: Form<Action>,
 ) -> Result<HttpResponse, Stop> {
     let title = format!("User {name}");
-    let session = posted_on(req, state, (Collection::Users, name), &title, &form.csrf).await?;
+    let (session, _) = posted_on(req, state, (Collection::Users, name), &title, &form.csrf).await?;
     let form = form.fields;
     let on_user = Place::Entity(Collection::Users.as_str(), name);
     let (place, service, body, done) = match form.action.as_str() {
