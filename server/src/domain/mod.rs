@@ -14,6 +14,7 @@ pub mod localization;
 pub mod membership;
 pub mod need;
 pub mod preview;
+pub mod rules;
 pub mod security_log;
 pub mod sessions;
 pub mod shapes;

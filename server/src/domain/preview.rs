@@ -9,6 +9,7 @@ use ironworx_entity::vocab::{Collection, MemberType};
 use crate::authz::Facts;
 use crate::domain::Ctx;
 use crate::domain::diff::{Change, Filter, compare};
+pub use crate::domain::rules::RuleScope;
 use crate::domain::snapshot::{Snapshot, read_facts};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -48,17 +49,6 @@ pub enum Planned {
         /// The rule.
         rule: Rule,
     },
-}
-
-/// Which rules a planned rule change touches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RuleScope {
-    /// The entity's own rules.
-    Own,
-    /// The instance rules of a ThingTemplate or ThingShape.
-    Instance,
-    /// The rules of the entity's collection.
-    Collection,
 }
 
 fn id_of(facts: &Facts, collection: Collection, name: &str) -> Result<i64, ApiError> {

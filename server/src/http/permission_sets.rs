@@ -12,11 +12,12 @@ use ironworx_entity::vocab::{
 use serde_json::{Map, Value, json};
 
 use crate::authz::EntityIdx;
+use crate::domain::rules::{RuleScope as Scope, carries_instance, category_words};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::{infotable, primitive};
 use crate::http::params::Params;
-use crate::http::permissions::Scope;
+use crate::http::permissions::scope_and_category;
 use crate::state::AppState;
 
 /// What a set service does.
@@ -55,7 +56,7 @@ impl SetService {
             (false, true) => Action::Replace,
             (false, false) => return None,
         };
-        let (scope, category) = Scope::and_category(rest.strip_suffix("Permissions")?)?;
+        let (scope, category) = scope_and_category(rest.strip_suffix("Permissions")?)?;
         // Collections answer the InfoTable only, as in ThingWorx.
         if scope == Scope::Collection && action != Action::Table {
             return None;
@@ -133,24 +134,6 @@ pub async fn collection_service(
         }
         .await,
     )
-}
-
-/// Whether entities of `collection` carry instance rules of `category`.
-pub fn carries_instance(collection: Collection, category: PermissionCategory) -> bool {
-    match collection {
-        Collection::ThingTemplates => true,
-        Collection::ThingShapes => category == PermissionCategory::RunTime,
-        _ => false,
-    }
-}
-
-/// `run-time`, `design-time` or `visibility`.
-pub fn category_words(category: PermissionCategory) -> &'static str {
-    match category {
-        PermissionCategory::RunTime => "run-time",
-        PermissionCategory::DesignTime => "design-time",
-        PermissionCategory::Visibility => "visibility",
-    }
 }
 
 fn in_category(rules: Vec<Rule>, category: PermissionCategory) -> Vec<Rule> {
@@ -375,7 +358,7 @@ async fn replace(
     rules: &[Rule],
 ) -> Result<(), ApiError> {
     for rule in rules {
-        crate::http::permissions::require_principal(state, rule).await?;
+        crate::domain::rules::require_principal(state, rule).await?;
     }
     let txn = crate::db::begin_write(&state.db)
         .await

@@ -3,50 +3,37 @@
 //! shapes, `Collection…`), and the `Check…` services. Changes are written in one transaction with
 //! their audit row, and the index is rebuilt before the response, so the caller reads its write.
 
-use ironworx_entity::queries::audit::Change;
-use ironworx_entity::queries::permissions::{self, Rule};
+use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::vocab::{
-    ANY_RESOURCE, BaseType, Collection, PermissionCategory, PermissionKind, PrincipalType,
+    ANY_RESOURCE, BaseType, Collection, PermissionCategory, PermissionKind,
 };
 use serde_json::{Value, json};
 
 use crate::authz::{Outcome, Target};
+use crate::domain::rules::{self, Holder, RuleScope};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::primitive;
 use crate::http::params::{self, Params};
 use crate::state::AppState;
 
-/// Where a rule service writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    /// The entity's own rules.
-    Own,
-    /// Instance rules of a template or shape.
-    Instance,
-    /// Rules of a whole collection.
-    Collection,
-}
-
-impl Scope {
-    /// The scope and category a service name spells after its verb: `InstanceRunTime`,
-    /// `CollectionVisibility`, `DesignTime` (the entity's own rules), …
-    pub fn and_category(name: &str) -> Option<(Scope, PermissionCategory)> {
-        let (scope, rest) = if let Some(rest) = name.strip_prefix("Instance") {
-            (Scope::Instance, rest)
-        } else if let Some(rest) = name.strip_prefix("Collection") {
-            (Scope::Collection, rest)
-        } else {
-            (Scope::Own, name)
-        };
-        let category = match rest {
-            "RunTime" => PermissionCategory::RunTime,
-            "DesignTime" => PermissionCategory::DesignTime,
-            "Visibility" => PermissionCategory::Visibility,
-            _ => return None,
-        };
-        Some((scope, category))
-    }
+/// The scope and category a service name spells after its verb: `InstanceRunTime`,
+/// `CollectionVisibility`, `DesignTime` (the entity's own rules), …
+pub fn scope_and_category(name: &str) -> Option<(RuleScope, PermissionCategory)> {
+    let (scope, rest) = if let Some(rest) = name.strip_prefix("Instance") {
+        (RuleScope::Instance, rest)
+    } else if let Some(rest) = name.strip_prefix("Collection") {
+        (RuleScope::Collection, rest)
+    } else {
+        (RuleScope::Own, name)
+    };
+    let category = match rest {
+        "RunTime" => PermissionCategory::RunTime,
+        "DesignTime" => PermissionCategory::DesignTime,
+        "Visibility" => PermissionCategory::Visibility,
+        _ => return None,
+    };
+    Some((scope, category))
 }
 
 /// A parsed `Add…Permission` / `Delete…Permission` service name.
@@ -55,7 +42,7 @@ pub struct RuleService {
     /// Add (`true`) or delete.
     pub add: bool,
     /// Own, instance or collection.
-    pub scope: Scope,
+    pub scope: RuleScope,
     /// Run time, design time or visibility.
     pub category: PermissionCategory,
 }
@@ -68,7 +55,7 @@ impl RuleService {
         } else {
             (false, service.strip_prefix("Delete")?)
         };
-        let (scope, category) = Scope::and_category(rest.strip_suffix("Permission")?)?;
+        let (scope, category) = scope_and_category(rest.strip_suffix("Permission")?)?;
         Some(RuleService {
             add,
             scope,
@@ -77,118 +64,38 @@ impl RuleService {
     }
 }
 
-/// The rule a service call names.
+/// The rule a service call names ([`rules::named_rule`]); its permission must be of the
+/// service's category.
 fn rule_of(service: RuleService, p: &Params) -> Result<Rule, ApiError> {
-    let principal = params::required(&p.principal, "principal")?.to_owned();
+    let principal = params::required(&p.principal, "principal")?;
     let principal_type = params::principal_type(&p.principal_type)?;
-    let (kind, resource) = match service.category {
-        PermissionCategory::Visibility => (PermissionKind::Visibility, ANY_RESOURCE.to_owned()),
+    let kind = match service.category {
+        PermissionCategory::Visibility => PermissionKind::Visibility,
         category => {
             let kind = params::kind(&p.kind, "type")?;
             if kind.category() != category {
                 return Err(ApiError::BadRequest(format!(
                     "'{kind}' is not a {} permission",
-                    match category {
-                        PermissionCategory::RunTime => "run-time",
-                        _ => "design-time",
-                    }
+                    rules::category_words(category)
                 )));
             }
-            let resource = match category {
-                PermissionCategory::RunTime => p
-                    .resource
-                    .clone()
-                    .filter(|r| !r.is_empty())
-                    .unwrap_or_else(|| ANY_RESOURCE.to_owned()),
-                _ => ANY_RESOURCE.to_owned(),
-            };
-            (kind, resource)
+            kind
         }
     };
     let allow = match (service.add, service.category) {
         (true, PermissionCategory::Visibility) | (false, _) => true,
         (true, _) => params::boolean(&p.allow, "allow")?,
     };
-    let rule = Rule {
+    let resource = p.resource.as_deref().unwrap_or_default();
+    let rule = rules::named_rule(
         kind,
         resource,
-        principal_type,
-        principal_name: principal,
+        (principal_type, principal),
         allow,
-    };
+        service.add,
+    );
     rule.validate()?;
     Ok(rule)
-}
-
-/// Refuses a rule naming a principal the model does not define (400).
-pub async fn require_principal(state: &AppState, rule: &Rule) -> Result<(), ApiError> {
-    if permissions::principal_exists(&state.db, rule.principal_type, &rule.principal_name).await? {
-        return Ok(());
-    }
-    Err(ApiError::BadRequest(format!(
-        "unknown principal: {} '{}'{}",
-        rule.principal_type,
-        rule.principal_name,
-        if rule.principal_type == PrincipalType::OrganizationalUnit {
-            " (name a unit as <Organization>:<Unit>)"
-        } else {
-            ""
-        }
-    )))
-}
-
-/// Writes (or deletes) one rule on an entity or a collection, with its audit row.
-async fn write_rule(
-    state: &AppState,
-    guard: &Guard,
-    service_name: &str,
-    service: RuleService,
-    target: (Collection, Option<(i64, String)>),
-    rule: &Rule,
-) -> Result<(), ApiError> {
-    if service.add {
-        require_principal(state, rule).await?;
-    }
-    let txn = crate::db::begin_write(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    let (collection, entity) = target;
-    let instance = service.scope == Scope::Instance;
-    let changed = match (&entity, service.add) {
-        (Some((id, _)), true) => permissions::set_entity_rule(&txn, *id, instance, rule)
-            .await
-            .map(|()| true),
-        (Some((id, _)), false) => permissions::remove_entity_rule(&txn, *id, instance, rule).await,
-        (None, true) => permissions::set_collection_rule(&txn, collection, rule)
-            .await
-            .map(|()| true),
-        (None, false) => permissions::remove_collection_rule(&txn, collection, rule).await,
-    }?;
-    let sequence = crate::domain::write::commit_audited(
-        txn,
-        &Change {
-            actor: guard.caller.name.clone(),
-            action: service_name.to_owned(),
-            target_collection: collection.as_str().to_owned(),
-            target_name: entity.as_ref().map(|(_, n)| n.clone()).unwrap_or_default(),
-            detail: Some(json!({
-                "principal": rule.principal_name,
-                "principalType": rule.principal_type.as_str(),
-                "type": rule.kind.as_str(),
-                "resource": rule.resource,
-                "allow": rule.allow,
-                "changed": changed,
-            })),
-            ..Default::default()
-        },
-    )
-    .await?;
-    state
-        .security
-        .refresh(sequence)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(())
 }
 
 /// Runs a permission service on entity `name` of `collection`; `None` when `service` is not one.
@@ -200,35 +107,15 @@ pub async fn entity_service(
     service: &str,
     p: &Params,
 ) -> Option<Result<Value, ApiError>> {
-    let entity = guard.index.entity(idx)?;
-    let (id, name) = (entity.id, entity.name.clone());
     if let Some(rule_service) = RuleService::parse(service) {
-        if rule_service.scope == Scope::Collection {
+        if rule_service.scope == RuleScope::Collection {
             return None;
         }
         return Some(
             async {
-                if rule_service.scope == Scope::Instance
-                    && !crate::http::permission_sets::carries_instance(
-                        collection,
-                        rule_service.category,
-                    )
-                {
-                    return Err(ApiError::BadRequest(format!(
-                        "{collection} carry no instance {} permissions",
-                        crate::http::permission_sets::category_words(rule_service.category)
-                    )));
-                }
                 let rule = rule_of(rule_service, p)?;
-                write_rule(
-                    state,
-                    guard,
-                    service,
-                    rule_service,
-                    (collection, Some((id, name))),
-                    &rule,
-                )
-                .await?;
+                let holder = Holder::of(rule_service.scope, collection, idx);
+                rules::change(state, guard, holder, rule_service.add, &rule).await?;
                 Ok(json!({}))
             }
             .await,
@@ -420,19 +307,18 @@ pub async fn collection_service(
     p: &Params,
 ) -> Result<Value, ApiError> {
     let rule_service = RuleService::parse(service)
-        .filter(|s| s.scope == Scope::Collection)
+        .filter(|s| s.scope == RuleScope::Collection)
         .ok_or(ApiError::NotFound)?;
     let name = params::required(&p.collection_name, "collectionName")?;
     let collection: Collection = name
         .parse()
         .map_err(|e: ironworx_entity::vocab::VocabError| ApiError::BadRequest(e.to_string()))?;
     let rule = rule_of(rule_service, p)?;
-    write_rule(
+    rules::change(
         state,
         guard,
-        service,
-        rule_service,
-        (collection, None),
+        Holder::Collection(collection),
+        rule_service.add,
         &rule,
     )
     .await?;
@@ -449,7 +335,7 @@ mod tests {
             RuleService::parse("AddInstanceRunTimePermission"),
             Some(RuleService {
                 add: true,
-                scope: Scope::Instance,
+                scope: RuleScope::Instance,
                 category: PermissionCategory::RunTime
             })
         );
@@ -457,13 +343,13 @@ mod tests {
             RuleService::parse("DeleteCollectionVisibilityPermission"),
             Some(RuleService {
                 add: false,
-                scope: Scope::Collection,
+                scope: RuleScope::Collection,
                 category: PermissionCategory::Visibility
             })
         );
         assert_eq!(
             RuleService::parse("AddDesignTimePermission").map(|s| s.scope),
-            Some(Scope::Own)
+            Some(RuleScope::Own)
         );
         assert_eq!(RuleService::parse("AddPermission"), None);
         assert_eq!(RuleService::parse("GetRunTimePermissions"), None);

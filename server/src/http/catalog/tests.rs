@@ -352,7 +352,8 @@ fn securable_is_every_collection() {
 
 #[test]
 fn rule_services_parse_as_the_dispatcher_parses_them() {
-    use crate::http::permissions::{RuleService, Scope};
+    use crate::domain::rules::RuleScope as Scope;
+    use crate::http::permissions::RuleService;
     for op in operations() {
         let Some(service) = op.service() else {
             continue;

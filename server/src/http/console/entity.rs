@@ -1,8 +1,8 @@
 //! The console's entity pages: entities by collection (search and paging over the index), an
 //! entity's visibility, design-time and run-time rules (own, instance, collection) in one
 //! editor, **who can** (every user's and group's effective decision) and **explain** (the
-//! rules looked at and the one that decided). Rules are read and written through the
-//! permission services of REST ([`crate::http::dispatch::invoke`]).
+//! rules looked at and the one that decided). Rules are read and written by the domain layer
+//! ([`crate::domain::rules`]), with the checks REST makes.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -10,16 +10,15 @@ use askama::Template;
 use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::vocab::{ANY_RESOURCE, Collection, PermissionCategory, PermissionKind};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use super::{Frame, Stop, enc, field, finish, posted, query, rows, see_other, session};
+use super::{Frame, Stop, enc, finish, posted, query, see_other, session};
 use crate::authz::{Outcome, StepEffect, Target};
 use crate::domain::explain::{Question, explain_as};
-use crate::domain::preview::{Planned, RuleScope, preview};
+use crate::domain::preview::{Planned, preview};
+use crate::domain::rules::carries_instance;
+use crate::domain::rules::{self, Holder, RuleScope};
 use crate::domain::who_can::{kinds, who_can};
 use crate::error::ApiError;
-use crate::http::dispatch::{Place, invoke};
-use crate::http::permission_sets::carries_instance;
 use crate::state::AppState;
 
 /// Entities listed per page.
@@ -230,6 +229,23 @@ struct EntityPage<'a> {
     message: Option<String>,
 }
 
+/// The rule editor's word for a scope.
+fn scope_name(scope: RuleScope) -> &'static str {
+    match scope {
+        RuleScope::Own => "Own",
+        RuleScope::Instance => "Instance",
+        RuleScope::Collection => "Collection",
+    }
+}
+
+/// The scope the rule editor's word names.
+fn scope_of(name: &str) -> Result<RuleScope, ApiError> {
+    [RuleScope::Own, RuleScope::Instance, RuleScope::Collection]
+        .into_iter()
+        .find(|s| scope_name(*s) == name)
+        .ok_or_else(|| ApiError::BadRequest("unknown scope".into()))
+}
+
 const CATEGORIES: [(PermissionCategory, &str); 3] = [
     (PermissionCategory::Visibility, "Visibility"),
     (PermissionCategory::DesignTime, "DesignTime"),
@@ -280,68 +296,37 @@ async fn page(
             let (collection, idx) = ctx.visible_entity(&collection, &name)?;
             let mut rules = Vec::new();
             let mut unreadable = Vec::new();
-            let mut scopes = vec!["Own"];
+            let mut scopes = vec![RuleScope::Own];
             let instance = [PermissionCategory::DesignTime, PermissionCategory::RunTime]
                 .iter()
                 .any(|c| carries_instance(collection, *c));
             if instance {
-                scopes.push("Instance");
+                scopes.push(RuleScope::Instance);
             }
-            scopes.push("Collection");
+            scopes.push(RuleScope::Collection);
             for scope in &scopes {
                 for (category, word) in CATEGORIES {
-                    if *scope == "Instance" && !carries_instance(collection, category) {
+                    if *scope == RuleScope::Instance && !carries_instance(collection, category) {
                         continue;
                     }
-                    let answer = match *scope {
-                        "Collection" => {
-                            invoke(
-                                &state,
-                                ctx,
-                                Place::Resource("CollectionFunctions"),
-                                &format!("GetCollection{word}Permissions"),
-                                &json!({ "collectionName": collection.as_str() }),
-                            )
-                            .await
-                        }
-                        own_or_instance => {
-                            let prefix = if own_or_instance == "Instance" {
-                                "Instance"
-                            } else {
-                                ""
-                            };
-                            invoke(
-                                &state,
-                                ctx,
-                                Place::Entity(collection.as_str(), &name),
-                                &format!("Get{prefix}{word}Permissions"),
-                                &json!({}),
-                            )
-                            .await
-                        }
-                    };
-                    let table = match answer {
-                        Ok(table) => table,
+                    let holder = Holder::of(*scope, collection, idx);
+                    let read = match rules::rules(&state, ctx, holder, category).await {
+                        Ok(read) => read,
                         Err(ApiError::Forbidden { .. } | ApiError::NotFound) => {
-                            unreadable.push(format!("{scope} {word}"));
+                            unreadable.push(format!("{} {word}", scope_name(*scope)));
                             continue;
                         }
                         Err(other) => return Err(Stop::Error(other)),
                     };
-                    for row in rows(&table) {
-                        rules.push(RuleRow {
-                            scope,
-                            category: word,
-                            allow: row.get("isPermitted").and_then(Value::as_bool) == Some(true),
-                            principal: field(row, "name"),
-                            principal_type: field(row, "type"),
-                            permission: field(row, "permissionName"),
-                            resource: match field(row, "resourceName") {
-                                r if r.is_empty() => ANY_RESOURCE.to_owned(),
-                                r => r,
-                            },
-                        });
-                    }
+                    rules.extend(read.into_iter().map(|rule| RuleRow {
+                        scope: scope_name(*scope),
+                        category: word,
+                        allow: rule.allow,
+                        principal: rule.principal_name,
+                        principal_type: rule.principal_type.as_str().to_owned(),
+                        permission: rule.kind.as_str().to_owned(),
+                        resource: rule.resource,
+                    }));
                 }
             }
             let editable = ctx.decide(Target::Entity(idx), PermissionKind::Update, ANY_RESOURCE)
@@ -357,7 +342,7 @@ async fn page(
                 rules,
                 unreadable,
                 editable,
-                scopes,
+                scopes: scopes.into_iter().map(scope_name).collect(),
                 permissions: PermissionKind::ALL.iter().map(|k| k.as_str()).collect(),
                 resources: resources_of(&state, ctx, collection, idx).await?,
                 message: (!message.is_empty()).then_some(message),
@@ -394,38 +379,42 @@ struct RulePreviewPage<'a> {
     flips: super::groups::Flips,
 }
 
-/// The preview of adding or deleting the own or instance rule of `form` on the entity.
+impl RuleForm {
+    /// The scope, whether the rule is added, and the rule the form names
+    /// ([`rules::named_rule`]).
+    fn change(&self) -> Result<(RuleScope, bool, Rule), ApiError> {
+        let bad = |e: ironworx_entity::vocab::VocabError| ApiError::BadRequest(e.to_string());
+        let kind: PermissionKind = self.permission.parse().map_err(bad)?;
+        let add = match self.action.as_str() {
+            "add" => true,
+            "delete" => false,
+            _ => return Err(ApiError::BadRequest("unknown action".into())),
+        };
+        let principal_type = self.principal_type.parse().map_err(bad)?;
+        let rule = rules::named_rule(
+            kind,
+            &self.resource,
+            (principal_type, self.principal.trim()),
+            self.effect != "deny",
+            add,
+        );
+        Ok((scope_of(&self.scope)?, add, rule))
+    }
+}
+
+/// The preview of adding or deleting `rule` where `scope` keeps it for the entity.
 async fn preview_rule(
     state: &AppState,
     session: &super::Session,
     (collection, name): (Collection, &str),
     form: &RuleForm,
-    kind: PermissionKind,
+    (scope, add, rule): (RuleScope, bool, Rule),
 ) -> Result<HttpResponse, Stop> {
-    let scope = match form.scope.as_str() {
-        "Own" => RuleScope::Own,
-        "Instance" => RuleScope::Instance,
-        "Collection" => RuleScope::Collection,
-        _ => return Err(Stop::Error(ApiError::BadRequest("unknown scope".into()))),
-    };
-    let rule = Rule {
-        kind,
-        resource: match form.resource.trim() {
-            "" => ANY_RESOURCE.to_owned(),
-            r => r.to_owned(),
-        },
-        principal_type: form
-            .principal_type
-            .parse()
-            .map_err(|e: ironworx_entity::vocab::VocabError| ApiError::BadRequest(e.to_string()))?,
-        principal_name: form.principal.trim().to_owned(),
-        allow: form.effect != "deny",
-    };
     let planned = Planned::Rule {
         collection,
         entity: name.to_owned(),
         scope,
-        add: form.action == "add",
+        add,
         rule,
     };
     let changes = preview(state, &session.ctx, &planned).await?;
@@ -439,7 +428,7 @@ async fn preview_rule(
 }
 
 /// `POST /Thingworx/Console/Entities/<Collection>/<Name>/Rules`: adds or deletes one rule
-/// through the permission service REST runs (`Add…Permission` / `Delete…Permission`);
+/// ([`crate::domain::rules::change`], as `Add…Permission` / `Delete…Permission` do);
 /// `step=preview` first lists the decisions the change flips ([`crate::domain::preview`]).
 async fn change_rule(
     req: HttpRequest,
@@ -453,63 +442,21 @@ async fn change_rule(
             let form = form.into_inner();
             let session = posted(&req, &state, "Rules", &form.csrf).await?;
             let ctx = &session.ctx;
-            let (collection, _) = ctx.visible_entity(&collection, &name)?;
-            let kind: PermissionKind =
-                form.permission
-                    .parse()
-                    .map_err(|e: ironworx_entity::vocab::VocabError| {
-                        ApiError::BadRequest(e.to_string())
-                    })?;
-            let verb = match form.action.as_str() {
-                "add" => "Add",
-                "delete" => "Delete",
-                _ => return Err(Stop::Error(ApiError::BadRequest("unknown action".into()))),
-            };
-            let scope = match form.scope.as_str() {
-                "Own" => "",
-                "Instance" => "Instance",
-                "Collection" => "Collection",
-                _ => return Err(Stop::Error(ApiError::BadRequest("unknown scope".into()))),
-            };
-            let category = match kind.category() {
-                PermissionCategory::Visibility => "Visibility",
-                PermissionCategory::DesignTime => "DesignTime",
-                PermissionCategory::RunTime => "RunTime",
-            };
+            let (collection, idx) = ctx.visible_entity(&collection, &name)?;
+            let (scope, add, rule) = form.change()?;
             if form.step == "preview" {
-                return preview_rule(&state, &session, (collection, &name), &form, kind).await;
+                let change = (scope, add, rule);
+                return preview_rule(&state, &session, (collection, &name), &form, change).await;
             }
-            let service = format!("{verb}{scope}{category}Permission");
-            let resource = match form.resource.trim() {
-                "" => ANY_RESOURCE,
-                r => r,
-            };
-            let mut body = json!({
-                "principal": form.principal.trim(),
-                "principalType": form.principal_type,
-                "type": kind.as_str(),
-                "resource": resource,
-                "allow": form.effect != "deny",
-            });
-            let place = if scope == "Collection" {
-                body["collectionName"] = json!(collection.as_str());
-                Place::Resource("CollectionFunctions")
-            } else {
-                Place::Entity(collection.as_str(), &name)
-            };
-            invoke(&state, ctx, place, &service, &body).await?;
+            rules::change(&state, ctx, Holder::of(scope, collection, idx), add, &rule).await?;
             let done = format!(
                 "{} {} {} for {} {} on {}.",
-                if verb == "Add" { "Saved" } else { "Deleted" },
-                if form.effect == "deny" {
-                    "deny"
-                } else {
-                    "allow"
-                },
-                kind.as_str(),
-                form.principal_type,
-                form.principal.trim(),
-                resource
+                if add { "Saved" } else { "Deleted" },
+                if rule.allow { "allow" } else { "deny" },
+                rule.kind.as_str(),
+                rule.principal_type.as_str(),
+                rule.principal_name,
+                rule.resource
             );
             see_other(&format!(
                 "{}?message={}",

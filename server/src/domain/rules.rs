@@ -1,0 +1,278 @@
+//! The permission rules of an entity (its own, or the instance rules of a template or shape)
+//! and of a collection, read and changed for a caller with the checks REST makes, once for
+//! every door: an entity's rules need it visible, then design-time `Read` (to read) or `Update`
+//! (to change) on it or a security administrator; a collection's rules are a security
+//! administrator's. A change is one transaction with its audit row, and this process's index is
+//! brought up to it before returning, so the caller reads its write.
+
+use ironworx_entity::queries::audit::Change;
+use ironworx_entity::queries::permissions::{self, Rule};
+use ironworx_entity::vocab::{
+    ANY_RESOURCE, Collection, PermissionCategory, PermissionKind, PrincipalType,
+};
+use serde_json::json;
+
+use crate::authz::EntityIdx;
+use crate::domain::Ctx;
+use crate::domain::need::{Need, SECURITY_ADMIN, SECURITY_CHANGE, SECURITY_READ};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Which rules of an entity or collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleScope {
+    /// The entity's own rules.
+    Own,
+    /// The instance rules of a ThingTemplate or ThingShape.
+    Instance,
+    /// The rules of a whole collection.
+    Collection,
+}
+
+impl RuleScope {
+    /// How service names spell it after their verb: ``, `Instance`, `Collection`.
+    pub fn word(self) -> &'static str {
+        match self {
+            RuleScope::Own => "",
+            RuleScope::Instance => "Instance",
+            RuleScope::Collection => "Collection",
+        }
+    }
+}
+
+/// Where a set of rules is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// The entity's own rules.
+    Own(EntityIdx),
+    /// The instance rules of a ThingTemplate or ThingShape.
+    Instance(EntityIdx),
+    /// The rules of a whole collection.
+    Collection(Collection),
+}
+
+impl Holder {
+    /// The holder of `scope`'s rules of entity `idx` of `collection`.
+    pub fn of(scope: RuleScope, collection: Collection, idx: EntityIdx) -> Holder {
+        match scope {
+            RuleScope::Own => Holder::Own(idx),
+            RuleScope::Instance => Holder::Instance(idx),
+            RuleScope::Collection => Holder::Collection(collection),
+        }
+    }
+
+    /// Its scope.
+    pub fn scope(self) -> RuleScope {
+        match self {
+            Holder::Own(_) => RuleScope::Own,
+            Holder::Instance(_) => RuleScope::Instance,
+            Holder::Collection(_) => RuleScope::Collection,
+        }
+    }
+
+    /// What reading (`change` false) or changing its rules needs.
+    fn need(self, change: bool) -> &'static Need {
+        match (self, change) {
+            (Holder::Collection(_), _) => &SECURITY_ADMIN,
+            (_, true) => &SECURITY_CHANGE,
+            (_, false) => &SECURITY_READ,
+        }
+    }
+}
+
+/// `run-time`, `design-time` or `visibility`.
+pub fn category_words(category: PermissionCategory) -> &'static str {
+    match category {
+        PermissionCategory::RunTime => "run-time",
+        PermissionCategory::DesignTime => "design-time",
+        PermissionCategory::Visibility => "visibility",
+    }
+}
+
+/// How service names spell `category`: `RunTime`, `DesignTime`, `Visibility`.
+pub fn category_name(category: PermissionCategory) -> &'static str {
+    match category {
+        PermissionCategory::RunTime => "RunTime",
+        PermissionCategory::DesignTime => "DesignTime",
+        PermissionCategory::Visibility => "Visibility",
+    }
+}
+
+/// Whether entities of `collection` carry instance rules of `category`.
+pub fn carries_instance(collection: Collection, category: PermissionCategory) -> bool {
+    match collection {
+        Collection::ThingTemplates => true,
+        Collection::ThingShapes => category == PermissionCategory::RunTime,
+        _ => false,
+    }
+}
+
+/// The rules' place once checked: the collection, and the entity's row id and name.
+struct Place {
+    collection: Collection,
+    entity: Option<(i64, String)>,
+    instance: bool,
+}
+
+/// Enforces what `holder` needs for `service` on `category`'s rules and says where they are;
+/// instance rules of a collection that carries none of the category are bad input.
+fn checked(
+    ctx: &Ctx,
+    holder: Holder,
+    change: bool,
+    category: PermissionCategory,
+    service: &str,
+) -> Result<Place, ApiError> {
+    let need = holder.need(change);
+    let idx = match holder {
+        Holder::Collection(collection) => {
+            ctx.enforce(need, None, service, &|_| None)?;
+            return Ok(Place {
+                collection,
+                entity: None,
+                instance: false,
+            });
+        }
+        Holder::Own(idx) | Holder::Instance(idx) => idx,
+    };
+    ctx.enforce(need, Some(idx), service, &|_| None)?;
+    let entity = ctx.index.entity(idx).ok_or(ApiError::NotFound)?;
+    let instance = holder.scope() == RuleScope::Instance;
+    if instance && !carries_instance(entity.collection, category) {
+        return Err(ApiError::BadRequest(format!(
+            "{} carry no instance {} permissions",
+            entity.collection,
+            category_words(category)
+        )));
+    }
+    Ok(Place {
+        collection: entity.collection,
+        entity: Some((entity.id, entity.name.clone())),
+        instance,
+    })
+}
+
+/// The rules of `category` that `holder` keeps, sorted (`Get…Permissions`).
+pub async fn rules(
+    state: &AppState,
+    ctx: &Ctx,
+    holder: Holder,
+    category: PermissionCategory,
+) -> Result<Vec<Rule>, ApiError> {
+    let service = format!(
+        "Get{}{}Permissions",
+        holder.scope().word(),
+        category_name(category)
+    );
+    let place = checked(ctx, holder, false, category, &service)?;
+    let all = match &place.entity {
+        Some((id, _)) => permissions::entity_rules(&state.db, *id, place.instance).await?,
+        None => permissions::collection_rules(&state.db, place.collection).await?,
+    };
+    let mut rules: Vec<Rule> = all
+        .into_iter()
+        .filter(|r| r.kind.category() == category)
+        .collect();
+    rules.sort();
+    Ok(rules)
+}
+
+/// The rule an `Add…`/`Delete…Permission` names, as stored: design-time and visibility rules
+/// are on `*`, a run-time rule on `resource` (`*` when empty); a visibility rule always
+/// allows, and a deleted rule is named without its effect (stored as allowing).
+pub fn named_rule(
+    kind: PermissionKind,
+    resource: &str,
+    principal: (PrincipalType, &str),
+    allow: bool,
+    add: bool,
+) -> Rule {
+    let resource = match (kind.category(), resource.trim()) {
+        (PermissionCategory::RunTime, r) if !r.is_empty() => r.to_owned(),
+        _ => ANY_RESOURCE.to_owned(),
+    };
+    let allow = allow || !add || kind.category() == PermissionCategory::Visibility;
+    Rule {
+        kind,
+        resource,
+        principal_type: principal.0,
+        principal_name: principal.1.to_owned(),
+        allow,
+    }
+}
+
+/// Refuses a rule naming a principal the model does not define (400).
+pub async fn require_principal(state: &AppState, rule: &Rule) -> Result<(), ApiError> {
+    if permissions::principal_exists(&state.db, rule.principal_type, &rule.principal_name).await? {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest(format!(
+        "unknown principal: {} '{}'{}",
+        rule.principal_type,
+        rule.principal_name,
+        if rule.principal_type == PrincipalType::OrganizationalUnit {
+            " (name a unit as <Organization>:<Unit>)"
+        } else {
+            ""
+        }
+    )))
+}
+
+/// Adds (`add`) or deletes `rule` where `holder` keeps it (`Add…Permission`,
+/// `Delete…Permission`), with its audit row; the rule is validated and, when added, its
+/// principal must exist.
+pub async fn change(
+    state: &AppState,
+    ctx: &Ctx,
+    holder: Holder,
+    add: bool,
+    rule: &Rule,
+) -> Result<(), ApiError> {
+    let category = rule.kind.category();
+    let service = format!(
+        "{}{}{}Permission",
+        if add { "Add" } else { "Delete" },
+        holder.scope().word(),
+        category_name(category)
+    );
+    let place = checked(ctx, holder, true, category, &service)?;
+    rule.validate()?;
+    if add {
+        require_principal(state, rule).await?;
+    }
+    let txn = crate::db::begin_write(&state.db)
+        .await
+        .map_err(ApiError::internal)?;
+    let changed = match (&place.entity, add) {
+        (Some((id, _)), true) => permissions::set_entity_rule(&txn, *id, place.instance, rule)
+            .await
+            .map(|()| true),
+        (Some((id, _)), false) => {
+            permissions::remove_entity_rule(&txn, *id, place.instance, rule).await
+        }
+        (None, true) => permissions::set_collection_rule(&txn, place.collection, rule)
+            .await
+            .map(|()| true),
+        (None, false) => permissions::remove_collection_rule(&txn, place.collection, rule).await,
+    }?;
+    let name = place.entity.as_ref().map_or("", |(_, n)| n.as_str());
+    let sequence = crate::domain::write::commit_audited(
+        txn,
+        &Change::on(
+            &ctx.caller.name,
+            &service,
+            place.collection,
+            name,
+            json!({
+                "principal": rule.principal_name,
+                "principalType": rule.principal_type.as_str(),
+                "type": rule.kind.as_str(),
+                "resource": rule.resource,
+                "allow": rule.allow,
+                "changed": changed,
+            }),
+        ),
+    )
+    .await?;
+    crate::domain::write::refresh(state, sequence).await
+}
