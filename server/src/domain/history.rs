@@ -1,6 +1,7 @@
 //! The audit record as entries to read: who changed what, when, through which action, in
-//! which audit category, with a readable message; shared by the audit services and
-//! `ironworx audit`, so both print the same entries. Rows come from
+//! which audit category, with a readable message; shared by the audit services, the console
+//! and `ironworx audit`, so all show the same entries, and read for a caller by [`record`] and
+//! [`of_entity`] with the checks REST makes. Rows come from
 //! [`ironworx_entity::queries::audit::history`], newest first.
 
 use ironworx_entity::queries::QueryError;
@@ -8,6 +9,12 @@ use ironworx_entity::queries::audit::{AuditRow, History, history};
 use ironworx_entity::vocab::BaseType;
 use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value, json};
+
+use crate::authz::EntityIdx;
+use crate::domain::Ctx;
+use crate::domain::need::{AUDITOR, ON_VISIBLE};
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// How often the retention of the audit record is applied.
 const RETENTION_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -296,6 +303,40 @@ pub async fn entries<C: ConnectionTrait>(
         page.before_id = Some(last);
     }
     Ok(out)
+}
+
+/// The audit record `query` selects and `keep` accepts, newest first, for a security
+/// administrator or a member of `Auditors` (`AuditSubsystem/QueryAuditHistory…`).
+pub async fn record(
+    state: &AppState,
+    ctx: &Ctx,
+    query: &Query,
+    keep: &dyn Fn(&Entry) -> bool,
+) -> Result<Vec<Entry>, ApiError> {
+    ctx.enforce(&AUDITOR, None, "QueryAuditHistory", &|_| None)?;
+    Ok(entries(&state.db, query, keep).await?)
+}
+
+/// The entries of entity `idx` alone that `query` selects and `keep` accepts, newest first,
+/// for anyone who may see the entity (`QueryAuditHistory` on an entity).
+pub async fn of_entity(
+    state: &AppState,
+    ctx: &Ctx,
+    idx: EntityIdx,
+    query: &Query,
+    keep: &dyn Fn(&Entry) -> bool,
+) -> Result<Vec<Entry>, ApiError> {
+    ctx.enforce(&ON_VISIBLE, Some(idx), "QueryAuditHistory", &|_| None)?;
+    let entity = ctx.index.entity(idx).ok_or(ApiError::NotFound)?;
+    let target = (entity.collection.as_str().to_owned(), entity.name.clone());
+    let query = Query {
+        rows: History {
+            target: Some(target),
+            ..query.rows.clone()
+        },
+        ..query.clone()
+    };
+    Ok(entries(&state.db, &query, keep).await?)
 }
 
 #[cfg(test)]

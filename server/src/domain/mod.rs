@@ -1,6 +1,7 @@
 //! ThingWorx behaviour below HTTP: what a Thing does, free of actix types, so the HTTP
 //! handlers, the command line and the event relay call the same code.
 
+pub mod changes;
 pub mod create;
 pub mod ctx;
 pub mod data;

@@ -168,6 +168,12 @@ pub const SECURITY_ADMIN: Need = Need {
     ..needs(&[])
 };
 
+/// Security administrators and members of `Auditors` only.
+pub const AUDITOR: Need = Need {
+    access: Access::Auditor,
+    ..needs(&[])
+};
+
 /// The path's entity visible.
 pub const ON_VISIBLE: Need = needs(&[VISIBLE]);
 

@@ -5,18 +5,20 @@
 //! an InfoTable; the `query` filters are compiled by [`crate::domain::data::compile`] over the
 //! entry fields, its `sorts` order the answer and its `pageSize`/`pageNumber` page it. Also the
 //! security log, `Logs/SecurityLog/Services/QueryLogEntries`, from
-//! [`crate::domain::security_log`]. Who may call is declared in the catalog.
+//! [`crate::domain::security_log`]. Who may read the record is the domain's to check
+//! ([`history::record`], [`history::of_entity`]), with the needs the catalog declares.
 
 use ironworx_entity::queries::audit::History;
 use ironworx_entity::queries::security_log::Query as LogQuery;
-use ironworx_entity::vocab::Collection;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::authz::EntityIdx;
 use crate::domain::data::{self, Filter};
 use crate::domain::history::{self, CATEGORIES, Entry, FIELDS, Query, Sort};
 use crate::domain::security_log;
 use crate::error::ApiError;
+use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
 use crate::http::params::parse_body;
 use crate::state::AppState;
@@ -163,15 +165,22 @@ fn read(state: &AppState, body: &[u8]) -> Result<(Query, Option<Filter>, Shape),
     Ok((query, filter, shape))
 }
 
+/// Whose entries a call reads: the whole record, or one entity's.
+#[derive(Clone, Copy)]
+enum Of {
+    Record,
+    Entity(EntityIdx),
+}
+
 /// The entries as an InfoTable: with sorts, the newest [`history::MAX_ITEMS`] matching entries
 /// are read and sorted before the page (or `maxItems`) is cut from them.
 async fn answer(
     state: &AppState,
-    query: &Query,
-    filter: Option<&Filter>,
-    shape: &Shape,
+    guard: &Guard,
+    of: Of,
+    (query, filter, shape): (Query, Option<Filter>, Shape),
 ) -> Result<Value, ApiError> {
-    let keep = |entry: &Entry| filter.is_none_or(|f| f.matches(&entry.row()));
+    let keep = |entry: &Entry| filter.as_ref().is_none_or(|f| f.matches(&entry.row()));
     let (skip, take) = match shape.page {
         Some((size, number)) => (size * (number - 1), size),
         None => (0, query.max_items),
@@ -182,9 +191,12 @@ async fn answer(
         } else {
             history::MAX_ITEMS
         },
-        ..query.clone()
+        ..query
     };
-    let entries = history::entries(&state.db, &read, &keep).await?;
+    let entries = match of {
+        Of::Record => history::record(state, guard, &read, &keep).await?,
+        Of::Entity(idx) => history::of_entity(state, guard, idx, &read, &keep).await?,
+    };
     let mut rows: Vec<Map<String, Value>> = entries.iter().map(Entry::row).collect();
     history::sort_rows(&mut rows, &shape.sorts);
     let rows = rows
@@ -199,6 +211,7 @@ async fn answer(
 /// `AuditSubsystem` services: the whole audit record.
 pub async fn subsystem_service(
     state: &AppState,
+    guard: &Guard,
     service: &str,
     body: &[u8],
 ) -> Result<Value, ApiError> {
@@ -208,19 +221,18 @@ pub async fn subsystem_service(
             "QueryAuditHistory takes no 'query'; call QueryAuditHistoryWithQueryCriteria".into(),
         ));
     }
-    answer(state, &query, filter.as_ref(), &shape).await
+    answer(state, guard, Of::Record, (query, filter, shape)).await
 }
 
 /// `QueryAuditHistory` on an entity: only that entity's entries.
 pub async fn entity_history(
     state: &AppState,
-    collection: Collection,
-    name: &str,
+    guard: &Guard,
+    idx: EntityIdx,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    let (mut query, filter, shape) = read(state, body)?;
-    query.rows.target = Some((collection.as_str().to_owned(), name.to_owned()));
-    answer(state, &query, filter.as_ref(), &shape).await
+    let read = read(state, body)?;
+    answer(state, guard, Of::Entity(idx), read).await
 }
 
 /// The parameters of `QueryLogEntries`.

@@ -18,8 +18,8 @@ use crate::error::ApiError;
 mod modelling;
 
 use crate::domain::need::{
-    AUTHENTICATED, INVOKE, ON_VISIBLE, PUBLIC, SECURITY_ADMIN, SECURITY_CHANGE, SECURITY_READ,
-    VISIBLE, check, design, named, needs, needs_for,
+    AUDITOR, AUTHENTICATED, INVOKE, ON_VISIBLE, PUBLIC, SECURITY_ADMIN, SECURITY_CHANGE,
+    SECURITY_READ, VISIBLE, check, design, named, needs, needs_for,
 };
 pub use crate::domain::need::{Access, Check, NamedIn, Need, On, Res};
 pub use modelling::TAG_MODELLING;

@@ -1,19 +1,18 @@
 //! `Resources/SecurityServices/GetEffectivePermissionChanges(before, after, user, group,
 //! entityType, entity, permission)`: the effective-permission diff of `ironworx diff` over REST,
-//! computed by [`crate::domain::diff::compare`], one InfoTable row per changed decision.
+//! computed by [`crate::domain::changes::between`], one InfoTable row per changed decision.
 //!
-//! A side is a state [`crate::domain::snapshot`] can read while the server runs: `live`, or an
-//! instant (`live@<RFC 3339>` or the RFC 3339 instant alone) rebuilt from the full audit record;
-//! an instant older than the record is refused with 400 naming the earliest instant available
-//! (exports are the command line's: a service does not read the server's file system).
+//! A side is `live` or an instant (`live@<RFC 3339>` or the RFC 3339 instant alone); exports
+//! are the command line's: a service does not read the server's file system.
 
 use ironworx_entity::vocab::BaseType;
 use serde_json::{Value, json};
 
 use crate::authz::Outcome;
-use crate::domain::diff::{Change, DiffError, Filter, compare, rule_text};
-use crate::domain::snapshot::{self, Snapshot, SnapshotError};
+use crate::domain::changes::{self, Side};
+use crate::domain::diff::{Change, Filter, rule_text};
 use crate::error::ApiError;
+use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
 use crate::http::params::{self, Params};
 use crate::state::AppState;
@@ -29,15 +28,6 @@ pub const FIELDS: &[(&str, BaseType)] = &[
     ("beforeRule", BaseType::String),
     ("afterRule", BaseType::String),
 ];
-
-/// A side of the comparison.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// The database now.
-    Live,
-    /// The database at an instant (milliseconds since the epoch).
-    At(i64),
-}
 
 /// Reads a side: `live`, `live@<RFC 3339>` or an RFC 3339 instant.
 pub fn side(text: &str, name: &str) -> Result<Side, ApiError> {
@@ -83,7 +73,8 @@ pub fn filter(p: &Params) -> Result<Filter, ApiError> {
     })
 }
 
-fn outcome_word(outcome: Outcome) -> &'static str {
+/// How a row words a decision.
+pub fn outcome_word(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Allow => "allowed",
         Outcome::Deny => "denied",
@@ -110,46 +101,22 @@ pub fn rows(changes: &[Change]) -> Vec<Value> {
         .collect()
 }
 
-fn snapshot_error(err: SnapshotError) -> ApiError {
-    match err {
-        SnapshotError::Db(e) => e.into(),
-        SnapshotError::Query(e) => e.into(),
-        e @ SnapshotError::TooEarly { .. } => ApiError::BadRequest(e.to_string()),
-        other => ApiError::internal(other),
-    }
-}
-
-fn diff_error(err: DiffError) -> ApiError {
-    ApiError::BadRequest(err.to_string())
-}
-
-async fn load(state: &AppState, side: Side) -> Result<Snapshot, ApiError> {
-    match side {
-        Side::Live => snapshot::read(&state.db).await.map_err(snapshot_error),
-        Side::At(at) => snapshot::read_at(&state.db, at)
-            .await
-            .map_err(snapshot_error),
-    }
-}
-
-/// Answers the changed decisions between `before` and `after`.
-pub async fn effective_permission_changes(state: &AppState, p: &Params) -> Result<Value, ApiError> {
+/// Answers the changed decisions between `before` and `after` ([`changes::between`]).
+pub async fn effective_permission_changes(
+    state: &AppState,
+    guard: &Guard,
+    p: &Params,
+) -> Result<Value, ApiError> {
     let before = side(params::required(&p.before, "before")?, "before")?;
     let after = side(params::required(&p.after, "after")?, "after")?;
-    let filter = filter(p)?;
-    let before_state = load(state, before).await?;
-    let after_state = if after == before {
-        before_state.clone()
-    } else {
-        load(state, after).await?
-    };
-    let changes = compare(&before_state, &after_state, &filter).map_err(diff_error)?;
+    let changes = changes::between(state, guard, (before, after), &filter(p)?).await?;
     Ok(infotable(FIELDS, rows(&changes)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::diff::compare;
     use crate::domain::diff::tests::state;
 
     #[test]

@@ -271,13 +271,12 @@ impl Call<'_> {
             }
             Run::CurrentSession => users::current_session_info(state, guard, service, params).await,
             Run::Explain => explain::explain_permission(guard, params),
-            Run::PermissionDiff => diff::effective_permission_changes(state, params).await,
-            Run::AuditSubsystem => audit::subsystem_service(state, service, body).await,
+            Run::PermissionDiff => diff::effective_permission_changes(state, guard, params).await,
+            Run::AuditSubsystem => audit::subsystem_service(state, guard, service, body).await,
             Run::SecurityLog => audit::security_log_service(state, body).await,
             Run::AuditEntity => {
-                let (collection, idx) = entity?;
-                let name = guard.index.entity(idx)?.name.clone();
-                audit::entity_history(state, collection, &name, body).await
+                let (_, idx) = entity?;
+                audit::entity_history(state, guard, idx, body).await
             }
             Run::Definer => {
                 let (collection, idx) = entity?;

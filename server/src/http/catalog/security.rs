@@ -53,10 +53,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
             opt("permission", BaseType::String),
         ],
         Output::InfoTable("EffectivePermissionChange"),
-        Need {
-            access: Access::Auditor,
-            ..needs(&[])
-        },
+        AUDITOR,
     ),
     // --- audit -------------------------------------------------------------------------------
     post(
@@ -68,10 +65,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
          parameters; security administrators and members of Auditors",
         AUDIT_PARAMS,
         Output::InfoTable("AuditEntry"),
-        Need {
-            access: Access::Auditor,
-            ..needs(&[])
-        },
+        AUDITOR,
     ),
     post(
         Run::AuditSubsystem,
@@ -82,10 +76,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
          administrators and members of Auditors",
         AUDIT_QUERY_PARAMS,
         Output::InfoTable("AuditEntry"),
-        Need {
-            access: Access::Auditor,
-            ..needs(&[])
-        },
+        AUDITOR,
     ),
     post(
         Run::AuditEntity,
@@ -114,10 +105,7 @@ pub(super) static OPERATIONS: &[Operation] = &[
             opt("oldestFirst", BaseType::Boolean),
         ],
         Output::InfoTable("SecurityLogEntry"),
-        Need {
-            access: Access::Auditor,
-            ..needs(&[])
-        },
+        AUDITOR,
     ),
     // --- import and export -------------------------------------------------------------------
     Operation {

@@ -1,17 +1,17 @@
 //! The console's audit view: the audit record newest first, filtered by user, action, entity
-//! and category, a page at a time, read through the audit service REST runs
-//! (`AuditSubsystem/QueryAuditHistoryWithQueryCriteria`), so only security administrators and
-//! members of `Auditors` see it.
+//! and category, a page at a time, read by [`crate::domain::history::record`], so only security
+//! administrators and members of `Auditors` see it, as through REST.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use ironworx_entity::queries::audit::History;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Frame, enc, field, finish, query, rows, session};
-use crate::domain::history::CATEGORIES;
-use crate::http::dispatch::{Place, invoke};
+use super::{Frame, enc, finish, query, session};
+use crate::domain::data;
+use crate::domain::history::{self, CATEGORIES, Entry, Query};
 use crate::state::AppState;
 
 /// Entries per page.
@@ -54,7 +54,7 @@ struct AuditPage<'a> {
 }
 
 /// The filter of the query: every field given must match (`action` and `entity` as
-/// `LIKE *text*`), and entries older than `before` when paging.
+/// `LIKE *text*`, as a ThingWorx query would ask).
 fn criteria(q: &AuditQuery) -> Value {
     let mut filters = Vec::new();
     if !q.user.trim().is_empty() {
@@ -66,9 +66,6 @@ fn criteria(q: &AuditQuery) -> Value {
                 json!({"type": "LIKE", "fieldName": field, "value": format!("*{}*", text.trim())}),
             );
         }
-    }
-    if let Some(before) = q.before {
-        filters.push(json!({"type": "LT", "fieldName": "id", "value": before}));
     }
     json!({"filters": {"type": "And", "filters": filters}})
 }
@@ -101,30 +98,32 @@ async fn audit(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         async {
             let session = session(&req, &state, "Audit").await?;
             let q = query::<AuditQuery>(&req);
-            let mut body = json!({ "maxItems": PAGE + 1, "query": criteria(&q) });
-            if !q.category.is_empty() {
-                body["auditCategory"] = json!(q.category);
-            }
-            let table = invoke(
-                &state,
-                &session.ctx,
-                Place::Subsystem("AuditSubsystem"),
-                "QueryAuditHistoryWithQueryCriteria",
-                &body,
-            )
-            .await?;
-            let found = rows(&table);
+            let filter = data::compile(Some(&criteria(&q)), &history::field_type)?;
+            let keep = |entry: &Entry| filter.as_ref().is_none_or(|f| f.matches(&entry.row()));
+            let category = CATEGORIES
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(q.category.trim()))
+                .map(|c| (*c).to_owned());
+            let read = Query {
+                rows: History {
+                    before_id: q.before,
+                    ..History::default()
+                },
+                category,
+                max_items: PAGE + 1,
+            };
+            let found = history::record(&state, &session.ctx, &read, &keep).await?;
             let more = found.len() > PAGE;
             let entries: Vec<EntryRow> = found
                 .into_iter()
                 .take(PAGE)
-                .map(|r| EntryRow {
-                    id: field(r, "id"),
-                    when: when(r.get("timestamp").and_then(Value::as_i64).unwrap_or(0)),
-                    user: field(r, "user"),
-                    action: field(r, "action"),
-                    entity: field(r, "entity"),
-                    message: field(r, "message"),
+                .map(|e| EntryRow {
+                    id: e.id.to_string(),
+                    when: when(e.timestamp),
+                    entity: e.entity(),
+                    message: e.message(),
+                    user: e.user,
+                    action: e.action,
                 })
                 .collect();
             let next = match (more, entries.last()) {

@@ -1,18 +1,19 @@
 //! The console's "what changed" view: every (user, entity, permission, resource) whose
 //! effective decision differs between two instants (`now` for the live state), grouped by user
-//! and entity with the rule deciding before and after, read through
-//! `SecurityServices/GetEffectivePermissionChanges` (the same diff, over
-//! [`crate::domain::diff::compare`], and the same check as REST: security administrators and
-//! members of `Auditors`).
+//! and entity with the rule deciding before and after ([`crate::domain::changes::between`],
+//! as `SecurityServices/GetEffectivePermissionChanges` answers, with the same check: security
+//! administrators and members of `Auditors`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{Frame, field, finish, query, rows, session};
-use crate::http::dispatch::Place;
+use super::{Frame, finish, query, session};
+use crate::domain::changes;
+use crate::domain::diff::rule_text;
+use crate::http::diff;
+use crate::http::params::Params;
 use crate::state::AppState;
 
 /// Registers the view.
@@ -61,7 +62,7 @@ struct ChangesPage<'a> {
     groups: Option<Vec<Group>>,
 }
 
-/// A side as the diff service takes it: `now` (or nothing) is the live state.
+/// A side as [`diff::side`] reads it: `now` (or nothing) is the live state.
 fn side(text: &str) -> String {
     match text.trim() {
         "" | "now" | "live" => "live".to_owned(),
@@ -79,30 +80,31 @@ async fn changes(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             let groups = if q.before.trim().is_empty() {
                 None
             } else {
-                let sides = json!({
-                    "before": side(&q.before),
-                    "after": side(&q.after),
-                    "user": q.user.trim(),
-                    "entityType": q.entity_type.trim(),
-                    "entity": q.entity.trim(),
-                });
-                let place = Place::Resource("SecurityServices");
-                let table = session
-                    .call(&state, place, "GetEffectivePermissionChanges", &sides)
-                    .await?;
-                let mut found: Vec<_> = rows(&table)
-                    .into_iter()
-                    .map(|r| {
+                let before = diff::side(&side(&q.before), "before")?;
+                let after = diff::side(&side(&q.after), "after")?;
+                let nonempty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+                let asked = Params {
+                    user: nonempty(&q.user),
+                    entity_type: nonempty(&q.entity_type),
+                    entity: nonempty(&q.entity),
+                    ..Params::default()
+                };
+                let filter = diff::filter(&asked)?;
+                let changed =
+                    changes::between(&state, &session.ctx, (before, after), &filter).await?;
+                let mut found: Vec<_> = changed
+                    .iter()
+                    .map(|c| {
                         (
-                            field(r, "user"),
-                            field(r, "entity"),
+                            c.user.clone(),
+                            c.entity_path(),
                             Flip {
-                                permission: field(r, "permission"),
-                                resource: field(r, "resource"),
-                                before: field(r, "before"),
-                                after: field(r, "after"),
-                                before_rule: field(r, "beforeRule"),
-                                after_rule: field(r, "afterRule"),
+                                permission: c.permission.as_str().to_owned(),
+                                resource: c.resource.clone(),
+                                before: diff::outcome_word(c.before.outcome).to_owned(),
+                                after: diff::outcome_word(c.after.outcome).to_owned(),
+                                before_rule: rule_text(&c.before.rule),
+                                after_rule: rule_text(&c.after.rule),
                             },
                         )
                     })
