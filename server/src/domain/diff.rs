@@ -121,16 +121,43 @@ impl Change {
     }
 }
 
+/// A question whose decision differs between the two states, not yet explained.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flipped {
+    /// The user.
+    pub user: String,
+    /// The collection of the entity (or the collection asked about for `Create`).
+    pub collection: Collection,
+    /// The entity; empty for `Create` on the collection.
+    pub entity: String,
+    /// The permission.
+    pub permission: PermissionKind,
+    /// The property, service or event, or `*`.
+    pub resource: String,
+}
+
 /// Every question whose decision differs between `before` and `after`, sorted by user,
-/// entity, permission and resource (`*` first).
+/// entity, permission and resource (`*` first), each explained on both sides.
 pub fn compare(
     before: &Snapshot,
     after: &Snapshot,
     filter: &Filter,
 ) -> Result<Vec<Change>, DiffError> {
+    let flips = flipped(before, after, filter)?;
+    Ok(explained([before, after], &flips))
+}
+
+/// Every question whose decision differs between `before` and `after`, in the order of
+/// [`compare`], without explaining them (a page that lists only some explains only those,
+/// with [`explained`]).
+pub fn flipped(
+    before: &Snapshot,
+    after: &Snapshot,
+    filter: &Filter,
+) -> Result<Vec<Flipped>, DiffError> {
     check(before, after, filter)?;
     let sides = [before, after];
-    let mut changes = Vec::new();
+    let mut flips = Vec::new();
     let mut batch: Vec<(&str, Questions)> = Vec::new();
     let mut weight = 0;
     for (user, questions) in Scope::between(before, after).into_questions() {
@@ -140,13 +167,41 @@ pub fn compare(
         weight += questions.len();
         batch.push((user, questions));
         if weight >= BATCH {
-            changes.extend(ask_batch(sides, filter, &batch));
+            flips.extend(ask_batch(sides, filter, &batch));
             batch.clear();
             weight = 0;
         }
     }
-    changes.extend(ask_batch(sides, filter, &batch));
-    Ok(changes)
+    flips.extend(ask_batch(sides, filter, &batch));
+    Ok(flips)
+}
+
+/// `flips` with the rule that decided each on either side, on the available cores, in order.
+pub fn explained(sides: [&Snapshot; 2], flips: &[Flipped]) -> Vec<Change> {
+    let [before, after] = sides;
+    flips
+        .par_iter()
+        .with_min_len(CHUNK)
+        .map(|f| {
+            let question = Question {
+                user: &f.user,
+                entity_type: f.collection.as_str(),
+                entity: &f.entity,
+                kind: f.permission,
+                resource: &f.resource,
+                wrapped: false,
+            };
+            Change {
+                user: f.user.clone(),
+                collection: f.collection,
+                entity: f.entity.clone(),
+                permission: f.permission,
+                resource: f.resource.clone(),
+                before: decision(before, &question, f.collection),
+                after: decision(after, &question, f.collection),
+            }
+        })
+        .collect()
 }
 
 /// How many (user, target) questions are gathered before they are asked in parallel.
@@ -155,29 +210,28 @@ const BATCH: usize = 1 << 16;
 /// How many questions one task asks.
 const CHUNK: usize = 512;
 
-/// Asks the questions of `batch` on the available cores; the changes keep the batch's order.
-fn ask_batch(sides: [&Snapshot; 2], filter: &Filter, batch: &[(&str, Questions)]) -> Vec<Change> {
+/// Asks the questions of `batch` on the available cores; the flips keep the batch's order.
+fn ask_batch(sides: [&Snapshot; 2], filter: &Filter, batch: &[(&str, Questions)]) -> Vec<Flipped> {
     let tasks: Vec<(&str, &[(scope::Target, scope::Kinds)])> = batch
         .iter()
         .flat_map(|(user, questions)| questions.chunks(CHUNK).map(move |c| (*user, c)))
         .collect();
     // An indexed parallel map collects in the tasks' order.
-    let answers: Vec<Vec<Change>> = tasks
+    let answers: Vec<Vec<Flipped>> = tasks
         .into_par_iter()
         .map(|(user, questions)| ask(sides, filter, user, questions))
         .collect();
     answers.into_iter().flatten().collect()
 }
 
-/// The changes among `questions` of `user`.
+/// The flips among `questions` of `user`.
 fn ask(
     sides: [&Snapshot; 2],
     filter: &Filter,
     user: &str,
     questions: &[(scope::Target, scope::Kinds)],
-) -> Vec<Change> {
-    let [before, after] = sides;
-    let mut changes = Vec::new();
+) -> Vec<Flipped> {
+    let mut flips = Vec::new();
     let users = sides.map(|s| s.index.lookup(Collection::Users, user));
     for &((collection, entity), kinds) in questions {
         if filter.collection.is_some_and(|c| c != collection)
@@ -211,30 +265,19 @@ fn ask(
                     }
                     _ => false,
                 });
-                if was == is {
-                    continue;
+                if was != is {
+                    flips.push(Flipped {
+                        user: user.to_owned(),
+                        collection,
+                        entity: entity.to_owned(),
+                        permission: kind,
+                        resource: resource.to_owned(),
+                    });
                 }
-                let question = Question {
-                    user,
-                    entity_type: collection.as_str(),
-                    entity,
-                    kind,
-                    resource,
-                    wrapped: false,
-                };
-                changes.push(Change {
-                    user: user.to_owned(),
-                    collection,
-                    entity: entity.to_owned(),
-                    permission: kind,
-                    resource: resource.to_owned(),
-                    before: decision(before, &question, collection),
-                    after: decision(after, &question, collection),
-                });
             }
         }
     }
-    changes
+    flips
 }
 
 /// The entity `entity` of `collection` in `side` (the collection itself when the name is

@@ -8,7 +8,7 @@ use ironworx_entity::vocab::{Collection, MemberType};
 
 use crate::authz::Facts;
 use crate::domain::Ctx;
-use crate::domain::diff::{Change, Filter, compare};
+use crate::domain::diff::{Change, Filter, explained, flipped};
 pub use crate::domain::rules::RuleScope;
 use crate::domain::snapshot::{Snapshot, read_facts};
 use crate::error::ApiError;
@@ -125,17 +125,34 @@ fn apply(facts: &mut Facts, planned: &Planned) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The decisions `planned` would flip, for a security administrator.
+/// What a planned change would flip: the first flips, explained, and how many there are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Preview {
+    /// The first flips (as many as were asked for), with the rule deciding on either side.
+    pub changes: Vec<Change>,
+    /// How many decisions flip in all.
+    pub total: usize,
+}
+
+/// The decisions `planned` would flip, for a security administrator: all of them counted,
+/// the first `shown` explained.
 pub async fn preview(
     state: &AppState,
     ctx: &Ctx,
     planned: &Planned,
-) -> Result<Vec<Change>, ApiError> {
+    shown: usize,
+) -> Result<Preview, ApiError> {
     ctx.require_security_admin("previews of changes")?;
     let (facts, definitions) = read_facts(&state.db).await.map_err(ApiError::internal)?;
     let mut changed = facts.clone();
     apply(&mut changed, planned)?;
     let before = Snapshot::new(&facts, definitions.clone());
     let after = Snapshot::new(&changed, definitions);
-    compare(&before, &after, &Filter::default()).map_err(|e| ApiError::BadRequest(e.to_string()))
+    let flips = flipped(&before, &after, &Filter::default())
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let changes = explained([&before, &after], &flips[..flips.len().min(shown)]);
+    Ok(Preview {
+        changes,
+        total: flips.len(),
+    })
 }

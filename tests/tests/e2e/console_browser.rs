@@ -226,7 +226,11 @@ async fn administrator(browser: &Client, server: &TestServer, shots: &Shots) -> 
     click(browser, "link-who-can").await?;
     choose(browser, "who-resource", "Temperature").await?;
     click(browser, "who-show").await?;
-    let alice = text_until(browser, "who-User-alice", |t| t.contains("yes")).await?;
+    // The page before the click also lists alice (on `*`): wait for the answer on Temperature.
+    let alice = text_until(browser, "who-User-alice", |t| {
+        t.starts_with("User alice yes")
+    })
+    .await?;
     ensure!(alice.starts_with("User alice yes"), "who can: {alice}");
     shots.take(browser, "who-can").await?;
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{Frame, Stop, enc, finish, posted, query, see_other, session};
 use crate::authz::{Outcome, StepEffect, Target};
 use crate::domain::explain::{Question, explain_as};
-use crate::domain::preview::{Planned, preview};
+use crate::domain::preview::Planned;
 use crate::domain::rules::carries_instance;
 use crate::domain::rules::{self, Holder, RuleScope};
 use crate::domain::who_can::{kinds, who_can};
@@ -417,12 +417,11 @@ async fn preview_rule(
         add,
         rule,
     };
-    let changes = preview(state, &session.ctx, &planned).await?;
     let body = RulePreviewPage {
         frame: &session.frame,
         base: entity_href(collection, name),
         form,
-        flips: super::groups::flips(&changes),
+        flips: super::groups::flips(state, &session.ctx, &planned).await?,
     };
     session.page(StatusCode::OK, &body)
 }

@@ -11,6 +11,7 @@ use ironworx_entity::vocab::{Collection, MemberType};
 use serde::Deserialize;
 
 use super::{Frame, Stop, enc, finish, message_of, posted, see_other_with, session};
+use crate::domain::Ctx;
 use crate::domain::create::{self, CreateParams};
 use crate::domain::membership::{self, MembershipChange};
 use crate::domain::preview::{Planned, preview};
@@ -257,11 +258,13 @@ pub struct Flips {
     pub total: usize,
 }
 
-/// The flipped decisions of a preview ([`crate::domain::preview`]).
-pub fn flips(changes: &[crate::domain::diff::Change]) -> Flips {
-    let rows = changes
+/// The flipped decisions of a preview ([`crate::domain::preview`]), of which the first
+/// [`PREVIEW_ROWS`] are explained.
+pub async fn flips(state: &AppState, ctx: &Ctx, planned: &Planned) -> Result<Flips, ApiError> {
+    let preview = preview(state, ctx, planned, PREVIEW_ROWS).await?;
+    let rows = preview
+        .changes
         .iter()
-        .take(PREVIEW_ROWS)
         .map(|c| Flip {
             user: c.user.clone(),
             entity: c.entity_path(),
@@ -272,10 +275,10 @@ pub fn flips(changes: &[crate::domain::diff::Change]) -> Flips {
             after: c.after.rule.detail.clone(),
         })
         .collect();
-    Flips {
+    Ok(Flips {
         rows,
-        total: changes.len(),
-    }
+        total: preview.total,
+    })
 }
 
 #[derive(Template)]
@@ -331,7 +334,7 @@ async fn change_member(
                         member_type,
                     }
                 };
-                let flips = flips(&preview(&state, ctx, &planned).await?);
+                let flips = flips(&state, ctx, &planned).await?;
                 let body = PreviewPage {
                     frame: &session.frame,
                     base: group_href(&name),
