@@ -6,9 +6,10 @@
 //! brought up to it before returning, so the caller reads its write.
 
 use ironworx_entity::queries::audit::Change;
+use ironworx_entity::queries::entities;
 use ironworx_entity::queries::permissions::{self, Rule};
 use ironworx_entity::vocab::{
-    ANY_RESOURCE, Collection, PermissionCategory, PermissionKind, PrincipalType,
+    ANY_RESOURCE, Collection, PermissionCategory, PermissionKind, PrincipalType, Tag,
 };
 use serde_json::json;
 
@@ -275,4 +276,139 @@ pub async fn change(
     )
     .await?;
     crate::domain::write::refresh(state, sequence).await
+}
+
+/// Replaces the `category` rules that entity `holder` keeps with `rules` in one transaction
+/// with its audit row (`Set…PermissionsAsJSON`), after checking every rule and principal; a
+/// collection's rules are changed one at a time.
+pub async fn replace(
+    state: &AppState,
+    ctx: &Ctx,
+    holder: Holder,
+    category: PermissionCategory,
+    rules: &[Rule],
+) -> Result<(), ApiError> {
+    let service = format!(
+        "Set{}{}PermissionsAsJSON",
+        holder.scope().word(),
+        category_name(category)
+    );
+    let place = checked(ctx, holder, true, category, &service)?;
+    let Some((id, name)) = &place.entity else {
+        return Err(ApiError::BadRequest(
+            "a collection's rules are changed one at a time".into(),
+        ));
+    };
+    for rule in rules {
+        rule.validate()?;
+        require_principal(state, rule).await?;
+    }
+    let txn = crate::db::begin_write(&state.db)
+        .await
+        .map_err(ApiError::internal)?;
+    permissions::replace_entity_rules(&txn, *id, place.instance, category, rules).await?;
+    let sequence = crate::domain::write::commit_audited(
+        txn,
+        &Change::on(
+            &ctx.caller.name,
+            &service,
+            place.collection,
+            name,
+            json!({ "rules": rules.len() }),
+        ),
+    )
+    .await?;
+    crate::domain::write::refresh(state, sequence).await
+}
+
+/// The entities `SetEntityPermission` writes on: those of a project, and those carrying one of
+/// the tags.
+#[derive(Clone, Copy, Debug)]
+pub struct Selection<'a> {
+    /// The project whose entities are selected.
+    pub project: Option<&'a str>,
+    /// The tags whose entities are selected.
+    pub tags: &'a [Tag],
+}
+
+/// `SetEntityPermission`: allows (or denies) `principal` every run-time permission on `*` of
+/// every entity `selection` names, in one transaction with its audit row; security
+/// administrators only. The number of entities written on.
+pub async fn set_entity_permission(
+    state: &AppState,
+    ctx: &Ctx,
+    (principal_type, principal): (PrincipalType, &str),
+    allow: bool,
+    selection: Selection<'_>,
+) -> Result<usize, ApiError> {
+    ctx.enforce(&SECURITY_ADMIN, None, "SetEntityPermission", &|_| None)?;
+    let Selection { project, tags } = selection;
+    if project.is_none() && tags.is_empty() {
+        return Err(ApiError::BadRequest(
+            "give 'projectName' or 'tags' to select the entities".into(),
+        ));
+    }
+    let txn = crate::db::begin_write(&state.db)
+        .await
+        .map_err(ApiError::internal)?;
+    if !permissions::principal_exists(&txn, principal_type, principal).await? {
+        return Err(ApiError::BadRequest(format!(
+            "unknown principal: {principal_type} '{principal}'"
+        )));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    if let Some(project) = project {
+        if entities::find_entity(&txn, Collection::Projects, project)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::BadRequest(format!("unknown project '{project}'")));
+        }
+        for row in entities::list_project_entities(&txn, project).await? {
+            ids.insert(row.id);
+        }
+    }
+    for tag in tags {
+        ids.extend(entities::entity_ids_with_tag(&txn, tag).await?);
+    }
+    let kinds = PermissionKind::ALL
+        .iter()
+        .filter(|k| k.category() == PermissionCategory::RunTime);
+    for kind in kinds {
+        let rule = Rule {
+            kind: *kind,
+            resource: ANY_RESOURCE.into(),
+            principal_type,
+            principal_name: principal.to_owned(),
+            allow,
+        };
+        for id in &ids {
+            permissions::set_entity_rule(&txn, *id, false, &rule).await?;
+        }
+    }
+    let detail = json!({
+        "name": principal,
+        "type": principal_type.as_str(),
+        "allow": allow,
+        "tags": tags.iter().map(|t| format!("{}:{}", t.vocabulary, t.term)).collect::<Vec<_>>(),
+        "entities": ids.len(),
+    });
+    let change = Change::on(
+        &ctx.caller.name,
+        "SetEntityPermission",
+        Collection::Projects,
+        project.unwrap_or(""),
+        detail,
+    );
+    // Selected by tags alone, the change is of no one entity.
+    let change = match project {
+        Some(_) => change,
+        None => Change {
+            target_collection: String::new(),
+            ..change
+        },
+    };
+    let sequence = crate::domain::write::commit_audited(txn, &change).await?;
+    crate::domain::write::refresh(state, sequence).await?;
+    Ok(ids.len())
 }

@@ -258,7 +258,7 @@ impl Call<'_> {
                 membership::entity_services(state, guard, service, body).await?
             }
             Run::CollectionPermissionSets => {
-                permission_sets::collection_service(state, service, params).await?
+                permission_sets::collection_service(state, guard, service, params).await?
             }
             Run::CollectionPermissions => {
                 permissions::collection_service(state, guard, service, params).await

@@ -2,20 +2,15 @@
 //! (`AddMember`, `DeleteMember`, `GetGroupMembers`), `Organizations/<o>`
 //! (`AddOrganizationalUnit`, `AddMember`, `DeleteMember`, `GetMembers`,
 //! `GetOrganizationConnections`) and `SetOwner` on any entity, parsed from their parameters;
-//! and `Resources/EntityServices/Services/SetEntityPermission`, which allows or denies a
-//! principal every run-time permission on the entities of a project or tags (security
-//! administrators only), in one transaction with its audit row.
+//! and `Resources/EntityServices/Services/SetEntityPermission`
+//! ([`crate::domain::rules::set_entity_permission`]).
 
-use ironworx_entity::queries::audit::Change;
-use ironworx_entity::queries::entities;
-use ironworx_entity::queries::permissions::{self as rules, Rule};
-use ironworx_entity::vocab::{
-    BaseType, Collection, MemberType, PermissionCategory, PermissionKind, PrincipalType, Tag,
-};
+use ironworx_entity::vocab::{BaseType, Collection, MemberType, PrincipalType, Tag};
 use serde_json::{Value, json};
 
 use crate::authz::EntityIdx;
 use crate::domain::membership::{self, MembershipChange};
+use crate::domain::rules::{self, Selection};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::infotable;
@@ -219,69 +214,12 @@ async fn set_entity_permission(
     let allow = boolean(&p.allow, "allow")?;
     let project = p.project_name.as_deref().filter(|s| !s.is_empty());
     let tags = tag_list(&p.tags)?;
-    if project.is_none() && tags.is_empty() {
-        return Err(ApiError::BadRequest(
-            "give 'projectName' or 'tags' to select the entities".into(),
-        ));
-    }
-    let txn = crate::db::begin_write(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    if !rules::principal_exists(&txn, principal_type, principal).await? {
-        return Err(ApiError::BadRequest(format!(
-            "unknown principal: {principal_type} '{principal}'"
-        )));
-    }
-    let mut ids = std::collections::BTreeSet::new();
-    if let Some(project) = project {
-        if entities::find_entity(&txn, Collection::Projects, project)
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::BadRequest(format!("unknown project '{project}'")));
-        }
-        for row in entities::list_project_entities(&txn, project).await? {
-            ids.insert(row.id);
-        }
-    }
-    for tag in &tags {
-        ids.extend(entities::entity_ids_with_tag(&txn, tag).await?);
-    }
-    let kinds: Vec<PermissionKind> = PermissionKind::ALL
-        .iter()
-        .copied()
-        .filter(|k| k.category() == PermissionCategory::RunTime)
-        .collect();
-    for id in &ids {
-        for kind in &kinds {
-            let rule = Rule {
-                kind: *kind,
-                resource: "*".into(),
-                principal_type,
-                principal_name: principal.to_owned(),
-                allow,
-            };
-            rules::set_entity_rule(&txn, *id, false, &rule).await?;
-        }
-    }
-    crate::domain::write::commit_audited(
-        txn,
-        &Change {
-            actor: guard.caller.name.clone(),
-            action: "SetEntityPermission".into(),
-            target_collection: project.map_or("", |_| Collection::Projects.as_str()).to_owned(),
-            target_name: project.unwrap_or("").to_owned(),
-            detail: Some(json!({
-                "name": principal,
-                "type": principal_type.as_str(),
-                "allow": allow,
-                "tags": tags.iter().map(|t| format!("{}:{}", t.vocabulary, t.term)).collect::<Vec<_>>(),
-                "entities": ids.len(),
-            })),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let selection = Selection {
+        project,
+        tags: &tags,
+    };
+    rules::set_entity_permission(state, guard, (principal_type, principal), allow, selection)
+        .await?;
     Ok(json!({}))
 }
 

@@ -1,18 +1,18 @@
-//! Whole permission sets of an entity or a collection: the `Get…Permissions` InfoTables, the
-//! `Get…PermissionsAsJSON` documents and `Set…PermissionsAsJSON`, which replaces a set in one
-//! transaction (own rules, or `Instance…` rules of templates and shapes).
+//! Whole permission sets of an entity or a collection over REST: the `Get…Permissions`
+//! InfoTables, the `Get…PermissionsAsJSON` documents and `Set…PermissionsAsJSON`, which
+//! replaces a set (own rules, or `Instance…` rules of templates and shapes); the sets are read
+//! and replaced by [`crate::domain::rules`].
 
 use std::collections::BTreeMap;
 
-use ironworx_entity::queries::audit::Change;
-use ironworx_entity::queries::permissions::{self, Rule};
+use ironworx_entity::queries::permissions::Rule;
 use ironworx_entity::vocab::{
     ANY_RESOURCE, BaseType, Collection, PermissionCategory, PermissionKind, PrincipalType,
 };
 use serde_json::{Map, Value, json};
 
 use crate::authz::EntityIdx;
-use crate::domain::rules::{RuleScope as Scope, carries_instance, category_words};
+use crate::domain::rules::{self, Holder, RuleScope as Scope};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::{infotable, primitive};
@@ -79,31 +79,18 @@ pub async fn entity_service(
     p: &Params,
 ) -> Option<Result<Value, ApiError>> {
     let set = SetService::parse(service).filter(|s| s.scope != Scope::Collection)?;
-    let (id, name) = {
-        let entity = guard.index.entity(idx)?;
-        (entity.id, entity.name.clone())
-    };
+    let holder = Holder::of(set.scope, collection, idx);
     Some(
         async {
-            let instance = set.scope == Scope::Instance;
-            if instance && !carries_instance(collection, set.category) {
-                return Err(ApiError::BadRequest(format!(
-                    "{collection} carry no instance {} permissions",
-                    category_words(set.category)
-                )));
-            }
             if set.action == Action::Replace {
-                let rules = rules_from_json(set.category, p.permissions.as_ref())?;
-                replace(state, guard, service, set, (collection, id, &name), &rules).await?;
+                let found = rules_from_json(set.category, p.permissions.as_ref())?;
+                rules::replace(state, guard, holder, set.category, &found).await?;
                 return Ok(json!({}));
             }
-            let rules = in_category(
-                permissions::entity_rules(&state.db, id, instance).await?,
-                set.category,
-            );
+            let found = rules::rules(state, guard, holder, set.category).await?;
             Ok(match set.action {
-                Action::Table => table(set.category, &rules),
-                _ => primitive(BaseType::Json, document(set.category, &rules)),
+                Action::Table => table(set.category, &found),
+                _ => primitive(BaseType::Json, document(set.category, &found)),
             })
         }
         .await,
@@ -114,6 +101,7 @@ pub async fn entity_service(
 /// `service` is not one.
 pub async fn collection_service(
     state: &AppState,
+    guard: &Guard,
     service: &str,
     p: &Params,
 ) -> Option<Result<Value, ApiError>> {
@@ -126,23 +114,12 @@ pub async fn collection_service(
                     .map_err(|e: ironworx_entity::vocab::VocabError| {
                         ApiError::BadRequest(e.to_string())
                     })?;
-            let rules = in_category(
-                permissions::collection_rules(&state.db, collection).await?,
-                set.category,
-            );
-            Ok(table(set.category, &rules))
+            let holder = Holder::Collection(collection);
+            let found = rules::rules(state, guard, holder, set.category).await?;
+            Ok(table(set.category, &found))
         }
         .await,
     )
-}
-
-fn in_category(rules: Vec<Rule>, category: PermissionCategory) -> Vec<Rule> {
-    let mut rules: Vec<Rule> = rules
-        .into_iter()
-        .filter(|r| r.kind.category() == category)
-        .collect();
-    rules.sort();
-    rules
 }
 
 /// The InfoTable form: `Permissions {isPermitted, name, type, permissionName}`, with
@@ -293,7 +270,7 @@ fn rules_from_json(
                 .ok_or_else(|| {
                     bad(format!(
                         "'{key}' is not a {} permission",
-                        category_words(category)
+                        rules::category_words(category)
                     ))
                 })?;
             let entries = entries
@@ -346,43 +323,6 @@ fn rules_from_json(
         rule.validate()?;
     }
     Ok(rules)
-}
-
-/// Replaces the set in one transaction with its audit row, after checking every principal.
-async fn replace(
-    state: &AppState,
-    guard: &Guard,
-    service: &str,
-    set: SetService,
-    (collection, id, name): (Collection, i64, &str),
-    rules: &[Rule],
-) -> Result<(), ApiError> {
-    for rule in rules {
-        crate::domain::rules::require_principal(state, rule).await?;
-    }
-    let txn = crate::db::begin_write(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    permissions::replace_entity_rules(&txn, id, set.scope == Scope::Instance, set.category, rules)
-        .await?;
-    let sequence = crate::domain::write::commit_audited(
-        txn,
-        &Change {
-            actor: guard.caller.name.clone(),
-            action: service.to_owned(),
-            target_collection: collection.as_str().to_owned(),
-            target_name: name.to_owned(),
-            detail: Some(json!({ "rules": rules.len() })),
-            ..Default::default()
-        },
-    )
-    .await?;
-    state
-        .security
-        .refresh(sequence)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(())
 }
 
 #[cfg(test)]
