@@ -146,11 +146,7 @@ async fn ensure_resources(db: &DatabaseConnection) -> Result<(), BootstrapError>
     }
     audit::record(
         &txn,
-        &Change {
-            actor: builtin::SYSTEM.into(),
-            action: "BootstrapResources".into(),
-            ..Change::default()
-        },
+        &Change::by(builtin::SYSTEM, "BootstrapResources", None),
     )
     .await?;
     txn.commit().await?;
@@ -191,15 +187,7 @@ async fn ensure_timer_templates(db: &DatabaseConnection) -> Result<(), Bootstrap
             .await?;
         }
     }
-    audit::record(
-        &txn,
-        &Change {
-            actor: builtin::SYSTEM.into(),
-            action: "BootstrapTimers".into(),
-            ..Change::default()
-        },
-    )
-    .await?;
+    audit::record(&txn, &Change::by(builtin::SYSTEM, "BootstrapTimers", None)).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -301,12 +289,7 @@ async fn create_builtins(
     }
     audit::record(
         txn,
-        &Change {
-            actor: builtin::SYSTEM.into(),
-            action: "Bootstrap".into(),
-            detail: Some(json!({ "version": VERSION })),
-            ..Change::default()
-        },
+        &Change::by(builtin::SYSTEM, "Bootstrap", json!({ "version": VERSION })),
     )
     .await?;
     Ok(())

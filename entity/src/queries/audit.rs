@@ -43,14 +43,22 @@ impl Change {
         action: &str,
         collection: crate::vocab::Collection,
         name: &str,
-        detail: Json,
+        detail: impl Into<Option<Json>>,
     ) -> Change {
+        Change {
+            target_collection: collection.as_str().to_owned(),
+            target_name: name.to_owned(),
+            ..Change::by(actor, action, detail)
+        }
+    }
+
+    /// `actor`'s action `action` on no one entity (a bootstrap step, an import), with
+    /// `detail`.
+    pub fn by(actor: &str, action: &str, detail: impl Into<Option<Json>>) -> Change {
         Change {
             actor: actor.to_owned(),
             action: action.to_owned(),
-            target_collection: collection.as_str().to_owned(),
-            target_name: name.to_owned(),
-            detail: Some(detail),
+            detail: detail.into(),
             ..Default::default()
         }
     }

@@ -393,20 +393,17 @@ pub async fn set_entity_permission(
         "tags": tags.iter().map(|t| format!("{}:{}", t.vocabulary, t.term)).collect::<Vec<_>>(),
         "entities": ids.len(),
     });
-    let change = Change::on(
-        &ctx.caller.name,
-        "SetEntityPermission",
-        Collection::Projects,
-        project.unwrap_or(""),
-        detail,
-    );
+    let actor = &ctx.caller.name;
     // Selected by tags alone, the change is of no one entity.
     let change = match project {
-        Some(_) => change,
-        None => Change {
-            target_collection: String::new(),
-            ..change
-        },
+        Some(project) => Change::on(
+            actor,
+            "SetEntityPermission",
+            Collection::Projects,
+            project,
+            detail,
+        ),
+        None => Change::by(actor, "SetEntityPermission", detail),
     };
     let sequence = crate::domain::write::commit_audited(txn, &change).await?;
     crate::domain::write::refresh(state, sequence).await?;

@@ -177,14 +177,7 @@ async fn delete_checked(
     }
     let sequence = crate::domain::write::commit_audited(
         txn,
-        &Change {
-            actor: guard.caller.name.clone(),
-            action: action.to_owned(),
-            target_collection: collection.as_str().to_owned(),
-            target_name: name.to_owned(),
-            detail: None,
-            ..Default::default()
-        },
+        &Change::on(&guard.caller.name, action, collection, name, None),
     )
     .await?;
     crate::domain::write::refresh(state, sequence).await

@@ -225,11 +225,8 @@ async fn apply_with<C: ConnectionTrait>(
     report.change_sequence = audit::record(
         db,
         &Change {
-            actor: caller.name.clone(),
-            action: "Import".into(),
-            detail: Some(detail),
             door: "import".into(),
-            ..Change::default()
+            ..Change::by(&caller.name, "Import", detail)
         },
     )
     .await?;

@@ -556,14 +556,13 @@ async fn change(
     }
     commit_audited(
         txn,
-        &ironworx_entity::queries::audit::Change {
-            actor: guard.caller.name.clone(),
-            action: service.to_owned(),
-            target_collection: collection.as_str().to_owned(),
-            target_name: thing.to_owned(),
-            detail: Some(json!({ "name": name })),
-            ..Default::default()
-        },
+        &ironworx_entity::queries::audit::Change::on(
+            &guard.caller.name,
+            service,
+            collection,
+            thing,
+            json!({ "name": name }),
+        ),
     )
     .await?;
     Ok(())
