@@ -342,9 +342,7 @@ pub async fn create(
         .await
         .map_err(ApiError::internal)?;
     new.write(&txn).await?;
-    let sequence =
-        crate::domain::write::commit_audited(txn, &new.change(&ctx.caller.name, service)).await?;
-    crate::domain::write::refresh(state, sequence).await
+    crate::domain::write::commit_refreshed(state, txn, &new.change(&ctx.caller.name, service)).await
 }
 
 /// Tags given as text or as an array of `{vocabulary, vocabularyTerm}`, validated.

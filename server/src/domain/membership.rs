@@ -172,23 +172,15 @@ pub async fn change(
             };
             entities::set_owner(&txn, id, owner_id).await?;
         }
-        MembershipChange::GroupMember {
-            member,
-            kind,
-            add: true,
-        } => {
-            groups::add_member(&txn, &name, member, kind)
-                .await
-                .map_err(input_error)?;
-        }
-        MembershipChange::GroupMember {
-            member,
-            kind,
-            add: false,
-        } => {
-            groups::remove_member(&txn, &name, member, kind)
-                .await
-                .map_err(input_error)?;
+        MembershipChange::GroupMember { member, kind, add } => {
+            let written = if add {
+                groups::add_member(&txn, &name, member, kind).await
+            } else {
+                groups::remove_member(&txn, &name, member, kind)
+                    .await
+                    .map(drop)
+            };
+            written.map_err(input_error)?;
         }
         MembershipChange::Unit {
             parent,
@@ -201,21 +193,16 @@ pub async fn change(
             unit,
             member,
             kind,
-            add: true,
+            add,
         } => {
-            organizations::add_unit_member(&txn, &name, unit, member, kind)
-                .await
-                .map_err(input_error)?;
-        }
-        MembershipChange::UnitMember {
-            unit,
-            member,
-            add: false,
-            ..
-        } => {
-            organizations::remove_unit_member(&txn, &name, unit, member)
-                .await
-                .map_err(input_error)?;
+            let written = if add {
+                organizations::add_unit_member(&txn, &name, unit, member, kind).await
+            } else {
+                organizations::remove_unit_member(&txn, &name, unit, member)
+                    .await
+                    .map(drop)
+            };
+            written.map_err(input_error)?;
         }
     }
     crate::domain::write::commit_audited(

@@ -115,6 +115,14 @@ struct Place {
     instance: bool,
 }
 
+impl Place {
+    /// The audit row of `ctx`'s caller changing these rules through `service`.
+    fn change(&self, ctx: &Ctx, service: &str, detail: serde_json::Value) -> Change {
+        let name = self.entity.as_ref().map_or("", |(_, n)| n.as_str());
+        Change::on(&ctx.caller.name, service, self.collection, name, detail)
+    }
+}
+
 /// Enforces what `holder` needs for `service` on `category`'s rules and says where they are;
 /// instance rules of a collection that carries none of the category are bad input.
 fn checked(
@@ -256,26 +264,16 @@ pub async fn change(
             .map(|()| true),
         (None, false) => permissions::remove_collection_rule(&txn, place.collection, rule).await,
     }?;
-    let name = place.entity.as_ref().map_or("", |(_, n)| n.as_str());
-    let sequence = crate::domain::write::commit_audited(
-        txn,
-        &Change::on(
-            &ctx.caller.name,
-            &service,
-            place.collection,
-            name,
-            json!({
-                "principal": rule.principal_name,
-                "principalType": rule.principal_type.as_str(),
-                "type": rule.kind.as_str(),
-                "resource": rule.resource,
-                "allow": rule.allow,
-                "changed": changed,
-            }),
-        ),
-    )
-    .await?;
-    crate::domain::write::refresh(state, sequence).await
+    let detail = json!({
+        "principal": rule.principal_name,
+        "principalType": rule.principal_type.as_str(),
+        "type": rule.kind.as_str(),
+        "resource": rule.resource,
+        "allow": rule.allow,
+        "changed": changed,
+    });
+    let change = place.change(ctx, &service, detail);
+    crate::domain::write::commit_refreshed(state, txn, &change).await
 }
 
 /// Replaces the `category` rules that entity `holder` keeps with `rules` in one transaction
@@ -294,7 +292,7 @@ pub async fn replace(
         category_name(category)
     );
     let place = checked(ctx, holder, true, category, &service)?;
-    let Some((id, name)) = &place.entity else {
+    let Some((id, _)) = &place.entity else {
         return Err(ApiError::BadRequest(
             "a collection's rules are changed one at a time".into(),
         ));
@@ -307,18 +305,8 @@ pub async fn replace(
         .await
         .map_err(ApiError::internal)?;
     permissions::replace_entity_rules(&txn, *id, place.instance, category, rules).await?;
-    let sequence = crate::domain::write::commit_audited(
-        txn,
-        &Change::on(
-            &ctx.caller.name,
-            &service,
-            place.collection,
-            name,
-            json!({ "rules": rules.len() }),
-        ),
-    )
-    .await?;
-    crate::domain::write::refresh(state, sequence).await
+    let change = place.change(ctx, &service, json!({ "rules": rules.len() }));
+    crate::domain::write::commit_refreshed(state, txn, &change).await
 }
 
 /// The entities `SetEntityPermission` writes on: those of a project, and those carrying one of
@@ -405,7 +393,6 @@ pub async fn set_entity_permission(
         ),
         None => Change::by(actor, "SetEntityPermission", detail),
     };
-    let sequence = crate::domain::write::commit_audited(txn, &change).await?;
-    crate::domain::write::refresh(state, sequence).await?;
+    crate::domain::write::commit_refreshed(state, txn, &change).await?;
     Ok(ids.len())
 }

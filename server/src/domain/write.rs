@@ -25,3 +25,13 @@ pub async fn refresh(state: &AppState, sequence: i64) -> Result<(), ApiError> {
         .map_err(ApiError::internal)?;
     Ok(())
 }
+
+/// [`commit_audited`], then [`refresh`]: the caller's next request reads the write.
+pub async fn commit_refreshed(
+    state: &AppState,
+    txn: DatabaseTransaction,
+    change: &Change,
+) -> Result<(), ApiError> {
+    let sequence = commit_audited(txn, change).await?;
+    refresh(state, sequence).await
+}
