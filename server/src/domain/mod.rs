@@ -1,6 +1,8 @@
 //! ThingWorx behaviour below HTTP: what a Thing does, free of actix types, so the HTTP
 //! handlers, the command line and the event relay call the same code.
 
+pub mod accounts;
+pub mod app_keys;
 pub mod create;
 pub mod ctx;
 pub mod data;

@@ -1,12 +1,15 @@
 //! The catalog's account services: users, sessions, application keys and localization. Listed with
-//! the rest by [`super::operations`].
+//! the rest by [`super::operations`]; what the user and key services need is declared by the
+//! domain ([`crate::domain::accounts`], [`crate::domain::app_keys`]).
 
 use super::*;
+use crate::domain::app_keys;
 
 /// The operations of this family, in the catalog's order.
 pub(super) static OPERATIONS: &[Operation] = &[
     // --- users -------------------------------------------------------------------------------
     user_service(
+        UserService::ChangePassword,
         "/Thingworx/Users/{name}/Services/ChangePassword",
         "Changes the password, given the old one; ends the user's sessions",
         &[
@@ -15,9 +18,9 @@ pub(super) static OPERATIONS: &[Operation] = &[
             req("newPasswordConfirm", BaseType::String),
         ],
         Output::Nothing,
-        true,
     ),
     user_service(
+        UserService::AssignNewPassword,
         "/Thingworx/Users/{name}/Services/AssignNewPassword",
         "Sets a new password; ends the user's sessions",
         &[
@@ -25,63 +28,62 @@ pub(super) static OPERATIONS: &[Operation] = &[
             req("newPasswordConfirm", BaseType::String),
         ],
         Output::Nothing,
-        false,
     ),
     user_service(
+        UserService::EnableUser,
         "/Thingworx/Users/{name}/Services/EnableUser",
         "Enables the user",
         NONE,
         Output::Nothing,
-        false,
     ),
     user_service(
+        UserService::DisableUser,
         "/Thingworx/Users/{name}/Services/DisableUser",
         "Disables the user (not Administrator) and ends its sessions",
         NONE,
         Output::Nothing,
-        false,
     ),
     user_service(
+        UserService::LockUser,
         "/Thingworx/Users/{name}/Services/LockUser",
         "Locks the user (not Administrator)",
         NONE,
         Output::Nothing,
-        false,
     ),
     user_service(
+        UserService::UnlockUser,
         "/Thingworx/Users/{name}/Services/UnlockUser",
         "Unlocks the user",
         NONE,
         Output::Nothing,
-        false,
     ),
     user_service(
+        UserService::IsEnabled,
         "/Thingworx/Users/{name}/Services/IsEnabled",
         "Whether the user is enabled",
         NONE,
         Output::Primitive(BaseType::Boolean),
-        false,
     ),
     user_service(
+        UserService::IsLocked,
         "/Thingworx/Users/{name}/Services/IsLocked",
         "Whether the user is locked",
         NONE,
         Output::Primitive(BaseType::Boolean),
-        false,
     ),
     user_service(
+        UserService::GetGroups,
         "/Thingworx/Users/{name}/Services/GetGroups",
         "The user's groups, transitively",
         NONE,
         Output::InfoTable("EntityList"),
-        true,
     ),
     user_service(
+        UserService::SetLanguagePreferences,
         "/Thingworx/Users/{name}/Services/SetLanguagePreferences",
         "Sets the preferred languages, best first, comma separated",
         &[opt("preferences", BaseType::String)],
         Output::Nothing,
-        true,
     ),
     // --- session -----------------------------------------------------------------------------
     post(
@@ -197,75 +199,76 @@ pub(super) static OPERATIONS: &[Operation] = &[
             opt("tags", BaseType::Tags),
         ],
         Output::Primitive(BaseType::String),
-        needs_for(
-            &[check(
-                PermissionKind::Create,
-                On::Collection(Collection::ApplicationKeys),
-                Res::Any,
-            )],
-            "user",
-        ),
+        app_keys::CREATE,
     ),
-    delete!(
-        "DeleteApplicationKey",
-        Collection::ApplicationKeys,
-        "Deletes a key",
-    )
+    Operation {
+        need: app_keys::DELETE,
+        ..delete!(
+            "DeleteApplicationKey",
+            Collection::ApplicationKeys,
+            "Deletes a key",
+        )
+    }
     .tagged(TAG_APP_KEYS)
     .runs(Run::AppKeyServices),
     key_service(
+        KeyService::GetKeyId,
         "/Thingworx/ApplicationKeys/{name}/Services/GetKeyID",
         "The key id (not available for a key imported without its secret)",
         NONE,
         Output::Primitive(BaseType::String),
     ),
     key_service(
+        KeyService::GetUserName,
         "/Thingworx/ApplicationKeys/{name}/Services/GetUserName",
         "The user the key acts as",
         NONE,
         Output::Primitive(BaseType::UserName),
     ),
-    post(
-        Run::AppKey,
+    key_service(
+        KeyService::SetUserName,
         "/Thingworx/ApplicationKeys/{name}/Services/SetUserName",
-        &[],
-        TAG_APP_KEYS,
         "Makes the key act as another user",
         &[req("name", BaseType::UserName)],
         Output::Nothing,
-        needs_for(&[VISIBLE, INVOKE], "name"),
     ),
     key_service(
+        KeyService::IsExpired,
         "/Thingworx/ApplicationKeys/{name}/Services/IsExpired",
         "Whether the key has expired",
         NONE,
         Output::Primitive(BaseType::Boolean),
     ),
     key_service(
+        KeyService::GetExpirationDate,
         "/Thingworx/ApplicationKeys/{name}/Services/GetExpirationDate",
         "When the key expires",
         NONE,
         Output::Primitive(BaseType::Datetime),
     ),
     key_service(
+        KeyService::SetExpirationDate,
         "/Thingworx/ApplicationKeys/{name}/Services/SetExpirationDate",
         "Sets when the key expires",
         &[req("expirationDate", BaseType::Datetime)],
         Output::Nothing,
     ),
     key_service(
+        KeyService::ResetExpirationDateToDefault,
         "/Thingworx/ApplicationKeys/{name}/Services/ResetExpirationDateToDefault",
         "Sets the expiration to now plus the configured lifetime",
         NONE,
         Output::Nothing,
     ),
     key_service(
+        KeyService::SetClientName,
         "/Thingworx/ApplicationKeys/{name}/Services/SetClientName",
         "Sets the client using the key",
         &[opt("name", BaseType::String)],
         Output::Nothing,
     ),
     key_service(
+        KeyService::SetIpWhitelist,
         "/Thingworx/ApplicationKeys/{name}/Services/SetIPWhitelist",
         "Sets the addresses the key may be used from (blank: any)",
         &[opt("list", BaseType::String)],
@@ -310,3 +313,26 @@ pub(super) static OPERATIONS: &[Operation] = &[
         AUTHENTICATED,
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every user and key service the catalog lists is the domain's and needs what the domain
+    /// declares for it, and the domain has none the catalog does not list.
+    #[test]
+    fn user_and_key_services_are_the_domains() {
+        for op in OPERATIONS {
+            let name = op.service().unwrap_or_default();
+            let declared = match op.run {
+                Run::User => UserService::parse(name).map(UserService::need),
+                Run::AppKey => KeyService::parse(name).map(KeyService::need),
+                _ => continue,
+            };
+            assert_eq!(declared, Some(op.need), "{}", op.path);
+        }
+        let listed = |run: Run| OPERATIONS.iter().filter(|op| op.run == run).count();
+        assert_eq!(listed(Run::User), UserService::ALL.len());
+        assert_eq!(listed(Run::AppKey), KeyService::ALL.len());
+    }
+}
