@@ -10,8 +10,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use ironworx_entity::vocab::Collection;
-use ironworx_entity::vocab::MemberType;
+use ironworx_entity::vocab::{Collection, MemberType};
 use serde::Deserialize;
 
 use super::{
