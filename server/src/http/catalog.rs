@@ -13,8 +13,6 @@ use std::sync::LazyLock;
 
 use ironworx_entity::vocab::{BaseType, Collection, PermissionKind};
 
-use crate::domain::accounts::UserService;
-use crate::domain::app_keys::KeyService;
 use crate::error::ApiError;
 
 mod modelling;
@@ -596,82 +594,6 @@ const fn permission_set_service(
         params,
         output,
         need,
-    )
-}
-
-/// Whether `path` ends in `/Services/<service>`.
-const fn ends_in_service(path: &str, service: &str) -> bool {
-    const SERVICES: &[u8] = b"/Services/";
-    let (path, service) = (path.as_bytes(), service.as_bytes());
-    let tail = SERVICES.len() + service.len();
-    if path.len() < tail {
-        return false;
-    }
-    let start = path.len() - tail;
-    let mut i = 0;
-    while i < tail {
-        let expected = if i < SERVICES.len() {
-            SERVICES[i]
-        } else {
-            service[i - SERVICES.len()]
-        };
-        if path[start + i] != expected {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-/// A service of `Users/<u>`, needing what the domain declares for it
-/// ([`crate::domain::accounts::UserService::need`]); a path naming another service than
-/// `service` does not compile.
-const fn user_service(
-    service: UserService,
-    path: &'static str,
-    summary: &'static str,
-    params: &'static [Param],
-    output: Output,
-) -> Operation {
-    assert!(
-        ends_in_service(path, service.as_str()),
-        "a user service's path names another service"
-    );
-    post(
-        Run::User,
-        path,
-        &[],
-        TAG_USERS,
-        summary,
-        params,
-        output,
-        service.need(),
-    )
-}
-
-/// A service of `ApplicationKeys/<k>`, needing what the domain declares for it
-/// ([`crate::domain::app_keys::KeyService::need`]); a path naming another service than
-/// `service` does not compile.
-const fn key_service(
-    service: KeyService,
-    path: &'static str,
-    summary: &'static str,
-    params: &'static [Param],
-    output: Output,
-) -> Operation {
-    assert!(
-        ends_in_service(path, service.as_str()),
-        "a key service's path names another service"
-    );
-    post(
-        Run::AppKey,
-        path,
-        &[],
-        TAG_APP_KEYS,
-        summary,
-        params,
-        output,
-        service.need(),
     )
 }
 

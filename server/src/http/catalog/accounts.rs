@@ -3,13 +3,14 @@
 //! domain ([`crate::domain::accounts`], [`crate::domain::app_keys`]).
 
 use super::*;
-use crate::domain::app_keys;
+use crate::domain::accounts::UserService;
+use crate::domain::app_keys::{self, KeyService};
 
 /// The operations of this family, in the catalog's order.
 pub(super) static OPERATIONS: &[Operation] = &[
     // --- users -------------------------------------------------------------------------------
-    user_service(
-        UserService::ChangePassword,
+    declared(
+        user(UserService::ChangePassword),
         "/Thingworx/Users/{name}/Services/ChangePassword",
         "Changes the password, given the old one; ends the user's sessions",
         &[
@@ -19,8 +20,8 @@ pub(super) static OPERATIONS: &[Operation] = &[
         ],
         Output::Nothing,
     ),
-    user_service(
-        UserService::AssignNewPassword,
+    declared(
+        user(UserService::AssignNewPassword),
         "/Thingworx/Users/{name}/Services/AssignNewPassword",
         "Sets a new password; ends the user's sessions",
         &[
@@ -29,57 +30,57 @@ pub(super) static OPERATIONS: &[Operation] = &[
         ],
         Output::Nothing,
     ),
-    user_service(
-        UserService::EnableUser,
+    declared(
+        user(UserService::EnableUser),
         "/Thingworx/Users/{name}/Services/EnableUser",
         "Enables the user",
         NONE,
         Output::Nothing,
     ),
-    user_service(
-        UserService::DisableUser,
+    declared(
+        user(UserService::DisableUser),
         "/Thingworx/Users/{name}/Services/DisableUser",
         "Disables the user (not Administrator) and ends its sessions",
         NONE,
         Output::Nothing,
     ),
-    user_service(
-        UserService::LockUser,
+    declared(
+        user(UserService::LockUser),
         "/Thingworx/Users/{name}/Services/LockUser",
         "Locks the user (not Administrator)",
         NONE,
         Output::Nothing,
     ),
-    user_service(
-        UserService::UnlockUser,
+    declared(
+        user(UserService::UnlockUser),
         "/Thingworx/Users/{name}/Services/UnlockUser",
         "Unlocks the user",
         NONE,
         Output::Nothing,
     ),
-    user_service(
-        UserService::IsEnabled,
+    declared(
+        user(UserService::IsEnabled),
         "/Thingworx/Users/{name}/Services/IsEnabled",
         "Whether the user is enabled",
         NONE,
         Output::Primitive(BaseType::Boolean),
     ),
-    user_service(
-        UserService::IsLocked,
+    declared(
+        user(UserService::IsLocked),
         "/Thingworx/Users/{name}/Services/IsLocked",
         "Whether the user is locked",
         NONE,
         Output::Primitive(BaseType::Boolean),
     ),
-    user_service(
-        UserService::GetGroups,
+    declared(
+        user(UserService::GetGroups),
         "/Thingworx/Users/{name}/Services/GetGroups",
         "The user's groups, transitively",
         NONE,
         Output::InfoTable("EntityList"),
     ),
-    user_service(
-        UserService::SetLanguagePreferences,
+    declared(
+        user(UserService::SetLanguagePreferences),
         "/Thingworx/Users/{name}/Services/SetLanguagePreferences",
         "Sets the preferred languages, best first, comma separated",
         &[opt("preferences", BaseType::String)],
@@ -211,64 +212,64 @@ pub(super) static OPERATIONS: &[Operation] = &[
     }
     .tagged(TAG_APP_KEYS)
     .runs(Run::AppKeyServices),
-    key_service(
-        KeyService::GetKeyId,
+    declared(
+        key(KeyService::GetKeyId),
         "/Thingworx/ApplicationKeys/{name}/Services/GetKeyID",
         "The key id (not available for a key imported without its secret)",
         NONE,
         Output::Primitive(BaseType::String),
     ),
-    key_service(
-        KeyService::GetUserName,
+    declared(
+        key(KeyService::GetUserName),
         "/Thingworx/ApplicationKeys/{name}/Services/GetUserName",
         "The user the key acts as",
         NONE,
         Output::Primitive(BaseType::UserName),
     ),
-    key_service(
-        KeyService::SetUserName,
+    declared(
+        key(KeyService::SetUserName),
         "/Thingworx/ApplicationKeys/{name}/Services/SetUserName",
         "Makes the key act as another user",
         &[req("name", BaseType::UserName)],
         Output::Nothing,
     ),
-    key_service(
-        KeyService::IsExpired,
+    declared(
+        key(KeyService::IsExpired),
         "/Thingworx/ApplicationKeys/{name}/Services/IsExpired",
         "Whether the key has expired",
         NONE,
         Output::Primitive(BaseType::Boolean),
     ),
-    key_service(
-        KeyService::GetExpirationDate,
+    declared(
+        key(KeyService::GetExpirationDate),
         "/Thingworx/ApplicationKeys/{name}/Services/GetExpirationDate",
         "When the key expires",
         NONE,
         Output::Primitive(BaseType::Datetime),
     ),
-    key_service(
-        KeyService::SetExpirationDate,
+    declared(
+        key(KeyService::SetExpirationDate),
         "/Thingworx/ApplicationKeys/{name}/Services/SetExpirationDate",
         "Sets when the key expires",
         &[req("expirationDate", BaseType::Datetime)],
         Output::Nothing,
     ),
-    key_service(
-        KeyService::ResetExpirationDateToDefault,
+    declared(
+        key(KeyService::ResetExpirationDateToDefault),
         "/Thingworx/ApplicationKeys/{name}/Services/ResetExpirationDateToDefault",
         "Sets the expiration to now plus the configured lifetime",
         NONE,
         Output::Nothing,
     ),
-    key_service(
-        KeyService::SetClientName,
+    declared(
+        key(KeyService::SetClientName),
         "/Thingworx/ApplicationKeys/{name}/Services/SetClientName",
         "Sets the client using the key",
         &[opt("name", BaseType::String)],
         Output::Nothing,
     ),
-    key_service(
-        KeyService::SetIpWhitelist,
+    declared(
+        key(KeyService::SetIpWhitelist),
         "/Thingworx/ApplicationKeys/{name}/Services/SetIPWhitelist",
         "Sets the addresses the key may be used from (blank: any)",
         &[opt("list", BaseType::String)],
@@ -313,6 +314,62 @@ pub(super) static OPERATIONS: &[Operation] = &[
         AUTHENTICATED,
     ),
 ];
+
+/// Whether `path` ends in `/Services/<service>`.
+const fn ends_in_service(path: &str, service: &str) -> bool {
+    const SERVICES: &[u8] = b"/Services/";
+    let (path, service) = (path.as_bytes(), service.as_bytes());
+    let tail = SERVICES.len() + service.len();
+    if path.len() < tail {
+        return false;
+    }
+    let start = path.len() - tail;
+    let mut i = 0;
+    while i < tail {
+        let expected = if i < SERVICES.len() {
+            SERVICES[i]
+        } else {
+            service[i - SERVICES.len()]
+        };
+        if path[start + i] != expected {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The handler family, name and need of a user service, as the domain declares them.
+const fn user(service: UserService) -> (Run, &'static str, Need) {
+    (Run::User, service.as_str(), service.need())
+}
+
+/// The handler family, name and need of an application key service, as the domain declares
+/// them.
+const fn key(service: KeyService) -> (Run, &'static str, Need) {
+    (Run::AppKey, service.as_str(), service.need())
+}
+
+/// A service of `Users/<u>` or `ApplicationKeys/<k>` as the domain declares it ([`user`],
+/// [`key`]); a path naming another service than the declared one does not compile.
+const fn declared(
+    (run, name, need): (Run, &'static str, Need),
+    path: &'static str,
+    summary: &'static str,
+    params: &'static [Param],
+    output: Output,
+) -> Operation {
+    assert!(
+        ends_in_service(path, name),
+        "the path names another service than the one declared"
+    );
+    let tag = if matches!(run, Run::User) {
+        TAG_USERS
+    } else {
+        TAG_APP_KEYS
+    };
+    post(run, path, &[], tag, summary, params, output, need)
+}
 
 #[cfg(test)]
 mod tests {
