@@ -1,6 +1,10 @@
-//! ThingWorx behaviour below HTTP: what a Thing does, free of actix types, so the HTTP
-//! handlers, the command line and the event relay call the same code.
+//! ThingWorx behaviour below HTTP, free of actix types: what a Thing does, and the security
+//! operations (creation, membership, rules, users, application keys, sessions, the audit
+//! record, the permission diff), each checking its caller, so the HTTP handlers, the console,
+//! scripts, the command line and the event relay call the same code.
 
+pub mod accounts;
+pub mod app_keys;
 pub mod changes;
 pub mod create;
 pub mod ctx;

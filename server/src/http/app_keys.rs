@@ -1,18 +1,13 @@
-//! Application keys over REST: `EntityServices/CreateApplicationKey` and
-//! `DeleteApplicationKey`, and the services of `ApplicationKeys/<k>`. A key id is shown when the
-//! key is created and by `GetKeyID` to those allowed; it is stored only hashed and sealed. A key
-//! acts as its user, so only a security administrator may make a key for someone else.
+//! The REST face of application keys ([`crate::domain::app_keys`], which checks and makes
+//! them): `EntityServices/CreateApplicationKey` and `DeleteApplicationKey`, and the services of
+//! `ApplicationKeys/<k>`, their parameters parsed and their answers shaped as InfoTables.
 
-use ironworx_entity::queries::app_keys::{self, NewAppKey};
-use ironworx_entity::queries::audit::Change;
-use ironworx_entity::queries::entities::{self, EntityFields};
-use ironworx_entity::queries::{now_ms, users};
-use ironworx_entity::vocab::{BaseType, Collection};
+use ironworx_entity::vocab::BaseType;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::app_key::{key_hash, validate_whitelist};
 use crate::authz::EntityIdx;
+use crate::domain::app_keys::{self, KeyChange, KeyService, NewKey};
 use crate::error::ApiError;
 use crate::http::guard::Guard;
 use crate::http::infotable::primitive;
@@ -69,18 +64,6 @@ fn millis(value: &Option<Value>) -> Result<Option<i64>, ApiError> {
     }
 }
 
-fn default_expiration(state: &AppState) -> i64 {
-    let lifetime = i64::try_from(
-        state
-            .config
-            .auth
-            .app_key_lifetime_hours
-            .saturating_mul(3_600_000),
-    )
-    .unwrap_or(i64::MAX);
-    now_ms().saturating_add(lifetime)
-}
-
 /// `EntityServices/CreateApplicationKey` and `DeleteApplicationKey`.
 pub async fn entity_services(
     state: &AppState,
@@ -95,94 +78,33 @@ pub async fn entity_services(
     }
 }
 
+/// The text of an optional parameter (empty when missing).
+fn text(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or_default()
+}
+
 async fn create(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, ApiError> {
     let p = KeyParams::parse(body)?;
-    let name = p
-        .name
-        .clone()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::BadRequest("missing parameter 'name'".into()))?;
-    let user_name = p.user.clone().unwrap_or_else(|| guard.caller.name.clone());
-    let user = users::find_user(&state.db, &user_name)
-        .await?
-        .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{user_name}'")))?;
-    let whitelist = p.whitelist.clone().unwrap_or_default();
-    validate_whitelist(&whitelist).map_err(ApiError::BadRequest)?;
-    let expiration = millis(&p.expiration_date)?.unwrap_or_else(|| default_expiration(state));
-    let key_id = uuid::Uuid::new_v4().to_string();
-    let txn = crate::db::begin_write(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    app_keys::create_app_key(
-        &txn,
-        &NewAppKey {
-            name: name.clone(),
-            fields: EntityFields {
-                description: p.description.clone().unwrap_or_default(),
-                project_name: p.project_name.clone().unwrap_or_default(),
-                tags: p.tags.clone().unwrap_or_default(),
-                ..EntityFields::owned_by(guard.caller.user_id)
-            },
-            key_hash: Some(key_hash(&key_id)),
-            key_sealed: Some(state.auth.sealer.seal(&key_id)?),
-            user_id: Some(user.entity.id),
-            expiration_date: Some(expiration),
-            client_name: p.client_name.clone().unwrap_or_default(),
-            ip_whitelist: whitelist.clone(),
-        },
-    )
-    .await?;
-    crate::domain::write::commit_audited(
-        txn,
-        &Change::on(
-            &guard.caller.name,
-            "CreateApplicationKey",
-            Collection::ApplicationKeys,
-            &name,
-            json!({ "user": user_name, "expirationDate": expiration, "whitelist": whitelist }),
-        ),
-    )
-    .await?;
+    let expiration = millis(&p.expiration_date)?;
+    let key = NewKey {
+        name: text(&p.name),
+        description: text(&p.description),
+        user: p.user.as_deref(),
+        expiration,
+        whitelist: text(&p.whitelist),
+        client_name: text(&p.client_name),
+        project_name: text(&p.project_name),
+        tags: text(&p.tags),
+    };
+    let key_id = app_keys::create(state, guard, &key).await?;
     Ok(primitive(BaseType::String, json!(key_id)))
 }
 
 async fn delete(state: &AppState, guard: &Guard, body: &[u8]) -> Result<Value, ApiError> {
     let p = KeyParams::parse(body)?;
-    let name = p
-        .name
-        .clone()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::BadRequest("missing parameter 'name'".into()))?;
-    let txn = crate::db::begin_write(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    entities::delete_entity(&txn, Collection::ApplicationKeys, &name).await?;
-    crate::domain::write::commit_audited(
-        txn,
-        &Change {
-            actor: guard.caller.name.clone(),
-            action: "DeleteApplicationKey".into(),
-            target_collection: Collection::ApplicationKeys.as_str().into(),
-            target_name: name,
-            detail: None,
-            ..Default::default()
-        },
-    )
-    .await?;
+    app_keys::delete(state, guard, text(&p.name)).await?;
     Ok(json!({}))
 }
-
-const SERVICES: &[&str] = &[
-    "GetKeyID",
-    "GetUserName",
-    "SetUserName",
-    "IsExpired",
-    "GetExpirationDate",
-    "SetExpirationDate",
-    "ResetExpirationDateToDefault",
-    "SetClientName",
-    "SetIPWhitelist",
-];
 
 /// The services of `ApplicationKeys/<k>`; `None` when `service` is not one of them.
 pub async fn key_service(
@@ -192,9 +114,7 @@ pub async fn key_service(
     service: &str,
     body: &[u8],
 ) -> Option<Result<Value, ApiError>> {
-    if !SERVICES.contains(&service) {
-        return None;
-    }
+    let service = KeyService::parse(service)?;
     Some(run(state, guard, idx, service, body).await)
 }
 
@@ -202,91 +122,44 @@ async fn run(
     state: &AppState,
     guard: &Guard,
     idx: EntityIdx,
-    service: &str,
+    service: KeyService,
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let p = KeyParams::parse(body)?;
-    let name = guard
-        .index
-        .entity(idx)
-        .map(|e| e.name.clone())
-        .ok_or(ApiError::NotFound)?;
-    let record = app_keys::get_app_key(&state.db, &name).await?;
-    let mut key = record.key.clone();
-    let user_name = match key.user_id {
-        Some(id) => entities::find_entity_by_id(&state.db, id)
-            .await?
-            .map(|e| e.name)
-            .unwrap_or_default(),
-        None => String::new(),
-    };
-    match service {
-        "GetKeyID" => {
-            let key_id = key
-                .key_sealed
-                .as_deref()
-                .and_then(|s| state.auth.sealer.open(s))
-                .ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "the key id of '{name}' is not available (imported without its secret)"
-                    ))
-                })?;
-            return Ok(primitive(BaseType::String, json!(key_id)));
-        }
-        "GetUserName" => return Ok(primitive(BaseType::UserName, json!(user_name))),
-        "IsExpired" => {
-            return Ok(primitive(
-                BaseType::Boolean,
-                json!(key.expiration_date.is_some_and(|at| at <= now_ms())),
-            ));
-        }
-        "GetExpirationDate" => {
-            return Ok(primitive(BaseType::Datetime, json!(key.expiration_date)));
-        }
-        "SetUserName" => {
-            let new_user = p
-                .name
-                .clone()
-                .filter(|n| !n.is_empty())
-                .ok_or_else(|| ApiError::BadRequest("missing parameter 'name'".into()))?;
-            let user = users::find_user(&state.db, &new_user)
-                .await?
-                .ok_or_else(|| ApiError::BadRequest(format!("unknown user '{new_user}'")))?;
-            key.user_id = Some(user.entity.id);
-        }
-        "SetExpirationDate" => {
-            key.expiration_date = Some(millis(&p.expiration_date)?.ok_or_else(|| {
-                ApiError::BadRequest("missing parameter 'expirationDate'".into())
-            })?);
-        }
-        "ResetExpirationDateToDefault" => key.expiration_date = Some(default_expiration(state)),
-        "SetClientName" => key.client_name = p.name.clone().unwrap_or_default(),
-        "SetIPWhitelist" => {
-            let list = p.list.clone().unwrap_or_default();
-            validate_whitelist(&list).map_err(ApiError::BadRequest)?;
-            key.ip_whitelist = list;
-        }
-        _ => return Err(ApiError::NotFound),
-    }
-    let txn = crate::db::begin_write(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    app_keys::save_app_key(&txn, &key).await?;
-    crate::domain::write::commit_audited(
-        txn,
-        &Change::on(
-            &guard.caller.name,
-            service,
-            Collection::ApplicationKeys,
-            &name,
-            json!({
-                "userId": key.user_id,
-                "expirationDate": key.expiration_date,
-                "clientName": key.client_name,
-                "whitelist": key.ip_whitelist,
-            }),
+    let change = match service {
+        KeyService::SetUserName => KeyChange::User(text(&p.name)),
+        KeyService::SetExpirationDate => KeyChange::Expiration(
+            millis(&p.expiration_date)?
+                .ok_or_else(|| ApiError::BadRequest("missing parameter 'expirationDate'".into()))?,
         ),
-    )
-    .await?;
+        KeyService::ResetExpirationDateToDefault => KeyChange::DefaultExpiration,
+        KeyService::SetClientName => KeyChange::ClientName(text(&p.name)),
+        KeyService::SetIpWhitelist => KeyChange::IpWhitelist(text(&p.list)),
+        read => return answer(state, guard, idx, read).await,
+    };
+    app_keys::change(state, guard, idx, change).await?;
     Ok(json!({}))
+}
+
+/// The answer of the read `service` of key `idx`: the InfoTable of a primitive.
+async fn answer(
+    state: &AppState,
+    ctx: &Guard,
+    idx: EntityIdx,
+    service: KeyService,
+) -> Result<Value, ApiError> {
+    let value = match service {
+        KeyService::GetKeyId => json!(app_keys::key_id(state, ctx, idx).await?),
+        KeyService::GetUserName => json!(app_keys::user_name(state, ctx, idx).await?),
+        KeyService::IsExpired => json!(app_keys::is_expired(state, ctx, idx).await?),
+        KeyService::GetExpirationDate => json!(app_keys::expiration_date(state, ctx, idx).await?),
+        _ => return Err(ApiError::NotFound),
+    };
+    let base_type = match service {
+        KeyService::GetKeyId => BaseType::String,
+        KeyService::GetUserName => BaseType::UserName,
+        KeyService::IsExpired => BaseType::Boolean,
+        _ => BaseType::Datetime,
+    };
+    Ok(primitive(base_type, value))
 }

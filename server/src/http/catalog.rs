@@ -597,46 +597,6 @@ const fn permission_set_service(
     )
 }
 
-const fn user_service(
-    path: &'static str,
-    summary: &'static str,
-    params: &'static [Param],
-    output: Output,
-    self_service: bool,
-) -> Operation {
-    post(
-        Run::User,
-        path,
-        &[],
-        TAG_USERS,
-        summary,
-        params,
-        output,
-        Need {
-            self_service,
-            ..needs(&[VISIBLE, INVOKE])
-        },
-    )
-}
-
-const fn key_service(
-    path: &'static str,
-    summary: &'static str,
-    params: &'static [Param],
-    output: Output,
-) -> Operation {
-    post(
-        Run::AppKey,
-        path,
-        &[],
-        TAG_APP_KEYS,
-        summary,
-        params,
-        output,
-        needs(&[VISIBLE, INVOKE]),
-    )
-}
-
 const fn thing_service(
     path: &'static str,
     tag: &'static str,

@@ -1,17 +1,14 @@
-//! The services of `Users/<u>`: passwords (`ChangePassword` on one's own user needs no grant,
-//! `AssignNewPassword` needs one), `EnableUser`/`DisableUser`, `LockUser`/`UnlockUser`,
-//! `GetGroups` and `SetLanguagePreferences`. A changed password or a disabled user ends that
-//! user's sessions at once; `UnlockUser` also lifts the locks failed logins set for single
-//! client addresses, while `IsLocked` answers the lock an administrator sets; every change is
-//! audited.
+//! The REST face of the services of `Users/<u>` ([`crate::domain::accounts`], which checks and
+//! makes them): their parameters parsed and their answers shaped as InfoTables; and
+//! `Resources/CurrentSessionInfo`, the caller and the sessions of a user
+//! ([`crate::domain::sessions`]).
 
-use ironworx_entity::queries::audit::Change;
-use ironworx_entity::queries::{login_failures, now_ms, sessions as session_rows, users};
-use ironworx_entity::vocab::{BaseType, Collection, builtin};
+use ironworx_entity::queries::users;
+use ironworx_entity::vocab::BaseType;
 use serde_json::{Value, json};
 
-use crate::auth::password::{check_policy, hash_new, verify_stored};
 use crate::authz::EntityIdx;
+use crate::domain::accounts::{self, UserChange, UserService};
 use crate::domain::sessions;
 use crate::error::ApiError;
 use crate::http::guard::Guard;
@@ -33,34 +30,6 @@ pub struct UserParams {
     pub preferences: Option<String>,
 }
 
-const SERVICES: &[&str] = &[
-    "ChangePassword",
-    "AssignNewPassword",
-    "EnableUser",
-    "DisableUser",
-    "LockUser",
-    "UnlockUser",
-    "GetGroups",
-    "SetLanguagePreferences",
-    "IsEnabled",
-    "IsLocked",
-];
-
-fn new_password(state: &AppState, p: &UserParams) -> Result<String, ApiError> {
-    let new = p
-        .new_password
-        .clone()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::BadRequest("missing parameter 'newPassword'".into()))?;
-    if p.new_password_confirm.as_deref() != Some(new.as_str()) {
-        return Err(ApiError::BadRequest(
-            "newPassword and newPasswordConfirm differ".into(),
-        ));
-    }
-    check_policy(&state.config.auth, &new)?;
-    Ok(new)
-}
-
 /// Runs a service of user `idx`; `None` when `service` is not a user service.
 pub async fn user_service(
     state: &AppState,
@@ -69,126 +38,56 @@ pub async fn user_service(
     service: &str,
     body: &[u8],
 ) -> Option<Result<Value, ApiError>> {
-    if !SERVICES.contains(&service) {
-        return None;
-    }
+    let service = UserService::parse(service)?;
     Some(run(state, guard, idx, service, body).await)
+}
+
+/// The text of an optional parameter (empty when missing).
+fn text(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or_default()
 }
 
 async fn run(
     state: &AppState,
     guard: &Guard,
     idx: EntityIdx,
-    service: &str,
+    service: UserService,
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let p: UserParams = crate::http::params::parse_body(body)?;
-    let name = guard
-        .index
-        .entity(idx)
-        .map(|e| e.name.clone())
-        .ok_or(ApiError::NotFound)?;
-    if service == "GetGroups" {
-        let groups = guard
-            .index
-            .user(idx)
-            .map(|u| u.groups.clone())
-            .unwrap_or_default();
-        let rows = groups.into_iter().map(|g| json!({ "name": g })).collect();
-        return Ok(infotable(&[("name", BaseType::GroupName)], rows));
-    }
-    let record = users::get_user(&state.db, &name).await?;
-    let id = record.entity.id;
-    let protected = name == builtin::ADMINISTRATOR;
-    let now = now_ms();
-    // The reads answer without a write transaction.
-    match service {
-        "IsEnabled" => return Ok(primitive(BaseType::Boolean, json!(record.user.enabled))),
-        "IsLocked" => {
-            let locked = crate::auth::password::is_locked(&record.user, now);
-            return Ok(primitive(BaseType::Boolean, json!(locked)));
+    let (new, confirm) = (text(&p.new_password), text(&p.new_password_confirm));
+    let change = match service {
+        UserService::GetGroups => {
+            let rows = accounts::groups(guard, idx)?
+                .into_iter()
+                .map(|g| json!({ "name": g }))
+                .collect();
+            return Ok(infotable(&[("name", BaseType::GroupName)], rows));
         }
-        _ => {}
-    }
-    let txn = crate::db::begin_write(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    let mut detail = json!({});
-    // Sessions a password change or disabling the user ended.
-    let mut ended = 0;
-    let result = match service {
-        "ChangePassword" => {
-            let old = p.old_password.clone().unwrap_or_default();
-            if !verify_stored(
-                users::password_of(&record.user),
-                &old,
-                state.config.limits.max_pbkdf2_iterations,
-            )
-            .await?
-            {
-                return Err(ApiError::BadRequest("the old password is wrong".into()));
-            }
-            let new = new_password(state, &p)?;
-            users::set_password(&txn, id, &hash_new(&new).await?, now).await?;
-            ended = session_rows::revoke_user_sessions(&txn, id, now).await?;
-            json!({})
+        UserService::IsEnabled | UserService::IsLocked => {
+            let flag = if service == UserService::IsEnabled {
+                accounts::is_enabled(state, guard, idx).await?
+            } else {
+                accounts::is_locked(state, guard, idx).await?
+            };
+            return Ok(primitive(BaseType::Boolean, json!(flag)));
         }
-        "AssignNewPassword" => {
-            let new = new_password(state, &p)?;
-            users::set_password(&txn, id, &hash_new(&new).await?, now).await?;
-            ended = session_rows::revoke_user_sessions(&txn, id, now).await?;
-            json!({})
+        UserService::ChangePassword => UserChange::ChangePassword {
+            old: text(&p.old_password),
+            new,
+            confirm,
+        },
+        UserService::AssignNewPassword => UserChange::AssignNewPassword { new, confirm },
+        UserService::EnableUser => UserChange::Enabled(true),
+        UserService::DisableUser => UserChange::Enabled(false),
+        UserService::LockUser => UserChange::Locked(true),
+        UserService::UnlockUser => UserChange::Locked(false),
+        UserService::SetLanguagePreferences => {
+            UserChange::LanguagePreferences(text(&p.preferences))
         }
-        "EnableUser" | "DisableUser" => {
-            let enable = service == "EnableUser";
-            if !enable && protected {
-                return Err(ApiError::BadRequest(
-                    "Administrator cannot be disabled".into(),
-                ));
-            }
-            users::set_enabled(&txn, id, enable).await?;
-            if !enable {
-                ended = session_rows::revoke_user_sessions(&txn, id, now).await?;
-            }
-            json!({})
-        }
-        "LockUser" | "UnlockUser" => {
-            let lock = service == "LockUser";
-            if lock && protected {
-                return Err(ApiError::BadRequest(
-                    "Administrator cannot be locked".into(),
-                ));
-            }
-            users::set_locked(&txn, id, lock, None).await?;
-            if !lock {
-                login_failures::clear_user(&txn, id).await?;
-            }
-            json!({})
-        }
-        "SetLanguagePreferences" => {
-            let prefs = p.preferences.clone().unwrap_or_default();
-            if prefs.len() > 1024 || prefs.chars().any(char::is_control) {
-                return Err(ApiError::BadRequest("invalid language preferences".into()));
-            }
-            users::set_language_preferences(&txn, id, &prefs).await?;
-            detail = json!({ "preferences": prefs });
-            json!({})
-        }
-        _ => return Err(ApiError::NotFound),
     };
-    crate::domain::write::commit_audited(
-        txn,
-        &Change::on(
-            &guard.caller.name,
-            service,
-            Collection::Users,
-            &name,
-            detail,
-        ),
-    )
-    .await?;
-    sessions::record_ended(state, &guard.caller.name, &name, service, ended).await;
-    Ok(result)
+    accounts::change(state, guard, idx, change).await?;
+    Ok(json!({}))
 }
 
 /// The fields of `GetUserSessions` (the `UserSession` data shape).

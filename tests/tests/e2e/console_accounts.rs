@@ -3,8 +3,9 @@
 //! groups), application keys (created with a lifetime, the key id shown once and never again,
 //! revoked), organizations (the unit tree, a unit added, a member added and removed) and "what
 //! changed" between two instants, and the preview of a rule change in the rule editor. Each action shows its error in words on bad input, a form
-//! without its CSRF token changes nothing, and a non-administrator sees read-only pages and
-//! changes nothing by posting forms.
+//! without its CSRF token changes nothing, and a non-administrator sees read-only pages (what
+//! she may not read shown as unknown) and changes nothing by posting forms, refused as REST
+//! refuses her.
 
 use ironworx_entity::queries::now_ms;
 use ironworx_importer::model::values::format_date;
@@ -246,6 +247,24 @@ async fn users(server: &TestServer, admin: &str, csrf: &str, alice: (&str, &str)
     );
     let disabled = act(server, alice_cookies, alice_csrf, &[("action", "disable")]).await;
     assert!(denied(disabled.status), "{}", disabled.body);
+    // She sees carol but may read nothing of the account, and locking answers as REST does.
+    let page = get(server, &format!("{USERS}/{CAROL}"), alice_cookies).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body
+            .contains("<dd id=\"user-enabled\">unknown to you</dd>")
+    );
+    assert!(
+        page.body
+            .contains("<dd id=\"user-locked\">unknown to you</dd>")
+    );
+    let lock_path = format!("/Thingworx/Users/{CAROL}/Services/LockUser");
+    let (by_rest, _) = post_json(server, ALICE, &lock_path, json!({})).await;
+    assert_eq!(by_rest, StatusCode::FORBIDDEN);
+    let locked = act(server, alice_cookies, alice_csrf, &[("action", "lock")]).await;
+    assert_eq!(locked.status, by_rest, "{}", locked.body);
+    let page = get(server, &format!("{USERS}/{CAROL}"), admin).await;
+    assert!(page.body.contains("<dd id=\"user-locked\">no</dd>"));
     let created = post_form(
         server,
         USERS,
@@ -331,6 +350,14 @@ async fn keys(server: &TestServer, admin: &str, csrf: &str, alice: (&str, &str))
         &[("x-csrf-id", alice_csrf)],
     )
     .await;
+    let (by_rest, _) = post_json(
+        server,
+        ALICE,
+        &format!("{SERVICES}/DeleteApplicationKey"),
+        json!({"name": "k1"}),
+    )
+    .await;
+    assert_eq!(revoke.status, by_rest, "{}", revoke.body);
     assert!(denied(revoke.status), "{}", revoke.body);
     assert_eq!(key_user(server, &key).await, Ok(CAROL.to_owned()));
 

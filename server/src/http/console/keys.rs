@@ -1,23 +1,21 @@
 //! The console's application key pages: the keys the caller sees, a key's user, expiration and
 //! whether it expired, and, for security administrators, creating a key (its user, lifetime and
 //! IP whitelist) and revoking one. A new key's id is shown once, on the page answering the
-//! creating post: never in a URL, never again, never logged. Changes run
-//! `EntityServices/CreateApplicationKey` and `DeleteApplicationKey` through
-//! [`crate::http::dispatch::invoke`].
+//! creating post: never in a URL, never again, never logged. Reads and changes are the domain
+//! layer's ([`crate::domain::app_keys`]), with the checks REST makes.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use ironworx_entity::vocab::Collection;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{
-    Form, Frame, Posted, Stop, enc, finish, message_of, posted, posted_on, result, see_other_with,
-    session, viewing,
+    Form, Frame, Posted, Stop, enc, finish, message_of, posted, posted_on, see_other_with, session,
+    viewing,
 };
+use crate::domain::app_keys;
 use crate::error::ApiError;
-use crate::http::dispatch::Place;
 use crate::state::AppState;
 
 /// Where the key pages start.
@@ -110,8 +108,8 @@ fn expiration(days: &str) -> Result<Option<i64>, ApiError> {
     }
 }
 
-/// `POST /Thingworx/Console/ApplicationKeys`: `CreateApplicationKey`; the answer is the list
-/// with the new key's id, shown this once.
+/// `POST /Thingworx/Console/ApplicationKeys`: `CreateApplicationKey` ([`app_keys::create`]);
+/// the answer is the list with the new key's id, shown this once.
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -132,22 +130,15 @@ async fn create_key(
         "" => session.frame.user.clone(),
         other => other.to_owned(),
     };
-    let mut body = json!({
-        "name": name,
-        "user": user,
-        "whitelist": form.whitelist.trim(),
-        "description": form.description,
-    });
-    if let Some(at) = expiration(&form.days)? {
-        body["expirationDate"] = json!(at);
-    }
-    let place = Place::Resource("EntityServices");
-    let answer = session
-        .call(state, place, "CreateApplicationKey", &body)
-        .await?;
-    let secret = result(&answer)
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .ok_or_else(|| ApiError::internal("the new key has no id"))?;
+    let key = app_keys::NewKey {
+        name,
+        user: Some(&user),
+        expiration: expiration(&form.days)?,
+        whitelist: form.whitelist.trim(),
+        description: &form.description,
+        ..app_keys::NewKey::default()
+    };
+    let secret = app_keys::create(state, &session.ctx, &key).await?;
     // The key is now visible to its creator: the list is read again from a fresh context.
     let session = super::session(req, state, "Application keys").await?;
     let created = Created {
@@ -182,27 +173,28 @@ async fn key(
 
 async fn key_page(req: &HttpRequest, state: &AppState, name: &str) -> Result<HttpResponse, Stop> {
     let title = format!("Application key {name}");
-    let (session, _) = viewing(req, state, Collection::ApplicationKeys, name, &title).await?;
-    let place = || Place::Entity(Collection::ApplicationKeys.as_str(), name);
-    let user = session.ask(state, place(), "GetUserName").await;
-    let expires = session.ask(state, place(), "GetExpirationDate").await;
-    let expired = session.ask(state, place(), "IsExpired").await;
+    let (session, idx) = viewing(req, state, Collection::ApplicationKeys, name, &title).await?;
+    let ctx = &session.ctx;
+    // What the caller may not read shows as unknown.
+    let user = app_keys::user_name(state, ctx, idx).await.ok();
+    let expires = app_keys::expiration_date(state, ctx, idx)
+        .await
+        .ok()
+        .flatten();
+    let expired = app_keys::is_expired(state, ctx, idx).await.ok();
     let body = KeyPage {
         frame: &session.frame,
         name,
         base: key_href(name),
-        user: user
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-        expires: expires
-            .and_then(|v| v.as_i64())
-            .map_or_else(|| "never".to_owned(), super::audit::when),
-        expired: expired.and_then(|v| v.as_bool()),
+        user: user.unwrap_or_default(),
+        expires: expires.map_or_else(|| "never".to_owned(), super::audit::when),
+        expired,
     };
     session.page(StatusCode::OK, &body)
 }
 
-/// `POST /Thingworx/Console/ApplicationKeys/<Name>/Revoke`: `DeleteApplicationKey`.
+/// `POST /Thingworx/Console/ApplicationKeys/<Name>/Revoke`: `DeleteApplicationKey`
+/// ([`app_keys::delete`]).
 async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -220,15 +212,7 @@ async fn revoke_key(
 ) -> Result<HttpResponse, Stop> {
     let key = (Collection::ApplicationKeys, name);
     let (session, _) = posted_on(req, state, key, "Application keys", csrf).await?;
-    let place = Place::Resource("EntityServices");
-    session
-        .call(
-            state,
-            place,
-            "DeleteApplicationKey",
-            &json!({ "name": name }),
-        )
-        .await?;
+    app_keys::delete(state, &session.ctx, name).await?;
     see_other_with(LIST, &format!("Revoked the application key {name}."))
 }
 

@@ -2,26 +2,26 @@
 //! (enabled, locked), groups and language preferences, and, for security administrators,
 //! creating a user and the account actions (enable, disable, lock, unlock, a new password, the
 //! language preferences, ending every session); the user's open sessions, each with its end
-//! button, for the user itself and security administrators. Every read of sessions and every
-//! change runs the REST service (`CreateUser`, `EnableUser`, `DisableUser`, `LockUser`,
-//! `UnlockUser`, `AssignNewPassword`, `SetLanguagePreferences`, `CurrentSessionInfo/
-//! GetUserSessions`, `TerminateUserSession`, `TerminateUserSessions`) through
-//! [`crate::http::dispatch::invoke`], so a non-administrator posting a form gets the answer REST
-//! gives.
+//! button, for the user itself and security administrators. Reads and changes are the domain
+//! layer's ([`crate::domain::accounts`], [`crate::domain::create`], [`crate::domain::sessions`],
+//! [`crate::domain::membership`]), with the checks REST makes, so a non-administrator posting a
+//! form gets the answer REST gives.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use ironworx_entity::vocab::Collection;
+use ironworx_entity::vocab::{Collection, MemberType};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{
-    Form, Frame, Posted, Session, Stop, enc, field, finish, message_of, posted, posted_on, query,
-    result, rows, see_other_with, session, viewing,
+    Form, Frame, Posted, Session, Stop, enc, finish, message_of, posted, posted_on, query,
+    see_other_with, session, viewing,
 };
+use crate::authz::EntityIdx;
+use crate::domain::accounts::{self, UserChange};
+use crate::domain::create::{self, CreateParams};
+use crate::domain::{membership, sessions};
 use crate::error::ApiError;
-use crate::http::dispatch::Place;
 use crate::state::AppState;
 
 /// Registers the user pages.
@@ -88,7 +88,7 @@ struct NewUser {
     description: String,
 }
 
-/// `POST /Thingworx/Console/Users`: `CreateUser` with its password.
+/// `POST /Thingworx/Console/Users`: `CreateUser` with its password ([`create::create`]).
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -104,19 +104,13 @@ async fn create_user(
 ) -> Result<HttpResponse, Stop> {
     let session = posted(req, state, "Users", &form.csrf).await?;
     let name = form.fields.name.trim();
-    let user = json!({
-        "name": name,
-        "password": form.fields.password,
-        "description": form.fields.description,
-    });
-    session
-        .call(
-            state,
-            Place::Resource("EntityServices"),
-            "CreateUser",
-            &user,
-        )
-        .await?;
+    let user = CreateParams {
+        name: Some(name.to_owned()),
+        password: Some(form.fields.password),
+        description: Some(form.fields.description),
+        ..CreateParams::default()
+    };
+    create::create(state, &session.ctx, "CreateUser", Collection::Users, user).await?;
     see_other_with(&user_href(name), &format!("Created user {name}."))
 }
 
@@ -165,26 +159,27 @@ async fn user(
     finish(user_page(&req, &state, &path.into_inner()).await)
 }
 
-/// The groups of `name` (transitively, as `GetGroups` answers), each marked direct or not when
-/// the caller may read the group's members.
-async fn groups_of(session: &Session, state: &AppState, name: &str) -> Vec<GroupRow> {
-    let none = json!({});
-    let on_user = Place::Entity(Collection::Users.as_str(), name);
-    let groups: Vec<String> = match session.call(state, on_user, "GetGroups", &none).await {
-        Ok(table) => rows(&table).into_iter().map(|r| field(r, "name")).collect(),
-        Err(_) => Vec::new(),
-    };
+/// The groups of user `idx` (transitively, as `GetGroups` answers), each marked direct or not
+/// when the caller may read the group's members.
+async fn groups_of(
+    session: &Session,
+    state: &AppState,
+    idx: EntityIdx,
+    name: &str,
+) -> Vec<GroupRow> {
+    let ctx = &session.ctx;
+    let groups = accounts::groups(ctx, idx).unwrap_or_default();
     let mut listed = Vec::new();
     for group in groups {
-        let of_group = Place::Entity(Collection::Groups.as_str(), &group);
-        let how = match session
-            .call(state, of_group, "GetGroupMembers", &none)
-            .await
-        {
+        let members = match ctx.visible_entity(Collection::Groups.as_str(), &group) {
+            Ok((_, group_idx)) => membership::group_members(state, ctx, group_idx).await,
+            Err(hidden) => Err(hidden),
+        };
+        let how = match members {
             Ok(members)
-                if rows(&members)
+                if members
                     .iter()
-                    .any(|m| field(m, "name") == name && field(m, "type") == "User") =>
+                    .any(|(member, kind)| member == name && *kind == MemberType::User) =>
             {
                 "direct"
             }
@@ -200,41 +195,27 @@ async fn groups_of(session: &Session, state: &AppState, name: &str) -> Vec<Group
     listed
 }
 
-/// The open sessions of `name` as `GetUserSessions` lists them; `None` when the caller may
-/// not see them.
+/// The open sessions of `name` ([`sessions::list`]); `None` when the caller may not see them.
 async fn sessions_of(session: &Session, state: &AppState, name: &str) -> Option<Vec<SessionRow>> {
-    let body = json!({ "userName": name });
-    let place = Place::Resource("CurrentSessionInfo");
-    let table = session
-        .call(state, place, "GetUserSessions", &body)
-        .await
-        .ok()?;
-    let time = |row: &serde_json::Map<String, Value>, f: &str| {
-        row.get(f)
-            .and_then(Value::as_i64)
-            .map(super::audit::when)
-            .unwrap_or_default()
-    };
+    let open = sessions::list(state, &session.ctx, Some(name)).await.ok()?;
     Some(
-        rows(&table)
-            .into_iter()
-            .map(|r| SessionRow {
-                id: field(r, "id"),
-                created: time(r, "created"),
-                last_seen: time(r, "lastSeen"),
-                address: field(r, "address"),
+        open.into_iter()
+            .map(|s| SessionRow {
+                id: s.id.to_string(),
+                created: super::audit::when(s.created_at),
+                last_seen: super::audit::when(s.last_seen_at),
+                address: s.address,
             })
             .collect(),
     )
 }
 
 async fn user_page(req: &HttpRequest, state: &AppState, name: &str) -> Result<HttpResponse, Stop> {
-    let (session, _) =
+    let (session, idx) =
         viewing(req, state, Collection::Users, name, &format!("User {name}")).await?;
-    let on_user = || Place::Entity(Collection::Users.as_str(), name);
-    let flag = |answer: Option<Value>| answer.and_then(|v| v.as_bool());
-    let enabled = flag(session.ask(state, on_user(), "IsEnabled").await);
-    let locked = flag(session.ask(state, on_user(), "IsLocked").await);
+    // What the caller may not read shows as unknown.
+    let enabled = accounts::is_enabled(state, &session.ctx, idx).await.ok();
+    let locked = accounts::is_locked(state, &session.ctx, idx).await.ok();
     let languages = if session.frame.admin {
         ironworx_entity::queries::users::find_user(&state.db, name)
             .await
@@ -251,7 +232,7 @@ async fn user_page(req: &HttpRequest, state: &AppState, name: &str) -> Result<Ht
         entity: super::entity::entity_href(Collection::Users, name),
         enabled,
         locked,
-        groups: groups_of(&session, state, name).await,
+        groups: groups_of(&session, state, idx, name).await,
         sessions: sessions_of(&session, state, name).await,
         actions: vec![
             if enabled == Some(false) {
@@ -283,7 +264,8 @@ struct Action {
     session: String,
 }
 
-/// `POST /Thingworx/Console/Users/<Name>/Actions`: one account action, run as its REST service.
+/// `POST /Thingworx/Console/Users/<Name>/Actions`: one account action, checked and made as its
+/// REST service is.
 async fn act(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -293,6 +275,12 @@ async fn act(
     finish(run_action(&req, &state, &path.into_inner(), form.into_inner()).await)
 }
 
+/// What ending sessions says it did.
+fn ended_message(ended: u64, name: &str) -> String {
+    let plural = if ended == 1 { "" } else { "s" };
+    format!("Ended {ended} session{plural} of {name}.")
+}
+
 async fn run_action(
     req: &HttpRequest,
     state: &AppState,
@@ -300,57 +288,46 @@ async fn run_action(
     form: Form<Action>,
 ) -> Result<HttpResponse, Stop> {
     let title = format!("User {name}");
-    let (session, _) = posted_on(req, state, (Collection::Users, name), &title, &form.csrf).await?;
+    let (session, idx) =
+        posted_on(req, state, (Collection::Users, name), &title, &form.csrf).await?;
+    let ctx = &session.ctx;
     let form = form.fields;
-    let on_user = Place::Entity(Collection::Users.as_str(), name);
-    let (place, service, body, done) = match form.action.as_str() {
-        "enable" => (on_user, "EnableUser", json!({}), format!("Enabled {name}.")),
+    let (change, done) = match form.action.as_str() {
+        "enable" => (UserChange::Enabled(true), format!("Enabled {name}.")),
         "disable" => (
-            on_user,
-            "DisableUser",
-            json!({}),
+            UserChange::Enabled(false),
             format!("Disabled {name}; their sessions ended."),
         ),
-        "lock" => (on_user, "LockUser", json!({}), format!("Locked {name}.")),
-        "unlock" => (
-            on_user,
-            "UnlockUser",
-            json!({}),
-            format!("Unlocked {name}."),
-        ),
+        "lock" => (UserChange::Locked(true), format!("Locked {name}.")),
+        "unlock" => (UserChange::Locked(false), format!("Unlocked {name}.")),
         "password" => (
-            on_user,
-            "AssignNewPassword",
-            json!({ "newPassword": form.password, "newPasswordConfirm": form.password_confirm }),
+            UserChange::AssignNewPassword {
+                new: &form.password,
+                confirm: &form.password_confirm,
+            },
             format!("Set a new password for {name}; their sessions ended."),
         ),
         "languages" => (
-            on_user,
-            "SetLanguagePreferences",
-            json!({ "preferences": form.preferences.trim() }),
+            UserChange::LanguagePreferences(form.preferences.trim()),
             format!("Saved the language preferences of {name}."),
         ),
-        "end-sessions" => (
-            Place::Resource("CurrentSessionInfo"),
-            "TerminateUserSessions",
-            json!({ "userName": name }),
-            String::new(),
-        ),
-        "end-session" => (
-            Place::Resource("CurrentSessionInfo"),
-            "TerminateUserSession",
-            json!({ "userName": name, "sessionId": form.session.trim() }),
-            String::new(),
-        ),
+        "end-sessions" => {
+            let ended = sessions::end_all(state, ctx, Some(name)).await?;
+            return see_other_with(&user_href(name), &ended_message(ended, name));
+        }
+        "end-session" => {
+            let Ok(id) = form.session.trim().parse::<i64>() else {
+                // Who may end the user's sessions is decided before the id is read, as REST
+                // decides it.
+                ctx.require_subject(name, "TerminateUserSession")?;
+                let missing = ApiError::BadRequest("missing parameter 'sessionId'".into());
+                return Err(missing.into());
+            };
+            let ended = sessions::end_one(state, ctx, Some(name), id).await?;
+            return see_other_with(&user_href(name), &ended_message(ended, name));
+        }
         _ => return Err(Stop::Error(ApiError::BadRequest("unknown action".into()))),
     };
-    let answer = session.call(state, place, service, &body).await?;
-    let done = if done.is_empty() {
-        let ended = result(&answer).and_then(|v| v.as_i64()).unwrap_or(0);
-        let plural = if ended == 1 { "" } else { "s" };
-        format!("Ended {ended} session{plural} of {name}.")
-    } else {
-        done
-    };
+    accounts::change(state, ctx, idx, change).await?;
     see_other_with(&user_href(name), &done)
 }
