@@ -1,8 +1,8 @@
 //! The web console under `/Thingworx/Console/`: its routes, the frame every page shares
 //! (session login, navigation, the double-submit CSRF token of every form, the strict CSP) and
 //! the vendored assets it serves. Pages live in one file per family; every read and change
-//! goes through the same domain functions and service dispatcher as REST
-//! ([`crate::http::dispatch::invoke`]), so the console never checks less than REST does.
+//! is a call of the domain layer (`crate::domain`), whose operations check their caller with
+//! the needs the REST catalog declares, so the console never checks less than REST does.
 //!
 //! Vendored: htmx 2.0.11 (`assets/console/htmx-2.0.11.min.js`, from the npm package
 //! `htmx.org@2.0.11`), SHA-256 `d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717`.
@@ -20,12 +20,10 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use askama::Template;
 use ironworx_entity::vocab::Collection;
-use serde_json::Value;
 
 use crate::auth::SESSION_COOKIE;
 use crate::authz::EntityIdx;
 use crate::error::ApiError;
-use crate::http::dispatch::{Place, invoke};
 use crate::http::guard::Guard;
 use crate::http::login::{LOGIN_LOCATION, csrf_for_page, csrf_matches, html, redirect};
 use crate::state::AppState;
@@ -198,26 +196,6 @@ pub async fn posted_on(
 }
 
 impl Session {
-    /// Runs `service` at `place` for the caller, as REST would ([`invoke`]).
-    pub async fn call(
-        &self,
-        state: &AppState,
-        place: Place<'_>,
-        service: &str,
-        body: &Value,
-    ) -> Result<Value, Stop> {
-        Ok(invoke(state, &self.ctx, place, service, body).await?)
-    }
-
-    /// The result of the argument-less service `service` at `place`, or `None` when the caller
-    /// may not run it (a read-only page then says the value is unknown to the caller).
-    pub async fn ask(&self, state: &AppState, place: Place<'_>, service: &str) -> Option<Value> {
-        self.call(state, place, service, &serde_json::json!({}))
-            .await
-            .ok()
-            .and_then(|t| result(&t))
-    }
-
     /// The page `body` rendered, answered with `status`.
     pub fn page(&self, status: StatusCode, body: &impl Template) -> Result<HttpResponse, Stop> {
         let text = body.render().map_err(ApiError::internal)?;
@@ -291,29 +269,6 @@ pub fn sentence(text: &str) -> String {
         out.push('.');
     }
     out
-}
-
-/// The rows of an InfoTable answer (`{"rows": [...]}`).
-pub fn rows(table: &Value) -> Vec<&serde_json::Map<String, Value>> {
-    table
-        .get("rows")
-        .and_then(Value::as_array)
-        .map(|rows| rows.iter().filter_map(Value::as_object).collect())
-        .unwrap_or_default()
-}
-
-/// The `result` of a primitive service answer (`{"rows": [{"result": …}]}`).
-pub fn result(table: &Value) -> Option<Value> {
-    rows(table).first().and_then(|r| r.get("result")).cloned()
-}
-
-/// A text field of an InfoTable row.
-pub fn field(row: &serde_json::Map<String, Value>, name: &str) -> String {
-    match row.get(name) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    }
 }
 
 /// The `message` query parameter of a page reached after a change (shown as a notice).
