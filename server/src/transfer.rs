@@ -13,7 +13,7 @@ use ironworx_importer::apply::{KeySecrets, Report};
 use ironworx_importer::extract::{ExtractOptions, Filter};
 use ironworx_importer::model::Export;
 use ironworx_importer::plan::{Mode, PlanOptions};
-use ironworx_importer::stream::{self, FirstPass, Source};
+use ironworx_importer::stream::{self, ExportLocation, FirstPass};
 use ironworx_importer::twx_tree::TreeOptions;
 use ironworx_importer::xml_write::WriteOptions;
 use ironworx_importer::{Caller, ImportError, Limits, storage, twx, xml_write};
@@ -108,7 +108,7 @@ pub async fn import_path(
     caller: &Caller<'_>,
 ) -> Result<Report, ImportError> {
     let slot = import_slot().await?;
-    let source = Source::path(path);
+    let source = ExportLocation::path(path);
     import_checked(slot, db, &source, limits, options, caller, |_| Ok(())).await
 }
 
@@ -127,7 +127,7 @@ pub async fn import_slot() -> Result<SemaphorePermit<'static>, ImportError> {
 pub async fn import_checked<E: From<ImportError>>(
     _slot: SemaphorePermit<'static>,
     db: &DatabaseConnection,
-    source: &Source,
+    source: &ExportLocation,
     limits: &Limits,
     options: PlanOptions,
     caller: &Caller<'_>,

@@ -35,22 +35,23 @@ pub async fn import_path(
     secrets: &dyn KeySecrets,
     caller: &Caller<'_>,
 ) -> Result<Report, ImportError> {
-    let source = Source::path(path);
+    let source = ExportLocation::path(path);
     let first = read_first(&source, limits).await?;
     import_read(db, &source, limits, first, options, secrets, caller).await
 }
 
-/// A source read twice: its path, and what messages call it.
+/// Where an export is (a file, folder or zip archive), read twice: its path, and what messages
+/// call it.
 #[derive(Clone, Debug)]
-pub struct Source {
+pub struct ExportLocation {
     path: PathBuf,
     shown: String,
 }
 
-impl Source {
+impl ExportLocation {
     /// The file, folder or zip archive at `path`, called by its path.
-    pub fn path(path: &Path) -> Source {
-        Source {
+    pub fn path(path: &Path) -> ExportLocation {
+        ExportLocation {
             path: path.to_path_buf(),
             shown: path.display().to_string(),
         }
@@ -58,8 +59,8 @@ impl Source {
 
     /// A file saved at `path` that messages call `shown`, whose extension chooses the format
     /// (an upload, saved under a name of the server's own).
-    pub fn upload(path: &Path, shown: &str) -> Source {
-        Source {
+    pub fn upload(path: &Path, shown: &str) -> ExportLocation {
+        ExportLocation {
             path: path.to_path_buf(),
             shown: shown.to_owned(),
         }
@@ -105,7 +106,10 @@ impl FirstPass {
 /// The first pass over `source`: every entity gathered (the Things summarized), and the rest of
 /// the export. As with an export read whole, an error of the reader comes before a refused
 /// entity.
-pub async fn read_first(source: &Source, limits: &Limits) -> Result<FirstPass, ImportError> {
+pub async fn read_first(
+    source: &ExportLocation,
+    limits: &Limits,
+) -> Result<FirstPass, ImportError> {
     let source = source.clone();
     let limits = *limits;
     let (rest, gather) = blocking(move || first_pass(&source, &limits)).await??;
@@ -117,7 +121,7 @@ pub async fn read_first(source: &Source, limits: &Limits) -> Result<FirstPass, I
 /// since the first pass is refused, and a Thing's content is what the second reading finds.
 pub async fn import_read(
     db: &DatabaseConnection,
-    source: &Source,
+    source: &ExportLocation,
     limits: &Limits,
     first: FirstPass,
     options: PlanOptions,
@@ -152,7 +156,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The first pass: every entity gathered, and the rest of the export.
-fn first_pass(source: &Source, limits: &Limits) -> Result<(Export, Gather), ImportError> {
+fn first_pass(source: &ExportLocation, limits: &Limits) -> Result<(Export, Gather), ImportError> {
     let mut gather = Gather::two_pass().limited(limits);
     let mut refused: Option<ImportError> = None;
     let rest = source.read(limits, &mut |entity| {
@@ -171,7 +175,7 @@ fn first_pass(source: &Source, limits: &Limits) -> Result<(Export, Gather), Impo
 
 /// The second pass: the Things planned as they are read, sent in chunks; an error is sent last.
 fn second_pass(
-    source: &Source,
+    source: &ExportLocation,
     limits: &Limits,
     mut streamed: Streamed,
     sender: &mpsc::Sender<Result<Vec<PlannedThing>, ImportError>>,

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ironworx_importer::Limits;
-use ironworx_importer::stream::{Source, read_first};
+use ironworx_importer::stream::{ExportLocation, read_first};
 use peak_alloc::PeakAlloc;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -272,7 +272,7 @@ fn run(reader: Reader, options: &Options, duration: Duration) -> Result<Summary,
 
         let before = ALLOC.current_usage() as u64;
         ALLOC.reset_peak_usage();
-        let source = Source::upload(&path, &shown(reader));
+        let source = ExportLocation::upload(&path, &shown(reader));
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             runtime.block_on(read_first(&source, &options.limits))
         }));

@@ -118,14 +118,14 @@ impl Layer {
 /// Where a level's rules sit, by position in the index: cheap to copy, and turned into a
 /// named [`Layer`] only when an explanation is wanted, so the hot path never allocates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
+enum LevelAt {
     Entity(EntityIdx),
     Template(EntityIdx),
     Shape(EntityIdx),
     Collection(Collection),
 }
 
-impl Source {
+impl LevelAt {
     fn layer(self, index: &AuthzIndex) -> Layer {
         let name = |idx: EntityIdx| {
             index
@@ -134,10 +134,10 @@ impl Source {
                 .unwrap_or_default()
         };
         match self {
-            Source::Entity(idx) => Layer::Entity(name(idx)),
-            Source::Template(idx) => Layer::TemplateInstance(name(idx)),
-            Source::Shape(idx) => Layer::ShapeInstance(name(idx)),
-            Source::Collection(c) => Layer::Collection(c),
+            LevelAt::Entity(idx) => Layer::Entity(name(idx)),
+            LevelAt::Template(idx) => Layer::TemplateInstance(name(idx)),
+            LevelAt::Shape(idx) => Layer::ShapeInstance(name(idx)),
+            LevelAt::Collection(c) => Layer::Collection(c),
         }
     }
 }
@@ -346,7 +346,7 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
     };
     let mut looked_at: Vec<String> = Vec::new();
     if let Some((idx, e)) = entity {
-        let look = |source: Source, rules: Rules<'_>, tracer: &mut T| {
+        let look = |source: LevelAt, rules: Rules<'_>, tracer: &mut T| {
             level(
                 index,
                 rules,
@@ -359,14 +359,14 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
             )
         };
         if let Some(outcome) = look(
-            Source::Entity(idx),
+            LevelAt::Entity(idx),
             index.own_rules(e, request.kind),
             tracer,
         ) {
             return outcome;
         }
         if T::ENABLED {
-            looked_at.push(Source::Entity(idx).layer(index).describe());
+            looked_at.push(LevelAt::Entity(idx).layer(index).describe());
         }
         let (templates, shapes) = index.levels(e);
         // Only Things have templates and shapes in their levels; shapes count at run time.
@@ -377,11 +377,11 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
         };
         let sources = templates
             .iter()
-            .map(|t| Source::Template(*t))
-            .chain(shapes.iter().map(|s| Source::Shape(*s)));
+            .map(|t| LevelAt::Template(*t))
+            .chain(shapes.iter().map(|s| LevelAt::Shape(*s)));
         for source in sources {
             let rules = match source {
-                Source::Template(t) | Source::Shape(t) => index.instance_rules(t),
+                LevelAt::Template(t) | LevelAt::Shape(t) => index.instance_rules(t),
                 _ => Rules::Run(&[]),
             };
             if let Some(outcome) = look(source, rules, tracer) {
@@ -397,7 +397,7 @@ pub fn evaluate<T: Tracer>(index: &AuthzIndex, request: &Request<'_>, tracer: &m
         (_, Some((_, e))) => e.collection,
         (Target::Entity(_), None) => return Outcome::NotVisible,
     };
-    let source = Source::Collection(collection);
+    let source = LevelAt::Collection(collection);
     let rules = index.collection_rules(collection);
     if !rules.is_empty()
         && let Some(outcome) = level(
@@ -481,7 +481,7 @@ fn join_or(items: &[String]) -> String {
 fn level<T: Tracer>(
     index: &AuthzIndex,
     rules: Rules<'_>,
-    source: Source,
+    source: LevelAt,
     principals: PidSet<'_>,
     kind: PermissionKind,
     resource: &str,
@@ -505,7 +505,7 @@ fn level<T: Tracer>(
 fn level_rows<T: Tracer>(
     index: &AuthzIndex,
     rules: Rules<'_>,
-    source: Source,
+    source: LevelAt,
     principals: PidSet<'_>,
     kind: PermissionKind,
     resource: &str,
@@ -556,7 +556,7 @@ fn row_outcome<E: Copy, T: Tracer>(
     index: &AuthzIndex,
     cell: &[E],
     rule: impl Fn(E) -> (Pid, bool),
-    source: Source,
+    source: LevelAt,
     principals: PidSet<'_>,
     kind: PermissionKind,
     row: &str,
@@ -646,7 +646,7 @@ fn visible<T: Tracer>(
 ) -> bool {
     let mut trace = Vec::new();
     let own = std::iter::once((
-        Source::Entity(idx),
+        LevelAt::Entity(idx),
         index.own_rules(e, PermissionKind::Visibility),
     ));
     // Only Things have templates among their levels. The hot path passes over a template whose
@@ -658,9 +658,9 @@ fn visible<T: Tracer>(
         .iter()
         .copied()
         .filter(|t| T::ENABLED || user_visibility.may_meet(index.instance_visibility(*t)))
-        .map(|t| (Source::Template(t), index.instance_rules(t)));
+        .map(|t| (LevelAt::Template(t), index.instance_rules(t)));
     let rules = index.collection_rules(e.collection);
-    let collection = (!rules.is_empty()).then_some((Source::Collection(e.collection), rules));
+    let collection = (!rules.is_empty()).then_some((LevelAt::Collection(e.collection), rules));
     let mut outcome = None;
     for (source, rules) in own.chain(templates).chain(collection) {
         let mut sub: Vec<Step> = Vec::new();

@@ -47,7 +47,7 @@ pub use words::{
     CellSlot, Packing, Row, Rules, Word, cell, cell_key, word_allows, word_cell, word_pid,
 };
 
-use blocks::{Source, add_instance, add_own, add_source, kinds_of, max_ids, sorted_run};
+use blocks::{RuleLayout, add_instance, add_layout, add_own, kinds_of, max_ids, sorted_run};
 use names::{NameTable, Names};
 use principals::build_users;
 use words::Held;
@@ -94,12 +94,12 @@ pub struct AuthzIndex {
     /// Per entity: where its run is.
     hot: Arc<[Hot]>,
     /// Per entity: its instance rules (templates and shapes).
-    instance: Arc<[Source]>,
+    instance: Arc<[RuleLayout]>,
     /// Per entity: the mask of the principals its instance visibility rules name, so that the
     /// visibility gate passes over a template none of whose visibility rules can name the user.
     instance_visibility: Arc<[PidMask]>,
     /// Per collection (by `Collection as usize`): its rules.
-    collections: Arc<[Source]>,
+    collections: Arc<[RuleLayout]>,
     /// Every entity's run: its levels, then its own rules when they are packed.
     runs: Arc<[u32]>,
     /// How own rules are packed in the runs; `None`: they are words in the arena.
@@ -281,7 +281,7 @@ impl AuthzIndex {
         let mut cells = Vec::new();
         let mut entries = Vec::new();
         let mut words = Vec::new();
-        let mut instance_sources = vec![Source::default(); facts.entities.len()];
+        let mut instance_sources = vec![RuleLayout::default(); facts.entities.len()];
         let mut instance_visibility = vec![PidMask::default(); facts.entities.len()];
         // Blocks by kind when every instance rule's principal and resource fit one entry;
         // otherwise (millions of principals and resources at once) cell tables.
@@ -297,12 +297,12 @@ impl AuthzIndex {
             (instance_sources[i], instance_visibility[i]) =
                 add_instance(&mut entries, &mut arena, &mut cells, &words, packing);
         }
-        let mut collections = vec![Source::default(); Collection::ALL.len()];
+        let mut collections = vec![RuleLayout::default(); Collection::ALL.len()];
         for (c, rules) in collection_rules.iter_mut().enumerate() {
             sorted_run(rules);
             words.clear();
             words.extend(rules.iter().map(|(_, _, w)| *w));
-            collections[c] = add_source(&mut arena, &mut cells, &words);
+            collections[c] = add_layout(&mut arena, &mut cells, &words);
         }
 
         let (users, user_hot, user_pids) =
@@ -403,10 +403,10 @@ impl AuthzIndex {
         )
     }
 
-    fn rules<'a>(&'a self, source: Option<&'a Source>) -> Rules<'a> {
+    fn rules<'a>(&'a self, source: Option<&'a RuleLayout>) -> Rules<'a> {
         match source {
-            Some(Source::Run(span)) => Rules::Run(span.of(&self.arena)),
-            Some(Source::Table(table)) => {
+            Some(RuleLayout::Run(span)) => Rules::Run(span.of(&self.arena)),
+            Some(RuleLayout::Table(table)) => {
                 let start = table.start as usize;
                 Rules::Table(
                     self.cells
@@ -415,7 +415,7 @@ impl AuthzIndex {
                     table.run.of(&self.arena),
                 )
             }
-            Some(Source::Kinds(blocks)) => {
+            Some(RuleLayout::Kinds(blocks)) => {
                 let start = blocks.base as usize;
                 let len = blocks.ends.last().map_or(0, |end| usize::from(*end));
                 Rules::Kinds(
@@ -592,7 +592,7 @@ mod layout_tests {
             check_every_row(Rules::Packed(&packed, own_packing), &words, 12);
             let mut arena = Vec::new();
             let mut cells = Vec::new();
-            let source = add_source(&mut arena, &mut cells, &words);
+            let source = add_layout(&mut arena, &mut cells, &words);
             let index = AuthzIndex {
                 arena: arena.into(),
                 cells: cells.into(),

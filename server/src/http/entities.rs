@@ -48,19 +48,20 @@ fn service_target(service: &str) -> Option<(bool, Collection)> {
     } else {
         (false, service.strip_prefix("Delete")?)
     };
-    let collection = match kind {
-        "Thing" => Collection::Things,
-        "ThingTemplate" => Collection::ThingTemplates,
-        "ThingShape" => Collection::ThingShapes,
-        "DataShape" => Collection::DataShapes,
-        "User" => Collection::Users,
-        "Group" => Collection::Groups,
-        "Organization" => Collection::Organizations,
-        "Project" => Collection::Projects,
-        "LocalizationTable" => Collection::LocalizationTables,
-        _ => return None,
-    };
-    Some((create, collection))
+    let collection = Collection::from_element_name(kind)?;
+    matches!(
+        collection,
+        Collection::Things
+            | Collection::ThingTemplates
+            | Collection::ThingShapes
+            | Collection::DataShapes
+            | Collection::Users
+            | Collection::Groups
+            | Collection::Organizations
+            | Collection::Projects
+            | Collection::LocalizationTables
+    )
+    .then_some((create, collection))
 }
 
 /// `EntityServices/Create…` and `Delete…`; `None` when `service` is not one of them.

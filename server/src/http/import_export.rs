@@ -16,7 +16,7 @@ use ironworx_entity::vocab::{Collection, PermissionKind};
 use ironworx_importer::ImportError;
 use ironworx_importer::extract::Filter;
 use ironworx_importer::plan::{Mode, PlanOptions};
-use ironworx_importer::stream::{FirstPass, Source};
+use ironworx_importer::stream::{ExportLocation, FirstPass};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -143,7 +143,7 @@ pub async fn importer(
     let report = transfer::import_checked(
         slot,
         &state.db,
-        &Source::upload(file.path(), &name),
+        &ExportLocation::upload(file.path(), &name),
         &limits,
         PlanOptions {
             mode: Mode::File,
@@ -346,7 +346,7 @@ async fn import_source_controlled(
     let report = transfer::import_checked(
         transfer::import_slot().await?,
         &state.db,
-        &Source::path(&folder),
+        &ExportLocation::path(&folder),
         &limits,
         PlanOptions {
             mode: Mode::Storage,

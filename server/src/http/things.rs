@@ -19,7 +19,7 @@ mod services;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::{HttpRequest, HttpResponse, web};
-use ironworx_entity::vocab::PermissionKind;
+use ironworx_entity::vocab::{Collection, PermissionKind};
 use serde_json::{Value, json};
 
 use crate::authz::Target;
@@ -122,7 +122,7 @@ async fn write(
     let guard = Guard::of(req, state).await?;
     let which = selection(property);
     // Rights first: a caller without them learns nothing from the body's check.
-    let (_, idx) = guard.visible_entity("Things", name)?;
+    let (_, idx) = guard.visible_entity(Collection::Things.as_str(), name)?;
     if let Selection::One(property) = which {
         guard.require(Target::Entity(idx), PermissionKind::PropertyWrite, property)?;
     }

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use ironworx_entity::queries::parts::{service_definitions, service_implementations};
-use ironworx_entity::vocab::{BaseType, Collection};
+use ironworx_entity::vocab::BaseType;
 use ironworx_importer::model::{ConfigurationTable, FieldDefinition};
 use ironworx_importer::stored;
 use moka::sync::Cache;
@@ -126,11 +126,7 @@ impl Catalog {
             let Some(definition) = definitions.into_iter().find(|d| d.name == service) else {
                 continue;
             };
-            let kind = match definer.collection {
-                Collection::ThingTemplates => "ThingTemplate",
-                Collection::ThingShapes => "ThingShape",
-                _ => "Thing",
-            };
+            let kind = definer.collection.element_name();
             prepared = Some(Arc::new(prepare(
                 format!("{kind} '{}'", definer.name),
                 &definition,

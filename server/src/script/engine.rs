@@ -10,6 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use ironworx_entity::vocab::Collection;
 use rquickjs::context::EvalOptions;
 use rquickjs::convert::Coerced;
 use rquickjs::{Context, Ctx, FromJs, Function, Object, Persistent, Runtime, Value};
@@ -319,8 +320,9 @@ fn thrown(ctx: &Ctx<'_>) -> Ended {
 /// The line of the script file `file` (`Things/<T>/Services/<S>`) nearest the top of
 /// `stack`, with the Thing and service it names: the frame where the error happened.
 pub fn locate(stack: &str) -> Option<(String, String, Option<u32>)> {
+    let things = Collection::Things.as_str();
     stack.lines().find_map(|line| {
-        let start = line.find("Things/")?;
+        let start = line.find(&format!("{things}/"))?;
         let rest = &line[start..];
         let rest = rest.strip_suffix(')').unwrap_or(rest);
         // `file:line:column` or `file:line`.
@@ -336,14 +338,17 @@ pub fn locate(stack: &str) -> Option<(String, String, Option<u32>)> {
             }
         }
         let line_number = numbers.last().copied();
-        let (thing, service) = file.strip_prefix("Things/")?.rsplit_once("/Services/")?;
+        let (thing, service) = file
+            .strip_prefix(things)?
+            .strip_prefix('/')?
+            .rsplit_once("/Services/")?;
         Some((thing.to_owned(), service.to_owned(), line_number))
     })
 }
 
 /// The file name of the service `service` of Thing `thing` (see [`locate`]).
 pub fn file_of(thing: &str, service: &str) -> String {
-    format!("Things/{thing}/Services/{service}")
+    format!("{}/{thing}/Services/{service}", Collection::Things.as_str())
 }
 
 #[cfg(test)]

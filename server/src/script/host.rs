@@ -782,13 +782,15 @@ impl<'a> Session<'a> {
 
 /// The collection a script names an entity of (`ThingTemplates[…]` and the like).
 fn entity_collection(name: &str) -> Result<Collection, Throw> {
-    match name {
-        "ThingTemplates" => Ok(Collection::ThingTemplates),
-        "ThingShapes" => Ok(Collection::ThingShapes),
-        "Users" => Ok(Collection::Users),
-        "Groups" => Ok(Collection::Groups),
-        other => Err(Throw::Plain(format!(
-            "scripts cannot name entities of '{other}'"
+    match name.parse() {
+        Ok(
+            c @ (Collection::ThingTemplates
+            | Collection::ThingShapes
+            | Collection::Users
+            | Collection::Groups),
+        ) => Ok(c),
+        _ => Err(Throw::Plain(format!(
+            "scripts cannot name entities of '{name}'"
         ))),
     }
 }

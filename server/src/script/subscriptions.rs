@@ -268,7 +268,10 @@ async fn listeners(
 
 /// The file name the code of subscription `name` of `thing` is compiled as.
 fn file_of(thing: &str, name: &str) -> String {
-    format!("Things/{thing}/Subscriptions/{name}")
+    format!(
+        "{}/{thing}/Subscriptions/{name}",
+        Collection::Things.as_str()
+    )
 }
 
 /// `data` as an InfoTable of one row, its fields typed by their values.

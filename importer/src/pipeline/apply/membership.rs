@@ -58,7 +58,7 @@ pub(super) async fn write_memberships<C: ConnectionTrait>(
             .unwrap_or_default();
         return Err(ImportError::Invalid {
             origin: crate::model::Origin::default(),
-            entity: format!("Groups/{name}"),
+            entity: format!("{}/{name}", Collection::Groups.as_str()),
             message: "group membership would make a cycle".into(),
         });
     }

@@ -1,5 +1,5 @@
 //! Where each source's rules sit: blocks by kind, spans of the arenas, cell tables, the
-//! sources of templates, shapes and collections, and the 32-byte [`Hot`] record of an entity.
+//! [`RuleLayout`] of a template, shape or collection, and the 32-byte [`Hot`] record of an entity.
 
 use ironworx_entity::vocab::{Collection, PermissionKind};
 
@@ -140,29 +140,29 @@ const _: () = assert!(KINDS <= u16::BITS as usize);
 /// Where the rules of a template, shape or collection are: a short sorted run, a table, or
 /// blocks by kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Source {
+pub(super) enum RuleLayout {
     Run(Span),
     Table(CellTable),
     Kinds(KindBlocks),
 }
 
-impl Default for Source {
-    fn default() -> Source {
-        Source::Run(Span::default())
+impl Default for RuleLayout {
+    fn default() -> RuleLayout {
+        RuleLayout::Run(Span::default())
     }
 }
 
 /// Appends one source's sorted rules to the arena, with a cell table when there are many.
-pub(super) fn add_source(
+pub(super) fn add_layout(
     arena: &mut Vec<Word>,
     cells: &mut Vec<CellSlot>,
     rules: &[Word],
-) -> Source {
+) -> RuleLayout {
     let start = arena.len();
     arena.extend_from_slice(rules);
     let run = span(start, rules.len());
     if rules.len() <= TABLE_MIN {
-        return Source::Run(run);
+        return RuleLayout::Run(run);
     }
     let mut runs: Vec<(u32, usize)> = Vec::new();
     for (i, w) in rules.iter().enumerate() {
@@ -186,20 +186,20 @@ pub(super) fn add_source(
             start: u32::try_from(cell_start).unwrap_or(NONE),
         };
     }
-    Source::Table(CellTable {
+    RuleLayout::Table(CellTable {
         run,
         start: u32::try_from(table_start).unwrap_or(NONE),
         slots: u32::try_from(slots).unwrap_or(0),
     })
 }
 
-impl Source {
+impl RuleLayout {
     /// How many entries, words and cell slots the source takes.
     pub(super) fn size(&self) -> usize {
         match self {
-            Source::Run(span) => span.len as usize,
-            Source::Table(table) => table.run.len as usize + table.slots as usize,
-            Source::Kinds(blocks) => blocks.ends.last().map_or(0, |end| usize::from(*end)),
+            RuleLayout::Run(span) => span.len as usize,
+            RuleLayout::Table(table) => table.run.len as usize + table.slots as usize,
+            RuleLayout::Kinds(blocks) => blocks.ends.last().map_or(0, |end| usize::from(*end)),
         }
     }
 }
@@ -243,11 +243,11 @@ pub(super) fn add_instance(
     cells: &mut Vec<CellSlot>,
     words: &[Word],
     packing: Option<Packing>,
-) -> (Source, PidMask) {
+) -> (RuleLayout, PidMask) {
     let blocks = packing.and_then(|p| add_kind_blocks(entries, words, p));
     let source = match blocks {
-        Some(blocks) => Source::Kinds(blocks),
-        None => add_source(arena, cells, words),
+        Some(blocks) => RuleLayout::Kinds(blocks),
+        None => add_layout(arena, cells, words),
     };
     let visibility = cell(words, cell_key(PermissionKind::Visibility, ANY_RID));
     (source, PidMask::of(visibility.iter().map(|w| word_pid(*w))))

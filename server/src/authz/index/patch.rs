@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ironworx_entity::queries::permissions::Rule;
 
-use super::{AuthzIndex, EntityIdx, Source, Word, add_instance, add_own, kinds_of, sorted_run};
+use super::{AuthzIndex, EntityIdx, RuleLayout, Word, add_instance, add_own, kinds_of, sorted_run};
 
 /// One changed entity's rules as a patch sorts them: (key without allow bit, order, word).
 type Listed = Vec<(u64, usize, Word)>;
@@ -102,7 +102,7 @@ impl AuthzIndex {
                     return None;
                 }
                 let (source, visibility) = if words.is_empty() {
-                    (Source::default(), Default::default())
+                    (RuleLayout::default(), Default::default())
                 } else {
                     add_instance(
                         grown(&mut entries, &self.entries),

@@ -32,11 +32,7 @@ pub struct Definer {
 impl Definer {
     /// The ThingWorx name of its kind (`Thing`, `ThingTemplate`, `ThingShape`).
     pub fn kind(&self) -> &'static str {
-        match self.collection {
-            Collection::ThingTemplates => "ThingTemplate",
-            Collection::ThingShapes => "ThingShape",
-            _ => "Thing",
-        }
+        self.collection.element_name()
     }
 }
 
