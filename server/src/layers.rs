@@ -353,3 +353,19 @@ fn references_are_read_from_code_only() {
         .collect();
     assert_eq!(found, expected);
 }
+
+/// The console calls the domain layer as REST's handlers do, never REST itself: no page may
+/// run a service through the dispatcher, so the console cannot check differently from REST.
+#[test]
+fn the_console_calls_the_domain_not_the_dispatcher() {
+    let console = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/console");
+    let mut problems = Vec::new();
+    for path in rust_files(&console) {
+        let source = std::fs::read_to_string(&path).expect("a readable source file");
+        let code = code_only(&source);
+        if code.contains("dispatch::") {
+            problems.push(format!("{} uses the REST dispatcher", path.display()));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
