@@ -124,7 +124,8 @@ impl Place {
 }
 
 /// Enforces what `holder` needs for `service` on `category`'s rules and says where they are;
-/// instance rules of a collection that carries none of the category are bad input.
+/// instance rules of a collection that carries none of the category are bad input, for
+/// anyone.
 fn checked(
     ctx: &Ctx,
     holder: Holder,
@@ -144,9 +145,9 @@ fn checked(
         }
         Holder::Own(idx) | Holder::Instance(idx) => idx,
     };
-    ctx.enforce(need, Some(idx), service, &|_| None)?;
     let entity = ctx.index.entity(idx).ok_or(ApiError::NotFound)?;
     let instance = holder.scope() == RuleScope::Instance;
+    // Refused whoever asks (the collection alone decides it), before any check.
     if instance && !carries_instance(entity.collection, category) {
         return Err(ApiError::BadRequest(format!(
             "{} carry no instance {} permissions",
@@ -154,6 +155,7 @@ fn checked(
             category_words(category)
         )));
     }
+    ctx.enforce(need, Some(idx), service, &|_| None)?;
     Ok(Place {
         collection: entity.collection,
         entity: Some((entity.id, entity.name.clone())),
