@@ -90,6 +90,14 @@ mod tests {
         exp: u64,
     }
 
+    fn sign(algorithm: Algorithm, key: &[u8]) -> Result<String> {
+        encode(
+            &Header::new(algorithm),
+            &claims(),
+            &EncodingKey::from_secret(key),
+        )
+    }
+
     fn claims() -> Claims {
         Claims {
             sub: "alice".into(),
@@ -100,12 +108,7 @@ mod tests {
     #[test]
     fn hs256_tokens_verify_with_their_key_only() {
         install();
-        let token = encode(
-            &Header::new(Algorithm::HS256),
-            &claims(),
-            &EncodingKey::from_secret(b"key one"),
-        )
-        .expect("sign");
+        let token = sign(Algorithm::HS256, b"key one").expect("sign");
         let validation = Validation::new(Algorithm::HS256);
         let read = decode::<Claims>(&token, &DecodingKey::from_secret(b"key one"), &validation)
             .expect("verify");
@@ -133,19 +136,9 @@ mod tests {
     #[test]
     fn other_algorithms_are_refused() {
         install();
-        let signed = encode(
-            &Header::new(Algorithm::HS512),
-            &claims(),
-            &EncodingKey::from_secret(b"key"),
-        )
-        .expect_err("HS512 is not offered");
+        let signed = sign(Algorithm::HS512, b"key").expect_err("HS512 is not offered");
         assert_eq!(signed.kind(), &ErrorKind::InvalidAlgorithm);
-        let token = encode(
-            &Header::new(Algorithm::HS256),
-            &claims(),
-            &EncodingKey::from_secret(b"key"),
-        )
-        .expect("sign");
+        let token = sign(Algorithm::HS256, b"key").expect("sign");
         let validation = Validation::new(Algorithm::HS384);
         decode::<Claims>(&token, &DecodingKey::from_secret(b"key"), &validation)
             .expect_err("a token under another algorithm's validation");
