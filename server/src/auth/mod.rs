@@ -12,6 +12,7 @@ pub mod seal;
 pub mod security_log;
 pub mod session;
 pub mod throttle;
+pub mod token_crypto;
 
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};

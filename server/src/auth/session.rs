@@ -56,6 +56,7 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
 impl Sessions {
     /// Loads the signing key, generating it on the very first start.
     pub async fn load(db: &DatabaseConnection) -> Result<Sessions, QueryError> {
+        crate::auth::token_crypto::install();
         let candidate = random_bytes::<32>()
             .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
             .map_err(|e| QueryError::Refused(e.to_string()))?;

@@ -482,6 +482,8 @@ async fn session_tokens_are_checked_against_their_signature_and_their_row() {
         sessions::revoke_session(&conn, "revoked", now)
             .await
             .expect("revoke");
+        // Tokens are signed here with the server's own HS256 provider.
+        ironworx_server::auth::token_crypto::install();
         let token = |sid: &str, key: &[u8], exp: u64| {
             jsonwebtoken::encode(
                 &Header::new(Algorithm::HS256),
