@@ -386,19 +386,13 @@ pub async fn entity_service(
 ) -> Result<HttpResponse, ApiError> {
     let (collection, name, service) = path.into_inner();
     let guard = Guard::of(&req, &state).await?;
-    if let Some(op) = PLACES.fixed(&collection, &name, &service) {
-        let params = Params::parse(&body)?;
-        let call = Call {
-            state: &state,
-            guard: &guard,
-            service: &service,
-            params: &params,
-            body: &body,
-            entity: None,
-        };
-        return call.run(op).await.unwrap_or(Err(ApiError::NotFound));
-    }
-    let found = guard.visible_entity(&collection, &name)?;
+    // A subsystem or log the server answers itself is no entity; anything else must be one
+    // the caller sees (404 before the body is read).
+    let fixed = PLACES.fixed(&collection, &name, &service);
+    let entity = match fixed {
+        Some(_) => None,
+        None => Some(guard.visible_entity(&collection, &name)?),
+    };
     let params = Params::parse(&body)?;
     let call = Call {
         state: &state,
@@ -406,7 +400,10 @@ pub async fn entity_service(
         service: &service,
         params: &params,
         body: &body,
-        entity: Some(found),
+        entity,
     };
-    call.on_entity(&name).await
+    match fixed {
+        Some(op) => call.run(op).await.unwrap_or(Err(ApiError::NotFound)),
+        None => call.on_entity(&name).await,
+    }
 }

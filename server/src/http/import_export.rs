@@ -269,6 +269,16 @@ struct SourceControlParams {
     include_system: Option<bool>,
 }
 
+impl SourceControlParams {
+    /// The repository named, or the default one.
+    fn repository(&self) -> String {
+        self.repository_name
+            .clone()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| DEFAULT_REPOSITORY.to_owned())
+    }
+}
+
 /// A folder of the storage repository: `<storage-dir>/repository/<repository>/<path>`.
 /// Refuses any path that would leave the repository (`..`, absolute paths, symbolic links
 /// pointing out).
@@ -329,11 +339,7 @@ async fn import_source_controlled(
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let params: SourceControlParams = parse_body(body)?;
-    let repository = params
-        .repository_name
-        .clone()
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| DEFAULT_REPOSITORY.to_owned());
+    let repository = params.repository();
     let path = params.path.clone().unwrap_or_default();
     let folder = repository_path(&state.config.storage_dir, &repository, &path)?;
     if !folder.exists() {
@@ -368,11 +374,7 @@ async fn export_source_controlled(
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let params: SourceControlParams = parse_body(body)?;
-    let repository = params
-        .repository_name
-        .clone()
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| DEFAULT_REPOSITORY.to_owned());
+    let repository = params.repository();
     let path = required(&params.path, "path")?.to_owned();
     let folder = repository_path(&state.config.storage_dir, &repository, &path)?;
     let mut filter = Filter {
